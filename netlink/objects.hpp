@@ -1,0 +1,146 @@
+// The kernel object model: one set of types for desired state (the planner's
+// output), observed state (netlink dumps) and the delta between them, as
+// wireguard-tools does with its device model. Plain values, totally ordered,
+// so sorted vectors of them diff with a linear merge.
+//
+// Secrets are never stored here: a WireGuard private key or an SA key is
+// referenced (KeyRef) and resolved only at apply time, so a plan can be
+// printed, diffed and kept as a golden file.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ip.hpp"
+
+namespace avpn::nl {
+
+enum class LinkKind : uint8_t { wireguard, xfrm };
+
+struct Link {
+    std::string name;
+    LinkKind kind = LinkKind::wireguard;
+    uint32_t mtu = 0;        // 0: kernel default
+    uint32_t xfrm_if_id = 0; // xfrm: if_id tying SAs/policies to this interface
+    std::string underlay;    // xfrm: optional underlying device
+    auto operator<=>(const Link&) const = default;
+};
+
+struct InterfaceAddress {
+    std::string ifname;
+    IpAddr address;
+    uint8_t prefix_len = 0;
+    auto operator<=>(const InterfaceAddress&) const = default;
+};
+
+// A route in one of avpn's tables, always with avpn's rtm_protocol.
+struct Route {
+    uint32_t table = 0;
+    Prefix dst;
+    std::string ifname;             // output interface
+    std::optional<IpAddr> gateway;  // none: on-link through ifname
+    std::optional<IpAddr> prefsrc;
+    uint32_t metric = 0;
+    auto operator<=>(const Route&) const = default;
+};
+
+// A policy rule in avpn's priority band.
+struct Rule {
+    uint32_t priority = 0;
+    Family family = Family::v4;
+    uint32_t table = 0;
+    std::optional<Prefix> src;
+    std::optional<Prefix> dst;
+    uint32_t fwmark = 0;  // with fwmask: match (or with invert: skip) marked packets
+    uint32_t fwmask = 0;
+    bool invert = false;
+    int suppress_prefixlen = -1;  // -1: unset
+    auto operator<=>(const Rule&) const = default;
+};
+
+// Where key material comes from. Resolved at apply time, never printed.
+struct KeyRef {
+    std::string private_key_file;  // this site's X25519 key
+    std::string peer_public_key;   // base64; empty for a WireGuard device key
+    uint32_t epoch = 0;            // XFRM: key rotation epoch
+    std::string label;             // XFRM: direction label for the KDF ("a->b")
+    auto operator<=>(const KeyRef&) const = default;
+};
+
+struct XfrmMark {
+    uint32_t value = 0;
+    uint32_t mask = 0;
+    auto operator<=>(const XfrmMark&) const = default;
+};
+
+// An ESP tunnel-mode SA, UDP-encapsulated (NAT-T), AEAD.
+struct XfrmSa {
+    IpAddr src;  // outer addresses
+    IpAddr dst;
+    uint32_t spi = 0;
+    uint32_t reqid = 0;
+    XfrmMark mark;
+    uint32_t if_id = 0;
+    uint16_t encap_sport = 0;  // 0: no UDP encapsulation
+    uint16_t encap_dport = 0;
+    std::string aead = "rfc4106(gcm(aes))";
+    uint32_t icv_bits = 128;
+    uint32_t key_bits = 160;  // 128-bit AES key + 32-bit salt
+    uint32_t replay_window = 128;
+    uint64_t soft_bytes = 0;  // 0: no limit
+    uint64_t hard_bytes = 0;
+    uint64_t soft_seconds = 0;
+    uint64_t hard_seconds = 0;
+    KeyRef key;
+    auto operator<=>(const XfrmSa&) const = default;
+};
+
+enum class XfrmDir : uint8_t { in = 0, out = 1, fwd = 2 };
+enum class XfrmAction : uint8_t { allow = 0, block = 1 };
+
+struct XfrmTemplate {
+    IpAddr src;  // outer (tunnel) addresses
+    IpAddr dst;
+    uint32_t reqid = 0;
+    bool optional = false;  // "level use"
+    auto operator<=>(const XfrmTemplate&) const = default;
+};
+
+struct XfrmPolicy {
+    Prefix src;  // selector (inner)
+    Prefix dst;
+    XfrmDir dir = XfrmDir::out;
+    uint32_t priority = 0;
+    XfrmAction action = XfrmAction::allow;
+    XfrmMark mark;
+    uint32_t if_id = 0;
+    std::vector<XfrmTemplate> templates;  // empty for block policies
+    auto operator<=>(const XfrmPolicy&) const = default;
+};
+
+struct WgPeer {
+    std::string public_key;  // base64, the peer's identity and sort key
+    std::optional<Endpoint> endpoint;
+    uint16_t keepalive_seconds = 0;
+    std::vector<Prefix> allowed_ips;  // sorted
+    std::string site;                 // the member's name: shown, not sent
+    auto operator<=>(const WgPeer&) const = default;
+};
+
+struct WgDevice {
+    std::string ifname;
+    KeyRef private_key;
+    uint16_t listen_port = 0;
+    uint32_t fwmark = 0;
+    std::vector<WgPeer> peers;  // sorted by public_key
+    auto operator<=>(const WgDevice&) const = default;
+};
+
+std::string_view to_string(LinkKind);
+std::string_view to_string(XfrmDir);
+std::string_view to_string(XfrmAction);
+
+}  // namespace avpn::nl

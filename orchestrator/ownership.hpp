@@ -1,0 +1,43 @@
+// The kernel objects avpn owns, and the markers that say so. avpn reads,
+// changes and deletes only objects carrying these markers; an operator's own
+// routes, rules, SAs, policies and interfaces are never touched.
+#pragma once
+
+#include <cstdint>
+
+namespace avpn::own {
+
+// rtm_protocol of every route avpn installs (packaging ships
+// /etc/iproute2/rt_protos.d/avpn.conf so `ip route` shows "proto avpn").
+inline constexpr uint8_t kRouteProtocol = 147;
+
+// Policy rules live in this priority band; each group takes a slot of
+// kRuleSlot priorities (split tunnel: one rule; full tunnel: three).
+inline constexpr uint32_t kRulePriorityFirst = 7000;
+inline constexpr uint32_t kRulePriorityLast = 7099;
+inline constexpr uint32_t kRuleSlot = 10;
+
+// Default routing table of the n-th group (0-based) when the config names none.
+inline constexpr uint32_t kTableBase = 7100;
+
+// XFRM: every SA and policy avpn installs has a reqid in this range and an
+// if_id equal to its group's (or interop tunnel's) XFRM interface id, which is
+// also allocated from this range.
+inline constexpr uint32_t kReqidFirst = 0x41560000;  // "AV\0\0"
+inline constexpr uint32_t kReqidLast = 0x4156ffff;
+inline constexpr uint32_t kIfIdFirst = 0x41560001;
+inline constexpr uint32_t kIfIdLast = 0x415600ff;
+
+// Priorities of avpn's XFRM policies: allow above the group's default drop,
+// so a non-atomic SA swap never leaks plaintext.
+inline constexpr uint32_t kPolicyPriority = 1000;
+inline constexpr uint32_t kPolicyDropPriority = 2000;
+
+// Default name prefix of avpn's interfaces.
+inline constexpr const char* kInterfacePrefix = "avpn-";
+
+inline bool owns_rule_priority(uint32_t p) { return p >= kRulePriorityFirst && p <= kRulePriorityLast; }
+inline bool owns_reqid(uint32_t r) { return r >= kReqidFirst && r <= kReqidLast; }
+inline bool owns_if_id(uint32_t i) { return i >= kIfIdFirst && i <= kIfIdLast; }
+
+}  // namespace avpn::own

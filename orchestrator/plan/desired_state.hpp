@@ -1,0 +1,57 @@
+// DesiredState: everything avpn will own in the kernel and in charon for one
+// site, as the pure planner computes it. Every vector is sorted and free of
+// duplicates, so two plans (or a plan and a dump) diff with a linear merge and
+// a golden file is byte-stable.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/ip.hpp"
+#include "netlink/objects.hpp"
+#include "plugins/vici/connection.hpp"
+
+namespace avpn {
+
+// A tunnel peer as the planner decided it, for humans (plan, status) and for
+// the registry client (which peers to ask contacts for).
+struct PeerPlan {
+    std::string group;
+    std::string site;
+    std::string role;            // "hub" | "spoke"
+    std::string public_key;
+    IpAddr tunnel_address;
+    std::vector<Prefix> allowed; // prefixes routed to this peer
+    std::optional<Endpoint> endpoint;
+    bool default_route = false;  // full tunnel through this peer
+    auto operator<=>(const PeerPlan&) const = default;
+};
+
+struct GroupPlan {
+    std::string group;
+    std::string interface;
+    IpAddr tunnel_address;
+    std::vector<Prefix> exports;  // what this site exports to the group
+    bool full_tunnel = false;
+    auto operator<=>(const GroupPlan&) const = default;
+};
+
+struct DesiredState {
+    std::string site;
+    std::vector<GroupPlan> groups;
+    std::vector<PeerPlan> peers;
+
+    // Kernel objects, in apply's dependency order.
+    std::vector<nl::Link> links;
+    std::vector<nl::InterfaceAddress> addresses;
+    std::vector<nl::WgDevice> wireguard;
+    std::vector<nl::XfrmSa> xfrm_states;
+    std::vector<nl::XfrmPolicy> xfrm_policies;
+    std::vector<nl::Route> routes;
+    std::vector<nl::Rule> rules;
+
+    // charon (vici)
+    std::vector<vici::Connection> ipsec;
+};
+
+}  // namespace avpn
