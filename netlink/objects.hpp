@@ -133,10 +133,24 @@ struct WgPeer {
 struct WgDevice {
     std::string ifname;
     KeyRef private_key;
+    std::string public_key;  // base64; desired: derived from the key file at load time
+
     uint16_t listen_port = 0;
     uint32_t fwmark = 0;
     std::vector<WgPeer> peers;  // sorted by public_key
     auto operator<=>(const WgDevice&) const = default;
+};
+
+// The kernel objects of one site, as desired (the planner) or as observed
+// (a dump of avpn-owned objects only). Vectors sorted, no duplicates.
+struct KernelState {
+    std::vector<Link> links;
+    std::vector<InterfaceAddress> addresses;
+    std::vector<WgDevice> wireguard;
+    std::vector<XfrmSa> xfrm_states;
+    std::vector<XfrmPolicy> xfrm_policies;
+    std::vector<Route> routes;
+    std::vector<Rule> rules;
 };
 
 std::string_view to_string(LinkKind);

@@ -36,19 +36,13 @@ struct GroupPlan {
     auto operator<=>(const GroupPlan&) const = default;
 };
 
-struct DesiredState {
+// The kernel objects (links, addresses, wireguard, xfrm_states,
+// xfrm_policies, routes, rules) come from nl::KernelState, so the reconciler
+// diffs a plan against a dump of the same type.
+struct DesiredState : nl::KernelState {
     std::string site;
     std::vector<GroupPlan> groups;
     std::vector<PeerPlan> peers;
-
-    // Kernel objects, in apply's dependency order.
-    std::vector<nl::Link> links;
-    std::vector<nl::InterfaceAddress> addresses;
-    std::vector<nl::WgDevice> wireguard;
-    std::vector<nl::XfrmSa> xfrm_states;
-    std::vector<nl::XfrmPolicy> xfrm_policies;
-    std::vector<nl::Route> routes;
-    std::vector<nl::Rule> rules;
 
     // charon (vici)
     std::vector<vici::Connection> ipsec;
