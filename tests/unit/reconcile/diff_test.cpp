@@ -1,0 +1,128 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "orchestrator/reconcile/diff.hpp"
+
+using namespace avpn;
+
+namespace {
+
+nl::Route route(const char* dst, const char* dev = "avpn-corp", uint32_t table = 7100) {
+    return nl::Route{table, *Prefix::parse(dst), dev, std::nullopt, std::nullopt, 0};
+}
+
+nl::WgPeer peer(const char* key, std::vector<const char*> allowed, std::optional<Endpoint> ep = {}) {
+    nl::WgPeer p;
+    p.public_key = key;
+    for (auto a : allowed) p.allowed_ips.push_back(*Prefix::parse(a));
+    p.endpoint = ep;
+    p.keepalive_seconds = 25;
+    return p;
+}
+
+nl::KernelState base() {
+    nl::KernelState s;
+    s.links = {nl::Link{"avpn-corp", nl::LinkKind::wireguard, 0, 0, ""}};
+    s.addresses = {nl::InterfaceAddress{"avpn-corp", *IpAddr::parse("100.64.0.7"), 10}};
+    nl::WgDevice d;
+    d.ifname = "avpn-corp";
+    d.public_key = "PUB";
+    d.listen_port = 51820;
+    d.peers = {peer("A", {"10.1.0.0/24"}), peer("B", {"10.2.0.0/24"})};
+    s.wireguard = {d};
+    s.routes = {route("10.1.0.0/24"), route("10.2.0.0/24")};
+    s.rules = {nl::Rule{7000, Family::v4, 7100, {}, {}, 0, 0, false, -1}};
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("equal states give no ops") {
+    CHECK(diff(base(), base()).empty());
+}
+
+TEST_CASE("everything missing is created in dependency order") {
+    auto ops = diff(base(), {});
+    REQUIRE(ops.size() == 6);
+    for (size_t i = 1; i < ops.size(); ++i) CHECK(ops[i - 1].phase() <= ops[i].phase());
+    for (const Op& op : ops) CHECK(op.kind == OpKind::create);
+    CHECK(std::holds_alternative<nl::Link>(ops.front().object));
+    CHECK(std::holds_alternative<nl::Rule>(ops.back().object));
+}
+
+TEST_CASE("everything observed but not desired is deleted in reverse order") {
+    auto ops = diff({}, base());
+    REQUIRE(ops.size() == 6);
+    for (const Op& op : ops) CHECK(op.kind == OpKind::remove);
+    CHECK(std::holds_alternative<nl::Rule>(ops.front().object));
+    CHECK(std::holds_alternative<nl::Link>(ops.back().object));
+}
+
+TEST_CASE("deletes come before creates and only the delta is written") {
+    auto want = base();
+    want.routes = {route("10.1.0.0/24"), route("10.3.0.0/24")};
+    auto ops = diff(want, base());
+    REQUIRE(ops.size() == 2);
+    CHECK(ops[0].kind == OpKind::remove);
+    CHECK(std::get<nl::Route>(ops[0].object).dst.str() == "10.2.0.0/24");
+    CHECK(ops[1].kind == OpKind::create);
+    CHECK(std::get<nl::Route>(ops[1].object).dst.str() == "10.3.0.0/24");
+}
+
+TEST_CASE("a route whose device changes is an update that remembers the old one") {
+    auto want = base();
+    want.routes[0].ifname = "avpn-other";
+    auto ops = diff(want, base());
+    REQUIRE(ops.size() == 1);
+    CHECK(ops[0].kind == OpKind::update);
+    REQUIRE(ops[0].previous);
+    CHECK(std::get<nl::Route>(*ops[0].previous).ifname == "avpn-corp");
+    Op undo = ops[0].inverse();
+    CHECK(std::get<nl::Route>(undo.object).ifname == "avpn-corp");
+}
+
+TEST_CASE("a link that changes kind is replaced and its dependents recreated") {
+    auto want = base();
+    want.links[0].kind = nl::LinkKind::xfrm;
+    want.links[0].xfrm_if_id = 0x41560001;
+    want.wireguard.clear();
+    auto ops = diff(want, base());
+    // the old link is deleted (its WireGuard config, address and routes go
+    // with it); link, address and both routes are created again
+    size_t removes = 0, creates = 0;
+    for (const Op& op : ops) (op.kind == OpKind::remove ? removes : creates)++;
+    CHECK(removes == 1);
+    CHECK(creates == 4);
+}
+
+TEST_CASE("wireguard: a desired peer without endpoint accepts the roamed one") {
+    auto want = base();
+    auto have = base();
+    have.wireguard[0].peers[0].endpoint = Endpoint::parse("198.51.100.9:40000");
+    CHECK(diff(want, have).empty());
+    want.wireguard[0].peers[0].endpoint = Endpoint::parse("198.51.100.9:51820");
+    auto ops = diff(want, have);
+    REQUIRE(ops.size() == 1);
+    CHECK(ops[0].kind == OpKind::update);
+}
+
+TEST_CASE("wireguard: allowed-IP and key changes are updates, order does not matter") {
+    auto want = base();
+    auto have = base();
+    std::reverse(have.wireguard[0].peers.begin(), have.wireguard[0].peers.end());
+    CHECK(diff(want, have).empty());
+    want.wireguard[0].peers[1].allowed_ips.push_back(*Prefix::parse("10.9.0.0/24"));
+    CHECK(diff(want, have).size() == 1);
+    want = base();
+    want.wireguard[0].public_key = "OTHER";
+    CHECK(diff(want, have).size() == 1);
+}
+
+TEST_CASE("op counts per kind") {
+    auto ops = diff(base(), {});
+    OpCounts c = count(ops);
+    CHECK(c.total() == 6);
+    CHECK(c.created[5] == 2);  // routes
+    CHECK(object_kind_name(5) == "route");
+}
