@@ -1,0 +1,70 @@
+#include "orchestrator/reconcile/apply.hpp"
+
+#include "orchestrator/reconcile/diff.hpp"
+
+namespace avpn {
+
+namespace {
+
+// Rolls back, newest first. Undo keeps going past a failing inverse: a
+// partial undo is better than none, and every failure is reported.
+std::vector<Error> undo(std::vector<Op>& journal, KernelPort& port) {
+    std::vector<Op> inverses;
+    for (auto it = journal.rbegin(); it != journal.rend(); ++it) inverses.push_back(it->inverse());
+    std::vector<Error> failures;
+    if (inverses.empty()) return failures;
+    auto statuses = port.execute(inverses);
+    for (size_t i = 0; i < statuses.size(); ++i)
+        if (!statuses[i]) failures.push_back(statuses[i].error());
+    return failures;
+}
+
+}  // namespace
+
+ApplyReport apply(const nl::KernelState& desired, const OwnedScope& scope, KernelPort& port, bool dry_run) {
+    ApplyReport report;
+    auto observed = port.observe(scope);
+    if (!observed) {
+        report.failure = observed.error();
+        return report;
+    }
+    report.ops = diff(desired, *observed);
+    if (dry_run || report.ops.empty()) {
+        report.applied = !dry_run;
+        return report;
+    }
+
+    std::vector<Op> journal;
+    size_t begin = 0;
+    while (begin < report.ops.size()) {
+        // One phase at a time: a later kind depends on the earlier ones.
+        size_t end = begin;
+        while (end < report.ops.size() && report.ops[end].phase() == report.ops[begin].phase() &&
+               (report.ops[end].kind == OpKind::remove) == (report.ops[begin].kind == OpKind::remove))
+            ++end;
+        std::vector<Op> batch(report.ops.begin() + long(begin), report.ops.begin() + long(end));
+        auto statuses = port.execute(batch);
+        std::optional<size_t> first_failure;
+        for (size_t i = 0; i < batch.size(); ++i) {
+            bool ok = i < statuses.size() && statuses[i].ok();
+            if (ok)
+                journal.push_back(batch[i]);
+            else if (!first_failure)
+                first_failure = i;
+        }
+        if (first_failure) {
+            size_t i = *first_failure;
+            report.failed_op = begin + i;
+            report.failure = i < statuses.size()
+                                 ? statuses[i].error()
+                                 : Error{"execute", describe(batch[i].object), "no status returned"};
+            report.undo_failures = undo(journal, port);
+            return report;
+        }
+        begin = end;
+    }
+    report.applied = true;
+    return report;
+}
+
+}  // namespace avpn

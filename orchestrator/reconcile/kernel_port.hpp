@@ -1,0 +1,42 @@
+// The seam between the reconciler and the kernel. The real implementation
+// (netlink_port.cpp) speaks netlink and the WireGuard backends; tests run it
+// against real kernels in network namespaces and in a VM.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "netlink/objects.hpp"
+#include "orchestrator/reconcile/ops.hpp"
+
+namespace avpn {
+
+// Which objects avpn owns right now: what the plan wants plus what the last
+// apply left (state directory), so a removed group is still cleaned up.
+struct OwnedScope {
+    std::set<std::string> links;  // interface names
+    std::set<uint32_t> tables;    // routing tables (routes also need avpn's rtm_protocol)
+};
+
+class KernelPort {
+public:
+    virtual ~KernelPort() = default;
+
+    // Dumps only avpn-owned objects inside the scope (plus avpn's rule band and
+    // XFRM reqid/if_id ranges, which need no scope).
+    virtual Result<nl::KernelState> observe(const OwnedScope&) = 0;
+
+    // Executes ops in order, batching as it sees fit, and returns one status
+    // per op: an op's failure does not stop the kernel from executing the
+    // rest of its batch, so the caller learns exactly what was applied.
+    virtual std::vector<Status> execute(const std::vector<Op>&) = 0;
+
+    // Primary address of each named interface that exists (for the planner's
+    // XFRM outer addresses and IPsec local addresses).
+    virtual std::map<std::string, IpAddr> interface_addresses(const std::vector<std::string>& names) = 0;
+};
+
+}  // namespace avpn
