@@ -1,0 +1,54 @@
+// The state directory (default /var/lib/avpn, --state-dir): what the last
+// successful apply owns, the config it applied, and the lock that keeps two
+// applies from interleaving. Files are written atomically (temp file, fsync,
+// rename, fsync of the directory), so a crash leaves the old or the new
+// version, never half of one.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "orchestrator/reconcile/kernel_port.hpp"
+
+namespace avpn {
+
+inline constexpr const char* kDefaultStateDir = "/var/lib/avpn";
+
+// What avpn created and must be able to find again even after the config
+// stops mentioning it.
+struct AppliedRecord {
+    std::string site;
+    std::string config_path;
+    OwnedScope owned;
+    std::vector<std::string> ipsec_connections;  // charon connection names avpn loaded
+};
+
+class StateDir {
+public:
+    explicit StateDir(std::string path) : path_(std::move(path)) {}
+    ~StateDir();
+    StateDir(const StateDir&) = delete;
+    StateDir& operator=(const StateDir&) = delete;
+
+    // Creates the directory (0700) when missing and takes an exclusive,
+    // non-blocking lock. Error.what is "locked" when another apply holds it.
+    Status lock();
+
+    // The last record, or an empty one when nothing was applied yet.
+    Result<AppliedRecord> load() const;
+    Status save(const AppliedRecord&, const std::string& config_text) const;
+    Status clear() const;  // after `down`
+
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+    int lock_fd_ = -1;
+};
+
+// Atomic replace of a file's contents (also used for the applied config copy).
+Status write_file_atomic(const std::string& path, const std::string& contents, unsigned mode);
+
+}  // namespace avpn
