@@ -1,0 +1,92 @@
+#include "plugins/wireguard/uapi.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "plugins/wireguard/uapi_codec.hpp"
+#include "plugins/wireguard/uapi_conn.hpp"
+
+namespace avpn::wg {
+
+namespace {
+
+constexpr std::string_view kSocketSuffix = ".sock";
+
+UapiLimits limits_of(const UapiOptions& o) {
+    return UapiLimits{.timeout_ms = o.timeout_ms,
+                      .max_response_bytes = o.max_response_bytes,
+                      .max_line_bytes = o.max_line_bytes};
+}
+
+// After a set request: the single errno line that ends the response.
+Status read_errno(UapiConnection& conn, const std::string& ifname) {
+    auto line = conn.read_line();
+    if (!line) return line.error();
+    return uapi::parse_errno(*line, ifname);
+}
+
+}  // namespace
+
+std::string uapi_socket_path(const std::string& socket_dir, const std::string& ifname) {
+    return socket_dir + "/" + ifname + std::string(kSocketSuffix);
+}
+
+bool uapi_socket_exists(const std::string& socket_dir, const std::string& ifname) {
+    struct stat st {};
+    return stat(uapi_socket_path(socket_dir, ifname).c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+Result<std::vector<std::string>> list_uapi_interfaces(const std::string& socket_dir) {
+    std::vector<std::string> names;
+    DIR* dir = opendir(socket_dir.c_str());
+    if (!dir) {
+        if (errno == ENOENT) return names;  // no userspace daemon ever ran
+        return Error{"list UAPI sockets", socket_dir, std::strerror(errno)};
+    }
+    while (const dirent* e = readdir(dir)) {
+        std::string_view file = e->d_name;
+        if (file.size() <= kSocketSuffix.size() || !file.ends_with(kSocketSuffix)) continue;
+        std::string ifname(file.substr(0, file.size() - kSocketSuffix.size()));
+        if (uapi_socket_exists(socket_dir, ifname)) names.push_back(std::move(ifname));
+    }
+    closedir(dir);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+Result<WgDeviceStatus> UapiBackend::status(const std::string& ifname) {
+    auto conn = UapiConnection::open(uapi_socket_path(opt_.socket_dir, ifname), ifname, limits_of(opt_));
+    if (!conn) return conn.error();
+    if (Status st = conn->send("get=1\n\n"); !st) return st.error();
+    uapi::GetParser parser(ifname);
+    while (!parser.done()) {
+        auto line = conn->read_line();
+        if (!line) return line.error();
+        if (line->empty()) break;  // finish() reports the missing errno line
+        if (Status st = parser.feed(*line); !st) return st.error();
+    }
+    return parser.finish();
+}
+
+Result<nl::WgDevice> UapiBackend::get(const std::string& ifname) {
+    auto st = status(ifname);
+    if (!st) return st.error();
+    return std::move(st->device);
+}
+
+Status UapiBackend::set(const WgDeviceChange& change) {
+    if (change.empty()) return {};  // a no-op apply writes nothing
+    if (Status st = uapi::validate(change); !st) return st;
+    auto conn = UapiConnection::open(uapi_socket_path(opt_.socket_dir, change.ifname), change.ifname,
+                                     limits_of(opt_));
+    if (!conn) return conn.error();
+    Status sent = uapi::encode_set(change, [&](std::string_view chunk) { return conn->send(chunk); });
+    if (!sent) return sent;
+    return read_errno(*conn, change.ifname);
+}
+
+}  // namespace avpn::wg

@@ -1,0 +1,183 @@
+#include "plugins/wireguard/wireguard_go.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace avpn::wg {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Everything the child needs, prepared before fork(): after it, only
+// async-signal-safe calls are made.
+struct LaunchPlan {
+    std::string program_path;
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::vector<char*> argv;
+    std::vector<char*> envp;
+    std::string log_path;
+    std::string netns_path;
+};
+
+Result<std::string> find_program(const std::string& program) {
+    if (program.find('/') != std::string::npos) return program;
+    const char* path = getenv("PATH");
+    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    for (size_t pos = 0; pos <= dirs.size();) {
+        size_t end = dirs.find(':', pos);
+        if (end == std::string::npos) end = dirs.size();
+        std::string candidate = dirs.substr(pos, end - pos) + "/" + program;
+        if (access(candidate.c_str(), X_OK) == 0) return candidate;
+        pos = end + 1;
+    }
+    return Error{"start wireguard-go", program, "not found in PATH (install the wireguard-go package)"};
+}
+
+Result<LaunchPlan> plan_launch(const std::string& ifname, const WireguardGoOptions& o) {
+    auto path = find_program(o.program);
+    if (!path) return path.error();
+    LaunchPlan p{.program_path = *path, .args = {o.program, "-f", ifname}};
+    for (char** e = environ; *e; ++e) {
+        std::string_view var = *e;
+        if (!o.log_level.empty() && var.starts_with("LOG_LEVEL=")) continue;
+        p.env.emplace_back(var);
+    }
+    if (!o.log_level.empty()) p.env.push_back("LOG_LEVEL=" + o.log_level);
+    for (auto& a : p.args) p.argv.push_back(a.data());
+    p.argv.push_back(nullptr);
+    for (auto& e : p.env) p.envp.push_back(e.data());
+    p.envp.push_back(nullptr);
+    p.log_path = o.log_path.empty() ? "/dev/null" : o.log_path;
+    p.netns_path = o.netns_path;
+    return p;
+}
+
+void write_all(int fd, const void* data, size_t n) {
+    while (write(fd, data, n) < 0 && errno == EINTR) {
+    }
+}
+
+// The grandchild: detach stdio, enter the namespace, exec. On failure the
+// errno goes up the report pipe (closed by a successful exec: CLOEXEC).
+[[noreturn]] void exec_daemon(const LaunchPlan& p, int report_fd) {
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int log_fd = open(p.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int err = 0;
+    if (null_fd < 0 || log_fd < 0) err = errno;
+    if (!err && (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)) err = errno;
+    if (!err && !p.netns_path.empty()) {
+        int ns = open(p.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) err = errno;
+    }
+    if (!err) {
+        execve(p.program_path.c_str(), p.argv.data(), p.envp.data());
+        err = errno;
+    }
+    write_all(report_fd, &err, sizeof err);
+    _exit(127);
+}
+
+// Forks twice; returns the grandchild's pid once it has exec'd.
+Result<pid_t> spawn_detached(const LaunchPlan& p, const std::string& ifname) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return Error{"start wireguard-go", ifname, std::strerror(errno)};
+    pid_t mid = fork();
+    if (mid < 0) {
+        int err = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return Error{"start wireguard-go", ifname, std::string("fork: ") + std::strerror(err)};
+    }
+    if (mid == 0) {
+        close(fds[0]);
+        setsid();
+        pid_t daemon = fork();
+        if (daemon == 0) exec_daemon(p, fds[1]);
+        write_all(fds[1], &daemon, sizeof daemon);
+        _exit(daemon < 0 ? 1 : 0);
+    }
+    close(fds[1]);
+    int wstatus = 0;
+    while (waitpid(mid, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    pid_t daemon = -1;
+    int exec_err = 0;
+    bool got_pid = read(fds[0], &daemon, sizeof daemon) == sizeof daemon && daemon > 0;
+    ssize_t n = got_pid ? read(fds[0], &exec_err, sizeof exec_err) : 0;
+    close(fds[0]);
+    if (!got_pid) return Error{"start wireguard-go", ifname, "fork of the daemon failed"};
+    if (n == sizeof exec_err)
+        return Error{"start wireguard-go", ifname, p.program_path + ": " + std::strerror(exec_err)};
+    return daemon;
+}
+
+// Alive and not a zombie (an orphan is reaped by init, or not, depending on
+// what runs as PID 1).
+bool process_alive(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string content;
+    if (!std::getline(stat, content)) return false;
+    size_t paren = content.rfind(')');
+    return paren != std::string::npos && paren + 2 < content.size() && content[paren + 2] != 'Z';
+}
+
+bool wait_gone(pid_t pid, int timeout_ms) {
+    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (process_alive(pid)) {
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
+std::string log_hint(const WireguardGoOptions& o) {
+    return o.log_path.empty() ? " (set a log path to see its output)" : " (see " + o.log_path + ")";
+}
+
+}  // namespace
+
+Result<pid_t> start_wireguard_go(const std::string& ifname, const WireguardGoOptions& options) {
+    auto plan = plan_launch(ifname, options);
+    if (!plan) return plan.error();
+    auto pid = spawn_detached(*plan, ifname);
+    if (!pid) return pid.error();
+    auto deadline = Clock::now() + std::chrono::milliseconds(options.start_timeout_ms);
+    while (!uapi_socket_exists(options.socket_dir, ifname)) {
+        if (!process_alive(*pid))
+            return Error{"start wireguard-go", ifname, "the daemon exited before creating its UAPI socket" + log_hint(options)};
+        if (Clock::now() >= deadline) {
+            (void)stop_wireguard_go(*pid);
+            return Error{"start wireguard-go", ifname,
+                         "no UAPI socket after " + std::to_string(options.start_timeout_ms) + " ms" + log_hint(options)};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return *pid;
+}
+
+Status stop_wireguard_go(pid_t pid, int timeout_ms) {
+    std::string who = "pid " + std::to_string(pid);
+    if (pid <= 0) return Error{"stop wireguard-go", who, "not a process id"};
+    for (int sig : {SIGTERM, SIGKILL}) {
+        if (kill(pid, sig) != 0 && errno != ESRCH) return Error{"stop wireguard-go", who, std::strerror(errno)};
+        if (wait_gone(pid, timeout_ms)) return {};
+    }
+    return Error{"stop wireguard-go", who, "still running after SIGKILL"};
+}
+
+}  // namespace avpn::wg
