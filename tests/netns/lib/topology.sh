@@ -1,0 +1,91 @@
+# shellcheck shell=bash
+# Namespace topologies for avpn's integration tests and the README demo.
+# Source it; every namespace gets the unique prefix $TOPO (set by topo_init),
+# and topo_cleanup (installed as an EXIT trap by topo_init) removes them all,
+# even when the test fails half-way.
+#
+# Layout made by topo_site: a "wan" namespace holds bridge br0 (the internet);
+# each site namespace has wan0 (veth to br0) with a public address, and one
+# veth pair per LAN (lanN inside the site, lanNp parked in the same namespace
+# so the LAN has carrier) carrying the LAN's gateway address.
+
+topo_skip() { echo "SKIP: $*"; exit 77; }
+
+topo_require() {
+  [ "$(id -u)" -eq 0 ] || topo_skip "needs root (network namespaces)"
+  ip netns add "avpn-probe-$$" 2>/dev/null || topo_skip "cannot create network namespaces"
+  ip netns del "avpn-probe-$$"
+  local t
+  for t in "$@"; do command -v "$t" >/dev/null || topo_skip "$t is not installed"; done
+}
+
+topo_init() {
+  TOPO="av$(printf '%04x' $((RANDOM % 65536)))$$"
+  TOPO=${TOPO:0:10}
+  TOPO_WORK=$(mktemp -d "/tmp/avpn-$TOPO.XXXX")
+  TOPO_PIDS=()
+  trap topo_cleanup EXIT
+  ip netns add "$TOPO-wan"
+  ip -n "$TOPO-wan" link set lo up
+  ip -n "$TOPO-wan" link add br0 type bridge
+  ip -n "$TOPO-wan" link set br0 up
+}
+
+# topo_ns SITE -> the namespace name of SITE
+topo_ns() { echo "$TOPO-$1"; }
+
+# topo_site SITE WAN_CIDR [LAN_CIDR...]  e.g. topo_site hub 192.0.2.1/24 10.0.60.1/24
+topo_site() {
+  local site=$1 wan=$2; shift 2
+  local ns; ns=$(topo_ns "$site")
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip link add "w$site$$" type veth peer name wan0 netns "$ns"
+  ip link set "w$site$$" netns "$TOPO-wan"
+  ip -n "$TOPO-wan" link set "w$site$$" master br0 up
+  ip -n "$ns" addr add "$wan" dev wan0
+  ip -n "$ns" link set wan0 up
+  local i=0 lan
+  for lan in "$@"; do
+    ip -n "$ns" link add "lan$i" type veth peer name "lan${i}p"
+    ip -n "$ns" addr add "$lan" dev "lan$i"
+    ip -n "$ns" link set "lan$i" up
+    ip -n "$ns" link set "lan${i}p" up
+    i=$((i + 1))
+  done
+}
+
+# topo_exec SITE CMD... runs CMD inside SITE's namespace. wireguard-go's UAPI
+# sockets live in /run/wireguard whatever the namespace, so every site gets a
+# private one: a bind mount inside the mount namespace `ip netns exec` makes,
+# of the same per-site folder each time, so later commands find the sockets
+# an earlier one created. Sites can then all use the same interface names.
+topo_exec() {
+  local site=$1; shift
+  local run="$TOPO_WORK/run-$site"
+  mkdir -p "$run" /run/wireguard
+  ip netns exec "$(topo_ns "$site")" sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$run" "$@"
+}
+
+# topo_ping SITE SRC DST: one ICMP echo from SRC to DST, retried briefly
+# (WireGuard needs a handshake first). Returns ping's status.
+topo_ping() {
+  local site=$1 src=$2 dst=$3 n
+  for n in 1 2 3 4 5; do
+    topo_exec "$site" ping -n -c 1 -W 1 -I "$src" "$dst" >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+
+topo_cleanup() {
+  local rc=$?
+  local p ns
+  for p in "${TOPO_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$TOPO-"); do
+    # wireguard-go and friends started inside die with their namespace's links
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+  done
+  [ -n "${TOPO_WORK:-}" ] && rm -rf "$TOPO_WORK"
+  return $rc
+}
