@@ -135,13 +135,14 @@ Status UapiConnection::fill() {
 Result<std::string_view> UapiConnection::read_line() {
     for (;;) {
         size_t nl = buf_.find('\n', start_);
+        size_t line_len = (nl == std::string::npos ? buf_.size() : nl) - start_;
+        if (line_len > limits_.max_line_bytes)
+            return fail("read UAPI response", "a line longer than " + std::to_string(limits_.max_line_bytes) + " bytes");
         if (nl != std::string::npos) {
-            std::string_view line(buf_.data() + start_, nl - start_);
+            std::string_view line(buf_.data() + start_, line_len);
             start_ = nl + 1;
             return line;
         }
-        if (buf_.size() - start_ > limits_.max_line_bytes)
-            return fail("read UAPI response", "a line longer than " + std::to_string(limits_.max_line_bytes) + " bytes");
         if (Status st = fill(); !st) return st.error();
     }
 }

@@ -143,7 +143,7 @@ Result<WgDeviceStatus> GetParser::finish() {
 
 Result<WgDeviceStatus> parse_get(std::string_view text, const std::string& ifname) {
     GetParser parser(ifname);
-    while (!text.empty() && !parser.done()) {
+    while (!text.empty()) {
         size_t nl = text.find('\n');
         std::string_view line = text.substr(0, nl);
         text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
