@@ -1,0 +1,177 @@
+// The vici client against a scripted server: commands, streamed commands,
+// events in the middle of commands, timeouts, garbage, and reconnects with
+// re-registration after the server drops the connection.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "fake_charon.hpp"
+#include "plugins/vici/client.hpp"
+
+using namespace avpn::vici;
+using avpn::Status;
+using namespace std::chrono_literals;
+
+namespace {
+
+Client client_for(const test::FakeCharon& server, std::chrono::milliseconds timeout = 2000ms) {
+    ClientOptions o;
+    o.socket_path = server.path();
+    o.timeout = timeout;
+    return Client(o);
+}
+
+}  // namespace
+
+TEST_CASE("a command gets its response; arguments travel intact") {
+    test::FakeCharon server;
+    Client c = client_for(server);
+    auto v = c.call("version");
+    REQUIRE_MESSAGE(v.ok(), v.error().str());
+    CHECK(v->value_or("daemon") == "charon");
+    Section args;
+    args.add_value("k", "v");
+    args.add_section("s").add_list("l", {"a", "b"});
+    auto echo = c.call("echo", args);
+    REQUIRE(echo.ok());
+    CHECK(*echo == args);
+    CHECK(server.connections() == 1);
+}
+
+TEST_CASE("an unknown command is an error naming it; success=no carries errmsg") {
+    test::FakeCharon server;
+    Client c = client_for(server);
+    auto r = c.call("no-such-command");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().where == "no-such-command");
+    auto f = c.call("fail");
+    REQUIRE(f.ok());
+    Status st = check_success("fail", *f);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().why == "no such thing");
+    CHECK(c.call("version").ok());  // the connection is still usable
+}
+
+TEST_CASE("a streamed command delivers its events in order before the response, then unregisters") {
+    test::FakeCharon server;
+    Client c = client_for(server);
+    std::vector<std::string> names;
+    auto r = c.call_streamed("list-sas", {}, "list-sa", [&](const Section& ike) {
+        REQUIRE(!ike.entries().empty());
+        names.push_back(ike.entries()[0].name);
+    });
+    REQUIRE_MESSAGE(r.ok(), r.error().str());
+    CHECK(names == std::vector<std::string>{"avpn-0", "avpn-1", "avpn-2"});
+    CHECK(server.count(PacketType::EventRegister, "list-sa") == 1);
+    CHECK(server.count(PacketType::EventUnregister, "list-sa") == 1);
+}
+
+TEST_CASE("subscribed events raised during a command are queued, not lost") {
+    test::FakeCharon server;
+    Client c = client_for(server);
+    REQUIRE(c.subscribe("ike-updown").ok());
+    REQUIRE(c.subscribe("child-updown").ok());
+    auto r = c.call("with-event");
+    REQUIRE(r.ok());
+    std::vector<std::string> names;
+    auto r2 = c.call_streamed("list-sas", {}, "list-sa", [&](const Section& s) { names.push_back(s.entries()[0].name); });
+    REQUIRE(r2.ok());
+    CHECK(names.size() == 3);  // the mid-stream ike-updown did not go to the stream
+    auto events = c.take_events();
+    REQUIRE(events.size() == 3);
+    CHECK(events[0].name == "ike-updown");
+    CHECK(events[1].name == "child-updown");
+    CHECK(events[1].message.value_or("up") == "no");
+    CHECK(events[2].name == "ike-updown");
+    CHECK(c.take_events().empty());
+}
+
+TEST_CASE("registering for an unknown event is an error") {
+    test::FakeCharon server;
+    Client c = client_for(server);
+    Status st = c.subscribe("bogus");
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().why.find("no such event") != std::string::npos);
+}
+
+TEST_CASE("every call is bounded by the timeout; the next call reconnects") {
+    test::FakeCharon server;
+    Client c = client_for(server, 200ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = c.call("silent");
+    const auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE_FALSE(r.ok());
+    CHECK(is_timeout(r.error()));
+    CHECK(took >= 190ms);
+    CHECK(took < 2s);
+    CHECK_FALSE(c.connected());
+    server.drop_connection();
+    auto v = c.call("version");
+    REQUIRE_MESSAGE(v.ok(), v.error().str());
+    CHECK(server.connections() == 2);
+}
+
+TEST_CASE("garbage and oversize frames from the server are errors, then the client recovers") {
+    test::FakeCharon server;
+    Client c = client_for(server, 500ms);
+    auto g = c.call("garbage");
+    REQUIRE_FALSE(g.ok());
+    server.drop_connection();
+    auto o = c.call("oversize");
+    REQUIRE_FALSE(o.ok());
+    CHECK(o.error().why.find("512 KiB") != std::string::npos);
+    server.drop_connection();
+    CHECK(c.call("version").ok());
+}
+
+TEST_CASE("after the server drops the connection the next call reconnects and re-registers events") {
+    test::FakeCharon server;
+    Client c = client_for(server);
+    REQUIRE(c.subscribe("ike-updown").ok());
+    REQUIRE(c.call("version").ok());
+    server.drop_connection();
+    std::this_thread::sleep_for(100ms);  // the server closes its end
+    auto v = c.call("version");
+    REQUIRE_MESSAGE(v.ok(), v.error().str());
+    CHECK(server.connections() == 2);
+    CHECK(server.count(PacketType::EventRegister, "ike-updown") == 2);
+    REQUIRE(c.call("raise").ok());  // the re-registered subscription delivers
+    auto events = c.take_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].message.value_or("n") == "1");
+}
+
+TEST_CASE("a call when nobody listens fails with the socket path; a hangup mid-command is an error") {
+    ClientOptions o;
+    o.socket_path = "/nonexistent/charon.vici";
+    o.timeout = 100ms;
+    Client nobody(o);
+    auto r = nobody.call("version");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().where.find("/nonexistent/charon.vici") != std::string::npos);
+
+    test::FakeCharon server;
+    Client c = client_for(server);
+    auto h = c.call("hangup");
+    REQUIRE_FALSE(h.ok());
+    CHECK(h.error().why == "connection closed");
+    CHECK(c.call("version").ok());
+}
+
+TEST_CASE("wait_events returns queued events or times out quietly; the queue is bounded") {
+    test::FakeCharon server;
+    ClientOptions o;
+    o.socket_path = server.path();
+    o.max_queued_events = 2;
+    Client c(o);
+    REQUIRE(c.subscribe("ike-updown").ok());
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(c.wait_events(150ms).ok());
+    CHECK(std::chrono::steady_clock::now() - t0 >= 140ms);
+    CHECK(c.take_events().empty());
+    CHECK(c.connected());
+    for (int i = 0; i < 3; ++i) REQUIRE(c.call("raise").ok());
+    CHECK(c.take_events().size() == 2);
+    CHECK(c.dropped_events() == 1);
+}
