@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -136,6 +137,7 @@ private:
 
     bool command(int fd, const Packet& p) {
         const std::string& c = p.name;
+        if (config_command(fd, p)) return true;
         if (c == "version") {
             put(fd, {PacketType::CmdResponse, "", kv("daemon", "charon")});
         } else if (c == "echo") {
@@ -175,6 +177,58 @@ private:
         return true;
     }
 
+    // A tiny charon configuration store for the reconciler tests.
+    bool config_command(int fd, const Packet& p) {
+        std::lock_guard l(mu_);
+        const std::string& c = p.name;
+        Section ok = kv("success", "yes");
+        if (c == "get-conns" || c == "get-shared") {
+            std::vector<std::string> names;
+            if (c == "get-conns")
+                for (const auto& kv_conn : conns) names.push_back(kv_conn.first);
+            else
+                for (const auto& kv_key : shared) names.push_back(kv_key.first);
+            Section r;
+            r.add_list(c == "get-conns" ? "conns" : "keys", names);
+            put(fd, {PacketType::CmdResponse, "", r});
+        } else if (c == "load-conn" && !p.message.entries().empty()) {
+            const Entry& e = p.message.entries()[0];
+            conns[e.name] = e.section;
+            ++loads[e.name];
+            put(fd, {PacketType::CmdResponse, "", ok});
+        } else if (c == "load-shared") {
+            shared[p.message.value_or("id")] = p.message.value_or("data");
+            put(fd, {PacketType::CmdResponse, "", ok});
+        } else if (c == "unload-conn" || c == "unload-shared") {
+            const std::string key = p.message.value_or(c == "unload-conn" ? "name" : "id");
+            bool found = c == "unload-conn" ? conns.erase(key) > 0 : shared.erase(key) > 0;
+            put(fd, {PacketType::CmdResponse, "", found ? ok : kv("success", "no")});
+        } else if (c == "list-sas" && !active.empty()) {
+            for (const std::string& name : active) {
+                Section ike;
+                ike.add_section(name).add_value("state", "ESTABLISHED");
+                event(fd, "list-sa", ike);
+            }
+            put(fd, {PacketType::CmdResponse, "", {}});
+        } else if (c == "initiate") {
+            initiated.push_back(p.message.value_or("ike") + "/" + p.message.value_or("timeout"));
+            put(fd, {PacketType::CmdResponse, "", ok});
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+public:
+    // configuration store (lock mu() when touching from the test thread)
+    std::map<std::string, Section> conns;
+    std::map<std::string, std::string> shared;
+    std::map<std::string, int> loads;
+    std::set<std::string> active;
+    std::vector<std::string> initiated;
+    std::mutex& mu() { return mu_; }
+
+private:
     std::string dir_, path_;
     int listen_fd_ = -1;
     std::thread thread_;

@@ -1,0 +1,164 @@
+// The I/O half of the reconciler: observe charon, then apply the plan.
+#include "plugins/vici/reconcile.hpp"
+
+#include "plugins/vici/load_conn.hpp"
+
+namespace avpn::vici {
+
+namespace {
+
+Section named_arg(std::string_view key, std::string_view value) {
+    Section s;
+    s.add_value(std::string(key), std::string(value));
+    return s;
+}
+
+Result<std::set<std::string>> list_names(Client& client, const char* command, const char* key) {
+    auto r = client.call(command);
+    if (!r) return r.error();
+    const std::vector<std::string>* l = r->list(key);
+    return l ? std::set<std::string>(l->begin(), l->end()) : std::set<std::string>{};
+}
+
+// Runs a command whose response carries success/errmsg.
+Status command(Client& client, const char* cmd, const Section& args) {
+    auto r = client.call(cmd, args);
+    if (!r) return r.error();
+    return check_success(cmd, *r);
+}
+
+struct Run {
+    Client& client;
+    const ReconcileOptions& options;
+    ReconcileReport report;
+
+    void fail(const std::string& name, Error e) { report.errors.push_back({name, std::move(e)}); }
+
+    bool load_shared(const Connection& c) {
+        auto psk = read_psk_file(c.psk_file);
+        if (!psk) return fail(c.name, psk.error()), false;
+        auto msg = load_shared_message(c, *psk);
+        if (!msg) return fail(c.name, msg.error()), false;
+        Status st = command(client, "load-shared", *msg);
+        if (!st) return fail(c.name, st.error()), false;
+        return true;
+    }
+
+    bool load_conn(const Desired& d) {
+        Status st = command(client, "load-conn", d.message);
+        if (!st) return fail(d.conn.name, st.error()), false;
+        report.loaded.push_back(d.conn.name);
+        return true;
+    }
+
+    void unload(const std::string& name) {
+        Status st = command(client, "unload-conn", named_arg("name", name));
+        if (!st) return fail(name, st.error());
+        report.unloaded.push_back(name);
+    }
+
+    void unload_shared(const std::string& id) {
+        Status st = command(client, "unload-shared", named_arg("id", id));
+        if (!st) fail(id, st.error());
+    }
+
+    void initiate(const Connection& c) {
+        Section args;
+        args.add_value("child", c.child.name);
+        args.add_value("ike", c.name);
+        args.add_value("timeout", std::to_string(options.initiate_timeout_ms));
+        Status st = command(client, "initiate", args);
+        if (!st) return fail(c.name, st.error());
+        report.initiated.push_back(c.name);
+    }
+};
+
+// Names of connections that have an IKE_SA in any state (up or on its way).
+Result<std::set<std::string>> active_conns(Client& client) {
+    std::set<std::string> active;
+    Section args;
+    args.add_value("noblock", "yes");
+    auto r = client.call_streamed("list-sas", args, "list-sa", [&](const Section& ev) {
+        for (const Entry& e : ev.entries()) active.insert(e.name);
+    });
+    if (!r) return r.error();
+    return active;
+}
+
+}  // namespace
+
+Result<Observed> observe(Client& client, bool with_listed) {
+    Observed o;
+    auto conns = list_names(client, "get-conns", "conns");
+    if (!conns) return conns.error();
+    o.conns = std::move(*conns);
+    auto keys = list_names(client, "get-shared", "keys");
+    if (!keys) return keys.error();
+    o.shared_ids = std::move(*keys);
+    if (!with_listed) return o;
+    auto r = client.call_streamed("list-conns", {}, "list-conn", [&](const Section& ev) {
+        for (const Entry& e : ev.entries())
+            if (e.kind == Entry::Kind::Section && e.name.starts_with(kConnPrefix)) o.listed[e.name] = e.section;
+    });
+    if (!r) return r.error();
+    return o;
+}
+
+Result<ReconcileReport> reconcile(Client& client, const std::vector<Connection>& desired,
+                                  const ReconcileOptions& options) {
+    Run run{client, options, {}};
+    std::vector<Desired> mapped;
+    std::set<std::string> wanted;
+    for (const Connection& c : desired) {
+        if (!wanted.insert(c.name).second) {
+            run.fail(c.name, Error{"reconciling", c.name, "connection listed twice"});
+            continue;
+        }
+        auto msg = load_conn_message(c);
+        if (!msg) {
+            run.fail(c.name, msg.error());
+            continue;
+        }
+        auto fp = fingerprint(*msg);
+        if (!fp) {
+            run.fail(c.name, fp.error());
+            continue;
+        }
+        mapped.push_back(Desired{c, std::move(*msg), std::move(*fp)});
+    }
+
+    auto observed = observe(client, options.verify_listed);
+    if (!observed) return observed.error();
+    Fingerprints last = options.state_path.empty() ? Fingerprints{} : load_fingerprints(options.state_path);
+    const ReconcilePlan plan = plan_reconcile(mapped, wanted, *observed, last, options.verify_listed);
+
+    // Secrets first: an initiator loaded with start_action=start starts at once.
+    Fingerprints next;
+    for (size_t i : plan.load) {
+        const Desired& d = mapped[i];
+        if (run.load_shared(d.conn) && run.load_conn(d)) next[d.conn.name] = d.fingerprint;
+    }
+    std::vector<size_t> idle_initiators;
+    for (size_t i : plan.keep) {
+        const Desired& d = mapped[i];
+        run.report.unchanged.push_back(d.conn.name);
+        next[d.conn.name] = d.fingerprint;  // the configuration is in place even if the PSK read fails
+        (void)run.load_shared(d.conn);     // picks up a rotated PSK; never disturbs SAs
+        if (is_initiator(d.conn)) idle_initiators.push_back(i);
+    }
+    for (const std::string& name : plan.unload) run.unload(name);
+    for (const std::string& id : plan.unload_shared) run.unload_shared(id);
+
+    if (!idle_initiators.empty()) {
+        auto active = active_conns(client);
+        if (!active) return active.error();
+        for (size_t i : idle_initiators)
+            if (!active->contains(mapped[i].conn.name)) run.initiate(mapped[i].conn);
+    }
+    if (!options.state_path.empty()) {
+        if (Status st = save_fingerprints(options.state_path, next); !st) run.fail("(state)", st.error());
+    }
+    return std::move(run.report);
+}
+
+}  // namespace avpn::vici
