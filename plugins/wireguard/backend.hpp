@@ -58,14 +58,18 @@ struct WgPeerChange {
 // A delta to one device. Fields left empty are not touched.
 struct WgDeviceChange {
     std::string ifname;
-    std::optional<SecretKey> private_key;  // only when the key really changes
+    // A new device key: the bytes, or the file they are read from at apply
+    // time (diff() only knows the file). The bytes win when both are set.
+    std::optional<SecretKey> private_key;
+    std::optional<nl::KeyRef> private_key_ref;
     std::optional<uint16_t> listen_port;
     std::optional<uint32_t> fwmark;   // 0 turns the mark off
     bool replace_peers = false;       // remove every peer not listed below
     std::vector<WgPeerChange> peers;  // sorted by public key
 
     bool empty() const {
-        return !private_key && !listen_port && !fwmark && !replace_peers && peers.empty();
+        return !private_key && !private_key_ref && !listen_port && !fwmark && !replace_peers &&
+               peers.empty();
     }
 };
 
@@ -80,8 +84,7 @@ struct WgPeerStats {
 };
 
 struct WgDeviceStatus {
-    nl::WgDevice device;             // observed, without any key material
-    std::string public_key;          // base64 of the device's key; empty: none set
+    nl::WgDevice device;             // observed: public_key set, no private key
     std::vector<WgPeerStats> peers;  // sorted by public key
 };
 
@@ -91,7 +94,7 @@ public:
     virtual std::string_view name() const = 0;  // "kernel" | "userspace"
     // The observed device (no private key).
     virtual Result<nl::WgDevice> get(const std::string& ifname) = 0;
-    // The observed device plus the device public key and per-peer counters.
+    // The observed device plus per-peer counters.
     virtual Result<WgDeviceStatus> status(const std::string& ifname) = 0;
     // Applies a delta.
     virtual Status set(const WgDeviceChange& change) = 0;
@@ -99,7 +102,8 @@ public:
 
 // The syncconf-style delta from observed to desired: peers only observed are
 // removed, new peers added, changed peers updated (allowed IPs replaced as a
-// whole), equal peers left alone. Never sets the private key (see keys.hpp).
+// whole), equal peers left alone. The device key is compared by its public
+// half; when it differs the change names the key file (private_key_ref).
 // A desired listen_port of 0 means "any" and never causes a change; a desired
 // peer without endpoint keeps whatever endpoint the peer roamed to.
 WgDeviceChange diff(const nl::WgDevice& desired, const nl::WgDevice& observed);

@@ -89,6 +89,8 @@ void diff_peers(const nl::WgDevice& desired, const nl::WgDevice& observed, WgDev
 WgDeviceChange diff(const nl::WgDevice& desired, const nl::WgDevice& observed) {
     WgDeviceChange out;
     out.ifname = desired.ifname;
+    if (!desired.private_key.private_key_file.empty() && desired.public_key != observed.public_key)
+        out.private_key_ref = desired.private_key;
     if (desired.listen_port != 0 && desired.listen_port != observed.listen_port)
         out.listen_port = desired.listen_port;
     if (desired.fwmark != observed.fwmark) out.fwmark = desired.fwmark;
@@ -99,6 +101,7 @@ WgDeviceChange diff(const nl::WgDevice& desired, const nl::WgDevice& observed) {
 WgDeviceChange full_config(const nl::WgDevice& desired) {
     WgDeviceChange out;
     out.ifname = desired.ifname;
+    if (!desired.private_key.private_key_file.empty()) out.private_key_ref = desired.private_key;
     if (desired.listen_port != 0) out.listen_port = desired.listen_port;
     out.fwmark = desired.fwmark;
     out.replace_peers = true;

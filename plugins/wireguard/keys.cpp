@@ -68,16 +68,12 @@ Result<SecretKey> read_private_key_file(const std::string& path) {
     return secret;
 }
 
-Status set_private_key_if_changed(WgDeviceChange& change, const nl::KeyRef& key,
-                                  const std::string& observed_public_key) {
-    if (key.private_key_file.empty()) return {};  // the plan leaves the key alone
-    auto secret = read_private_key_file(key.private_key_file);
-    if (!secret) return secret.error();
-    auto pub = crypto::public_key(secret->bytes());
-    if (!pub) return pub.error();
-    if (crypto::base64_encode(pub->data(), pub->size()) != observed_public_key)
-        change.private_key = std::move(*secret);
-    return {};
+Result<std::optional<SecretKey>> resolve_private_key(const WgDeviceChange& change) {
+    if (change.private_key) return std::optional<SecretKey>(*change.private_key);
+    if (!change.private_key_ref) return std::optional<SecretKey>();
+    auto secret = read_private_key_file(change.private_key_ref->private_key_file);
+    if (!secret) return Error{secret.error().what, change.ifname + ": " + secret.error().where, secret.error().why};
+    return std::optional<SecretKey>(std::move(*secret));
 }
 
 }  // namespace avpn::wg

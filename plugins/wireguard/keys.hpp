@@ -1,9 +1,9 @@
 // The device private key: read from its file at apply time only (the model
-// holds a KeyRef, never the key), and sent only when it really changes, which
-// is told by comparing public keys (a device never reports its private key
-// back through avpn's model).
+// holds a KeyRef, never the key). Whether it must be sent at all is diff()'s
+// decision, by comparing public keys.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "netlink/objects.hpp"
@@ -16,9 +16,8 @@ namespace avpn::wg {
 // stricter). Every buffer that held the text is wiped.
 Result<SecretKey> read_private_key_file(const std::string& path);
 
-// Resolves `key` and puts it into `change` when its public key differs from
-// `observed_public_key` (base64; empty when the device has no key yet).
-Status set_private_key_if_changed(WgDeviceChange& change, const nl::KeyRef& key,
-                                  const std::string& observed_public_key);
+// The key bytes a backend sends for `change`: its bytes, else the file of
+// its private_key_ref read now, else none.
+Result<std::optional<SecretKey>> resolve_private_key(const WgDeviceChange& change);
 
 }  // namespace avpn::wg

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "plugins/wireguard/keys.hpp"
 #include "plugins/wireguard/uapi_codec.hpp"
 #include "plugins/wireguard/uapi_conn.hpp"
 
@@ -81,10 +82,12 @@ Result<nl::WgDevice> UapiBackend::get(const std::string& ifname) {
 Status UapiBackend::set(const WgDeviceChange& change) {
     if (change.empty()) return {};  // a no-op apply writes nothing
     if (Status st = uapi::validate(change); !st) return st;
+    auto key = resolve_private_key(change);
+    if (!key) return key.error();
     auto conn = UapiConnection::open(uapi_socket_path(opt_.socket_dir, change.ifname), change.ifname,
                                      limits_of(opt_));
     if (!conn) return conn.error();
-    Status sent = uapi::encode_set(change, [&](std::string_view chunk) { return conn->send(chunk); });
+    Status sent = uapi::encode_set(change, *key, [&](std::string_view chunk) { return conn->send(chunk); });
     if (!sent) return sent;
     return read_errno(*conn, change.ifname);
 }

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,9 +32,10 @@ Status validate(const WgDeviceChange& change);
 using Sink = std::function<Status(std::string_view)>;
 inline constexpr size_t kDefaultChunkBytes = 64 * 1024;
 
-// Streams "set=1\n...\n\n". Linear in the size of the change.
-Status encode_set(const WgDeviceChange& change, const Sink& sink,
-                  size_t chunk_bytes = kDefaultChunkBytes);
+// Streams "set=1\n...\n\n". Linear in the size of the change. The device key
+// is passed resolved (resolve_private_key()); change.private_key* are not read.
+Status encode_set(const WgDeviceChange& change, const std::optional<SecretKey>& private_key,
+                  const Sink& sink, size_t chunk_bytes = kDefaultChunkBytes);
 
 // The status of an "errno=N" line: ok for 0, else an Error with strerror(|N|)
 // (wireguard-go sends negative numbers, the protocol text positive ones).

@@ -124,11 +124,12 @@ Status validate(const WgDeviceChange& change) {
     return {};
 }
 
-Status encode_set(const WgDeviceChange& change, const Sink& sink, size_t chunk_bytes) {
+Status encode_set(const WgDeviceChange& change, const std::optional<SecretKey>& private_key,
+                  const Sink& sink, size_t chunk_bytes) {
     if (Status st = validate(change); !st) return st;
     ChunkWriter w(sink, chunk_bytes);
     w.raw("set=1\n");
-    if (change.private_key) w.key("private_key", change.private_key->bytes());
+    if (private_key) w.key("private_key", private_key->bytes());
     if (change.listen_port) w.number("listen_port", *change.listen_port);
     if (change.fwmark) w.number("fwmark", *change.fwmark);
     if (change.replace_peers) w.raw("replace_peers=true\n");

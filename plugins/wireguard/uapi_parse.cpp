@@ -99,7 +99,7 @@ Status GetParser::feed_device(std::string_view key, std::string_view value) {
         if (is_zero_key(value)) return {};
         auto pub = public_key_of_hex_private(value);
         if (!pub) return bad(key, pub.error().why);
-        status_.public_key = *pub;
+        status_.device.public_key = *pub;
     } else if (key == "listen_port") {
         if (!parse_int(value, status_.device.listen_port)) return bad(key, "not a port");
     } else if (key == "fwmark") {

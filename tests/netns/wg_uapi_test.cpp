@@ -18,7 +18,6 @@
 #include <optional>
 #include <string>
 
-#include "plugins/wireguard/keys.hpp"
 #include "plugins/wireguard/select.hpp"
 #include "plugins/wireguard/uapi.hpp"
 #include "plugins/wireguard/wireguard_go.hpp"
@@ -115,18 +114,17 @@ nl::WgPeer peer_of(const Site& s, std::vector<const char*> ips, const char* endp
 }
 
 nl::WgDevice device_of(const Site& s, uint16_t port, std::vector<nl::WgPeer> peers) {
-    nl::WgDevice d{.ifname = s.ifname, .listen_port = port, .peers = std::move(peers)};
+    nl::WgDevice d{.ifname = s.ifname, .public_key = s.public_key, .listen_port = port, .peers = std::move(peers)};
     d.private_key.private_key_file = s.key_file;
     std::sort(d.peers.begin(), d.peers.end(), [](auto& a, auto& b) { return a.public_key < b.public_key; });
     return d;
 }
 
-// diff + key + set, as an apply does; returns the change it applied.
+// get + diff + set, as an apply does; returns the change it applied.
 WgDeviceChange apply(WgBackend& backend, const nl::WgDevice& desired) {
-    auto observed = backend.status(desired.ifname);
+    auto observed = backend.get(desired.ifname);
     REQUIRE_MESSAGE(observed.ok(), (observed.ok() ? "" : observed.error().str()));
-    WgDeviceChange change = diff(desired, observed->device);
-    REQUIRE(set_private_key_if_changed(change, desired.private_key, observed->public_key).ok());
+    WgDeviceChange change = diff(desired, *observed);
     Status st = backend.set(change);
     REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().str()));
     return change;
@@ -185,7 +183,7 @@ TEST_CASE("two wireguard-go sites configured through UAPI pass pings and apply d
     auto want_a = device_of(a, kPortA, {peer_of(b, {"10.99.0.2/32"}, "[fd00:ab::2]:51002")});
     auto want_b = device_of(b, kPortB, {peer_of(a, {"10.99.0.1/32"}, "[fd00:ab::1]:51001")});
     WgDeviceChange first = apply(uapi, want_a);
-    CHECK(first.private_key);
+    CHECK(first.private_key_ref);
     apply(uapi, want_b);
     sh("ip addr add 10.99.0.1/24 dev " + kIfA + " && ip link set " + kIfA + " up");
     sh("ip -n " + kNetns + " addr add 10.99.0.2/24 dev " + kIfB + " && ip -n " + kNetns + " link set " + kIfB + " up");
@@ -195,7 +193,7 @@ TEST_CASE("two wireguard-go sites configured through UAPI pass pings and apply d
     check_observed(uapi, want_b);
     auto stats = uapi.status(kIfA);
     REQUIRE(stats.ok());
-    CHECK(stats->public_key == a.public_key);
+    CHECK(stats->device.public_key == a.public_key);
     REQUIRE(stats->peers.size() == 1);
     CHECK(stats->peers[0].last_handshake_sec > 0);
     CHECK(stats->peers[0].rx_bytes > 0);
@@ -210,7 +208,7 @@ TEST_CASE("two wireguard-go sites configured through UAPI pass pings and apply d
         auto grown = device_of(a, kPortA, {peer_of(b, {"10.99.0.2/32", "10.98.0.0/24"}, "[fd00:ab::2]:51002"),
                                            peer_of(c, {"10.97.0.0/24"}, "192.0.2.99:51003")});
         WgDeviceChange delta = apply(uapi, grown);
-        CHECK_FALSE(delta.private_key);
+        CHECK_FALSE(delta.private_key_ref);
         REQUIRE(delta.peers.size() == 2);
         for (const WgPeerChange& p : delta.peers) {
             CHECK(p.replace_allowed_ips);

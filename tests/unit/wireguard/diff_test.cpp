@@ -130,9 +130,31 @@ TEST_CASE("full_config replaces every peer") {
     CHECK(ch.peers[1].replace_allowed_ips);
 }
 
+TEST_CASE("the device key is compared by its public half and sent from its file") {
+    nl::KeyRef ref{.private_key_file = "/etc/avpn/site.key"};
+    auto want = device({});
+    want.private_key = ref;
+    want.public_key = random_public_key();
+    auto have = device({});
+    have.public_key = want.public_key;
+    CHECK(diff(want, have).empty());
+    have.public_key = random_public_key();
+    WgDeviceChange rekey = diff(want, have);
+    CHECK(rekey.private_key_ref == ref);
+    CHECK_FALSE(rekey.private_key);
+    have.public_key.clear();  // a fresh device without a key
+    CHECK(diff(want, have).private_key_ref == ref);
+    want.private_key = {};  // no key file: the plan leaves the key alone
+    CHECK(diff(want, have).empty());
+    CHECK(full_config(device({})).private_key_ref == std::nullopt);
+}
+
 TEST_CASE("the private key alone makes a change non-empty") {
     WgDeviceChange ch;
     CHECK(ch.empty());
     ch.private_key = SecretKey(make_key_pair().priv);
     CHECK_FALSE(ch.empty());
+    WgDeviceChange by_ref;
+    by_ref.private_key_ref = nl::KeyRef{.private_key_file = "/k"};
+    CHECK_FALSE(by_ref.empty());
 }

@@ -47,27 +47,30 @@ TEST_CASE("key files that are readable by others, malformed or missing are refus
     CHECK(missing.error().why == "No such file or directory");
 }
 
-TEST_CASE("the private key goes into a change only when the device's public key differs") {
+TEST_CASE("resolve_private_key: bytes win, else the file is read, else nothing") {
     TempDir dir;
-    KeyPair kp = make_key_pair();
-    nl::KeyRef ref{.private_key_file = write_key_file(dir, crypto::base64_encode(kp.priv.data(), 32), 0600)};
-    WgDeviceChange same;
-    REQUIRE(set_private_key_if_changed(same, ref, kp.public_b64).ok());
-    CHECK_FALSE(same.private_key);
-    CHECK(same.empty());
+    KeyPair in_file = make_key_pair(), in_bytes = make_key_pair();
+    nl::KeyRef ref{.private_key_file = write_key_file(dir, crypto::base64_encode(in_file.priv.data(), 32), 0600)};
+    WgDeviceChange ch{.ifname = "avwg0"};
+    auto none = resolve_private_key(ch);
+    REQUIRE(none.ok());
+    CHECK_FALSE(*none);
 
-    WgDeviceChange other;
-    REQUIRE(set_private_key_if_changed(other, ref, random_public_key()).ok());
-    REQUIRE(other.private_key);
-    CHECK(other.private_key->bytes() == kp.priv);
+    ch.private_key_ref = ref;
+    auto from_file = resolve_private_key(ch);
+    REQUIRE(from_file.ok());
+    REQUIRE(*from_file);
+    CHECK((*from_file)->bytes() == in_file.priv);
 
-    WgDeviceChange fresh;
-    REQUIRE(set_private_key_if_changed(fresh, ref, "").ok());
-    CHECK(fresh.private_key);
+    ch.private_key = SecretKey(in_bytes.priv);
+    auto from_bytes = resolve_private_key(ch);
+    REQUIRE(from_bytes.ok());
+    CHECK((*from_bytes)->bytes() == in_bytes.priv);
 
-    WgDeviceChange untouched;
-    REQUIRE(set_private_key_if_changed(untouched, nl::KeyRef{}, "").ok());
-    CHECK(untouched.empty());
+    WgDeviceChange bad{.ifname = "avwg0", .private_key_ref = nl::KeyRef{.private_key_file = dir.file("none")}};
+    auto missing = resolve_private_key(bad);
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().where == "avwg0: " + dir.file("none"));
 }
 
 TEST_CASE("SecretKey wipes the source on move and itself on request") {

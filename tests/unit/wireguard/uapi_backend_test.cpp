@@ -36,7 +36,7 @@ TEST_CASE("set sends the encoded request and succeeds on errno=0") {
     Status st = b.set(ch);
     REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().str()));
     std::string expected;
-    REQUIRE(uapi::encode_set(ch, [&](std::string_view s) { expected.append(s); return Status{}; }).ok());
+    REQUIRE(uapi::encode_set(ch, std::nullopt, [&](std::string_view s) { expected.append(s); return Status{}; }).ok());
     CHECK(daemon.last_request() == expected);
 }
 
@@ -82,7 +82,7 @@ TEST_CASE("status parses the get response; get returns the device") {
     auto st = b.status("avwgt0");
     REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().str()));
     CHECK(daemon.last_request() == "get=1\n\n");
-    CHECK(st->public_key == dev.public_b64);
+    CHECK(st->device.public_key == dev.public_b64);
     REQUIRE(st->peers.size() == 1);
     CHECK(st->peers[0].rx_bytes == 42);
     auto d = b.get("avwgt0");
@@ -90,6 +90,7 @@ TEST_CASE("status parses the get response; get returns the device") {
     CHECK(d->listen_port == 51820);
     REQUIRE(d->peers.size() == 1);
     CHECK(d->peers[0] == peer(peer_key, {"10.5.0.0/16"}, "[2001:db8::5]:4500"));
+    CHECK(d->public_key == dev.public_b64);
 }
 
 TEST_CASE("a response cut short is an error, not a partial device") {

@@ -13,7 +13,7 @@ namespace {
 
 std::string encode(const WgDeviceChange& c, size_t chunk = uapi::kDefaultChunkBytes, int* calls = nullptr) {
     std::string out;
-    Status st = uapi::encode_set(c, [&](std::string_view piece) {
+    Status st = uapi::encode_set(c, c.private_key, [&](std::string_view piece) {
         out.append(piece);
         if (calls) ++*calls;
         return Status{};
@@ -95,7 +95,7 @@ TEST_CASE("set=1 with a bad peer key sends nothing") {
     ch.peers.push_back({.public_key = random_public_key()});
     ch.peers.push_back({.public_key = "AAAA"});
     bool called = false;
-    Status st = uapi::encode_set(ch, [&](std::string_view) { called = true; return Status{}; });
+    Status st = uapi::encode_set(ch, std::nullopt, [&](std::string_view) { called = true; return Status{}; });
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().what == "invalid peer public key");
     CHECK(st.error().why.find("AAAA") != std::string::npos);
@@ -107,7 +107,7 @@ TEST_CASE("a sink error stops the encoder") {
     ch.ifname = "avwg0";
     for (int i = 0; i < 50; ++i) ch.peers.push_back({.public_key = random_public_key()});
     int calls = 0;
-    Status st = uapi::encode_set(ch, [&](std::string_view) {
+    Status st = uapi::encode_set(ch, std::nullopt, [&](std::string_view) {
         ++calls;
         return Status(Error{"send", "avwg0", "broken pipe"});
     }, 256);
@@ -143,7 +143,7 @@ TEST_CASE("get=1 parses a wireguard-go response into the model and stats") {
                        "persistent_keepalive_interval=0\nendpoint=192.0.2.9:4500\nerrno=0\n\n";
     auto st = uapi::parse_get(text, "avwg0");
     REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().str()));
-    CHECK(st->public_key == dev.public_b64);
+    CHECK(st->device.public_key == dev.public_b64);
     CHECK(st->device.ifname == "avwg0");
     CHECK(st->device.listen_port == 51999);
     CHECK(st->device.fwmark == 7);
@@ -160,7 +160,7 @@ TEST_CASE("get=1 parses a wireguard-go response into the model and stats") {
 TEST_CASE("get=1 of a fresh device: no key, no peers") {
     auto st = uapi::parse_get("private_key=" + std::string(64, '0') + "\nlisten_port=40479\nerrno=0\n\n", "avwg0");
     REQUIRE(st.ok());
-    CHECK(st->public_key.empty());
+    CHECK(st->device.public_key.empty());
     CHECK(st->device.listen_port == 40479);
     CHECK(st->device.peers.empty());
 }
