@@ -1,0 +1,116 @@
+// Internal to orchestrator/config: the state of one load, shared by the
+// parse_*.cpp stages (TOML tables -> Intent fields, per-table checks) and the
+// check_*.cpp stages (references and collisions across tables, groups and
+// files). Parsed documents stay alive until the checks finish, so a check can
+// point at the exact key or array item that caused it.
+#pragma once
+
+#include <deque>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "orchestrator/config/diag.hpp"
+#include "orchestrator/config/fields.hpp"
+#include "orchestrator/config/files.hpp"
+#include "orchestrator/intent.hpp"
+
+namespace avpn::config {
+
+// Where a table's keys were written, after its Fields reader is gone.
+struct Where {
+    const std::string* file = nullptr;
+    const Node* table = nullptr;
+    std::string path;                          // "vlan[2]", "autovpn", "member[7]"
+    std::set<std::string, std::less<>> bad;    // keys whose value had an error
+
+    static Where of(const Fields& f);
+    bool ok(std::string_view key) const { return bad.find(key) == bad.end(); }
+    bool has(std::string_view key) const { return table && table->find(key); }
+    SourceLoc loc() const;
+    SourceLoc loc(std::string_view key) const;                // value, or the table
+    SourceLoc item_loc(std::string_view key, size_t i) const;  // array item, or the key
+    std::string field(std::string_view key) const { return join_path(path, key); }
+    std::string item_field(std::string_view key, size_t i) const { return index_path(field(key), i); }
+};
+
+struct MemberList {
+    bool loaded = false;        // the list (file or inline) was read and parsed
+    std::string file;           // where the entries are written
+    std::vector<Where> where;   // parallel to Group.members
+    std::optional<Member> self;  // this site's own entry, if listed
+    Where self_where;
+};
+
+struct GroupState {
+    Where where;
+    MemberList members;
+};
+
+struct Loader {
+    Loader(const FileSource& f, std::string site_file)
+        : files(f), file(std::move(site_file)), dir(directory_of(file)) {}
+
+    const FileSource& files;
+    std::string file;
+    std::string dir;
+    Diag diag;
+    std::deque<Node> docs;          // every parsed document, kept for Where
+    std::deque<std::string> names;  // file names Where and ValueCtx refer to
+
+    Intent intent;
+    bool key_loaded = false;
+    Where site;
+    std::vector<Where> vlans;  // parallel to intent.vlans
+    std::vector<GroupState> groups;
+    std::vector<Where> ipsec;
+    std::vector<Where> firewall;
+
+    ValueCtx ctx() { return ValueCtx{diag, file}; }
+    ValueCtx ctx_for(const std::string& f) { return ValueCtx{diag, f}; }
+    std::string resolve(const std::string& p) const { return resolve_path(dir, p); }
+    const std::string& keep_name(std::string name) { return names.emplace_back(std::move(name)); }
+    bool site_role_known() const { return site.table && site.has("role") && site.ok("role"); }
+    bool vlan_declared(std::string_view name) const;
+    const Vlan* vlan(std::string_view name) const;
+    std::string unknown_vlan(std::string_view name) const;  // the error message
+};
+
+// The tables of a section written either as [x] (path "x") or [[x]]
+// (paths "x[0]", "x[1]", ...). Reports a section of any other type.
+struct SectionTable {
+    const Node* table;
+    std::string path;
+};
+std::vector<SectionTable> section_tables(const ValueCtx&, const Node& value, const std::string& name);
+
+// Reads a secret file named by `key` of `f`, resolved against the site's
+// directory. nullopt (after an error at that key) when it cannot be used.
+std::optional<Secret> read_secret_at(Loader&, Fields& f, std::string_view key, std::string* resolved);
+
+// Hub references: "name" or { name = "x", default_route = true }.
+std::optional<std::vector<HubRef>> read_hub_refs(Fields& f, std::string_view key);
+
+// Role rules shared by this site's group section and every member entry:
+// hubs list no hubs; spokes list no exit_hubs, need a hub and something to
+// export (export_key: "permitted_vlans" for this site, "exports" for members).
+void check_role_keys(Diag&, Role, const Where&, size_t hubs, size_t exported, std::string_view export_key);
+
+// Stages, in the order load.cpp runs them.
+void parse_site(Loader&, const Node& table);
+void parse_vlans(Loader&, const Node& value);
+void parse_groups(Loader&, const Node& value);
+void load_member_list(Loader&, GroupState&, Group&, Fields& group_fields);
+void parse_ipsec(Loader&, const Node& value);
+void parse_firewall(Loader&, const Node& value);
+
+void check_vlans(Loader&);
+void check_group(Loader&, size_t group_index);
+// Exported prefixes, tunnel subnets and local VLAN subnets of every group,
+// in one O(n log n) sweep.
+void check_overlaps(Loader&);
+void check_between_groups(Loader&);
+void check_ipsec(Loader&);
+void check_firewall(Loader&);
+
+}  // namespace avpn::config

@@ -1,0 +1,129 @@
+// [autovpn] (one group) or [[autovpn]] (several groups).
+#include "common/crypto.hpp"
+#include "orchestrator/config/loader.hpp"
+#include "orchestrator/ownership.hpp"
+
+namespace avpn::config {
+
+namespace {
+
+constexpr uint16_t kRegistryPort = 9350;
+constexpr uint16_t kListenPortBase = 51820;
+
+Prefix default_tunnel_subnet() { return *Prefix::parse("100.64.0.0/10"); }
+
+void read_registries(Loader& l, Fields& f, Group& g) {
+    auto regs = f.list<Endpoint>("registries", [&](const Node& n, const std::string& p) {
+        return read_endpoint(f.ctx(), n, p, kRegistryPort);
+    });
+    if (regs) g.registries = *regs;
+    if (f.has("group_key_file")) {
+        auto secret = read_secret_at(l, f, "group_key_file", &g.group_key_file);
+        if (secret && !crypto::base64_decode_key(secret->trimmed()))
+            f.error("group_key_file", g.group_key_file +
+                                          " does not hold a base64 32-byte key (44 characters, as `wg genpsk` writes it)");
+    }
+    if (g.registries.empty()) return;
+    if (!f.has("group_key_file"))
+        f.error("registries", "registries need group_key_file (the key that authenticates registry messages)");
+    if (g.registries.size() == 1 && !f.bad("registries"))
+        l.diag.warning(f.loc("registries"), f.path("registries"),
+                       "a single registry is a single point of failure; list two or more");
+}
+
+void read_ports(Loader& l, Fields& f, Group& g, size_t index) {
+    g.listen_port = uint16_t(f.integer("listen_port", 1, 65535).value_or(kListenPortBase + int64_t(index)));
+    if (auto p = f.integer("public_port", 1, 65535)) {
+        g.public_port = uint16_t(*p);
+        if (l.intent.site.nat.mode != NatMode::manual)
+            f.error("public_port", "public_port (a forwarded port) is only used with [site] nat = \"manual\"");
+    }
+    if (auto k = f.duration("keepalive")) {
+        if (k->count() > 65535)
+            f.error("keepalive", "keepalive is at most 65535s (WireGuard's limit)");
+        else
+            g.keepalive_seconds = uint16_t(k->count());
+    }
+}
+
+void read_kernel_ids(Fields& f, Group& g, size_t index) {
+    g.table = own::kTableBase + uint32_t(index);
+    if (auto t = f.integer("table", 1, 0xffffffffLL)) {
+        if (*t >= 253 && *t <= 255)
+            f.error("table", "table " + std::to_string(*t) + " is one of the kernel's own (default, main, local)");
+        g.table = uint32_t(*t);
+    }
+    g.rule_priority = own::kRulePriorityFirst + own::kRuleSlot * uint32_t(index);
+    const int64_t last_slot = own::kRulePriorityLast + 1 - own::kRuleSlot;
+    if (auto p = f.get("rule_priority")) {
+        if (auto v = read_int(f.ctx(), *p, f.path("rule_priority"), own::kRulePriorityFirst, last_slot))
+            g.rule_priority = uint32_t(*v);
+        else
+            f.mark_bad("rule_priority");
+    } else if (g.rule_priority > last_slot) {
+        f.ctx().diag.error(f.loc(), f.path("rule_priority"),
+                           "avpn's rule band " + std::to_string(own::kRulePriorityFirst) + ".." +
+                               std::to_string(own::kRulePriorityLast) + " holds " +
+                               std::to_string((last_slot - own::kRulePriorityFirst) / own::kRuleSlot + 1) +
+                               " groups; this is group " + std::to_string(index + 1));
+    }
+}
+
+void read_interface(Fields& f, Group& g) {
+    if (auto i = f.ifname("interface")) {
+        g.interface = *i;
+        return;
+    }
+    if (f.has("interface") || g.name.empty()) return;
+    g.interface = own::kInterfacePrefix + g.name;
+    if (std::string why = ifname_problem(g.interface); !why.empty())
+        f.error("interface", "the default interface name \"" + g.interface + "\" " + why +
+                                 "; set interface to a shorter name");
+}
+
+void read_roles_lists(Fields& f, Group& g) {
+    if (auto v = f.names("permitted_vlans")) g.permitted_vlans = *v;
+    if (auto v = read_hub_refs(f, "hubs")) g.hubs = *v;
+    if (auto v = f.names("exit_hubs")) g.exit_hubs = *v;
+    if (auto v = f.prefixes("advertise")) g.advertise = *v;
+}
+
+void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t index) {
+    Fields f(c, *t.table, t.path);
+    Group g;
+    g.loc = f.loc();
+    if (auto v = f.name("group", true)) g.name = *v;
+    g.tunnel_subnet = f.prefix("tunnel_subnet").value_or(default_tunnel_subnet());
+    if (auto v = f.choice<Transport>("transport", {{"wireguard", Transport::wireguard}, {"xfrm", Transport::xfrm}}))
+        g.transport = *v;
+    if (auto v = f.choice<WgBackend>("wireguard_backend", {{"auto", WgBackend::automatic},
+                                                           {"kernel", WgBackend::kernel},
+                                                           {"userspace", WgBackend::userspace}})) {
+        g.wg_backend = *v;
+        if (g.transport != Transport::wireguard)
+            f.error("wireguard_backend", "wireguard_backend only applies with transport = \"wireguard\"");
+    }
+    read_interface(f, g);
+    read_kernel_ids(f, g, index);
+    read_ports(l, f, g, index);
+    read_registries(l, f, g);
+    read_roles_lists(f, g);
+    g.tunnel_address = f.address("tunnel_address");
+
+    GroupState state;
+    load_member_list(l, state, g, f);
+    f.finish();
+    state.where = Where::of(f);
+    l.intent.groups.push_back(std::move(g));
+    l.groups.push_back(std::move(state));
+}
+
+}  // namespace
+
+void parse_groups(Loader& l, const Node& value) {
+    ValueCtx c = l.ctx();
+    std::vector<SectionTable> tables = section_tables(c, value, "autovpn");
+    for (size_t i = 0; i < tables.size(); ++i) parse_group(l, c, tables[i], i);
+}
+
+}  // namespace avpn::config

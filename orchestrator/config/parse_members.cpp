@@ -1,0 +1,126 @@
+// A group's member list: a file of [[member]] tables named by
+// `members = "corp-members.toml"`, or inline [[autovpn.member]] tables.
+#include <unordered_map>
+
+#include "common/crypto.hpp"
+#include "orchestrator/config/loader.hpp"
+
+namespace avpn::config {
+
+namespace {
+
+struct Seen {
+    std::unordered_map<std::string, SourceLoc> names;
+    std::unordered_map<std::string, std::pair<std::string, SourceLoc>> keys;  // key -> member name
+};
+
+std::optional<std::string> read_public_key(Fields& f) {
+    auto key = f.str("public_key", true);
+    if (!key) return std::nullopt;
+    if (!crypto::base64_decode_key(*key)) {
+        f.error("public_key", "not a base64 X25519 public key (44 characters encoding 32 bytes, as `wg pubkey` prints)");
+        f.mark_bad("public_key");
+        return std::nullopt;
+    }
+    return key;
+}
+
+void check_unique(Loader& l, Seen& seen, const Member& m, const Where& w) {
+    if (m.name.empty()) return;
+    auto [it, fresh] = seen.names.emplace(m.name, m.loc);
+    if (!fresh)
+        l.diag.error(w.loc("name"), w.field("name"),
+                     "duplicate member \"" + m.name + "\"; first listed at " + it->second.str());
+    if (m.public_key.empty() || !fresh) return;
+    auto [kt, key_fresh] = seen.keys.emplace(m.public_key, std::make_pair(m.name, m.loc));
+    if (!key_fresh)
+        l.diag.error(w.loc("public_key"), w.field("public_key"),
+                     "members \"" + kt->second.first + "\" and \"" + m.name +
+                         "\" have the same public key; every site needs its own key");
+}
+
+void parse_member(Loader& l, MemberList& list, Group& g, Seen& seen, const ValueCtx& c, const SectionTable& t) {
+    Fields f(c, *t.table, t.path);
+    Member m;
+    m.loc = f.loc();
+    if (auto v = f.name("name", true)) m.name = *v;
+    if (auto v = f.choice<Role>("role", {{"hub", Role::hub}, {"spoke", Role::spoke}, {"off", Role::off}}))
+        m.role = *v;
+    else if (!f.has("role"))
+        f.error("role", "missing required key \"role\" (\"hub\", \"spoke\" or \"off\")");
+    if (auto v = read_public_key(f)) m.public_key = *v;
+    if (auto v = f.prefixes("exports")) m.exports = *v;
+    if (auto v = read_hub_refs(f, "hubs")) m.hubs = *v;
+    if (auto v = f.names("exit_hubs")) m.exit_hubs = *v;
+    if (const Node* n = f.get("contact")) {
+        m.contact = read_endpoint(c, *n, f.path("contact"), std::nullopt);
+        if (!m.contact) f.mark_bad("contact");
+    }
+    m.tunnel_address = f.address("tunnel_address");
+    f.finish();
+
+    Where w = Where::of(f);
+    if (f.bad_keys().count("role") == 0 && f.has("role"))
+        check_role_keys(l.diag, m.role, w, m.hubs.size(), m.exports.size(), "exports");
+    check_unique(l, seen, m, w);
+    if (!m.name.empty() && m.name == l.intent.site.name) {
+        list.self = std::move(m);
+        list.self_where = std::move(w);
+        return;
+    }
+    g.members.push_back(std::move(m));
+    list.where.push_back(std::move(w));
+}
+
+void parse_members(Loader& l, MemberList& list, Group& g, const ValueCtx& c, const Node& value,
+                   const std::string& name) {
+    Seen seen;
+    std::vector<SectionTable> tables = section_tables(c, value, name);
+    g.members.reserve(tables.size());
+    list.where.reserve(tables.size());
+    for (const SectionTable& t : tables) parse_member(l, list, g, seen, c, t);
+}
+
+void load_member_file(Loader& l, GroupState& st, Group& g, Fields& gf) {
+    auto rel = gf.str("members");
+    if (!rel) return;
+    g.members_file = l.resolve(*rel);
+    auto text = l.files.read_text(g.members_file);
+    if (!text) {
+        gf.error("members", text.error().why.empty() ? "cannot read " + g.members_file : text.error().why);
+        return;
+    }
+    const std::string& file = l.keep_name(g.members_file);
+    ParsedDoc doc = parse_toml(*text, file);
+    if (doc.error) {
+        l.diag.error(loc_at(file, doc.error->pos), "syntax", doc.error->message);
+        return;
+    }
+    const Node& root = l.docs.emplace_back(std::move(*doc.root));
+    ValueCtx c = l.ctx_for(file);
+    Fields top(c, root, "");
+    const Node* members = top.get("member");
+    top.finish("section");
+    st.members.file = file;
+    if (members) parse_members(l, st.members, g, c, *members, "member");
+    st.members.loaded = true;
+}
+
+}  // namespace
+
+void load_member_list(Loader& l, GroupState& st, Group& g, Fields& gf) {
+    bool from_file = gf.has("members"), inline_tables = gf.has("member");
+    if (from_file && inline_tables) {
+        gf.get("member");
+        gf.error("members", "set either members (a member list file) or inline member tables, not both");
+        gf.get("members");
+        return;
+    }
+    if (from_file) return load_member_file(l, st, g, gf);
+    st.members.file = l.file;
+    st.members.loaded = true;
+    g.members_file = l.file;
+    if (inline_tables) parse_members(l, st.members, g, gf.ctx(), *gf.get("member"), gf.path("member"));
+}
+
+}  // namespace avpn::config

@@ -1,0 +1,128 @@
+// [site] and [[vlan]].
+#include <unordered_map>
+
+#include "common/crypto.hpp"
+#include "orchestrator/config/loader.hpp"
+
+namespace avpn::config {
+
+namespace {
+
+// The private key never leaves this function: only its public half is kept.
+void load_site_key(Loader& l, Fields& f) {
+    Site& site = l.intent.site;
+    auto secret = read_secret_at(l, f, "key_file", &site.key_file);
+    if (!secret) return;
+    auto key = crypto::base64_decode_key(secret->trimmed());
+    if (!key) {
+        f.error("key_file", site.key_file +
+                                " does not hold a base64 X25519 private key (44 characters, as `wg genkey` writes it)");
+        f.mark_bad("key_file");
+        return;
+    }
+    auto pub = crypto::public_key(*key);
+    crypto::wipe(key->data(), key->size());
+    if (!pub) {
+        f.error("key_file", "cannot derive the public key from " + site.key_file);
+        f.mark_bad("key_file");
+        return;
+    }
+    site.public_key = crypto::base64_encode(pub->data(), pub->size());
+    l.key_loaded = true;
+}
+
+void read_uplinks(Fields& f, Site& site) {
+    auto names = f.list<std::string>(
+        "uplinks", [&](const Node& n, const std::string& p) { return read_ifname(f.ctx(), n, p); });
+    if (!names) {
+        if (!f.has("uplinks")) f.error("uplinks", "missing required key \"uplinks\" (the WAN interfaces, in order of preference)");
+        return;
+    }
+    if (names->empty() && !f.bad("uplinks")) f.error("uplinks", "at least one uplink (WAN interface) is needed");
+    const Node* list = f.table().find("uplinks");
+    for (size_t i = 0; i < names->size(); ++i) {
+        bool exact = list->items.size() == names->size();  // uniqueness is checked with all interfaces
+        site.uplinks.push_back(Uplink{(*names)[i], f.ctx().loc(exact ? list->items[i] : *list)});
+    }
+}
+
+void read_nat(Fields& f, Site& site) {
+    auto mode = f.choice<NatMode>("nat", {{"auto", NatMode::automatic}, {"manual", NatMode::manual}});
+    auto address = f.address("public_address");
+    if (mode) site.nat.mode = *mode;
+    if (address) {
+        if (!mode) site.nat.mode = NatMode::manual;  // a public address means a port forward
+        if (site.nat.mode == NatMode::automatic)
+            f.error("public_address", "public_address is only used with nat = \"manual\"");
+        site.nat.public_address = address;
+    } else if (site.nat.mode == NatMode::manual && !f.bad("public_address")) {
+        f.error("nat", "nat = \"manual\" needs public_address (the address peers must use)");
+    }
+}
+
+}  // namespace
+
+void parse_site(Loader& l, const Node& table) {
+    ValueCtx c = l.ctx();
+    Fields f(c, table, "site");
+    Site& site = l.intent.site;
+    site.loc = f.loc();
+    if (auto v = f.name("name", true)) site.name = *v;
+    if (auto v = f.choice<Role>("role", {{"hub", Role::hub}, {"spoke", Role::spoke}, {"off", Role::off}}))
+        site.role = *v;
+    else if (!f.has("role"))
+        f.error("role", "missing required key \"role\" (\"hub\", \"spoke\" or \"off\")");
+    read_uplinks(f, site);
+    if (auto v = f.boolean("failover")) site.failover = *v;
+    if (auto v = f.boolean("active_active")) site.active_active = *v;
+    read_nat(f, site);
+    if (f.get("key_file", true)) load_site_key(l, f);
+    f.finish();
+    l.site = Where::of(f);
+}
+
+namespace {
+
+void read_subnets(Fields& f, Vlan& v) {
+    bool one = f.has("subnet"), many = f.has("subnets");
+    if (one && many) {
+        f.error("subnets", "set either subnet or subnets, not both");
+        f.get("subnet");
+        f.get("subnets");
+        return;
+    }
+    if (one) {
+        if (auto p = f.prefix("subnet")) v.subnets.push_back(*p);
+        return;
+    }
+    if (!many) {
+        f.get("subnet", true);
+        return;
+    }
+    auto list = f.prefixes("subnets");
+    if (list) v.subnets = *list;
+    if (list && list->empty()) f.error("subnets", "at least one subnet is needed");
+}
+
+void parse_vlan(Loader& l, const ValueCtx& c, const SectionTable& t) {
+    Fields f(c, *t.table, t.path);
+    Vlan v;
+    v.loc = f.loc();
+    if (auto x = f.name("name", true)) v.name = *x;
+    if (auto x = f.integer("id", 1, 4094)) v.id = uint16_t(*x);
+    read_subnets(f, v);
+    if (auto x = f.boolean("shareable")) v.shareable = *x;
+    if (auto x = f.ifname("interface")) v.interface = *x;
+    f.finish();
+    l.intent.vlans.push_back(std::move(v));
+    l.vlans.push_back(Where::of(f));
+}
+
+}  // namespace
+
+void parse_vlans(Loader& l, const Node& value) {
+    ValueCtx c = l.ctx();
+    for (const SectionTable& t : section_tables(c, value, "vlan")) parse_vlan(l, c, t);
+}
+
+}  // namespace avpn::config
