@@ -1,0 +1,34 @@
+// rtnetlink policy rules in avpn's priority band. Dumps return only rules
+// whose priority lies in the band, so an operator's rules elsewhere are
+// never read as avpn's nor removed.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "common/result.hpp"
+#include "netlink/message.hpp"
+#include "netlink/objects.hpp"
+#include "netlink/socket.hpp"
+
+namespace avpn::nl {
+
+enum class RuleOp : uint8_t { add, remove };
+
+struct RuleFilter {
+    uint32_t first_priority = 0;  // the band, inclusive
+    uint32_t last_priority = 0;
+    std::optional<Family> family;
+};
+
+// Action "lookup table". protocol (FRA_PROTOCOL) tags the rule as avpn's in
+// `ip rule` output; 0 leaves it unset. fwmark without fwmask: the kernel
+// matches all mark bits and dumps report fwmask 0xffffffff — write that mask
+// explicitly so desired and observed rules compare equal.
+Status encode_rule(MsgWriter& w, RuleOp op, const Rule& r, uint8_t protocol);
+Result<Rule> parse_rule(const nlmsghdr* h);
+
+// Rules in the band (both families unless one is asked), sorted.
+Result<std::vector<Rule>> dump_rules(Transport& t, const RuleFilter& filter);
+
+}  // namespace avpn::nl

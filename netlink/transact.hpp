@@ -1,0 +1,40 @@
+// Request/reply exchanges that are not batched writes: dumps (with a whole
+// dump retried when the kernel flags it inconsistent, NLM_F_DUMP_INTR) and
+// queries (a request answered by messages and then an ack).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/result.hpp"
+#include "netlink/message.hpp"
+#include "netlink/socket.hpp"
+
+namespace avpn::nl {
+
+using MessageHandler = std::function<Status(const nlmsghdr*)>;
+
+struct DumpRequest {
+    std::string what;   // names the dump in errors: "dump routes"
+    std::string where;  // its filter in errors: "table 7100 protocol 147"
+    uint16_t type = 0;  // RTM_GETROUTE, XFRM_MSG_GETPOLICY, a genl family id...
+    std::function<void(MsgWriter&)> fill;  // fixed header and filter attributes
+    MessageHandler on_message;             // every reply object, in order
+    std::function<void()> on_restart;      // forget what was collected: starting over
+    int max_attempts = 5;                  // DUMP_INTR retries before giving up
+    int empty_on_errno = 0;                // this errno means "nothing to dump" (a missing table: ENOENT)
+};
+
+// Runs the dump to NLMSG_DONE. A handler error is kept and returned after
+// the dump is drained, so the socket is clean for the next request.
+Status run_dump(Transport& t, const DumpRequest& req);
+
+// Sends one request with NLM_F_ACK and hands every reply message to
+// on_message (may be empty) until the kernel's ack.
+Status run_query(Transport& t, std::string what, std::string where, uint16_t type, uint16_t flags,
+                 const std::function<void(MsgWriter&)>& fill, const MessageHandler& on_message);
+
+// Largest request a dump or query builds (filters only: small).
+inline constexpr size_t kRequestBytes = 4096;
+
+}  // namespace avpn::nl

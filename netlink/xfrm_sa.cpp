@@ -1,0 +1,183 @@
+// XFRM states: ESP, tunnel mode, one AEAD, optional UDP encapsulation.
+#include <arpa/inet.h>
+#include <linux/udp.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include "common/crypto.hpp"
+#include "netlink/transact.hpp"
+#include "netlink/xfrm.hpp"
+#include "netlink/xfrm_wire.hpp"
+
+namespace avpn::nl {
+
+using namespace xfrm_wire;
+
+namespace {
+
+// The legacy replay bitmap is 32 packets wide; larger windows go in
+// XFRMA_REPLAY_ESN_VAL (and the legacy field must then be 0).
+constexpr uint32_t kLegacyReplayWindow = 32;
+constexpr size_t kMaxKeyBytes = 64;
+constexpr uint32_t kMaxReplayWindow = 4096;
+
+Status check_sa(const XfrmSa& sa, Bytes key) {
+    if (sa.src.family != sa.dst.family) return Error{"encode xfrm sa", sa_name(sa), "outer addresses of two families"};
+    if (!sa.spi) return Error{"encode xfrm sa", sa_name(sa), "spi 0 is reserved"};
+    if (sa.aead.empty() || sa.aead.size() >= sizeof(xfrm_algo_aead::alg_name))
+        return Error{"encode xfrm sa", sa_name(sa), "AEAD name empty or longer than 63 characters"};
+    if (sa.replay_window > kMaxReplayWindow)
+        return Error{"encode xfrm sa", sa_name(sa), "replay window above " + std::to_string(kMaxReplayWindow)};
+    if (key.size() > kMaxKeyBytes || key.size() * 8 != sa.key_bits)
+        return Error{"encode xfrm sa", sa_name(sa),
+                     "key is " + std::to_string(key.size() * 8) + " bits, the SA says " + std::to_string(sa.key_bits)};
+    return {};
+}
+
+void fill_info(xfrm_usersa_info& info, const XfrmSa& sa) {
+    info.sel.family = uint16_t(sa.src.af());  // empty selector: any inner traffic
+    info.id.daddr = to_wire(sa.dst);
+    info.id.spi = htonl(sa.spi);
+    info.id.proto = IPPROTO_ESP;
+    info.saddr = to_wire(sa.src);
+    info.lft.soft_byte_limit = limit_to_wire(sa.soft_bytes);
+    info.lft.hard_byte_limit = limit_to_wire(sa.hard_bytes);
+    info.lft.soft_packet_limit = info.lft.hard_packet_limit = XFRM_INF;
+    info.lft.soft_add_expires_seconds = sa.soft_seconds;
+    info.lft.hard_add_expires_seconds = sa.hard_seconds;
+    info.reqid = sa.reqid;
+    info.family = uint16_t(sa.src.af());
+    info.mode = XFRM_MODE_TUNNEL;
+    info.replay_window = sa.replay_window <= kLegacyReplayWindow ? uint8_t(sa.replay_window) : 0;
+}
+
+void put_aead(MsgWriter& w, const XfrmSa& sa, Bytes key) {
+    alignas(xfrm_algo_aead) std::array<uint8_t, sizeof(xfrm_algo_aead) + kMaxKeyBytes> buf{};
+    auto* alg = reinterpret_cast<xfrm_algo_aead*>(buf.data());
+    std::memcpy(alg->alg_name, sa.aead.data(), sa.aead.size());
+    alg->alg_key_len = sa.key_bits;
+    alg->alg_icv_len = sa.icv_bits;
+    std::memcpy(buf.data() + sizeof(xfrm_algo_aead), key.data(), key.size());
+    w.put(XFRMA_ALG_AEAD, buf.data(), sizeof(xfrm_algo_aead) + key.size());
+    crypto::wipe(buf.data(), buf.size());
+}
+
+void put_replay_esn(MsgWriter& w, uint32_t window) {
+    uint32_t words = (window + 31) / 32;
+    std::array<uint8_t, sizeof(xfrm_replay_state_esn) + kMaxReplayWindow / 8> buf{};
+    auto* esn = reinterpret_cast<xfrm_replay_state_esn*>(buf.data());
+    esn->bmp_len = words;
+    esn->replay_window = window;
+    w.put(XFRMA_REPLAY_ESN_VAL, buf.data(), sizeof(xfrm_replay_state_esn) + words * 4);
+}
+
+void put_encap(MsgWriter& w, const XfrmSa& sa) {
+    if (!sa.encap_sport && !sa.encap_dport) return;
+    xfrm_encap_tmpl e{};
+    e.encap_type = UDP_ENCAP_ESPINUDP;
+    e.encap_sport = htons(sa.encap_sport);
+    e.encap_dport = htons(sa.encap_dport);
+    w.put(XFRMA_ENCAP, &e, sizeof e);
+}
+
+void parse_sa_attrs(const AttrTable<XFRMA_MAX + 1>& t, XfrmSa& sa) {
+    if (xfrm_algo_aead alg; t[XFRMA_ALG_AEAD].read_prefix(alg)) {
+        sa.aead = std::string(alg.alg_name, strnlen(alg.alg_name, sizeof alg.alg_name));
+        sa.key_bits = alg.alg_key_len;
+        sa.icv_bits = alg.alg_icv_len;
+    } else {
+        sa.aead.clear();
+        sa.key_bits = sa.icv_bits = 0;
+    }
+    if (xfrm_encap_tmpl e; t[XFRMA_ENCAP].read_prefix(e)) {
+        sa.encap_sport = ntohs(e.encap_sport);
+        sa.encap_dport = ntohs(e.encap_dport);
+    }
+    if (xfrm_replay_state_esn esn; t[XFRMA_REPLAY_ESN_VAL].read_prefix(esn)) sa.replay_window = esn.replay_window;
+    sa.mark = get_mark(t[XFRMA_MARK]);
+    sa.if_id = t[XFRMA_IF_ID].u32().value_or(0);
+}
+
+}  // namespace
+
+std::string sa_name(const XfrmSa& sa) {
+    char spi[16];
+    std::snprintf(spi, sizeof spi, "0x%08x", sa.spi);
+    return "sa " + sa.src.str() + "->" + sa.dst.str() + " spi " + spi + " reqid " + std::to_string(sa.reqid);
+}
+
+Status encode_sa(MsgWriter& w, XfrmWrite op, const XfrmSa& sa, Bytes key) {
+    if (auto st = check_sa(sa, key); !st) return st;
+    w.set_type(op == XfrmWrite::add ? XFRM_MSG_NEWSA : XFRM_MSG_UPDSA, 0);
+    if (auto* info = w.put_fixed<xfrm_usersa_info>()) fill_info(*info, sa);
+    put_aead(w, sa, key);
+    put_encap(w, sa);
+    if (sa.replay_window > kLegacyReplayWindow) put_replay_esn(w, sa.replay_window);
+    put_mark(w, sa.mark);
+    if (sa.if_id) w.put_u32(XFRMA_IF_ID, sa.if_id);
+    return {};
+}
+
+Status encode_sa_delete(MsgWriter& w, const XfrmSa& sa) {
+    if (sa.src.family != sa.dst.family) return Error{"encode xfrm sa", sa_name(sa), "outer addresses of two families"};
+    w.set_type(XFRM_MSG_DELSA, 0);
+    if (auto* id = w.put_fixed<xfrm_usersa_id>()) {
+        id->daddr = to_wire(sa.dst);
+        id->spi = htonl(sa.spi);
+        id->family = uint16_t(sa.dst.af());
+        id->proto = IPPROTO_ESP;
+    }
+    xfrm_address_t src = to_wire(sa.src);
+    w.put(XFRMA_SRCADDR, &src, sizeof src);
+    put_mark(w, sa.mark);
+    return {};
+}
+
+Result<XfrmSa> parse_sa(const nlmsghdr* h) {
+    auto* info = fixed_header<xfrm_usersa_info>(h);
+    if (!info) return Error{"parse xfrm sa", "netlink message", "shorter than xfrm_usersa_info"};
+    auto f = family_of(info->family);
+    if (!f) return Error{"parse xfrm sa", "netlink message", "family " + std::to_string(info->family)};
+    AttrTable<XFRMA_MAX + 1> t{};
+    if (!parse_attrs(attrs_after(h, sizeof *info), t))
+        return Error{"parse xfrm sa", "netlink message", "malformed attributes"};
+    XfrmSa sa;
+    sa.src = from_wire(info->saddr, *f);
+    sa.dst = from_wire(info->id.daddr, *f);
+    sa.spi = ntohl(info->id.spi);
+    sa.reqid = info->reqid;
+    sa.replay_window = info->replay_window;
+    sa.soft_bytes = limit_from_wire(info->lft.soft_byte_limit);
+    sa.hard_bytes = limit_from_wire(info->lft.hard_byte_limit);
+    sa.soft_seconds = info->lft.soft_add_expires_seconds;
+    sa.hard_seconds = info->lft.hard_add_expires_seconds;
+    parse_sa_attrs(t, sa);
+    return sa;
+}
+
+Result<std::vector<XfrmSa>> dump_sas(Transport& t, const std::function<bool(const XfrmSa&)>& keep) {
+    std::vector<XfrmSa> out;
+    DumpRequest req;
+    req.what = "dump xfrm states";
+    req.type = XFRM_MSG_GETSA;
+    req.on_message = [&](const nlmsghdr* h) -> Status {
+        if (h->nlmsg_type != XFRM_MSG_NEWSA) return {};
+        auto sa = parse_sa(h);
+        if (!sa) return sa.error();
+        if (!keep || keep(*sa)) out.push_back(std::move(*sa));
+        return {};
+    };
+    req.on_restart = [&] { out.clear(); };
+    if (auto st = run_dump(t, req); !st) return st.error();
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::function<bool(const XfrmSa&)> sa_reqid_in(IdRange reqids) {
+    return [reqids](const XfrmSa& sa) { return reqids.contains(sa.reqid); };
+}
+
+}  // namespace avpn::nl
