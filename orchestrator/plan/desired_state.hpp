@@ -24,6 +24,9 @@ struct PeerPlan {
     std::vector<Prefix> allowed; // prefixes routed to this peer
     std::optional<Endpoint> endpoint;
     bool default_route = false;  // full tunnel through this peer
+    // Why no tunnel to this peer can be set up yet (XFRM: no contact, or no
+    // local uplink address of the contact's family). Empty: ready.
+    std::string pending;
     auto operator<=>(const PeerPlan&) const = default;
 };
 
