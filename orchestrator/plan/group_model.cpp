@@ -1,0 +1,151 @@
+#include "orchestrator/plan/group_model.hpp"
+
+#include <algorithm>
+
+#include "orchestrator/exports.hpp"
+#include "orchestrator/plan/stable_hash.hpp"
+#include "orchestrator/plan/tunnel_addresses.hpp"
+
+namespace avpn::planner {
+
+std::optional<size_t> GroupModel::find(std::string_view name) const {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) return std::nullopt;
+    return it->second;
+}
+
+std::optional<size_t> GroupModel::find_hub(std::string_view name) const {
+    auto i = find(name);
+    if (!i || *i == self || members[*i].role != Role::hub) return std::nullopt;
+    return i;
+}
+
+namespace {
+
+MemberView view_of(const Member& m, const PlanInputs& inputs) {
+    MemberView v;
+    v.name = &m.name;
+    v.role = m.role;
+    v.public_key = &m.public_key;
+    v.exports = &m.exports;
+    v.hubs = &m.hubs;
+    v.exit_hubs = &m.exit_hubs;
+    auto live = inputs.contacts.find(m.name);
+    v.endpoint = live != inputs.contacts.end() ? std::optional<Endpoint>(live->second) : m.contact;
+    v.loc = &m.loc;
+    return v;
+}
+
+MemberView view_of_self(const Intent& intent, const GroupModel& model) {
+    MemberView v;
+    v.name = &intent.site.name;
+    v.role = intent.site.role;
+    v.public_key = &intent.site.public_key;
+    v.exports = &model.self_exports;
+    v.hubs = &model.group->hubs;
+    v.exit_hubs = &model.group->exit_hubs;
+    v.loc = &model.group->loc;
+    return v;
+}
+
+bool index_names(GroupModel& model, Errors& errors) {
+    bool ok = true;
+    model.by_name.reserve(model.members.size());
+    for (size_t i = 0; i < model.members.size(); ++i) {
+        const MemberView& m = model.members[i];
+        if (model.by_name.emplace(*m.name, i).second) continue;
+        ok = false;
+        errors.push_back({"read group members", m.loc->str(),
+                          "site name " + *m.name + " appears twice in group " + model.group->name});
+    }
+    return ok;
+}
+
+bool assign_addresses(GroupModel& model, Errors& errors) {
+    std::vector<AddressRequest> requests(model.members.size());
+    const Group& g = *model.group;
+    for (size_t i = 0; i < model.members.size(); ++i) {
+        MemberView& m = model.members[i];
+        m.name_hash = stable_hash(*m.name);
+        // members[0] is this site, members[i] is g.members[i - 1].
+        auto pinned = i == 0 ? g.tunnel_address : g.members[i - 1].tunnel_address;
+        requests[i] = {*m.name, m.name_hash, pinned, m.loc};
+    }
+    size_t before = errors.size();
+    std::vector<IpAddr> addrs = allocate_tunnel_addresses(g, requests, errors);
+    for (size_t i = 0; i < addrs.size(); ++i) model.members[i].tunnel_address = addrs[i];
+    return errors.size() == before;
+}
+
+// Each exported prefix (and each tunnel address) must belong to exactly one
+// member, or WireGuard allowed IPs and table routes would be ambiguous. The
+// check is exact equality; nested overlaps are the validator's concern.
+bool check_unique_exports(GroupModel& model, Errors& errors) {
+    struct Owned {
+        Prefix prefix;
+        size_t member;
+        bool operator<(const Owned& o) const {
+            return prefix != o.prefix ? prefix < o.prefix : member < o.member;
+        }
+    };
+    std::vector<Owned> all;
+    for (size_t i = 0; i < model.members.size(); ++i) {
+        const MemberView& m = model.members[i];
+        all.push_back({Prefix::host(m.tunnel_address), i});
+        if (!m.active()) continue;
+        for (const Prefix& p : *m.exports) {
+            all.push_back({p, i});
+            if (p.family() == Family::v6) model.has_v6_exports = true;
+        }
+    }
+    std::sort(all.begin(), all.end());
+    bool ok = true;
+    for (size_t k = 1; k < all.size(); ++k) {
+        if (all[k].prefix != all[k - 1].prefix || all[k].member == all[k - 1].member) continue;
+        const MemberView& a = model.members[all[k - 1].member];
+        const MemberView& b = model.members[all[k].member];
+        ok = false;
+        errors.push_back({"check exports", b.loc->str(),
+                          all[k].prefix.str() + " is claimed by both " + *a.name + " and " + *b.name +
+                              " in group " + model.group->name});
+    }
+    return ok;
+}
+
+// A public key is a peer's identity for WireGuard and the XFRM key
+// derivation: two members with one key would be merged into one peer.
+bool check_unique_keys(const GroupModel& model, Errors& errors) {
+    std::vector<std::pair<std::string_view, size_t>> keys;
+    keys.reserve(model.members.size());
+    for (size_t i = 0; i < model.members.size(); ++i)
+        keys.emplace_back(*model.members[i].public_key, i);
+    std::sort(keys.begin(), keys.end());
+    bool ok = true;
+    for (size_t k = 1; k < keys.size(); ++k) {
+        if (keys[k].first != keys[k - 1].first) continue;
+        const MemberView& a = model.members[keys[k - 1].second];
+        const MemberView& b = model.members[keys[k].second];
+        ok = false;
+        errors.push_back({"check public keys", b.loc->str(),
+                          "sites " + *a.name + " and " + *b.name + " have the same public key in group " +
+                              model.group->name});
+    }
+    return ok;
+}
+
+}  // namespace
+
+bool build_group_model(const Intent& intent, size_t group_index, const PlanInputs& inputs,
+                       GroupModel& model, Errors& errors) {
+    model.group = &intent.groups[group_index];
+    model.group_index = group_index;
+    model.self_exports = site_exports(intent, *model.group);
+    model.members.reserve(model.group->members.size() + 1);
+    model.self = 0;  // this site first, then the member list in its order
+    model.members.push_back(view_of_self(intent, model));
+    for (const Member& m : model.group->members) model.members.push_back(view_of(m, inputs));
+    return index_names(model, errors) && check_unique_keys(model, errors) &&
+           assign_addresses(model, errors) && check_unique_exports(model, errors);
+}
+
+}  // namespace avpn::planner

@@ -1,0 +1,24 @@
+// Per-group emitters shared by both transports: the tunnel interface and its
+// address, and the human-readable GroupPlan / PeerPlan entries.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "orchestrator/plan/desired_state.hpp"
+#include "orchestrator/plan/group_model.hpp"
+#include "orchestrator/plan/topology.hpp"
+
+namespace avpn::planner {
+
+// Link (kind, name = Group.interface, xfrm_if_id) and the tunnel address with
+// the tunnel subnet's prefix length.
+void add_tunnel_interface(const GroupModel& model, nl::LinkKind kind, uint32_t xfrm_if_id,
+                          DesiredState& state);
+
+GroupPlan describe_group(const GroupModel& model, const Topology& topology);
+
+// One PeerPlan per topology peer, in the same order.
+std::vector<PeerPlan> describe_peers(const GroupModel& model, const Topology& topology);
+
+}  // namespace avpn::planner

@@ -1,0 +1,59 @@
+// XFRM transport of one group: an xfrm interface, one ESP tunnel-mode SA per
+// direction per peer (UDP-encapsulated on the group's port), allow policies
+// per routed prefix and a default-drop policy, all tied to the interface by
+// its if_id.
+//
+// SPIs must agree at both ends without any exchange and must never collide
+// in the kernel's (destination, SPI) table, including two peers behind one
+// NAT address and two groups sharing an uplink. So they are built, not
+// hashed:
+//   bits 31-30  01           never 0..255, away from charon's 0xc0000000 range
+//   bit  29     epoch & 1    old and new SAs coexist during a rotation
+//   bit  28     direction    sender slot < receiver slot: the two directions differ
+//   bits 27-21  group tag    stable_hash("spi-tag:" + group) mod 128
+//   bits 20-0   sender slot XOR receiver slot
+// where every member has an SPI slot in [0, 2^21) allocated from the group's
+// member list exactly like tunnel addresses (hash of the name, linear
+// probing), so all sites agree. For a fixed receiver the XOR is distinct per
+// sender, and for a fixed sender distinct per receiver.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/ip.hpp"
+#include "common/result.hpp"
+#include "orchestrator/plan/desired_state.hpp"
+#include "orchestrator/plan/group_model.hpp"
+#include "orchestrator/plan/topology.hpp"
+
+namespace avpn::planner {
+
+inline constexpr unsigned kSpiSlotBits = 21;
+inline constexpr uint32_t kSpiTagMask = 0x7f;
+
+uint32_t spi_tag(std::string_view group);
+uint32_t derive_spi(uint32_t tag, uint32_t epoch, uint32_t sender_slot, uint32_t receiver_slot);
+
+// SPI slot of every member (indexed like GroupModel::members).
+std::vector<uint32_t> spi_slots(const GroupModel& model, Errors& errors);
+
+// reqids for this site's XFRM peers, one per key ("<group>/<peer>"), inside
+// avpn's reqid range; stable under membership changes like addresses.
+std::vector<uint32_t> allocate_reqids(const std::vector<std::string>& keys, Errors& errors);
+
+struct XfrmGroupInputs {
+    uint32_t if_id = 0;
+    const std::vector<uint32_t>* reqids = nullptr;   // one per topology peer
+    const std::vector<IpAddr>* uplinks = nullptr;    // known uplink addresses, preferred first
+};
+
+// Appends link, address, SAs and policies; marks peers that cannot be set up
+// yet as pending in `peer_plans` (parallel to topology.peers).
+void plan_xfrm(const Intent& intent, const GroupModel& model, const Topology& topology,
+               const XfrmGroupInputs& in, std::vector<PeerPlan>& peer_plans, DesiredState& state,
+               Errors& errors);
+
+}  // namespace avpn::planner
