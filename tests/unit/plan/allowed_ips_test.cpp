@@ -1,0 +1,128 @@
+// Which prefixes each peer carries, and that each goes to exactly one peer.
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "helpers.hpp"
+
+using namespace avpn;
+using namespace avpn::test;
+
+namespace {
+
+World two_hubs_three_spokes() {
+    World w;
+    w.hub("sanjose", {P("10.1.0.0/16")});
+    w.hub("sf", {P("10.2.0.0/16")});
+    w.hub("tokyo", {P("10.3.0.0/16")});
+    w.spoke("london", {"sanjose", "sf"}, {P("10.10.1.0/24")});
+    w.spoke("paris", {"sf"}, {P("10.10.2.0/24"), P("10.10.22.0/24")});
+    w.spoke("rome", {"tokyo", "sf"}, {P("10.10.3.0/24")});
+    return w;
+}
+
+// Every allowed prefix of every WireGuard peer, with the peer that has it.
+void check_unique_per_device(const DesiredState& s) {
+    for (const nl::WgDevice& dev : s.wireguard) {
+        std::map<Prefix, std::string> owner;
+        for (const nl::WgPeer& p : dev.peers)
+            for (const Prefix& a : p.allowed_ips) {
+                auto [it, fresh] = owner.emplace(a, p.site);
+                CHECK_MESSAGE(fresh, a.str() << " is on " << it->second << " and " << p.site);
+            }
+    }
+}
+
+IpAddr address_of(const PlanOutcome& o, const std::string& site) { return peer(o.state, site)->tunnel_address; }
+
+}  // namespace
+
+TEST_CASE("allowed IPs are unique per interface at every site") {
+    auto w = two_hubs_three_spokes();
+    for (const SiteSpec& s : w.sites) {
+        auto out = w.plan_for(s.name);
+        REQUIRE_MESSAGE(out.ok(), errors_text(out));
+        check_unique_per_device(out.state);
+    }
+}
+
+TEST_CASE("the primary hub carries every other member's exports and the tunnel subnet") {
+    auto w = two_hubs_three_spokes();
+    auto out = w.plan_for("london");
+    REQUIRE(out.ok());
+    const PeerPlan* primary = peer(out.state, "sanjose");
+    const PeerPlan* second = peer(out.state, "sf");
+    REQUIRE(primary);
+    REQUIRE(second);
+    CHECK(has(primary->allowed, P("10.1.0.0/16")));
+    CHECK(has(primary->allowed, w.group.tunnel_subnet));
+    for (const char* other : {"10.3.0.0/16", "10.10.2.0/24", "10.10.22.0/24", "10.10.3.0/24"})
+        CHECK_MESSAGE(has(primary->allowed, P(other)), other);
+    CHECK(has(primary->allowed, host_of(address_of(out, "sanjose"))));
+    // The second hub carries only itself.
+    CHECK(second->allowed == std::vector<Prefix>{P("10.2.0.0/16"), host_of(address_of(out, "sf"))});
+    CHECK_FALSE(has(primary->allowed, P("10.10.1.0/24")));  // never the site's own exports
+}
+
+TEST_CASE("the primary hub is the first reachable one in the spoke's order") {
+    auto w = two_hubs_three_spokes();
+    w.site("sf").contact = E("192.0.2.2:51820");  // sanjose has no contact
+    auto out = w.plan_for("london");
+    REQUIRE(out.ok());
+    CHECK(has(peer(out.state, "sf")->allowed, w.group.tunnel_subnet));
+    CHECK_FALSE(has(peer(out.state, "sanjose")->allowed, w.group.tunnel_subnet));
+    w.site("sanjose").contact = E("192.0.2.1:51820");
+    out = w.plan_for("london");
+    CHECK(has(peer(out.state, "sanjose")->allowed, w.group.tunnel_subnet));
+}
+
+TEST_CASE("a live contact from the registry overrides the static one") {
+    auto w = two_hubs_three_spokes();
+    w.site("sanjose").contact = E("192.0.2.1:51820");
+    PlanInputs in;
+    in.contacts["sanjose"] = E("203.0.113.9:40000");
+    auto out = plan(w.intent_for("london"), in);
+    REQUIRE(out.ok());
+    CHECK(peer(out.state, "sanjose")->endpoint == E("203.0.113.9:40000"));
+    CHECK_FALSE(peer(out.state, "sf")->endpoint);
+}
+
+TEST_CASE("a hub's spoke peer carries that spoke's exports and tunnel address only") {
+    auto w = two_hubs_three_spokes();
+    auto out = w.plan_for("sf");
+    REQUIRE(out.ok());
+    const PeerPlan* paris = peer(out.state, "paris");
+    REQUIRE(paris);
+    CHECK(paris->allowed ==
+          std::vector<Prefix>{P("10.10.2.0/24"), P("10.10.22.0/24"), host_of(paris->tunnel_address)});
+}
+
+TEST_CASE("a hub's hub peer carries the spokes that reach that hub but not this one") {
+    auto w = two_hubs_three_spokes();
+    auto out = w.plan_for("sanjose");
+    REQUIRE(out.ok());
+    // paris lists only sf; rome lists tokyo first, then sf: rome goes to tokyo.
+    const PeerPlan* sf = peer(out.state, "sf");
+    const PeerPlan* tokyo = peer(out.state, "tokyo");
+    REQUIRE(sf);
+    REQUIRE(tokyo);
+    CHECK(has(sf->allowed, P("10.10.2.0/24")));
+    CHECK(has(sf->allowed, P("10.10.22.0/24")));
+    CHECK_FALSE(has(sf->allowed, P("10.10.3.0/24")));
+    CHECK(has(tokyo->allowed, P("10.10.3.0/24")));
+    // london lists sanjose itself: a direct peer, not carried by sf.
+    CHECK_FALSE(has(sf->allowed, P("10.10.1.0/24")));
+    CHECK(has(peer(out.state, "london")->allowed, P("10.10.1.0/24")));
+    // Tunnel addresses travel with their spoke.
+    CHECK(has(tokyo->allowed, host_of(w.plan_for("rome").state.groups[0].tunnel_address)));
+}
+
+TEST_CASE("one prefix exported by two members is an error naming both") {
+    auto w = two_hubs_three_spokes();
+    w.site("rome").exports.push_back(P("10.10.2.0/24"));  // paris's
+    auto out = w.plan_for("london");
+    REQUIRE(out.errors.size() == 1);
+    CHECK(out.errors[0].why.find("paris") != std::string::npos);
+    CHECK(out.errors[0].why.find("rome") != std::string::npos);
+    CHECK(out.errors[0].why.find("10.10.2.0/24") != std::string::npos);
+}

@@ -1,0 +1,37 @@
+// Small lookups over a DesiredState for assertions.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "orchestrator/plan/desired_state.hpp"
+#include "world.hpp"
+
+namespace avpn::test {
+
+inline const PeerPlan* peer(const DesiredState& s, const std::string& site) {
+    for (const PeerPlan& p : s.peers)
+        if (p.site == site) return &p;
+    return nullptr;
+}
+
+inline std::vector<std::string> peer_names(const DesiredState& s) {
+    std::vector<std::string> out;
+    for (const PeerPlan& p : s.peers) out.push_back(p.site);
+    return out;
+}
+
+inline bool has(const std::vector<Prefix>& v, const Prefix& p) {
+    return std::find(v.begin(), v.end(), p) != v.end();
+}
+
+inline Prefix host_of(const IpAddr& a) { return Prefix::host(a); }
+
+inline std::string errors_text(const PlanOutcome& o) {
+    std::string s;
+    for (const Error& e : o.errors) s += e.str() + "\n";
+    return s;
+}
+
+}  // namespace avpn::test

@@ -1,0 +1,133 @@
+#include "world.hpp"
+
+#include <stdexcept>
+
+namespace avpn::test {
+
+Prefix P(const char* text) {
+    auto p = Prefix::parse(text);
+    if (!p) throw std::invalid_argument(text);
+    return *p;
+}
+
+IpAddr A(const char* text) {
+    auto a = IpAddr::parse(text);
+    if (!a) throw std::invalid_argument(text);
+    return *a;
+}
+
+Endpoint E(const char* text) {
+    auto e = Endpoint::parse(text);
+    if (!e) throw std::invalid_argument(text);
+    return *e;
+}
+
+std::string public_key_of(const std::string& site) { return "pk-" + site; }
+
+World::World() {
+    group.name = "corp";
+    group.tunnel_subnet = P("100.64.0.0/10");
+    group.table = 7100;
+    group.rule_priority = 7010;
+    group.interface = "avpn-corp";
+    group.listen_port = 51820;
+    group.keepalive_seconds = 25;
+    group.loc = {"site.toml", 10, 1};
+}
+
+SiteSpec& World::hub(const std::string& name, std::vector<Prefix> exports) {
+    sites.push_back({name, Role::hub, std::move(exports), {}, {}, {}, {}});
+    return sites.back();
+}
+
+SiteSpec& World::spoke(const std::string& name, std::vector<std::string> hubs,
+                       std::vector<Prefix> exports) {
+    SiteSpec s{name, Role::spoke, std::move(exports), {}, {}, {}, {}};
+    for (auto& h : hubs) s.hubs.push_back({h, false, {}});
+    sites.push_back(std::move(s));
+    return sites.back();
+}
+
+SiteSpec& World::site(const std::string& name) {
+    for (auto& s : sites)
+        if (s.name == name) return s;
+    throw std::invalid_argument(name);
+}
+
+namespace {
+
+Member member_of(const SiteSpec& s) {
+    Member m;
+    m.name = s.name;
+    m.role = s.role;
+    m.public_key = public_key_of(s.name);
+    m.exports = s.exports;
+    m.hubs = s.hubs;
+    m.exit_hubs = s.exit_hubs;
+    m.contact = s.contact;
+    m.tunnel_address = s.pinned;
+    m.loc = {"members.toml", 1, 1};
+    return m;
+}
+
+}  // namespace
+
+Intent World::intent_for(const std::string& name) const {
+    Intent in;
+    in.file = "site.toml";
+    in.groups.push_back(group);
+    Group& g = in.groups.back();
+    for (const SiteSpec& s : sites) {
+        if (s.name != name) {
+            g.members.push_back(member_of(s));
+            continue;
+        }
+        in.site.name = s.name;
+        in.site.role = s.role;
+        in.site.uplinks = {{"wan0", {}}};
+        in.site.key_file = "/etc/avpn/" + s.name + ".key";
+        in.site.public_key = public_key_of(s.name);
+        g.hubs = s.hubs;
+        g.exit_hubs = s.exit_hubs;
+        g.tunnel_address = s.pinned;
+        for (size_t i = 0; i < s.exports.size(); ++i) {
+            Vlan v;
+            v.name = "vlan" + std::to_string(i);
+            v.subnets = {s.exports[i]};
+            v.shareable = true;
+            in.vlans.push_back(v);
+            if (s.role == Role::spoke) g.permitted_vlans.push_back(v.name);
+        }
+    }
+    in.ipsec = ipsec;
+    return in;
+}
+
+PlanInputs World::inputs_for(const std::string& name) const {
+    PlanInputs in;
+    for (const SiteSpec& s : sites)
+        if (s.name == name && s.contact) in.uplink_addresses["wan0"] = s.contact->addr;
+    return in;
+}
+
+PlanOutcome World::plan_for(const std::string& name) const {
+    return plan(intent_for(name), inputs_for(name));
+}
+
+World hub_and_spokes(size_t spokes, size_t vlans, Transport transport) {
+    World w;
+    w.group.transport = transport;
+    w.hub("hub", {P("10.255.0.0/16")}).contact = E("192.0.2.1:51820");
+    for (size_t i = 0; i < spokes; ++i) {
+        std::vector<Prefix> exports;
+        for (size_t v = 0; v < vlans; ++v) {
+            uint32_t net = (10u << 24) | uint32_t((i * vlans + v) << 8);
+            exports.push_back(Prefix{IpAddr::v4(net), 24});
+        }
+        SiteSpec& s = w.spoke("s" + std::to_string(i), {"hub"}, std::move(exports));
+        s.contact = Endpoint{IpAddr::v4((198u << 24) | (18u << 16) | uint32_t(i)), 51820};
+    }
+    return w;
+}
+
+}  // namespace avpn::test

@@ -1,0 +1,55 @@
+// A whole AutoVPN group described once ("the world"), from which the Intent
+// of any one site is derived the way the config loader would build it: the
+// site itself from site.toml, every other site from the member list. Lets
+// tests plan at two sites and compare what they agree on.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ip.hpp"
+#include "orchestrator/intent.hpp"
+#include "orchestrator/plan/planner.hpp"
+
+namespace avpn::test {
+
+Prefix P(const char* text);
+IpAddr A(const char* text);
+Endpoint E(const char* text);
+
+struct SiteSpec {
+    std::string name;
+    Role role = Role::spoke;
+    std::vector<Prefix> exports;
+    std::vector<HubRef> hubs;            // spokes, in order
+    std::vector<std::string> exit_hubs;  // hubs
+    std::optional<Endpoint> contact;     // static contact; also its uplink address
+    std::optional<IpAddr> pinned;        // tunnel address
+};
+
+class World {
+public:
+    World();
+    Group group;  // template: name, subnet, table, transport, ... (members filled per site)
+    std::vector<SiteSpec> sites;
+    std::vector<IpsecTunnel> ipsec;  // given to every site's Intent
+
+    SiteSpec& hub(const std::string& name, std::vector<Prefix> exports = {});
+    SiteSpec& spoke(const std::string& name, std::vector<std::string> hubs,
+                    std::vector<Prefix> exports = {});
+    SiteSpec& site(const std::string& name);
+
+    Intent intent_for(const std::string& name) const;
+    // Uplink "wan0" carries the site's contact address, when it has one.
+    PlanInputs inputs_for(const std::string& name) const;
+    PlanOutcome plan_for(const std::string& name) const;
+};
+
+// A hub with `spokes` spoke members, each exporting `vlans` /24s (the bench
+// shape); spoke names are "s<i>".
+World hub_and_spokes(size_t spokes, size_t vlans, Transport transport);
+
+std::string public_key_of(const std::string& site);
+
+}  // namespace avpn::test

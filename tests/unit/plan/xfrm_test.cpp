@@ -1,0 +1,193 @@
+// XFRM transport: SAs both ends agree on, policies, ownership markers.
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "helpers.hpp"
+#include "orchestrator/ownership.hpp"
+#include "orchestrator/plan/xfrm_plan.hpp"
+
+using namespace avpn;
+using namespace avpn::test;
+
+namespace {
+
+World xfrm_pair() {
+    World w;
+    w.group.transport = Transport::xfrm;
+    w.hub("sanjose", {P("10.1.0.0/16")}).contact = E("192.0.2.1:51820");
+    w.spoke("london", {"sanjose"}, {P("10.10.1.0/24")}).contact = E("198.51.100.7:51820");
+    w.spoke("paris", {"sanjose"}, {P("10.10.2.0/24")});  // no contact yet
+    return w;
+}
+
+const nl::XfrmSa* sa_from(const DesiredState& s, const IpAddr& src) {
+    for (const nl::XfrmSa& sa : s.xfrm_states)
+        if (sa.src == src) return &sa;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("both ends derive the same SA pair with mirrored addresses, ports and key labels") {
+    auto w = xfrm_pair();
+    auto hub = w.plan_for("sanjose");
+    auto spoke = w.plan_for("london");
+    REQUIRE_MESSAGE(hub.ok(), errors_text(hub));
+    REQUIRE_MESSAGE(spoke.ok(), errors_text(spoke));
+    REQUIRE(spoke.state.xfrm_states.size() == 2);
+    REQUIRE(hub.state.xfrm_states.size() == 2);  // paris is pending
+
+    const IpAddr h = A("192.0.2.1"), l = A("198.51.100.7");
+    const nl::XfrmSa* spoke_out = sa_from(spoke.state, l);
+    const nl::XfrmSa* spoke_in = sa_from(spoke.state, h);
+    const nl::XfrmSa* hub_out = sa_from(hub.state, h);
+    const nl::XfrmSa* hub_in = sa_from(hub.state, l);
+    REQUIRE((spoke_out && spoke_in && hub_out && hub_in));
+    CHECK(spoke_out->dst == h);
+    CHECK(spoke_out->spi == hub_in->spi);
+    CHECK(spoke_in->spi == hub_out->spi);
+    CHECK(spoke_out->spi != spoke_in->spi);
+    CHECK(spoke_out->encap_sport == hub_in->encap_sport);
+    CHECK(spoke_out->encap_dport == hub_in->encap_dport);
+    CHECK(spoke_in->encap_sport == hub_out->encap_sport);
+    CHECK(spoke_out->key.label == "london->sanjose");
+    CHECK(hub_in->key.label == "london->sanjose");
+    CHECK(spoke_out->key.peer_public_key == public_key_of("sanjose"));
+    CHECK(hub_in->key.peer_public_key == public_key_of("london"));
+    CHECK(spoke_out->key.private_key_file == "/etc/avpn/london.key");
+    CHECK(spoke_out->key.epoch == 0);
+    CHECK(spoke_out->aead == "rfc4106(gcm(aes))");
+    CHECK(spoke_out->key_bits == 160);
+    CHECK(spoke_out->icv_bits == 128);
+    CHECK(spoke_out->replay_window > 0);
+}
+
+TEST_CASE("XFRM objects carry avpn's markers: reqid and if_id ranges, one link") {
+    auto out = xfrm_pair().plan_for("sanjose");
+    REQUIRE(out.ok());
+    REQUIRE(out.state.links.size() == 1);
+    const nl::Link& link = out.state.links[0];
+    CHECK(link.kind == nl::LinkKind::xfrm);
+    CHECK(link.xfrm_if_id == own::kIfIdFirst);
+    CHECK(own::owns_if_id(link.xfrm_if_id));
+    for (const nl::XfrmSa& sa : out.state.xfrm_states) {
+        CHECK(own::owns_reqid(sa.reqid));
+        CHECK(sa.if_id == link.xfrm_if_id);
+        CHECK(sa.spi > 255);
+        CHECK((sa.spi < 0xc0000000u || sa.spi > 0xcfffffffu));  // charon's SPI range
+    }
+    for (const nl::XfrmPolicy& p : out.state.xfrm_policies) {
+        CHECK(p.if_id == link.xfrm_if_id);
+        for (const nl::XfrmTemplate& t : p.templates) CHECK(own::owns_reqid(t.reqid));
+    }
+}
+
+TEST_CASE("policies: out/in/fwd per allowed prefix, plus a default-drop out policy") {
+    auto out = xfrm_pair().plan_for("london");
+    REQUIRE(out.ok());
+    size_t allowed = peer(out.state, "sanjose")->allowed.size();
+    size_t allow = 0, block = 0;
+    for (const nl::XfrmPolicy& p : out.state.xfrm_policies) {
+        if (p.action == nl::XfrmAction::block) {
+            ++block;
+            CHECK(p.dir == nl::XfrmDir::out);
+            CHECK(p.priority == own::kPolicyDropPriority);
+            CHECK(p.src == P("0.0.0.0/0"));
+            CHECK(p.dst == P("0.0.0.0/0"));
+            CHECK(p.templates.empty());
+            continue;
+        }
+        ++allow;
+        CHECK(p.priority == own::kPolicyPriority);
+        REQUIRE(p.templates.size() == 1);
+        if (p.dir == nl::XfrmDir::out) {
+            CHECK(p.templates[0].src == A("198.51.100.7"));
+            CHECK(p.templates[0].dst == A("192.0.2.1"));
+        } else {
+            CHECK(p.templates[0].src == A("192.0.2.1"));
+        }
+    }
+    CHECK(allow == 3 * allowed);
+    CHECK(block == 1);
+}
+
+TEST_CASE("a peer without contact, or without a local uplink address, is pending") {
+    auto w = xfrm_pair();
+    auto hub = w.plan_for("sanjose");
+    REQUIRE(hub.ok());
+    CHECK(peer(hub.state, "paris")->pending.find("no contact") != std::string::npos);
+    CHECK(peer(hub.state, "london")->pending.empty());
+    for (const nl::XfrmSa& sa : hub.state.xfrm_states) CHECK(sa.key.label.find("paris") == std::string::npos);
+
+    auto no_uplink = plan(w.intent_for("london"), PlanInputs{});
+    REQUIRE(no_uplink.ok());
+    CHECK(no_uplink.state.xfrm_states.empty());
+    CHECK_FALSE(peer(no_uplink.state, "sanjose")->pending.empty());
+    CHECK(no_uplink.state.routes.size() > 0);  // routes stay: traffic meets the drop policy
+}
+
+TEST_CASE("SAs stay unique in the kernel's (destination, SPI) table, also behind one NAT address") {
+    World w = hub_and_spokes(300, 1, Transport::xfrm);
+    w.site("s1").contact = E("203.0.113.5:40001");
+    w.site("s2").contact = E("203.0.113.5:40002");  // same NAT address as s1
+    auto out = w.plan_for("hub");
+    REQUIRE_MESSAGE(out.ok(), errors_text(out));
+    REQUIRE(out.state.xfrm_states.size() == 600);
+    std::set<std::pair<IpAddr, uint32_t>> keys;
+    std::set<uint32_t> reqids;
+    for (const nl::XfrmSa& sa : out.state.xfrm_states) {
+        CHECK(keys.insert({sa.dst, sa.spi}).second);
+        reqids.insert(sa.reqid);
+    }
+    CHECK(reqids.size() == 300);  // one per peer, shared by its two SAs
+}
+
+TEST_CASE("the SPI layout keeps epoch, group tag and slots apart") {
+    using planner::derive_spi;
+    CHECK(derive_spi(5, 0, 1, 2) != derive_spi(5, 1, 1, 2));
+    CHECK(derive_spi(5, 0, 1, 2) != derive_spi(6, 0, 1, 2));
+    CHECK(derive_spi(5, 0, 1, 2) != derive_spi(5, 0, 2, 1));  // the two directions differ
+    CHECK(derive_spi(5, 0, 1, 2) == derive_spi(5, 2, 1, 2));  // only the epoch's parity counts
+    CHECK((derive_spi(5, 0, 1, 2) & 0x1fffff) == 3u);         // sender XOR receiver
+    CHECK((derive_spi(0, 0, 0, 1) >> 30) == 1u);
+}
+
+TEST_CASE("two XFRM groups whose SPI tags meet are refused with both names") {
+    std::string a = "g0", b;
+    for (int i = 1; i < 2000 && b.empty(); ++i) {
+        std::string n = "g" + std::to_string(i);
+        if (planner::spi_tag(n) == planner::spi_tag(a)) b = n;
+    }
+    REQUIRE(!b.empty());
+    auto w = xfrm_pair();
+    Intent in = w.intent_for("london");
+    in.groups[0].name = a;
+    Group second = in.groups[0];
+    second.name = b;
+    second.interface = "avpn-b";
+    second.table = 7101;
+    second.rule_priority = 7020;
+    second.tunnel_subnet = P("100.128.0.0/16");
+    in.groups.push_back(second);
+    auto out = plan(in, w.inputs_for("london"));
+    REQUIRE(out.errors.size() == 1);
+    CHECK(out.errors[0].why.find(a) != std::string::npos);
+    CHECK(out.errors[0].why.find(b) != std::string::npos);
+}
+
+TEST_CASE("XFRM full tunnel: the exit peer's 0/0 allow policy takes the drop policy's selector") {
+    auto w = xfrm_pair();
+    w.site("london").hubs[0].default_route = true;
+    auto out = w.plan_for("london");
+    REQUIRE(out.ok());
+    size_t any_to_any_out = 0;
+    for (const nl::XfrmPolicy& p : out.state.xfrm_policies) {
+        if (p.dir != nl::XfrmDir::out || p.src != P("0.0.0.0/0") || p.dst != P("0.0.0.0/0")) continue;
+        ++any_to_any_out;
+        CHECK(p.action == nl::XfrmAction::allow);
+        REQUIRE(p.templates.size() == 1);
+        CHECK(p.templates[0].dst == A("192.0.2.1"));
+    }
+    CHECK(any_to_any_out == 1);  // the kernel keys policies by selector + if_id, not priority
+}
