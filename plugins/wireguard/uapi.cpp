@@ -32,6 +32,15 @@ Status read_errno(UapiConnection& conn, const std::string& ifname) {
 
 }  // namespace
 
+Status check_ifname(const std::string& ifname) {
+    auto bad = [&](const char* why) { return Status(Error{"invalid interface name", "'" + ifname + "'", why}); };
+    if (ifname.empty() || ifname.size() > 15) return bad("must be 1 to 15 bytes long");
+    if (ifname == "." || ifname == "..") return bad("reserved name");
+    for (unsigned char c : ifname)
+        if (c == '/' || c == ':' || c <= ' ' || c == 0x7f) return bad("contains '/', ':', a space or a control character");
+    return {};
+}
+
 std::string uapi_socket_path(const std::string& socket_dir, const std::string& ifname) {
     return socket_dir + "/" + ifname + std::string(kSocketSuffix);
 }
@@ -60,6 +69,7 @@ Result<std::vector<std::string>> list_uapi_interfaces(const std::string& socket_
 }
 
 Result<WgDeviceStatus> UapiBackend::status(const std::string& ifname) {
+    if (Status st = check_ifname(ifname); !st) return st.error();
     auto conn = UapiConnection::open(uapi_socket_path(opt_.socket_dir, ifname), ifname, limits_of(opt_));
     if (!conn) return conn.error();
     if (Status st = conn->send("get=1\n\n"); !st) return st.error();
@@ -81,6 +91,7 @@ Result<nl::WgDevice> UapiBackend::get(const std::string& ifname) {
 
 Status UapiBackend::set(const WgDeviceChange& change) {
     if (change.empty()) return {};  // a no-op apply writes nothing
+    if (Status st = check_ifname(change.ifname); !st) return st;
     if (Status st = uapi::validate(change); !st) return st;
     auto key = resolve_private_key(change);
     if (!key) return key.error();

@@ -18,6 +18,9 @@ struct UapiOptions {
     size_t max_line_bytes = 4096;
 };
 
+// An interface name the kernel would take (1-15 bytes, no '/', no
+// whitespace, not "." or ".."); it becomes part of a socket path.
+Status check_ifname(const std::string& ifname);
 std::string uapi_socket_path(const std::string& socket_dir, const std::string& ifname);
 // True when a unix socket (not merely a file) sits at the interface's path.
 bool uapi_socket_exists(const std::string& socket_dir, const std::string& ifname);

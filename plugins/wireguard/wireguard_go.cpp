@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "plugins/wireguard/uapi_conn.hpp"
+
 extern char** environ;
 
 namespace avpn::wg {
@@ -149,9 +151,23 @@ std::string log_hint(const WireguardGoOptions& o) {
     return o.log_path.empty() ? " (set a log path to see its output)" : " (see " + o.log_path + ")";
 }
 
+// A socket left behind by a daemon that died (kill -9) would be taken for
+// the new daemon's: removed when nobody answers on it.
+Status clear_stale_socket(const std::string& socket_dir, const std::string& ifname) {
+    if (!uapi_socket_exists(socket_dir, ifname)) return {};
+    std::string path = uapi_socket_path(socket_dir, ifname);
+    if (UapiConnection::open(path, ifname, UapiLimits{.timeout_ms = 200}))
+        return Error{"start wireguard-go", ifname, "a daemon already serves " + path};
+    if (unlink(path.c_str()) != 0 && errno != ENOENT)
+        return Error{"start wireguard-go", ifname, "cannot remove stale " + path + ": " + std::strerror(errno)};
+    return {};
+}
+
 }  // namespace
 
 Result<pid_t> start_wireguard_go(const std::string& ifname, const WireguardGoOptions& options) {
+    if (Status st = check_ifname(ifname); !st) return st.error();
+    if (Status st = clear_stale_socket(options.socket_dir, ifname); !st) return st.error();
     auto plan = plan_launch(ifname, options);
     if (!plan) return plan.error();
     auto pid = spawn_detached(*plan, ifname);

@@ -127,3 +127,34 @@ TEST_CASE("starting the daemon: every way it can fail is reported") {
         CHECK(gone);
     }
 }
+
+TEST_CASE("interface names become paths only when the kernel would take them") {
+    CHECK(check_ifname("avpn-hub0").ok());
+    CHECK(check_ifname("abcdefghijklmno").ok());
+    for (const char* bad : {"", "abcdefghijklmnop", ".", "..", "../etc", "a/b", "a b", "wg:0", "a\tb"}) {
+        INFO(bad);
+        Status st = check_ifname(bad);
+        REQUIRE_FALSE(st.ok());
+        CHECK(st.error().what == "invalid interface name");
+    }
+    TempDir dir;
+    CHECK_FALSE(UapiBackend(UapiOptions{.socket_dir = dir.path()}).get("../x").ok());
+    CHECK_FALSE(start_wireguard_go("../x", {.program = "/bin/true", .socket_dir = dir.path()}).ok());
+}
+
+TEST_CASE("a socket nobody serves is removed before starting; a served one stops the start") {
+    TempDir dir;
+    WireguardGoOptions o{.program = "/bin/false", .socket_dir = dir.path(), .start_timeout_ms = 300};
+    {
+        FakeUapiDaemon live(dir.path(), "avwgs0", [](const std::string&) { return "errno=0\n\n"; });
+        auto busy = start_wireguard_go("avwgs0", o);
+        REQUIRE_FALSE(busy.ok());
+        CHECK(busy.error().why.find("a daemon already serves") != std::string::npos);
+    }
+    // The fake daemon is gone; its socket file stays, like after kill -9.
+    REQUIRE(uapi_socket_exists(dir.path(), "avwgs0"));
+    auto started = start_wireguard_go("avwgs0", o);
+    REQUIRE_FALSE(started.ok());
+    CHECK(started.error().why.find("exited before creating its UAPI socket") != std::string::npos);
+    CHECK_FALSE(uapi_socket_exists(dir.path(), "avwgs0"));
+}
