@@ -150,6 +150,10 @@ void plan_xfrm(const Intent& intent, const GroupModel& model, const Topology& to
     bool families[2] = {g.tunnel_subnet.family() == Family::v4,
                         g.tunnel_subnet.family() == Family::v6};
     bool default_allowed[2] = {false, false};
+    size_t allowed = 0;
+    for (const PeerChoice& choice : topology.peers) allowed += choice.allowed.size();
+    state.xfrm_policies.reserve(state.xfrm_policies.size() + 3 * allowed + 2);
+    state.xfrm_states.reserve(state.xfrm_states.size() + 2 * topology.peers.size());
     for (size_t k = 0; k < topology.peers.size(); ++k) {
         const PeerChoice& choice = topology.peers[k];
         const MemberView& peer = model.members[choice.member];

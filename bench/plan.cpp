@@ -1,0 +1,126 @@
+// bench_plan: wall time and peak memory of plan() for a hub with 2,000 and
+// 10,000 spokes (four /24 VLANs each), WireGuard and XFRM, plus the spoke
+// side of the 10,000-site group. Each case runs in its own child process so
+// its peak RSS (getrusage ru_maxrss) is its own. Prints figures; never fails
+// on a time. Target: 10,000 spokes under 0.5 s and 256 MB.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "orchestrator/plan/planner.hpp"
+#include "world.hpp"
+
+namespace {
+
+using namespace avpn;
+
+constexpr int kRuns = 7;
+constexpr size_t kVlans = 4;
+
+struct Case {
+    size_t spokes;
+    Transport transport;
+    const char* site;  // "hub" or a spoke name
+};
+
+struct Figures {
+    double median_ms = 0;
+    double min_ms = 0;
+    long input_rss_kb = 0;  // after building the Intent, before planning
+    size_t objects = 0;     // kernel objects in the plan
+    bool ok = false;
+};
+
+size_t count_objects(const DesiredState& s) {
+    size_t n = s.links.size() + s.addresses.size() + s.xfrm_states.size() + s.xfrm_policies.size() +
+               s.routes.size() + s.rules.size();
+    for (const nl::WgDevice& d : s.wireguard) n += 1 + d.peers.size();
+    return n;
+}
+
+long rss_kb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+}
+
+Figures measure(const Case& c) {
+    Figures f;
+    Intent intent;
+    PlanInputs inputs;
+    {
+        test::World w = test::hub_and_spokes(c.spokes, kVlans, c.transport);
+        intent = w.intent_for(c.site);
+        inputs = w.inputs_for(c.site);
+    }
+    f.input_rss_kb = rss_kb();
+    std::vector<double> ms;
+    for (int i = 0; i < kRuns; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        PlanOutcome out = plan(intent, inputs);
+        auto t1 = std::chrono::steady_clock::now();
+        ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        f.ok = out.ok();
+        f.objects = count_objects(out.state);
+    }
+    std::sort(ms.begin(), ms.end());
+    f.median_ms = ms[ms.size() / 2];
+    f.min_ms = ms.front();
+    return f;
+}
+
+// Runs one case in a child; returns its figures and the child's peak RSS.
+bool run_isolated(const Case& c, Figures& f, long& peak_kb) {
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+        close(fds[0]);
+        Figures mine = measure(c);
+        ssize_t n = write(fds[1], &mine, sizeof mine);
+        _exit(n == ssize_t(sizeof mine) ? 0 : 1);
+    }
+    close(fds[1]);
+    ssize_t n = read(fds[0], &f, sizeof f);
+    close(fds[0]);
+    int status = 0;
+    rusage u{};
+    if (wait4(pid, &status, 0, &u) != pid) return false;
+    peak_kb = u.ru_maxrss;
+    return n == ssize_t(sizeof f) && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+int main() {
+    const Case cases[] = {
+        {2000, Transport::wireguard, "hub"},  {2000, Transport::xfrm, "hub"},
+        {10000, Transport::wireguard, "hub"}, {10000, Transport::xfrm, "hub"},
+        {10000, Transport::wireguard, "s0"},
+    };
+    std::printf("bench_plan: plan() of one site, median of %d runs (min), peak RSS of the process\n", kRuns);
+    std::printf("%-8s %-10s %-5s %10s %10s %9s %12s %12s\n", "spokes", "transport", "site", "median_ms",
+                "min_ms", "objects", "input_MB", "peak_MB");
+    int failures = 0;
+    for (const Case& c : cases) {
+        Figures f;
+        long peak = 0;
+        if (!run_isolated(c, f, peak) || !f.ok) {
+            std::printf("%-8zu %-10s %-5s  failed to plan\n", c.spokes,
+                        std::string(to_string(c.transport)).c_str(), c.site);
+            ++failures;
+            continue;
+        }
+        std::printf("%-8zu %-10s %-5s %10.1f %10.1f %9zu %12.1f %12.1f\n", c.spokes,
+                    std::string(to_string(c.transport)).c_str(), c.site, f.median_ms, f.min_ms, f.objects,
+                    double(f.input_rss_kb) / 1024.0, double(peak) / 1024.0);
+    }
+    return failures == 0 ? 0 : 1;
+}
