@@ -1,0 +1,48 @@
+// avpnctl's command table. Each command lives in its own file and registers a
+// CLI11 subcommand; its handler returns the process exit code (docs/cli.md).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace avpn::cli {
+
+// Exit codes, documented in docs/cli.md.
+enum Exit : int {
+    kOk = 0,
+    kInvalid = 1,   // the configuration (or the plan made from it) has errors
+    kUsage = 2,     // bad command line
+    kFailed = 3,    // a runtime failure: I/O, kernel, charon
+    kBusy = 4,      // another apply holds the lock
+};
+
+using Handler = std::function<int()>;
+
+struct Command {
+    const char* name;
+    const char* summary;
+    // Adds options to the subcommand; returns the handler to run when chosen.
+    Handler (*setup)(CLI::App& sub);
+};
+
+Handler setup_check(CLI::App&);
+Handler setup_plan(CLI::App&);
+Handler setup_member(CLI::App&);
+Handler setup_genkey(CLI::App&);
+Handler setup_pubkey(CLI::App&);
+
+inline const std::vector<Command>& command_table() {
+    static const std::vector<Command> table = {
+        {"check", "Validate a site configuration; report every error", setup_check},
+        {"plan", "Show the desired state a site configuration describes", setup_plan},
+        {"member", "Print this site's entry for its group's member list", setup_member},
+        {"genkey", "Generate a site private key (base64 X25519)", setup_genkey},
+        {"pubkey", "Read a private key on stdin, print its public key", setup_pubkey},
+    };
+    return table;
+}
+
+}  // namespace avpn::cli
