@@ -91,6 +91,11 @@ void Client::deliver(Packet&& p) {
         return;
     }
     if (!subscribed_.contains(p.name)) return;  // a late event of an ended stream
+    delivered_ = true;
+    if (sink_) {
+        sink_(Event{std::move(p.name), std::move(p.message)});
+        return;
+    }
     if (queue_.size() >= opts_.max_queued_events) {
         queue_.pop_front();
         ++dropped_;
@@ -172,7 +177,8 @@ Status Client::unsubscribe(std::string_view event) {
 Status Client::wait_events(std::chrono::milliseconds max_wait) {
     if (Status st = ensure_connected(); !st) return st;
     const auto until = Clock::now() + max_wait;
-    while (queue_.empty()) {
+    delivered_ = !queue_.empty();
+    while (!delivered_) {
         auto p = read_packet(until);
         if (!p) return is_timeout(p.error()) ? Status{} : Status{p.error()};
         if (p->type != PacketType::Event)

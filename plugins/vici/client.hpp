@@ -59,7 +59,14 @@ public:
     Status subscribe(std::string_view event);
     Status unsubscribe(std::string_view event);
 
-    // Waits up to max_wait for events (returns early once some are queued).
+    // Where subscribed events go. Without a sink they are queued for
+    // take_events(); with one, each is handed over as it arrives, also in the
+    // middle of a command (so a burst of log events cannot overflow the
+    // queue). The sink must not call back into the client.
+    using EventSink = std::function<void(const Event&)>;
+    void set_event_sink(EventSink sink) { sink_ = std::move(sink); }
+
+    // Waits up to max_wait for events (returns early once some arrived).
     Status wait_events(std::chrono::milliseconds max_wait);
     std::vector<Event> take_events();
     size_t dropped_events() const { return dropped_; }
@@ -86,6 +93,8 @@ private:
     std::set<std::string, std::less<>> subscribed_;
     std::deque<Event> queue_;
     size_t dropped_ = 0;
+    EventSink sink_;
+    bool delivered_ = false;  // an event arrived during the current wait
     // the event streamed by the active command, and where it goes
     std::string streaming_;
     const ItemHandler* on_item_ = nullptr;

@@ -175,3 +175,20 @@ TEST_CASE("wait_events returns queued events or times out quietly; the queue is 
     CHECK(c.take_events().size() == 2);
     CHECK(c.dropped_events() == 1);
 }
+
+TEST_CASE("an event sink receives events as they arrive, also in the middle of a command") {
+    test::FakeCharon server;
+    ClientOptions o;
+    o.socket_path = server.path();
+    o.max_queued_events = 1;  // the sink is not bounded by the queue
+    Client c(o);
+    std::vector<std::string> seen;
+    c.set_event_sink([&](const Event& e) { seen.push_back(e.name + ":" + e.message.value_or("up")); });
+    REQUIRE(c.subscribe("ike-updown").ok());
+    REQUIRE(c.subscribe("child-updown").ok());
+    REQUIRE(c.call("with-event").ok());
+    REQUIRE(c.call("with-event").ok());
+    CHECK(seen == std::vector<std::string>{"ike-updown:yes", "child-updown:no", "ike-updown:yes", "child-updown:no"});
+    CHECK(c.take_events().empty());
+    CHECK(c.dropped_events() == 0);
+}
