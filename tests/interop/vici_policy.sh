@@ -65,4 +65,12 @@ expect "loaded without state" "$(jq_a '.report.loaded | join(",")')" "avpn-t1"
 expect "t1 IKE_SA after state loss" "$(tunnel_field avpn-t1 ike_id)" "$t1_ike"
 expect "t1 SPI after state loss" "$(tunnel_field avpn-t1 spi_in)" "$t1_spi"
 ping_between a 10.1.0.1 10.2.0.1
+
+note "an unchanged initiator without an IKE_SA gets initiated by the next apply"
+swanctl_at a --terminate --ike avpn-t1 >/dev/null 2>&1 || fail "terminate on site A"
+apply_a 10
+expect "initiated" "$(jq_a '.report.initiated | join(",")')" "avpn-t1"
+expect "loaded" "$(jq_a '.report.loaded | length')" 0
+expect "t1 up again" "$(tunnel_field avpn-t1 up)" true
+ping_between a 10.1.0.1 10.2.0.1
 echo "PASS"
