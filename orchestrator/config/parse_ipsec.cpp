@@ -1,5 +1,6 @@
 // [[ipsec]]: interop tunnels to third-party gateways (strongSwan via vici).
 #include <cctype>
+#include <cstdio>
 
 #include "orchestrator/config/loader.hpp"
 #include "orchestrator/ownership.hpp"
@@ -9,6 +10,12 @@ namespace avpn::config {
 namespace {
 
 const IpsecTunnel kDefaults{};
+
+std::string hex(uint32_t v) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%08x", v);
+    return buf;
+}
 
 bool valid_proposal(std::string_view s) {
     if (s.empty() || s.front() == '-' || s.back() == '-') return false;
@@ -82,7 +89,13 @@ void read_type(Fields& f, IpsecTunnel& t) {
 
 void read_route_based(Fields& f, IpsecTunnel& t) {
     bool route = t.type == IpsecTunnelType::route;
-    if (auto v = f.integer("if_id", own::kIfIdFirst, own::kIfIdLast)) t.if_id = uint32_t(*v);
+    if (auto v = f.integer("if_id", 0, 0xffffffffLL)) {
+        if (*v == 0 || own::owns_if_id(uint32_t(*v)))
+            t.if_id = uint32_t(*v);
+        else
+            f.error("if_id", std::to_string(*v) + " is outside avpn's XFRM interface ids " + hex(own::kIfIdFirst) +
+                                 ".." + hex(own::kIfIdLast) + " (0: derived)");
+    }
     if (auto v = f.ifname("interface")) t.interface = *v;
     for (std::string_view key : {"if_id", "interface"})
         if (!route && f.has(key))
