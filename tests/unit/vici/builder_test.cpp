@@ -2,12 +2,11 @@
 #include <doctest/doctest.h>
 
 #include "plugins/vici/builder.hpp"
+#include "test_bytes.hpp"
 
 using namespace avpn::vici;
 
-namespace {
-bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
-}  // namespace
+using avpn::vici::test::contains;
 
 TEST_CASE("a well-formed sequence builds the tree in order") {
     Builder b;

@@ -4,17 +4,13 @@
 
 #include "plugins/vici/builder.hpp"
 #include "plugins/vici/packet.hpp"
+#include "test_bytes.hpp"
 #include "plugins/vici/text.hpp"
 
 using namespace avpn::vici;
+using avpn::vici::test::B;
 
 namespace {
-
-std::vector<uint8_t> bytes(std::initializer_list<int> v) {
-    std::vector<uint8_t> out;
-    for (int b : v) out.push_back(uint8_t(b));
-    return out;
-}
 
 void append_str(std::vector<uint8_t>& v, const char* s) {
     for (; *s; ++s) v.push_back(uint8_t(*s));
@@ -22,7 +18,7 @@ void append_str(std::vector<uint8_t>& v, const char* s) {
 
 // The spec's example: key1 = value1, section1 { sub-section { key2 = value2 } list1 = [item1, item2] }
 std::vector<uint8_t> spec_example() {
-    std::vector<uint8_t> m = bytes({3, 4});
+    std::vector<uint8_t> m = B({3, 4});
     append_str(m, "key1");
     m.insert(m.end(), {0, 6});
     append_str(m, "value1");

@@ -5,24 +5,19 @@
 #include <string>
 
 #include "plugins/vici/packet.hpp"
+#include "test_bytes.hpp"
 
 using namespace avpn::vici;
+using avpn::vici::test::B;
+using avpn::vici::test::contains;
 
 namespace {
-
-std::vector<uint8_t> B(std::initializer_list<int> v) {
-    std::vector<uint8_t> out;
-    for (int b : v) out.push_back(uint8_t(b));
-    return out;
-}
 
 // The reason decoding `bytes` failed; "" when it succeeded (a test failure).
 std::string why(const std::vector<uint8_t>& bytes) {
     auto r = decode_message(bytes);
     return r.ok() ? std::string() : r.error().why;
 }
-
-bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

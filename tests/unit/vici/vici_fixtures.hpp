@@ -1,6 +1,8 @@
 // Connections as the planner would fill them for the three tunnel kinds.
 #pragma once
 
+#include <string>
+
 #include "plugins/vici/connection.hpp"
 
 namespace avpn::vici::fixtures {
@@ -30,51 +32,45 @@ inline Connection policy_tunnel() {
     return c;
 }
 
-// AWS site-to-site VPN tunnel: route-based (XFRM interface), 0/0 selectors,
-// AWS's IKE lifetime 28800 s and child 3600 s, DPD 10 s with restart.
-inline Connection aws_tunnel() {
+// A route-based tunnel (XFRM interface `if_id`, 0/0 selectors) that avpn
+// initiates and restarts on DPD; the cloud fixtures below differ in details.
+inline Connection route_based(std::string name, std::string remote, uint32_t if_id) {
     Connection c;
-    c.name = "avpn-aws-vpn-0a1b-t1";
+    c.name = name;
     c.local_addrs = {"192.0.2.1"};
-    c.remote_addrs = {"203.0.113.10"};
-    c.psk_file = "/etc/avpn/psk/aws-t1";
-    c.ike_proposals = {"aes256-sha256-modp2048", "aes128-sha1-modp2048"};
+    c.remote_addrs = {std::move(remote)};
+    c.psk_file = "/etc/avpn/psk/" + name;
     c.rekey_time = 28800;
-    c.dpd_delay = 10;
-    c.if_id_in = 0x41560001;
-    c.if_id_out = 0x41560001;
-    c.child.name = "avpn-aws-vpn-0a1b-t1-child";
-    c.child.local_ts = {"0.0.0.0/0"};
-    c.child.remote_ts = {"0.0.0.0/0"};
-    c.child.esp_proposals = {"aes256-sha256-modp2048", "aes128-sha1-modp2048"};
+    c.if_id_in = c.if_id_out = if_id;
+    c.child.name = name + "-child";
+    c.child.local_ts = c.child.remote_ts = {"0.0.0.0/0"};
     c.child.start_action = "start";
     c.child.dpd_action = "restart";
     c.child.close_action = "start";
+    return c;
+}
+
+// AWS site-to-site VPN tunnel: AWS's IKE lifetime 28800 s and child 3600 s,
+// DPD 10 s with restart.
+inline Connection aws_tunnel() {
+    Connection c = route_based("avpn-aws-vpn-0a1b-t1", "203.0.113.10", 0x41560001);
+    c.ike_proposals = {"aes256-sha256-modp2048", "aes128-sha1-modp2048"};
+    c.child.esp_proposals = c.ike_proposals;
+    c.dpd_delay = 10;
     c.child.rekey_time = 3600;
     return c;
 }
 
-// Azure VPN gateway (route-based): IKEv2, Azure's default IKE SA lifetime
-// 28800 s and child 27000 s, DPD 45 s; Azure initiates too, so trap|start.
+// Azure VPN gateway: IKEv2, Azure's default child lifetime 27000 s, DPD 45 s;
+// Azure initiates too, so trap|start and close_action trap.
 inline Connection azure_tunnel() {
-    Connection c;
-    c.name = "avpn-azure-westeu";
-    c.local_addrs = {"192.0.2.1"};
-    c.remote_addrs = {"20.50.0.4"};
+    Connection c = route_based("avpn-azure-westeu", "20.50.0.4", 0x41560002);
     c.local_id = "192.0.2.1";
     c.remote_id = "20.50.0.4";
-    c.psk_file = "/etc/avpn/psk/azure";
     c.ike_proposals = {"aes256-sha256-modp2048", "aes256-sha1-modp1024"};
-    c.rekey_time = 28800;
-    c.dpd_delay = 45;
-    c.if_id_in = 0x41560002;
-    c.if_id_out = 0x41560002;
-    c.child.name = "avpn-azure-westeu-child";
-    c.child.local_ts = {"0.0.0.0/0"};
-    c.child.remote_ts = {"0.0.0.0/0"};
     c.child.esp_proposals = {"aes256-sha256", "aes256-sha1"};
+    c.dpd_delay = 45;
     c.child.start_action = "trap|start";
-    c.child.dpd_action = "restart";
     c.child.close_action = "trap";
     c.child.rekey_time = 27000;
     c.child.life_time = 29700;
