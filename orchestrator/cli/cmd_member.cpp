@@ -1,5 +1,6 @@
 // avpnctl member FILE [--group G]: this site's entry for its group's member
 // list, so the list is assembled from each site's own file, never hand-typed.
+#include <algorithm>
 #include <iostream>
 
 #include "common/json.hpp"
@@ -27,10 +28,17 @@ void print_member(std::ostream& o, const Intent& in, const Group& g) {
       << "public_key = \"" << in.site.public_key << "\"\n"
       << "exports = " << quoted_list(exports) << "\n";
     if (!g.hubs.empty()) {
+        // The short form (names only) unless some hub carries the default route.
+        bool any_default = std::any_of(g.hubs.begin(), g.hubs.end(), [](const HubRef& h) { return h.default_route; });
         o << "hubs = [";
-        for (size_t i = 0; i < g.hubs.size(); ++i)
-            o << (i ? ", " : "") << "{ name = " << JsonWriter::quote(g.hubs[i].name)
-              << (g.hubs[i].default_route ? ", default_route = true" : "") << " }";
+        for (size_t i = 0; i < g.hubs.size(); ++i) {
+            o << (i ? ", " : "");
+            if (any_default)
+                o << "{ name = " << JsonWriter::quote(g.hubs[i].name)
+                  << (g.hubs[i].default_route ? ", default_route = true" : "") << " }";
+            else
+                o << JsonWriter::quote(g.hubs[i].name);
+        }
         o << "]\n";
     }
     if (!g.exit_hubs.empty()) o << "exit_hubs = " << quoted_list(g.exit_hubs) << "\n";
