@@ -20,8 +20,13 @@ bool same_number(const Section& s, std::string_view key, uint64_t want) {
     return v ? *v == std::to_string(want) : want == 0;
 }
 
-// charon reports dpd_action "restart" as "start", start_action is not listed.
-std::string normalize_action(const std::string& a) { return a == "restart" ? "start" : a; }
+// charon lists dpd_action "restart" as "start" and "clear" as "none";
+// start_action is not listed at all.
+std::string normalize_action(const std::string& a) {
+    if (a == "restart") return "start";
+    if (a == "clear") return "none";
+    return a;
+}
 
 bool same_auth(const Section& listed, std::string_view round, const std::string& id) {
     const Section* s = listed.section(round);
@@ -38,7 +43,7 @@ bool child_matches(const Connection& c, const Section& listed) {
     return list_or_empty(*ch, "local-ts") == c.child.local_ts && list_or_empty(*ch, "remote-ts") == c.child.remote_ts &&
            same_number(*ch, "rekey_time", c.child.rekey_time) &&
            normalize_action(ch->value_or("dpd_action", dpd)) == normalize_action(dpd) &&
-           ch->value_or("close_action", close) == close;
+           normalize_action(ch->value_or("close_action", close)) == normalize_action(close);
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ Desired desired(const Connection& c) {
 
 // list-conn event body as charon 5.9.8 reports the policy fixture (shape
 // taken from `swanctl --list-conns --raw` against a real charon).
-Section listed_policy() {
+Section listed_policy(const char* dpd_action = "start") {
     Section s;
     s.add_list("local_addrs", {"192.0.2.1"});
     s.add_list("remote_addrs", {"198.51.100.7"});
@@ -42,7 +42,7 @@ Section listed_policy() {
     Section& ch = s.add_section("children").add_section("avpn-branch-hq-child");
     ch.add_value("mode", "TUNNEL");
     ch.add_value("rekey_time", "3600");
-    ch.add_value("dpd_action", "start");
+    ch.add_value("dpd_action", dpd_action);
     ch.add_value("close_action", "start");
     ch.add_list("local-ts", {"10.1.0.0/24", "10.1.1.0/24"});
     ch.add_list("remote-ts", {"10.20.0.0/16"});
@@ -126,6 +126,10 @@ TEST_CASE("list-conns cross-check: agreement, and each reported field that can d
     d = c;
     d.child.name = "avpn-other-child";
     CHECK_FALSE(listed_matches(d, listed_policy()));
+    d = c;
+    d.child.dpd_action = "clear";
+    CHECK_FALSE(listed_matches(d, listed_policy()));
+    CHECK(listed_matches(d, listed_policy("none")));  // charon lists "clear" as "none"
     d = c;
     d.child.esp_proposals = {"aes128-sha1"};  // not reported by list-conns: cannot disagree
     CHECK(listed_matches(d, listed_policy()));
