@@ -23,6 +23,12 @@ bool same(const T& want, const T& have) { return want == have; }
 template <>
 bool same(const nl::WgDevice& want, const nl::WgDevice& have) { return same_wireguard(want, have); }
 template <>
+bool same(const nl::Link& want, const nl::Link& have) {
+    // MTU 0 and no underlay mean "the kernel's choice": whatever it chose is fine.
+    return want.name == have.name && want.kind == have.kind && want.xfrm_if_id == have.xfrm_if_id &&
+           (want.mtu == 0 || want.mtu == have.mtu) && (want.underlay.empty() || want.underlay == have.underlay);
+}
+template <>
 bool same(const nl::XfrmSa& want, const nl::XfrmSa& have) {
     // A dump cannot say where the key came from; the SPI is derived from the
     // same inputs as the key, so a key change always comes with a new SPI.
@@ -74,7 +80,7 @@ nl::KernelState without_dependents_of_replaced_links(const nl::KernelState& desi
     std::set<std::string> replaced;
     for (const nl::Link& have : observed.links)
         for (const nl::Link& want : desired.links)
-            if (want.name == have.name && !(want == have)) replaced.insert(have.name);
+            if (want.name == have.name && !same(want, have)) replaced.insert(have.name);
     if (replaced.empty()) return observed;
     nl::KernelState o = observed;
     auto on_replaced = [&](const std::string& ifname) { return replaced.count(ifname) > 0; };

@@ -126,3 +126,14 @@ TEST_CASE("op counts per kind") {
     CHECK(c.created[5] == 2);  // routes
     CHECK(object_kind_name(5) == "route");
 }
+
+TEST_CASE("links: the kernel's own MTU and underlay are not drift when none is asked for") {
+    auto want = base();
+    auto have = base();
+    have.links[0].mtu = 1420;
+    CHECK(diff(want, have).empty());
+    want.links[0].mtu = 1380;
+    auto ops = diff(want, have);
+    CHECK(ops.size() >= 2);  // replaced: delete + create, dependents recreated
+    CHECK(ops[0].kind == OpKind::remove);
+}
