@@ -47,6 +47,7 @@ expect "unchanged" "$(jq_a '.report.unchanged | join(",")')" "avpn-t1"
 expect "t1 IKE_SA after t2 change" "$(tunnel_field avpn-t1 ike_id)" "$t1_ike"
 expect "t1 SPI after t2 change" "$(tunnel_field avpn-t1 spi_in)" "$t1_spi"
 expect "t2 up again" "$(tunnel_field avpn-t2 up)" true
+note "t2 IKE_SA $t2_ike -> $(tunnel_field avpn-t2 ike_id), CHILD_SA SPI $t2_spi -> $(tunnel_field avpn-t2 spi_in)"
 ping_between a 10.1.1.1 10.2.1.1
 
 note "remove t2: unloaded, t1 and the foreign connection stay"
