@@ -4,6 +4,7 @@
 // toml++ header-only with TOML_EXCEPTIONS=0 (its own `noex` ABI namespace,
 // no clash with the shared library).
 #include "orchestrator/config/doc.hpp"
+#include "orchestrator/config/toml_prescan.hpp"
 
 #include <toml++/toml.h>
 
@@ -91,6 +92,10 @@ std::string_view type_name(Node::Type t) {
 
 ParsedDoc parse_toml(std::string_view text, const std::string& path) {
     ParsedDoc out;
+    if (auto unsafe = find_unsafe_non_ascii(text)) {
+        out.error = std::move(unsafe);
+        return out;
+    }
     toml::parse_result r = toml::parse(text, std::string_view(path));
     if (!r) {
         const toml::parse_error& e = r.error();

@@ -144,3 +144,28 @@ TEST_CASE("format_diagnostic: file:line:col: severity: field: message") {
     CHECK(format_diagnostic(e) == "/etc/avpn/site.toml:14:10: error: vlan[2].subnet: \"10.0.0.1/24\" has host bits set");
     CHECK(format_diagnostic(e, Severity::warning).find(": warning: vlan[2].subnet: ") != std::string::npos);
 }
+
+TEST_CASE("non-ASCII outside strings and comments is a syntax error, never handed to toml++") {
+    // toml++ 3.3 reaches __builtin_unreachable() on such code points (UB);
+    // TOML allows only ASCII there anyway.
+    auto r = load(kHub + "na\xc3\xafve = 1\n");
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].what == "syntax");
+    CHECK(r.errors[0].where == std::string(kSiteFile) + ":6:3");
+    CHECK(r.errors[0].why.find("non-ASCII character outside a string or comment") != std::string::npos);
+
+    auto fine = load(kHub + "# caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac\n[[vlan]]\nname = \"Corp\"\nsubnet = \"10.0.0.0/24\"\n"
+                            "interface = 'lan\xc2\xa7'\n");
+    // The comment is fine; the string reaches the interface-name check, which
+    // accepts printable bytes only.
+    REQUIRE(fine.errors.size() == 1);
+    CHECK(fine.errors[0].what == "vlan[0].interface");
+
+    auto escaped = load(kHub + "[[vlan]]\nname = \"A\"\nsubnet = \"10.0.0.0/24\"\ninterface = \"\\\"\xc2\xa7\"\n");
+    CHECK(escaped.errors.size() == 1);  // still inside the string after \"
+
+    auto trimmed = load(kHub + "x = \"\"\"a \\\n   \xc2\xa7\"\"\"\n");
+    REQUIRE(trimmed.errors.size() == 1);
+    CHECK(trimmed.errors[0].where == std::string(kSiteFile) + ":7:4");
+    CHECK(trimmed.errors[0].why.find("line-ending backslash") != std::string::npos);
+}
