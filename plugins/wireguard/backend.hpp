@@ -105,7 +105,9 @@ public:
 // whole), equal peers left alone. The device key is compared by its public
 // half; when it differs the change names the key file (private_key_ref).
 // A desired listen_port of 0 means "any" and never causes a change; a desired
-// peer without endpoint keeps whatever endpoint the peer roamed to.
+// peer without endpoint keeps whatever endpoint the peer roamed to. Added and
+// updated peers always state their keepalive (the kernel's netlink set sends
+// one with every peer, so leaving it out would cost the kernel backend a read).
 WgDeviceChange diff(const nl::WgDevice& desired, const nl::WgDevice& observed);
 
 // Every peer of `desired`, replacing whatever the device holds (setconf).

@@ -30,7 +30,7 @@ WgPeerChange add_peer(const nl::WgPeer& want) {
     WgPeerChange c;
     c.public_key = want.public_key;
     c.endpoint = want.endpoint;
-    if (want.keepalive_seconds != 0) c.keepalive_seconds = want.keepalive_seconds;
+    c.keepalive_seconds = want.keepalive_seconds;
     c.replace_allowed_ips = true;
     c.allowed_ips = sorted(want.allowed_ips);
     return c;
@@ -48,13 +48,10 @@ std::optional<WgPeerChange> update_peer(const nl::WgPeer& want, const nl::WgPeer
     WgPeerChange c;
     c.public_key = want.public_key;
     c.update_only = true;
-    bool changed = false;
+    c.keepalive_seconds = want.keepalive_seconds;  // stated even when unchanged (see header)
+    bool changed = want.keepalive_seconds != have.keepalive_seconds;
     if (want.endpoint && want.endpoint != have.endpoint) {
         c.endpoint = want.endpoint;
-        changed = true;
-    }
-    if (want.keepalive_seconds != have.keepalive_seconds) {
-        c.keepalive_seconds = want.keepalive_seconds;
         changed = true;
     }
     auto want_ips = sorted(want.allowed_ips);

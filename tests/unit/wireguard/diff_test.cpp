@@ -69,7 +69,8 @@ TEST_CASE("a changed endpoint updates only the endpoint") {
     auto have = device({peer(k.a, {"10.1.0.0/16"}, "192.0.2.1:51820", 25)});
     WgDeviceChange ch = diff(want, have);
     REQUIRE(ch.peers.size() == 1);
-    CHECK(ch.peers[0] == WgPeerChange{.public_key = k.a, .update_only = true, .endpoint = ep("192.0.2.2:51820")});
+    CHECK(ch.peers[0] == WgPeerChange{.public_key = k.a, .update_only = true, .endpoint = ep("192.0.2.2:51820"),
+                                      .keepalive_seconds = 25});
 }
 
 TEST_CASE("a desired peer without endpoint keeps the endpoint it roamed to") {
