@@ -174,9 +174,18 @@ void Batch::send_chunk(Chunk& c, BatchResult& res) {
         acks.give_up("not sent: " + st.error().why);
     } else {
         for (size_t i = 0; i < c.ops; ++i) ops[i].sent = true;
+        auto sink = [&](const Datagram& d) { acks.take(d); };
         while (acks.pending()) {
-            st = t_.receive(kMaxAcksPerReceive, [&](const Datagram& d) { acks.take(d); });
-            if (!st) acks.give_up("no ack from the kernel, outcome unknown: " + st.error().why);
+            st = t_.receive(kMaxAcksPerReceive, sink);
+            if (st) continue;
+            // The kernel answers a whole send before sendmsg returns: after an
+            // overflow (ENOBUFS) the acks that made it are queued; take them,
+            // then the rest is unknown.
+            size_t before;
+            do {
+                before = acks.pending();
+            } while (acks.pending() && t_.receive(kMaxAcksPerReceive, sink, false) && acks.pending() < before);
+            if (acks.pending()) acks.give_up("no ack from the kernel, outcome unknown: " + st.error().why);
         }
     }
     res.failed += acks.failed;

@@ -118,6 +118,9 @@ Result<std::vector<Route>> dump_routes(Transport& t, const RouteFilter& filter, 
         w.put_u32(RTA_TABLE, filter.table);
     };
     req.on_message = [&](const nlmsghdr* h) -> Status {
+        // An unfiltered dump may list multicast or MPLS routes: not avpn's kind.
+        auto* rtm = fixed_header<rtmsg>(h);
+        if (rtm && rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) return {};
         auto e = parse_route(h);
         if (!e) return e.error();
         // ...and this layer filters again, for kernels that do not.

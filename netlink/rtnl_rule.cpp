@@ -86,6 +86,9 @@ Result<std::vector<Rule>> dump_rules(Transport& t, const RuleFilter& filter) {
             frh->family = filter.family ? uint8_t(filter.family == Family::v4 ? AF_INET : AF_INET6) : AF_UNSPEC;
     };
     req.on_message = [&](const nlmsghdr* h) -> Status {
+        // An unfiltered dump also lists multicast-routing rules (RTNL_FAMILY_IPMR...).
+        auto* frh = fixed_header<fib_rule_hdr>(h);
+        if (frh && frh->family != AF_INET && frh->family != AF_INET6) return {};
         auto r = parse_rule(h);
         if (!r) return r.error();
         if (r->priority < filter.first_priority || r->priority > filter.last_priority) return {};

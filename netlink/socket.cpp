@@ -125,7 +125,7 @@ Status Socket::send(Bytes datagram) {
     }
 }
 
-Status Socket::receive(size_t max_datagrams, const std::function<void(const Datagram&)>& sink) {
+Status Socket::receive(size_t max_datagrams, const std::function<void(const Datagram&)>& sink, bool wait) {
     size_t n = std::clamp<size_t>(max_datagrams, 1, kMaxSlots);
     if (arena_.empty()) arena_.resize(kFirstSlot + (kMaxSlots - 1) * kSlot);
     std::array<mmsghdr, kMaxSlots> msgs{};
@@ -141,8 +141,9 @@ Status Socket::receive(size_t max_datagrams, const std::function<void(const Data
     }
     int got;
     do {
-        got = recvmmsg(fd(), msgs.data(), unsigned(n), MSG_WAITFORONE, nullptr);
+        got = recvmmsg(fd(), msgs.data(), unsigned(n), wait ? MSG_WAITFORONE : MSG_DONTWAIT, nullptr);
     } while (got < 0 && errno == EINTR);
+    if (got < 0 && !wait && (errno == EAGAIN || errno == EWOULDBLOCK)) return {};
     if (got < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return Error{"receive from the kernel", "netlink", "timed out"};
         return system_error("receive from the kernel", "netlink", errno);

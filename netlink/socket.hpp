@@ -30,9 +30,11 @@ public:
     virtual uint32_t reserve_seq(uint32_t count) = 0;
     // One datagram, which may hold many messages.
     virtual Status send(Bytes datagram) = 0;
-    // Waits for one datagram, then also takes those already queued, up to
-    // max_datagrams, and hands each to sink in arrival order.
-    virtual Status receive(size_t max_datagrams, const std::function<void(const Datagram&)>& sink) = 0;
+    // Waits for one datagram (unless wait is false), then also takes those
+    // already queued, up to max_datagrams, and hands each to sink in arrival
+    // order. Without wait, an empty queue is success with no datagram.
+    virtual Status receive(size_t max_datagrams, const std::function<void(const Datagram&)>& sink,
+                           bool wait = true) = 0;
     // How many bytes one send may carry, and how many acks the receive queue
     // holds before the kernel drops them (ENOBUFS): a batch chunk stays below both.
     virtual size_t max_send_bytes() const = 0;
@@ -63,7 +65,8 @@ public:
     int protocol() const override { return protocol_; }
     uint32_t reserve_seq(uint32_t count) override;
     Status send(Bytes datagram) override;
-    Status receive(size_t max_datagrams, const std::function<void(const Datagram&)>& sink) override;
+    Status receive(size_t max_datagrams, const std::function<void(const Datagram&)>& sink,
+                   bool wait = true) override;
     size_t max_send_bytes() const override { return max_send_; }
     size_t max_acks_per_send() const override { return max_acks_; }
 

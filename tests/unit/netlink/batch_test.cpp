@@ -200,3 +200,22 @@ TEST_CASE("prepared messages are added as they are") {
     CHECK(sent[0]->nlmsg_type == RTM_NEWLINK);
     CHECK((sent[0]->nlmsg_flags & (NLM_F_REQUEST | NLM_F_ACK)) == (NLM_F_REQUEST | NLM_F_ACK));
 }
+
+TEST_CASE("after a receive-queue overflow the acks that made it still count") {
+    test::FakeTransport t;
+    t.kernel = [](Bytes d) {
+        auto msgs = test::messages(d);
+        // The third ack was dropped by the overflow.
+        return test::Datagrams{test::ack(msgs[0]->nlmsg_seq), test::ack(msgs[1]->nlmsg_seq, EEXIST)};
+    };
+    t.fail_next_receive = true;
+    Batch b(t);
+    for (int i = 0; i < 3; ++i) REQUIRE(add_route(b, i));
+    BatchResult res = b.commit();
+    CHECK(res.ops[0].status.ok());
+    REQUIRE_FALSE(res.ops[1].status);
+    CHECK(res.ops[1].status.error().why.find("EEXIST") != std::string::npos);
+    REQUIRE_FALSE(res.ops[2].status);
+    CHECK(res.ops[2].status.error().why.find("ENOBUFS") != std::string::npos);
+    CHECK(res.failed == 2);
+}

@@ -26,6 +26,7 @@ public:
     size_t max_send = 1 << 20;
     size_t max_acks = 4096;
     size_t receives = 0;
+    bool fail_next_receive = false;  // the next receive fails as on a receive-queue overflow
 
     int protocol() const override { return protocol_; }
     uint32_t reserve_seq(uint32_t count) override {
@@ -39,8 +40,13 @@ public:
             for (auto& reply : kernel(d)) queue_.push_back(std::move(reply));
         return {};
     }
-    Status receive(size_t max_datagrams, const std::function<void(const Datagram&)>& sink) override {
+    Status receive(size_t max_datagrams, const std::function<void(const Datagram&)>& sink, bool wait) override {
         ++receives;
+        if (fail_next_receive) {
+            fail_next_receive = false;
+            return Error{"receive from the kernel", "netlink", "No buffer space available (ENOBUFS)"};
+        }
+        if (queue_.empty() && !wait) return {};
         if (queue_.empty()) return Error{"receive from the kernel", "netlink", "timed out"};
         for (size_t i = 0; i < max_datagrams && !queue_.empty(); ++i) {
             auto d = std::move(queue_.front());
