@@ -10,17 +10,6 @@ using namespace avpn::test;
 
 namespace {
 
-World two_hubs_three_spokes() {
-    World w;
-    w.hub("sanjose", {P("10.1.0.0/16")});
-    w.hub("sf", {P("10.2.0.0/16")});
-    w.hub("tokyo", {P("10.3.0.0/16")});
-    w.spoke("london", {"sanjose", "sf"}, {P("10.10.1.0/24")});
-    w.spoke("paris", {"sf"}, {P("10.10.2.0/24"), P("10.10.22.0/24")});
-    w.spoke("rome", {"tokyo", "sf"}, {P("10.10.3.0/24")});
-    return w;
-}
-
 // Every allowed prefix of every WireGuard peer, with the peer that has it.
 void check_unique_per_device(const DesiredState& s) {
     for (const nl::WgDevice& dev : s.wireguard) {
@@ -38,7 +27,7 @@ IpAddr address_of(const PlanOutcome& o, const std::string& site) { return peer(o
 }  // namespace
 
 TEST_CASE("allowed IPs are unique per interface at every site") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     for (const SiteSpec& s : w.sites) {
         auto out = w.plan_for(s.name);
         REQUIRE_MESSAGE(out.ok(), errors_text(out));
@@ -47,7 +36,7 @@ TEST_CASE("allowed IPs are unique per interface at every site") {
 }
 
 TEST_CASE("the primary hub carries every other member's exports and the tunnel subnet") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     auto out = w.plan_for("london");
     REQUIRE(out.ok());
     const PeerPlan* primary = peer(out.state, "sanjose");
@@ -65,7 +54,7 @@ TEST_CASE("the primary hub carries every other member's exports and the tunnel s
 }
 
 TEST_CASE("the primary hub is the first reachable one in the spoke's order") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     w.site("sf").contact = E("192.0.2.2:51820");  // sanjose has no contact
     auto out = w.plan_for("london");
     REQUIRE(out.ok());
@@ -77,7 +66,7 @@ TEST_CASE("the primary hub is the first reachable one in the spoke's order") {
 }
 
 TEST_CASE("a live contact from the registry overrides the static one") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     w.site("sanjose").contact = E("192.0.2.1:51820");
     PlanInputs in;
     in.contacts["sanjose"] = E("203.0.113.9:40000");
@@ -88,7 +77,7 @@ TEST_CASE("a live contact from the registry overrides the static one") {
 }
 
 TEST_CASE("a hub's spoke peer carries that spoke's exports and tunnel address only") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     auto out = w.plan_for("sf");
     REQUIRE(out.ok());
     const PeerPlan* paris = peer(out.state, "paris");
@@ -98,7 +87,7 @@ TEST_CASE("a hub's spoke peer carries that spoke's exports and tunnel address on
 }
 
 TEST_CASE("a hub's hub peer carries the spokes that reach that hub but not this one") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     auto out = w.plan_for("sanjose");
     REQUIRE(out.ok());
     // paris lists only sf; rome lists tokyo first, then sf: rome goes to tokyo.
@@ -118,7 +107,7 @@ TEST_CASE("a hub's hub peer carries the spokes that reach that hub but not this 
 }
 
 TEST_CASE("one prefix exported by two members is an error naming both") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     w.site("rome").exports.push_back(P("10.10.2.0/24"));  // paris's
     auto out = w.plan_for("london");
     REQUIRE(out.errors.size() == 1);

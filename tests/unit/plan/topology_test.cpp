@@ -6,22 +6,8 @@
 using namespace avpn;
 using namespace avpn::test;
 
-namespace {
-
-World two_hubs_three_spokes() {
-    World w;
-    w.hub("sanjose", {P("10.1.0.0/16")});
-    w.hub("sf", {P("10.2.0.0/16")});
-    w.spoke("london", {"sanjose", "sf"}, {P("10.10.1.0/24")});
-    w.spoke("paris", {"sf"}, {P("10.10.2.0/24")});
-    w.spoke("rome", {"sanjose"}, {P("10.10.3.0/24")});
-    return w;
-}
-
-}  // namespace
-
 TEST_CASE("a spoke peers with each of its hubs and never with another spoke") {
-    auto out = two_hubs_three_spokes().plan_for("london");
+    auto out = three_hubs_three_spokes().plan_for("london");
     REQUIRE_MESSAGE(out.ok(), errors_text(out));
     CHECK(peer_names(out.state) == std::vector<std::string>{"sanjose", "sf"});
     CHECK(out.state.wireguard.size() == 1);
@@ -29,13 +15,13 @@ TEST_CASE("a spoke peers with each of its hubs and never with another spoke") {
 }
 
 TEST_CASE("a hub peers with every other hub and with the spokes that list it") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     auto sanjose = w.plan_for("sanjose");
     REQUIRE_MESSAGE(sanjose.ok(), errors_text(sanjose));
-    CHECK(peer_names(sanjose.state) == std::vector<std::string>{"london", "rome", "sf"});
+    CHECK(peer_names(sanjose.state) == std::vector<std::string>{"london", "sf", "tokyo"});
     auto sf = w.plan_for("sf");
     REQUIRE(sf.ok());
-    CHECK(peer_names(sf.state) == std::vector<std::string>{"london", "paris", "sanjose"});
+    CHECK(peer_names(sf.state) == std::vector<std::string>{"london", "paris", "rome", "sanjose", "tokyo"});
 }
 
 TEST_CASE("three hubs form a full mesh") {
@@ -57,11 +43,12 @@ TEST_CASE("three hubs form a full mesh") {
 }
 
 TEST_CASE("members that are off take no part; a site that is off plans no AutoVPN") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     w.site("rome").role = Role::off;
     auto sanjose = w.plan_for("sanjose");
     REQUIRE(sanjose.ok());
-    CHECK(peer_names(sanjose.state) == std::vector<std::string>{"london", "sf"});
+    CHECK(peer_names(sanjose.state) == std::vector<std::string>{"london", "sf", "tokyo"});
+    CHECK_FALSE(has(peer(sanjose.state, "tokyo")->allowed, P("10.10.3.0/24")));
     CHECK_FALSE(has(peer(sanjose.state, "sf")->allowed, P("10.10.3.0/24")));
 
     auto rome = w.plan_for("rome");
@@ -73,7 +60,7 @@ TEST_CASE("members that are off take no part; a site that is off plans no AutoVP
 }
 
 TEST_CASE("a spoke naming a hub that is not a hub member is an error with its location") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     w.site("london").hubs.push_back({"paris", false, {"site.toml", 42, 7}});
     auto out = w.plan_for("london");
     REQUIRE(out.errors.size() == 1);
@@ -82,7 +69,7 @@ TEST_CASE("a spoke naming a hub that is not a hub member is an error with its lo
 }
 
 TEST_CASE("a switched-off hub is skipped quietly and the next hub becomes primary") {
-    auto w = two_hubs_three_spokes();
+    auto w = three_hubs_three_spokes();
     w.site("sanjose").role = Role::off;
     auto out = w.plan_for("london");
     REQUIRE_MESSAGE(out.ok(), errors_text(out));

@@ -114,6 +114,17 @@ PlanOutcome World::plan_for(const std::string& name) const {
     return plan(intent_for(name), inputs_for(name));
 }
 
+World three_hubs_three_spokes() {
+    World w;
+    w.hub("sanjose", {P("10.1.0.0/16")});
+    w.hub("sf", {P("10.2.0.0/16")});
+    w.hub("tokyo", {P("10.3.0.0/16")});
+    w.spoke("london", {"sanjose", "sf"}, {P("10.10.1.0/24")});
+    w.spoke("paris", {"sf"}, {P("10.10.2.0/24"), P("10.10.22.0/24")});
+    w.spoke("rome", {"tokyo", "sf"}, {P("10.10.3.0/24")});
+    return w;
+}
+
 World hub_and_spokes(size_t spokes, size_t vlans, Transport transport) {
     World w;
     w.group.transport = transport;

@@ -46,6 +46,10 @@ public:
     PlanOutcome plan_for(const std::string& name) const;
 };
 
+// hubs sanjose, sf, tokyo; spokes london [sanjose, sf], paris [sf],
+// rome [tokyo, sf]; every site exports something distinct.
+World three_hubs_three_spokes();
+
 // A hub with `spokes` spoke members, each exporting `vlans` /24s (the bench
 // shape); spoke names are "s<i>".
 World hub_and_spokes(size_t spokes, size_t vlans, Transport transport);
