@@ -38,7 +38,7 @@ struct WgPeerStats {
 struct WgDeviceState {
     WgDevice device;  // private_key left empty; peers sorted by key, allowed IPs sorted
     uint32_t ifindex = 0;
-    std::string public_key;          // base64; "" when the device has no private key
+    std::string public_key;          // = device.public_key; "" when the device has no private key
     std::vector<WgPeerStats> stats;  // parallel to device.peers
 };
 

@@ -92,7 +92,7 @@ Status merge_device_message(const nlmsghdr* h, WgDeviceState& s) {
     if (auto p = t[WGDEVICE_A_LISTEN_PORT].u16()) s.device.listen_port = *p;
     if (auto m = t[WGDEVICE_A_FWMARK].u32()) s.device.fwmark = *m;
     if (const Attr& k = t[WGDEVICE_A_PUBLIC_KEY]; k.data.size() == 32)
-        s.public_key = crypto::base64_encode(k.data.data(), k.data.size());
+        s.device.public_key = s.public_key = crypto::base64_encode(k.data.data(), k.data.size());
     if (!t[WGDEVICE_A_PEERS].present) return {};
     AttrReader r(t[WGDEVICE_A_PEERS].data);
     Attr peer;
