@@ -73,6 +73,12 @@ std::vector<SectionTable> section_tables(const ValueCtx& c, const Node& value, c
     return out;
 }
 
+std::optional<Role> read_role(Fields& f) {
+    auto role = f.choice<Role>("role", {{"hub", Role::hub}, {"spoke", Role::spoke}, {"off", Role::off}});
+    if (!role && !f.has("role")) f.error("role", "missing required key \"role\" (\"hub\", \"spoke\" or \"off\")");
+    return role;
+}
+
 std::optional<Secret> read_secret_at(Loader& l, Fields& f, std::string_view key, std::string* resolved) {
     auto rel = f.str(key);
     if (!rel) return std::nullopt;

@@ -88,6 +88,17 @@ std::vector<SectionTable> section_tables(const ValueCtx&, const Node& value, con
 // directory. nullopt (after an error at that key) when it cannot be used.
 std::optional<Secret> read_secret_at(Loader&, Fields& f, std::string_view key, std::string* resolved);
 
+// role = "hub" | "spoke" | "off", required.
+std::optional<Role> read_role(Fields& f);
+
+// Runs parse_one(loader, ctx, table, index) on every table of a section.
+template <class ParseOne>
+void parse_each(Loader& l, const Node& value, const std::string& name, ParseOne parse_one) {
+    ValueCtx c = l.ctx();
+    std::vector<SectionTable> tables = section_tables(c, value, name);
+    for (size_t i = 0; i < tables.size(); ++i) parse_one(l, c, tables[i], i);
+}
+
 // Hub references: "name" or { name = "x", default_route = true }.
 std::optional<std::vector<HubRef>> read_hub_refs(Fields& f, std::string_view key);
 

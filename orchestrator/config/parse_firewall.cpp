@@ -34,7 +34,7 @@ std::optional<std::string> read_endpoint_ref(Fields& f, std::string_view key) {
     return std::nullopt;
 }
 
-void parse_rule(Loader& l, const ValueCtx& c, const SectionTable& t) {
+void parse_rule(Loader& l, const ValueCtx& c, const SectionTable& t, size_t) {
     Fields f(c, *t.table, t.path);
     FwRule r;
     r.loc = f.loc();
@@ -59,8 +59,7 @@ void parse_rule(Loader& l, const ValueCtx& c, const SectionTable& t) {
 }  // namespace
 
 void parse_firewall(Loader& l, const Node& value) {
-    ValueCtx c = l.ctx();
-    for (const SectionTable& t : section_tables(c, value, "firewall")) parse_rule(l, c, t);
+    parse_each(l, value, "firewall", parse_rule);
 }
 
 }  // namespace avpn::config

@@ -121,9 +121,7 @@ void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t ind
 }  // namespace
 
 void parse_groups(Loader& l, const Node& value) {
-    ValueCtx c = l.ctx();
-    std::vector<SectionTable> tables = section_tables(c, value, "autovpn");
-    for (size_t i = 0; i < tables.size(); ++i) parse_group(l, c, tables[i], i);
+    parse_each(l, value, "autovpn", parse_group);
 }
 
 }  // namespace avpn::config

@@ -135,7 +135,7 @@ void read_networks(Fields& f, IpsecTunnel& t) {
     }
 }
 
-void parse_tunnel(Loader& l, const ValueCtx& c, const SectionTable& s) {
+void parse_tunnel(Loader& l, const ValueCtx& c, const SectionTable& s, size_t) {
     Fields f(c, *s.table, s.path);
     IpsecTunnel t;
     t.loc = f.loc();
@@ -165,8 +165,7 @@ void parse_tunnel(Loader& l, const ValueCtx& c, const SectionTable& s) {
 }  // namespace
 
 void parse_ipsec(Loader& l, const Node& value) {
-    ValueCtx c = l.ctx();
-    for (const SectionTable& t : section_tables(c, value, "ipsec")) parse_tunnel(l, c, t);
+    parse_each(l, value, "ipsec", parse_tunnel);
 }
 
 }  // namespace avpn::config

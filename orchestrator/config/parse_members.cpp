@@ -44,10 +44,7 @@ void parse_member(Loader& l, MemberList& list, Group& g, Seen& seen, const Value
     Member m;
     m.loc = f.loc();
     if (auto v = f.name("name", true)) m.name = *v;
-    if (auto v = f.choice<Role>("role", {{"hub", Role::hub}, {"spoke", Role::spoke}, {"off", Role::off}}))
-        m.role = *v;
-    else if (!f.has("role"))
-        f.error("role", "missing required key \"role\" (\"hub\", \"spoke\" or \"off\")");
+    if (auto v = read_role(f)) m.role = *v;
     if (auto v = read_public_key(f)) m.public_key = *v;
     if (auto v = f.prefixes("exports")) m.exports = *v;
     if (auto v = read_hub_refs(f, "hubs")) m.hubs = *v;

@@ -68,10 +68,7 @@ void parse_site(Loader& l, const Node& table) {
     Site& site = l.intent.site;
     site.loc = f.loc();
     if (auto v = f.name("name", true)) site.name = *v;
-    if (auto v = f.choice<Role>("role", {{"hub", Role::hub}, {"spoke", Role::spoke}, {"off", Role::off}}))
-        site.role = *v;
-    else if (!f.has("role"))
-        f.error("role", "missing required key \"role\" (\"hub\", \"spoke\" or \"off\")");
+    if (auto v = read_role(f)) site.role = *v;
     read_uplinks(f, site);
     if (auto v = f.boolean("failover")) site.failover = *v;
     if (auto v = f.boolean("active_active")) site.active_active = *v;
@@ -104,7 +101,7 @@ void read_subnets(Fields& f, Vlan& v) {
     if (list && list->empty()) f.error("subnets", "at least one subnet is needed");
 }
 
-void parse_vlan(Loader& l, const ValueCtx& c, const SectionTable& t) {
+void parse_vlan(Loader& l, const ValueCtx& c, const SectionTable& t, size_t) {
     Fields f(c, *t.table, t.path);
     Vlan v;
     v.loc = f.loc();
@@ -121,8 +118,7 @@ void parse_vlan(Loader& l, const ValueCtx& c, const SectionTable& t) {
 }  // namespace
 
 void parse_vlans(Loader& l, const Node& value) {
-    ValueCtx c = l.ctx();
-    for (const SectionTable& t : section_tables(c, value, "vlan")) parse_vlan(l, c, t);
+    parse_each(l, value, "vlan", parse_vlan);
 }
 
 }  // namespace avpn::config

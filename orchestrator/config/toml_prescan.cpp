@@ -25,7 +25,12 @@ private:
     void skip(size_t n) {
         for (size_t k = 0; k < n && i_ < s_.size(); ++k) advance();
     }
-    bool line_ends_here() const;  // only spaces/tabs/CR until a newline
+    bool line_ends_here() const;          // only spaces/tabs/CR until a newline
+    bool non_ascii_after_blanks() const;  // spaces/tabs, then a non-ASCII byte
+    SyntaxError error_after_backslash() const {
+        return error("toml++ 3.3 cannot read a non-ASCII character after a backslash in a \"\"\" string; "
+                     "escape it (\\uXXXX) or keep it off the line-ending backslash");
+    }
     SyntaxError error(const char* message) const { return SyntaxError{Pos{line_, column_}, message}; }
     std::optional<SyntaxError> step();
     // Past the closing delimiter; up to two more quotes belong to the content.
@@ -42,6 +47,12 @@ private:
     State state_ = State::normal;
     bool trimming_ = false;  // after a line-ending backslash in a """ string
 };
+
+bool Scanner::non_ascii_after_blanks() const {
+    size_t j = i_ + 1;
+    while (j < s_.size() && (s_[j] == ' ' || s_[j] == '\t')) ++j;
+    return j < s_.size() && static_cast<unsigned char>(s_[j]) >= 0x80;
+}
 
 bool Scanner::line_ends_here() const {
     size_t j = i_ + 1;
@@ -79,12 +90,13 @@ std::optional<SyntaxError> Scanner::step() {
         case State::ml_basic:
             if (trimming_) {
                 if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') break;
-                if (ch >= 0x80)
-                    return error("toml++ 3.3 cannot read a non-ASCII character right after a line-ending "
-                                 "backslash; escape it (\\uXXXX) or keep it on the backslash's line");
+                if (ch >= 0x80) return error_after_backslash();
                 trimming_ = false;
             }
             if (ch == '\\') {
+                // toml++ asks whether what follows a backslash is whitespace
+                // (a line-ending backslash); an escape is ASCII anyway.
+                if (non_ascii_after_blanks()) return error_after_backslash();
                 trimming_ = line_ends_here();
                 skip(trimming_ ? 1 : 2);
                 return std::nullopt;

@@ -168,4 +168,8 @@ TEST_CASE("non-ASCII outside strings and comments is a syntax error, never hande
     REQUIRE(trimmed.errors.size() == 1);
     CHECK(trimmed.errors[0].where == std::string(kSiteFile) + ":7:4");
     CHECK(trimmed.errors[0].why.find("line-ending backslash") != std::string::npos);
+
+    auto escape = load(kHub + "x = \"\"\"a \\\xc2\xa7\"\"\"\n");
+    REQUIRE(escape.errors.size() == 1);
+    CHECK(escape.errors[0].where == std::string(kSiteFile) + ":6:10");
 }
