@@ -31,7 +31,8 @@ struct GroupView {
         auto it = roles.find(name);
         if (it == roles.end()) return "unknown hub \"" + name + "\": no member of group \"" + g.name + "\" has that name";
         if (it->second != Role::hub)
-            return "\"" + name + "\" is a " + std::string(to_string(it->second)) + ", not a hub of group \"" + g.name + "\"";
+            return "\"" + name + "\" is not a hub of group \"" + g.name + "\" (its role is " +
+                   std::string(to_string(it->second)) + ")";
         return "";
     }
 };
@@ -138,8 +139,8 @@ void check_self_entry(GroupView& v) {
     const std::string& me = l.intent.site.name;
     if (l.site_role_known() && w.ok("role") && w.has("role") && m.role != l.intent.site.role)
         l.diag.error(w.loc("role"), w.field("role"),
-                     "the member list says \"" + me + "\" is a " + std::string(to_string(m.role)) + " but its [site] role is " +
-                         std::string(to_string(l.intent.site.role)));
+                     "the member list gives \"" + me + "\" role " + std::string(to_string(m.role)) +
+                         " but its [site] role is " + std::string(to_string(l.intent.site.role)));
     if (l.key_loaded && !m.public_key.empty() && m.public_key != l.intent.site.public_key)
         l.diag.error(w.loc("public_key"), w.field("public_key"),
                      "public key of \"" + me + "\" does not match its key_file " + l.intent.site.key_file +

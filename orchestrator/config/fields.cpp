@@ -126,7 +126,10 @@ void Fields::finish(std::string_view noun) {
             size_t d = edit_distance(e.key, k);
             if (d < best_distance) best_distance = d, best = k;
         }
-        std::string msg = "unknown " + std::string(noun) + " \"" + e.key + "\"";
+        bool table = e.value.is_table() || e.value.is_array();
+        std::string msg = noun == "section" && !table
+                              ? "unknown top-level key \"" + e.key + "\" (keys belong inside a section such as [site])"
+                              : "unknown " + std::string(noun) + " \"" + e.key + "\"";
         if (!best.empty())
             msg += "; did you mean \"" + std::string(best) + "\"?";
         else if (!known_.empty()) {

@@ -31,7 +31,7 @@ TEST_CASE("a spoke's hubs must be hub members of the group") {
                   "hubs = [\"hq\", \"ghost\", \"paris\", { name = \"london\" }]\n" + kHq +
                   member("paris", "spoke", 2, "[\"10.40.0.0/24\"]", "[\"hq\"]"));
     expect_error(r, "autovpn.hubs[1]", "13:15", {"unknown hub \"ghost\"", "group \"corp\""});
-    expect_error(r, "autovpn.hubs[2]", "13:24", {"\"paris\" is a spoke, not a hub"});
+    expect_error(r, "autovpn.hubs[2]", "13:24", {"\"paris\" is not a hub", "its role is spoke"});
     expect_error(r, "autovpn.hubs[3]", "13:33", {"its own hub"});
     CHECK(r.errors.size() == 3);
 }
@@ -50,7 +50,7 @@ TEST_CASE("hubs do not list hubs; spokes have no exit hubs and do not advertise"
 TEST_CASE("exit hubs must be other hub members") {
     auto r = load(kHub + kCorpVlan + "[autovpn]\ngroup = \"corp\"\nexit_hubs = [\"hq\", \"spoky\", \"london\"]\n" + kHq +
                   member("spoky", "spoke", 2, "[\"10.2.0.0/24\"]", "[\"london\"]"));
-    expect_error(r, "autovpn.exit_hubs[1]", "12:20", {"\"spoky\" is a spoke"});
+    expect_error(r, "autovpn.exit_hubs[1]", "12:20", {"\"spoky\" is not a hub"});
     expect_error(r, "autovpn.exit_hubs[2]", "12:29", {"its own hub"});
     CHECK(r.errors.size() == 2);
 }
@@ -93,7 +93,7 @@ TEST_CASE("the member list may include this site: skipped, but it must agree") {
 
     auto r = load(kSpoke + kCorpVlan + "[autovpn]\ngroup = \"corp\"\npermitted_vlans = [\"Corp\"]\nhubs = [\"hq\"]\n" +
                   member("london", "hub", 7, "[\"10.30.20.0/24\"]") + kHq);
-    expect_error(r, "autovpn.member[0].role", "16:8", {"says \"london\" is a hub", "role is spoke"});
+    expect_error(r, "autovpn.member[0].role", "16:8", {"gives \"london\" role hub", "[site] role is spoke"});
     expect_error(r, "autovpn.member[0].public_key", "17:14", {"does not match its key_file /cfg/london.key", kSitePub});
 }
 

@@ -173,3 +173,8 @@ TEST_CASE("non-ASCII outside strings and comments is a syntax error, never hande
     REQUIRE(escape.errors.size() == 1);
     CHECK(escape.errors[0].where == std::string(kSiteFile) + ":6:10");
 }
+
+TEST_CASE("a key outside any section is named as such") {
+    auto r = load("name = \"london\"\n" + kHub);
+    expect_error(r, "name", "1:1", {"unknown top-level key \"name\"", "inside a section such as [site]"});
+}
