@@ -98,6 +98,14 @@ public:
     virtual Result<WgDeviceStatus> status(const std::string& ifname) = 0;
     // Applies a delta.
     virtual Status set(const WgDeviceChange& change) = 0;
+
+protected:
+    // get() of a backend whose every read brings the stats along anyway.
+    Result<nl::WgDevice> device_of_status(const std::string& ifname) {
+        auto st = status(ifname);
+        if (!st) return st.error();
+        return std::move(st->device);
+    }
 };
 
 // The syncconf-style delta from observed to desired: peers only observed are

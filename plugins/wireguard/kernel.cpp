@@ -89,11 +89,7 @@ Result<WgDeviceStatus> KernelBackend::status(const std::string& ifname) {
     return from_kernel(std::move(*state));
 }
 
-Result<nl::WgDevice> KernelBackend::get(const std::string& ifname) {
-    auto st = status(ifname);
-    if (!st) return st.error();
-    return std::move(st->device);
-}
+Result<nl::WgDevice> KernelBackend::get(const std::string& ifname) { return device_of_status(ifname); }
 
 Status KernelBackend::set(const WgDeviceChange& change) {
     if (change.empty()) return {};  // a no-op apply writes nothing

@@ -83,11 +83,7 @@ Result<WgDeviceStatus> UapiBackend::status(const std::string& ifname) {
     return parser.finish();
 }
 
-Result<nl::WgDevice> UapiBackend::get(const std::string& ifname) {
-    auto st = status(ifname);
-    if (!st) return st.error();
-    return std::move(st->device);
-}
+Result<nl::WgDevice> UapiBackend::get(const std::string& ifname) { return device_of_status(ifname); }
 
 Status UapiBackend::set(const WgDeviceChange& change) {
     if (change.empty()) return {};  // a no-op apply writes nothing
