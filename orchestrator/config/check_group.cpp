@@ -70,12 +70,14 @@ void check_advertise(GroupView& v) {
                            "a default route is not advertised; spokes choose a full tunnel with default_route = true, hubs with exit_hubs");
 }
 
-void check_hub_refs(GroupView& v, const std::vector<HubRef>& hubs, const std::vector<std::string>& exit_hubs,
+// References of `who` (role `role`); a list its role may not have is already
+// an error and not checked further.
+void check_hub_refs(GroupView& v, Role role, const std::vector<HubRef>& hubs, const std::vector<std::string>& exit_hubs,
                     const Where& w, const std::string& who) {
-    for (size_t i = 0; i < hubs.size() && w.ok("hubs"); ++i)
+    for (size_t i = 0; i < hubs.size() && w.ok("hubs") && role != Role::hub; ++i)
         if (std::string why = v.hub_problem(hubs[i].name, who); !why.empty())
             v.l.diag.error(hubs[i].loc, w.item_field("hubs", i), why);
-    for (size_t i = 0; i < exit_hubs.size() && w.ok("exit_hubs"); ++i)
+    for (size_t i = 0; i < exit_hubs.size() && w.ok("exit_hubs") && role != Role::spoke; ++i)
         if (std::string why = v.hub_problem(exit_hubs[i], who); !why.empty())
             v.l.diag.error(w.item_loc("exit_hubs", i), w.item_field("exit_hubs", i), why);
 }
@@ -170,9 +172,11 @@ void check_group(Loader& l, size_t i) {
     check_permitted_vlans(v);
     check_advertise(v);
     if (!v.st.members.loaded) return;  // everything below needs the member list
-    check_hub_refs(v, v.g.hubs, v.g.exit_hubs, v.w, l.intent.site.name);
-    for (size_t m = 0; m < v.g.members.size(); ++m)
-        check_hub_refs(v, v.g.members[m].hubs, v.g.members[m].exit_hubs, v.st.members.where[m], v.g.members[m].name);
+    check_hub_refs(v, l.intent.site.role, v.g.hubs, v.g.exit_hubs, v.w, l.intent.site.name);
+    for (size_t m = 0; m < v.g.members.size(); ++m) {
+        const Member& member = v.g.members[m];
+        check_hub_refs(v, member.role, member.hubs, member.exit_hubs, v.st.members.where[m], member.name);
+    }
     check_tunnel_addresses(v);
     check_self_entry(v);
 }

@@ -170,3 +170,9 @@ TEST_CASE("kernel ids are checked against avpn's ranges") {
     expect_error(r, "autovpn.table", "8:9", {"kernel's own"});
     expect_error(r, "autovpn.rule_priority", "9:17", {"out of range (7000..7090)"});
 }
+
+TEST_CASE("a list the role may not have is one error, not one per entry") {
+    auto r = load(kHub + "[autovpn]\ngroup = \"corp\"\nhubs = [\"ghost\", \"phantom\"]\n");
+    expect_error(r, "autovpn.hubs", "8:8", {"a hub does not list hubs"});
+    CHECK(r.errors.size() == 1);
+}
