@@ -6,6 +6,7 @@
 
 #include "netlink/genl.hpp"
 #include "plugins/wireguard/keys.hpp"
+#include "plugins/wireguard/select.hpp"
 
 namespace avpn::wg {
 

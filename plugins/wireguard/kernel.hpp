@@ -35,8 +35,7 @@ private:
     uint16_t family_;
 };
 
-// For SelectOptions::make_kernel.
-Result<std::unique_ptr<WgBackend>> make_kernel_backend();
+// make_kernel_backend() (declared in select.hpp) opens one of these.
 
 // The conversions, pure (tested without a kernel).
 WgDeviceStatus from_kernel(nl::WgDeviceState state);

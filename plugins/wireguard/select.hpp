@@ -29,11 +29,14 @@ BackendKind choose_backend(const std::string& ifname, BackendPreference preferen
 
 using KernelBackendFactory = std::function<Result<std::unique_ptr<WgBackend>>()>;
 
+// The real kernel backend (kernel.cpp): a generic netlink socket.
+Result<std::unique_ptr<WgBackend>> make_kernel_backend();
+
 struct SelectOptions {
     UapiOptions uapi;
     WireguardGoOptions wireguard_go;  // its socket_dir should equal uapi.socket_dir
-    // Builds the kernel backend; empty: the kernel backend is not available.
-    KernelBackendFactory make_kernel;
+    // Builds the kernel backend (tests inject their own); empty: not available.
+    KernelBackendFactory make_kernel = make_kernel_backend;
 };
 
 struct SelectedBackend {

@@ -63,6 +63,7 @@ TEST_CASE("select_backend builds the chosen backend") {
     TempDir dir;
     SelectOptions o = options_in(dir);
     SUBCASE("kernel without a factory is an error") {
+        o.make_kernel = nullptr;
         auto sel = select_backend("avwgs0", BackendPreference::automatic, o);
         REQUIRE_FALSE(sel.ok());
         CHECK(sel.error().why.find("not available") != std::string::npos);
