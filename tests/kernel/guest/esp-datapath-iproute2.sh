@@ -6,16 +6,9 @@
 # and pass once the SAs exist, and every SA must count the packets.
 . "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-wan_a=192.0.2.1 wan_b=192.0.2.2
-lan_a=198.51.100.0/24 lan_b=203.0.113.0/24 host_a=198.51.100.1 host_b=203.0.113.1
 spi_ab=0x1001 spi_ba=0x1002
 
-step "two sites over a veth WAN"
-make_ns a
-make_ns b
-veth_link a wan-a "$wan_a/24" b wan-b "$wan_b/24"
-ip -n "$(ns a)" addr add "$host_a/32" dev lo
-ip -n "$(ns b)" addr add "$host_b/32" dev lo
+two_sites
 ip -n "$(ns a)" route add "$lan_b" via "$wan_b" src "$host_a"
 ip -n "$(ns b)" route add "$lan_a" via "$wan_a" src "$host_b"
 expect_ping a "$host_b" -I "$host_a"

@@ -35,8 +35,31 @@ veth_link() {
   ip -n "$(ns "$4")" link set "$5" up
 }
 
-# pings NS DEST [ping options]: true when all 3 echo requests get answers.
-pings() { local n=$1 dest=$2; shift 2; in_ns "$n" ping -q -c 3 -i 0.2 -W 2 "$@" "$dest" >/dev/null 2>&1; }
+# The two-site topology of the tests: namespaces a and b joined by a veth
+# "WAN" (wan-a, wan-b), each with a host address of its site subnet on lo.
+# Documentation ranges only (RFC 5737).
+wan_a=192.0.2.1 wan_b=192.0.2.2
+lan_a=198.51.100.0/24 lan_b=203.0.113.0/24 host_a=198.51.100.1 host_b=203.0.113.1
+two_sites() {
+  step "two sites over a veth WAN"
+  make_ns a
+  make_ns b
+  veth_link a wan-a "$wan_a/24" b wan-b "$wan_b/24"
+  ip -n "$(ns a)" addr add "$host_a/32" dev lo
+  ip -n "$(ns b)" addr add "$host_b/32" dev lo
+}
+
+# pings NS DEST [ping options]: true when, once a first reply came (within
+# 10 tries: ARP, handshakes and module loading are slow under emulation), 3
+# echo requests in a row all get answers.
+pings() {
+  local n=$1 dest=$2 try; shift 2
+  for try in $(seq 10); do
+    in_ns "$n" ping -q -c 1 -W 1 "$@" "$dest" >/dev/null 2>&1 && break
+    [ "$try" -eq 10 ] && return 1
+  done
+  in_ns "$n" ping -q -c 3 -i 0.2 -W 2 "$@" "$dest" >/dev/null 2>&1
+}
 # no_pings NS DEST [ping options]: true when none of 2 echo requests does.
 no_pings() {
   local n=$1 dest=$2 out; shift 2

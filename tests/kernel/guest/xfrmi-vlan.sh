@@ -4,16 +4,9 @@
 #    into xfrm0 is encrypted by the SAs and policies carrying that if_id;
 # 2. an 802.1Q subinterface: frames pass only between matching VLAN ids.
 . "$(dirname "$0")/lib.sh"
-wan_a=192.0.2.1 wan_b=192.0.2.2
-lan_a=198.51.100.0/24 lan_b=203.0.113.0/24 host_a=198.51.100.1 host_b=203.0.113.1
 if_id=42 spi_ab=0x2001 spi_ba=0x2002
 
-step "two sites over a veth WAN"
-make_ns a
-make_ns b
-veth_link a wan-a "$wan_a/24" b wan-b "$wan_b/24"
-ip -n "$(ns a)" addr add "$host_a/32" dev lo
-ip -n "$(ns b)" addr add "$host_b/32" dev lo
+two_sites
 
 step "xfrm interfaces (if_id $if_id), routes into them, no SAs yet"
 # xfrm_site SITE WAN_DEV LOCAL_WAN REMOTE_WAN LOCAL_HOST REMOTE_LAN
@@ -62,6 +55,7 @@ ip -n "$(ns b)" link del wan-b.200
 ip -n "$(ns b)" link add link wan-b name wan-b.100 type vlan id 100
 ip -n "$(ns b)" addr add "$vlan_b/24" dev wan-b.100
 ip -n "$(ns b)" link set wan-b.100 up
+ip -n "$(ns a)" neigh flush dev wan-a.100   # the failed lookup of the step before
 in_ns a grep -q 'VID: 100' /proc/net/vlan/wan-a.100 || fail "wan-a.100 is not VLAN 100"
 expect_ping a "$vlan_b"
 at_least "b: wan-b.100 rx packets" "$(link_stat b wan-b.100 rx_packets)" 3
