@@ -81,7 +81,7 @@ Description route_family(const nlmsghdr* h) {
 Description xfrm_delete_sa(const nlmsghdr* h) {
     Description d{"delete xfrm sa", "?"};
     auto* id = fixed_header<xfrm_usersa_id>(h);
-    if (auto f = id ? xfrm_wire::family_of(id->family) : std::nullopt) {
+    if (auto f = id ? inet_family(id->family) : std::nullopt) {
         char spi[16];
         std::snprintf(spi, sizeof spi, "0x%08x", ntohl(id->spi));
         d.where = "sa ->" + xfrm_wire::from_wire(id->daddr, *f).str() + " spi " + spi;
@@ -92,7 +92,7 @@ Description xfrm_delete_sa(const nlmsghdr* h) {
 Description xfrm_delete_policy(const nlmsghdr* h) {
     Description d{"delete xfrm policy", "?"};
     auto* id = fixed_header<xfrm_userpolicy_id>(h);
-    if (auto f = id ? xfrm_wire::family_of(id->sel.family) : std::nullopt) {
+    if (auto f = id ? inet_family(id->sel.family) : std::nullopt) {
         auto src = Prefix::make(xfrm_wire::from_wire(id->sel.saddr, *f), id->sel.prefixlen_s);
         auto dst = Prefix::make(xfrm_wire::from_wire(id->sel.daddr, *f), id->sel.prefixlen_d);
         d.where = "policy " + src.str() + "->" + dst.str() + " dir " + std::to_string(id->dir);

@@ -26,8 +26,7 @@ Result<uint16_t> resolve_family(Transport& genl, std::string_view name) {
         },
         [&](const nlmsghdr* h) -> Status {
             AttrTable<CTRL_ATTR_MAX + 1> t{};
-            if (!parse_attrs(attrs_after(h, sizeof(genlmsghdr)), t))
-                return Error{"resolve generic netlink family", std::string(name), "malformed reply"};
+            if (auto msg = read_message<genlmsghdr>(h, t, "resolve generic netlink family"); !msg) return msg.error();
             id = t[CTRL_ATTR_FAMILY_ID].u16().value_or(0);
             return {};
         });

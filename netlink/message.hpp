@@ -12,6 +12,7 @@
 #pragma once
 
 #include <linux/netlink.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <string_view>
 
 #include "common/ip.hpp"
+#include "common/result.hpp"
 
 namespace avpn::nl {
 
@@ -159,6 +161,23 @@ const T* fixed_header(const nlmsghdr* h) {
 
 // The attribute region after a fixed header of fixed_len bytes (empty when short).
 Bytes attrs_after(const nlmsghdr* h, size_t fixed_len);
+
+// A received object message: its fixed header, with its attributes parsed
+// into table. what names the parse in errors ("parse route").
+template <class Hdr, size_t N>
+Result<const Hdr*> read_message(const nlmsghdr* h, std::array<Attr, N>& table, const char* what) {
+    const Hdr* fixed = fixed_header<Hdr>(h);
+    if (!fixed) return Error{what, "netlink message", "too short for its fixed header"};
+    if (!parse_attrs(attrs_after(h, sizeof(Hdr)), table)) return Error{what, "netlink message", "malformed attributes"};
+    return fixed;
+}
+
+// AF_INET / AF_INET6 as a Family; nullopt for any other family.
+inline std::optional<Family> inet_family(unsigned af) {
+    if (af == AF_INET) return Family::v4;
+    if (af == AF_INET6) return Family::v6;
+    return std::nullopt;
+}
 
 // What the kernel said in an NLMSG_ERROR (or a failed NLMSG_DONE).
 struct KernelReply {

@@ -27,14 +27,13 @@ Status encode_address(MsgWriter& w, AddrOp op, const InterfaceAddress& a, uint32
 }
 
 Result<AddressEntry> parse_address(const nlmsghdr* h) {
-    auto* ifa = fixed_header<ifaddrmsg>(h);
-    if (!ifa) return Error{"parse address", "netlink message", "shorter than ifaddrmsg"};
     AttrTable<IFA_MAX + 1> t{};
-    if (!parse_attrs(attrs_after(h, sizeof *ifa), t))
-        return Error{"parse address", "netlink message", "malformed attributes"};
-    Family f = ifa->ifa_family == AF_INET6 ? Family::v6 : Family::v4;
-    if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
-        return Error{"parse address", "netlink message", "family " + std::to_string(ifa->ifa_family)};
+    auto msg = read_message<ifaddrmsg>(h, t, "parse address");
+    if (!msg) return msg.error();
+    const ifaddrmsg* ifa = *msg;
+    auto fam = inet_family(ifa->ifa_family);
+    if (!fam) return Error{"parse address", "netlink message", "family " + std::to_string(ifa->ifa_family)};
+    Family f = *fam;
     // IFA_LOCAL is the address itself; IFA_ADDRESS the peer on point-to-point links.
     auto addr = t[IFA_LOCAL].addr(f);
     if (!addr) addr = t[IFA_ADDRESS].addr(f);
@@ -47,7 +46,6 @@ Result<AddressEntry> parse_address(const nlmsghdr* h) {
 }
 
 Result<std::vector<AddressEntry>> dump_address_entries(Transport& t, std::optional<uint32_t> ifindex) {
-    std::vector<AddressEntry> out;
     DumpRequest req;
     req.what = "dump addresses";
     if (ifindex) req.where = "interface #" + std::to_string(*ifindex);
@@ -55,16 +53,13 @@ Result<std::vector<AddressEntry>> dump_address_entries(Transport& t, std::option
     req.fill = [&](MsgWriter& w) {
         if (auto* ifa = w.put_fixed<ifaddrmsg>()) ifa->ifa_index = ifindex.value_or(0);
     };
-    req.on_message = [&](const nlmsghdr* h) -> Status {
+    return collect_dump<AddressEntry>(t, std::move(req), [&](const nlmsghdr* h, auto& out) -> Status {
         auto e = parse_address(h);
         if (!e) return e.error();
         // Kernels without strict dump checking ignore the index filter.
         if (!ifindex || e->ifindex == *ifindex) out.push_back(std::move(*e));
         return {};
-    };
-    req.on_restart = [&] { out.clear(); };
-    if (auto st = run_dump(t, req); !st) return st.error();
-    return out;
+    });
 }
 
 Result<std::vector<InterfaceAddress>> dump_addresses(Transport& t, const LinkIndex& names,

@@ -162,10 +162,10 @@ Status encode_veth_create(MsgWriter& w, std::string_view name, std::string_view 
 }
 
 Result<LinkState> parse_link(const nlmsghdr* h) {
-    auto* ifi = fixed_header<ifinfomsg>(h);
-    if (!ifi) return Error{"parse link", "netlink message", "shorter than ifinfomsg"};
     AttrTable<IFLA_MAX + 1> t{};
-    if (!parse_attrs(attrs_after(h, sizeof *ifi), t)) return Error{"parse link", "netlink message", "malformed attributes"};
+    auto msg = read_message<ifinfomsg>(h, t, "parse link");
+    if (!msg) return msg.error();
+    const ifinfomsg* ifi = *msg;
     LinkState s;
     s.index = uint32_t(ifi->ifi_index);
     s.flags = ifi->ifi_flags;
@@ -180,19 +180,18 @@ Result<LinkState> parse_link(const nlmsghdr* h) {
 }
 
 Result<std::vector<LinkState>> dump_links(Transport& t) {
-    std::vector<LinkState> links;
     DumpRequest req;
     req.what = "dump links";
     req.type = RTM_GETLINK;
     req.fill = [](MsgWriter& w) { w.put_fixed<ifinfomsg>(); };
-    req.on_message = [&](const nlmsghdr* h) -> Status {
+    auto dumped = collect_dump<LinkState>(t, std::move(req), [](const nlmsghdr* h, auto& out) -> Status {
         auto l = parse_link(h);
         if (!l) return l.error();
-        links.push_back(std::move(*l));
+        out.push_back(std::move(*l));
         return {};
-    };
-    req.on_restart = [&] { links.clear(); };
-    if (auto st = run_dump(t, req); !st) return st.error();
+    });
+    if (!dumped) return dumped.error();
+    std::vector<LinkState>& links = *dumped;
     std::sort(links.begin(), links.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
 
     LinkIndex names(links);
@@ -206,7 +205,7 @@ Result<std::vector<LinkState>> dump_links(Transport& t) {
         it->addresses.push_back(std::move(e.address));
     }
     for (auto& l : links) std::sort(l.addresses.begin(), l.addresses.end());
-    return links;
+    return dumped;
 }
 
 Result<uint32_t> link_index(Transport& t, std::string_view name) {

@@ -72,14 +72,13 @@ Status encode_route(MsgWriter& w, RouteOp op, const Route& r, uint32_t oif, uint
 }
 
 Result<RouteEntry> parse_route(const nlmsghdr* h) {
-    auto* rtm = fixed_header<rtmsg>(h);
-    if (!rtm) return Error{"parse route", "netlink message", "shorter than rtmsg"};
-    if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6)
-        return Error{"parse route", "netlink message", "family " + std::to_string(rtm->rtm_family)};
     AttrTable<RTA_MAX + 1> t{};
-    if (!parse_attrs(attrs_after(h, sizeof *rtm), t))
-        return Error{"parse route", "netlink message", "malformed attributes"};
-    Family f = rtm->rtm_family == AF_INET ? Family::v4 : Family::v6;
+    auto msg = read_message<rtmsg>(h, t, "parse route");
+    if (!msg) return msg.error();
+    const rtmsg* rtm = *msg;
+    auto fam = inet_family(rtm->rtm_family);
+    if (!fam) return Error{"parse route", "netlink message", "family " + std::to_string(rtm->rtm_family)};
+    Family f = *fam;
     IpAddr dst;
     dst.family = f;
     if (t[RTA_DST].present) {
@@ -103,7 +102,6 @@ Result<RouteEntry> parse_route(const nlmsghdr* h) {
 }
 
 Result<std::vector<Route>> dump_routes(Transport& t, const RouteFilter& filter, const LinkIndex& names) {
-    std::vector<Route> out;
     DumpRequest req;
     req.what = "dump routes";
     req.where = "table " + std::to_string(filter.table) + " protocol " + std::to_string(filter.protocol);
@@ -117,10 +115,11 @@ Result<std::vector<Route>> dump_routes(Transport& t, const RouteFilter& filter, 
         }
         w.put_u32(RTA_TABLE, filter.table);
     };
-    req.on_message = [&](const nlmsghdr* h) -> Status {
+    req.empty_on_errno = ENOENT;  // the table does not exist yet: nothing in it
+    auto routes = collect_dump<Route>(t, std::move(req), [&](const nlmsghdr* h, auto& out) -> Status {
         // An unfiltered dump may list multicast or MPLS routes: not avpn's kind.
         auto* rtm = fixed_header<rtmsg>(h);
-        if (rtm && rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) return {};
+        if (rtm && !inet_family(rtm->rtm_family)) return {};
         auto e = parse_route(h);
         if (!e) return e.error();
         // ...and this layer filters again, for kernels that do not.
@@ -129,12 +128,9 @@ Result<std::vector<Route>> dump_routes(Transport& t, const RouteFilter& filter, 
         e->route.ifname = names.name(e->oif);
         out.push_back(std::move(e->route));
         return {};
-    };
-    req.on_restart = [&] { out.clear(); };
-    req.empty_on_errno = ENOENT;  // the table does not exist yet: nothing in it
-    if (auto st = run_dump(t, req); !st) return st.error();
-    std::sort(out.begin(), out.end());
-    return out;
+    });
+    if (routes) std::sort(routes->begin(), routes->end());
+    return routes;
 }
 
 }  // namespace avpn::nl

@@ -52,15 +52,14 @@ Status encode_rule(MsgWriter& w, RuleOp op, const Rule& r, uint8_t protocol) {
 }
 
 Result<Rule> parse_rule(const nlmsghdr* h) {
-    auto* frh = fixed_header<fib_rule_hdr>(h);
-    if (!frh) return Error{"parse rule", "netlink message", "shorter than fib_rule_hdr"};
-    if (frh->family != AF_INET && frh->family != AF_INET6)
-        return Error{"parse rule", "netlink message", "family " + std::to_string(frh->family)};
     AttrTable<FRA_MAX + 1> t{};
-    if (!parse_attrs(attrs_after(h, sizeof *frh), t))
-        return Error{"parse rule", "netlink message", "malformed attributes"};
+    auto msg = read_message<fib_rule_hdr>(h, t, "parse rule");
+    if (!msg) return msg.error();
+    const fib_rule_hdr* frh = *msg;
+    auto fam = inet_family(frh->family);
+    if (!fam) return Error{"parse rule", "netlink message", "family " + std::to_string(frh->family)};
     Rule r;
-    r.family = frh->family == AF_INET ? Family::v4 : Family::v6;
+    r.family = *fam;
     r.priority = t[FRA_PRIORITY].u32().value_or(0);
     r.table = t[FRA_TABLE].u32().value_or(frh->table);
     r.src = parse_selector(t[FRA_SRC], r.family, frh->src_len);
@@ -74,7 +73,6 @@ Result<Rule> parse_rule(const nlmsghdr* h) {
 }
 
 Result<std::vector<Rule>> dump_rules(Transport& t, const RuleFilter& filter) {
-    std::vector<Rule> out;
     DumpRequest req;
     req.what = "dump rules";
     req.where = "priorities " + std::to_string(filter.first_priority) + "-" + std::to_string(filter.last_priority);
@@ -85,21 +83,19 @@ Result<std::vector<Rule>> dump_rules(Transport& t, const RuleFilter& filter) {
         if (auto* frh = w.put_fixed<fib_rule_hdr>())
             frh->family = filter.family ? uint8_t(filter.family == Family::v4 ? AF_INET : AF_INET6) : AF_UNSPEC;
     };
-    req.on_message = [&](const nlmsghdr* h) -> Status {
+    auto rules = collect_dump<Rule>(t, std::move(req), [&](const nlmsghdr* h, auto& out) -> Status {
         // An unfiltered dump also lists multicast-routing rules (RTNL_FAMILY_IPMR...).
         auto* frh = fixed_header<fib_rule_hdr>(h);
-        if (frh && frh->family != AF_INET && frh->family != AF_INET6) return {};
+        if (frh && !inet_family(frh->family)) return {};
         auto r = parse_rule(h);
         if (!r) return r.error();
         if (r->priority < filter.first_priority || r->priority > filter.last_priority) return {};
         if (filter.family && r->family != *filter.family) return {};
         out.push_back(std::move(*r));
         return {};
-    };
-    req.on_restart = [&] { out.clear(); };
-    if (auto st = run_dump(t, req); !st) return st.error();
-    std::sort(out.begin(), out.end());
-    return out;
+    });
+    if (rules) std::sort(rules->begin(), rules->end());
+    return rules;
 }
 
 }  // namespace avpn::nl

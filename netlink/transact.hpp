@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "netlink/message.hpp"
@@ -28,6 +29,17 @@ struct DumpRequest {
 // Runs the dump to NLMSG_DONE. A handler error is kept and returned after
 // the dump is drained, so the socket is clean for the next request.
 Status run_dump(Transport& t, const DumpRequest& req);
+
+// A dump that collects objects: take(h, out) appends what message h holds
+// (or nothing, for objects filtered out); out starts over on a restart.
+template <class T, class Take>
+Result<std::vector<T>> collect_dump(Transport& t, DumpRequest req, Take&& take) {
+    std::vector<T> out;
+    req.on_message = [&](const nlmsghdr* h) -> Status { return take(h, out); };
+    req.on_restart = [&] { out.clear(); };
+    if (auto st = run_dump(t, req); !st) return st.error();
+    return out;
+}
 
 // Sends one request with NLM_F_ACK and hands every reply message to
 // on_message (may be empty) until the kernel's ack.

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <numeric>
 
 #include "netlink/genl.hpp"
@@ -18,31 +19,30 @@ namespace {
 
 Error bad(const std::string& why) { return Error{"parse wireguard device", "netlink message", why}; }
 
+// sockaddr_in or sockaddr_in6: the family and port sit at the same offsets.
 std::optional<Endpoint> parse_endpoint(const Attr& a) {
-    if (sockaddr_in sin; a.data.size() == sizeof sin && a.read_prefix(sin) && sin.sin_family == AF_INET) {
-        Endpoint e;
-        e.addr.family = Family::v4;
-        std::memcpy(e.addr.bytes.data(), &sin.sin_addr, 4);
-        e.port = ntohs(sin.sin_port);
-        return e;
-    }
-    if (sockaddr_in6 sin6; a.data.size() == sizeof sin6 && a.read_prefix(sin6) && sin6.sin6_family == AF_INET6) {
-        Endpoint e;
-        e.addr.family = Family::v6;
-        std::memcpy(e.addr.bytes.data(), &sin6.sin6_addr, 16);
-        e.port = ntohs(sin6.sin6_port);
-        return e;
-    }
-    return std::nullopt;
+    sa_family_t fam;
+    if (!a.read_prefix(fam)) return std::nullopt;
+    bool v4 = fam == AF_INET && a.data.size() == sizeof(sockaddr_in);
+    bool v6 = fam == AF_INET6 && a.data.size() == sizeof(sockaddr_in6);
+    if (!v4 && !v6) return std::nullopt;
+    Endpoint e;
+    e.addr.family = v4 ? Family::v4 : Family::v6;
+    size_t at = v4 ? offsetof(sockaddr_in, sin_addr) : offsetof(sockaddr_in6, sin6_addr);
+    std::memcpy(e.addr.bytes.data(), a.data.data() + at, e.addr.size());
+    uint16_t port;
+    std::memcpy(&port, a.data.data() + offsetof(sockaddr_in, sin_port), sizeof port);
+    e.port = ntohs(port);
+    return e;
 }
 
 Result<Prefix> parse_allowed_ip(Bytes nest) {
     AttrTable<WGALLOWEDIP_A_MAX + 1> t{};
     if (!parse_attrs(nest, t)) return bad("malformed allowed IP");
-    auto fam = t[WGALLOWEDIP_A_FAMILY].u16();
+    auto fam = inet_family(t[WGALLOWEDIP_A_FAMILY].u16().value_or(0));
     auto cidr = t[WGALLOWEDIP_A_CIDR_MASK].u8();
-    auto addr = t[WGALLOWEDIP_A_IPADDR].addr(fam == AF_INET6 ? Family::v6 : Family::v4);
-    if (!fam || (*fam != AF_INET && *fam != AF_INET6) || !cidr || !addr || *cidr > addr->max_len())
+    auto addr = fam ? t[WGALLOWEDIP_A_IPADDR].addr(*fam) : std::nullopt;
+    if (!cidr || !addr || *cidr > addr->max_len())
         return bad("allowed IP without a valid family, address or mask");
     return Prefix::make(*addr, *cidr);
 }
@@ -84,9 +84,8 @@ Status merge_peer(Bytes nest, WgDeviceState& s) {
 }  // namespace
 
 Status merge_device_message(const nlmsghdr* h, WgDeviceState& s) {
-    if (!fixed_header<genlmsghdr>(h)) return bad("shorter than genlmsghdr");
     AttrTable<WGDEVICE_A_MAX + 1> t{};
-    if (!parse_attrs(attrs_after(h, sizeof(genlmsghdr)), t)) return bad("malformed device attributes");
+    if (auto msg = read_message<genlmsghdr>(h, t, "parse wireguard device"); !msg) return msg.error();
     if (auto i = t[WGDEVICE_A_IFINDEX].u32()) s.ifindex = *i;
     if (auto n = t[WGDEVICE_A_IFNAME].str()) s.device.ifname = std::string(*n);
     if (auto p = t[WGDEVICE_A_LISTEN_PORT].u16()) s.device.listen_port = *p;

@@ -4,6 +4,8 @@
 #include <linux/wireguard.h>
 #include <netinet/in.h>
 
+#include <cstddef>
+
 #include "netlink/batch.hpp"
 #include "netlink/genl.hpp"
 #include "netlink/wireguard.hpp"
@@ -23,19 +25,18 @@ uint32_t continuation_flags(const WgPeerUpdate& p) {
     return (p.remove ? WGPEER_F_REMOVE_ME : 0) | (p.update_only ? WGPEER_F_UPDATE_ONLY : 0);
 }
 
+// sockaddr_in or sockaddr_in6: the family and port sit at the same offsets.
 bool put_endpoint(MsgWriter& w, const Endpoint& e) {
-    if (e.addr.family == Family::v4) {
-        sockaddr_in sin{};
-        sin.sin_family = AF_INET;
-        sin.sin_port = htons(e.port);
-        std::memcpy(&sin.sin_addr, e.addr.bytes.data(), 4);
-        return w.put(WGPEER_A_ENDPOINT, &sin, sizeof sin);
-    }
-    sockaddr_in6 sin6{};
-    sin6.sin6_family = AF_INET6;
-    sin6.sin6_port = htons(e.port);
-    std::memcpy(&sin6.sin6_addr, e.addr.bytes.data(), 16);
-    return w.put(WGPEER_A_ENDPOINT, &sin6, sizeof sin6);
+    bool v4 = e.addr.family == Family::v4;
+    sockaddr_in6 sa{};  // large enough for either
+    auto* raw = reinterpret_cast<uint8_t*>(&sa);
+    sa_family_t fam = v4 ? AF_INET : AF_INET6;
+    uint16_t port = htons(e.port);
+    std::memcpy(raw, &fam, sizeof fam);
+    std::memcpy(raw + offsetof(sockaddr_in, sin_port), &port, sizeof port);
+    std::memcpy(raw + (v4 ? offsetof(sockaddr_in, sin_addr) : offsetof(sockaddr_in6, sin6_addr)), e.addr.bytes.data(),
+                e.addr.size());
+    return w.put(WGPEER_A_ENDPOINT, raw, v4 ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
 }
 
 bool put_allowed_ip(MsgWriter& w, const Prefix& p) {

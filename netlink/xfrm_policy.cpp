@@ -66,7 +66,7 @@ Result<std::vector<XfrmTemplate>> parse_templates(const Attr& a) {
     for (size_t off = 0; off < a.data.size(); off += sizeof(xfrm_user_tmpl)) {
         xfrm_user_tmpl u;
         std::memcpy(&u, a.data.data() + off, sizeof u);
-        auto f = family_of(u.family);
+        auto f = inet_family(u.family);
         if (!f) return Error{"parse xfrm policy", "XFRMA_TMPL", "family " + std::to_string(u.family)};
         out.push_back(XfrmTemplate{from_wire(u.saddr, *f), from_wire(u.id.daddr, *f), u.reqid, u.optional != 0});
     }
@@ -109,14 +109,13 @@ Status encode_policy_delete(MsgWriter& w, const XfrmPolicy& p) {
 }
 
 Result<XfrmPolicy> parse_policy(const nlmsghdr* h) {
-    auto* info = fixed_header<xfrm_userpolicy_info>(h);
-    if (!info) return Error{"parse xfrm policy", "netlink message", "shorter than xfrm_userpolicy_info"};
-    auto f = family_of(info->sel.family);
+    AttrTable<XFRMA_MAX + 1> t{};
+    auto msg = read_message<xfrm_userpolicy_info>(h, t, "parse xfrm policy");
+    if (!msg) return msg.error();
+    const xfrm_userpolicy_info* info = *msg;
+    auto f = inet_family(info->sel.family);
     if (!f) return Error{"parse xfrm policy", "netlink message", "selector family " + std::to_string(info->sel.family)};
     if (info->dir > XFRM_POLICY_FWD) return Error{"parse xfrm policy", "netlink message", "direction " + std::to_string(info->dir)};
-    AttrTable<XFRMA_MAX + 1> t{};
-    if (!parse_attrs(attrs_after(h, sizeof *info), t))
-        return Error{"parse xfrm policy", "netlink message", "malformed attributes"};
     XfrmPolicy p;
     IpAddr src = from_wire(info->sel.saddr, *f), dst = from_wire(info->sel.daddr, *f);
     if (info->sel.prefixlen_s > src.max_len() || info->sel.prefixlen_d > dst.max_len())
@@ -135,11 +134,10 @@ Result<XfrmPolicy> parse_policy(const nlmsghdr* h) {
 }
 
 Result<std::vector<XfrmPolicy>> dump_policies(Transport& t, const std::function<bool(const XfrmPolicy&)>& keep) {
-    std::vector<XfrmPolicy> out;
     DumpRequest req;
     req.what = "dump xfrm policies";
     req.type = XFRM_MSG_GETPOLICY;
-    req.on_message = [&](const nlmsghdr* h) -> Status {
+    auto policies = collect_dump<XfrmPolicy>(t, std::move(req), [&](const nlmsghdr* h, auto& out) -> Status {
         if (h->nlmsg_type != XFRM_MSG_NEWPOLICY) return {};
         // Per-socket policies (dir >= XFRM_POLICY_MAX) are never avpn's.
         auto* info = fixed_header<xfrm_userpolicy_info>(h);
@@ -148,11 +146,9 @@ Result<std::vector<XfrmPolicy>> dump_policies(Transport& t, const std::function<
         if (!p) return p.error();
         if (!keep || keep(*p)) out.push_back(std::move(*p));
         return {};
-    };
-    req.on_restart = [&] { out.clear(); };
-    if (auto st = run_dump(t, req); !st) return st.error();
-    std::sort(out.begin(), out.end());
-    return out;
+    });
+    if (policies) std::sort(policies->begin(), policies->end());
+    return policies;
 }
 
 std::function<bool(const XfrmPolicy&)> policy_owned(IdRange reqids, IdRange if_ids) {

@@ -137,13 +137,12 @@ Status encode_sa_delete(MsgWriter& w, const XfrmSa& sa) {
 }
 
 Result<XfrmSa> parse_sa(const nlmsghdr* h) {
-    auto* info = fixed_header<xfrm_usersa_info>(h);
-    if (!info) return Error{"parse xfrm sa", "netlink message", "shorter than xfrm_usersa_info"};
-    auto f = family_of(info->family);
-    if (!f) return Error{"parse xfrm sa", "netlink message", "family " + std::to_string(info->family)};
     AttrTable<XFRMA_MAX + 1> t{};
-    if (!parse_attrs(attrs_after(h, sizeof *info), t))
-        return Error{"parse xfrm sa", "netlink message", "malformed attributes"};
+    auto msg = read_message<xfrm_usersa_info>(h, t, "parse xfrm sa");
+    if (!msg) return msg.error();
+    const xfrm_usersa_info* info = *msg;
+    auto f = inet_family(info->family);
+    if (!f) return Error{"parse xfrm sa", "netlink message", "family " + std::to_string(info->family)};
     XfrmSa sa;
     sa.src = from_wire(info->saddr, *f);
     sa.dst = from_wire(info->id.daddr, *f);
@@ -159,21 +158,18 @@ Result<XfrmSa> parse_sa(const nlmsghdr* h) {
 }
 
 Result<std::vector<XfrmSa>> dump_sas(Transport& t, const std::function<bool(const XfrmSa&)>& keep) {
-    std::vector<XfrmSa> out;
     DumpRequest req;
     req.what = "dump xfrm states";
     req.type = XFRM_MSG_GETSA;
-    req.on_message = [&](const nlmsghdr* h) -> Status {
+    auto sas = collect_dump<XfrmSa>(t, std::move(req), [&](const nlmsghdr* h, auto& out) -> Status {
         if (h->nlmsg_type != XFRM_MSG_NEWSA) return {};
         auto sa = parse_sa(h);
         if (!sa) return sa.error();
         if (!keep || keep(*sa)) out.push_back(std::move(*sa));
         return {};
-    };
-    req.on_restart = [&] { out.clear(); };
-    if (auto st = run_dump(t, req); !st) return st.error();
-    std::sort(out.begin(), out.end());
-    return out;
+    });
+    if (sas) std::sort(sas->begin(), sas->end());
+    return sas;
 }
 
 std::function<bool(const XfrmSa&)> sa_reqid_in(IdRange reqids) {

@@ -25,12 +25,6 @@ inline IpAddr from_wire(const xfrm_address_t& x, Family f) {
     return a;
 }
 
-inline std::optional<Family> family_of(uint16_t af) {
-    if (af == AF_INET) return Family::v4;
-    if (af == AF_INET6) return Family::v6;
-    return std::nullopt;
-}
-
 // 0 in the model means "no limit": XFRM_INF on the wire.
 inline uint64_t limit_to_wire(uint64_t v) { return v ? v : XFRM_INF; }
 inline uint64_t limit_from_wire(uint64_t v) { return v == XFRM_INF ? 0 : v; }

@@ -11,9 +11,6 @@ using namespace avpn::nl::netns;
 
 namespace {
 
-constexpr uint32_t kTable = 7100;
-constexpr uint8_t kProto = 147;
-
 Route nth_route(int i) {
     Route r;
     r.table = kTable;

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "netlink/batch.hpp"
@@ -59,6 +60,23 @@ inline void must(const std::string& cmd) {
     std::string out = sh(cmd, &rc);
     REQUIRE_MESSAGE(rc == 0, std::string(cmd + ": " + out));
 }
+
+// Exits 77 (skipped), saying what is missing, when probe fails; otherwise
+// undoes what the probe made with cleanup.
+inline void skip_unless(const std::string& probe, const std::string& cleanup, const std::string& missing) {
+    int rc = 0;
+    std::string out = sh(probe, &rc);
+    if (rc != 0) {
+        while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+        std::printf("SKIP: %s (`%s`: %s)\n", missing.c_str(), probe.c_str(), out.c_str());
+        std::exit(77);
+    }
+    if (!cleanup.empty()) must(cleanup);
+}
+
+// avpn's routes in these tests: its protocol, in a table above 255.
+inline constexpr uint32_t kTable = 7100;
+inline constexpr uint8_t kProto = 147;
 
 // A veth pair, both ends up, with an IPv4 address on the first; returns its index.
 inline uint32_t veth_with_address(Socket& rt, const std::string& name, const std::string& peer,

@@ -13,9 +13,6 @@ using namespace avpn::nl::netns;
 
 namespace {
 
-constexpr uint32_t kTable = 7100;
-constexpr uint8_t kProto = 147;
-
 Route route(const char* dst, const char* ifname, std::optional<const char*> gw = std::nullopt) {
     Route r;
     r.table = kTable;

@@ -15,13 +15,7 @@ using namespace avpn::nl::netns;
 namespace {
 
 void skip_without_wireguard() {
-    int rc = 0;
-    std::string out = sh("ip link add avpn-wgprobe type wireguard", &rc);
-    if (rc != 0) {
-        std::printf("SKIP: no kernel WireGuard here (`ip link add type wireguard`: %s)\n", out.c_str());
-        std::exit(77);
-    }
-    must("ip link del avpn-wgprobe");
+    skip_unless("ip link add avpn-wgprobe type wireguard", "ip link del avpn-wgprobe", "no kernel WireGuard here");
 }
 
 crypto::Key32 key() {
