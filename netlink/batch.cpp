@@ -110,7 +110,8 @@ Batch::Batch(Transport& t, BatchOptions options)
 Batch::~Batch() { wipe(); }
 
 void Batch::wipe() {
-    for (auto& c : chunks_) crypto::wipe(c.bytes.get(), c.used);
+    // The whole chunk: an op that did not fit may have left key bytes past `used`.
+    for (auto& c : chunks_) crypto::wipe(c.bytes.get(), chunk_bytes_);
     chunks_.clear();
     op_ids_.clear();
 }

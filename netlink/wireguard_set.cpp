@@ -172,10 +172,13 @@ Result<WgMessages> encode_set_device(const WgDeviceUpdate& u, uint16_t family, s
     uint8_t* at = buf.data();
     while (!enc.done()) {
         MsgWriter w(at, capacity, 0, 0);
-        if (auto st = enc.next(w); !st) return st.error();
+        if (auto st = enc.next(w); !st) {
+            crypto::wipe(buf.data(), buf.size());
+            return st.error();
+        }
         out.parts.emplace_back(w.bytes().begin(), w.bytes().end());
-        crypto::wipe(at, w.bytes().size());
     }
+    crypto::wipe(buf.data(), buf.size());  // cancelled nests leave bytes past the message end
     return out;
 }
 

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <linux/if.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/xfrm.h>
 
@@ -332,4 +333,28 @@ TEST_CASE("truncated messages of every kind are rejected") {
     h->nlmsg_len = m.h()->nlmsg_len;
     bytes[NLMSG_HDRLEN + sizeof(rtmsg)] = 0xff;
     CHECK_FALSE(parse_route(h));
+}
+
+TEST_CASE("an 802.1Q subinterface reports its VLAN id and parent") {
+    Msg m;
+    m.w.set_type(RTM_NEWLINK, 0);
+    m.w.put_fixed<ifinfomsg>()->ifi_index = 9;
+    m.w.put_str(IFLA_IFNAME, "eth0.100");
+    m.w.put_u32(IFLA_LINK, 2);
+    auto info = m.w.begin_nest(IFLA_LINKINFO);
+    REQUIRE(info);
+    m.w.put_str(IFLA_INFO_KIND, "vlan");
+    auto data = m.w.begin_nest(IFLA_INFO_DATA);
+    REQUIRE(data);
+    m.w.put_u16(IFLA_VLAN_ID, 100);
+    m.w.put_u32(IFLA_VLAN_PROTOCOL + 20, 1);  // an attribute this build does not know
+    m.w.end_nest(*data);
+    m.w.end_nest(*info);
+    REQUIRE_FALSE(m.w.full());
+    auto s = parse_link(m.h());
+    REQUIRE(s);
+    CHECK(s->kind == "vlan");
+    CHECK(s->vlan_id == 100);
+    CHECK(s->parent == 2u);
+    CHECK_FALSE(to_model(*s, LinkIndex{}));  // not a kind avpn creates
 }
