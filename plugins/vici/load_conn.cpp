@@ -115,7 +115,7 @@ Secret::~Secret() {
 Result<Secret> read_psk_file(const std::string& path) {
     const char* what = "reading PSK";
     if (path.empty()) return Error{what, path, "no psk_file given"};
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Error{what, path, std::strerror(errno)};
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
