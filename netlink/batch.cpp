@@ -22,6 +22,11 @@ public:
         : protocol_(protocol), chunk_(chunk), used_(used), first_seq_(first_seq), ops_(ops),
           acked_(count, 0), pending_(count) {}
 
+    // Only failures and the chunk's last op are acked: the last ack means
+    // every earlier op without an error succeeded — unless acks were lost.
+    void last_ack_covers_all() { last_covers_ = true; }
+    void acks_were_lost() { lost_ = true; }
+
     size_t pending() const { return pending_; }
 
     void take(const Datagram& d) {
@@ -52,6 +57,10 @@ private:
         if (i >= acked_.size() || acked_[i]) return;
         acked_[i] = 1;
         --pending_;
+        if (last_covers_ && !lost_ && i + 1 == acked_.size()) {
+            std::fill(acked_.begin(), acked_.end(), 1);  // their statuses stay ok
+            pending_ = 0;
+        }
         if (reply.error == 0) return;
         Description d = describe(i);
         ops_[i].status = kernel_error(std::move(d.what), std::move(d.where), reply);
@@ -88,6 +97,8 @@ private:
     OpResult* ops_;
     std::vector<uint8_t> acked_;
     size_t pending_;
+    bool last_covers_ = false;
+    bool lost_ = false;
     std::vector<uint32_t> offsets_;
 };
 
@@ -103,7 +114,8 @@ Batch::Batch(Transport& t, BatchOptions options)
     : t_(t),
       chunk_bytes_(std::max<size_t>(std::min(options.chunk_bytes, t.max_send_bytes()), NLMSG_HDRLEN)),
       chunk_ops_(options.chunk_ops ? options.chunk_ops : t.max_acks_per_send()),
-      stop_after_failure_(options.stop_after_failure) {
+      stop_after_failure_(options.stop_after_failure),
+      ack_each_op_(options.ack_each_op) {
     chunk_ops_ = std::max<size_t>(chunk_ops_, 1);
 }
 
@@ -165,10 +177,12 @@ void Batch::send_chunk(Chunk& c, BatchResult& res) {
     for (size_t i = 0; i < c.ops; ++i) {
         auto* h = reinterpret_cast<nlmsghdr*>(c.bytes.get() + off);
         h->nlmsg_seq = first + uint32_t(i);
+        if (!ack_each_op_ && i + 1 < c.ops) h->nlmsg_flags &= ~NLM_F_ACK;
         off += NLMSG_ALIGN(h->nlmsg_len);
     }
     OpResult* ops = res.ops.data() + c.first_op;
     AckCollector acks(t_.protocol(), c.bytes.get(), c.used, first, ops, c.ops);
+    if (!ack_each_op_) acks.last_ack_covers_all();
     if (stop_after_failure_ && res.failed) {
         acks.give_up("not sent: an earlier op of the batch failed");
     } else if (Status st = t_.send(Bytes(c.bytes.get(), c.used)); !st) {
@@ -182,6 +196,7 @@ void Batch::send_chunk(Chunk& c, BatchResult& res) {
             // The kernel answers a whole send before sendmsg returns: after an
             // overflow (ENOBUFS) the acks that made it are queued; take them,
             // then the rest is unknown.
+            acks.acks_were_lost();
             size_t before;
             do {
                 before = acks.pending();

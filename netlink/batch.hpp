@@ -28,6 +28,10 @@ struct BatchOptions {
     size_t chunk_bytes = 256 * 1024;  // capped by the transport's max_send_bytes()
     size_t chunk_ops = 0;             // 0: the transport's max_acks_per_send()
     bool stop_after_failure = false;  // once an op failed, later chunks are not sent
+    // false: only the chunk's last op asks for an ack; the kernel acks every
+    // failure anyway, so each op still gets its own status, with one ack skb
+    // per chunk instead of one per op.
+    bool ack_each_op = true;
 };
 
 struct OpResult {
@@ -96,6 +100,7 @@ private:
     size_t chunk_bytes_;
     size_t chunk_ops_;
     bool stop_after_failure_;
+    bool ack_each_op_;
     std::vector<Chunk> chunks_;
     std::vector<uint64_t> op_ids_;
 };

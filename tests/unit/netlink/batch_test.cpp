@@ -32,15 +32,17 @@ Status add_route(Batch& b, int i) {
 struct AckingKernel {
     std::map<int, std::pair<int, std::string>> failures;  // index -> errno, extack
     bool reverse = false;
+    bool ack_each = true;  // the batch is expected to ask an ack of every op
     int seen = 0;
 
     test::Datagrams operator()(Bytes d) {
         test::Datagrams out;
         for (const nlmsghdr* h : test::messages(d)) {
-            CHECK((h->nlmsg_flags & NLM_F_ACK));
+            if (ack_each) CHECK((h->nlmsg_flags & NLM_F_ACK));
             auto f = failures.find(seen++);
-            out.push_back(f == failures.end() ? test::ack(h->nlmsg_seq)
-                                              : test::ack(h->nlmsg_seq, f->second.first, f->second.second));
+            // As the kernel: failures always answer, successes only when asked.
+            if (f != failures.end()) out.push_back(test::ack(h->nlmsg_seq, f->second.first, f->second.second));
+            else if (h->nlmsg_flags & NLM_F_ACK) out.push_back(test::ack(h->nlmsg_seq));
         }
         if (reverse) std::reverse(out.begin(), out.end());
         return out;
@@ -217,5 +219,43 @@ TEST_CASE("after a receive-queue overflow the acks that made it still count") {
     CHECK(res.ops[1].status.error().why.find("EEXIST") != std::string::npos);
     REQUIRE_FALSE(res.ops[2].status);
     CHECK(res.ops[2].status.error().why.find("ENOBUFS") != std::string::npos);
+    CHECK(res.failed == 2);
+}
+
+TEST_CASE("acks for failures only: one ack per chunk, still one status per op") {
+    test::FakeTransport t;
+    t.max_acks = 4;
+    AckingKernel k;
+    k.ack_each = false;
+    k.failures[5] = {EEXIST, "Route exists"};
+    t.kernel = std::ref(k);
+    BatchOptions o;
+    o.ack_each_op = false;
+    Batch b(t, o);
+    for (int i = 0; i < 10; ++i) REQUIRE(add_route(b, i));
+    BatchResult res = b.commit();
+    REQUIRE(t.sent.size() == 3);
+    auto first = test::messages(Bytes(t.sent[0].data(), t.sent[0].size()));
+    for (size_t i = 0; i < first.size(); ++i) CHECK(bool(first[i]->nlmsg_flags & NLM_F_ACK) == (i + 1 == first.size()));
+    CHECK(res.failed == 1);
+    for (int i = 0; i < 10; ++i) CHECK(res.ops[i].status.ok() == (i != 5));
+    CHECK(res.ops[5].status.error().why.find("Route exists") != std::string::npos);
+}
+
+TEST_CASE("acks for failures only: after an overflow, unacked ops are unknown, not ok") {
+    test::FakeTransport t;
+    t.kernel = [](Bytes d) {
+        auto msgs = test::messages(d);
+        return test::Datagrams{test::ack(msgs.back()->nlmsg_seq)};  // a failure's ack was dropped
+    };
+    t.fail_next_receive = true;
+    BatchOptions o;
+    o.ack_each_op = false;
+    Batch b(t, o);
+    for (int i = 0; i < 3; ++i) REQUIRE(add_route(b, i));
+    BatchResult res = b.commit();
+    CHECK(res.ops[2].status.ok());
+    REQUIRE_FALSE(res.ops[0].status);
+    CHECK(res.ops[0].status.error().why.find("outcome unknown") != std::string::npos);
     CHECK(res.failed == 2);
 }
