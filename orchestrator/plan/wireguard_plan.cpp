@@ -24,6 +24,9 @@ void plan_wireguard(const Intent& intent, const GroupModel& model, const Topolog
     nl::WgDevice dev;
     dev.ifname = g.interface;
     dev.private_key.private_key_file = intent.site.key_file;
+    // The public half is what a dump shows, so the reconciler can tell a
+    // device holding the right key from a fresh one without reading secrets.
+    dev.public_key = intent.site.public_key;
     dev.listen_port = g.listen_port;
     dev.fwmark = topology.full_tunnel ? g.table : 0;  // matched by the full-tunnel rule
     dev.peers.reserve(topology.peers.size());

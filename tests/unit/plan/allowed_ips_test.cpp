@@ -115,3 +115,15 @@ TEST_CASE("one prefix exported by two members is an error naming both") {
     CHECK(out.errors[0].why.find("rome") != std::string::npos);
     CHECK(out.errors[0].why.find("10.10.2.0/24") != std::string::npos);
 }
+
+TEST_CASE("the WireGuard device names its key file and carries the site's public key") {
+    // A dump only shows the public half; without it in the plan, apply could
+    // not tell a fresh device (no key) from a configured one and would leave
+    // the key unset.
+    auto w = three_hubs_three_spokes();
+    auto out = w.plan_for("london");
+    REQUIRE_MESSAGE(out.ok(), errors_text(out));
+    REQUIRE(out.state.wireguard.size() == 1);
+    CHECK(out.state.wireguard[0].public_key == public_key_of("london"));
+    CHECK(out.state.wireguard[0].private_key.private_key_file == "/etc/avpn/london.key");
+}
