@@ -1,0 +1,319 @@
+#include "orchestrator/reconcile/netlink_port.hpp"
+
+#include <linux/netlink.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include "netlink/batch.hpp"
+#include "netlink/rtnl_addr.hpp"
+#include "netlink/rtnl_link.hpp"
+#include "netlink/rtnl_route.hpp"
+#include "netlink/rtnl_rule.hpp"
+#include "netlink/xfrm.hpp"
+#include "orchestrator/ownership.hpp"
+#include "orchestrator/reconcile/xfrm_keys.hpp"
+#include "plugins/wireguard/kernel.hpp"
+#include "plugins/wireguard/wireguard_go.hpp"
+
+namespace avpn {
+
+namespace {
+
+enum class Channel { link, rtnl, wireguard, xfrm };
+
+Channel channel_of(const Op& op) {
+    if (std::holds_alternative<nl::Link>(op.object)) return Channel::link;
+    if (std::holds_alternative<nl::WgDevice>(op.object)) return Channel::wireguard;
+    if (std::holds_alternative<nl::XfrmSa>(op.object) || std::holds_alternative<nl::XfrmPolicy>(op.object))
+        return Channel::xfrm;
+    return Channel::rtnl;
+}
+
+bool is_link_local(const IpAddr& a) { return a.family == Family::v6 && a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80; }
+
+Error op_error(const Op& op, std::string why) {
+    return Error{std::string(to_string(op.kind)) + " " + std::string(object_kind_name(op.phase())),
+                 describe(op.object), std::move(why)};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<NetlinkPort>> NetlinkPort::open(NetlinkPortOptions options) {
+    auto rtnl = nl::Socket::open(NETLINK_ROUTE);
+    if (!rtnl) return rtnl.error();
+    if (!options.wg.make_kernel) options.wg.make_kernel = wg::make_kernel_backend;
+    return std::unique_ptr<NetlinkPort>(new NetlinkPort(std::move(*rtnl), std::move(options)));
+}
+
+NetlinkPort::NetlinkPort(nl::Socket rtnl, NetlinkPortOptions options)
+    : rtnl_(std::move(rtnl)), options_(std::move(options)) {}
+
+nl::Transport* NetlinkPort::xfrm() {
+    if (!xfrm_) {
+        auto s = nl::Socket::open(NETLINK_XFRM);
+        if (!s) return nullptr;
+        xfrm_.emplace(std::move(*s));
+    }
+    return &*xfrm_;
+}
+
+wg::BackendPreference NetlinkPort::preference(const std::string& ifname) const {
+    auto it = options_.wg_backends.find(ifname);
+    return it == options_.wg_backends.end() ? wg::BackendPreference::automatic : it->second;
+}
+
+Result<wg::WgBackend*> NetlinkPort::wireguard(const std::string& ifname) {
+    if (auto it = wg_.find(ifname); it != wg_.end()) return it->second.get();
+    // The link exists by now; only pick the IPC, never start a daemon here.
+    wg::BackendPreference p = preference(ifname);
+    if (p == wg::BackendPreference::userspace) p = wg::BackendPreference::automatic;
+    auto sel = wg::select_backend(ifname, p, options_.wg);
+    if (!sel) return sel.error();
+    wg::WgBackend* b = sel->backend.get();
+    wg_[ifname] = std::move(sel->backend);
+    return b;
+}
+
+Result<nl::KernelState> NetlinkPort::observe(const OwnedScope& scope) {
+    nl::KernelState st;
+    auto links = nl::dump_links(rtnl_);
+    if (!links) return links.error();
+    nl::LinkIndex names(*links);
+    const std::string& sockdir = options_.wg.uapi.socket_dir;
+    for (const nl::LinkState& ls : *links) {
+        if (!scope.links.count(ls.name)) continue;
+        std::optional<nl::Link> l = nl::to_model(ls, names);
+        struct stat sb{};
+        // wireguard-go's interface is a TUN device with a UAPI socket.
+        if (!l && ls.kind == "tun" && ::stat((sockdir + "/" + ls.name + ".sock").c_str(), &sb) == 0)
+            l = nl::Link{ls.name, nl::LinkKind::wireguard, ls.mtu, 0, ""};
+        if (!l) continue;  // a foreign device that happens to have our name: not ours to touch
+        for (const auto& a : ls.addresses)
+            if (!is_link_local(a.address)) st.addresses.push_back(a);
+        if (l->kind == nl::LinkKind::wireguard) {
+            auto b = wireguard(ls.name);
+            if (!b) return b.error();
+            auto dev = (*b)->get(ls.name);
+            if (!dev) return dev.error();
+            st.wireguard.push_back(std::move(*dev));
+        }
+        st.links.push_back(std::move(*l));
+    }
+    for (uint32_t table : scope.tables) {
+        auto routes = nl::dump_routes(rtnl_, nl::RouteFilter{table, own::kRouteProtocol, std::nullopt}, names);
+        if (!routes) return routes.error();
+        st.routes.insert(st.routes.end(), routes->begin(), routes->end());
+    }
+    auto rules = nl::dump_rules(rtnl_, nl::RuleFilter{own::kRulePriorityFirst, own::kRulePriorityLast, std::nullopt});
+    if (!rules) return rules.error();
+    st.rules = std::move(*rules);
+
+    nl::Transport* x = xfrm();
+    if (!x) return Error{"open NETLINK_XFRM socket", "", "the kernel has no XFRM netlink (xfrm_user)"};
+    nl::IdRange reqids{own::kReqidFirst, own::kReqidLast}, if_ids{own::kIfIdFirst, own::kIfIdLast};
+    auto policies = nl::dump_policies(*x, nl::policy_owned(reqids, if_ids));
+    if (!policies) return policies.error();
+    st.xfrm_policies = std::move(*policies);
+    auto sas = nl::dump_sas(*x, nl::sa_reqid_in(reqids));
+    if (!sas) return sas.error();
+    st.xfrm_states = std::move(*sas);
+    return st;
+}
+
+Status NetlinkPort::create_link(const nl::Link& l) {
+    bool userspace = l.kind == nl::LinkKind::wireguard && preference(l.name) == wg::BackendPreference::userspace;
+    Status created;
+    if (!userspace) {
+        uint32_t underlay = 0;
+        if (!l.underlay.empty()) {
+            auto idx = nl::link_index(rtnl_, l.underlay);
+            if (!idx) return idx.error();
+            underlay = *idx;
+        }
+        nl::Batch b(rtnl_);
+        if (Status s = b.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_create(w, l, underlay); }); !s) return s;
+        auto r = b.commit();
+        created = r.ops.at(0).status;
+        // No WireGuard in this kernel: the userspace implementation serves.
+        bool no_module = !created && l.kind == nl::LinkKind::wireguard &&
+                         preference(l.name) == wg::BackendPreference::automatic &&
+                         (created.error().why.find("not supported") != std::string::npos ||
+                          created.error().why.find("Unknown device type") != std::string::npos);
+        if (no_module) userspace = true;
+        else if (!created) return created;
+    }
+    if (userspace) {
+        auto pid = wg::start_wireguard_go(l.name, options_.wg.wireguard_go);
+        if (!pid) return pid.error();
+    }
+    nl::Batch up(rtnl_);
+    if (Status s = up.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_set_up(w, l.name, true); }); !s) return s;
+    return up.commit().ops.at(0).status;
+}
+
+Status NetlinkPort::delete_link(const nl::Link& l) {
+    wg_.erase(l.name);
+    nl::Batch b(rtnl_);
+    if (Status s = b.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_delete(w, l.name); }); !s) return s;
+    // Deleting wireguard-go's TUN device makes the daemon exit by itself.
+    return b.commit().ops.at(0).status;
+}
+
+Status NetlinkPort::set_wireguard(const Op& op) {
+    const auto& want = std::get<nl::WgDevice>(op.object);
+    auto b = wireguard(want.ifname);
+    if (!b) return b.error();
+    wg::WgDeviceChange change;
+    if (op.kind == OpKind::remove) {
+        change.ifname = want.ifname;
+        change.replace_peers = true;  // the device itself goes with its link
+    } else {
+        nl::WgDevice have = op.previous ? std::get<nl::WgDevice>(*op.previous) : nl::WgDevice{want.ifname, {}, "", 0, 0, {}};
+        change = wg::diff(want, have);
+    }
+    if (change.empty()) return {};
+    return (*b)->set(change);
+}
+
+void NetlinkPort::run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out) {
+    auto links = nl::dump_links(rtnl_);
+    if (!links) {
+        for (size_t i = begin; i < end; ++i) out[i] = links.error();
+        return;
+    }
+    nl::LinkIndex names(*links);
+    nl::Batch batch(rtnl_);
+    std::vector<size_t> batched;
+    for (size_t i = begin; i < end; ++i) {
+        const Op& op = ops[i];
+        auto index_of = [&](const std::string& ifname) -> Result<uint32_t> {
+            if (auto idx = names.index(ifname)) return *idx;
+            return op_error(op, "no interface named " + ifname);
+        };
+        Status added = std::visit(
+            [&](const auto& o) -> Status {
+                using T = std::decay_t<decltype(o)>;
+                if constexpr (std::is_same_v<T, nl::InterfaceAddress>) {
+                    auto idx = index_of(o.ifname);
+                    if (!idx) return idx.error();
+                    auto aop = op.kind == OpKind::remove ? nl::AddrOp::remove : nl::AddrOp::add;
+                    return batch.add(i, [&](nl::MsgWriter& w) { return nl::encode_address(w, aop, o, *idx); });
+                } else if constexpr (std::is_same_v<T, nl::Route>) {
+                    auto idx = index_of(o.ifname);
+                    if (!idx && op.kind != OpKind::remove) return idx.error();
+                    auto rop = op.kind == OpKind::create   ? nl::RouteOp::add
+                               : op.kind == OpKind::update ? nl::RouteOp::replace
+                                                           : nl::RouteOp::remove;
+                    uint32_t oif = idx ? *idx : 0;
+                    return batch.add(i, [&](nl::MsgWriter& w) {
+                        return nl::encode_route(w, rop, o, oif, own::kRouteProtocol);
+                    });
+                } else if constexpr (std::is_same_v<T, nl::Rule>) {
+                    auto rop = op.kind == OpKind::remove ? nl::RuleOp::remove : nl::RuleOp::add;
+                    return batch.add(i, [&](nl::MsgWriter& w) {
+                        return nl::encode_rule(w, rop, o, own::kRouteProtocol);
+                    });
+                } else {
+                    return op_error(op, "not an rtnetlink object");
+                }
+            },
+            op.object);
+        if (added)
+            batched.push_back(i);
+        else
+            out[i] = added.error();
+    }
+    auto res = batch.commit();
+    for (const nl::OpResult& r : res.ops)
+        out[r.op_id] = r.status ? Status{} : Status{op_error(ops[r.op_id], r.status.error().why)};
+}
+
+void NetlinkPort::run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out) {
+    nl::Transport* x = xfrm();
+    if (!x) {
+        for (size_t i = begin; i < end; ++i) out[i] = op_error(ops[i], "no XFRM netlink in this kernel");
+        return;
+    }
+    nl::Batch batch(*x);
+    for (size_t i = begin; i < end; ++i) {
+        const Op& op = ops[i];
+        Status added;
+        if (const auto* sa = std::get_if<nl::XfrmSa>(&op.object)) {
+            if (op.kind == OpKind::remove) {
+                added = batch.add(i, [&](nl::MsgWriter& w) { return nl::encode_sa_delete(w, *sa); });
+            } else {
+                auto key = derive_sa_key(sa->key, sa->key_bits);
+                if (!key) {
+                    out[i] = op_error(op, key.error().str());
+                    continue;
+                }
+                auto wop = op.kind == OpKind::create ? nl::XfrmWrite::add : nl::XfrmWrite::update;
+                added = batch.add(i, [&](nl::MsgWriter& w) {
+                    return nl::encode_sa(w, wop, *sa, nl::Bytes(key->data(), key->size()));
+                });
+                crypto::wipe(key->data(), key->size());
+            }
+        } else {
+            const auto& p = std::get<nl::XfrmPolicy>(op.object);
+            if (op.kind == OpKind::remove)
+                added = batch.add(i, [&](nl::MsgWriter& w) { return nl::encode_policy_delete(w, p); });
+            else
+                added = batch.add(i, [&](nl::MsgWriter& w) {
+                    return nl::encode_policy(w, op.kind == OpKind::create ? nl::XfrmWrite::add : nl::XfrmWrite::update, p);
+                });
+        }
+        if (!added) out[i] = added.error();
+    }
+    auto res = batch.commit();
+    for (const nl::OpResult& r : res.ops)
+        out[r.op_id] = r.status ? Status{} : Status{op_error(ops[r.op_id], r.status.error().why)};
+}
+
+std::vector<Status> NetlinkPort::execute(const std::vector<Op>& ops) {
+    std::vector<Status> out(ops.size());
+    size_t i = 0;
+    while (i < ops.size()) {
+        Channel c = channel_of(ops[i]);
+        size_t j = i;
+        while (j < ops.size() && channel_of(ops[j]) == c) ++j;
+        switch (c) {
+            case Channel::link:
+                for (size_t k = i; k < j; ++k) {
+                    const auto& l = std::get<nl::Link>(ops[k].object);
+                    Status s = ops[k].kind == OpKind::remove ? delete_link(l) : create_link(l);
+                    out[k] = s ? s : Status{op_error(ops[k], s.error().str())};
+                }
+                break;
+            case Channel::wireguard:
+                for (size_t k = i; k < j; ++k) {
+                    Status s = set_wireguard(ops[k]);
+                    out[k] = s ? s : Status{op_error(ops[k], s.error().str())};
+                }
+                break;
+            case Channel::rtnl: run_rtnl(ops, i, j, out); break;
+            case Channel::xfrm: run_xfrm(ops, i, j, out); break;
+        }
+        i = j;
+    }
+    return out;
+}
+
+std::map<std::string, IpAddr> NetlinkPort::interface_addresses(const std::vector<std::string>& names) {
+    std::map<std::string, IpAddr> out;
+    auto links = nl::dump_links(rtnl_);
+    if (!links) return out;
+    for (const auto& ls : *links) {
+        if (std::find(names.begin(), names.end(), ls.name) == names.end()) continue;
+        for (const auto& a : ls.addresses) {
+            if (is_link_local(a.address)) continue;
+            // IPv4 first: ESP-in-UDP and IKE peers are dialled over v4 here.
+            auto it = out.find(ls.name);
+            if (it == out.end() || (it->second.family == Family::v6 && a.address.family == Family::v4))
+                out[ls.name] = a.address;
+        }
+    }
+    return out;
+}
+
+}  // namespace avpn

@@ -1,0 +1,51 @@
+// The real KernelPort: rtnetlink for links, addresses, routes and rules,
+// NETLINK_XFRM for SAs and policies, and the WireGuard backends (kernel
+// generic netlink or wireguard-go's UAPI socket) for devices.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "netlink/socket.hpp"
+#include "orchestrator/reconcile/kernel_port.hpp"
+#include "plugins/wireguard/select.hpp"
+
+namespace avpn {
+
+struct NetlinkPortOptions {
+    // Per WireGuard interface: which backend (config: autovpn.wg_backend).
+    // Absent: automatic — a UAPI socket wins; creating a link tries the
+    // kernel first and falls back to wireguard-go when it has no WireGuard.
+    std::map<std::string, wg::BackendPreference> wg_backends;
+    wg::SelectOptions wg;
+};
+
+class NetlinkPort final : public KernelPort {
+public:
+    static Result<std::unique_ptr<NetlinkPort>> open(NetlinkPortOptions options);
+
+    Result<nl::KernelState> observe(const OwnedScope&) override;
+    std::vector<Status> execute(const std::vector<Op>&) override;
+    std::map<std::string, IpAddr> interface_addresses(const std::vector<std::string>& names) override;
+
+private:
+    NetlinkPort(nl::Socket rtnl, NetlinkPortOptions options);
+
+    nl::Transport* xfrm();  // opened on first use: not every site has XFRM objects
+    Result<wg::WgBackend*> wireguard(const std::string& ifname);
+    wg::BackendPreference preference(const std::string& ifname) const;
+
+    Status create_link(const nl::Link&);
+    Status delete_link(const nl::Link&);
+    Status set_wireguard(const Op&);
+    void run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out);
+    void run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out);
+
+    nl::Socket rtnl_;
+    std::optional<nl::Socket> xfrm_;
+    NetlinkPortOptions options_;
+    std::map<std::string, std::unique_ptr<wg::WgBackend>> wg_;  // by interface
+};
+
+}  // namespace avpn
