@@ -31,6 +31,8 @@ struct Command {
 Handler setup_check(CLI::App&);
 Handler setup_plan(CLI::App&);
 Handler setup_member(CLI::App&);
+Handler setup_apply(CLI::App&);
+Handler setup_down(CLI::App&);
 Handler setup_genkey(CLI::App&);
 Handler setup_pubkey(CLI::App&);
 
@@ -38,6 +40,8 @@ inline const std::vector<Command>& command_table() {
     static const std::vector<Command> table = {
         {"check", "Validate a site configuration; report every error", setup_check},
         {"plan", "Show the desired state a site configuration describes", setup_plan},
+        {"apply", "Make the kernel match a site configuration, all or nothing", setup_apply},
+        {"down", "Remove every kernel object avpn owns, and nothing else", setup_down},
         {"member", "Print this site's entry for its group's member list", setup_member},
         {"genkey", "Generate a site private key (base64 X25519)", setup_genkey},
         {"pubkey", "Read a private key on stdin, print its public key", setup_pubkey},

@@ -1,0 +1,43 @@
+#include "orchestrator/cli/site_runtime.hpp"
+
+#include <iostream>
+
+#include "orchestrator/cli/command.hpp"
+
+namespace avpn::cli {
+
+Result<std::unique_ptr<NetlinkPort>> open_kernel_port(const Intent* intent) {
+    NetlinkPortOptions o;
+    if (intent) {
+        for (const Group& g : intent->groups) {
+            if (g.transport != Transport::wireguard) continue;
+            o.wg_backends[g.interface] = g.wg_backend == WgBackend::kernel      ? wg::BackendPreference::kernel
+                                         : g.wg_backend == WgBackend::userspace ? wg::BackendPreference::userspace
+                                                                                : wg::BackendPreference::automatic;
+        }
+    }
+    return NetlinkPort::open(std::move(o));
+}
+
+OwnedScope owned_by(const nl::KernelState& desired) {
+    OwnedScope s;
+    for (const auto& l : desired.links) s.links.insert(l.name);
+    for (const auto& r : desired.routes) s.tables.insert(r.table);
+    for (const auto& r : desired.rules)
+        if (r.table != 254) s.tables.insert(r.table);  // never claim main
+    return s;
+}
+
+OwnedScope scope_of(const nl::KernelState& desired, const AppliedRecord& last) {
+    OwnedScope s = owned_by(desired);
+    s.links.insert(last.owned.links.begin(), last.owned.links.end());
+    s.tables.insert(last.owned.tables.begin(), last.owned.tables.end());
+    return s;
+}
+
+int report_failure(const char* command, const Error& e) {
+    std::cerr << "avpnctl " << command << ": " << e.str() << "\n";
+    return e.what == "locked" ? kBusy : kFailed;
+}
+
+}  // namespace avpn::cli
