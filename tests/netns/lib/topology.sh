@@ -40,6 +40,8 @@ topo_site() {
   local ns; ns=$(topo_ns "$site")
   ip netns add "$ns"
   ip -n "$ns" link set lo up
+  # Every site is a router: a hub forwards spoke-to-spoke traffic.
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
   ip link add "w$site$$" type veth peer name wan0 netns "$ns"
   ip link set "w$site$$" netns "$TOPO-wan"
   ip -n "$TOPO-wan" link set "w$site$$" master br0 up
