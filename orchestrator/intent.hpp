@@ -132,7 +132,7 @@ struct IpsecTunnel {
     std::vector<std::string> ike_proposals;  // empty: partner defaults
     std::vector<std::string> esp_proposals;
     uint32_t if_id = 0;     // route-based: XFRM interface id (0: derived)
-    std::string interface;  // route-based: XFRM interface name (default "avpn-x-<name>")
+    std::string interface;  // route-based: XFRM interface name (default "avx-<name>")
     bool client_vpn = false;  // reserved: accepted, not acted on
     SourceLoc loc;
 };
