@@ -1,0 +1,369 @@
+// bench_apply: cold, incremental and no-op apply of a hub with 2,000 and
+// 10,000 spokes (four /24 VLANs each) through the same path as `avpnctl
+// apply` (open_kernel_port -> interface_addresses -> plan -> apply ->
+// NetlinkPort), timed against the same kernel objects written by `ip -batch`
+// and `wg setconf` in the same run. Each side runs in a child process with a
+// fresh network namespace and a private /run/wireguard (wireguard-go).
+//
+// Objects: the WireGuard group's link, address, device + peers, routes and
+// rules, plus the XFRM policies of the same hub planned with transport xfrm.
+// This host kernel takes no ESP SAs and no XFRM interfaces, so from the XFRM
+// plan only its policies are kept; both sides write exactly that set, and
+// avpn's own diff of the baseline namespace must come out empty.
+//
+// Prints figures; never fails on a time. Root only (exit 77 otherwise).
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "apply_baseline.hpp"
+#include "common/crypto.hpp"
+#include "orchestrator/cli/site_runtime.hpp"
+#include "orchestrator/plan/planner.hpp"
+#include "orchestrator/reconcile/apply.hpp"
+#include "orchestrator/reconcile/diff.hpp"
+#include "plugins/wireguard/backend.hpp"
+#include "world.hpp"
+
+namespace {
+
+using namespace avpn;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kVlans = 4;
+constexpr const char* kUplink = "wan0";
+constexpr const char* kUplinkAddress = "192.0.2.1/24";
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+// Wraps the real port to time its two kernel-facing calls and count writes.
+class TimedPort final : public KernelPort {
+public:
+    explicit TimedPort(KernelPort& inner) : inner_(inner) {}
+    double observe_ms = 0, execute_ms = 0;
+    size_t ops_executed = 0;
+
+    Result<nl::KernelState> observe(const OwnedScope& s) override {
+        auto t0 = Clock::now();
+        auto r = inner_.observe(s);
+        observe_ms += ms_since(t0);
+        return r;
+    }
+    std::vector<Status> execute(const std::vector<Op>& ops) override {
+        auto t0 = Clock::now();
+        auto r = inner_.execute(ops);
+        execute_ms += ms_since(t0);
+        ops_executed += ops.size();
+        return r;
+    }
+    std::map<std::string, IpAddr> interface_addresses(const std::vector<std::string>& n) override {
+        return inner_.interface_addresses(n);
+    }
+
+private:
+    KernelPort& inner_;
+};
+
+// Figures one child sends back through a pipe (plain data).
+struct ApplyFigures {
+    double plan_ms = 0, observe_ms = 0, diff_ms = 0, execute_ms = 0, total_ms = 0;
+    size_t ops = 0, executed = 0, peers_changed = 0;
+    bool ok = false;
+};
+
+struct Figures {
+    bool ok = false;
+    char error[256] = {};
+    // per kind: link, address, wireguard device, peers, routes, rules, policies
+    size_t objects[7] = {};
+    double baseline_ms[5] = {};  // wireguard-go start, ip -batch rtnl, ip -6 -batch, wg setconf, ip -batch xfrm
+    double baseline_total_ms = 0;
+    size_t baseline_residual_ops = 0;  // avpn's diff of the baseline namespace: must be 0
+    ApplyFigures cold, incremental, noop;
+    long rss_before_kb = 0;  // after building the input
+};
+
+long rss_kb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+}
+
+void fail(Figures& f, const std::string& why) {
+    std::snprintf(f.error, sizeof f.error, "%s", why.c_str());
+    f.ok = false;
+}
+
+// A fresh network namespace with lo and an uplink carrying the hub's
+// contact address, and a private /run/wireguard for wireguard-go's sockets.
+bool enter_fresh_namespace(Figures& f) {
+    if (unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) return fail(f, "unshare(CLONE_NEWNET|CLONE_NEWNS) failed"), false;
+    if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail(f, "mount --make-rprivate /"), false;
+    ::mkdir("/run/wireguard", 0700);
+    if (mount("tmpfs", "/run/wireguard", "tmpfs", 0, "mode=0700") != 0) return fail(f, "tmpfs on /run/wireguard"), false;
+    bool ok = bench::run_program({"ip", "link", "set", "lo", "up"}) &&
+              bench::run_program({"ip", "link", "add", kUplink, "type", "veth", "peer", "name", "wan0-peer"}) &&
+              bench::run_program({"ip", "address", "add", kUplinkAddress, "dev", kUplink}) &&
+              bench::run_program({"ip", "link", "set", kUplink, "up"});
+    if (!ok) fail(f, "could not set up the uplink " + std::string(kUplink));
+    return ok;
+}
+
+// The group, its keys and the two intents (WireGuard, XFRM) of the hub.
+struct Hub {
+    test::World wg_world, xfrm_world;
+    std::vector<std::string> spoke_keys;  // base64 public keys, by spoke index
+    std::string key_file, private_key_b64, public_key_b64;
+
+    Intent intent(const test::World& w) const {
+        Intent in = w.intent_for("hub");
+        in.site.uplinks = {{kUplink, {}}};
+        in.site.key_file = key_file;
+        in.site.public_key = public_key_b64;
+        Group& g = in.groups.front();
+        for (Member& m : g.members)
+            if (m.name.starts_with("s")) m.public_key = spoke_keys[std::stoul(m.name.substr(1))];
+        return in;
+    }
+};
+
+std::string b64(const crypto::Key32& k) { return crypto::base64_encode(k.data(), k.size()); }
+
+bool make_hub(size_t spokes, const std::string& dir, Hub& h, std::string& why) {
+    h.wg_world = test::hub_and_spokes(spokes, kVlans, Transport::wireguard);
+    h.xfrm_world = test::hub_and_spokes(spokes, kVlans, Transport::xfrm);
+    h.xfrm_world.group.interface = "avpn-x";
+    h.spoke_keys.reserve(spokes);
+    for (size_t i = 0; i < spokes; ++i) {
+        auto sk = crypto::generate_private_key();
+        auto pk = sk ? crypto::public_key(*sk) : Result<crypto::Key32>(sk.error());
+        if (!pk) return why = pk.error().str(), false;
+        h.spoke_keys.push_back(b64(*pk));
+    }
+    auto sk = crypto::generate_private_key();
+    if (!sk) return why = sk.error().str(), false;
+    h.private_key_b64 = b64(*sk);
+    auto pub = crypto::public_key(*sk);
+    if (!pub) return why = pub.error().str(), false;
+    h.public_key_b64 = b64(*pub);
+    h.key_file = dir + "/hub.key";
+    std::ofstream(h.key_file) << h.private_key_b64 << "\n";
+    ::chmod(h.key_file.c_str(), 0600);
+    return true;
+}
+
+// What avpnctl apply plans: the WireGuard group in full, and the XFRM
+// group's policies (its SAs and link need ESP and XFRM interfaces).
+Result<DesiredState> plan_hub(const Hub& h, KernelPort& port) {
+    Intent wg_in = h.intent(h.wg_world), x_in = h.intent(h.xfrm_world);
+    PlanInputs inputs;
+    inputs.uplink_addresses = port.interface_addresses({kUplink});
+    PlanOutcome wg_plan = plan(wg_in, inputs);
+    if (!wg_plan.ok()) return wg_plan.errors.front();
+    PlanOutcome x_plan = plan(x_in, inputs);
+    if (!x_plan.ok()) return x_plan.errors.front();
+    DesiredState d = std::move(wg_plan.state);
+    d.xfrm_policies = std::move(x_plan.state.xfrm_policies);
+    return d;
+}
+
+size_t peers_changed(const std::vector<Op>& ops) {
+    size_t n = 0;
+    for (const Op& op : ops)
+        if (const auto* want = std::get_if<nl::WgDevice>(&op.object))
+            n += op.previous ? wg::diff(*want, std::get<nl::WgDevice>(*op.previous)).peers.size()
+                             : want->peers.size();
+    return n;
+}
+
+ApplyFigures timed_apply(const Hub& h, KernelPort& real) {
+    ApplyFigures a;
+    TimedPort port(real);
+    auto t0 = Clock::now();
+    auto desired = plan_hub(h, port);
+    a.plan_ms = ms_since(t0);
+    if (!desired) return a;
+    auto t1 = Clock::now();
+    ApplyReport r = apply(*desired, cli::scope_of(*desired, AppliedRecord{}), port, false);
+    double apply_ms = ms_since(t1);
+    a.total_ms = ms_since(t0);
+    a.observe_ms = port.observe_ms;
+    a.execute_ms = port.execute_ms;
+    a.diff_ms = apply_ms - a.observe_ms - a.execute_ms;
+    a.ops = r.ops.size();
+    a.executed = port.ops_executed;
+    a.peers_changed = peers_changed(r.ops);
+    a.ok = r.applied;
+    if (r.failure) std::fprintf(stderr, "apply failed: %s\n", r.failure->str().c_str());
+    return a;
+}
+
+void count_objects(const DesiredState& d, Figures& f) {
+    f.objects[0] = d.links.size();
+    f.objects[1] = d.addresses.size();
+    f.objects[2] = d.wireguard.size();
+    for (const auto& w : d.wireguard) f.objects[3] += w.peers.size();
+    f.objects[4] = d.routes.size();
+    f.objects[5] = d.rules.size();
+    f.objects[6] = d.xfrm_policies.size();
+}
+
+// One spoke moves a VLAN to a new /24: its peer's allowed IPs, one route
+// and that prefix's XFRM policies change.
+void change_one_spoke(Hub& h, size_t spokes) {
+    std::string name = "s" + std::to_string(spokes / 2);
+    Prefix moved{IpAddr::v4((11u << 24) | (7u << 8)), 24};
+    h.wg_world.site(name).exports[1] = moved;
+    h.xfrm_world.site(name).exports[1] = moved;
+}
+
+void avpn_side(size_t spokes, const std::string& dir, Figures& f) {
+    if (!enter_fresh_namespace(f)) return;
+    Hub h;
+    std::string why;
+    if (!make_hub(spokes, dir, h, why)) return fail(f, why);
+    f.rss_before_kb = rss_kb();
+    Intent wg_in = h.intent(h.wg_world);
+    auto port = cli::open_kernel_port(&wg_in);  // as avpnctl apply: per-interface backend from the config
+    if (!port) return fail(f, port.error().str());
+    {
+        auto d = plan_hub(h, **port);
+        if (!d) return fail(f, d.error().str());
+        count_objects(*d, f);
+    }
+    f.cold = timed_apply(h, **port);
+    if (!f.cold.ok) return fail(f, "cold apply failed");
+    f.noop = timed_apply(h, **port);
+    change_one_spoke(h, spokes);
+    f.incremental = timed_apply(h, **port);
+    f.ok = f.incremental.ok && f.noop.ok;
+    if (!f.ok) fail(f, "incremental or no-op apply failed");
+}
+
+void baseline_side(size_t spokes, const std::string& dir, Figures& f) {
+    if (!enter_fresh_namespace(f)) return;
+    Hub h;
+    std::string why;
+    if (!make_hub(spokes, dir, h, why)) return fail(f, why);
+    Intent wg_in = h.intent(h.wg_world);
+    auto port = cli::open_kernel_port(&wg_in);
+    if (!port) return fail(f, port.error().str());
+    auto d = plan_hub(h, **port);
+    if (!d) return fail(f, d.error().str());
+    count_objects(*d, f);
+    bench::BaselineFiles files = bench::write_baseline_files(*d, h.private_key_b64, dir);
+
+    auto t0 = Clock::now();
+    auto step = [&](int i, const std::vector<std::string>& argv) {
+        auto t = Clock::now();
+        bool ok = bench::run_program(argv, i == 0);  // wireguard-go's banner says to use the kernel module
+        f.baseline_ms[i] = ms_since(t);
+        return ok;
+    };
+    // wireguard-go opens the TUN device and the UAPI socket before it
+    // daemonizes, so both exist when the command returns.
+    bool ok = step(0, {"wireguard-go", files.wg_ifname}) && step(1, {"ip", "-batch", files.rtnl}) &&
+              (files.rtnl6.empty() || step(2, {"ip", "-6", "-batch", files.rtnl6})) &&
+              step(3, {"wg", "setconf", files.wg_ifname, files.wg_conf}) &&
+              step(4, {"ip", "-batch", files.xfrm});
+    f.baseline_total_ms = ms_since(t0);
+    if (!ok) return fail(f, "a baseline command failed (files in " + dir + ")");
+
+    // Same objects? avpn's own diff of what the tools wrote must be empty.
+    auto observed = (*port)->observe(cli::scope_of(*d, AppliedRecord{}));
+    if (!observed) return fail(f, observed.error().str());
+    auto residual = diff(*d, *observed);
+    f.baseline_residual_ops = residual.size();
+    for (size_t i = 0; i < residual.size() && i < 5; ++i)
+        std::fprintf(stderr, "baseline differs: %s %s\n", std::string(to_string(residual[i].kind)).c_str(),
+                     describe(residual[i].object).c_str());
+    f.ok = true;
+}
+
+// Runs one side in a child process; its peak RSS comes back with wait4.
+bool run_child(void (*side)(size_t, const std::string&, Figures&), size_t spokes, Figures& f, long& peak_kb) {
+    char tmpl[] = "/tmp/bench_apply.XXXXXX";
+    if (!mkdtemp(tmpl)) return false;
+    std::string dir = tmpl;
+    int fds[2];
+    if (pipe(fds) != 0) return false;
+    pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+        close(fds[0]);
+        Figures mine;
+        side(spokes, dir, mine);
+        ssize_t n = write(fds[1], &mine, sizeof mine);
+        _exit(n == ssize_t(sizeof mine) ? 0 : 1);
+    }
+    close(fds[1]);
+    ssize_t n = read(fds[0], &f, sizeof f);
+    close(fds[0]);
+    int status = 0;
+    rusage u{};
+    bool waited = wait4(pid, &status, 0, &u) == pid;
+    peak_kb = u.ru_maxrss;
+    if (!std::getenv("BENCH_APPLY_KEEP")) bench::run_program({"rm", "-rf", dir});
+    return waited && n == ssize_t(sizeof f) && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void print_apply(const char* what, const ApplyFigures& a) {
+    std::printf("  %-11s ops %6zu (wg peers changed %5zu)  total %8.1f ms = plan %7.1f + observe %7.1f + diff %6.1f + execute %8.1f\n",
+                what, a.ops, a.peers_changed, a.total_ms, a.plan_ms, a.observe_ms, a.diff_ms, a.execute_ms);
+}
+
+bool run_case(size_t spokes) {
+    Figures avpn, base;
+    long avpn_peak = 0, base_peak = 0;
+    bool b_ok = run_child(baseline_side, spokes, base, base_peak);
+    bool a_ok = run_child(avpn_side, spokes, avpn, avpn_peak);
+    std::printf("\n%zu spokes x %zu VLANs\n", spokes, kVlans);
+    if (!b_ok || !base.ok) std::printf("  baseline failed: %s\n", base.error);
+    if (!a_ok || !avpn.ok) std::printf("  avpn failed: %s\n", avpn.error);
+    const Figures& o = a_ok ? avpn : base;
+    std::printf("  objects: %zu link, %zu address, %zu wireguard device with %zu peers, %zu routes, %zu rules, %zu xfrm policies\n",
+                o.objects[0], o.objects[1], o.objects[2], o.objects[3], o.objects[4], o.objects[5], o.objects[6]);
+    if (b_ok && base.ok)
+        std::printf("  baseline    %8.1f ms = wireguard-go %.1f + ip -batch %.1f + ip -6 -batch %.1f + wg setconf %.1f + ip -batch xfrm %.1f; avpn diff of it: %zu ops; peak RSS %.1f MB\n",
+                    base.baseline_total_ms, base.baseline_ms[0], base.baseline_ms[1], base.baseline_ms[2],
+                    base.baseline_ms[3], base.baseline_ms[4], base.baseline_residual_ops, double(base_peak) / 1024);
+    if (a_ok && avpn.ok) {
+        print_apply("cold", avpn.cold);
+        print_apply("no-op", avpn.noop);
+        print_apply("incremental", avpn.incremental);
+        std::printf("  peak RSS %.1f MB (input %.1f MB)\n", double(avpn_peak) / 1024, double(avpn.rss_before_kb) / 1024);
+    }
+    if (a_ok && avpn.ok && b_ok && base.ok)
+        std::printf("  ratio avpn cold / baseline: %.2f (apply only, without plan: %.2f)\n",
+                    avpn.cold.total_ms / base.baseline_total_ms,
+                    (avpn.cold.total_ms - avpn.cold.plan_ms) / base.baseline_total_ms);
+    std::fflush(stdout);
+    return a_ok && avpn.ok && b_ok && base.ok && base.baseline_residual_ops == 0 && avpn.noop.ops == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (geteuid() != 0) {
+        std::printf("bench_apply: skipped: needs root (network namespaces, wireguard-go)\n");
+        return 77;
+    }
+    std::vector<size_t> sizes;
+    for (int i = 1; i < argc; ++i) sizes.push_back(std::stoul(argv[i]));
+    if (sizes.empty()) sizes = {2000, 10000};
+    std::printf("bench_apply: hub apply through avpnctl's path vs ip -batch / wg setconf, fresh netns per side\n");
+    bool ok = true;
+    for (size_t n : sizes) ok = run_case(n) && ok;
+    return ok ? 0 : 1;
+}
