@@ -67,4 +67,10 @@ ApplyReport apply(const nl::KernelState& desired, const OwnedScope& scope, Kerne
     return report;
 }
 
+std::vector<Error> roll_back(const ApplyReport& applied, KernelPort& port) {
+    if (!applied.applied) return {};  // a failed apply has rolled back already
+    std::vector<Op> journal = applied.ops;
+    return undo(journal, port);
+}
+
 }  // namespace avpn

@@ -22,4 +22,9 @@ struct ApplyReport {
 
 ApplyReport apply(const nl::KernelState& desired, const OwnedScope& scope, KernelPort& port, bool dry_run);
 
+// Undoes a whole successful apply (its ops, newest first), for when a later
+// step that has no journal of its own fails (charon refusing a connection).
+// Returns the inverses that failed; none means the kernel is as it was.
+std::vector<Error> roll_back(const ApplyReport& applied, KernelPort& port);
+
 }  // namespace avpn

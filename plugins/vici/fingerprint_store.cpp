@@ -48,6 +48,10 @@ Fingerprints load_fingerprints(const std::string& path, size_t* skipped) {
 Status save_fingerprints(const std::string& path, const Fingerprints& fps) {
     std::string text = std::string(kHeader) + "\n";
     for (const auto& [name, hex] : fps) text += name + " " + hex + "\n";
+    return write_text_atomic(path, text);
+}
+
+Status write_text_atomic(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return io_error("writing vici state", tmp);

@@ -20,4 +20,7 @@ Fingerprints load_fingerprints(const std::string& path, size_t* skipped = nullpt
 
 Status save_fingerprints(const std::string& path, const Fingerprints& fps);
 
+// Mode 0600, temp file + fsync + rename: a crash leaves the old or the new text.
+Status write_text_atomic(const std::string& path, const std::string& text);
+
 }  // namespace avpn::vici

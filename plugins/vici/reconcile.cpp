@@ -62,6 +62,14 @@ struct Run {
         if (!st) fail(id, st.error());
     }
 
+    void terminate(const std::string& name) {
+        Section args;
+        args.add_value("ike", name);
+        args.add_value("timeout", "-1");  // send the DELETE, do not wait for the peer
+        Status st = command(client, "terminate", args);
+        if (!st) fail(name, st.error());
+    }
+
     void initiate(const Connection& c) {
         Section args;
         args.add_value("child", c.child.name);
@@ -131,6 +139,12 @@ Result<ReconcileReport> reconcile(Client& client, const std::vector<Connection>&
     if (!observed) return observed.error();
     Fingerprints last = options.state_path.empty() ? Fingerprints{} : load_fingerprints(options.state_path);
     const ReconcilePlan plan = plan_reconcile(mapped, wanted, *observed, last, options.verify_listed);
+    if (options.dry_run) {
+        for (size_t i : plan.load) run.report.loaded.push_back(mapped[i].conn.name);
+        for (size_t i : plan.keep) run.report.unchanged.push_back(mapped[i].conn.name);
+        run.report.unloaded = plan.unload;
+        return std::move(run.report);
+    }
 
     // Secrets first: an initiator loaded with start_action=start starts at once.
     Fingerprints next;
@@ -158,6 +172,28 @@ Result<ReconcileReport> reconcile(Client& client, const std::vector<Connection>&
     if (!options.state_path.empty()) {
         if (Status st = save_fingerprints(options.state_path, next); !st) run.fail("(state)", st.error());
     }
+    return std::move(run.report);
+}
+
+Result<ReconcileReport> unload_owned(Client& client, const std::vector<std::string>& names) {
+    ReconcileOptions options;
+    Run run{client, options, {}};
+    auto observed = observe(client, false);
+    if (!observed) return observed.error();
+    for (const std::string& name : names) {
+        if (!name.starts_with(kConnPrefix)) {
+            run.fail(name, Error{"unloading", name, "not an avpn connection (no avpn- prefix)"});
+            continue;
+        }
+        if (observed->conns.contains(name)) run.unload(name);
+        if (observed->shared_ids.contains(name)) run.unload_shared(name);
+    }
+    // unload-conn closes an initiator's SAs (its start action is undone);
+    // a responder's stay up until terminated.
+    auto left = active_conns(client);
+    if (!left) return left.error();
+    for (const std::string& name : names)
+        if (name.starts_with(kConnPrefix) && left->contains(name)) run.terminate(name);
     return std::move(run.report);
 }
 

@@ -27,6 +27,7 @@ struct ReconcileOptions {
     std::string state_path;        // fingerprint file; "" keeps none (every apply reloads)
     int initiate_timeout_ms = -1;  // vici initiate timeout; -1 returns at once
     bool verify_listed = true;     // cross-check list-conns against the desired config
+    bool dry_run = false;          // observe and plan only: the report says what would be done
 };
 
 struct ConnError {
@@ -78,5 +79,12 @@ Result<Observed> observe(Client& client, bool with_listed);
 // result means charon could not be asked at all.
 Result<ReconcileReport> reconcile(Client& client, const std::vector<Connection>& desired,
                                   const ReconcileOptions& options);
+
+// Removes exactly the named connections (only avpn- names; others are
+// refused): unload-conn and unload-shared where charon has them, then
+// terminate whatever IKE_SA of theirs is left (a responder's SAs outlive
+// unload-conn). Used by `avpnctl down` and to undo a failed apply's new
+// connections. `report.unloaded` lists what charon had.
+Result<ReconcileReport> unload_owned(Client& client, const std::vector<std::string>& names);
 
 }  // namespace avpn::vici

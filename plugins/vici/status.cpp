@@ -116,6 +116,15 @@ void FailureTracker::observe(const Event& e, int64_t now) {
     failures_[conn] = Failure{std::move(reason), msg, now};
 }
 
+void FailureTracker::remember(const std::string& conn, Failure f) {
+    auto it = failures_.find(conn);
+    if (it == failures_.end() || it->second.at <= f.at) failures_[conn] = std::move(f);
+}
+
+void FailureTracker::forget(std::string_view conn) {
+    if (auto it = failures_.find(conn); it != failures_.end()) failures_.erase(it);
+}
+
 const Failure* FailureTracker::last(std::string_view conn) const {
     auto it = failures_.find(conn);
     return it == failures_.end() ? nullptr : &it->second;

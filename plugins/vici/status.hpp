@@ -59,10 +59,21 @@ class FailureTracker {
 public:
     void observe(const Event& e, int64_t now);
     const Failure* last(std::string_view conn) const;
+    // Keeps `f` unless a newer failure of `conn` is known (merging a record).
+    void remember(const std::string& conn, Failure f);
+    void forget(std::string_view conn);
+    const std::map<std::string, Failure, std::less<>>& all() const { return failures_; }
 
 private:
     std::map<std::string, Failure, std::less<>> failures_;
 };
+
+// Failures outlive one command only if somebody writes them down: apply and
+// status keep them in a small text file in the state directory, one
+// "<name>\t<unix time>\t<reason>\t<charon's words>" per line, written
+// atomically. A missing file is empty; malformed lines are skipped.
+FailureTracker load_failures(const std::string& path);
+Status save_failures(const std::string& path, const FailureTracker& failures);
 
 // Subscribes to what FailureTracker and status need (log, ike-updown, child-updown).
 Status subscribe_status_events(Client& client);
