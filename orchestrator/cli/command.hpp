@@ -33,6 +33,7 @@ Handler setup_plan(CLI::App&);
 Handler setup_member(CLI::App&);
 Handler setup_apply(CLI::App&);
 Handler setup_down(CLI::App&);
+Handler setup_status(CLI::App&);
 Handler setup_genkey(CLI::App&);
 Handler setup_pubkey(CLI::App&);
 
@@ -42,6 +43,7 @@ inline const std::vector<Command>& command_table() {
         {"plan", "Show the desired state a site configuration describes", setup_plan},
         {"apply", "Make the kernel match a site configuration, all or nothing", setup_apply},
         {"down", "Remove every kernel object avpn owns, and nothing else", setup_down},
+        {"status", "Show the state of the site's IPsec interop tunnels", setup_status},
         {"member", "Print this site's entry for its group's member list", setup_member},
         {"genkey", "Generate a site private key (base64 X25519)", setup_genkey},
         {"pubkey", "Read a private key on stdin, print its public key", setup_pubkey},

@@ -21,13 +21,95 @@ std::string counts_text(const char* verb, const size_t (&per_kind)[kObjectKinds]
     return s.empty() ? "" : std::string(verb) + " " + s;
 }
 
+void error_json_value(JsonWriter& w, const Error& e) {
+    w.begin_object().field("what", e.what).field("where", e.where).field("why", e.why).end_object();
+}
+
 void error_json(JsonWriter& w, std::string_view key, const Error& e) {
-    w.key(key).begin_object().field("what", e.what).field("where", e.where).field("why", e.why).end_object();
+    w.key(key);
+    error_json_value(w, e);
+}
+
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+}
+
+void ipsec_json(JsonWriter& w, const IpsecOutcome* ip) {
+    w.key("ipsec");
+    if (!ip || !ip->asked) {
+        w.null();
+        return;
+    }
+    w.begin_object().field("socket", ip->socket);
+    w.field_strings("loaded", ip->report.loaded).field_strings("unchanged", ip->report.unchanged);
+    w.field_strings("unloaded", ip->report.unloaded).field_strings("initiated", ip->report.initiated);
+    w.key("errors").begin_array();
+    for (const vici::ConnError& e : ip->report.errors) {
+        w.begin_object().field("name", e.name).field("what", e.error.what).field("where", e.error.where);
+        w.field("why", e.error.why).end_object();
+    }
+    w.end_array();
+    w.key("error");
+    if (ip->failure) error_json_value(w, *ip->failure);
+    else w.null();
+    w.field_strings("undone", ip->undone);
+    w.field("kernel_rolled_back", ip->kernel_rolled_back);
+    w.key("rollback_errors").begin_array();
+    for (const Error& e : ip->undo_errors) error_json_value(w, e);
+    for (const Error& e : ip->kernel_undo_errors) error_json_value(w, e);
+    w.end_array();
+    w.key("tunnels").begin_array();
+    for (const vici::TunnelStatus& t : ip->tunnels) vici::to_json(w, t);
+    w.end_array();
+    w.end_object();
+}
+
+std::string ipsec_text(const IpsecOutcome& ip, bool dry_run) {
+    std::ostringstream o;
+    if (ip.failure) {
+        o << "ipsec failed: " << ip.failure->str() << "\n";
+        if (!ip.undone.empty()) o << "unloaded again: " << joined(ip.undone) << "\n";
+        for (const Error& e : ip.undo_errors) o << "ipsec rollback error: " << e.str() << "\n";
+        if (ip.kernel_rolled_back) {
+            if (ip.kernel_undo_errors.empty())
+                o << "rolled back: the kernel is as it was before the apply\n";
+            for (const Error& e : ip.kernel_undo_errors) o << "rollback error: " << e.str() << "\n";
+        }
+        return o.str();
+    }
+    const auto& r = ip.report;
+    std::string parts;
+    auto add = [&](const char* verb, const std::vector<std::string>& v) {
+        if (!v.empty()) parts += (parts.empty() ? "" : "; ") + std::string(verb) + " " + joined(v);
+    };
+    add(dry_run ? "would load" : "loaded", r.loaded);
+    add(dry_run ? "would unload" : "unloaded", r.unloaded);
+    add("initiated", r.initiated);
+    if (parts.empty()) parts = "no changes";
+    o << "ipsec: " << parts;
+    if (!r.unchanged.empty()) o << " (" << r.unchanged.size() << " unchanged)";
+    o << "\n";
+    for (const vici::TunnelStatus& t : ip.tunnels) o << "  " << tunnel_line(t) << "\n";
+    return o.str();
 }
 
 }  // namespace
 
-std::string render_apply_json(const ApplyReport& r, bool dry_run) {
+static std::string render_kernel_text(const ApplyReport& r, bool dry_run, bool rolled_back);
+
+std::string tunnel_line(const vici::TunnelStatus& t) {
+    std::ostringstream o;
+    o << t.name << ": " << (t.up ? "up" : "down") << " (IKE " << t.ike_state << ", CHILD " << t.child_state << ")";
+    if (!t.local_host.empty())
+        o << " " << t.local_host << " -> " << t.remote_host << (t.nat_local ? " behind NAT" : "");
+    if (!t.up && !t.last_failure.empty()) o << ": " << t.last_failure;
+    return o.str();
+}
+
+std::string render_apply_json(const ApplyReport& r, bool dry_run, const IpsecOutcome* ipsec) {
     JsonWriter w;
     OpCounts c = count(r.ops);
     w.begin_object().field("schema", "avpn.apply/1").field("dry_run", dry_run).field("applied", r.applied);
@@ -56,14 +138,23 @@ std::string render_apply_json(const ApplyReport& r, bool dry_run) {
         error_json(w, "error", e);
         w.end_object();
     }
-    w.end_array().end_object();
+    w.end_array();
+    ipsec_json(w, ipsec);
+    w.end_object();
     return w.str();
 }
 
-std::string render_apply_text(const ApplyReport& r, bool dry_run) {
+std::string render_apply_text(const ApplyReport& r, bool dry_run, const IpsecOutcome* ipsec) {
+    std::string out = render_kernel_text(r, dry_run, ipsec && ipsec->kernel_rolled_back);
+    if (ipsec && ipsec->asked) out += ipsec_text(*ipsec, dry_run);
+    return out;
+}
+
+static std::string render_kernel_text(const ApplyReport& r, bool dry_run, bool rolled_back) {
     std::ostringstream o;
     OpCounts c = count(r.ops);
     if (r.ops.empty() && !r.failure) return "no changes: the kernel already matches the plan\n";
+    if (rolled_back) return "kernel: " + std::to_string(c.total()) + " change(s) made, then undone\n";
     if (dry_run) {
         o << "would apply " << c.total() << " change" << (c.total() == 1 ? "" : "s") << ":\n";
         for (const Op& op : r.ops)

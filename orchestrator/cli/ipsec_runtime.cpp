@@ -1,0 +1,187 @@
+#include "orchestrator/cli/ipsec_runtime.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <set>
+
+#include "plugins/vici/load_conn.hpp"
+
+namespace avpn::cli {
+
+namespace {
+
+int64_t unix_now() { return int64_t(std::time(nullptr)); }
+
+std::vector<std::string> names_of(const std::vector<vici::Connection>& conns) {
+    std::vector<std::string> out;
+    for (const auto& c : conns) out.push_back(c.name);
+    return out;
+}
+
+// Feeds the tracker with charon's log events while it is installed.
+class Listening {
+public:
+    Listening(vici::Client& c, vici::FailureTracker& t) : client_(c) {
+        ok_ = vici::subscribe_status_events(c).ok();
+        c.set_event_sink([&t](const vici::Event& e) { t.observe(e, unix_now()); });
+    }
+    ~Listening() { client_.set_event_sink(nullptr); }
+    bool ok() const { return ok_; }
+
+private:
+    vici::Client& client_;
+    bool ok_ = false;
+};
+
+// Waits until every named initiator is up or failed after `since`.
+void settle(vici::Client& charon, const std::vector<std::string>& names, const vici::FailureTracker& tracker,
+            int64_t since, int seconds) {
+    if (names.empty() || seconds <= 0) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto st = vici::collect_status(charon, names, &tracker, unix_now());
+        if (!st) return;
+        bool all_known = true;
+        for (const auto& t : *st)
+            if (!t.up && !(t.last_failure_at >= since && !t.last_failure.empty())) all_known = false;
+        if (all_known) return;
+        (void)charon.wait_events(std::chrono::milliseconds(200));
+    }
+}
+
+}  // namespace
+
+std::string fingerprints_path(const std::string& state_dir) { return state_dir + "/vici.fingerprints"; }
+std::string failures_path(const std::string& state_dir) { return state_dir + "/ipsec.failures"; }
+
+Result<std::unique_ptr<vici::Client>> connect_charon(const std::string& socket) {
+    vici::ClientOptions o;
+    o.socket_path = socket;
+    auto c = std::make_unique<vici::Client>(o);
+    if (Status s = c->connect(); !s)
+        return Error{"connect to charon", socket, s.error().why + " (is charon running? --vici-socket)"};
+    return c;
+}
+
+Status preflight_ipsec(const std::vector<vici::Connection>& desired) {
+    for (const vici::Connection& c : desired) {
+        auto msg = vici::load_conn_message(c);
+        if (!msg) return Error{"ipsec connection " + c.name, msg.error().where, msg.error().str()};
+        auto psk = vici::read_psk_file(c.psk_file);  // wiped when it goes out of scope
+        if (!psk) return Error{"ipsec connection " + c.name, c.psk_file, psk.error().why};
+    }
+    return {};
+}
+
+IpsecOutcome apply_ipsec(vici::Client& charon, const std::vector<vici::Connection>& desired,
+                         const std::string& state_dir, int settle_seconds, bool dry_run) {
+    IpsecOutcome out;
+    out.asked = true;
+    out.socket = charon.options().socket_path;
+    vici::ReconcileOptions ro;
+    ro.state_path = fingerprints_path(state_dir);
+    ro.dry_run = dry_run;
+    if (dry_run) {
+        auto r = vici::reconcile(charon, desired, ro);
+        if (!r) out.failure = r.error();
+        else out.report = std::move(*r);
+        return out;
+    }
+
+    vici::FailureTracker tracker = vici::load_failures(failures_path(state_dir));
+    const int64_t started = unix_now();
+    Listening listening(charon, tracker);
+    if (!listening.ok()) out.warnings.push_back("could not subscribe to charon's log: failures will not be recorded");
+
+    auto before = vici::observe(charon, false);
+    if (!before) {
+        out.failure = before.error();
+        return out;
+    }
+    auto r = vici::reconcile(charon, desired, ro);
+    if (!r) {
+        out.failure = r.error();
+        return out;
+    }
+    out.report = std::move(*r);
+    if (!out.report.ok()) {
+        const vici::ConnError& first = out.report.errors.front();
+        out.failure = Error{"ipsec connection " + first.name, first.error.where,
+                            "charon: " + first.error.why};
+        // charon has no journal: undo what this apply added; a changed
+        // connection keeps its new configuration (docs/vici.md).
+        std::vector<std::string> added;
+        for (const std::string& n : out.report.loaded)
+            if (!before->conns.contains(n)) added.push_back(n);
+        for (const vici::ConnError& e : out.report.errors)
+            if (!before->conns.contains(e.name) && e.name.starts_with(vici::kConnPrefix)) added.push_back(e.name);
+        if (!added.empty()) {
+            auto u = vici::unload_owned(charon, added);
+            if (!u) out.undo_errors.push_back(u.error());
+            else {
+                out.undone = u->unloaded;
+                for (const auto& e : u->errors) out.undo_errors.push_back(e.error);
+            }
+        }
+        return out;
+    }
+
+    // A (re)loaded or initiated tunnel starts afresh: an old failure no longer describes it.
+    std::vector<std::string> starting;
+    for (const auto* list : {&out.report.loaded, &out.report.initiated})
+        for (const std::string& n : *list) {
+            if (const vici::Failure* f = tracker.last(n); f && f->at < started) tracker.forget(n);
+            for (const auto& c : desired)
+                if (c.name == n && vici::is_initiator(c)) starting.push_back(n);
+        }
+    settle(charon, starting, tracker, started, settle_seconds);
+    auto st = vici::collect_status(charon, names_of(desired), &tracker, unix_now());
+    if (st) out.tunnels = std::move(*st);
+    else out.warnings.push_back("status after apply: " + st.error().str());
+    // Keep only failures of connections that still exist.
+    const std::vector<std::string> names = names_of(desired);
+    const std::set<std::string> wanted(names.begin(), names.end());
+    std::vector<std::string> stale;
+    for (const auto& [n, f] : tracker.all())
+        if (!wanted.contains(n)) stale.push_back(n);
+    for (const auto& n : stale) tracker.forget(n);
+    if (Status s = vici::save_failures(failures_path(state_dir), tracker); !s)
+        out.warnings.push_back("recording failures: " + s.error().str());
+    return out;
+}
+
+IpsecOutcome down_ipsec(vici::Client& charon, const std::vector<std::string>& names) {
+    IpsecOutcome out;
+    out.asked = true;
+    out.socket = charon.options().socket_path;
+    auto u = vici::unload_owned(charon, names);
+    if (!u) {
+        out.failure = u.error();
+        return out;
+    }
+    out.report = std::move(*u);
+    if (!out.report.ok()) {
+        const vici::ConnError& first = out.report.errors.front();
+        out.failure = Error{"ipsec connection " + first.name, first.error.where, "charon: " + first.error.why};
+    }
+    return out;
+}
+
+Result<std::vector<vici::TunnelStatus>> ipsec_status(vici::Client& charon, const std::vector<std::string>& names,
+                                                     const std::string& state_dir, int listen_seconds) {
+    vici::FailureTracker tracker = vici::load_failures(failures_path(state_dir));
+    if (listen_seconds > 0) {
+        {
+            Listening listening(charon, tracker);
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(listen_seconds);
+            while (std::chrono::steady_clock::now() < deadline)
+                if (Status s = charon.wait_events(std::chrono::milliseconds(200)); !s) break;
+        }
+        // status may run without the lock next to an apply; an atomic rename
+        // keeps the file whole, and the newest failure wins on the next merge.
+        (void)vici::save_failures(failures_path(state_dir), tracker);
+    }
+    return vici::collect_status(charon, names, &tracker, unix_now());
+}
+
+}  // namespace avpn::cli

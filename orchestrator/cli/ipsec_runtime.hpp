@@ -1,0 +1,61 @@
+// The charon half of apply, down and status: connect over vici, check what can
+// be checked before the kernel is touched, reconcile the site's [[ipsec]]
+// connections, wait briefly for the initiators to come up or fail, and keep
+// failures in the state directory (they are events of one moment; docs/vici.md).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "plugins/vici/client.hpp"
+#include "plugins/vici/connection.hpp"
+#include "plugins/vici/reconcile.hpp"
+#include "plugins/vici/status.hpp"
+
+namespace avpn::cli {
+
+// Files in the state directory (next to applied.state).
+std::string fingerprints_path(const std::string& state_dir);
+std::string failures_path(const std::string& state_dir);
+
+// What the charon step did; rendered by render_apply.
+struct IpsecOutcome {
+    bool asked = false;  // charon was contacted
+    std::string socket;
+    vici::ReconcileReport report;
+    std::vector<vici::TunnelStatus> tunnels;  // after the settle wait
+    std::optional<Error> failure;             // charon unreachable, or it refused a connection
+    std::vector<std::string> undone;          // connections unloaded again after a failure
+    std::vector<Error> undo_errors;           // ... and what failed while doing so
+    bool kernel_rolled_back = false;          // the kernel part was undone after `failure`
+    std::vector<Error> kernel_undo_errors;
+    std::vector<std::string> warnings;
+};
+
+// Connects to charon; the error says which socket and why.
+Result<std::unique_ptr<vici::Client>> connect_charon(const std::string& socket);
+
+// Everything about the connections that can fail without charon: the
+// load-conn mapping and the PSK files (mode, emptiness). Named per connection.
+Status preflight_ipsec(const std::vector<vici::Connection>& desired);
+
+// Reconciles charon with `desired` (an empty list unloads avpn's
+// connections). On a refused connection, connections this call loaded anew
+// are unloaded again and `failure` names the connection and charon's reason.
+// Then waits up to settle_seconds until every initiator it loaded or
+// initiated is up or has failed, and records failures.
+IpsecOutcome apply_ipsec(vici::Client& charon, const std::vector<vici::Connection>& desired,
+                         const std::string& state_dir, int settle_seconds, bool dry_run);
+
+// Unloads the named connections (avpn's own, from the state directory).
+IpsecOutcome down_ipsec(vici::Client& charon, const std::vector<std::string>& names);
+
+// Status of the named connections; listens for listen_seconds first so a
+// failure happening now is seen, and merges the recorded failures.
+Result<std::vector<vici::TunnelStatus>> ipsec_status(vici::Client& charon, const std::vector<std::string>& names,
+                                                     const std::string& state_dir, int listen_seconds);
+
+}  // namespace avpn::cli
