@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Dead peer: site B's charon is killed (-9) and started again with its
+# Dead peer: site A (from `avpnctl apply`, dpd action restart) keeps its
+# tunnel; site B's charon is killed (-9) and started again with its
 # swanctl.conf; site A notices by DPD and re-establishes the tunnel on its
 # own, within a bounded wait, and the LANs ping again.
 set -u
 source "$(dirname "$0")/lib/sites.sh"
 sites_init
-require_driver
+require_avpnctl
 two_sites_direct
 
 DPD_DELAY=2
 b_conn avpn-dpd b.example a.example 10.2.0.0/24 10.1.0.0/24 dpd-secret
 b_load
-a_conn avpn-dpd 192.0.2.1 192.0.2.2 a.example b.example 10.1.0.0/24 10.2.0.0/24 "$(psk_file a dpd dpd-secret)"
+a_tunnel dpd 192.0.2.2 a.example b.example lan0 10.2.0.0/24 "$(psk_file a dpd dpd-secret)"
 
 apply_a 10
 expect "up" "$(tunnel_field avpn-dpd up)" true

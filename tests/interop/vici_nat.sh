@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Site A behind a NAT namespace (nftables masquerade) initiates to site B:
+# Site A (avpnctl apply only) behind a NAT namespace (nftables masquerade) initiates to site B:
 # the tunnel comes up over NAT-T, status shows this end behind a NAT, and the
 # LANs ping each other.
 set -u
 source "$(dirname "$0")/lib/sites.sh"
 sites_init
-require_driver
+require_avpnctl
 command -v nft >/dev/null || skip "nft not installed (package nftables)"
 
 make_ns a
@@ -25,15 +25,17 @@ table ip nat {
 NFT
 in_ns a ip addr add 10.1.0.1/24 dev lo
 in_ns b ip addr add 10.2.0.1/24 dev lo
+a_site wan0 lan0=10.1.0.0/24
 start_charon a
 start_charon b
 
 b_conn avpn-nat b.example a.example 10.2.0.0/24 10.1.0.0/24 nat-secret
 b_load
-a_conn avpn-nat 198.51.100.2 203.0.113.2 a.example b.example 10.1.0.0/24 10.2.0.0/24 "$(psk_file a nat nat-secret)"
+a_tunnel nat 203.0.113.2 a.example b.example lan0 10.2.0.0/24 "$(psk_file a nat nat-secret)"
 
 apply_a 10
 expect "up through NAT" "$(tunnel_field avpn-nat up)" true
+expect "local address from the uplink" "$(tunnel_field avpn-nat local_host)" 198.51.100.2
 expect "this end behind a NAT" "$(tunnel_field avpn-nat nat_local)" true
 expect "ESP in UDP" "$(tunnel_field avpn-nat udp_encap)" true
 expect "IKE on the NAT-T port" "$(tunnel_field avpn-nat remote_port)" 4500

@@ -173,12 +173,12 @@ wait_vici() {
     return 1
 }
 
-# ---- avpn side (site A via the reconciler) and third-party side (site B) ----
+# ---- avpn side (site A: `avpnctl apply` only) and third-party side (site B) ----
 
-DRIVER=${AVPN_BIN:-}/vici_driver
+AVPNCTL=${AVPN_BIN:-}/avpnctl
 
-require_driver() {
-    [ -x "$DRIVER" ] || skip "vici_driver not built ($DRIVER); build the tree first"
+require_avpnctl() {
+    [ -x "$AVPNCTL" ] || skip "avpnctl not built ($AVPNCTL); build the tree first"
     command -v ping >/dev/null || skip "ping not installed (package iputils-ping)"
 }
 
@@ -189,31 +189,65 @@ psk_file() {
     echo "$f"
 }
 
-# a_conn NAME LOCAL REMOTE LOCAL_ID REMOTE_ID LOCAL_TS REMOTE_TS PSK_FILE [EXTRA_TOML]
-# Appends one vici::Connection (an initiator) to site A's desired list.
-a_conn() {
-    cat >>"$WORK/a/conns.toml" <<TOML
-[[conn]]
+# a_site UPLINK VLAN=PREFIX...: starts site A's site.toml (role off: IPsec
+# only), one [[vlan]] per argument.
+a_site() {
+    local uplink=$1 v
+    shift
+    mkdir -p "$WORK/a"
+    (umask 077 && "$AVPNCTL" genkey >"$WORK/a/site.key") || fail "avpnctl genkey"
+    printf '[site]\nname = "site-a"\nrole = "off"\nuplinks = ["%s"]\nkey_file = "site.key"\n\n' "$uplink" \
+        >"$WORK/a/site.toml"
+    for v in "$@"; do
+        printf '[[vlan]]\nname = "%s"\nsubnet = "%s"\n\n' "${v%%=*}" "${v#*=}" >>"$WORK/a/site.toml"
+    done
+}
+
+# a_tunnel NAME REMOTE LOCAL_ID REMOTE_ID LOCAL_VLAN REMOTE_NET PSK_FILE [EXTRA_TOML]
+# Appends one [[ipsec]] tunnel (an initiator; charon connection avpn-NAME).
+a_tunnel() {
+    cat >>"$WORK/a/site.toml" <<TOML
+[[ipsec]]
 name = "$1"
-local_addrs = ["$2"]
-remote_addrs = ["$3"]
-local_id = "$4"
-remote_id = "$5"
-psk_file = "$8"
-ike_proposals = ["aes256-sha256-modp2048"]
-dpd_delay = ${DPD_DELAY:-5}
-${9:-}
-[conn.child]
-local_ts = ["$6"]
-remote_ts = ["$7"]
+remote = "$2"
+local_id = "$3"
+remote_id = "$4"
+local_vlans = ["$5"]
+remote_networks = ["$6"]
+psk_file = "$7"
+ike_proposals = ["${IKE_PROPOSALS:-aes256-sha256-modp2048}"]
 esp_proposals = ["aes256-sha256"]
-start_action = "start"
-dpd_action = "restart"
-close_action = "start"
-rekey_time = ${CHILD_REKEY:-3600}
+child_lifetime = "${CHILD_LIFETIME:-1h}"
+dpd = { action = "restart", delay = "${DPD_DELAY:-5}s" }
+${8:-}
 
 TOML
 }
+
+# avpnctl_a ARGS...: avpnctl in site A's namespace with its own state folder
+# and charon.
+avpnctl_a() {
+    local cmd=$1
+    shift
+    in_ns a "$AVPNCTL" "$cmd" --state-dir "$WORK/a/state" --vici-socket "$(vici_socket a)" "$@"
+}
+
+# apply_a [SETTLE]: `avpnctl apply --json` of site.toml; output in $WORK/a/out.json.
+apply_a() {
+    avpnctl_a apply "$WORK/a/site.toml" --json --settle "${1:-10}" >"$WORK/a/out.json" 2>"$WORK/a/apply.err" ||
+        fail "avpnctl apply on site A failed: $(cat "$WORK/a/out.json" "$WORK/a/apply.err")"
+}
+
+# status_a [LISTEN]: `avpnctl status --json`; output in $WORK/a/out.json.
+status_a() {
+    avpnctl_a status --json --listen "${1:-0}" >"$WORK/a/out.json" || fail "avpnctl status on site A failed"
+}
+
+# jq_a FILTER: query the last apply/status output.
+jq_a() { jq -r "$1" "$WORK/a/out.json"; }
+
+# tunnel_field NAME FIELD: a field of connection NAME in the last output.
+tunnel_field() { jq -r --arg n "$1" ".ipsec.tunnels[] | select(.name == \$n) | .$2" "$WORK/a/out.json"; }
 
 # b_conn NAME LOCAL_ID REMOTE_ID LOCAL_TS REMOTE_TS SECRET: a responder in
 # site B's swanctl.conf (written by b_conf_write), as a third-party gateway.
@@ -252,25 +286,6 @@ b_load() {
         fail "swanctl --load-all on site B: $(cat "$WORK/b/swanctl.out")"
 }
 
-# driver ARGS...: the reconciler's test driver against site A's charon.
-driver() { "$DRIVER" --socket "$(vici_socket a)" --state "$WORK/a/vici.state" "$@"; }
-
-# apply_a [SETTLE]: reconcile site A from conns.toml; JSON in $WORK/a/apply.json.
-apply_a() {
-    driver apply "$WORK/a/conns.toml" --settle "${1:-10}" >"$WORK/a/apply.json" ||
-        fail "apply on site A failed: $(cat "$WORK/a/apply.json")"
-}
-
-# jq_a FILTER: query the last apply/status output.
-jq_a() { jq -r "$1" "$WORK/a/apply.json"; }
-
-# tunnel_field NAME FIELD: a field of NAME's status in the last output.
-tunnel_field() { jq -r --arg n "$1" ".status[] | select(.name == \$n) | .$2" "$WORK/a/apply.json"; }
-
-status_a() {
-    driver status "$WORK/a/conns.toml" --settle "${1:-0}" >"$WORK/a/apply.json" || fail "status on site A failed"
-}
-
 # expect WHAT GOT WANT
 expect() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; note "ok: $1 = $3"; }
 
@@ -280,13 +295,15 @@ ping_between() {
     note "ok: ping $2 -> $3"
 }
 
-# two_sites_direct: A and B on one link (192.0.2.0/24), LANs on lo.
+# two_sites_direct: A and B on one link (192.0.2.0/24), LANs on lo; site A's
+# VLANs lan0 (10.1.0.0/24) and lan1 (10.1.1.0/24) in its site.toml.
 two_sites_direct() {
     make_ns a
     make_ns b
     link_sites a wan0 192.0.2.1/24 b wan0 192.0.2.2/24
     in_ns a ip addr add 10.1.0.1/24 dev lo
     in_ns a ip addr add 10.1.1.1/24 dev lo
+    a_site wan0 lan0=10.1.0.0/24 lan1=10.1.1.0/24
     in_ns b ip addr add 10.2.0.1/24 dev lo
     in_ns b ip addr add 10.2.1.1/24 dev lo
     start_charon a
