@@ -91,3 +91,82 @@ topo_cleanup() {
   [ -n "${TOPO_WORK:-}" ] && rm -rf "$TOPO_WORK"
   return $rc
 }
+
+# --- added for the avpnctl apply/down tests and the README demo ---
+
+# topo_demo: the three sites of examples/netns-demo (hub hq, spokes branch1
+# and branch2) with the WAN contacts of its member list and one LAN per VLAN
+# (lan0 = Corp, lan1 = Guest or Lab), in the order of the site files.
+topo_demo() {
+  topo_site hq 192.0.2.1/24 10.0.1.1/24 10.0.9.1/24
+  topo_site branch1 192.0.2.11/24 10.1.1.1/24 10.1.2.1/24
+  topo_site branch2 192.0.2.12/24 10.2.1.1/24 10.2.2.1/24
+}
+
+# topo_no_ping SITE SRC DST: succeeds when one ICMP echo from SRC to DST gets
+# no reply within a second (call it after a topo_ping that proved the tunnel).
+topo_no_ping() {
+  ! topo_exec "$1" ping -n -c 1 -W 1 -I "$2" "$3" >/dev/null 2>&1
+}
+
+# topo_avpn_dump SITE: every object avpn could own in SITE, one per line, in
+# a stable order: its links (avpn-*), their addresses, routes of avpn's
+# protocol in any table, rules in avpn's band, XFRM policies and states.
+topo_avpn_dump() {
+  local ns; ns=$(topo_ns "$1")
+  ip -n "$ns" -o link show | awk -F': ' '$2 ~ /^avpn-/ {print "link " $2}' | sed 's/@.*//' | sort
+  ip -n "$ns" -o addr show | awk '$2 ~ /^avpn-/ && $4 !~ /^fe80/ {print "addr " $2 " " $4}' | sort
+  ip -n "$ns" route show table all proto 147 | sed 's/^/route /' | sort
+  ip -n "$ns" -6 route show table all proto 147 | sed 's/^/route6 /' | sort
+  ip -n "$ns" rule show | awk -F: '$1 >= 7000 && $1 <= 7099 {print "rule" $0}' | sort
+  ip -n "$ns" -6 rule show | awk -F: '$1 >= 7000 && $1 <= 7099 {print "rule6" $0}' | sort
+  ip -n "$ns" xfrm policy list | topo_avpn_xfrm xfrm-policy
+  ip -n "$ns" xfrm state list 2>/dev/null | topo_avpn_xfrm xfrm-state
+}
+
+# topo_avpn_xfrm LABEL: of `ip xfrm policy|state` output on stdin, the
+# records carrying avpn's reqid or if_id range (0x4156xxxx), one per line.
+topo_avpn_xfrm() {
+  awk -v label="$1" '
+    function ours(r,  n) {
+      if (r ~ /0x4156[0-9a-f][0-9a-f][0-9a-f][0-9a-f]/) return 1
+      while (match(r, /reqid [0-9]+/)) {
+        n = substr(r, RSTART + 6, RLENGTH - 6) + 0
+        if (n >= 1095106560 && n <= 1095172095) return 1
+        r = substr(r, RSTART + RLENGTH)
+      }
+      return 0
+    }
+    function flush() { if (rec != "" && ours(rec)) print label " " rec; rec = "" }
+    /^[^ \t]/ { flush() }
+    { gsub(/[ \t]+/, " "); rec = rec $0 }
+    END { flush() }'
+}
+
+# topo_operator_dump SITE: everything in SITE that is not avpn's: routes of
+# every table except avpn's protocol and devices, rules outside avpn's band,
+# every XFRM policy and state. Byte-equal before and after avpn proves avpn
+# left the operator's state alone.
+topo_operator_dump() {
+  local ns; ns=$(topo_ns "$1")
+  local fam
+  for fam in -4 -6; do
+    ip -n "$ns" "$fam" route show table all | grep -v -e ' dev avpn-' -e ' proto 147' || true
+    ip -n "$ns" "$fam" rule show | awk -F: '!($1 >= 7000 && $1 <= 7099)'
+  done
+  ip -n "$ns" xfrm policy list
+  ip -n "$ns" xfrm state list 2>/dev/null || true
+}
+
+# topo_settle SITE...: waits (at most 5 s) until no IPv6 address of the sites
+# is tentative, so the kernel's own link-local routes stop appearing in
+# dumps taken later.
+topo_settle() {
+  local s n
+  for s in "$@"; do
+    for n in $(seq 50); do
+      [ -z "$(ip -n "$(topo_ns "$s")" -6 addr show tentative)" ] && break
+      sleep 0.1
+    done
+  done
+}

@@ -1,0 +1,273 @@
+// All-or-nothing apply against the real kernel: the demo hub's plan applied
+// through the real NetlinkPort (links, wireguard-go, addresses, routes,
+// rules), with a real failure made to happen between two phases by a thin
+// decorator of the port. After the failed apply the whole kernel dump (and
+// the WireGuard device's configuration) must equal the dump taken before it.
+#include <doctest/doctest.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "orchestrator/cli/site_runtime.hpp"
+#include "orchestrator/config/load.hpp"
+#include "orchestrator/plan/planner.hpp"
+#include "orchestrator/reconcile/apply.hpp"
+#include "tests/netns/netlink_fixture.hpp"
+
+using namespace avpn;
+using nl::netns::must;
+using nl::netns::sh;
+
+namespace {
+
+constexpr const char* kTunnel = "avpn-demo";  // the demo group's interface
+
+[[noreturn]] void skip(const std::string& why) {
+    std::printf("SKIP: %s\n", why.c_str());
+    std::exit(77);
+}
+
+// wireguard-go always puts its UAPI socket in /var/run/wireguard: give this
+// process a private one so a concurrent test using the same interface name
+// cannot meet ours.
+void private_wireguard_run_dir() {
+    static bool done = false;
+    if (done) return;
+    if (sh("command -v wireguard-go").empty()) skip("wireguard-go is not installed");
+    if (unshare(CLONE_NEWNS) != 0) skip(std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno));
+    if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        skip(std::string("making / private: ") + std::strerror(errno));
+    ::mkdir("/run/wireguard", 0700);
+    if (mount("tmpfs", "/run/wireguard", "tmpfs", 0, "mode=0700") != 0)
+        skip(std::string("tmpfs on /run/wireguard: ") + std::strerror(errno));
+    done = true;
+}
+
+// A copy of examples/netns-demo with private keys (git does not keep modes).
+struct Demo {
+    std::string dir;
+    Demo() {
+        char tmpl[] = "/tmp/avpn-rollback.XXXXXX";
+        REQUIRE(mkdtemp(tmpl));
+        dir = tmpl;
+        const char* src = std::getenv("AVPN_SOURCE_DIR");
+        REQUIRE_MESSAGE(src, "AVPN_SOURCE_DIR is not set");
+        must("cp -r " + std::string(src) + "/examples/netns-demo/. " + dir + "/ && chmod 600 " + dir + "/keys/*.key");
+    }
+    ~Demo() { sh("rm -rf " + dir); }
+    // branch1 also exports its Lab VLAN: the hub gains a route and an allowed IP.
+    void permit_branch1_lab() {
+        must("sed -i 's|^exports = \\[\"10.1.1.0/24\"\\]|exports = [\"10.1.1.0/24\", \"10.1.2.0/24\"]|' " + dir +
+             "/members.toml && grep -q 10.1.2.0/24 " + dir + "/members.toml");
+    }
+    Intent intent() const {
+        LoadResult r = load_site(dir + "/sites/hq.toml");
+        std::string errors;
+        for (const Error& e : r.errors) errors += format_diagnostic(e) + "\n";
+        REQUIRE_MESSAGE(r.ok(), errors);
+        return *r.intent;
+    }
+};
+
+// The hub's uplink, and whatever the test leaves behind removed on every exit
+// path (deleting the TUN device also ends its wireguard-go).
+struct Hub {
+    Hub() {
+        must("ip link add wan0 type veth peer name wan0p && ip addr add 192.0.2.1/24 dev wan0 && "
+             "ip link set wan0 up && ip link set wan0p up");
+    }
+    ~Hub() {
+        sh(std::string("ip link del ") + kTunnel);
+        sh("ip link del wan0");
+    }
+};
+
+// Everything a site's networking consists of, as iproute2 prints it.
+std::string kernel_dump() {
+    return sh("ip -d -o link show; ip -o addr show; ip route show table all; ip -6 route show table all; "
+              "ip rule show; ip -6 rule show; ip xfrm policy list");
+}
+
+// Forwards to the real port; before the first batch of `phase` creates or
+// updates, runs `sabotage` once: a real change of the kernel between two
+// phases of one apply.
+class SabotagedPort final : public KernelPort {
+public:
+    SabotagedPort(KernelPort& real, size_t phase, std::function<void()> sabotage)
+        : real_(real), phase_(phase), sabotage_(std::move(sabotage)) {}
+
+    Result<nl::KernelState> observe(const OwnedScope& s) override { return real_.observe(s); }
+    std::vector<Status> execute(const std::vector<Op>& ops) override {
+        if (!fired && !ops.empty() && ops.front().phase() == phase_ && ops.front().kind != OpKind::remove) {
+            fired = true;
+            sabotage_();
+        }
+        return real_.execute(ops);
+    }
+    std::map<std::string, IpAddr> interface_addresses(const std::vector<std::string>& n) override {
+        return real_.interface_addresses(n);
+    }
+    bool fired = false;
+
+private:
+    KernelPort& real_;
+    size_t phase_;
+    std::function<void()> sabotage_;
+};
+
+constexpr size_t kRoutePhase = 5;  // KernelObject: link, address, wireguard, xfrm_state, xfrm_policy, route, rule
+
+struct HubSite {
+    Demo demo;
+    Hub hub;
+    std::unique_ptr<NetlinkPort> port;
+    HubSite() {
+        private_wireguard_run_dir();
+        REQUIRE(object_kind_name(kRoutePhase) == "route");
+        Intent in = demo.intent();
+        auto p = cli::open_kernel_port(&in);
+        REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error().str()));
+        port = std::move(*p);
+    }
+    DesiredState plan_now() {
+        Intent in = demo.intent();
+        PlanInputs inputs;
+        inputs.uplink_addresses = port->interface_addresses({"wan0"});
+        PlanOutcome out = plan(in, inputs);
+        REQUIRE(out.ok());
+        REQUIRE(!out.state.routes.empty());
+        return out.state;
+    }
+    std::vector<nl::WgDevice> wireguard(const OwnedScope& scope) {
+        auto st = port->observe(scope);
+        REQUIRE_MESSAGE(st.ok(), (st.ok() ? "" : st.error().str()));
+        return st->wireguard;
+    }
+};
+
+std::string report_text(const ApplyReport& r) {
+    std::string s = r.failure ? r.failure->str() : "no failure";
+    for (const Error& e : r.undo_failures) s += "\n  undo: " + e.str();
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("a fresh apply that meets a conflicting route rolls back to the empty kernel") {
+    HubSite site;
+    DesiredState want = site.plan_now();
+    OwnedScope scope = cli::owned_by(want);
+    std::string before = kernel_dump();
+    REQUIRE(site.wireguard(scope).empty());
+
+    // Between the WireGuard phase and the route phase, someone else installs
+    // the first planned route (same table, prefix and metric, their protocol).
+    const nl::Route& first = want.routes.front();
+    SabotagedPort port(*site.port, kRoutePhase, [&] {
+        must("ip route add " + first.dst.str() + " dev " + first.ifname + " table " + std::to_string(first.table) +
+             " proto static");
+    });
+    ApplyReport r = apply(want, scope, port, false);
+
+    CHECK(port.fired);
+    REQUIRE(r.failure);
+    CHECK_FALSE(r.applied);
+    INFO(report_text(r));
+    CHECK(r.failure->what == "create route");
+    CHECK(r.failure->where == describe(KernelObject{first}));
+    CHECK(r.failure->why.find("File exists") != std::string::npos);
+    REQUIRE(r.failed_op < r.ops.size());
+    CHECK(std::holds_alternative<nl::Route>(r.ops[r.failed_op].object));
+    CHECK(r.undo_failures.empty());
+    // The link (and with it the intruder's route on it) is gone again.
+    CHECK(kernel_dump() == before);
+    CHECK(site.wireguard(scope).empty());
+}
+
+TEST_CASE("a fresh apply whose tunnel device is deleted under it leaves nothing behind") {
+    HubSite site;
+    DesiredState want = site.plan_now();
+    OwnedScope scope = cli::owned_by(want);
+    std::string before = kernel_dump();
+
+    // The device the routes need disappears after it was created and
+    // configured (an operator's `ip link del`, a crashed daemon).
+    SabotagedPort port(*site.port, kRoutePhase, [] { must(std::string("ip link del ") + kTunnel); });
+    ApplyReport r = apply(want, scope, port, false);
+
+    CHECK(port.fired);
+    REQUIRE(r.failure);
+    INFO(report_text(r));
+    CHECK(r.failure->what == "create route");
+    CHECK(r.failure->where == describe(KernelObject{want.routes.front()}));
+    CHECK(r.failure->why.find(std::string("no interface named ") + kTunnel) != std::string::npos);
+    // Undoing what went with the device cannot succeed; each such failure
+    // must name an object of that device, nothing else.
+    for (const Error& e : r.undo_failures) CHECK_MESSAGE(e.where.find(kTunnel) != std::string::npos, e.str());
+    CHECK(kernel_dump() == before);
+    CHECK(site.wireguard(scope).empty());
+}
+
+TEST_CASE("a failing second apply of a changed plan rolls back to the first apply's state") {
+    HubSite site;
+    DesiredState first_plan = site.plan_now();
+    ApplyReport first = apply(first_plan, cli::owned_by(first_plan), *site.port, false);
+    REQUIRE_MESSAGE(first.applied, report_text(first));
+    OwnedScope scope = cli::owned_by(first_plan);
+    std::string applied_dump = kernel_dump();
+    std::vector<nl::WgDevice> applied_wg = site.wireguard(scope);
+    REQUIRE(applied_wg.size() == 1);
+    REQUIRE(applied_dump.find(kTunnel) != std::string::npos);
+
+    // The second plan permits branch1's Lab: the hub's peer for branch1 gets
+    // one more allowed IP (a WireGuard update) and table 7100 one more route.
+    site.demo.permit_branch1_lab();
+    DesiredState second_plan = site.plan_now();
+    auto lab = *Prefix::parse("10.1.2.0/24");
+    const nl::Route* lab_route = nullptr;
+    for (const auto& rt : second_plan.routes)
+        if (rt.dst == lab) lab_route = &rt;
+    REQUIRE(lab_route);
+
+    SabotagedPort port(*site.port, kRoutePhase, [&] {
+        must("ip route add 10.1.2.0/24 dev " + lab_route->ifname + " table " + std::to_string(lab_route->table) +
+             " proto static");
+    });
+    ApplyReport r = apply(second_plan, cli::scope_of(second_plan, AppliedRecord{"hq", "", scope, {}}), port, false);
+
+    CHECK(port.fired);
+    REQUIRE(r.failure);
+    INFO(report_text(r));
+    // Exactly the delta was attempted: the WireGuard update went through
+    // first, then the route failed.
+    REQUIRE(r.ops.size() == 2);
+    CHECK(r.ops[0].kind == OpKind::update);
+    CHECK(std::holds_alternative<nl::WgDevice>(r.ops[0].object));
+    CHECK(r.failed_op == 1);
+    CHECK(r.failure->what == "create route");
+    CHECK(r.failure->where == describe(KernelObject{*lab_route}));
+    CHECK(r.failure->why.find("File exists") != std::string::npos);
+    CHECK(r.undo_failures.empty());
+
+    // The intruder's route stays (it is not avpn's); remove it, then the
+    // kernel must be exactly as the first apply left it, WireGuard included.
+    CHECK(kernel_dump() != applied_dump);
+    must("ip route del 10.1.2.0/24 dev " + lab_route->ifname + " table " + std::to_string(lab_route->table) +
+         " proto static");
+    CHECK(kernel_dump() == applied_dump);
+    CHECK(site.wireguard(scope) == applied_wg);
+
+    // And the unsabotaged second apply now succeeds with the same delta.
+    ApplyReport again = apply(second_plan, scope, *site.port, false);
+    CHECK_MESSAGE(again.applied, report_text(again));
+    CHECK(again.ops.size() == 2);
+    ApplyReport down = apply(nl::KernelState{}, cli::owned_by(second_plan), *site.port, false);
+    CHECK_MESSAGE(down.applied, report_text(down));
+}
