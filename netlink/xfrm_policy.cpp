@@ -147,13 +147,16 @@ Result<std::vector<XfrmPolicy>> dump_policies(Transport& t, const std::function<
         if (!keep || keep(*p)) out.push_back(std::move(*p));
         return {};
     });
-    if (policies) std::sort(policies->begin(), policies->end());
+    if (policies) sort_dumped(*policies);
     return policies;
 }
 
 std::function<bool(const XfrmPolicy&)> policy_owned(IdRange reqids, IdRange if_ids) {
     return [reqids, if_ids](const XfrmPolicy& p) {
-        if (if_ids.contains(p.if_id)) return true;
+        // A policy with templates is avpn's only by their reqid: charon's
+        // policies for an interop tunnel carry avpn's if_id too (the XFRM
+        // interface is avpn's), but their SAs and policies are charon's.
+        if (p.templates.empty()) return if_ids.contains(p.if_id);
         return std::any_of(p.templates.begin(), p.templates.end(),
                            [&](const XfrmTemplate& t) { return reqids.contains(t.reqid); });
     };

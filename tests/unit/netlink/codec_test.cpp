@@ -300,16 +300,20 @@ TEST_CASE("policies round-trip with templates, mark and if_id") {
     CHECK(describe_request(NETLINK_XFRM, del.h()).where == "policy 10.1.0.0/16->10.2.0.0/16 dir 2");
 }
 
-TEST_CASE("policy ownership: if_id range or a template reqid in range") {
+TEST_CASE("policy ownership: a template reqid in range, or (no templates) the if_id range") {
     auto owned = policy_owned(IdRange{0x41560000, 0x4156ffff}, IdRange{0x41560001, 0x415600ff});
     XfrmPolicy p;
     CHECK_FALSE(owned(p));
     p.if_id = 0x41560002;
-    CHECK(owned(p));
+    CHECK(owned(p));  // a group's drop policy
     p.if_id = 7;
     p.templates.push_back({ip("1.1.1.1"), ip("2.2.2.2"), 0x41561234, false});
     CHECK(owned(p));
     p.templates[0].reqid = 5;
+    CHECK_FALSE(owned(p));
+    // charon's policy for a route-based interop tunnel: avpn's if_id, charon's reqid
+    p.if_id = 0x41560080;
+    p.templates[0].reqid = 1;
     CHECK_FALSE(owned(p));
 }
 
