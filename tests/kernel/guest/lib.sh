@@ -83,3 +83,117 @@ sa_packets() {
 
 # link_stat NS IFNAME COUNTER: an interface counter (tx_packets, rx_packets...).
 link_stat() { in_ns "$1" cat "/sys/class/net/$2/statistics/$3"; }
+
+# ---- avpn's own data paths: the netns demo (examples/netns-demo) in the VM ----
+# Sites are made with tests/netns/lib/topology.sh (hub hq, spokes branch1 and
+# branch2 on a bridged "internet"); avpnctl comes from the build tree.
+repo_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+avpnctl() { "${AVPN_BIN:?AVPN_BIN names no build tree bin/}/avpnctl" "$@"; }
+require_avpnctl() {
+  [ -x "${AVPN_BIN:-}/avpnctl" ] || { echo "skipped: no avpnctl in AVPN_BIN ('${AVPN_BIN:-}')"; exit 77; }
+}
+
+# demo_init: topo_init, with both cleanups (topology's and make_ns's) on exit.
+demo_init() {
+  # shellcheck source=../../netns/lib/topology.sh
+  . "$repo_dir/tests/netns/lib/topology.sh"
+  topo_init
+  trap 'topo_cleanup; delete_namespaces' EXIT
+}
+
+# demo_sites [vlan]: the three sites with the demo's WAN addresses (the
+# members.toml contacts). Plain: each VLAN on its own LAN veth (lan0, lan1).
+# vlan: every VLAN an 802.1Q subinterface of one trunk lan0 (lan0.<id>).
+demo_sites() {
+  if [ "${1:-}" = vlan ]; then
+    topo_site hq 192.0.2.1/24
+    topo_site branch1 192.0.2.11/24
+    topo_site branch2 192.0.2.12/24
+    vlan_lans hq 10 10.0.1.1/24 90 10.0.9.1/24
+    vlan_lans branch1 10 10.1.1.1/24 20 10.1.2.1/24
+    vlan_lans branch2 10 10.2.1.1/24 20 10.2.2.1/24
+  else
+    topo_site hq 192.0.2.1/24 10.0.1.1/24 10.0.9.1/24
+    topo_site branch1 192.0.2.11/24 10.1.1.1/24 10.1.2.1/24
+    topo_site branch2 192.0.2.12/24 10.2.1.1/24 10.2.2.1/24
+  fi
+}
+
+# vlan_lans SITE ID ADDR [ID ADDR...]: trunk veth lan0 (peer lan0p) with one
+# 802.1Q subinterface lan0.ID per VLAN carrying ADDR.
+vlan_lans() {
+  local n; n=$(topo_ns "$1"); shift
+  ip -n "$n" link add lan0 type veth peer name lan0p
+  ip -n "$n" link set lan0 up
+  ip -n "$n" link set lan0p up
+  while [ $# -ge 2 ]; do
+    ip -n "$n" link add link lan0 name "lan0.$1" type vlan id "$1"
+    ip -n "$n" addr add "$2" dev "lan0.$1"
+    ip -n "$n" link set "lan0.$1" up
+    shift 2
+  done
+}
+
+# demo_config DIR VARIANT...: a copy of examples/netns-demo in DIR (keys made
+# private again), with each variant applied to every site file:
+#   xfrm            transport = "xfrm" (no WireGuard backend)
+#   wg-kernel       wireguard_backend = "kernel"
+#   vlan            VLAN interfaces lan0.<id> (see demo_sites vlan)
+demo_config() {
+  local dir=$1 v f; shift
+  cp -r "$repo_dir/examples/netns-demo/." "$dir/"
+  chmod 700 "$dir/keys"
+  chmod 600 "$dir"/keys/*.key
+  for v in "$@"; do
+    for f in "$dir"/sites/*.toml; do
+      case $v in
+        xfrm) sed -i 's/^wireguard_backend = .*/transport = "xfrm"/' "$f" ;;
+        wg-kernel) sed -i 's/^wireguard_backend = .*/wireguard_backend = "kernel"/' "$f" ;;
+        vlan) awk '/^id = / {id = $3} /^interface = "lan/ {$0 = "interface = \"lan0." id "\""} {print}' "$f" >"$f.new" && mv "$f.new" "$f" ;;
+        *) fail "demo_config: unknown variant $v" ;;
+      esac
+    done
+  done
+}
+
+# site_apply SITE DIR [apply args]: avpnctl apply of DIR/sites/SITE.toml inside
+# the site's namespace, with a state directory of its own.
+site_apply() {
+  local site=$1 dir=$2; shift 2
+  mkdir -p "$dir/state-$site"
+  ip netns exec "$(topo_ns "$site")" "$AVPN_BIN/avpnctl" apply "$dir/sites/$site.toml" \
+    --state-dir "$dir/state-$site" "$@"
+}
+in_site() { local n; n=$(topo_ns "$1"); shift; ip netns exec "$n" "$@"; }
+
+# site_pings SITE SRC DST: as pings, from address SRC of SITE.
+site_pings() {
+  local site=$1 src=$2 dst=$3 try
+  for try in $(seq 10); do
+    in_site "$site" ping -n -q -c 1 -W 1 -I "$src" "$dst" >/dev/null 2>&1 && break
+    [ "$try" -eq 10 ] && return 1
+  done
+  in_site "$site" ping -n -q -c 3 -i 0.2 -W 2 -I "$src" "$dst" >/dev/null 2>&1
+}
+expect_site_ping() { site_pings "$@" || fail "$1: no reply from $3 to pings from $2"; echo "ping $1 $2 -> $3: ok"; }
+expect_no_site_ping() {
+  local out
+  out=$(in_site "$1" ping -n -c 2 -i 0.2 -W 1 -I "$2" "$3" 2>&1) && fail "$1: $3 answered pings from $2 but must not"
+  grep -q ' 0 received' <<<"$out" || ! grep -q 'received' <<<"$out" || fail "$1: $3 answered some pings from $2"
+  echo "ping $1 $2 -> $3: no reply, as expected"
+}
+
+# The demo's reachability matrix (either transport): shareable + permitted
+# VLANs are reachable hub<->spoke and spoke<->spoke via the hub; hq's Guest
+# (not shareable) and the spokes' Lab (shareable, not permitted) are not.
+demo_expect_exports() {
+  expect_site_ping branch1 10.1.1.1 10.0.1.1
+  expect_site_ping hq 10.0.1.1 10.1.1.1
+  expect_site_ping branch2 10.2.1.1 10.0.1.1
+  expect_site_ping branch1 10.1.1.1 10.2.1.1
+  expect_no_site_ping branch1 10.1.1.1 10.0.9.1   # hq Guest: not shareable
+  expect_no_site_ping hq 10.0.9.1 10.1.1.1        # ... not even as a source
+  expect_no_site_ping hq 10.0.1.1 10.1.2.1        # branch1 Lab: not permitted
+  expect_no_site_ping branch2 10.2.1.1 10.1.2.1
+  expect_no_site_ping branch1 10.1.2.1 10.0.1.1   # ... not even as a source
+}
