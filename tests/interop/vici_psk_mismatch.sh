@@ -30,6 +30,7 @@ expect "bad still not up" "$(tunnel_field avpn-bad up)" false
 expect "good still up" "$(tunnel_field avpn-good up)" true
 expect "good has no failure in status" "$(tunnel_field avpn-good last_failure)" ""
 avpnctl_a status >"$WORK/a/status.txt" || fail "avpnctl status (text)"
+cat "$WORK/a/status.txt"
 grep -q "avpn-bad: down.*authentication failed" "$WORK/a/status.txt" ||
     fail "text status does not say why avpn-bad is down: $(cat "$WORK/a/status.txt")"
 grep -qi "shared-secret\|a-wrong-one\|the-right-one" "$WORK/a/out.json" "$WORK/a/status.txt" &&
