@@ -137,10 +137,14 @@ topo_avpn_xfrm() {
       }
       return 0
     }
-    function flush() { if (rec != "" && ours(rec)) print label " " rec; rec = "" }
+    function flush() {
+      gsub(/[ \t]+/, " ", rec); sub(/ $/, "", rec)
+      if (rec != "" && ours(rec)) print label " " rec
+      rec = ""
+    }
     /^[^ \t]/ { flush() }
-    { gsub(/[ \t]+/, " "); rec = rec $0 }
-    END { flush() }'
+    { rec = rec " " $0; sub(/^ /, "", rec) }
+    END { flush() }' | sed -E 's/(aead|enc|auth|auth-trunc) ([^ ]+) 0x[0-9a-f]+/\1 \2 <key>/g'  # never print keys
 }
 
 # topo_operator_dump SITE: everything in SITE that is not avpn's: routes of
@@ -155,7 +159,7 @@ topo_operator_dump() {
     ip -n "$ns" "$fam" rule show | awk -F: '!($1 >= 7000 && $1 <= 7099)'
   done
   ip -n "$ns" xfrm policy list
-  ip -n "$ns" xfrm state list 2>/dev/null || true
+  ip -n "$ns" xfrm state list 2>/dev/null | sed -E 's/(aead|enc|auth|auth-trunc) ([^ ]+) 0x[0-9a-f]+/\1 \2 <key>/g'
 }
 
 # topo_settle SITE...: waits (at most 5 s) until no IPv6 address of the sites
