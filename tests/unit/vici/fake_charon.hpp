@@ -210,6 +210,10 @@ private:
                 event(fd, "list-sa", ike);
             }
             put(fd, {PacketType::CmdResponse, "", {}});
+        } else if (c == "terminate") {
+            terminated.push_back(p.message.value_or("ike"));
+            active.erase(p.message.value_or("ike"));
+            put(fd, {PacketType::CmdResponse, "", ok});
         } else if (c == "initiate") {
             initiated.push_back(p.message.value_or("ike") + "/" + p.message.value_or("timeout"));
             put(fd, {PacketType::CmdResponse, "", ok});
@@ -226,6 +230,7 @@ public:
     std::map<std::string, int> loads;
     std::set<std::string> active;
     std::vector<std::string> initiated;
+    std::vector<std::string> terminated;
     std::mutex& mu() { return mu_; }
 
 private:

@@ -10,6 +10,7 @@
 #include "fake_charon.hpp"
 #include "plugins/vici/load_conn.hpp"
 #include "plugins/vici/reconcile.hpp"
+#include "plugins/vici/status.hpp"
 #include "vici_fixtures.hpp"
 
 using namespace avpn::vici;
@@ -232,4 +233,77 @@ TEST_CASE("fingerprint state: round trip, damaged lines skipped, missing file em
     CHECK(load_fingerprints(path, &skipped) == fps);
     CHECK(skipped == 3);
     CHECK_FALSE(save_fingerprints("/nonexistent/dir/state", fps).ok());
+}
+
+TEST_CASE("reconcile dry run: the report says what would change, charon is not changed") {
+    test::FakeCharon charon;
+    TempDir dir;
+    std::vector<Connection> want = {fixtures::policy_tunnel()};
+    want[0].psk_file = dir.psk("a", "one");
+    {
+        std::lock_guard l(charon.mu());
+        charon.conns["avpn-old"] = Section{};
+    }
+    Client client = client_for(charon);
+    ReconcileOptions opt;
+    opt.verify_listed = false;
+    opt.dry_run = true;
+    auto r = reconcile(client, want, opt);
+    REQUIRE(r.ok());
+    CHECK(r->loaded == std::vector<std::string>{want[0].name});
+    CHECK(r->unloaded == std::vector<std::string>{"avpn-old"});
+    std::lock_guard l(charon.mu());
+    CHECK_FALSE(charon.conns.contains(want[0].name));
+    CHECK(charon.conns.contains("avpn-old"));
+    CHECK(charon.shared.empty());
+}
+
+TEST_CASE("unload_owned: exactly the named avpn connections and keys; a responder's SA is terminated") {
+    test::FakeCharon charon;
+    {
+        std::lock_guard l(charon.mu());
+        for (const char* n : {"avpn-a", "avpn-b", "avpn-keep", "office-vpn"}) {
+            charon.conns[n] = Section{};
+            charon.shared[n] = "x";
+        }
+        charon.active = {"avpn-b", "avpn-keep"};  // avpn-b: a responder's SA outlives unload-conn
+    }
+    Client client = client_for(charon);
+    auto r = unload_owned(client, {"avpn-a", "avpn-b", "office-vpn", "avpn-gone"});
+    REQUIRE(r.ok());
+    CHECK(r->unloaded == std::vector<std::string>{"avpn-a", "avpn-b"});
+    REQUIRE(r->errors.size() == 1);
+    CHECK(r->errors[0].name == "office-vpn");  // refused: not avpn's
+    std::lock_guard l(charon.mu());
+    CHECK(charon.conns.contains("office-vpn"));
+    CHECK(charon.shared.contains("office-vpn"));
+    CHECK(charon.conns.contains("avpn-keep"));
+    CHECK_FALSE(charon.conns.contains("avpn-a"));
+    CHECK_FALSE(charon.shared.contains("avpn-b"));
+    CHECK(charon.terminated == std::vector<std::string>{"avpn-b"});
+}
+
+TEST_CASE("failure record: round trip, newest wins, damaged lines and foreign names skipped") {
+    TempDir dir;
+    const std::string path = dir.path + "/ipsec.failures";
+    CHECK(load_failures(path).all().empty());
+    FailureTracker t;
+    t.remember("avpn-a", Failure{"authentication failed", "received AUTHENTICATION_FAILED\tnotify\nerror", 100});
+    t.remember("avpn-b", Failure{"peer not responding", "giving up after 3 retransmits", 200});
+    t.remember("avpn-b", Failure{"no proposal chosen", "older", 150});  // older: ignored
+    REQUIRE(save_failures(path, t).ok());
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    std::ofstream(path, std::ios::app) << "garbage\navpn-c\tnotanumber\tx\ty\noffice\t5\tauthentication failed\tz\n";
+    FailureTracker back = load_failures(path);
+    CHECK(back.all().size() == 2);
+    REQUIRE(back.last("avpn-a"));
+    CHECK(back.last("avpn-a")->reason == "authentication failed");
+    CHECK(back.last("avpn-a")->detail == "received AUTHENTICATION_FAILED notify error");  // one line
+    CHECK(back.last("avpn-a")->at == 100);
+    REQUIRE(back.last("avpn-b"));
+    CHECK(back.last("avpn-b")->reason == "peer not responding");
+    back.forget("avpn-a");
+    CHECK_FALSE(back.last("avpn-a"));
 }
