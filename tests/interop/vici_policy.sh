@@ -72,6 +72,10 @@ expect "t2 SPI" "$(tunnel_field avpn-t2 spi_in)" "$t2_spi"
 
 note "change t2 only: t2 reloaded, t1 untouched"
 sed -i '0,/child_lifetime = "1h"/! s/child_lifetime = "1h"/child_lifetime = "30m"/' "$WORK/a/site.toml"
+avpnctl_a apply "$WORK/a/site.toml" --dry-run --json >"$WORK/a/out.json" || fail "apply --dry-run"
+expect "dry run: would load" "$(jq_a '.ipsec.loaded | join(",")')" "avpn-t2"
+status_a
+expect "dry run left t2's SA" "$(tunnel_field avpn-t2 spi_in)" "$t2_spi"
 apply_a 10
 expect "loaded" "$(jq_a '.ipsec.loaded | join(",")')" "avpn-t2"
 expect "unchanged" "$(jq_a '.ipsec.unchanged | join(",")')" "avpn-t1"
