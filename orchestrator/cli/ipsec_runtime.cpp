@@ -25,7 +25,13 @@ public:
         ok_ = vici::subscribe_status_events(c).ok();
         c.set_event_sink([&t](const vici::Event& e) { t.observe(e, unix_now()); });
     }
-    ~Listening() { client_.set_event_sink(nullptr); }
+    // Unsubscribing before the socket closes spares charon from trying to
+    // deliver log events to a connection that is gone ("vici connection N
+    // unknown" for every log line until it notices).
+    ~Listening() {
+        client_.set_event_sink(nullptr);
+        for (const char* ev : {"log", "ike-updown", "child-updown"}) (void)client_.unsubscribe(ev);
+    }
     bool ok() const { return ok_; }
 
 private:
