@@ -129,7 +129,7 @@ Result<std::vector<Route>> dump_routes(Transport& t, const RouteFilter& filter, 
         out.push_back(std::move(e->route));
         return {};
     });
-    if (routes) std::sort(routes->begin(), routes->end());
+    if (routes) sort_dumped(*routes);
     return routes;
 }
 

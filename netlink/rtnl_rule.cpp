@@ -94,7 +94,7 @@ Result<std::vector<Rule>> dump_rules(Transport& t, const RuleFilter& filter) {
         out.push_back(std::move(*r));
         return {};
     });
-    if (rules) std::sort(rules->begin(), rules->end());
+    if (rules) sort_dumped(*rules);
     return rules;
 }
 

@@ -147,7 +147,7 @@ Result<std::vector<XfrmPolicy>> dump_policies(Transport& t, const std::function<
         if (!keep || keep(*p)) out.push_back(std::move(*p));
         return {};
     });
-    if (policies) std::sort(policies->begin(), policies->end());
+    if (policies) sort_dumped(*policies);
     return policies;
 }
 

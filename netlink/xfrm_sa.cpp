@@ -168,7 +168,7 @@ Result<std::vector<XfrmSa>> dump_sas(Transport& t, const std::function<bool(cons
         if (!keep || keep(*sa)) out.push_back(std::move(*sa));
         return {};
     });
-    if (sas) std::sort(sas->begin(), sas->end());
+    if (sas) sort_dumped(*sas);
     return sas;
 }
 

@@ -1,5 +1,8 @@
 #include "orchestrator/reconcile/apply.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include "orchestrator/reconcile/diff.hpp"
 
 namespace avpn {
@@ -34,7 +37,7 @@ ApplyReport apply(const nl::KernelState& desired, const OwnedScope& scope, Kerne
         return report;
     }
 
-    std::vector<Op> journal;
+    std::vector<size_t> succeeded;  // indices into report.ops: the journal
     size_t begin = 0;
     while (begin < report.ops.size()) {
         // One phase at a time: a later kind depends on the earlier ones.
@@ -42,13 +45,17 @@ ApplyReport apply(const nl::KernelState& desired, const OwnedScope& scope, Kerne
         while (end < report.ops.size() && report.ops[end].phase() == report.ops[begin].phase() &&
                (report.ops[end].kind == OpKind::remove) == (report.ops[begin].kind == OpKind::remove))
             ++end;
-        std::vector<Op> batch(report.ops.begin() + long(begin), report.ops.begin() + long(end));
+        // The phase's ops move to the port and back instead of being copied
+        // (a cold apply of a 10,000-spoke hub has 200,000 of them).
+        auto first = report.ops.begin() + long(begin), last = report.ops.begin() + long(end);
+        std::vector<Op> batch(std::make_move_iterator(first), std::make_move_iterator(last));
         auto statuses = port.execute(batch);
+        std::move(batch.begin(), batch.end(), first);
         std::optional<size_t> first_failure;
-        for (size_t i = 0; i < batch.size(); ++i) {
+        for (size_t i = 0; i < end - begin; ++i) {
             bool ok = i < statuses.size() && statuses[i].ok();
             if (ok)
-                journal.push_back(batch[i]);
+                succeeded.push_back(begin + i);
             else if (!first_failure)
                 first_failure = i;
         }
@@ -57,7 +64,10 @@ ApplyReport apply(const nl::KernelState& desired, const OwnedScope& scope, Kerne
             report.failed_op = begin + i;
             report.failure = i < statuses.size()
                                  ? statuses[i].error()
-                                 : Error{"execute", describe(batch[i].object), "no status returned"};
+                                 : Error{"execute", describe(report.ops[begin + i].object), "no status returned"};
+            std::vector<Op> journal;
+            journal.reserve(succeeded.size());
+            for (size_t k : succeeded) journal.push_back(report.ops[k]);
             report.undo_failures = undo(journal, port);
             return report;
         }

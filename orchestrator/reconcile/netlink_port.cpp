@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <system_error>
+#include <thread>
 
 #include "netlink/batch.hpp"
 #include "netlink/rtnl_addr.hpp"
@@ -75,12 +77,51 @@ Result<wg::WgBackend*> NetlinkPort::wireguard(const std::string& ifname) {
     return b;
 }
 
+// WireGuard devices are read while the netlink dumps run: wireguard-go
+// formats its answer in its own process (10,000 peers take it about as long
+// as dumping 150,000 XFRM policies takes the kernel), so the two overlap.
+// Only the backends' own sockets are used off the calling thread.
+class NetlinkPort::WgReader {
+public:
+    void start(std::vector<std::pair<std::string, wg::WgBackend*>> devices) {
+        devices_ = std::move(devices);
+        if (devices_.empty()) return;
+        try {
+            thread_ = std::thread([this] { read_all(); });
+        } catch (const std::system_error&) {
+            read_all();  // no thread to be had: read them here
+        }
+    }
+    Result<std::vector<nl::WgDevice>> finish() {
+        if (thread_.joinable()) thread_.join();
+        if (error_) return *error_;
+        return std::move(read_);
+    }
+
+private:
+    void read_all() {
+        for (const auto& [name, backend] : devices_) {
+            auto dev = backend->get(name);
+            if (!dev) {
+                error_ = dev.error();
+                return;
+            }
+            read_.push_back(std::move(*dev));
+        }
+    }
+    std::vector<std::pair<std::string, wg::WgBackend*>> devices_;
+    std::vector<nl::WgDevice> read_;
+    std::optional<Error> error_;
+    std::thread thread_;
+};
+
 Result<nl::KernelState> NetlinkPort::observe(const OwnedScope& scope) {
     nl::KernelState st;
     auto links = nl::dump_links(rtnl_);
     if (!links) return links.error();
     nl::LinkIndex names(*links);
     const std::string& sockdir = options_.wg.uapi.socket_dir;
+    std::vector<std::pair<std::string, wg::WgBackend*>> wg_devices;
     for (const nl::LinkState& ls : *links) {
         if (!scope.links.count(ls.name)) continue;
         std::optional<nl::Link> l = nl::to_model(ls, names);
@@ -94,16 +135,26 @@ Result<nl::KernelState> NetlinkPort::observe(const OwnedScope& scope) {
         if (l->kind == nl::LinkKind::wireguard) {
             auto b = wireguard(ls.name);
             if (!b) return b.error();
-            auto dev = (*b)->get(ls.name);
-            if (!dev) return dev.error();
-            st.wireguard.push_back(std::move(*dev));
+            wg_devices.emplace_back(ls.name, *b);
         }
         st.links.push_back(std::move(*l));
     }
+    WgReader wg_reader;
+    wg_reader.start(std::move(wg_devices));
+    auto netlink = observe_netlink(scope, names, st);
+    auto devices = wg_reader.finish();  // joined before any return: the reader uses this port's backends
+    if (!netlink) return netlink.error();
+    if (!devices) return devices.error();
+    st.wireguard = std::move(*devices);
+    return st;
+}
+
+Status NetlinkPort::observe_netlink(const OwnedScope& scope, const nl::LinkIndex& names, nl::KernelState& st) {
     for (uint32_t table : scope.tables) {
         auto routes = nl::dump_routes(rtnl_, nl::RouteFilter{table, own::kRouteProtocol, std::nullopt}, names);
         if (!routes) return routes.error();
-        st.routes.insert(st.routes.end(), routes->begin(), routes->end());
+        st.routes.insert(st.routes.end(), std::make_move_iterator(routes->begin()),
+                         std::make_move_iterator(routes->end()));
     }
     auto rules = nl::dump_rules(rtnl_, nl::RuleFilter{own::kRulePriorityFirst, own::kRulePriorityLast, std::nullopt});
     if (!rules) return rules.error();
@@ -118,7 +169,7 @@ Result<nl::KernelState> NetlinkPort::observe(const OwnedScope& scope) {
     auto sas = nl::dump_sas(*x, nl::sa_reqid_in(reqids));
     if (!sas) return sas.error();
     st.xfrm_states = std::move(*sas);
-    return st;
+    return {};
 }
 
 Status NetlinkPort::create_link(const nl::Link& l) {

@@ -11,6 +11,10 @@
 #include "orchestrator/reconcile/kernel_port.hpp"
 #include "plugins/wireguard/select.hpp"
 
+namespace avpn::nl {
+class LinkIndex;
+}
+
 namespace avpn {
 
 struct NetlinkPortOptions {
@@ -36,6 +40,8 @@ private:
     Result<wg::WgBackend*> wireguard(const std::string& ifname);
     wg::BackendPreference preference(const std::string& ifname) const;
 
+    class WgReader;
+    Status observe_netlink(const OwnedScope&, const nl::LinkIndex& names, nl::KernelState& st);
     Status create_link(const nl::Link&);
     Status delete_link(const nl::Link&);
     Status set_wireguard(const Op&);

@@ -135,3 +135,24 @@ TEST_CASE("a query hands its reply over and ends at the ack") {
     REQUIRE(idx);
     CHECK(*idx == 42u);
 }
+
+// sort_dumped takes shortcuts for the orders dumps come in; every input must
+// still come out fully sorted with nothing lost.
+TEST_CASE("sort_dumped sorts in order, reversed, nearly reversed and shuffled dumps") {
+    std::vector<int> sorted(1000);
+    for (int i = 0; i < 1000; ++i) sorted[size_t(i)] = i * 2;
+    std::vector<int> reversed(sorted.rbegin(), sorted.rend());
+    std::vector<int> newest_first = {1, 5, 999};  // added since: XFRM lists them first
+    newest_first.insert(newest_first.end(), reversed.begin(), reversed.end());
+    std::vector<int> shuffled = sorted;
+    for (size_t i = 0; i < shuffled.size(); ++i) std::swap(shuffled[i], shuffled[(i * 7919) % shuffled.size()]);
+    std::vector<int> big_first = sorted;
+    big_first.insert(big_first.begin(), 5000);
+
+    for (auto input : {sorted, reversed, newest_first, shuffled, big_first}) {
+        auto expected = input;
+        std::sort(expected.begin(), expected.end());
+        sort_dumped(input);
+        CHECK(input == expected);
+    }
+}
