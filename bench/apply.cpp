@@ -33,7 +33,12 @@
 #include "orchestrator/plan/planner.hpp"
 #include "orchestrator/reconcile/apply.hpp"
 #include "orchestrator/reconcile/diff.hpp"
+#include "netlink/rtnl_link.hpp"
+#include "netlink/rtnl_route.hpp"
+#include "netlink/xfrm.hpp"
+#include "orchestrator/ownership.hpp"
 #include "plugins/wireguard/backend.hpp"
+#include "plugins/wireguard/select.hpp"
 #include "world.hpp"
 
 namespace {
@@ -92,6 +97,9 @@ struct Figures {
     double baseline_total_ms = 0;
     size_t baseline_residual_ops = 0;  // avpn's diff of the baseline namespace: must be 0
     ApplyFigures cold, incremental, noop;
+    // Each read observe() makes, alone (median of kRuns): the WireGuard
+    // device over UAPI, the route table, the XFRM policies.
+    double read_wg_ms = 0, read_routes_ms = 0, read_policies_ms = 0;
     long rss_before_kb = 0;  // after building the input
 };
 
@@ -240,6 +248,36 @@ ApplyFigures median_of(int runs, Run run) {
     return all[all.size() / 2];
 }
 
+template <class Read>
+double median_ms(Read read) {
+    std::vector<double> ms;
+    for (int i = 0; i < kRuns; ++i) {
+        auto t0 = Clock::now();
+        if (!read()) return -1;
+        ms.push_back(ms_since(t0));
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+}
+
+// What observe() spends its time on: the three big reads, one at a time
+// (observe runs the WireGuard read beside the two netlink dumps).
+void time_reads(const DesiredState& d, Figures& f) {
+    const std::string& wg_if = d.wireguard.front().ifname;
+    auto sel = wg::select_backend(wg_if, wg::BackendPreference::automatic, wg::SelectOptions{});
+    if (sel) f.read_wg_ms = median_ms([&] { return bool(sel->backend->get(wg_if)); });
+    auto rtnl = nl::Socket::open(NETLINK_ROUTE);
+    auto x = nl::Socket::open(NETLINK_XFRM);
+    if (!rtnl || !x) return;
+    auto links = nl::dump_links(*rtnl);
+    if (!links) return;
+    nl::LinkIndex names(*links);
+    nl::RouteFilter table{d.routes.front().table, own::kRouteProtocol, std::nullopt};
+    f.read_routes_ms = median_ms([&] { return bool(nl::dump_routes(*rtnl, table, names)); });
+    auto owned = nl::policy_owned({own::kReqidFirst, own::kReqidLast}, {own::kIfIdFirst, own::kIfIdLast});
+    f.read_policies_ms = median_ms([&] { return bool(nl::dump_policies(*x, owned)); });
+}
+
 void avpn_side(size_t spokes, const std::string& dir, Figures& f) {
     if (!enter_fresh_namespace(f)) return;
     Hub h;
@@ -249,13 +287,12 @@ void avpn_side(size_t spokes, const std::string& dir, Figures& f) {
     Intent wg_in = h.intent(h.wg_world);
     auto port = cli::open_kernel_port(&wg_in);  // as avpnctl apply: per-interface backend from the config
     if (!port) return fail(f, port.error().str());
-    {
-        auto d = plan_hub(h, **port);
-        if (!d) return fail(f, d.error().str());
-        count_objects(*d, f);
-    }
+    auto d = plan_hub(h, **port);
+    if (!d) return fail(f, d.error().str());
+    count_objects(*d, f);
     f.cold = timed_apply(h, **port);
     if (!f.cold.ok) return fail(f, "cold apply failed");
+    time_reads(*d, f);
     f.noop = median_of(kRuns, [&](int) { return timed_apply(h, **port); });
     f.incremental = median_of(kRuns, [&](int k) {
         change_one_spoke(h, spokes, k);
@@ -358,6 +395,8 @@ bool run_case(size_t spokes) {
         print_apply("no-op", avpn.noop);
         print_apply("incremental", avpn.incremental);
         std::printf("  (no-op and incremental: the run with the median total of %d)\n", kRuns);
+        std::printf("  reads alone: wireguard UAPI get %.1f ms, route dump %.1f ms, xfrm policy dump %.1f ms\n",
+                    avpn.read_wg_ms, avpn.read_routes_ms, avpn.read_policies_ms);
         std::printf("  peak RSS %.1f MB (input %.1f MB)\n", double(avpn_peak) / 1024, double(avpn.rss_before_kb) / 1024);
     }
     if (a_ok && avpn.ok && b_ok && base.ok)
