@@ -34,6 +34,15 @@ Channel channel_of(const Op& op) {
 
 bool is_link_local(const IpAddr& a) { return a.family == Family::v6 && a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80; }
 
+// Bulk writes ask the kernel to ack failures only: every op still gets its
+// own status (a chunk's last op is always acked), with one ack skb per chunk
+// instead of one per route or policy.
+nl::BatchOptions bulk_batch() {
+    nl::BatchOptions o;
+    o.ack_each_op = false;
+    return o;
+}
+
 Error op_error(const Op& op, std::string why) {
     return Error{std::string(to_string(op.kind)) + " " + std::string(object_kind_name(op.phase())),
                  describe(op.object), std::move(why)};
@@ -234,7 +243,7 @@ void NetlinkPort::run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end,
         return;
     }
     nl::LinkIndex names(*links);
-    nl::Batch batch(rtnl_);
+    nl::Batch batch(rtnl_, bulk_batch());
     std::vector<size_t> batched;
     for (size_t i = begin; i < end; ++i) {
         const Op& op = ops[i];
@@ -286,7 +295,7 @@ void NetlinkPort::run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end,
         for (size_t i = begin; i < end; ++i) out[i] = op_error(ops[i], "no XFRM netlink in this kernel");
         return;
     }
-    nl::Batch batch(*x);
+    nl::Batch batch(*x, bulk_batch());
     for (size_t i = begin; i < end; ++i) {
         const Op& op = ops[i];
         Status added;
