@@ -136,6 +136,13 @@ std::vector<Op> diff(const nl::KernelState& desired, const nl::KernelState& obse
     std::set<std::string> replaced = replaced_links(desired, observed);
     const std::set<std::string> none;
     Lists l;
+    // A cold apply (nothing observed) turns every desired object into an op,
+    // 200,000 at a 10,000-spoke hub: room for them up front, not by doubling.
+    auto objects = [](const nl::KernelState& k) {
+        return k.links.size() + k.addresses.size() + k.wireguard.size() + k.xfrm_states.size() +
+               k.xfrm_policies.size() + k.routes.size() + k.rules.size();
+    };
+    if (objects(observed) == 0) l.upserts.reserve(objects(desired));
     diff_kind(desired.links, observed.links, none, l);
     diff_kind(desired.addresses, observed.addresses, replaced, l);
     diff_kind(desired.wireguard, observed.wireguard, replaced, l);
@@ -147,6 +154,7 @@ std::vector<Op> diff(const nl::KernelState& desired, const nl::KernelState& obse
     // diff_kind ran in phase order, so both lists are grouped by phase,
     // ascending; deletes go out with the groups reversed. Moving whole
     // groups keeps 200,000-op cold applies from shuffling ops around.
+    if (l.removes.empty()) return std::move(l.upserts);
     std::vector<Op> ops;
     ops.reserve(l.removes.size() + l.upserts.size());
     for (size_t end = l.removes.size(); end > 0;) {
