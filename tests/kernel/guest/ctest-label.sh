@@ -3,8 +3,8 @@
 # against a kernel that has ESP, WireGuard, XFRM interfaces and VLANs.
 # Usage: ctest-label.sh LABEL [ctest args...]   (build tree: $AVPN_BINARY_DIR)
 # The host root is read-only in the guest and ctest writes into the build
-# tree (Testing/, cost data): an overlay with a tmpfs upper layer takes the
-# writes, and the host's build tree stays untouched.
+# tree (Testing/, cost data), some tests into the source tree: overlays with
+# tmpfs upper layers take the writes, and the host's trees stay untouched.
 set -euo pipefail
 label=${1:?usage: ctest-label.sh LABEL [ctest args...]}
 shift
@@ -14,10 +14,23 @@ if [ -z "$build" ] || [ ! -f "$build/CTestTestfile.cmake" ]; then
   exit 77
 fi
 modprobe overlay
-layers=$(mktemp -d)
-mkdir "$layers/upper" "$layers/work"
-mount -t overlay overlay -o "lowerdir=$build,upperdir=$layers/upper,workdir=$layers/work" "$build"
-trap 'umount "$build"' EXIT
+overlaid=()
+# writable DIR: DIR gets an overlay with a tmpfs upper layer (undone on exit).
+writable() {
+  local layers
+  layers=$(mktemp -d)
+  mkdir "$layers/upper" "$layers/work"
+  mount -t overlay overlay -o "lowerdir=$1,upperdir=$layers/upper,workdir=$layers/work" "$1"
+  overlaid=("$1" "${overlaid[@]}")
+}
+trap 'for d in "${overlaid[@]}"; do umount "$d"; done' EXIT
+# Some tests write into the source tree too (examples/netns-demo/run makes
+# its keys private with chmod, which a read-only tree refuses even when the
+# mode is already right). An overlay does not show mounts below its lower
+# directory, so a source tree holding the build tree is overlaid first.
+src=${AVPN_SOURCE_DIR:-}
+[ -n "$src" ] && [ -d "$src" ] && writable "$src"
+writable "$build"
 
 log=$(mktemp)
 set +e
