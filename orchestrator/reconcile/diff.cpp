@@ -59,6 +59,8 @@ std::vector<const T*> by_key(const std::vector<T>& v, Less less) {
     return out;
 }
 
+// Merges one kind. Observed objects on a link in dropped_ifnames are treated
+// as gone: that link is being replaced, and the kernel drops them with it.
 template <class T>
 void diff_kind(const std::vector<T>& want_all, const std::vector<T>& have_all,
                const std::set<std::string>& dropped_ifnames, Lists& out) {

@@ -137,3 +137,18 @@ TEST_CASE("links: the kernel's own MTU and underlay are not drift when none is a
     CHECK(ops.size() >= 2);  // replaced: delete + create, dependents recreated
     CHECK(ops[0].kind == OpKind::remove);
 }
+
+// diff skips its sort when a side is in key order already; a side that is
+// not (any order a dump or a caller may give) must diff the same.
+TEST_CASE("input order does not change the diff") {
+    nl::KernelState want = base(), have = base();
+    want.routes.push_back(route("10.3.0.0/24"));
+    std::reverse(want.routes.begin(), want.routes.end());
+    std::reverse(have.routes.begin(), have.routes.end());
+    std::reverse(have.wireguard.front().peers.begin(), have.wireguard.front().peers.end());
+    auto ops = diff(want, have);
+    REQUIRE(ops.size() == 1);
+    CHECK(ops[0].kind == OpKind::create);
+    CHECK(std::get<nl::Route>(ops[0].object).dst == *Prefix::parse("10.3.0.0/24"));
+    CHECK(diff(have, base()).empty());
+}
