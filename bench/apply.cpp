@@ -129,6 +129,13 @@ bool enter_fresh_namespace(Figures& f) {
     return ok;
 }
 
+// wireguard-go lives on after the bench's child exits and so keeps the
+// namespace (and its 150,000 policies) alive: deleting its TUN device on the
+// way out makes it exit, and the namespace goes with the last process in it.
+struct StopWireguardGo {
+    ~StopWireguardGo() { bench::run_program({"ip", "link", "del", test::World().group.interface}, true); }
+};
+
 // The group, its keys and the two intents (WireGuard, XFRM) of the hub.
 struct Hub {
     test::World wg_world, xfrm_world;
@@ -280,6 +287,7 @@ void time_reads(const DesiredState& d, Figures& f) {
 
 void avpn_side(size_t spokes, const std::string& dir, Figures& f) {
     if (!enter_fresh_namespace(f)) return;
+    StopWireguardGo stop;
     Hub h;
     std::string why;
     if (!make_hub(spokes, dir, h, why)) return fail(f, why);
@@ -304,6 +312,7 @@ void avpn_side(size_t spokes, const std::string& dir, Figures& f) {
 
 void baseline_side(size_t spokes, const std::string& dir, Figures& f) {
     if (!enter_fresh_namespace(f)) return;
+    StopWireguardGo stop;
     Hub h;
     std::string why;
     if (!make_hub(spokes, dir, h, why)) return fail(f, why);
