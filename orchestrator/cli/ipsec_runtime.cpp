@@ -187,7 +187,12 @@ Result<std::vector<vici::TunnelStatus>> ipsec_status(vici::Client& charon, const
         // keeps the file whole, and the newest failure wins on the next merge.
         (void)vici::save_failures(failures_path(state_dir), tracker);
     }
-    return vici::collect_status(charon, names, &tracker, unix_now());
+    auto observed = vici::observe(charon, false);
+    if (!observed) return observed.error();
+    auto st = vici::collect_status(charon, names, &tracker, unix_now());
+    if (st)
+        for (auto& t : *st) t.loaded = observed->conns.contains(t.name);
+    return st;
 }
 
 }  // namespace avpn::cli

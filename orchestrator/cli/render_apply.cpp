@@ -103,6 +103,7 @@ static std::string render_kernel_text(const ApplyReport& r, bool dry_run, bool r
 std::string tunnel_line(const vici::TunnelStatus& t) {
     std::ostringstream o;
     o << t.name << ": " << (t.up ? "up" : "down") << " (IKE " << t.ike_state << ", CHILD " << t.child_state << ")";
+    if (!t.loaded) o << ", not loaded in charon (restarted?): apply again";
     if (!t.local_host.empty())
         o << " " << t.local_host << " -> " << t.remote_host << (t.nat_local ? " behind NAT" : "");
     if (!t.up && !t.last_failure.empty()) o << ": " << t.last_failure;

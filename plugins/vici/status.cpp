@@ -194,7 +194,7 @@ Result<std::vector<TunnelStatus>> collect_status(Client& client, const std::vect
 
 void to_json(JsonWriter& w, const TunnelStatus& s) {
     w.begin_object();
-    w.field("name", s.name).field("up", s.up).field("ike_state", s.ike_state).field("child_state", s.child_state);
+    w.field("name", s.name).field("loaded", s.loaded).field("up", s.up).field("ike_state", s.ike_state).field("child_state", s.child_state);
     w.field("initiator", s.initiator).field("ike_id", s.ike_id);
     w.field("established_seconds", s.established_seconds).field("established_since", s.established_since);
     w.field("local_host", s.local_host).field("local_port", unsigned(s.local_port));

@@ -21,6 +21,7 @@ namespace avpn::vici {
 // Plain values only, so the CLI can render it as text or JSON (to_json below).
 struct TunnelStatus {
     std::string name;                  // avpn connection name
+    bool loaded = true;                // charon has the connection (false: charon restarted; apply again)
     std::string ike_state = "DOWN";    // charon's IKE_SA state (ESTABLISHED, CONNECTING, ...) or DOWN
     std::string child_state = "DOWN";  // CHILD_SA state (INSTALLED, REKEYING, ...) or DOWN
     bool up = false;                   // IKE ESTABLISHED and CHILD INSTALLED

@@ -2,7 +2,8 @@
 # Dead peer: site A (from `avpnctl apply`, dpd action restart) keeps its
 # tunnel; site B's charon is killed (-9) and started again with its
 # swanctl.conf; site A notices by DPD and re-establishes the tunnel on its
-# own, within a bounded wait, and the LANs ping again.
+# own, within a bounded wait, and the LANs ping again. Then A's own charon
+# restarts: status shows the connection is gone, one apply restores it.
 set -u
 source "$(dirname "$0")/lib/sites.sh"
 sites_init
@@ -33,5 +34,16 @@ while :; do
     sleep 1
 done
 note "ok: back after $(( $(date +%s) - start )) s without operator action (IKE_SA $old_ike -> $(tunnel_field avpn-dpd ike_id))"
+ping_between a 10.1.0.1 10.2.0.1
+
+note "site A's own charon restarts: status says the connection is not loaded, apply restores it"
+kill_charon a
+start_charon a
+status_a
+expect "loaded after A's restart" "$(tunnel_field avpn-dpd loaded)" false
+expect "up after A's restart" "$(tunnel_field avpn-dpd up)" false
+apply_a 10
+expect "reloaded" "$(jq_a '.ipsec.loaded | join(",")')" avpn-dpd
+expect "up again" "$(tunnel_field avpn-dpd up)" true
 ping_between a 10.1.0.1 10.2.0.1
 echo "PASS"
