@@ -3,9 +3,13 @@
 // with the last failure in words. Failures are events of one moment: apply
 // records those it sees while settling, and --listen S watches charon's log
 // for S seconds now; both go to the state directory (docs/vici.md).
+// AutoVPN groups, briefly: each WireGuard interface avpn owns, its peers' last
+// handshake and byte counters (the backend the interface runs on: a UAPI
+// socket if it has one, else the kernel; nothing is started).
 // Read-only towards the kernel and charon; takes no lock.
 #include <ctime>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "common/json.hpp"
@@ -13,6 +17,7 @@
 #include "orchestrator/cli/ipsec_runtime.hpp"
 #include "orchestrator/cli/render_apply.hpp"
 #include "orchestrator/cli/site_runtime.hpp"
+#include "plugins/wireguard/select.hpp"
 
 namespace avpn::cli {
 
@@ -56,6 +61,54 @@ std::string tunnel_text(const vici::TunnelStatus& t) {
     return o.str();
 }
 
+struct WgGroupStatus {
+    std::string ifname, backend;
+    wg::WgDeviceStatus status;
+};
+
+// Interfaces that are not WireGuard devices (XFRM interfaces) answer with an
+// error and are left out: the state directory records names, not kinds.
+std::vector<WgGroupStatus> wireguard_status(const std::set<std::string>& links) {
+    std::vector<WgGroupStatus> out;
+    for (const std::string& ifname : links) {
+        auto sel = wg::select_backend(ifname, wg::BackendPreference::automatic, wg::SelectOptions{});
+        if (!sel) continue;
+        auto st = sel->backend->status(ifname);
+        if (!st) continue;
+        out.push_back({ifname, std::string(sel->backend->name()), std::move(*st)});
+    }
+    return out;
+}
+
+void wireguard_json(JsonWriter& w, const std::vector<WgGroupStatus>& groups) {
+    w.key("wireguard").begin_array();
+    for (const auto& g : groups) {
+        w.begin_object().field("interface", g.ifname).field("backend", g.backend);
+        w.field("public_key", g.status.device.public_key).key("peers").begin_array();
+        for (const auto& p : g.status.peers) {
+            w.begin_object().field("public_key", p.public_key).field("last_handshake", p.last_handshake_sec);
+            w.field("rx_bytes", p.rx_bytes).field("tx_bytes", p.tx_bytes).end_object();
+        }
+        w.end_array().end_object();
+    }
+    w.end_array();
+}
+
+std::string wireguard_text(const std::vector<WgGroupStatus>& groups, int64_t now) {
+    std::ostringstream o;
+    for (const auto& g : groups) {
+        o << "wireguard " << g.ifname << " (" << g.backend << "), " << g.status.peers.size() << " peer"
+          << (g.status.peers.size() == 1 ? "" : "s") << ":\n";
+        for (const auto& p : g.status.peers) {
+            o << "  " << p.public_key << ": ";
+            if (p.last_handshake_sec == 0) o << "no handshake yet";
+            else o << "last handshake " << (now - p.last_handshake_sec) << " s ago";
+            o << ", rx " << p.rx_bytes << " bytes, tx " << p.tx_bytes << " bytes\n";
+        }
+    }
+    return o.str();
+}
+
 int run_status(const StatusArgs& a) {
     StateDir state(a.state_dir);
     auto last = state.load();
@@ -75,6 +128,7 @@ int run_status(const StatusArgs& a) {
         }
     }
 
+    const std::vector<WgGroupStatus> groups = wireguard_status(last->owned.links);
     if (a.json) {
         JsonWriter w;
         w.begin_object().field("schema", "avpn.status/1").field("site", last->site).field("state_dir", a.state_dir);
@@ -92,6 +146,7 @@ int run_status(const StatusArgs& a) {
             for (const auto& t : tunnels) vici::to_json(w, t);
             w.end_array().end_object();
         }
+        wireguard_json(w, groups);
         w.end_object();
         std::cout << w.str();
     } else {
@@ -102,6 +157,7 @@ int run_status(const StatusArgs& a) {
             std::cout << "ipsec (charon at " << a.vici_socket << "):\n";
             for (const auto& t : tunnels) std::cout << tunnel_text(t);
         }
+        std::cout << wireguard_text(groups, int64_t(std::time(nullptr)));
     }
     return ipsec_error ? int(kFailed) : int(kOk);
 }
