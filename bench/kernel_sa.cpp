@@ -6,8 +6,9 @@
 // so the two figures compare the writers, not the objects. Needs a kernel
 // with ESP: it runs in the kernel tier's VM. Prints figures, never fails on
 // a time; exits 1 when the kernel refuses an SA or the dump is short.
-//   each:     an ack per SA (what the reconciler's batches do today)
-//   failures: one ack per chunk, the kernel still acks every failure
+//   each:     an ack per SA (nl::Batch's default)
+//   failures: one ack per chunk, the kernel still acks every failure (what
+//             the reconciler's batches do, orchestrator/reconcile/netlink_port.cpp)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
