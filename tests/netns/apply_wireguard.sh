@@ -23,19 +23,13 @@ topo_require jq wireguard-go ping
 started=$EPOCHREALTIME
 topo_init
 SITES=(hq branch1 branch2)
-DEMO=$TOPO_WORK/demo
-cp -r "$SRC/examples/netns-demo" "$DEMO"
-chmod 600 "$DEMO"/keys/*.key
-topo_demo
+topo_demo_copy "$SRC"
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() { topo_fail "$@"; }
 step() { echo "== $*"; }
 
 # avpn SITE SUBCOMMAND [ARGS]: avpnctl inside SITE with the site's state dir.
-avpn() {
-  local site=$1 cmd=$2; shift 2
-  topo_exec "$site" "$AVPNCTL" "$cmd" --state-dir "$TOPO_WORK/state-$site" "$@"
-}
+avpn() { topo_avpn "$@"; }
 apply_json() { avpn "$1" apply --json "$DEMO/sites/$1.toml"; }
 
 # expect_json NAME JSON JQ-FILTER: the filter must print true.

@@ -32,18 +32,12 @@ ip netns del "$probe"
 started=$EPOCHREALTIME
 topo_init
 SITES=(hq branch1 branch2)
-DEMO=$TOPO_WORK/demo
-cp -r "$SRC/examples/netns-demo" "$DEMO"
-chmod 600 "$DEMO"/keys/*.key
+topo_demo_copy "$SRC"
 sed -i 's/^wireguard_backend = .*/transport = "xfrm"/' "$DEMO"/sites/*.toml
-topo_demo
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() { topo_fail "$@"; }
 step() { echo "== $*"; }
-avpn() {
-  local site=$1 cmd=$2; shift 2
-  topo_exec "$site" "$AVPNCTL" "$cmd" --state-dir "$TOPO_WORK/state-$site" "$@"
-}
+avpn() { topo_avpn "$@"; }
 in_site() { local n; n=$(topo_ns "$1"); shift; ip netns exec "$n" "$@"; }
 
 for s in "${SITES[@]}"; do

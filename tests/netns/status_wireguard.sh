@@ -12,16 +12,11 @@ AVPNCTL=${AVPN_BIN:-$SRC/build/bin}/avpnctl
 topo_require jq wireguard-go ping
 [ -x "$AVPNCTL" ] || { echo "FAIL: $AVPNCTL not built"; exit 1; }
 topo_init
-DEMO=$TOPO_WORK/demo
-cp -r "$SRC/examples/netns-demo" "$DEMO"
-chmod 600 "$DEMO"/keys/*.key
-topo_demo
-fail() { echo "FAIL: $*" >&2; exit 1; }
-avpn() {
-  local site=$1 cmd=$2; shift 2
-  topo_exec "$site" "$AVPNCTL" "$cmd" --state-dir "$TOPO_WORK/state-$site" \
-    --vici-socket "$TOPO_WORK/no-charon.vici" "$@"
-}
+topo_demo_copy "$SRC"
+fail() { topo_fail "$@"; }
+# No charon here: a site without [[ipsec]] must not need one.
+TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
+avpn() { topo_avpn "$@"; }
 
 for s in hq branch1; do avpn "$s" apply "$DEMO/sites/$s.toml" >/dev/null || fail "apply $s"; done
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping branch1 -> hq through the tunnel"

@@ -174,3 +174,23 @@ topo_settle() {
     done
   done
 }
+
+# topo_demo_copy SRC: a private, editable copy of SRC/examples/netns-demo in
+# $DEMO (keys made private again: cp keeps the checkout's modes), then the
+# demo's namespaces (topo_demo). Tests edit $DEMO, never the example.
+topo_demo_copy() {
+  DEMO=$TOPO_WORK/demo
+  cp -r "$1/examples/netns-demo" "$DEMO"
+  chmod 600 "$DEMO"/keys/*.key
+  topo_demo
+}
+
+# topo_avpn SITE SUBCOMMAND [ARGS...]: $AVPNCTL inside SITE with the site's
+# own state dir (several sites share this host) and any $TOPO_AVPN_ARGS.
+topo_avpn() {
+  local site=$1 cmd=$2; shift 2
+  # shellcheck disable=SC2086
+  topo_exec "$site" "$AVPNCTL" "$cmd" --state-dir "$TOPO_WORK/state-$site" ${TOPO_AVPN_ARGS:-} "$@"
+}
+
+topo_fail() { echo "FAIL: $*" >&2; exit 1; }
