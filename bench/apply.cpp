@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "apply_baseline.hpp"
+#include "child.hpp"
 #include "common/crypto.hpp"
 #include "orchestrator/cli/site_runtime.hpp"
 #include "orchestrator/plan/planner.hpp"
@@ -356,26 +357,15 @@ bool run_child(void (*side)(size_t, const std::string&, Figures&), size_t spokes
     char tmpl[] = "/tmp/bench_apply.XXXXXX";
     if (!mkdtemp(tmpl)) return false;
     std::string dir = tmpl;
-    int fds[2];
-    if (pipe(fds) != 0) return false;
-    pid_t pid = fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-        close(fds[0]);
-        Figures mine;
-        side(spokes, dir, mine);
-        ssize_t n = write(fds[1], &mine, sizeof mine);
-        _exit(n == ssize_t(sizeof mine) ? 0 : 1);
-    }
-    close(fds[1]);
-    ssize_t n = read(fds[0], &f, sizeof f);
-    close(fds[0]);
-    int status = 0;
-    rusage u{};
-    bool waited = wait4(pid, &status, 0, &u) == pid;
-    peak_kb = u.ru_maxrss;
+    bool ok = bench::measure_in_child(
+        [&] {
+            Figures mine;
+            side(spokes, dir, mine);
+            return mine;
+        },
+        f, peak_kb);
     if (!std::getenv("BENCH_APPLY_KEEP")) bench::run_program({"rm", "-rf", dir});
-    return waited && n == ssize_t(sizeof f) && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return ok;
 }
 
 void print_apply(const char* what, const ApplyFigures& a) {

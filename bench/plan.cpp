@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "child.hpp"
 #include "orchestrator/plan/planner.hpp"
 #include "world.hpp"
 
@@ -77,24 +78,7 @@ Figures measure(const Case& c) {
 
 // Runs one case in a child; returns its figures and the child's peak RSS.
 bool run_isolated(const Case& c, Figures& f, long& peak_kb) {
-    int fds[2];
-    if (pipe(fds) != 0) return false;
-    pid_t pid = fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-        close(fds[0]);
-        Figures mine = measure(c);
-        ssize_t n = write(fds[1], &mine, sizeof mine);
-        _exit(n == ssize_t(sizeof mine) ? 0 : 1);
-    }
-    close(fds[1]);
-    ssize_t n = read(fds[0], &f, sizeof f);
-    close(fds[0]);
-    int status = 0;
-    rusage u{};
-    if (wait4(pid, &status, 0, &u) != pid) return false;
-    peak_kb = u.ru_maxrss;
-    return n == ssize_t(sizeof f) && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return bench::measure_in_child([&] { return measure(c); }, f, peak_kb);
 }
 
 }  // namespace
