@@ -1,6 +1,7 @@
 #include "orchestrator/reconcile/netlink_port.hpp"
 
 #include <linux/netlink.h>
+#include <net/if.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -212,8 +213,15 @@ Status NetlinkPort::create_link(const nl::Link& l) {
     return up.commit().ops.at(0).status;
 }
 
+// Removing what is already gone succeeds: the goal state holds. A link can
+// vanish between observe and execute (an operator's `ip link del`, a crashed
+// wireguard-go), and the kernel takes its addresses, routes and WireGuard
+// device with it — so an undo must not report those as failures.
+static bool link_exists(const std::string& name) { return if_nametoindex(name.c_str()) != 0; }
+
 Status NetlinkPort::delete_link(const nl::Link& l) {
     wg_.erase(l.name);
+    if (!link_exists(l.name)) return {};
     nl::Batch b(rtnl_);
     if (Status s = b.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_delete(w, l.name); }); !s) return s;
     // Deleting wireguard-go's TUN device makes the daemon exit by itself.
@@ -222,6 +230,7 @@ Status NetlinkPort::delete_link(const nl::Link& l) {
 
 Status NetlinkPort::set_wireguard(const Op& op) {
     const auto& want = std::get<nl::WgDevice>(op.object);
+    if (op.kind == OpKind::remove && !link_exists(want.ifname)) return {};  // gone with its link
     auto b = wireguard(want.ifname);
     if (!b) return b.error();
     wg::WgDeviceChange change;
@@ -244,7 +253,6 @@ void NetlinkPort::run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end,
     }
     nl::LinkIndex names(*links);
     nl::Batch batch(rtnl_, bulk_batch());
-    std::vector<size_t> batched;
     for (size_t i = begin; i < end; ++i) {
         const Op& op = ops[i];
         auto index_of = [&](const std::string& ifname) -> Result<uint32_t> {
@@ -256,11 +264,13 @@ void NetlinkPort::run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end,
                 using T = std::decay_t<decltype(o)>;
                 if constexpr (std::is_same_v<T, nl::InterfaceAddress>) {
                     auto idx = index_of(o.ifname);
+                    if (!idx && op.kind == OpKind::remove) return Status{};  // gone with its link
                     if (!idx) return idx.error();
                     auto aop = op.kind == OpKind::remove ? nl::AddrOp::remove : nl::AddrOp::add;
                     return batch.add(i, [&](nl::MsgWriter& w) { return nl::encode_address(w, aop, o, *idx); });
                 } else if constexpr (std::is_same_v<T, nl::Route>) {
                     auto idx = index_of(o.ifname);
+                    if (!idx && op.kind == OpKind::remove && !o.ifname.empty()) return Status{};  // gone with its link
                     if (!idx && op.kind != OpKind::remove) return idx.error();
                     auto rop = op.kind == OpKind::create   ? nl::RouteOp::add
                                : op.kind == OpKind::update ? nl::RouteOp::replace
@@ -279,10 +289,7 @@ void NetlinkPort::run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end,
                 }
             },
             op.object);
-        if (added)
-            batched.push_back(i);
-        else
-            out[i] = added.error();
+        if (!added) out[i] = added.error();
     }
     auto res = batch.commit();
     for (const nl::OpResult& r : res.ops)
