@@ -23,23 +23,4 @@ GroupPlan describe_group(const GroupModel& model, const Topology& topology) {
     return gp;
 }
 
-std::vector<PeerPlan> describe_peers(const GroupModel& model, const Topology& topology) {
-    std::vector<PeerPlan> out;
-    out.reserve(topology.peers.size());
-    for (const PeerChoice& peer : topology.peers) {
-        const MemberView& m = model.members[peer.member];
-        PeerPlan p;
-        p.group = model.group->name;
-        p.site = *m.name;
-        p.role = std::string(to_string(m.role));
-        p.public_key = *m.public_key;
-        p.tunnel_address = m.tunnel_address;
-        p.allowed = peer.allowed;
-        p.endpoint = m.endpoint;
-        p.default_route = peer.default_route;
-        out.push_back(std::move(p));
-    }
-    return out;
-}
-
 }  // namespace avpn::planner

@@ -1,5 +1,5 @@
 // Per-group emitters shared by both transports: the tunnel interface and its
-// address, and the human-readable GroupPlan / PeerPlan entries.
+// address, and the human-readable GroupPlan (PeerPlans come from emit_peer).
 #pragma once
 
 #include <cstdint>
@@ -17,8 +17,5 @@ void add_tunnel_interface(const GroupModel& model, nl::LinkKind kind, uint32_t x
                           DesiredState& state);
 
 GroupPlan describe_group(const GroupModel& model, const Topology& topology);
-
-// One PeerPlan per topology peer, in the same order.
-std::vector<PeerPlan> describe_peers(const GroupModel& model, const Topology& topology);
 
 }  // namespace avpn::planner

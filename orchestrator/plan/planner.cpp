@@ -8,6 +8,7 @@
 #include "orchestrator/plan/ipsec_plan.hpp"
 #include "orchestrator/plan/normalize.hpp"
 #include "orchestrator/plan/routing.hpp"
+#include "orchestrator/plan/site_pieces.hpp"
 #include "orchestrator/plan/topology.hpp"
 #include "orchestrator/plan/wireguard_plan.hpp"
 #include "orchestrator/plan/xfrm_plan.hpp"
@@ -75,18 +76,67 @@ void check_spi_tags(const std::vector<GroupWork>& work, Errors& errors) {
         }
 }
 
-void emit_group(const Intent& intent, GroupWork& w, const std::vector<IpAddr>& uplinks,
-                DesiredState& state, Errors& errors) {
+GroupConstants constants_of(const Intent& intent, const GroupWork& w, const std::vector<IpAddr>& uplinks,
+                            const std::vector<uint32_t>& slots) {
+    const Group& g = w.group();
+    GroupConstants c;
+    c.group = g.name;
+    c.transport = g.transport;
+    c.interface = g.interface;
+    c.table = g.table;
+    c.site = intent.site.name;
+    c.site_role = intent.site.role;
+    c.nat_mode = intent.site.nat.mode;
+    c.keepalive_seconds = g.keepalive_seconds;
+    if (g.transport == Transport::xfrm) {
+        c.key_file = intent.site.key_file;
+        c.listen_port = g.listen_port;
+        c.if_id = w.if_id();
+        c.spi_tag = spi_tag(g.name);
+        c.my_slot = slots[w.model->self];
+        c.uplinks = uplinks;
+    }
+    return c;
+}
+
+GroupPieces pieces_of(const Intent& intent, GroupWork& w, const std::vector<IpAddr>& uplinks, Errors& errors) {
     const GroupModel& model = *w.model;
+    const bool xfrm = w.group().transport == Transport::xfrm;
+    std::vector<uint32_t> slots = xfrm ? spi_slots(model, errors) : std::vector<uint32_t>{};
+    GroupPieces out;
+    out.constants = constants_of(intent, w, uplinks, slots);
+    out.peers.reserve(w.topology.peers.size());
+    for (size_t k = 0; k < w.topology.peers.size(); ++k) {
+        PeerChoice& choice = w.topology.peers[k];
+        const MemberView& m = model.members[choice.member];
+        PeerInput p;
+        p.name = *m.name;
+        p.role = m.role;
+        p.public_key = *m.public_key;
+        p.endpoint = m.endpoint;
+        p.tunnel_address = m.tunnel_address;
+        p.allowed = std::move(choice.allowed);
+        p.default_route = choice.default_route;
+        if (xfrm) {
+            p.reqid = w.reqids[k];
+            p.slot = slots[choice.member];
+        }
+        out.peers.push_back(std::move(p));
+    }
+    return out;
+}
+
+// The group-wide objects: everything of the group that is not per peer.
+void emit_shared(const Intent& intent, const GroupWork& w, const GroupPieces& pieces,
+                 const std::vector<IpAddr>& uplinks, DesiredState& state, Errors& errors) {
+    const GroupModel& model = *w.model;
+    GroupAggregates a = aggregate(pieces.constants, w.group().tunnel_subnet, pieces.peers);
     state.groups.push_back(describe_group(model, w.topology));
-    std::vector<PeerPlan> peers = describe_peers(model, w.topology);
-    plan_group_routing(model, w.topology, uplinks, state, errors);
+    plan_group_routing(w.group(), a, uplinks, state, errors);
     if (w.group().transport == Transport::wireguard)
-        plan_wireguard(intent, model, w.topology, state);
+        state.wireguard.push_back(plan_wireguard_device(intent, model, a, state));
     else
-        plan_xfrm(intent, model, w.topology, XfrmGroupInputs{w.if_id(), &w.reqids, &uplinks}, peers,
-                  state, errors);
-    for (PeerPlan& p : peers) state.peers.push_back(std::move(p));
+        plan_xfrm_group(model, pieces.constants, a, state);
 }
 
 InteropRouting interop_routing(const std::vector<GroupWork>& work) {
@@ -101,19 +151,6 @@ InteropRouting interop_routing(const std::vector<GroupWork>& work) {
         r.own_rule = false;
     }
     return r;
-}
-
-void normalize(DesiredState& s) {
-    sort_unique(s.groups);
-    sort_unique(s.peers);
-    sort_unique(s.links);
-    sort_unique(s.addresses);
-    sort_unique(s.wireguard);
-    sort_unique(s.xfrm_states);
-    sort_unique(s.xfrm_policies);
-    sort_unique(s.routes);
-    sort_unique(s.rules);
-    sort_unique(s.ipsec);
 }
 
 // After normalizing, objects the kernel identifies by the same key but that
@@ -133,20 +170,56 @@ void check_conflicts(const DesiredState& s, Errors& errors) {
 
 }  // namespace
 
-PlanOutcome plan(const Intent& intent, const PlanInputs& inputs) {
-    PlanOutcome out;
-    DesiredState& state = out.state;
-    state.site = intent.site.name;
-    const std::vector<IpAddr> uplinks = known_uplink_addresses(intent, inputs);
+namespace planner {
 
+void normalize(DesiredState& s) {
+    sort_unique(s.groups);
+    sort_unique(s.peers);
+    sort_unique(s.links);
+    sort_unique(s.addresses);
+    for (nl::WgDevice& d : s.wireguard) sort_unique(d.peers);
+    sort_unique(s.wireguard);
+    sort_unique(s.xfrm_states);
+    sort_unique(s.xfrm_policies);
+    sort_unique(s.routes);
+    sort_unique(s.rules);
+    sort_unique(s.ipsec);
+}
+
+SitePieces decide(const Intent& intent, const PlanInputs& inputs) {
+    SitePieces out;
+    out.shared.site = intent.site.name;
+    const std::vector<IpAddr> uplinks = known_uplink_addresses(intent, inputs);
     std::vector<GroupWork> work = decide_groups(intent, inputs, out.errors);
     assign_reqids(work, out.errors);
     check_spi_tags(work, out.errors);
-    for (GroupWork& w : work) emit_group(intent, w, uplinks, state, out.errors);
-    plan_ipsec(intent, inputs, interop_routing(work), state, out.errors);
+    for (GroupWork& w : work) {
+        out.groups.push_back(pieces_of(intent, w, uplinks, out.errors));
+        emit_shared(intent, w, out.groups.back(), uplinks, out.shared, out.errors);
+    }
+    plan_ipsec(intent, inputs, interop_routing(work), out.shared, out.errors);
+    return out;
+}
 
+void emit_peers(const std::vector<GroupPieces>& groups, DesiredState& state, Errors& errors) {
+    for (const GroupPieces& g : groups) {
+        nl::WgDevice* device = nullptr;
+        for (nl::WgDevice& d : state.wireguard)
+            if (d.ifname == g.constants.interface) device = &d;
+        for (const PeerInput& p : g.peers) state.peers.push_back(emit_peer(g.constants, p, device, state));
+    }
     normalize(state);
-    check_conflicts(state, out.errors);
+    check_conflicts(state, errors);
+}
+
+}  // namespace planner
+
+PlanOutcome plan(const Intent& intent, const PlanInputs& inputs) {
+    SitePieces pieces = decide(intent, inputs);
+    PlanOutcome out;
+    out.state = std::move(pieces.shared);
+    out.errors = std::move(pieces.errors);
+    emit_peers(pieces.groups, out.state, out.errors);
     return out;
 }
 

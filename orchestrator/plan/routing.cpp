@@ -75,27 +75,19 @@ bool rule_slot_fits(const Group& g, Errors& errors) {
 
 }  // namespace
 
-void plan_group_routing(const GroupModel& model, const Topology& topology,
-                        const std::vector<IpAddr>& uplinks, DesiredState& state, Errors& errors) {
-    const Group& g = *model.group;
-    bool has[2] = {false, false};         // routes per family (v4, v6)
-    bool has_default[2] = {false, false};
-    auto note = [&](const Prefix& p) {
-        size_t f = p.family() == Family::v4 ? 0 : 1;
-        has[f] = true;
-        has_default[f] = has_default[f] || p.is_default();
-        state.routes.push_back(nl::Route{g.table, p, g.interface, {}, {}, 0});
-    };
-    note(g.tunnel_subnet);
-    for (const PeerChoice& peer : topology.peers)
-        for (const Prefix& p : peer.allowed) note(p);
+void plan_peer_routes(const GroupConstants& c, const PeerInput& peer, DesiredState& state) {
+    for (const Prefix& p : peer.allowed) state.routes.push_back(nl::Route{c.table, p, c.interface, {}, {}, 0});
+}
 
+void plan_group_routing(const Group& g, const GroupAggregates& a, const std::vector<IpAddr>& uplinks,
+                        DesiredState& state, Errors& errors) {
+    state.routes.push_back(nl::Route{g.table, g.tunnel_subnet, g.interface, {}, {}, 0});
     if (!rule_slot_fits(g, errors)) return;
     const Family families[2] = {Family::v4, Family::v6};
     for (size_t f = 0; f < 2; ++f) {
-        if (has_default[f])
+        if (a.default_routed[f])
             add_full_tunnel_rules(g, families[f], uplinks, state);
-        else if (has[f])
+        else if (a.routed[f])
             add_split_rule(g, families[f], state);
     }
 }

@@ -22,7 +22,7 @@
 #include "common/result.hpp"
 #include "orchestrator/plan/desired_state.hpp"
 #include "orchestrator/plan/group_model.hpp"
-#include "orchestrator/plan/topology.hpp"
+#include "orchestrator/plan/peer_input.hpp"
 
 namespace avpn::planner {
 
@@ -35,8 +35,11 @@ std::vector<IpAddr> known_uplink_addresses(const Intent& intent, const PlanInput
 // The preferred uplink address of a family (XFRM outer source address).
 std::optional<IpAddr> preferred_uplink_address(const std::vector<IpAddr>& uplinks, Family family);
 
-// Appends the group's routes and rules to `state`.
-void plan_group_routing(const GroupModel& model, const Topology& topology,
-                        const std::vector<IpAddr>& uplinks, DesiredState& state, Errors& errors);
+// Appends one peer's routes (one per allowed prefix) to `state`.
+void plan_peer_routes(const GroupConstants& c, const PeerInput& peer, DesiredState& state);
+
+// Appends the group-wide routing: the tunnel-subnet route and the rules.
+void plan_group_routing(const Group& g, const GroupAggregates& a, const std::vector<IpAddr>& uplinks,
+                        DesiredState& state, Errors& errors);
 
 }  // namespace avpn::planner

@@ -7,11 +7,15 @@
 
 #include "orchestrator/plan/desired_state.hpp"
 #include "orchestrator/plan/group_model.hpp"
-#include "orchestrator/plan/topology.hpp"
+#include "orchestrator/plan/peer_input.hpp"
 
 namespace avpn::planner {
 
-void plan_wireguard(const Intent& intent, const GroupModel& model, const Topology& topology,
-                    DesiredState& state);
+// Appends the interface and its address; returns the device without peers
+// (emit_peer adds them).
+nl::WgDevice plan_wireguard_device(const Intent& intent, const GroupModel& model, const GroupAggregates& a,
+                                    DesiredState& state);
+
+nl::WgPeer wireguard_peer(const GroupConstants& c, const PeerInput& peer);
 
 }  // namespace avpn::planner

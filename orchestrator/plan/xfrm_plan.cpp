@@ -58,30 +58,18 @@ Prefix any_of(Family f) {
     return Prefix{a, 0};
 }
 
-// What one peer's SAs and policies are built from.
-struct PeerTunnel {
-    IpAddr local;
-    Endpoint remote;
-    uint32_t reqid = 0;
-    uint32_t spi_out = 0;
-    uint32_t spi_in = 0;
-    const std::string* peer_key = nullptr;
-    std::string label_out;
-    std::string label_in;
-};
-
 nl::XfrmSa make_sa(const IpAddr& src, const IpAddr& dst, uint32_t spi, uint16_t sport, uint16_t dport,
-                   const PeerTunnel& t, uint32_t if_id, const std::string& key_file,
-                   const std::string& label) {
+                   uint32_t reqid, const GroupConstants& c, const std::string& peer_key,
+                   std::string label) {
     nl::XfrmSa sa;
     sa.src = src;
     sa.dst = dst;
     sa.spi = spi;
-    sa.reqid = t.reqid;
-    sa.if_id = if_id;
+    sa.reqid = reqid;
+    sa.if_id = c.if_id;
     sa.encap_sport = sport;
     sa.encap_dport = dport;
-    sa.key = nl::KeyRef{key_file, *t.peer_key, 0, label};
+    sa.key = nl::KeyRef{c.key_file, peer_key, 0, std::move(label)};
     return sa;
 }
 
@@ -95,24 +83,6 @@ nl::XfrmPolicy make_policy(const Prefix& src, const Prefix& dst, nl::XfrmDir dir
     p.if_id = if_id;
     p.templates.push_back(nl::XfrmTemplate{outer_src, outer_dst, reqid, false});
     return p;
-}
-
-void add_peer_objects(const PeerTunnel& t, const PeerChoice& choice, const Intent& intent,
-                      const Group& g, uint32_t if_id, DesiredState& state) {
-    const std::string& key_file = intent.site.key_file;
-    state.xfrm_states.push_back(make_sa(t.local, t.remote.addr, t.spi_out, g.listen_port, t.remote.port,
-                                        t, if_id, key_file, t.label_out));
-    state.xfrm_states.push_back(make_sa(t.remote.addr, t.local, t.spi_in, t.remote.port, g.listen_port,
-                                        t, if_id, key_file, t.label_in));
-    for (const Prefix& p : choice.allowed) {
-        Prefix any = any_of(p.family());
-        state.xfrm_policies.push_back(
-            make_policy(any, p, nl::XfrmDir::out, if_id, t.local, t.remote.addr, t.reqid));
-        state.xfrm_policies.push_back(
-            make_policy(p, any, nl::XfrmDir::in, if_id, t.remote.addr, t.local, t.reqid));
-        state.xfrm_policies.push_back(
-            make_policy(p, any, nl::XfrmDir::fwd, if_id, t.remote.addr, t.local, t.reqid));
-    }
 }
 
 // Default drop for everything routed into the interface that no peer policy
@@ -137,50 +107,34 @@ void add_block_policies(const bool (&families)[2], const bool (&default_allowed)
 
 }  // namespace
 
-void plan_xfrm(const Intent& intent, const GroupModel& model, const Topology& topology,
-               const XfrmGroupInputs& in, std::vector<PeerPlan>& peer_plans, DesiredState& state,
-               Errors& errors) {
-    const Group& g = *model.group;
-    add_tunnel_interface(model, nl::LinkKind::xfrm, in.if_id, state);
-    const std::vector<uint32_t> slots = spi_slots(model, errors);
-    const uint32_t tag = spi_tag(g.name);
-    const MemberView& me = model.me();
-    const uint32_t my_slot = slots[model.self];
+std::string xfrm_pending(const GroupConstants& c, const PeerInput& peer) {
+    if (!peer.endpoint) return "no contact known for " + peer.name;
+    if (!preferred_uplink_address(c.uplinks, peer.endpoint->addr.family))
+        return "no local uplink address of the contact's family";
+    return {};
+}
 
-    bool families[2] = {g.tunnel_subnet.family() == Family::v4,
-                        g.tunnel_subnet.family() == Family::v6};
-    bool default_allowed[2] = {false, false};
-    size_t allowed = 0;
-    for (const PeerChoice& choice : topology.peers) allowed += choice.allowed.size();
-    state.xfrm_policies.reserve(state.xfrm_policies.size() + 3 * allowed + 2);
-    state.xfrm_states.reserve(state.xfrm_states.size() + 2 * topology.peers.size());
-    for (size_t k = 0; k < topology.peers.size(); ++k) {
-        const PeerChoice& choice = topology.peers[k];
-        const MemberView& peer = model.members[choice.member];
-        for (const Prefix& p : choice.allowed) families[p.family() == Family::v4 ? 0 : 1] = true;
-        if (!peer.endpoint) {
-            peer_plans[k].pending = "no contact known for " + *peer.name;
-            continue;
-        }
-        auto local = preferred_uplink_address(*in.uplinks, peer.endpoint->addr.family);
-        if (!local) {
-            peer_plans[k].pending = "no local uplink address of the contact's family";
-            continue;
-        }
-        PeerTunnel t;
-        t.local = *local;
-        t.remote = *peer.endpoint;
-        t.reqid = (*in.reqids)[k];
-        t.spi_out = derive_spi(tag, 0, my_slot, slots[choice.member]);
-        t.spi_in = derive_spi(tag, 0, slots[choice.member], my_slot);
-        t.peer_key = peer.public_key;
-        t.label_out = *me.name + "->" + *peer.name;
-        t.label_in = *peer.name + "->" + *me.name;
-        add_peer_objects(t, choice, intent, g, in.if_id, state);
-        for (const Prefix& p : choice.allowed)
-            if (p.is_default()) default_allowed[p.family() == Family::v4 ? 0 : 1] = true;
+void plan_xfrm_peer(const GroupConstants& c, const PeerInput& peer, DesiredState& state) {
+    const IpAddr local = *preferred_uplink_address(c.uplinks, peer.endpoint->addr.family);
+    const Endpoint& remote = *peer.endpoint;
+    const uint32_t spi_out = derive_spi(c.spi_tag, 0, c.my_slot, peer.slot);
+    const uint32_t spi_in = derive_spi(c.spi_tag, 0, peer.slot, c.my_slot);
+    state.xfrm_states.push_back(make_sa(local, remote.addr, spi_out, c.listen_port, remote.port, peer.reqid, c,
+                                        peer.public_key, c.site + "->" + peer.name));
+    state.xfrm_states.push_back(make_sa(remote.addr, local, spi_in, remote.port, c.listen_port, peer.reqid, c,
+                                        peer.public_key, peer.name + "->" + c.site));
+    for (const Prefix& p : peer.allowed) {
+        Prefix any = any_of(p.family());
+        state.xfrm_policies.push_back(make_policy(any, p, nl::XfrmDir::out, c.if_id, local, remote.addr, peer.reqid));
+        state.xfrm_policies.push_back(make_policy(p, any, nl::XfrmDir::in, c.if_id, remote.addr, local, peer.reqid));
+        state.xfrm_policies.push_back(make_policy(p, any, nl::XfrmDir::fwd, c.if_id, remote.addr, local, peer.reqid));
     }
-    add_block_policies(families, default_allowed, in.if_id, state);
+}
+
+void plan_xfrm_group(const GroupModel& model, const GroupConstants& c, const GroupAggregates& a,
+                     DesiredState& state) {
+    add_tunnel_interface(model, nl::LinkKind::xfrm, c.if_id, state);
+    add_block_policies(a.routed, a.default_ready, c.if_id, state);
 }
 
 }  // namespace avpn::planner

@@ -27,7 +27,7 @@
 #include "common/result.hpp"
 #include "orchestrator/plan/desired_state.hpp"
 #include "orchestrator/plan/group_model.hpp"
-#include "orchestrator/plan/topology.hpp"
+#include "orchestrator/plan/peer_input.hpp"
 
 namespace avpn::planner {
 
@@ -44,16 +44,14 @@ std::vector<uint32_t> spi_slots(const GroupModel& model, Errors& errors);
 // avpn's reqid range; stable under membership changes like addresses.
 std::vector<uint32_t> allocate_reqids(const std::vector<std::string>& keys, Errors& errors);
 
-struct XfrmGroupInputs {
-    uint32_t if_id = 0;
-    const std::vector<uint32_t>* reqids = nullptr;   // one per topology peer
-    const std::vector<IpAddr>* uplinks = nullptr;    // known uplink addresses, preferred first
-};
+// Why no tunnel to this peer can be set up yet; empty: ready.
+std::string xfrm_pending(const GroupConstants& c, const PeerInput& peer);
 
-// Appends link, address, SAs and policies; marks peers that cannot be set up
-// yet as pending in `peer_plans` (parallel to topology.peers).
-void plan_xfrm(const Intent& intent, const GroupModel& model, const Topology& topology,
-               const XfrmGroupInputs& in, std::vector<PeerPlan>& peer_plans, DesiredState& state,
-               Errors& errors);
+// Appends a ready peer's two SAs and its allow policies.
+void plan_xfrm_peer(const GroupConstants& c, const PeerInput& peer, DesiredState& state);
+
+// Appends the interface, its address and the default-drop policies.
+void plan_xfrm_group(const GroupModel& model, const GroupConstants& c, const GroupAggregates& a,
+                     DesiredState& state);
 
 }  // namespace avpn::planner

@@ -1,0 +1,75 @@
+// A group's plan splits by what each object depends on:
+// - per peer: its routes, its WireGuard peer or its XFRM SAs and policies,
+//   and its PeerPlan are built from that peer's PeerInput and the group's
+//   GroupConstants alone;
+// - group-wide: the interface, its address, the tunnel-subnet route, the
+//   rules, the WireGuard device's own settings and the XFRM block policies
+//   also read aggregates over all peers (GroupAggregates).
+// The full planner emits both; the incremental planner (incremental.hpp)
+// compares PeerInputs and re-emits only the peers whose input changed. One
+// set of emitters serves both, so the two cannot disagree.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ip.hpp"
+#include "orchestrator/intent.hpp"
+#include "orchestrator/plan/desired_state.hpp"
+
+namespace avpn::planner {
+
+// Everything group-wide a peer's objects are built from. A change here
+// changes every peer's objects.
+struct GroupConstants {
+    std::string group;
+    Transport transport = Transport::wireguard;
+    std::string interface;
+    uint32_t table = 0;
+    std::string site;           // this site's name
+    Role site_role = Role::spoke;
+    NatMode nat_mode = NatMode::automatic;
+    uint16_t keepalive_seconds = 0;
+    // XFRM
+    std::string key_file;
+    uint16_t listen_port = 0;
+    uint32_t if_id = 0;
+    uint32_t spi_tag = 0;
+    uint32_t my_slot = 0;
+    std::vector<IpAddr> uplinks;  // known uplink addresses, preferred first
+    bool operator==(const GroupConstants&) const = default;
+};
+
+// Everything one peer's objects are built from besides the constants.
+struct PeerInput {
+    std::string name;
+    Role role = Role::spoke;
+    std::string public_key;
+    std::optional<Endpoint> endpoint;
+    IpAddr tunnel_address;
+    std::vector<Prefix> allowed;  // sorted, unique
+    bool default_route = false;
+    uint32_t reqid = 0;  // XFRM
+    uint32_t slot = 0;   // XFRM: SPI slot
+    bool operator==(const PeerInput&) const = default;
+};
+
+// Facts over all peers that group-wide objects depend on; index 0 is IPv4,
+// 1 is IPv6.
+struct GroupAggregates {
+    bool routed[2] = {false, false};         // the tunnel subnet's or any allowed prefix's family
+    bool default_routed[2] = {false, false}; // some peer carries a default route
+    bool default_ready[2] = {false, false};  // ... and has its XFRM tunnel (not pending)
+    bool full_tunnel = false;
+};
+
+GroupAggregates aggregate(const GroupConstants&, const Prefix& tunnel_subnet, const std::vector<PeerInput>&);
+
+// Appends the peer's routes and XFRM objects to `state` and its WireGuard
+// peer to `device` (WireGuard groups; device->peers is left unsorted).
+// Returns the peer as plan and status show it.
+PeerPlan emit_peer(const GroupConstants&, const PeerInput&, nl::WgDevice* device, DesiredState& state);
+
+}  // namespace avpn::planner

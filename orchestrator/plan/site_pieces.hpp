@@ -1,0 +1,37 @@
+// The planner's decisions before the per-peer objects are emitted: the
+// site-wide part of the plan, and per group its constants and one PeerInput
+// per peer (peer_input.hpp). plan() emits every peer; the incremental
+// planner keeps the pieces and re-emits only peers whose input changed.
+#pragma once
+
+#include <vector>
+
+#include "orchestrator/plan/peer_input.hpp"
+#include "orchestrator/plan/planner.hpp"
+
+namespace avpn::planner {
+
+struct GroupPieces {
+    GroupConstants constants;
+    std::vector<PeerInput> peers;  // in member order
+};
+
+struct SitePieces {
+    // Everything that is not per peer: each group's interface, address,
+    // tunnel-subnet route, rules, WireGuard device without its peers, XFRM
+    // block policies and GroupPlan; the IPsec interop plan.
+    DesiredState shared;
+    std::vector<GroupPieces> groups;
+    Errors errors;
+};
+
+SitePieces decide(const Intent& intent, const PlanInputs& inputs);
+
+// Emits every peer of `groups` into `state` (which holds their shared part),
+// sorts, drops duplicates and checks for conflicting objects.
+void emit_peers(const std::vector<GroupPieces>& groups, DesiredState& state, Errors& errors);
+
+// Sorts every vector and drops duplicates (WireGuard peers included).
+void normalize(DesiredState& state);
+
+}  // namespace avpn::planner
