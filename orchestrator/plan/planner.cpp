@@ -153,8 +153,10 @@ InteropRouting interop_routing(const std::vector<GroupWork>& work) {
     return r;
 }
 
-// After normalizing, objects the kernel identifies by the same key but that
-// differ elsewhere are conflicts no apply could resolve.
+}  // namespace
+
+namespace planner {
+
 void check_conflicts(const DesiredState& s, Errors& errors) {
     for (size_t i = 1; i < s.links.size(); ++i)
         if (s.links[i].name == s.links[i - 1].name)
@@ -167,10 +169,6 @@ void check_conflicts(const DesiredState& s, Errors& errors) {
                               "routed both via " + a.ifname + " and via " + b.ifname});
     }
 }
-
-}  // namespace
-
-namespace planner {
 
 void normalize(DesiredState& s) {
     sort_unique(s.groups);

@@ -34,4 +34,9 @@ void emit_peers(const std::vector<GroupPieces>& groups, DesiredState& state, Err
 // Sorts every vector and drops duplicates (WireGuard peers included).
 void normalize(DesiredState& state);
 
+// Objects the kernel identifies by the same key that differ elsewhere (two
+// interfaces of one name, one route via two devices): no apply could hold
+// both. `state` is normalized.
+void check_conflicts(const DesiredState& state, Errors& errors);
+
 }  // namespace avpn::planner
