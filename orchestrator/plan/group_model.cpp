@@ -5,6 +5,7 @@
 #include "orchestrator/exports.hpp"
 #include "orchestrator/plan/stable_hash.hpp"
 #include "orchestrator/plan/tunnel_addresses.hpp"
+#include "orchestrator/plan/xfrm_plan.hpp"
 
 namespace avpn::planner {
 
@@ -61,20 +62,50 @@ bool index_names(GroupModel& model, Errors& errors) {
     return ok;
 }
 
-bool assign_addresses(GroupModel& model, Errors& errors) {
-    std::vector<AddressRequest> requests(model.members.size());
+std::optional<IpAddr> pin_of(const GroupModel& model, size_t i) {
+    // members[0] is this site, members[i] is g.members[i - 1].
+    return i == 0 ? model.group->tunnel_address : model.group->members[i - 1].tunnel_address;
+}
+
+bool same_members(const GroupAllocations& a, const GroupModel& model) {
+    if (a.subnet != model.group->tunnel_subnet || a.names.size() != model.members.size()) return false;
+    for (size_t i = 0; i < a.names.size(); ++i)
+        if (a.names[i] != *model.members[i].name || a.pins[i] != pin_of(model, i)) return false;
+    return true;
+}
+
+bool allocate(GroupModel& model, Errors& errors) {
+    auto a = std::make_shared<GroupAllocations>();
     const Group& g = *model.group;
+    a->subnet = g.tunnel_subnet;
+    std::vector<AddressRequest> requests(model.members.size());
     for (size_t i = 0; i < model.members.size(); ++i) {
-        MemberView& m = model.members[i];
-        m.name_hash = stable_hash(*m.name);
-        // members[0] is this site, members[i] is g.members[i - 1].
-        auto pinned = i == 0 ? g.tunnel_address : g.members[i - 1].tunnel_address;
-        requests[i] = {*m.name, m.name_hash, pinned, m.loc};
+        const MemberView& m = model.members[i];
+        a->names.push_back(*m.name);
+        a->pins.push_back(pin_of(model, i));
+        a->name_hashes.push_back(stable_hash(*m.name));
+        model.members[i].name_hash = a->name_hashes.back();  // spi_slots() reads it
+        requests[i] = {*m.name, a->name_hashes.back(), a->pins.back(), m.loc};
     }
     size_t before = errors.size();
-    std::vector<IpAddr> addrs = allocate_tunnel_addresses(g, requests, errors);
-    for (size_t i = 0; i < addrs.size(); ++i) model.members[i].tunnel_address = addrs[i];
+    a->addresses = allocate_tunnel_addresses(g, requests, errors);
+    model.allocations = a;
+    if (g.transport == Transport::xfrm) a->spi_slots = spi_slots(model, errors);
     return errors.size() == before;
+}
+
+bool assign_addresses(GroupModel& model, const std::shared_ptr<const GroupAllocations>& previous,
+                      Errors& errors) {
+    if (previous && same_members(*previous, model))
+        model.allocations = previous;
+    else if (!allocate(model, errors))
+        return false;
+    const GroupAllocations& a = *model.allocations;
+    for (size_t i = 0; i < model.members.size(); ++i) {
+        model.members[i].name_hash = a.name_hashes[i];
+        model.members[i].tunnel_address = a.addresses[i];
+    }
+    return true;
 }
 
 // Each exported prefix (and each tunnel address) must belong to exactly one
@@ -136,7 +167,8 @@ bool check_unique_keys(const GroupModel& model, Errors& errors) {
 }  // namespace
 
 bool build_group_model(const Intent& intent, size_t group_index, const PlanInputs& inputs,
-                       GroupModel& model, Errors& errors) {
+                       const std::shared_ptr<const GroupAllocations>& previous, GroupModel& model,
+                       Errors& errors) {
     model.group = &intent.groups[group_index];
     model.group_index = group_index;
     model.self_exports = site_exports(intent, *model.group);
@@ -145,7 +177,7 @@ bool build_group_model(const Intent& intent, size_t group_index, const PlanInput
     model.members.push_back(view_of_self(intent, model));
     for (const Member& m : model.group->members) model.members.push_back(view_of(m, inputs));
     return index_names(model, errors) && check_unique_keys(model, errors) &&
-           assign_addresses(model, errors) && check_unique_exports(model, errors);
+           assign_addresses(model, previous, errors) && check_unique_exports(model, errors);
 }
 
 }  // namespace avpn::planner

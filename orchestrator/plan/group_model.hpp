@@ -13,6 +13,7 @@
 #include "common/ip.hpp"
 #include "common/result.hpp"
 #include "orchestrator/intent.hpp"
+#include "orchestrator/plan/allocations.hpp"
 #include "orchestrator/plan/planner.hpp"
 
 namespace avpn::planner {
@@ -45,6 +46,7 @@ struct GroupModel {
     size_t self = 0;                      // index of this site in members
     bool has_v6_exports = false;          // any member exports an IPv6 prefix
     std::unordered_map<std::string_view, size_t> by_name;
+    std::shared_ptr<const GroupAllocations> allocations;  // addresses, hashes, SPI slots
 
     const MemberView& me() const { return members[self]; }
     std::optional<size_t> find(std::string_view name) const;
@@ -54,7 +56,10 @@ struct GroupModel {
 
 // Fills `model` (a fresh one). Errors (duplicate names, address allocation,
 // duplicate exports) are appended to `errors`; false: the model is unusable.
+// `previous`: the allocations of an earlier plan, reused when the member
+// list is the same.
 bool build_group_model(const Intent& intent, size_t group_index, const PlanInputs& inputs,
-                       GroupModel& model, Errors& errors);
+                       const std::shared_ptr<const GroupAllocations>& previous, GroupModel& model,
+                       Errors& errors);
 
 }  // namespace avpn::planner

@@ -36,7 +36,7 @@ void emit(const GroupConstants& c, const PeerInput& p, DesiredState& into) {
 
 IncrementalPlanner::Update IncrementalPlanner::update(const Intent& intent, const PlanInputs& inputs) const {
     Update u;
-    u.pieces = decide(intent, inputs);
+    u.pieces = decide(intent, inputs, committed_ ? &committed_->allocations : nullptr);
     if (!committed_ || !u.pieces.errors.empty() || !same_groups(*committed_, u.pieces)) {
         u.full = true;
         u.plan.state = u.pieces.shared;

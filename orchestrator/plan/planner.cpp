@@ -28,12 +28,17 @@ struct GroupWork {
     uint32_t if_id() const { return own::kIfIdFirst + uint32_t(model->group_index); }
 };
 
-std::vector<GroupWork> decide_groups(const Intent& intent, const PlanInputs& inputs, Errors& errors) {
+std::vector<GroupWork> decide_groups(const Intent& intent, const PlanInputs& inputs,
+                                     const SiteAllocations* previous, Errors& errors) {
     std::vector<GroupWork> work;
     if (intent.site.role == Role::off) return work;
     for (size_t i = 0; i < intent.groups.size(); ++i) {
         GroupWork w;
-        if (!build_group_model(intent, i, inputs, *w.model, errors)) continue;
+        std::shared_ptr<const GroupAllocations> before;
+        if (previous)
+            if (auto it = previous->groups.find(intent.groups[i].name); it != previous->groups.end())
+                before = it->second;
+        if (!build_group_model(intent, i, inputs, before, *w.model, errors)) continue;
         if (intent.groups[i].transport == Transport::xfrm && w.if_id() >= kInteropIfIdFirst) {
             errors.push_back({"allocate if_ids", intent.groups[i].loc.str(), "too many groups"});
             continue;
@@ -45,20 +50,31 @@ std::vector<GroupWork> decide_groups(const Intent& intent, const PlanInputs& inp
 }
 
 // reqids are per site, across all XFRM groups: one allocation for all peers.
-void assign_reqids(std::vector<GroupWork>& work, Errors& errors) {
+std::shared_ptr<const ReqidAllocation> assign_reqids(std::vector<GroupWork>& work, const SiteAllocations* previous,
+                                                     Errors& errors) {
     std::vector<std::string> keys;
     for (const GroupWork& w : work) {
         if (w.group().transport != Transport::xfrm) continue;
         for (const PeerChoice& p : w.topology.peers)
             keys.push_back(w.group().name + "/" + *w.model->members[p.member].name);
     }
-    std::vector<uint32_t> reqids = allocate_reqids(keys, errors);
+    std::shared_ptr<const ReqidAllocation> allocation;
+    if (previous && previous->reqids && previous->reqids->keys == keys) {
+        allocation = previous->reqids;
+    } else {
+        auto fresh = std::make_shared<ReqidAllocation>();
+        fresh->reqids = allocate_reqids(keys, errors);
+        fresh->keys = std::move(keys);
+        allocation = std::move(fresh);
+    }
+    const std::vector<uint32_t>& reqids = allocation->reqids;
     size_t next = 0;
     for (GroupWork& w : work) {
         if (w.group().transport != Transport::xfrm) continue;
         w.reqids.assign(reqids.begin() + long(next), reqids.begin() + long(next + w.topology.peers.size()));
         next += w.topology.peers.size();
     }
+    return allocation;
 }
 
 // Two XFRM groups of one site must not share an SPI tag: their SAs could
@@ -99,10 +115,10 @@ GroupConstants constants_of(const Intent& intent, const GroupWork& w, const std:
     return c;
 }
 
-GroupPieces pieces_of(const Intent& intent, GroupWork& w, const std::vector<IpAddr>& uplinks, Errors& errors) {
+GroupPieces pieces_of(const Intent& intent, GroupWork& w, const std::vector<IpAddr>& uplinks) {
     const GroupModel& model = *w.model;
     const bool xfrm = w.group().transport == Transport::xfrm;
-    std::vector<uint32_t> slots = xfrm ? spi_slots(model, errors) : std::vector<uint32_t>{};
+    const std::vector<uint32_t>& slots = model.allocations->spi_slots;
     GroupPieces out;
     out.constants = constants_of(intent, w, uplinks, slots);
     out.peers.reserve(w.topology.peers.size());
@@ -184,15 +200,16 @@ void normalize(DesiredState& s) {
     sort_unique(s.ipsec);
 }
 
-SitePieces decide(const Intent& intent, const PlanInputs& inputs) {
+SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllocations* previous) {
     SitePieces out;
     out.shared.site = intent.site.name;
     const std::vector<IpAddr> uplinks = known_uplink_addresses(intent, inputs);
-    std::vector<GroupWork> work = decide_groups(intent, inputs, out.errors);
-    assign_reqids(work, out.errors);
+    std::vector<GroupWork> work = decide_groups(intent, inputs, previous, out.errors);
+    out.allocations.reqids = assign_reqids(work, previous, out.errors);
     check_spi_tags(work, out.errors);
     for (GroupWork& w : work) {
-        out.groups.push_back(pieces_of(intent, w, uplinks, out.errors));
+        out.allocations.groups[w.group().name] = w.model->allocations;
+        out.groups.push_back(pieces_of(intent, w, uplinks));
         emit_shared(intent, w, out.groups.back(), uplinks, out.shared, out.errors);
     }
     plan_ipsec(intent, inputs, interop_routing(work), out.shared, out.errors);

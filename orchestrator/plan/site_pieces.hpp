@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "orchestrator/plan/allocations.hpp"
 #include "orchestrator/plan/peer_input.hpp"
 #include "orchestrator/plan/planner.hpp"
 
@@ -22,10 +23,13 @@ struct SitePieces {
     // block policies and GroupPlan; the IPsec interop plan.
     DesiredState shared;
     std::vector<GroupPieces> groups;
+    SiteAllocations allocations;  // what the next decide() may reuse
     Errors errors;
 };
 
-SitePieces decide(const Intent& intent, const PlanInputs& inputs);
+// `previous`: allocations of an earlier decide() to reuse where the member
+// lists are unchanged (allocations.hpp); the result is the same either way.
+SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllocations* previous = nullptr);
 
 // Emits every peer of `groups` into `state` (which holds their shared part),
 // sorts, drops duplicates and checks for conflicting objects.
