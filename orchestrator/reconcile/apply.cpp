@@ -31,12 +31,17 @@ ApplyReport apply(const nl::KernelState& desired, const OwnedScope& scope, Kerne
         report.failure = observed.error();
         return report;
     }
-    report.ops = diff(desired, *observed);
-    if (dry_run || report.ops.empty()) {
-        report.applied = !dry_run;
+    std::vector<Op> ops = diff(desired, *observed);
+    if (dry_run) {
+        report.ops = std::move(ops);
         return report;
     }
+    return execute_all_or_nothing(std::move(ops), port);
+}
 
+ApplyReport execute_all_or_nothing(std::vector<Op> ops, KernelPort& port) {
+    ApplyReport report;
+    report.ops = std::move(ops);
     std::vector<size_t> succeeded;  // indices into report.ops: the journal
     size_t begin = 0;
     while (begin < report.ops.size()) {

@@ -22,6 +22,10 @@ struct ApplyReport {
 
 ApplyReport apply(const nl::KernelState& desired, const OwnedScope& scope, KernelPort& port, bool dry_run);
 
+// The second half of apply(): executes `ops` (a diff's output) one phase at
+// a time and undoes them all on the first failure.
+ApplyReport execute_all_or_nothing(std::vector<Op> ops, KernelPort& port);
+
 // Undoes a whole successful apply (its ops, newest first), for when a later
 // step that has no journal of its own fails (charon refusing a connection).
 // Returns the inverses that failed; none means the kernel is as it was.

@@ -1,5 +1,7 @@
 #include "orchestrator/reconcile/diff.hpp"
 
+#include "orchestrator/reconcile/identity.hpp"
+
 #include <algorithm>
 #include <set>
 #include <tuple>
@@ -8,15 +10,7 @@ namespace avpn {
 
 namespace {
 
-// Identity of each kind as the kernel sees it: two objects with the same key
-// cannot coexist, so a differing value is an update (or a replace).
-auto key(const nl::Link& l) { return std::tie(l.name); }
-auto key(const nl::InterfaceAddress& a) { return std::tie(a.ifname, a.address, a.prefix_len); }
-auto key(const nl::WgDevice& d) { return std::tie(d.ifname); }
-auto key(const nl::XfrmSa& s) { return std::tie(s.dst, s.spi); }
-auto key(const nl::XfrmPolicy& p) { return std::tie(p.src, p.dst, p.dir, p.if_id, p.mark); }
-auto key(const nl::Route& r) { return std::tie(r.table, r.dst, r.metric); }
-auto key(const nl::Rule& r) { return std::tie(r); }
+using identity::key;
 
 template <class T>
 bool same(const T& want, const T& have) { return want == have; }

@@ -1,0 +1,54 @@
+// What avpn last knew of its own objects in the kernel, indexed by identity
+// (identity.hpp): built from one full observe, then kept current by the ops
+// avpn itself executed. The long-lived reconciler diffs a small change
+// against a slice of it instead of dumping 200,000 objects again. Anything
+// else that changes the kernel (an operator, a vanished device) is found by
+// the next full observe, which rebuilds the image.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "netlink/objects.hpp"
+#include "orchestrator/reconcile/identity.hpp"
+#include "orchestrator/reconcile/ops.hpp"
+
+namespace avpn {
+
+class KernelImage {
+public:
+    static KernelImage of(const nl::KernelState& observed);
+
+    // The image's objects that share an identity with any object of `a` or
+    // `b`; for a WireGuard device its settings and only those peers.
+    nl::KernelState slice(const nl::KernelState& a, const nl::KernelState& b) const;
+
+    // Follows ops the kernel executed (an undo's inverses included).
+    void record(const std::vector<Op>& executed);
+
+    size_t objects() const;
+    nl::KernelState state() const;  // everything, sorted by value like a plan (tests)
+
+private:
+    template <class T>
+    using Set = std::set<T, identity::Less>;
+    struct Device {
+        nl::WgDevice settings;  // peers empty
+        std::map<std::string, nl::WgPeer> peers;  // by public key
+    };
+
+    void record(const Op& op);
+    void drop_link(const std::string& ifname);  // the kernel drops a link's objects with it
+
+    Set<nl::Link> links_;
+    Set<nl::InterfaceAddress> addresses_;
+    std::map<std::string, Device> wireguard_;  // by interface
+    Set<nl::XfrmSa> sas_;
+    Set<nl::XfrmPolicy> policies_;
+    Set<nl::Route> routes_;
+    Set<nl::Rule> rules_;
+};
+
+}  // namespace avpn
