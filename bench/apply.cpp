@@ -34,6 +34,8 @@
 #include "orchestrator/plan/planner.hpp"
 #include "orchestrator/reconcile/apply.hpp"
 #include "orchestrator/reconcile/diff.hpp"
+#include "orchestrator/reconcile/reconciler.hpp"
+#include "orchestrator/plan/incremental.hpp"
 #include "netlink/rtnl_link.hpp"
 #include "netlink/rtnl_route.hpp"
 #include "netlink/xfrm.hpp"
@@ -98,6 +100,8 @@ struct Figures {
     double baseline_total_ms = 0;
     size_t baseline_residual_ops = 0;  // avpn's diff of the baseline namespace: must be 0
     ApplyFigures cold, incremental, noop;
+    // The long-lived path (avpnd): IncrementalPlanner + Reconciler's image.
+    ApplyFigures daemon_incremental, daemon_noop;
     // Each read observe() makes, alone (median of kRuns): the WireGuard
     // device over UAPI, the route table, the XFRM policies.
     double read_wg_ms = 0, read_routes_ms = 0, read_policies_ms = 0;
@@ -226,6 +230,68 @@ ApplyFigures timed_apply(const Hub& h, KernelPort& real) {
     return a;
 }
 
+// The daemon's state: one incremental planner per intent and the
+// reconciler's kernel image (over a timed port), primed by a full apply.
+struct Daemon {
+    IncrementalPlanner wg, xfrm;
+    TimedPort port;
+    Reconciler reconciler{port};
+    explicit Daemon(KernelPort& real) : port(real) {}
+};
+
+// What the host kernel takes from the XFRM group: its policies.
+void add_xfrm_policies(nl::KernelState& into, const nl::KernelState& from) {
+    into.xfrm_policies.insert(into.xfrm_policies.end(), from.xfrm_policies.begin(), from.xfrm_policies.end());
+}
+
+bool prime_daemon(const Hub& h, const PlanInputs& inputs, Daemon& d) {
+    auto wg = d.wg.update(h.intent(h.wg_world), inputs);
+    auto x = d.xfrm.update(h.intent(h.xfrm_world), inputs);
+    if (!wg.plan.ok() || !x.plan.ok()) return false;
+    DesiredState desired = wg.plan.state;
+    add_xfrm_policies(desired, x.plan.state);
+    ApplyReport r = d.reconciler.apply_full(desired, cli::scope_of(desired, AppliedRecord{}), false);
+    if (!r.applied) return false;
+    d.wg.commit(std::move(wg));
+    d.xfrm.commit(std::move(x));
+    return true;
+}
+
+// One change through the daemon's path: plan the delta, apply it against the
+// image (nothing is read from the kernel), commit. The new intents are built
+// first (in avpnd: the config reloaded, or a registry contact arrived) and
+// the uplink address is what the daemon already knows.
+ApplyFigures timed_delta(const Hub& h, const PlanInputs& inputs, Daemon& d) {
+    ApplyFigures a;
+    d.port.execute_ms = d.port.observe_ms = 0;
+    d.port.ops_executed = 0;
+    const Intent wg_intent = h.intent(h.wg_world), x_intent = h.intent(h.xfrm_world);
+    auto t0 = Clock::now();
+    auto wg = d.wg.update(wg_intent, inputs);
+    auto x = d.xfrm.update(x_intent, inputs);
+    a.plan_ms = ms_since(t0);
+    if (wg.full || x.full) {
+        std::fprintf(stderr, "the daemon planned in full\n");
+        return a;
+    }
+    DesiredState want = wg.want, was = wg.was;
+    add_xfrm_policies(want, x.want);
+    add_xfrm_policies(was, x.was);
+    ApplyReport rep = d.reconciler.apply_delta(want, was, false);
+    d.wg.commit(std::move(wg));
+    d.xfrm.commit(std::move(x));
+    a.total_ms = ms_since(t0);
+    a.observe_ms = d.port.observe_ms;
+    a.execute_ms = d.port.execute_ms;
+    a.diff_ms = a.total_ms - a.plan_ms - a.observe_ms - a.execute_ms;  // slice, diff, record, commit
+    a.ops = rep.ops.size();
+    a.executed = d.port.ops_executed;
+    a.peers_changed = peers_changed(rep.ops);
+    a.ok = rep.applied;
+    if (rep.failure) std::fprintf(stderr, "delta apply failed: %s\n", rep.failure->str().c_str());
+    return a;
+}
+
 void count_objects(const DesiredState& d, Figures& f) {
     f.objects[0] = d.links.size();
     f.objects[1] = d.addresses.size();
@@ -307,7 +373,19 @@ void avpn_side(size_t spokes, const std::string& dir, Figures& f) {
         change_one_spoke(h, spokes, k);
         return timed_apply(h, **port);
     });
-    f.ok = f.incremental.ok && f.noop.ok;
+    Daemon daemon(**port);
+    PlanInputs inputs;
+    inputs.uplink_addresses = (*port)->interface_addresses({kUplink});
+    if (!prime_daemon(h, inputs, daemon)) return fail(f, "the daemon's first full apply failed");
+    f.daemon_noop = median_of(kRuns, [&](int) { return timed_delta(h, inputs, daemon); });
+    f.daemon_incremental = median_of(kRuns, [&](int k) {
+        change_one_spoke(h, spokes, kRuns + k);
+        return timed_delta(h, inputs, daemon);
+    });
+    // The image must still be the kernel: a full diff after the deltas is empty.
+    auto check = timed_apply(h, **port);
+    f.ok = f.incremental.ok && f.noop.ok && f.daemon_noop.ok && f.daemon_incremental.ok && check.ok && check.ops == 0;
+    if (check.ops != 0) return fail(f, "after the daemon's deltas a full apply still found " + std::to_string(check.ops) + " ops");
     if (!f.ok) fail(f, "incremental or no-op apply failed");
 }
 
@@ -393,7 +471,10 @@ bool run_case(size_t spokes) {
         print_apply("cold", avpn.cold);
         print_apply("no-op", avpn.noop);
         print_apply("incremental", avpn.incremental);
-        std::printf("  (no-op and incremental: the run with the median total of %d)\n", kRuns);
+        std::printf("  daemon (planner and kernel image kept; nothing read back):\n");
+        print_apply("no-op", avpn.daemon_noop);
+        print_apply("incremental", avpn.daemon_incremental);
+        std::printf("  (no-op and incremental: the run with the median total of %d; daemon diff column = slice, diff, record, commit)\n", kRuns);
         std::printf("  reads alone: wireguard UAPI get %.1f ms, route dump %.1f ms, xfrm policy dump %.1f ms\n",
                     avpn.read_wg_ms, avpn.read_routes_ms, avpn.read_policies_ms);
         std::printf("  peak RSS %.1f MB (input %.1f MB)\n", double(avpn_peak) / 1024, double(avpn.rss_before_kb) / 1024);
