@@ -1,0 +1,65 @@
+#include "orchestrator/cli/site_apply.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "orchestrator/cli/site_runtime.hpp"
+
+namespace avpn::cli {
+
+std::vector<std::string> uplinks_of(const Intent& in) {
+    std::vector<std::string> out;
+    for (const Uplink& u : in.site.uplinks) out.push_back(u.interface);
+    for (const IpsecTunnel& t : in.ipsec)
+        if (!t.uplink.empty()) out.push_back(t.uplink);
+    return out;
+}
+
+SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const AppliedRecord& last,
+                           KernelPort& port, const KernelApply& kernel, const SiteApplyOptions& o) {
+    SiteApplyResult r;
+    // charon is needed only when the site has tunnels, or had some to unload.
+    const std::vector<vici::Connection>& conns = plan.ipsec;
+    std::vector<std::string> unreachable_leftovers;
+    std::unique_ptr<vici::Client> charon;
+    if (!conns.empty())
+        if (Status s = preflight_ipsec(conns); !s) return r.refused = s.error(), r;
+    if (!conns.empty() || !last.ipsec_connections.empty()) {
+        auto c = connect_charon(o.vici_socket);
+        if (c) {
+            charon = std::move(*c);
+        } else if (!conns.empty()) {
+            return r.refused = c.error(), r;  // nothing was changed
+        } else {
+            r.warnings.push_back(c.error().str() +
+                                 ": avpn's earlier connections stay recorded for the next apply or down");
+            unreachable_leftovers = last.ipsec_connections;
+        }
+    }
+
+    r.kernel = kernel(plan, scope_of(plan, last));
+    if (!r.kernel.failure && charon) {
+        r.ipsec = apply_ipsec(*charon, conns, o.state_dir, o.settle_seconds, o.dry_run);
+        if (r.ipsec.failure && !o.dry_run) {
+            r.ipsec.kernel_undo_errors = roll_back(r.kernel, port);
+            r.ipsec.kernel_rolled_back = true;
+            r.kernel.applied = false;
+        }
+    }
+    r.warnings.insert(r.warnings.end(), r.ipsec.warnings.begin(), r.ipsec.warnings.end());
+    r.record.site = intent.site.name;
+    r.record.config_path = o.config_path;
+    r.record.owned = owned_by(plan);
+    for (const vici::Connection& c : conns) r.record.ipsec_connections.push_back(c.name);
+    for (const std::string& n : unreachable_leftovers) r.record.ipsec_connections.push_back(n);
+    return r;
+}
+
+Status save_applied(const StateDir& state, const SiteApplyResult& result, const std::string& config_path) {
+    std::ifstream in(config_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return state.save(result.record, text.str());
+}
+
+}  // namespace avpn::cli

@@ -1,0 +1,54 @@
+// One apply of a site's whole plan, shared by `avpnctl apply` and avpnd:
+// everything that can fail without touching anything first (PSK files, the
+// load-conn mapping, charon reachable), then the kernel (it has a journal),
+// then charon (it has none). If charon refuses a connection, the connections
+// this apply added are unloaded again and the kernel part is rolled back.
+// Kernel first also means an XFRM interface exists before charon installs
+// SAs carrying its if_id.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/cli/ipsec_runtime.hpp"
+#include "orchestrator/intent.hpp"
+#include "orchestrator/plan/desired_state.hpp"
+#include "orchestrator/reconcile/apply.hpp"
+#include "orchestrator/reconcile/state_dir.hpp"
+
+namespace avpn::cli {
+
+struct SiteApplyOptions {
+    std::string config_path;
+    std::string state_dir;
+    std::string vici_socket;
+    int settle_seconds = 10;
+    bool dry_run = false;
+};
+
+struct SiteApplyResult {
+    std::optional<Error> refused;  // before anything was changed (preflight, charon unreachable)
+    ApplyReport kernel;
+    IpsecOutcome ipsec;
+    std::vector<std::string> warnings;
+    AppliedRecord record;  // what the state directory keeps after a success
+    bool ok() const { return !refused && !kernel.failure && !ipsec.failure; }
+};
+
+// Applies the kernel objects of a plan within a scope (apply(), or the
+// daemon's Reconciler).
+using KernelApply = std::function<ApplyReport(const nl::KernelState&, const OwnedScope&)>;
+
+SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const AppliedRecord& last,
+                           KernelPort& port, const KernelApply& kernel, const SiteApplyOptions& options);
+
+// Names of the interfaces whose addresses the planner needs (uplinks, the
+// bound WAN ports of IPsec tunnels).
+std::vector<std::string> uplinks_of(const Intent& intent);
+
+// Saves the record with the config file's text beside it.
+Status save_applied(const StateDir& state, const SiteApplyResult& result, const std::string& config_path);
+
+}  // namespace avpn::cli
