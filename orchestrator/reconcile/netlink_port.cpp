@@ -366,6 +366,12 @@ std::vector<Status> NetlinkPort::execute(const std::vector<Op>& ops) {
     return out;
 }
 
+std::set<uint32_t> NetlinkPort::netlink_ports() const {
+    std::set<uint32_t> out{rtnl_.portid()};
+    if (xfrm_) out.insert(xfrm_->portid());
+    return out;
+}
+
 std::map<std::string, IpAddr> NetlinkPort::interface_addresses(const std::vector<std::string>& names) {
     std::map<std::string, IpAddr> out;
     auto links = nl::dump_links(rtnl_);

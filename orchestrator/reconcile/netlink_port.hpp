@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "netlink/socket.hpp"
 #include "orchestrator/reconcile/kernel_port.hpp"
@@ -32,6 +33,10 @@ public:
     Result<nl::KernelState> observe(const OwnedScope&) override;
     std::vector<Status> execute(const std::vector<Op>&) override;
     std::map<std::string, IpAddr> interface_addresses(const std::vector<std::string>& names) override;
+
+    // Port ids of the sockets this port writes through: change notifications
+    // carrying one of them report its own writes.
+    std::set<uint32_t> netlink_ports() const;
 
 private:
     NetlinkPort(nl::Socket rtnl, NetlinkPortOptions options);

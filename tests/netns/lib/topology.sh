@@ -69,6 +69,18 @@ topo_exec() {
   ip netns exec "$(topo_ns "$site")" sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$run" "$@"
 }
 
+# topo_spawn SITE CMD...: CMD in the background inside SITE, as topo_exec
+# runs it but exec'd all the way down, so TOPO_SPAWNED (also added to
+# TOPO_PIDS for cleanup) is CMD's own PID and signals reach CMD itself.
+topo_spawn() {
+  local site=$1; shift
+  local run="$TOPO_WORK/run-$site"
+  mkdir -p "$run" /run/wireguard
+  (exec ip netns exec "$(topo_ns "$site")" sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$run" "$@") &
+  TOPO_SPAWNED=$!
+  TOPO_PIDS+=("$TOPO_SPAWNED")
+}
+
 # topo_ping SITE SRC DST: one ICMP echo from SRC to DST, retried briefly
 # (WireGuard needs a handshake first). Returns ping's status.
 topo_ping() {
@@ -82,7 +94,7 @@ topo_ping() {
 topo_cleanup() {
   local rc=$?
   local p ns
-  for p in "${TOPO_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${TOPO_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done  # may have exited already
   for ns in $(ip netns list | awk '{print $1}' | grep "^$TOPO-"); do
     # wireguard-go and friends started inside die with their namespace's links
     ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# avpnd keeps a site converged. Hub hq of examples/netns-demo runs under
+# avpnd (wireguard-go), spoke branch1 is applied once with avpnctl:
+# - the first full apply brings the tunnel up (ping), and avpnctl apply is
+#   refused while avpnd holds the state directory;
+# - an avpn route deleted by hand comes back within seconds (drift repair),
+#   while an operator's own route changes trigger nothing;
+# - SIGHUP after branch1 exports a second VLAN: an incremental change of
+#   exactly that peer (its allowed IPs and one route), and the new VLAN
+#   answers pings;
+# - SIGHUP with a broken config: errors named, running state kept;
+# - SIGTERM: avpnd exits 0 and the tunnel stays; avpnctl down cleans up.
+set -euo pipefail
+SRC=${AVPN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BIN=${AVPN_BIN:-$SRC/build/bin}
+AVPNCTL=$BIN/avpnctl
+AVPND=$BIN/avpnd
+# shellcheck source=lib/topology.sh
+. "$SRC/tests/netns/lib/topology.sh"
+topo_require jq wireguard-go ping
+[ -x "$AVPND" ] || { echo "FAIL: $AVPND not built"; exit 1; }
+topo_init
+topo_demo_copy "$SRC"
+fail() { [ -f "${LOG:-}" ] && sed 's/^/   avpnd| /' "$LOG" >&2; topo_fail "$@"; }
+step() { echo "== $*"; }
+TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
+avpn() { topo_avpn "$@"; }
+hq_ns=$(topo_ns hq)
+LOG=$TOPO_WORK/avpnd.log
+
+# wait_for WHAT SECONDS CMD...: polls CMD every 0.1 s.
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
+  fail "$what: not within $secs s"
+}
+log_has() { grep -q "$1" "$LOG"; }
+log_count() { grep -c "$1" "$LOG" || true; }
+avpn_route() { ip -n "$hq_ns" route show table all proto 147 | grep -q "^$1 "; }
+
+step "avpnd starts on hq; branch1 applied by avpnctl"
+avpn branch1 apply "$DEMO/sites/branch1.toml" >/dev/null || fail "apply branch1"
+topo_spawn hq "$AVPND" "$DEMO/sites/hq.toml" --state-dir "$TOPO_WORK/state-hq" \
+  --vici-socket "$TOPO_WORK/no-charon.vici" --resync 3600 --quiet-ms 100 2>"$LOG" >/dev/null
+pid=$TOPO_SPAWNED
+wait_for "first full apply" 20 log_has "full apply (start): "
+topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping branch1 -> hq"
+echo "   $(grep 'full apply (start)' "$LOG")"
+rc=0; avpn hq apply "$DEMO/sites/hq.toml" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 4 ] || fail "avpnctl apply beside avpnd exited $rc, not 4 (locked)"
+
+step "drift: an avpn route deleted by hand is repaired"
+table=$(ip -n "$hq_ns" route show table all proto 147 | awk '$1 == "10.1.1.0/24" {for (i=1;i<NF;i++) if ($i=="table") print $(i+1)}')
+[ -n "$table" ] || fail "hq has no avpn route to 10.1.1.0/24"
+ip -n "$hq_ns" route del 10.1.1.0/24 table "$table"
+wait_for "route 10.1.1.0/24 back in table $table" 5 avpn_route 10.1.1.0/24
+log_has "full apply (kernel changed by another process): 1 ops (1 created" || fail "the repair wrote more than the route"
+topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping after the repair"
+repairs=$(log_count "kernel changed by another process")
+ip -n "$hq_ns" route add 198.51.100.0/24 via 192.0.2.254 dev wan0
+ip -n "$hq_ns" rule add priority 6000 lookup 200
+sleep 1
+[ "$(log_count 'kernel changed by another process')" = "$repairs" ] || fail "an operator's own route or rule set off a repair"
+
+step "SIGHUP: branch1 exports its Lab VLAN too"
+sed -i 's|^exports = \["10.1.1.0/24"\]|exports = ["10.1.1.0/24", "10.1.2.0/24"]|' "$DEMO/members.toml"
+sed -i 's/^permitted_vlans = \["Corp"\]/permitted_vlans = ["Corp", "Lab"]/' "$DEMO/sites/branch1.toml"
+avpn branch1 apply "$DEMO/sites/branch1.toml" >/dev/null || fail "re-apply branch1"
+kill -HUP "$pid"
+wait_for "the change" 10 log_has "change (configuration reloaded): "
+line=$(grep "change (configuration reloaded): " "$LOG" | tail -1)
+echo "   $line"
+[[ $line == *"1 peers changed, 2 ops (1 created, 1 updated, 0 removed)"* ]] ||
+  fail "the change was not exactly branch1's peer and one route: $line"
+avpn_route 10.1.2.0/24 || fail "no route to branch1's Lab"
+topo_ping hq 10.0.1.1 10.1.2.1 || fail "no ping hq -> branch1 Lab"
+
+step "SIGHUP with a broken config keeps the running state"
+cp "$DEMO/sites/hq.toml" "$TOPO_WORK/hq.good"
+sed -i 's/^role = "hub"/role = "bogus"/' "$DEMO/sites/hq.toml"
+kill -HUP "$pid"
+wait_for "the refusal" 5 log_has "reload: the configuration has errors"
+grep -q "hq.toml:[0-9]*:[0-9]*" "$LOG" || fail "the config error names no file:line:column"
+topo_ping branch1 10.1.1.1 10.0.1.1 || fail "the tunnel went down after a bad reload"
+cp "$TOPO_WORK/hq.good" "$DEMO/sites/hq.toml"
+
+step "SIGTERM: avpnd exits 0, the tunnel stays; down cleans up"
+kill -TERM "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" = 0 ] || fail "avpnd exited $rc on SIGTERM"
+log_has "stopping; tunnels stay up" || fail "no stop line"
+topo_ping branch1 10.1.1.1 10.0.1.1 || fail "the tunnel went down with avpnd"
+for s in hq branch1; do avpn "$s" down >/dev/null || fail "down $s"; done
+[ -z "$(topo_avpn_dump hq)" ] || fail "hq keeps avpn objects after down: $(topo_avpn_dump hq)"
+echo "PASS: avpnd applied, repaired drift, applied one peer's change incrementally and kept state over a bad reload"
