@@ -58,7 +58,7 @@ int run_apply(const ApplyArgs& a) {
     for (const std::string& w : r.warnings) std::cerr << "avpnctl apply: warning: " << w << "\n";
     if (!r.ok()) return kFailed;
     if (a.dry_run) return kOk;
-    if (Status s = save_applied(state, r, a.file); !s) return report_failure("apply", s.error());
+    if (Status s = save_applied(state, r.record, a.file); !s) return report_failure("apply", s.error());
     return kOk;
 }
 

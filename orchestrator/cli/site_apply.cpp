@@ -55,11 +55,11 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
     return r;
 }
 
-Status save_applied(const StateDir& state, const SiteApplyResult& result, const std::string& config_path) {
+Status save_applied(const StateDir& state, const AppliedRecord& record, const std::string& config_path) {
     std::ifstream in(config_path);
     std::stringstream text;
     text << in.rdbuf();
-    return state.save(result.record, text.str());
+    return state.save(record, text.str());
 }
 
 }  // namespace avpn::cli

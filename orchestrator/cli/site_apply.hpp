@@ -49,6 +49,6 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
 std::vector<std::string> uplinks_of(const Intent& intent);
 
 // Saves the record with the config file's text beside it.
-Status save_applied(const StateDir& state, const SiteApplyResult& result, const std::string& config_path);
+Status save_applied(const StateDir& state, const AppliedRecord& record, const std::string& config_path);
 
 }  // namespace avpn::cli

@@ -122,7 +122,7 @@ bool Daemon::apply_full(IncrementalPlanner::Update& u, const std::string& why, C
         planner_.forget();
         return false;
     }
-    if (Status s = cli::save_applied(state_, r, options_.config); !s) log("save the state: " + s.error().str());
+    if (Status s = cli::save_applied(state_, r.record, options_.config); !s) log("save the state: " + s.error().str());
     refresh_watch_scope(r.record.owned);
     log("full apply (" + why + "): " + summary(r.kernel.ops) + " in " + timing(ms_since(t0)));
     planner_.commit(std::move(u));
@@ -141,9 +141,7 @@ bool Daemon::apply_change(IncrementalPlanner::Update& u, const std::string& why,
     rec.config_path = options_.config;
     rec.owned = cli::owned_by(u.want);  // every interface and table has a site-wide object
     for (const vici::Connection& c : u.want.ipsec) rec.ipsec_connections.push_back(c.name);
-    cli::SiteApplyResult saved;
-    saved.record = rec;
-    if (Status s = cli::save_applied(state_, saved, options_.config); !s) log("save the state: " + s.error().str());
+    if (Status s = cli::save_applied(state_, rec, options_.config); !s) log("save the state: " + s.error().str());
     refresh_watch_scope(rec.owned);
     log("change (" + why + "): " + std::to_string(u.peers_changed) + " peers changed, " + summary(r.ops) + " in " +
         timing(ms_since(t0)));
