@@ -93,7 +93,7 @@ if avpnctl_a apply "$WORK/a/site.toml" >"$WORK/a/bad.out" 2>&1; then fail "apply
 grep -q "avpn-t3" "$WORK/a/bad.out" || fail "the error does not name avpn-t3: $(cat "$WORK/a/bad.out")"
 grep -qi "proposal" "$WORK/a/bad.out" || fail "charon's reason is missing: $(cat "$WORK/a/bad.out")"
 note "ok: $(grep 'ipsec failed' "$WORK/a/bad.out")"
-swanctl_at a --list-conns 2>/dev/null | grep -q '^avpn-t3:' && fail "avpn-t3 left loaded after the failed apply"
+grep -q '^avpn-t3:' <<<"$(swanctl_at a --list-conns 2>/dev/null)" && fail "avpn-t3 left loaded after the failed apply"
 status_a
 expect "t1 IKE_SA after the failed apply" "$(tunnel_field avpn-t1 ike_id)" "$t1_ike"
 expect "t2 still up after the failed apply" "$(tunnel_field avpn-t2 up)" true
@@ -104,8 +104,8 @@ awk '/^\[\[ipsec\]\]/{n++} n<2' "$WORK/a/both.toml" >"$WORK/a/site.toml"
 apply_a 0
 expect "unloaded" "$(jq_a '.ipsec.unloaded | join(",")')" "avpn-t2"
 expect "t1 IKE_SA after unload" "$(tunnel_field avpn-t1 ike_id)" "$t1_ike"
-swanctl_at a --list-conns 2>/dev/null | grep -q '^office-vpn:' || fail "foreign connection office-vpn was touched"
-swanctl_at a --list-conns 2>/dev/null | grep -q '^avpn-t2:' && fail "avpn-t2 still loaded"
+grep -q '^office-vpn:' <<<"$(swanctl_at a --list-conns 2>/dev/null)" || fail "foreign connection office-vpn was touched"
+grep -q '^avpn-t2:' <<<"$(swanctl_at a --list-conns 2>/dev/null)" && fail "avpn-t2 still loaded"
 note "ok: office-vpn survives, avpn-t2 gone"
 
 note "fingerprints lost: t1 reloaded, but charon keeps its SA"
@@ -127,8 +127,8 @@ ping_between a 10.1.0.1 10.2.0.1
 note "down: avpn's connections and SAs go, the foreign connection stays"
 avpnctl_a down --json >"$WORK/a/out.json" || fail "avpnctl down"
 expect "unloaded by down" "$(jq_a '.ipsec.unloaded | join(",")')" "avpn-t1"
-swanctl_at a --list-conns 2>/dev/null | grep -q '^avpn-' && fail "an avpn connection survived down"
-swanctl_at a --list-sas 2>/dev/null | grep -q '^avpn-' && fail "an avpn SA survived down"
-swanctl_at a --list-conns 2>/dev/null | grep -q '^office-vpn:' || fail "down touched office-vpn"
+grep -q '^avpn-' <<<"$(swanctl_at a --list-conns 2>/dev/null)" && fail "an avpn connection survived down"
+grep -q '^avpn-' <<<"$(swanctl_at a --list-sas 2>/dev/null)" && fail "an avpn SA survived down"
+grep -q '^office-vpn:' <<<"$(swanctl_at a --list-conns 2>/dev/null)" || fail "down touched office-vpn"
 [ -e "$WORK/a/state/applied.state" ] && fail "down left the applied record"
 echo "PASS"

@@ -139,7 +139,7 @@ expect_no_ping hq 10.0.1.1 10.2.2.1        # branch2 Lab is still out
 
 step "down on every site"
 for s in "${SITES[@]}"; do
-  topo_avpn_dump "$s" | grep -q '^link avpn-demo$' || fail "$s: the dump does not see avpn's link before down"
+  grep -q '^link avpn-demo$' <<<"$(topo_avpn_dump "$s")" || fail "$s: the dump does not see avpn's link before down"
 done
 for s in "${SITES[@]}"; do
   r=$(avpn "$s" down --json) || fail "$s: down failed: $r"

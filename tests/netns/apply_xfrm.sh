@@ -54,7 +54,7 @@ for s in "${SITES[@]}"; do
   dump=$(topo_avpn_dump "$s")
   # The XFRM interface with the planned if_id.
   while read -r name if_id; do
-    in_site "$s" ip -d link show dev "$name" | grep -q "xfrm if_id $if_id" || fail "$s: $name is not an xfrm interface with if_id $if_id"
+    grep -q "xfrm if_id $if_id" <<<"$(in_site "$s" ip -d link show dev "$name")" || fail "$s: $name is not an xfrm interface with if_id $if_id"
   done < <(jq -r '.ops[] | select(.kind == "link") | .object | "\(.name) \(.if_id)"' <<<"$plan")
   # Every planned SA, by (src, dst, spi), with its reqid and if_id; no other.
   # (One dump, read many times: under the VM's emulation every process counts.)

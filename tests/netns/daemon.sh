@@ -36,7 +36,7 @@ wait_for() {
 }
 log_has() { grep -q "$1" "$LOG"; }
 log_count() { grep -c "$1" "$LOG" || true; }
-avpn_route() { ip -n "$hq_ns" route show table all proto 147 | grep -q "^$1 "; }
+avpn_route() { grep -q "^$1 " <<<"$(ip -n "$hq_ns" route show table all proto 147)"; }
 
 step "avpnd starts on hq; branch1 applied by avpnctl"
 avpn branch1 apply "$DEMO/sites/branch1.toml" >/dev/null || fail "apply branch1"

@@ -29,7 +29,7 @@ done
 step "kernel WireGuard links, no wireguard-go"
 pgrep -x wireguard-go >/dev/null && fail "a wireguard-go process runs"
 for site in hq branch1 branch2; do
-  in_site "$site" ip -d link show dev "$ifname" | grep -q '^ *wireguard' || fail "$site: $ifname is not a kernel wireguard link"
+  grep -q '^ *wireguard' <<<"$(in_site "$site" ip -d link show dev "$ifname")" || fail "$site: $ifname is not a kernel wireguard link"
   [ ! -e "$TOPO_WORK/run-$site/$ifname.sock" ] && [ ! -e "/run/wireguard/$ifname.sock" ] || fail "$site: a UAPI socket exists"
   echo "$site: $ifname is kernel wireguard, $(in_site "$site" wg show "$ifname" peers | wc -l) peers"
 done
@@ -98,7 +98,7 @@ t0=$(date +%s%N)
 in_site hub "$AVPN_BIN/avpnctl" apply "$big/hub.toml" --state-dir "$big/state" --json >"$big/apply.json" ||
   { head -c 2000 "$big/apply.json"; fail "apply of the 1,000-spoke hub failed"; }
 echo "apply: $(jq .changes "$big/apply.json") changes in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
-in_site hub ip -d link show dev "$big_if" | grep -q '^ *wireguard' || fail "$big_if is not a kernel wireguard link"
+grep -q '^ *wireguard' <<<"$(in_site hub ip -d link show dev "$big_if")" || fail "$big_if is not a kernel wireguard link"
 
 step "dumped back equal"
 in_site hub wg show "$big_if" allowed-ips |

@@ -46,8 +46,8 @@ for site in hq branch1 branch2; do
   want=2
   [ "$site" = hq ] && want=4   # two per peer
   [ "$sas" -eq "$want" ] || fail "$site: $sas SAs with if_id $if_id, expected $want"
-  in_site "$site" ip xfrm state | grep -q 'aead rfc4106(gcm(aes))' || fail "$site: SAs are not rfc4106(gcm(aes))"
-  in_site "$site" ip xfrm state | grep -q "encap type espinudp sport $port dport $port" || fail "$site: SAs lack ESP-in-UDP on $port"
+  grep -q 'aead rfc4106(gcm(aes))' <<<"$(in_site "$site" ip xfrm state)" || fail "$site: SAs are not rfc4106(gcm(aes))"
+  grep -q "encap type espinudp sport $port dport $port" <<<"$(in_site "$site" ip xfrm state)" || fail "$site: SAs lack ESP-in-UDP on $port"
   route=$(in_site "$site" ip route show table all dev "$ifname" | grep -v '^local\|^broadcast\|^multicast\|fe80' | head -3)
   [ -n "$route" ] || fail "$site: no route via $ifname"
   echo "$site: routes via $ifname: $(tr '\n' ';' <<<"$route")"

@@ -41,7 +41,7 @@ for site in a b; do
   sa "$site" "$wan_a" "$wan_b" "$spi_ab" "$key_ab"
   sa "$site" "$wan_b" "$wan_a" "$spi_ba" "$key_ba"
 done
-ip -n "$(ns a)" xfrm state | grep -q 'encap type espinudp sport 4500 dport 4500' || fail "SA lacks UDP encapsulation"
+grep -q 'encap type espinudp sport 4500 dport 4500' <<<"$(ip -n "$(ns a)" xfrm state)" || fail "SA lacks UDP encapsulation"
 expect_ping a "$host_b" -I "$host_a"
 expect_ping b "$host_a" -I "$host_b"
 

@@ -116,10 +116,10 @@ step "apply: XFRM interface, routes, connection; the tunnel comes up"
 site_toml aes256-sha256-modp2048 >"$work/a/site/site.toml"
 actl apply "$work/a/site/site.toml" --json --settle 20 >"$work/a/apply.json" || { cat "$work/a/apply.json"; fail "apply"; }
 [ "$(jq -r '.ipsec.tunnels[0].up' "$work/a/apply.json")" = true ] || { cat "$work/a/apply.json"; fail "tunnel not up after apply"; }
-ip -n "$(ns a)" -d link show avx-vpc | grep -q "xfrm" || fail "avx-vpc is not an XFRM interface"
+grep -q "xfrm" <<<"$(ip -n "$(ns a)" -d link show avx-vpc)" || fail "avx-vpc is not an XFRM interface"
 if_id=$(ip -n "$(ns a)" -d link show avx-vpc | sed -n 's/.*if_id \(0x[0-9a-f]*\).*/\1/p')
 echo "avx-vpc if_id $if_id"
-ip -n "$(ns a)" xfrm state | grep -q "if_id $if_id" || fail "charon's SAs do not carry the interface's if_id"
+grep -q "if_id $if_id" <<<"$(ip -n "$(ns a)" xfrm state)" || fail "charon's SAs do not carry the interface's if_id"
 
 step "pings cross the tunnel through the XFRM interface, counted by the kernel SA"
 tx_before=$(link_stat a avx-vpc tx_packets)
