@@ -22,14 +22,19 @@ bool same_groups(const SitePieces& a, const SitePieces& b) {
     return true;
 }
 
-nl::WgDevice* device_of(DesiredState& s, const GroupConstants& c) {
-    for (nl::WgDevice& d : s.wireguard)
-        if (d.ifname == c.interface) return &d;
-    return nullptr;
-}
-
 void emit(const GroupConstants& c, const PeerInput& p, DesiredState& into) {
     into.peers.push_back(emit_peer(c, p, device_of(into, c), into));
+}
+
+// Emits the whole plan from the decided pieces, as plan() does.
+IncrementalPlanner::Update in_full(IncrementalPlanner::Update u) {
+    u.full = true;
+    u.want = u.was = {};
+    u.peers_changed = 0;
+    u.plan.state = u.pieces.shared;
+    u.plan.errors = u.pieces.errors;
+    emit_peers(u.pieces.groups, u.plan.state, u.plan.errors);
+    return u;
 }
 
 }  // namespace
@@ -37,13 +42,7 @@ void emit(const GroupConstants& c, const PeerInput& p, DesiredState& into) {
 IncrementalPlanner::Update IncrementalPlanner::update(const Intent& intent, const PlanInputs& inputs) const {
     Update u;
     u.pieces = decide(intent, inputs, committed_ ? &committed_->allocations : nullptr);
-    if (!committed_ || !u.pieces.errors.empty() || !same_groups(*committed_, u.pieces)) {
-        u.full = true;
-        u.plan.state = u.pieces.shared;
-        u.plan.errors = u.pieces.errors;
-        emit_peers(u.pieces.groups, u.plan.state, u.plan.errors);
-        return u;
-    }
+    if (!committed_ || !u.pieces.errors.empty() || !same_groups(*committed_, u.pieces)) return in_full(std::move(u));
     u.full = false;
     u.want = u.pieces.shared;
     u.was = committed_->shared;
@@ -72,11 +71,7 @@ IncrementalPlanner::Update IncrementalPlanner::update(const Intent& intent, cons
     normalize(u.was);
     Errors conflicts;
     check_conflicts(u.want, conflicts);
-    if (!conflicts.empty()) {  // the full plan reports them with everything else
-        u.full = true;
-        u.plan.state = u.pieces.shared;
-        emit_peers(u.pieces.groups, u.plan.state, u.plan.errors);
-    }
+    if (!conflicts.empty()) return in_full(std::move(u));  // the full plan reports them with everything else
     return u;
 }
 

@@ -38,7 +38,6 @@ public:
     void commit(Update&& applied);
     void forget() { committed_.reset(); }
 
-    bool has_basis() const { return committed_.has_value(); }
     // The committed plan as plan() gives it (emits everything: not for hot paths).
     PlanOutcome assemble() const;
 

@@ -216,11 +216,30 @@ SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllo
     return out;
 }
 
+nl::WgDevice* device_of(DesiredState& state, const GroupConstants& group) {
+    for (nl::WgDevice& d : state.wireguard)
+        if (d.ifname == group.interface) return &d;
+    return nullptr;
+}
+
 void emit_peers(const std::vector<GroupPieces>& groups, DesiredState& state, Errors& errors) {
+    // Room up front: a 10,000-spoke XFRM hub emits 150,000 policies.
+    size_t peers = 0, prefixes = 0;
     for (const GroupPieces& g : groups) {
-        nl::WgDevice* device = nullptr;
-        for (nl::WgDevice& d : state.wireguard)
-            if (d.ifname == g.constants.interface) device = &d;
+        peers += g.peers.size();
+        for (const PeerInput& p : g.peers) prefixes += p.allowed.size();
+    }
+    state.peers.reserve(state.peers.size() + peers);
+    state.routes.reserve(state.routes.size() + prefixes);
+    for (const GroupPieces& g : groups)
+        if (g.constants.transport == Transport::xfrm) {
+            state.xfrm_states.reserve(state.xfrm_states.size() + 2 * peers);
+            state.xfrm_policies.reserve(state.xfrm_policies.size() + 3 * prefixes);
+            break;
+        }
+    for (const GroupPieces& g : groups) {
+        nl::WgDevice* device = device_of(state, g.constants);
+        if (device) device->peers.reserve(g.peers.size());
         for (const PeerInput& p : g.peers) state.peers.push_back(emit_peer(g.constants, p, device, state));
     }
     normalize(state);

@@ -31,6 +31,9 @@ struct SitePieces {
 // lists are unchanged (allocations.hpp); the result is the same either way.
 SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllocations* previous = nullptr);
 
+// The WireGuard device of a group inside `state` (nullptr: XFRM group).
+nl::WgDevice* device_of(DesiredState& state, const GroupConstants& group);
+
 // Emits every peer of `groups` into `state` (which holds their shared part),
 // sorts, drops duplicates and checks for conflicting objects.
 void emit_peers(const std::vector<GroupPieces>& groups, DesiredState& state, Errors& errors);

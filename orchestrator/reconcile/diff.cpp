@@ -99,7 +99,7 @@ std::set<std::string> replaced_links(const nl::KernelState& desired, const nl::K
 // Peers in public-key order without copying them (both the planner and the
 // dumps already give them in that order).
 std::vector<const nl::WgPeer*> peers_by_key(const std::vector<nl::WgPeer>& peers) {
-    return by_key(peers, [](const nl::WgPeer& a, const nl::WgPeer& b) { return a.public_key < b.public_key; });
+    return by_key(peers, identity::Less{});
 }
 
 bool same_prefix_sets(const std::vector<Prefix>& a, const std::vector<Prefix>& b) {

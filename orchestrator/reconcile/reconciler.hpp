@@ -28,7 +28,6 @@ public:
     ApplyReport apply_delta(const nl::KernelState& want, const nl::KernelState& was, bool dry_run);
 
     bool has_image() const { return image_.has_value(); }
-    const KernelImage* image() const { return image_ ? &*image_ : nullptr; }
     void forget() { image_.reset(); }
 
 private:
