@@ -47,12 +47,18 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
         }
     }
     r.warnings.insert(r.warnings.end(), r.ipsec.warnings.begin(), r.ipsec.warnings.end());
-    r.record.site = intent.site.name;
-    r.record.config_path = o.config_path;
-    r.record.owned = owned_by(plan);
-    for (const vici::Connection& c : conns) r.record.ipsec_connections.push_back(c.name);
+    r.record = record_of(intent, plan, o.config_path);
     for (const std::string& n : unreachable_leftovers) r.record.ipsec_connections.push_back(n);
     return r;
+}
+
+AppliedRecord record_of(const Intent& intent, const DesiredState& plan, const std::string& config_path) {
+    AppliedRecord rec;
+    rec.site = intent.site.name;
+    rec.config_path = config_path;
+    rec.owned = owned_by(plan);
+    for (const vici::Connection& c : plan.ipsec) rec.ipsec_connections.push_back(c.name);
+    return rec;
 }
 
 Status save_applied(const StateDir& state, const AppliedRecord& record, const std::string& config_path) {

@@ -48,6 +48,10 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
 // bound WAN ports of IPsec tunnels).
 std::vector<std::string> uplinks_of(const Intent& intent);
 
+// What avpn owns once `plan` is applied: its interfaces, tables and charon
+// connections.
+AppliedRecord record_of(const Intent& intent, const DesiredState& plan, const std::string& config_path);
+
 // Saves the record with the config file's text beside it.
 Status save_applied(const StateDir& state, const AppliedRecord& record, const std::string& config_path);
 

@@ -136,11 +136,9 @@ bool Daemon::apply_change(IncrementalPlanner::Update& u, const std::string& why,
         planner_.forget();
         return false;
     }
-    AppliedRecord rec;
-    rec.site = intent_->site.name;
-    rec.config_path = options_.config;
-    rec.owned = cli::owned_by(u.want);  // every interface and table has a site-wide object
-    for (const vici::Connection& c : u.want.ipsec) rec.ipsec_connections.push_back(c.name);
+    // `want` holds the whole site-wide part: every interface, every table's
+    // group route, every charon connection.
+    AppliedRecord rec = cli::record_of(*intent_, u.want, options_.config);
     if (Status s = cli::save_applied(state_, rec, options_.config); !s) log("save the state: " + s.error().str());
     refresh_watch_scope(rec.owned);
     log("change (" + why + "): " + std::to_string(u.peers_changed) + " peers changed, " + summary(r.ops) + " in " +
