@@ -20,11 +20,7 @@ cfg=$(mktemp -d)
 demo_config "$cfg" wg-kernel $variant
 step "site files: wireguard_backend kernel${variant:+, VLAN subinterfaces}"
 grep -h '^wireguard_backend\|^interface' "$cfg"/sites/hq.toml
-for site in hq branch1 branch2; do
-  step "avpnctl apply: $site"
-  site_apply "$site" "$cfg" --json >"$cfg/apply-$site.json" || { cat "$cfg/apply-$site.json"; fail "$site: apply failed"; }
-  jq -r '"applied \(.applied), \(.changes) changes"' "$cfg/apply-$site.json"
-done
+demo_apply_all "$cfg"
 
 step "kernel WireGuard links, no wireguard-go"
 pgrep -x wireguard-go >/dev/null && fail "a wireguard-go process runs"

@@ -29,11 +29,7 @@ for site in hq branch1 branch2; do
   [ -e "/tmp/encap-$site.ready" ] || fail "$site: no ESP-in-UDP socket on $port"
 done
 
-for site in hq branch1 branch2; do
-  step "avpnctl apply: $site"
-  site_apply "$site" "$cfg" --json >"$cfg/apply-$site.json" || { cat "$cfg/apply-$site.json"; fail "$site: apply failed"; }
-  jq -r '"applied \(.applied), \(.changes) changes"' "$cfg/apply-$site.json"
-done
+demo_apply_all "$cfg"
 
 step "the XFRM interface avpn made"
 for site in hq branch1 branch2; do

@@ -164,6 +164,17 @@ site_apply() {
   ip netns exec "$(topo_ns "$site")" "$AVPN_BIN/avpnctl" apply "$dir/sites/$site.toml" \
     --state-dir "$dir/state-$site" "$@"
 }
+# demo_apply_all DIR: site_apply --json of hq, branch1, branch2 in that order;
+# each report kept as DIR/apply-SITE.json, its summary printed.
+demo_apply_all() {
+  local cfg=$1 site
+  for site in hq branch1 branch2; do
+    step "avpnctl apply: $site"
+    site_apply "$site" "$cfg" --json >"$cfg/apply-$site.json" || { cat "$cfg/apply-$site.json"; fail "$site: apply failed"; }
+    jq -r '"applied \(.applied), \(.changes) changes"' "$cfg/apply-$site.json"
+  done
+}
+
 in_site() { local n; n=$(topo_ns "$1"); shift; ip netns exec "$n" "$@"; }
 
 # site_pings SITE SRC DST: as pings, from address SRC of SITE.
