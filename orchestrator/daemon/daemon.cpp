@@ -194,9 +194,10 @@ int Daemon::run() {
     const auto resync = std::chrono::seconds(options_.resync_seconds);
     const auto retry = std::chrono::seconds(10);
     auto next_full = Clock::now() + (last_ok_ ? resync : retry);
-    std::optional<Clock::time_point> repair_at;
+    const auto never = Clock::time_point::max();
+    auto repair_at = never;  // a repair is due once the kernel has been quiet for quiet_ms
     for (;;) {
-        auto deadline = repair_at ? std::min(*repair_at, next_full) : next_full;
+        auto deadline = std::min(repair_at, next_full);
         auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {watch_.rtnl_fd(), POLLIN, 0}, {watch_.xfrm_fd(), POLLIN, 0}};
         int n = ::poll(fds, watch_.xfrm_fd() >= 0 ? 3 : 2, int(std::max<long long>(wait_ms, 0)));
@@ -205,13 +206,13 @@ int Daemon::run() {
             if (!handle_signals()) break;
             (void)watch_.drain();  // our own writes (and anything else in that instant: the resync catches it)
         }
-        if (drift_seen() && !repair_at) repair_at = Clock::now() + std::chrono::milliseconds(options_.quiet_ms);
+        if (drift_seen() && repair_at == never) repair_at = Clock::now() + std::chrono::milliseconds(options_.quiet_ms);
         auto now = Clock::now();
-        if ((repair_at && now >= *repair_at) || now >= next_full) {
-            bool drift = repair_at && now >= *repair_at;
+        if (now >= repair_at || now >= next_full) {
+            bool drift = now >= repair_at;
             converge(true, drift ? "kernel changed by another process" : "periodic resync");
             (void)watch_.drain();
-            repair_at.reset();
+            repair_at = never;
             next_full = Clock::now() + (last_ok_ ? resync : retry);
         }
     }
