@@ -1,6 +1,6 @@
 // bench_apply: cold, incremental and no-op apply of a hub with 2,000 and
 // 10,000 spokes (four /24 VLANs each) through the same path as `avpnctl
-// apply` (open_kernel_port -> interface_addresses -> plan -> apply ->
+// apply` (NetlinkPort::open -> interface_addresses -> plan -> apply ->
 // NetlinkPort), timed against the same kernel objects written by `ip -batch`
 // and `wg setconf` in the same run. Each side runs in a child process with a
 // fresh network namespace and a private /run/wireguard (wireguard-go).
@@ -359,8 +359,7 @@ void avpn_side(size_t spokes, const std::string& dir, Figures& f) {
     std::string why;
     if (!make_hub(spokes, dir, h, why)) return fail(f, why);
     f.rss_before_kb = rss_kb();
-    Intent wg_in = h.intent(h.wg_world);
-    auto port = cli::open_kernel_port(&wg_in);  // as avpnctl apply: per-interface backend from the config
+    auto port = NetlinkPort::open({});  // as avpnctl apply
     if (!port) return fail(f, port.error().str());
     auto d = plan_hub(h, **port);
     if (!d) return fail(f, d.error().str());
@@ -395,8 +394,7 @@ void baseline_side(size_t spokes, const std::string& dir, Figures& f) {
     Hub h;
     std::string why;
     if (!make_hub(spokes, dir, h, why)) return fail(f, why);
-    Intent wg_in = h.intent(h.wg_world);
-    auto port = cli::open_kernel_port(&wg_in);
+    auto port = NetlinkPort::open({});
     if (!port) return fail(f, port.error().str());
     auto d = plan_hub(h, **port);
     if (!d) return fail(f, d.error().str());

@@ -3,6 +3,9 @@
 namespace avpn::nl {
 
 std::string_view to_string(LinkKind k) { return k == LinkKind::wireguard ? "wireguard" : "xfrm"; }
+std::string_view to_string(WgImpl i) {
+    return i == WgImpl::kernel ? "kernel" : i == WgImpl::userspace ? "userspace" : "auto";
+}
 
 std::string_view to_string(XfrmDir d) {
     switch (d) {

@@ -20,12 +20,18 @@ namespace avpn::nl {
 
 enum class LinkKind : uint8_t { wireguard, xfrm };
 
+// What serves a WireGuard link: the kernel module, or wireguard-go (a TUN
+// device with a UAPI socket). Observed links say which; a desired link may
+// leave it to run time (`any`).
+enum class WgImpl : uint8_t { any, kernel, userspace };
+
 struct Link {
     std::string name;
     LinkKind kind = LinkKind::wireguard;
     uint32_t mtu = 0;        // 0: kernel default
     uint32_t xfrm_if_id = 0; // xfrm: if_id tying SAs/policies to this interface
     std::string underlay;    // xfrm: optional underlying device
+    WgImpl wg_impl = WgImpl::any;  // wireguard only
     auto operator<=>(const Link&) const = default;
 };
 
@@ -154,6 +160,7 @@ struct KernelState {
 };
 
 std::string_view to_string(LinkKind);
+std::string_view to_string(WgImpl);  // the config's words: auto, kernel, userspace
 std::string_view to_string(XfrmDir);
 std::string_view to_string(XfrmAction);
 

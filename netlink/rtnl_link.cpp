@@ -92,6 +92,7 @@ std::optional<Link> to_model(const LinkState& s, const LinkIndex& names) {
     l.mtu = s.mtu;
     if (s.kind == "wireguard") {
         l.kind = LinkKind::wireguard;
+        l.wg_impl = WgImpl::kernel;
     } else if (s.kind == "xfrm") {
         l.kind = LinkKind::xfrm;
         l.xfrm_if_id = s.xfrm_if_id;

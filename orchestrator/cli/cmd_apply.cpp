@@ -35,7 +35,7 @@ int run_apply(const ApplyArgs& a) {
     auto last = state.load();
     if (!last) return report_failure("apply", last.error());
 
-    auto port = open_kernel_port(&intent);
+    auto port = NetlinkPort::open({});
     if (!port) return report_failure("apply", port.error());
 
     PlanInputs inputs;

@@ -52,7 +52,7 @@ int run_down(const DownArgs& a) {
         }
     }
 
-    auto port = open_kernel_port(nullptr);
+    auto port = NetlinkPort::open({});
     if (!port) return report_failure("down", port.error());
     ApplyReport report = apply(nl::KernelState{}, last->owned, **port, false);
     std::cout << (a.json ? render_apply_json(report, false, &ipsec) : render_apply_text(report, false, &ipsec));

@@ -51,6 +51,7 @@ void to_json(JsonWriter& w, const nl::Link& l) {
     w.begin_object().field("name", l.name).field("kind", nl::to_string(l.kind));
     w.field("mtu", uint64_t(l.mtu));
     if (l.kind == nl::LinkKind::xfrm) w.field("if_id", hex32(l.xfrm_if_id)).field("underlay", l.underlay);
+    if (l.kind == nl::LinkKind::wireguard) w.field("backend", nl::to_string(l.wg_impl));
     w.end_object();
 }
 

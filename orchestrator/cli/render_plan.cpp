@@ -86,7 +86,9 @@ std::string render_plan_text(const DesiredState& s) {
     section(o, "links", s.links.size());
     for (const auto& l : s.links)
         o << "  " << l.name << " " << nl::to_string(l.kind)
-          << (l.kind == nl::LinkKind::xfrm ? " if_id " + hex(l.xfrm_if_id) : std::string()) << "\n";
+          << (l.kind == nl::LinkKind::xfrm ? " if_id " + hex(l.xfrm_if_id) : std::string())
+          << (l.wg_impl != nl::WgImpl::any ? " backend " + std::string(nl::to_string(l.wg_impl)) : std::string())
+          << "\n";
     section(o, "addresses", s.addresses.size());
     for (const auto& a : s.addresses) o << "  " << a.address.str() << "/" << int(a.prefix_len) << " dev " << a.ifname << "\n";
     section(o, "wireguard devices", s.wireguard.size());

@@ -6,19 +6,6 @@
 
 namespace avpn::cli {
 
-Result<std::unique_ptr<NetlinkPort>> open_kernel_port(const Intent* intent) {
-    NetlinkPortOptions o;
-    if (intent) {
-        for (const Group& g : intent->groups) {
-            if (g.transport != Transport::wireguard) continue;
-            o.wg_backends[g.interface] = g.wg_backend == WgBackend::kernel      ? wg::BackendPreference::kernel
-                                         : g.wg_backend == WgBackend::userspace ? wg::BackendPreference::userspace
-                                                                                : wg::BackendPreference::automatic;
-        }
-    }
-    return NetlinkPort::open(std::move(o));
-}
-
 OwnedScope owned_by(const nl::KernelState& desired) {
     OwnedScope s;
     for (const auto& l : desired.links) s.links.insert(l.name);

@@ -1,5 +1,5 @@
-// What apply and down share: the state directory, the kernel port configured
-// for the site's interfaces, and the scope of objects avpn owns.
+// What apply and down share: the state directory and the scope of objects
+// avpn owns.
 #pragma once
 
 #include <memory>
@@ -11,10 +11,6 @@
 #include "orchestrator/reconcile/state_dir.hpp"
 
 namespace avpn::cli {
-
-// Opens the real kernel port; the WireGuard backend of each group's
-// interface follows the config (autovpn.wg_backend).
-Result<std::unique_ptr<NetlinkPort>> open_kernel_port(const Intent* intent);
 
 // The plan's links and tables plus whatever the last apply owned.
 OwnedScope scope_of(const nl::KernelState& desired, const AppliedRecord& last);

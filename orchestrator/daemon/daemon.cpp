@@ -63,9 +63,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options& o) {
         ::close(sfd);
         return Error{"start", o.config, "the configuration has errors (see above)"};
     }
-    // The WireGuard backend of each interface follows the config as it is
-    // at start (a changed wg_backend needs a restart).
-    auto port = cli::open_kernel_port(&*l.intent);
+    auto port = NetlinkPort::open({});
     if (!port) {
         ::close(sfd);
         return port.error();
@@ -153,8 +151,10 @@ bool Daemon::converge(bool full, const std::string& why) {
     inputs.uplink_addresses = port_->interface_addresses(cli::uplinks_of(*intent_));
     if (full || !reconciler_.has_image()) planner_.forget();
     IncrementalPlanner::Update u = planner_.update(*intent_, inputs);
-    // charon's part has no image: a change to it goes through a full apply.
-    if (!u.full && u.want.ipsec != u.was.ipsec) {
+    // charon's part has no image, and the image holds links as avpn asked
+    // for them (not which WireGuard implementation the kernel gave): a change
+    // to either goes through a full apply, which reads them back.
+    if (!u.full && (u.want.ipsec != u.was.ipsec || u.want.links != u.was.links)) {
         planner_.forget();
         u = planner_.update(*intent_, inputs);
     }

@@ -18,9 +18,11 @@ template <>
 bool same(const nl::WgDevice& want, const nl::WgDevice& have) { return same_wireguard(want, have); }
 template <>
 bool same(const nl::Link& want, const nl::Link& have) {
-    // MTU 0 and no underlay mean "the kernel's choice": whatever it chose is fine.
+    // MTU 0, no underlay and any WireGuard implementation mean "the run
+    // time's choice": whatever it chose is fine.
     return want.name == have.name && want.kind == have.kind && want.xfrm_if_id == have.xfrm_if_id &&
-           (want.mtu == 0 || want.mtu == have.mtu) && (want.underlay.empty() || want.underlay == have.underlay);
+           (want.mtu == 0 || want.mtu == have.mtu) && (want.underlay.empty() || want.underlay == have.underlay) &&
+           (want.wg_impl == nl::WgImpl::any || want.wg_impl == have.wg_impl);
 }
 template <>
 bool same(const nl::XfrmSa& want, const nl::XfrmSa& have) {

@@ -70,16 +70,13 @@ nl::Transport* NetlinkPort::xfrm() {
     return &*xfrm_;
 }
 
-wg::BackendPreference NetlinkPort::preference(const std::string& ifname) const {
-    auto it = options_.wg_backends.find(ifname);
-    return it == options_.wg_backends.end() ? wg::BackendPreference::automatic : it->second;
-}
-
 Result<wg::WgBackend*> NetlinkPort::wireguard(const std::string& ifname) {
     if (auto it = wg_.find(ifname); it != wg_.end()) return it->second.get();
-    // The link exists by now; only pick the IPC, never start a daemon here.
-    wg::BackendPreference p = preference(ifname);
-    if (p == wg::BackendPreference::userspace) p = wg::BackendPreference::automatic;
+    // The link exists by now; only pick the IPC to what serves it, never
+    // start a daemon here (automatic: the UAPI socket wins).
+    auto it = wg_impl_.find(ifname);
+    bool kernel = it != wg_impl_.end() && it->second == nl::WgImpl::kernel;
+    wg::BackendPreference p = kernel ? wg::BackendPreference::kernel : wg::BackendPreference::automatic;
     auto sel = wg::select_backend(ifname, p, options_.wg);
     if (!sel) return sel.error();
     wg::WgBackend* b = sel->backend.get();
@@ -138,8 +135,9 @@ Result<nl::KernelState> NetlinkPort::observe(const OwnedScope& scope) {
         struct stat sb{};
         // wireguard-go's interface is a TUN device with a UAPI socket.
         if (!l && ls.kind == "tun" && ::stat((sockdir + "/" + ls.name + ".sock").c_str(), &sb) == 0)
-            l = nl::Link{ls.name, nl::LinkKind::wireguard, ls.mtu, 0, ""};
+            l = nl::Link{ls.name, nl::LinkKind::wireguard, ls.mtu, 0, "", nl::WgImpl::userspace};
         if (!l) continue;  // a foreign device that happens to have our name: not ours to touch
+        if (l->kind == nl::LinkKind::wireguard) wg_impl_[ls.name] = l->wg_impl;
         for (const auto& a : ls.addresses)
             if (!is_link_local(a.address)) st.addresses.push_back(a);
         if (l->kind == nl::LinkKind::wireguard) {
@@ -183,7 +181,7 @@ Status NetlinkPort::observe_netlink(const OwnedScope& scope, const nl::LinkIndex
 }
 
 Status NetlinkPort::create_link(const nl::Link& l) {
-    bool userspace = l.kind == nl::LinkKind::wireguard && preference(l.name) == wg::BackendPreference::userspace;
+    bool userspace = l.kind == nl::LinkKind::wireguard && l.wg_impl == nl::WgImpl::userspace;
     Status created;
     if (!userspace) {
         uint32_t underlay = 0;
@@ -198,7 +196,7 @@ Status NetlinkPort::create_link(const nl::Link& l) {
         created = r.ops.at(0).status;
         // No WireGuard in this kernel: the userspace implementation serves.
         bool no_module = !created && l.kind == nl::LinkKind::wireguard &&
-                         preference(l.name) == wg::BackendPreference::automatic &&
+                         l.wg_impl == nl::WgImpl::any &&
                          (created.error().why.find("not supported") != std::string::npos ||
                           created.error().why.find("Unknown device type") != std::string::npos);
         if (no_module) userspace = true;
@@ -207,6 +205,10 @@ Status NetlinkPort::create_link(const nl::Link& l) {
     if (userspace) {
         auto pid = wg::start_wireguard_go(l.name, options_.wg.wireguard_go);
         if (!pid) return pid.error();
+    }
+    if (l.kind == nl::LinkKind::wireguard) {
+        wg_.erase(l.name);
+        wg_impl_[l.name] = userspace ? nl::WgImpl::userspace : nl::WgImpl::kernel;
     }
     nl::Batch up(rtnl_);
     if (Status s = up.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_set_up(w, l.name, true); }); !s) return s;
@@ -221,6 +223,7 @@ static bool link_exists(const std::string& name) { return if_nametoindex(name.c_
 
 Status NetlinkPort::delete_link(const nl::Link& l) {
     wg_.erase(l.name);
+    wg_impl_.erase(l.name);
     if (!link_exists(l.name)) return {};
     nl::Batch b(rtnl_);
     if (Status s = b.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_delete(w, l.name); }); !s) return s;

@@ -19,10 +19,9 @@ class LinkIndex;
 namespace avpn {
 
 struct NetlinkPortOptions {
-    // Per WireGuard interface: which backend (config: autovpn.wg_backend).
-    // Absent: automatic — a UAPI socket wins; creating a link tries the
+    // Which implementation serves a WireGuard link comes with the link
+    // (nl::Link::wg_impl, from autovpn.wireguard_backend): `any` tries the
     // kernel first and falls back to wireguard-go when it has no WireGuard.
-    std::map<std::string, wg::BackendPreference> wg_backends;
     wg::SelectOptions wg;
 };
 
@@ -43,7 +42,6 @@ private:
 
     nl::Transport* xfrm();  // opened on first use: not every site has XFRM objects
     Result<wg::WgBackend*> wireguard(const std::string& ifname);
-    wg::BackendPreference preference(const std::string& ifname) const;
 
     class WgReader;
     Status observe_netlink(const OwnedScope&, const nl::LinkIndex& names, nl::KernelState& st);
@@ -57,6 +55,7 @@ private:
     std::optional<nl::Socket> xfrm_;
     NetlinkPortOptions options_;
     std::map<std::string, std::unique_ptr<wg::WgBackend>> wg_;  // by interface
+    std::map<std::string, nl::WgImpl> wg_impl_;  // what serves each link, as observed or created
 };
 
 }  // namespace avpn

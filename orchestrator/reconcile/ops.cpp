@@ -39,7 +39,8 @@ std::string hex(uint32_t v) {
 struct Describe {
     std::string operator()(const nl::Link& l) const {
         return l.name + " type " + std::string(nl::to_string(l.kind)) +
-               (l.kind == nl::LinkKind::xfrm ? " if_id " + hex(l.xfrm_if_id) : "");
+               (l.kind == nl::LinkKind::xfrm ? " if_id " + hex(l.xfrm_if_id) : "") +
+               (l.wg_impl != nl::WgImpl::any ? " backend " + std::string(nl::to_string(l.wg_impl)) : "");
     }
     std::string operator()(const nl::InterfaceAddress& a) const {
         return a.address.str() + "/" + std::to_string(a.prefix_len) + " dev " + a.ifname;

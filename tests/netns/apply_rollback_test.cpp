@@ -135,8 +135,7 @@ struct HubSite {
     HubSite() {
         private_wireguard_run_dir();
         REQUIRE(object_kind_name(kRoutePhase) == "route");
-        Intent in = demo.intent();
-        auto p = cli::open_kernel_port(&in);
+        auto p = NetlinkPort::open({});
         REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error().str()));
         port = std::move(*p);
     }

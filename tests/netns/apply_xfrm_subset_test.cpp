@@ -49,7 +49,7 @@ TEST_CASE("the XFRM plan's policies, routes and rules through the real port equa
 
     must("ip link add wan0 type veth peer name wan0p && ip addr add 192.0.2.1/24 dev wan0 && ip link set wan0 up && "
          "ip link set wan0p up");
-    auto port = cli::open_kernel_port(&intent);
+    auto port = NetlinkPort::open({});
     REQUIRE(port.ok());
     PlanInputs inputs;
     inputs.uplink_addresses = (*port)->interface_addresses({"wan0"});

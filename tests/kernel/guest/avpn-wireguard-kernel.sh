@@ -4,7 +4,8 @@
 # 1. the netns demo (hub hq, spokes branch1/branch2) with
 #    wireguard_backend = "kernel", one `avpnctl apply` per site: kernel
 #    wireguard links, pings across on exported VLAN addresses, handshakes,
-#    non-exported VLANs unreachable, a second apply changes nothing;
+#    non-exported VLANs unreachable, a second apply changes nothing; a spoke
+#    switched to wireguard-go and back gets its link replaced, nothing more;
 # 2. a hub with 1,000 spokes configured in one apply and dumped back equal:
 #    `wg show` has exactly the planned peers and allowed IPs, and a second
 #    apply changes nothing.
@@ -44,6 +45,33 @@ for site in hq branch1 branch2; do
   [ "$changes" = 0 ] || fail "$site: second apply made $changes changes"
 done
 echo "0 changes on every site"
+
+# switch_backend SITE BACKEND: the site's wireguard_backend changed and applied;
+# exactly its link is replaced (and what lived on it written again).
+switch_backend() {
+  local site=$1 backend=$2 out="$cfg/switch-$1-$2.json"
+  sed -i "s/^wireguard_backend = .*/wireguard_backend = \"$backend\"/" "$cfg/sites/$site.toml"
+  site_apply "$site" "$cfg" --json >"$out" || { cat "$out"; fail "$site: apply with wireguard_backend $backend failed"; }
+  jq -r '"ops: " + ([.ops[] | "\(.op) \(.kind)"] | join(", "))' "$out"
+  [ "$(jq '[.ops[] | select(.kind == "link")] | length' "$out")" = 2 ] || fail "$site: the link was not replaced exactly once"
+  [ "$(jq '[.ops[] | select(.op != "create" and .kind != "link")] | length' "$out")" = 0 ] ||
+    fail "$site: more than the link was deleted or updated"
+  expect_site_ping branch1 10.1.1.1 10.0.1.1
+  expect_site_ping branch1 10.1.1.1 10.2.1.1
+  local changes
+  changes=$(site_apply "$site" "$cfg" --json | jq .changes)
+  [ "$changes" = 0 ] || fail "$site: the apply after the switch made $changes changes"
+}
+step "branch1 switches to wireguard-go: its link is replaced by a TUN device"
+switch_backend branch1 userspace
+grep -q '^ *tun' <<<"$(in_site branch1 ip -d link show dev "$ifname")" || fail "branch1: $ifname is not wireguard-go's TUN device"
+pgrep -x wireguard-go >/dev/null || fail "no wireguard-go process runs"
+step "and back to the kernel: wireguard-go goes"
+switch_backend branch1 kernel
+grep -q '^ *wireguard' <<<"$(in_site branch1 ip -d link show dev "$ifname")" || fail "branch1: $ifname is not a kernel wireguard link again"
+for _ in $(seq 50); do pgrep -x wireguard-go >/dev/null || break; sleep 0.1; done
+pgrep -x wireguard-go >/dev/null && fail "wireguard-go still runs after its link was deleted"
+echo "branch1: kernel wireguard again, no wireguard-go"
 
 # ---- a hub with 1,000 spokes ----
 spokes=1000

@@ -162,6 +162,7 @@ TEST_CASE("xfrm and wireguard links round-trip through the model") {
 
     Link wg;
     wg.name = "avpn-corp";
+    wg.wg_impl = WgImpl::kernel;  // a link of kind wireguard is the kernel module's
     Msg mw;
     REQUIRE(encode_link_create(mw.w, wg, 0));
     auto sw = parse_link(mw.h());

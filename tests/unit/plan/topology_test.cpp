@@ -76,3 +76,16 @@ TEST_CASE("a switched-off hub is skipped quietly and the next hub becomes primar
     CHECK(peer_names(out.state) == std::vector<std::string>{"sf"});
     CHECK(has(peer(out.state, "sf")->allowed, w.group.tunnel_subnet));
 }
+
+TEST_CASE("the WireGuard link says which backend the config asks for; auto leaves it to run time") {
+    auto w = three_hubs_three_spokes();
+    for (auto [backend, impl] : {std::pair{WgBackend::automatic, nl::WgImpl::any},
+                                 std::pair{WgBackend::kernel, nl::WgImpl::kernel},
+                                 std::pair{WgBackend::userspace, nl::WgImpl::userspace}}) {
+        w.group.wg_backend = backend;
+        auto out = w.plan_for("london");
+        REQUIRE_MESSAGE(out.ok(), errors_text(out));
+        REQUIRE(out.state.links.size() == 1);
+        CHECK(out.state.links[0].wg_impl == impl);
+    }
+}

@@ -138,6 +138,26 @@ TEST_CASE("links: the kernel's own MTU and underlay are not drift when none is a
     CHECK(ops[0].kind == OpKind::remove);
 }
 
+TEST_CASE("links: a WireGuard backend that is asked for replaces a link served by the other one") {
+    auto want = base();
+    auto have = base();
+    have.links[0].wg_impl = nl::WgImpl::userspace;  // wireguard-go serves it
+    CHECK(diff(want, have).empty());                 // auto: either will do
+    want.links[0].wg_impl = nl::WgImpl::userspace;
+    CHECK(diff(want, have).empty());
+    want.links[0].wg_impl = nl::WgImpl::kernel;
+    auto ops = diff(want, have);
+    // the TUN device goes, the kernel link comes, and what lived on the old
+    // one is written again: link, address, WireGuard device, two routes
+    REQUIRE(!ops.empty());
+    CHECK(ops[0].kind == OpKind::remove);
+    CHECK(std::get<nl::Link>(ops[0].object).wg_impl == nl::WgImpl::userspace);
+    size_t removes = 0, creates = 0;
+    for (const Op& op : ops) (op.kind == OpKind::remove ? removes : creates)++;
+    CHECK(removes == 1);
+    CHECK(creates == 5);
+}
+
 // diff skips its sort when a side is in key order already; a side that is
 // not (any order a dump or a caller may give) must diff the same.
 TEST_CASE("input order does not change the diff") {
