@@ -27,6 +27,23 @@ Status command(Client& client, const char* cmd, const Section& args) {
     return check_success(cmd, *r);
 }
 
+// Names of connections that have an IKE_SA up or on its way up; one that is
+// already being deleted needs no terminate.
+Result<std::set<std::string>> active_conns(Client& client) {
+    std::set<std::string> active;
+    Section args;
+    args.add_value("noblock", "yes");
+    auto r = client.call_streamed("list-sas", args, "list-sa", [&](const Section& ev) {
+        for (const Entry& e : ev.entries()) {
+            const std::string* state = e.kind == Entry::Kind::Section ? e.section.value("state") : nullptr;
+            if (state && (*state == "DELETING" || *state == "DESTROYING")) continue;
+            active.insert(e.name);
+        }
+    });
+    if (!r) return r.error();
+    return active;
+}
+
 struct Run {
     Client& client;
     const ReconcileOptions& options;
@@ -72,6 +89,17 @@ struct Run {
         if (!st && st.error().why.find("no matching SAs") == std::string::npos) fail(name, st.error());
     }
 
+    // unload-conn closes an initiator's SAs (its start action is undone); a
+    // responder's stay up until terminated.
+    Status terminate_left(const std::vector<std::string>& unloaded) {
+        if (unloaded.empty()) return {};
+        auto left = active_conns(client);
+        if (!left) return left.error();
+        for (const std::string& name : unloaded)
+            if (name.starts_with(kConnPrefix) && left->contains(name)) terminate(name);
+        return {};
+    }
+
     void initiate(const Connection& c) {
         Section args;
         args.add_value("child", c.child.name);
@@ -82,23 +110,6 @@ struct Run {
         report.initiated.push_back(c.name);
     }
 };
-
-// Names of connections that have an IKE_SA up or on its way up; one that is
-// already being deleted needs no terminate.
-Result<std::set<std::string>> active_conns(Client& client) {
-    std::set<std::string> active;
-    Section args;
-    args.add_value("noblock", "yes");
-    auto r = client.call_streamed("list-sas", args, "list-sa", [&](const Section& ev) {
-        for (const Entry& e : ev.entries()) {
-            const std::string* state = e.kind == Entry::Kind::Section ? e.section.value("state") : nullptr;
-            if (state && (*state == "DELETING" || *state == "DESTROYING")) continue;
-            active.insert(e.name);
-        }
-    });
-    if (!r) return r.error();
-    return active;
-}
 
 }  // namespace
 
@@ -169,6 +180,7 @@ Result<ReconcileReport> reconcile(Client& client, const std::vector<Connection>&
     }
     for (const std::string& name : plan.unload) run.unload(name);
     for (const std::string& id : plan.unload_shared) run.unload_shared(id);
+    if (Status st = run.terminate_left(run.report.unloaded); !st) return st.error();
 
     if (!idle_initiators.empty()) {
         auto active = active_conns(client);
@@ -195,12 +207,7 @@ Result<ReconcileReport> unload_owned(Client& client, const std::vector<std::stri
         if (observed->conns.contains(name)) run.unload(name);
         if (observed->shared_ids.contains(name)) run.unload_shared(name);
     }
-    // unload-conn closes an initiator's SAs (its start action is undone);
-    // a responder's stay up until terminated.
-    auto left = active_conns(client);
-    if (!left) return left.error();
-    for (const std::string& name : names)
-        if (name.starts_with(kConnPrefix) && left->contains(name)) run.terminate(name);
+    if (Status st = run.terminate_left(names); !st) return st.error();
     return std::move(run.report);
 }
 

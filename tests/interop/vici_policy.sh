@@ -6,7 +6,8 @@
 # SA untouched; a tunnel charon refuses fails the apply, names the connection
 # and charon's reason and leaves nothing behind; removing a tunnel unloads it
 # and nothing else (a foreign connection survives); a lost fingerprint file
-# reloads but charon keeps the SA; `down` unloads avpn's connections only.
+# reloads but charon keeps the SA; a responder tunnel removed by apply has
+# its SA closed on both sides; `down` unloads avpn's connections only.
 # Also: a site without [[ipsec]] applies without any charon.
 set -u
 source "$(dirname "$0")/lib/sites.sh"
@@ -123,6 +124,31 @@ expect "initiated" "$(jq_a '.ipsec.initiated | join(",")')" "avpn-t1"
 expect "loaded" "$(jq_a '.ipsec.loaded | length')" 0
 expect "t1 up again" "$(tunnel_field avpn-t1 up)" true
 ping_between a 10.1.0.1 10.2.0.1
+
+note "a responder tunnel removed by apply: its SA is closed, not left up until the peer closes it"
+B_REMOTE_ADDRS=192.0.2.1 b_conn avpn-t4 b4.example a4.example 10.2.1.0/24 10.1.1.0/24 secret-four
+b_load
+cp "$WORK/a/site.toml" "$WORK/a/t1-only.toml"
+a_tunnel t4 192.0.2.2 a4.example b4.example lan1 10.2.1.0/24 "$(psk_file a t4 secret-four)" "initiator = false"
+apply_a 0
+expect "loaded responder" "$(jq_a '.ipsec.loaded | join(",")')" "avpn-t4"
+swanctl_at b --initiate --child avpn-t4-child --timeout 10 >"$WORK/b/initiate.out" 2>&1 ||
+    fail "site B could not initiate avpn-t4: $(tail -5 "$WORK/b/initiate.out")"
+ping_between a 10.1.1.1 10.2.1.1
+has_sa() { grep -q "^$2:" <<<"$(swanctl_at "$1" --list-sas 2>/dev/null)"; }
+has_sa a avpn-t4 || fail "site A has no IKE_SA for avpn-t4 after B initiated it"
+status_a
+t1_ike=$(tunnel_field avpn-t1 ike_id)
+cp "$WORK/a/t1-only.toml" "$WORK/a/site.toml"
+apply_a 0
+expect "unloaded" "$(jq_a '.ipsec.unloaded | join(",")')" "avpn-t4"
+# The DELETE exchange takes a round trip; a responder's SA used to stay up.
+for _ in $(seq 30); do has_sa a avpn-t4 || has_sa b avpn-t4 || break; sleep 0.1; done
+has_sa a avpn-t4 && fail "site A still has an IKE_SA for the removed responder avpn-t4"
+has_sa b avpn-t4 && fail "site B still has an IKE_SA for avpn-t4: it got no DELETE"
+status_a
+expect "t1 IKE_SA after removing t4" "$(tunnel_field avpn-t1 ike_id)" "$t1_ike"
+note "ok: avpn-t4's SA is gone on both sides"
 
 note "down: avpn's connections and SAs go, the foreign connection stays"
 avpnctl_a down --json >"$WORK/a/out.json" || fail "avpnctl down"

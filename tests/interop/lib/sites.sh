@@ -249,14 +249,15 @@ jq_a() { jq -r "$1" "$WORK/a/out.json"; }
 # tunnel_field NAME FIELD: a field of connection NAME in the last output.
 tunnel_field() { jq -r --arg n "$1" ".ipsec.tunnels[] | select(.name == \$n) | .$2" "$WORK/a/out.json"; }
 
-# b_conn NAME LOCAL_ID REMOTE_ID LOCAL_TS REMOTE_TS SECRET: a responder in
-# site B's swanctl.conf (written by b_conf_write), as a third-party gateway.
+# b_conn NAME LOCAL_ID REMOTE_ID LOCAL_TS REMOTE_TS SECRET: a connection in
+# site B's swanctl.conf (written by b_load), as a third-party gateway: a
+# responder, which can also initiate when B_REMOTE_ADDRS names site A.
 B_CONNS="" B_SECRETS=""
 b_conn() {
     B_CONNS+="
     $1 {
         version = 2
-        remote_addrs = %any
+        remote_addrs = ${B_REMOTE_ADDRS:-%any}
         proposals = aes256-sha256-modp2048
         dpd_delay = 5
         local { auth = psk
