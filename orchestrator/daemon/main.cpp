@@ -2,6 +2,7 @@
 // [--settle SECONDS] [--quiet-ms MS]: keeps the site of FILE converged
 // (daemon.hpp). Logs to stderr, one line per event, for the journal.
 #include <CLI/CLI.hpp>
+#include <signal.h>
 
 #include <iostream>
 
@@ -32,6 +33,9 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
+    // A log reader that goes away (a journal restart, a closed pipe) must not
+    // take the daemon with it: writes then fail with EPIPE instead.
+    signal(SIGPIPE, SIG_IGN);
     auto d = avpn::daemon::Daemon::start(o);
     if (!d) {
         std::cerr << "avpnd: " << d.error().str() << "\n";
