@@ -137,10 +137,15 @@ Result<nl::KernelState> NetlinkPort::observe(const OwnedScope& scope) {
         if (!l && ls.kind == "tun" && ::stat((sockdir + "/" + ls.name + ".sock").c_str(), &sb) == 0)
             l = nl::Link{ls.name, nl::LinkKind::wireguard, ls.mtu, 0, "", nl::WgImpl::userspace};
         if (!l) continue;  // a foreign device that happens to have our name: not ours to touch
-        if (l->kind == nl::LinkKind::wireguard) wg_impl_[ls.name] = l->wg_impl;
         for (const auto& a : ls.addresses)
             if (!is_link_local(a.address)) st.addresses.push_back(a);
         if (l->kind == nl::LinkKind::wireguard) {
+            // Replaced by someone else since we last looked: its IPC changed too.
+            auto [known, fresh] = wg_impl_.try_emplace(ls.name, l->wg_impl);
+            if (!fresh && known->second != l->wg_impl) {
+                known->second = l->wg_impl;
+                wg_.erase(ls.name);
+            }
             auto b = wireguard(ls.name);
             if (!b) return b.error();
             wg_devices.emplace_back(ls.name, *b);
@@ -207,7 +212,7 @@ Status NetlinkPort::create_link(const nl::Link& l) {
         if (!pid) return pid.error();
     }
     if (l.kind == nl::LinkKind::wireguard) {
-        wg_.erase(l.name);
+        wg_.erase(l.name);  // an IPC picked for a link of this name that vanished without us
         wg_impl_[l.name] = userspace ? nl::WgImpl::userspace : nl::WgImpl::kernel;
     }
     nl::Batch up(rtnl_);
