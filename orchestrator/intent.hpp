@@ -100,6 +100,7 @@ struct Group {
     std::optional<IpAddr> tunnel_address;  // pinned tunnel address of this site
     std::string members_file;             // where the member list came from
     std::vector<Member> members;          // every other member (this site excluded)
+    std::optional<Endpoint> self_contact;  // this site's contact in its own member-list entry
     SourceLoc loc;
 };
 

@@ -61,6 +61,7 @@ void parse_member(Loader& l, MemberList& list, Group& g, Seen& seen, const Value
         check_role_keys(l.diag, m.role, w, m.hubs.size(), m.exports.size(), "exports");
     check_unique(l, seen, m, w);
     if (!m.name.empty() && m.name == l.intent.site.name) {
+        g.self_contact = m.contact;  // what the other members use to reach this site
         list.self = std::move(m);
         list.self_where = std::move(w);
         return;

@@ -37,8 +37,20 @@ MemberView view_of(const Member& m, const PlanInputs& inputs) {
     return v;
 }
 
-MemberView view_of_self(const Intent& intent, const GroupModel& model) {
+// This site's own contact, as its peers know it: the registry's live
+// contact, else its entry in the member list, else its manual port forward.
+// The relay rule (topology.hpp) needs it to agree with what the others see.
+std::optional<Endpoint> own_contact(const Intent& intent, const Group& g, const PlanInputs& inputs) {
+    if (auto live = inputs.contacts.find(intent.site.name); live != inputs.contacts.end()) return live->second;
+    if (g.self_contact) return g.self_contact;
+    if (intent.site.nat.mode == NatMode::manual && intent.site.nat.public_address)
+        return Endpoint{*intent.site.nat.public_address, g.public_port.value_or(g.listen_port)};
+    return std::nullopt;
+}
+
+MemberView view_of_self(const Intent& intent, const GroupModel& model, const PlanInputs& inputs) {
     MemberView v;
+    v.endpoint = own_contact(intent, *model.group, inputs);
     v.name = &intent.site.name;
     v.role = intent.site.role;
     v.public_key = &intent.site.public_key;
@@ -174,7 +186,7 @@ bool build_group_model(const Intent& intent, size_t group_index, const PlanInput
     model.self_exports = site_exports(intent, *model.group);
     model.members.reserve(model.group->members.size() + 1);
     model.self = 0;  // this site first, then the member list in its order
-    model.members.push_back(view_of_self(intent, model));
+    model.members.push_back(view_of_self(intent, model, inputs));
     for (const Member& m : model.group->members) model.members.push_back(view_of(m, inputs));
     return index_names(model, errors) && check_unique_keys(model, errors) &&
            assign_addresses(model, previous, errors) && check_unique_exports(model, errors);

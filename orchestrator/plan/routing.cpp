@@ -23,9 +23,24 @@ namespace {
 
 constexpr uint32_t kRulesPerFullTunnel = 3;
 
+// P: main's specific routes win over avpn's table: a site's connected
+// networks and the operator's static routes come first (Meraki's order:
+// directly connected, static, then AutoVPN); only main's default route is
+// skipped, so it cannot take what the tunnel carries.
+void add_main_specific_rule(const Group& g, Family family, DesiredState& state) {
+    nl::Rule main_specific;
+    main_specific.priority = g.rule_priority;
+    main_specific.family = family;
+    main_specific.table = kMainTable;
+    main_specific.suppress_prefixlen = 0;
+    state.rules.push_back(main_specific);
+}
+
+// P+2: the group's table.
 void add_split_rule(const Group& g, Family family, DesiredState& state) {
+    add_main_specific_rule(g, family, state);
     nl::Rule r;
-    r.priority = g.rule_priority;
+    r.priority = g.rule_priority + 2;
     r.family = family;
     r.table = g.table;
     state.rules.push_back(r);
@@ -33,13 +48,7 @@ void add_split_rule(const Group& g, Family family, DesiredState& state) {
 
 void add_full_tunnel_rules(const Group& g, Family family, const std::vector<IpAddr>& uplinks,
                            DesiredState& state) {
-    nl::Rule main_specific;
-    main_specific.priority = g.rule_priority;
-    main_specific.family = family;
-    main_specific.table = kMainTable;
-    main_specific.suppress_prefixlen = 0;
-    state.rules.push_back(main_specific);
-
+    add_main_specific_rule(g, family, state);
     for (const IpAddr& a : uplinks) {
         if (a.family != family) continue;
         nl::Rule outer;

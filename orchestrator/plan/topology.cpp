@@ -65,16 +65,73 @@ std::vector<size_t> own_hubs(const GroupModel& model, Errors& errors) {
     return hubs;
 }
 
+bool active_hub(const GroupModel& model, size_t i) { return model.members[i].role == Role::hub; }
+
+bool reachable_hub(const GroupModel& model, size_t i) {
+    return active_hub(model, i) && model.members[i].endpoint.has_value();
+}
+
+// The hubs member `i` lists that are active, as indices, in its order, without
+// repeats; with `reachable_only`, only those with a contact (up(i) in the
+// relay rule). This site is included when it is such a hub.
+template <class Visit>
+void visit_listed_hubs(const GroupModel& model, size_t i, bool reachable_only, Visit&& visit) {
+    size_t rank = 0;
+    const std::vector<HubRef>& refs = *model.members[i].hubs;
+    for (size_t k = 0; k < refs.size(); ++k) {
+        auto h = model.find(refs[k].name);
+        if (!h || *h == i || !active_hub(model, *h) || (reachable_only && !reachable_hub(model, *h))) continue;
+        bool repeat = false;
+        for (size_t j = 0; j < k && !repeat; ++j) repeat = refs[j].name == refs[k].name;
+        if (!repeat && visit(*h, rank++)) return;
+    }
+}
+
+// up(i): the reachable hubs spoke `i` lists, in its order. When none is
+// reachable, nothing is known and the configured order stands: every active
+// hub it lists. Every site computes this alike, so both ends agree.
+void up_hubs(const GroupModel& model, size_t spoke, std::vector<size_t>& out) {
+    out.clear();
+    visit_listed_hubs(model, spoke, true, [&](size_t h, size_t) { return out.push_back(h), false; });
+    if (out.empty()) visit_listed_hubs(model, spoke, false, [&](size_t h, size_t) { return out.push_back(h), false; });
+}
+
+bool contains(const std::vector<size_t>& v, size_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+// meet(s, t): the hub both spokes have up with the smallest sum of ranks,
+// ties to the smaller name. Symmetric, so both ends pick the same relay.
+std::optional<size_t> meeting_hub(const GroupModel& model, const std::vector<size_t>& up_s,
+                                  const std::vector<size_t>& up_t) {
+    std::optional<size_t> best;
+    size_t best_cost = 0;
+    for (size_t rank_t = 0; rank_t < up_t.size(); ++rank_t) {
+        size_t h = up_t[rank_t];
+        auto at = std::find(up_s.begin(), up_s.end(), h);
+        if (at == up_s.end()) continue;
+        size_t cost = size_t(at - up_s.begin()) + rank_t;
+        if (!best || cost < best_cost || (cost == best_cost && *model.members[h].name < *model.members[*best].name)) {
+            best = h;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+void carry_exports(const GroupModel& model, size_t member, PeerChoice& peer) {
+    const MemberView& m = model.members[member];
+    peer.allowed.insert(peer.allowed.end(), m.exports->begin(), m.exports->end());
+}
+
 void plan_spoke(const GroupModel& model, PeerSet& set, Errors& errors) {
     std::vector<size_t> hubs = own_hubs(model, errors);
     if (hubs.empty()) return;
-    size_t primary = hubs.front();
-    for (size_t h : hubs)
-        if (model.members[h].endpoint) {
-            primary = h;
-            break;
-        }
-    for (size_t h : hubs) carry_member(model, h, set.add(h));
+    std::vector<size_t> up, up_other;
+    up_hubs(model, model.self, up);
+    const size_t home = up.front();
+    for (size_t h : hubs) {
+        PeerChoice& peer = set.add(h);
+        if (contains(up, h)) carry_member(model, h, peer);
+    }
     for (const HubRef& ref : model.group->hubs) {
         auto h = model.find_hub(ref.name);
         if (ref.default_route && h && set.find(*h)) {
@@ -82,12 +139,21 @@ void plan_spoke(const GroupModel& model, PeerSet& set, Errors& errors) {
             break;
         }
     }
-    PeerChoice& via = set.add(primary);
-    via.allowed.push_back(model.group->tunnel_subnet);
+    PeerChoice& via_home = set.add(home);
+    via_home.allowed.push_back(model.group->tunnel_subnet);
     for (size_t i = 0; i < model.members.size(); ++i) {
         const MemberView& m = model.members[i];
-        if (i == model.self || !m.active() || set.find(i)) continue;
-        via.allowed.insert(via.allowed.end(), m.exports->begin(), m.exports->end());
+        if (i == model.self || !m.active()) continue;
+        if (m.role == Role::hub) {
+            if (!contains(up, i)) carry_exports(model, i, via_home);
+            continue;
+        }
+        up_hubs(model, i, up_other);
+        auto meet = meeting_hub(model, up, up_other);
+        if (!meet || *meet == home)
+            carry_exports(model, i, via_home);  // the tunnel subnet covers its address
+        else
+            carry_member(model, i, *set.find(*meet));
     }
 }
 
@@ -102,18 +168,19 @@ void plan_hub(const GroupModel& model, PeerSet& set, Errors& errors) {
     for (size_t i = 0; i < model.members.size(); ++i) {
         const MemberView& m = model.members[i];
         if (i == model.self || !m.active()) continue;
-        if (m.role == Role::hub || lists_hub(m, me)) carry_member(model, i, set.add(i));
+        if (m.role == Role::hub) carry_member(model, i, set.add(i));
+        if (m.role == Role::spoke && lists_hub(m, me)) set.add(i);
     }
-    // Spokes that do not list this hub are reached through their own first hub.
+    // A spoke that has this hub up carries its own prefixes; any other spoke
+    // is reached through its home hub, as it sends through that hub itself.
+    std::vector<size_t> up;
     for (size_t i = 0; i < model.members.size(); ++i) {
         const MemberView& m = model.members[i];
-        if (i == model.self || m.role != Role::spoke || set.find(i)) continue;
-        for (const HubRef& ref : *m.hubs) {
-            auto h = model.find_hub(ref.name);
-            if (!h || !set.find(*h)) continue;
-            carry_member(model, i, *set.find(*h));
-            break;
-        }
+        if (i == model.self || m.role != Role::spoke) continue;
+        up_hubs(model, i, up);
+        if (up.empty()) continue;  // lists no active hub: no member reaches it
+        PeerChoice* carrier = contains(up, model.self) ? set.find(i) : set.find(up.front());
+        if (carrier) carry_member(model, i, *carrier);
     }
     for (const std::string& exit : model.group->exit_hubs) {
         auto h = named_hub(model, exit, model.group->loc, errors);

@@ -4,14 +4,18 @@
 // spoke that lists it. Spokes never peer with spokes; members whose role is
 // off take no part.
 //
-// Allowed IPs (each prefix goes to exactly one peer, as WireGuard requires):
-// - spoke, each hub: the hub's exports and tunnel address; the primary hub
-//   (first reachable one in the spoke's order, else the first) also carries
-//   every other member's exports and the whole tunnel subnet;
-// - hub, a spoke peer: that spoke's exports and tunnel address;
-// - hub, a hub peer: that hub's exports and tunnel address, plus exports and
-//   tunnel addresses of spokes that do not list this hub, each given to the
-//   first hub in the spoke's own order;
+// Allowed IPs (each prefix goes to exactly one peer, as WireGuard requires;
+// they are also the receiver's source check, so the relay rule makes both
+// directions of every member-to-member path arrive through the expected peer;
+// docs/planner.md proves it). up(S): the reachable hubs spoke S lists, in
+// order; home(S): the first of them; meet(S, T): the shared reachable hub with
+// the smallest rank sum, ties by name.
+// - spoke, a hub in up(S): that hub's exports and tunnel address; every other
+//   spoke T goes to meet(S, T) when they share a reachable hub, else to
+//   home(S), which also carries unreachable hubs and the tunnel subnet;
+// - hub, another hub: its exports and tunnel address;
+// - hub, a spoke T: directly when this hub is in up(T) (or T is isolated and
+//   lists it), else on home(T);
 // - full tunnel: the default route(s) go to the spoke's first default_route
 //   hub, or to a hub's first exit hub.
 #pragma once

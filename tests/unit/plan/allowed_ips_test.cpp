@@ -1,6 +1,7 @@
 // Which prefixes each peer carries, and that each goes to exactly one peer.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "helpers.hpp"
@@ -24,6 +25,11 @@ void check_unique_per_device(const DesiredState& s) {
 
 IpAddr address_of(const PlanOutcome& o, const std::string& site) { return peer(o.state, site)->tunnel_address; }
 
+std::vector<Prefix> sorted(std::vector<Prefix> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
 }  // namespace
 
 TEST_CASE("allowed IPs are unique per interface at every site") {
@@ -35,22 +41,48 @@ TEST_CASE("allowed IPs are unique per interface at every site") {
     }
 }
 
-TEST_CASE("the primary hub carries every other member's exports and the tunnel subnet") {
+TEST_CASE("spokes that share a hub meet there; the home hub carries the rest and the tunnel subnet") {
     auto w = three_hubs_three_spokes();
-    auto out = w.plan_for("london");
+    auto out = w.plan_for("london");  // hubs sanjose, sf; paris: sf; rome: tokyo, sf
     REQUIRE(out.ok());
-    const PeerPlan* primary = peer(out.state, "sanjose");
-    const PeerPlan* second = peer(out.state, "sf");
-    REQUIRE(primary);
-    REQUIRE(second);
-    CHECK(has(primary->allowed, P("10.1.0.0/16")));
-    CHECK(has(primary->allowed, w.group.tunnel_subnet));
-    for (const char* other : {"10.3.0.0/16", "10.10.2.0/24", "10.10.22.0/24", "10.10.3.0/24"})
-        CHECK_MESSAGE(has(primary->allowed, P(other)), other);
-    CHECK(has(primary->allowed, host_of(address_of(out, "sanjose"))));
-    // The second hub carries only itself.
-    CHECK(second->allowed == std::vector<Prefix>{P("10.2.0.0/16"), host_of(address_of(out, "sf"))});
-    CHECK_FALSE(has(primary->allowed, P("10.10.1.0/24")));  // never the site's own exports
+    const PeerPlan* home = peer(out.state, "sanjose");
+    const PeerPlan* shared = peer(out.state, "sf");
+    REQUIRE(home);
+    REQUIRE(shared);
+    // tokyo is no hub of london's: reached through london's home.
+    CHECK(home->allowed == sorted({P("10.1.0.0/16"), P("10.3.0.0/16"), host_of(address_of(out, "sanjose")),
+                                   w.group.tunnel_subnet}));
+    // paris and rome both have sf up: london meets them there, with their
+    // tunnel addresses, since sf is not london's home.
+    CHECK(shared->allowed == sorted({P("10.2.0.0/16"), P("10.10.2.0/24"), P("10.10.3.0/24"), P("10.10.22.0/24"),
+                                     host_of(address_of(out, "sf")),
+                                     host_of(w.plan_for("paris").state.groups[0].tunnel_address),
+                                     host_of(w.plan_for("rome").state.groups[0].tunnel_address)}));
+    CHECK_FALSE(has(home->allowed, P("10.10.1.0/24")));  // never the site's own exports
+}
+
+TEST_CASE("the meeting hub is symmetric: the smallest rank sum, ties by name") {
+    World w;
+    w.hub("b-hub", {P("10.2.0.0/16")}).contact = E("192.0.2.2:51820");
+    w.hub("a-hub", {P("10.1.0.0/16")}).contact = E("192.0.2.1:51820");
+    w.spoke("s1", {"b-hub", "a-hub"}, {P("10.10.1.0/24")});
+    w.spoke("s2", {"a-hub", "b-hub"}, {P("10.10.2.0/24")});
+    // Rank sums tie (0 + 1 each): both pick a-hub, the smaller name, although
+    // s1's home is b-hub.
+    CHECK(has(peer(w.plan_for("s1").state, "a-hub")->allowed, P("10.10.2.0/24")));
+    CHECK(has(peer(w.plan_for("s2").state, "a-hub")->allowed, P("10.10.1.0/24")));
+    // ...and a-hub carries both directly, while b-hub carries them on their
+    // own peers as well (each lists it).
+    auto a = w.plan_for("a-hub");
+    CHECK(has(peer(a.state, "s1")->allowed, P("10.10.1.0/24")));
+    CHECK(has(peer(a.state, "s2")->allowed, P("10.10.2.0/24")));
+    // Without a-hub's contact, b-hub is the only hub up: both move there.
+    w.site("a-hub").contact.reset();
+    CHECK(has(peer(w.plan_for("s1").state, "b-hub")->allowed, P("10.10.2.0/24")));
+    CHECK(has(peer(w.plan_for("s2").state, "b-hub")->allowed, P("10.10.1.0/24")));
+    CHECK(peer(w.plan_for("s2").state, "a-hub")->allowed.empty());  // listed, unreachable: carries nothing
+    auto b = w.plan_for("b-hub");
+    CHECK(has(peer(b.state, "s2")->allowed, P("10.10.2.0/24")));
 }
 
 TEST_CASE("the primary hub is the first reachable one in the spoke's order") {

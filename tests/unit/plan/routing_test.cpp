@@ -26,7 +26,7 @@ bool routed(const DesiredState& s, const Prefix& p, uint32_t table) {
 
 }  // namespace
 
-TEST_CASE("split tunnel: one route per allowed prefix and a single lookup rule") {
+TEST_CASE("split tunnel: one route per allowed prefix; main's specific routes, then the group table") {
     auto w = small_group();
     auto out = w.plan_for("london");
     REQUIRE(out.ok());
@@ -41,11 +41,17 @@ TEST_CASE("split tunnel: one route per allowed prefix and a single lookup rule")
         CHECK_FALSE(r.gateway);
     }
     CHECK_FALSE(routed(out.state, P("10.10.1.0/24"), 7100));  // own export: never
-    REQUIRE(out.state.rules.size() == 1);
-    const nl::Rule& rule = out.state.rules[0];
-    CHECK(rule.priority == 7010);
+    // Main's specific routes (connected, static) first, then avpn's table.
+    REQUIRE(out.state.rules.size() == 2);
+    const nl::Rule& local_wins = out.state.rules[0];
+    CHECK(local_wins.priority == 7010);
+    CHECK(local_wins.table == 254);
+    CHECK(local_wins.suppress_prefixlen == 0);
+    const nl::Rule& rule = out.state.rules[1];
+    CHECK(rule.priority == 7012);
     CHECK(rule.table == 7100);
     CHECK(rule.fwmark == 0);
+    CHECK(rule.suppress_prefixlen == -1);
     CHECK_FALSE(rule.src);
     CHECK(out.state.wireguard[0].fwmark == 0);
     CHECK_FALSE(out.state.groups[0].full_tunnel);
