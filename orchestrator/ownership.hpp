@@ -29,7 +29,9 @@ inline constexpr uint32_t kIfIdFirst = 0x41560001;
 inline constexpr uint32_t kIfIdLast = 0x415600ff;
 
 // Priorities of avpn's XFRM policies: allow above the group's default drop,
-// so a non-atomic SA swap never leaks plaintext.
+// so a non-atomic SA swap never leaks plaintext. An allow policy's priority is
+// kPolicyPriority + (address bits - prefix length) of its peer-side selector
+// (1000-1128): the kernel does no longest-prefix match among policies.
 inline constexpr uint32_t kPolicyPriority = 1000;
 inline constexpr uint32_t kPolicyDropPriority = 2000;
 

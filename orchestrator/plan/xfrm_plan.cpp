@@ -73,13 +73,22 @@ nl::XfrmSa make_sa(const IpAddr& src, const IpAddr& dst, uint32_t spi, uint16_t 
     return sa;
 }
 
+// The kernel picks among matching policies by priority alone (then by
+// insertion order), never by prefix length. Routes and allowed IPs choose the
+// longest prefix, and the relay rule relies on it (a /32 tunnel address on one
+// peer inside the /10 tunnel subnet on another, a member's /24 beside a full
+// tunnel's 0/0), so the more specific selector gets the better priority.
+uint32_t policy_priority(const Prefix& specific) {
+    return own::kPolicyPriority + uint32_t(specific.addr.max_len() - specific.len);
+}
+
 nl::XfrmPolicy make_policy(const Prefix& src, const Prefix& dst, nl::XfrmDir dir, uint32_t if_id,
                            const IpAddr& outer_src, const IpAddr& outer_dst, uint32_t reqid) {
     nl::XfrmPolicy p;
     p.src = src;
     p.dst = dst;
     p.dir = dir;
-    p.priority = own::kPolicyPriority;
+    p.priority = policy_priority(dir == nl::XfrmDir::out ? dst : src);
     p.if_id = if_id;
     p.templates.push_back(nl::XfrmTemplate{outer_src, outer_dst, reqid, false});
     return p;

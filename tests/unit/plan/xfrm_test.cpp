@@ -99,7 +99,10 @@ TEST_CASE("policies: out/in/fwd per allowed prefix, plus a default-drop out poli
             continue;
         }
         ++allow;
-        CHECK(p.priority == own::kPolicyPriority);
+        // The kernel does no longest-prefix match among policies: the more
+        // specific peer-side selector must win by priority.
+        const Prefix& specific = p.dir == nl::XfrmDir::out ? p.dst : p.src;
+        CHECK(p.priority == own::kPolicyPriority + uint32_t(32 - specific.len));
         REQUIRE(p.templates.size() == 1);
         if (p.dir == nl::XfrmDir::out) {
             CHECK(p.templates[0].src == A("198.51.100.7"));
