@@ -64,7 +64,7 @@ Member member_of(const SiteSpec& s) {
     m.exports = s.exports;
     m.hubs = s.hubs;
     m.exit_hubs = s.exit_hubs;
-    m.contact = s.contact;
+    if (!s.live_contact) m.contact = s.contact;
     m.tunnel_address = s.pinned;
     m.loc = {"members.toml", 1, 1};
     return m;
@@ -99,6 +99,10 @@ Intent World::intent_for(const std::string& name) const {
             in.vlans.push_back(v);
             if (s.role == Role::spoke) g.permitted_vlans.push_back(v.name);
         }
+        for (size_t i = 0; i < s.local_only.size(); ++i)
+            in.vlans.push_back(Vlan{"local" + std::to_string(i), {}, {s.local_only[i]}, false, {}, {}});
+        for (size_t i = 0; i < s.unpermitted.size(); ++i)
+            in.vlans.push_back(Vlan{"unpermitted" + std::to_string(i), {}, {s.unpermitted[i]}, true, {}, {}});
     }
     in.ipsec = ipsec;
     return in;
@@ -106,8 +110,10 @@ Intent World::intent_for(const std::string& name) const {
 
 PlanInputs World::inputs_for(const std::string& name) const {
     PlanInputs in;
-    for (const SiteSpec& s : sites)
+    for (const SiteSpec& s : sites) {
         if (s.name == name && s.contact) in.uplink_addresses["wan0"] = s.contact->addr;
+        if (s.live_contact && s.contact) in.contacts[s.name] = *s.contact;
+    }
     return in;
 }
 

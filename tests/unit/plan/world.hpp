@@ -26,6 +26,11 @@ struct SiteSpec {
     std::vector<std::string> exit_hubs;  // hubs
     std::optional<Endpoint> contact;     // static contact; also its uplink address
     std::optional<IpAddr> pinned;        // tunnel address
+    // The contact comes from the registry (every site's PlanInputs.contacts)
+    // instead of the member list.
+    bool live_contact = false;
+    std::vector<Prefix> local_only;   // non-shareable VLANs: never exported
+    std::vector<Prefix> unpermitted;  // spokes: shareable VLANs the group is not permitted
 };
 
 class World {
