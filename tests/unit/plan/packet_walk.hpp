@@ -1,0 +1,87 @@
+// A packet walk over the plans of every site of one AutoVPN group: follow a
+// packet (src, dst) from the site where it starts, hop by hop, doing what
+// the kernel would do with the planned objects alone, until it is delivered
+// at a site's own network or dropped. Tests use it to check what the plans
+// mean together (can london reach paris?) instead of how each plan looks.
+//
+// At each site X:
+//  1. Routing. X's tunnel address is local. Otherwise avpn's rules of the
+//     destination's family are consulted by priority: a rule on main sees
+//     X's connected networks (its VLAN subnets) and a default route to the
+//     internet, and suppress_prefixlength 0 hides that default route; a rule
+//     on another table takes the longest prefix of its routes. After the
+//     rules comes main itself. A connected network delivers at X, a route on
+//     the group's interface goes into the tunnel, anything else has left avpn.
+//  2. Into the tunnel. WireGuard: the peer whose allowed IPs match dst
+//     longest; the pair is up when either side has an endpoint for the
+//     other. XFRM: the out policy of best priority whose selector matches;
+//     a block policy drops; its template's reqid names the SA; the pair is
+//     up when both SAs of the pair exist on both sides.
+//  3. Arrival at the peer P. WireGuard: src must match P's allowed IPs of
+//     X's key longest. XFRM: the best in (local) or fwd policy matching
+//     (src, dst) must have a template for the SA the packet came through.
+//  4. On at P, at most one visit per site (a second one is a loop).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/ip.hpp"
+#include "orchestrator/intent.hpp"
+#include "orchestrator/plan/desired_state.hpp"
+
+namespace avpn::test {
+
+// One site as the walk sees it: its plan, and the networks connected to it
+// (every VLAN subnet, shared or not), which no plan lists.
+struct WalkSite {
+    std::string name;
+    std::vector<Prefix> lans;
+    DesiredState plan;
+};
+
+// The site's LANs are the subnets of every VLAN of its intent.
+WalkSite walk_site(const Intent& intent, DesiredState plan);
+
+struct Walk {
+    bool delivered = false;
+    std::vector<std::string> hops;  // sites visited, the source first
+    std::vector<std::string> trace; // one line per decision, for humans
+    // Dropped (or left avpn): where, at which step, why.
+    std::string dropped_at;
+    std::string step;
+    std::string why;
+    // A hop followed a default route (full tunnel): such a packet can reach
+    // the exit site's own networks, shared or not.
+    bool via_default_route = false;
+    // Two XFRM policies of different templates matched at the best
+    // priority: the kernel picks the one installed first, the walk the most
+    // specific one.
+    bool policy_tie = false;
+
+    const std::string& delivered_at() const { return hops.back(); }
+    std::string str() const;
+};
+
+class PacketWalker {
+public:
+    PacketWalker(std::string group, std::vector<WalkSite> sites);
+
+    // The sites that take part in the group (those whose plan has it).
+    std::vector<std::string> members() const;
+    const WalkSite* site(const std::string& name) const;
+    // This site's tunnel address in the group; unset when it takes no part.
+    std::optional<IpAddr> tunnel_address(const std::string& site) const;
+
+    Walk walk(const std::string& from, const IpAddr& src, const IpAddr& dst) const;
+
+private:
+    std::string group_;
+    std::vector<WalkSite> sites_;
+};
+
+// A host inside p (its first address after the network address, or p's
+// only address).
+IpAddr host_in(const Prefix& p);
+
+}  // namespace avpn::test
