@@ -119,8 +119,8 @@ std::string Walk::str() const {
     return s;
 }
 
-PacketWalker::PacketWalker(std::string group, std::vector<WalkSite> sites)
-    : group_(std::move(group)), sites_(std::move(sites)) {}
+PacketWalker::PacketWalker(std::string group, std::vector<WalkSite> sites, PolicyTies ties)
+    : group_(std::move(group)), sites_(std::move(sites)), ties_(ties) {}
 
 const WalkSite* PacketWalker::site(const std::string& name) const {
     for (const WalkSite& s : sites_)
@@ -144,7 +144,7 @@ std::optional<IpAddr> PacketWalker::tunnel_address(const std::string& name) cons
 }
 
 Walk PacketWalker::walk(const std::string& from, const IpAddr& src, const IpAddr& dst) const {
-    const GroupSites all{&sites_, group_};
+    const GroupSites all{&sites_, group_, ties_};
     const Packet p{src, dst};
     Walk w;
     w.trace.push_back(src.str() + " → " + dst.str() + " from " + from);
@@ -168,7 +168,7 @@ Walk PacketWalker::walk(const std::string& from, const IpAddr& src, const IpAddr
         const Decision d = route_at(*x, p);
         if (came) {
             const bool wg = x->link->kind == nl::LinkKind::wireguard;
-            std::string bad = wg ? wireguard_arrival(*x, *came, p) : xfrm_arrival(*x, *came, p, d.own_address);
+            std::string bad = wg ? wireguard_arrival(*x, *came, p) : xfrm_arrival(all, *x, *came, p, d.own_address);
             if (!bad.empty()) return drop(here, "source check", bad);
         }
         w.trace.push_back(here + ": " + d.how);

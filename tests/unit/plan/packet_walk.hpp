@@ -55,17 +55,24 @@ struct Walk {
     // the exit site's own networks, shared or not.
     bool via_default_route = false;
     // Two XFRM policies of different templates matched at the best
-    // priority: the kernel picks the one installed first, the walk the most
-    // specific one.
+    // priority (see PolicyTies).
     bool policy_tie = false;
 
     const std::string& delivered_at() const { return hops.back(); }
     std::string str() const;
 };
 
+// XFRM policies of equal priority whose selectors both match: the kernel
+// applies the one installed first. Plans do not fix that order, but a fresh
+// apply installs policies sorted by selector, so a 0/0 selector goes first.
+enum class PolicyTies {
+    most_specific,    // what the plan means: the longest selector wins
+    first_installed,  // what the kernel does after a fresh apply
+};
+
 class PacketWalker {
 public:
-    PacketWalker(std::string group, std::vector<WalkSite> sites);
+    PacketWalker(std::string group, std::vector<WalkSite> sites, PolicyTies ties = PolicyTies::most_specific);
 
     // The sites that take part in the group (those whose plan has it).
     std::vector<std::string> members() const;
@@ -78,6 +85,7 @@ public:
 private:
     std::string group_;
     std::vector<WalkSite> sites_;
+    PolicyTies ties_;
 };
 
 // A host inside p (its first address after the network address, or p's

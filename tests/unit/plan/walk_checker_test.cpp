@@ -128,3 +128,25 @@ TEST_CASE("packet walk: XFRM, delivered through the hub, and each way it can fai
         CHECK(k.step == "xfrm policy");
     }
 }
+
+TEST_CASE("packet walk: XFRM policies of one priority, and how the tie is broken") {
+    // A spoke with two reachable hubs: its primary hub h0 carries the tunnel
+    // subnet, h1 its own /32, both policies at the same priority.
+    World w;
+    w.group.transport = Transport::xfrm;
+    w.hub("h0", {P("10.0.0.0/24")}).contact = E("192.0.2.1:51820");
+    w.hub("h1", {P("10.1.0.0/24")}).contact = E("192.0.2.2:51820");
+    w.spoke("s", {"h0", "h1"}, {P("10.2.0.0/24")}).contact = E("198.51.100.1:51820");
+    std::vector<WalkSite> sites = plans_of(w);
+    const IpAddr h1 = *PacketWalker("corp", sites).tunnel_address("h1");
+
+    Walk meant = PacketWalker("corp", sites).walk("s", A("10.2.0.1"), h1);
+    INFO(meant.str());
+    CHECK(meant.policy_tie);
+    CHECK(meant.hops == std::vector<std::string>{"s", "h1"});
+
+    Walk kernel = PacketWalker("corp", sites, PolicyTies::first_installed).walk("s", A("10.2.0.1"), h1);
+    INFO(kernel.str());
+    CHECK(kernel.policy_tie);
+    CHECK(kernel.hops.at(1) == "h0");  // the /10 was installed before h1's /32
+}

@@ -27,6 +27,7 @@ struct At {
 struct GroupSites {
     const std::vector<WalkSite>* sites = nullptr;
     std::string group;
+    PolicyTies ties = PolicyTies::most_specific;
 
     std::optional<At> at(const WalkSite& s) const;
 };
@@ -51,7 +52,7 @@ Crossing send_xfrm(const GroupSites& sites, const At& x, const Packet& p);
 // why not. XFRM checks the in policy for the site's own address (`local`),
 // else the fwd policy.
 std::string wireguard_arrival(const At& p, const Crossing& c, const Packet& packet);
-std::string xfrm_arrival(const At& p, const Crossing& c, const Packet& packet, bool local);
+std::string xfrm_arrival(const GroupSites& sites, const At& p, const Crossing& c, const Packet& packet, bool local);
 
 // The longest prefix of `prefixes` containing a, or null.
 const Prefix* longest_match(const std::vector<Prefix>& prefixes, const IpAddr& a);

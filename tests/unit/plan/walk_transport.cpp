@@ -3,6 +3,8 @@
 // all, and whether the receiver accepts the packet from that peer.
 #include "walk_steps.hpp"
 
+#include <tuple>
+
 namespace avpn::test::walk {
 
 namespace {
@@ -86,16 +88,19 @@ std::string wireguard_arrival(const At& p, const Crossing& c, const Packet& pack
 namespace {
 
 // The policy the kernel applies: best (lowest) priority among those whose
-// selector matches. The kernel breaks ties by installation order, which no
-// plan fixes; the walk takes the most specific selector and reports the tie.
+// selector matches; ties broken as PolicyTies says, and reported.
 struct PolicyPick {
     const nl::XfrmPolicy* best = nullptr;
     bool tie = false;
 };
 
-PolicyPick pick_policy(const DesiredState& plan, nl::XfrmDir dir, uint32_t if_id, const Packet& p) {
+PolicyPick pick_policy(const DesiredState& plan, PolicyTies ties, nl::XfrmDir dir, uint32_t if_id,
+                       const Packet& p) {
     PolicyPick pick;
-    auto more_specific = [](const nl::XfrmPolicy& a, const nl::XfrmPolicy& b) {
+    // A fresh apply creates policies in the reconciler's identity order:
+    // selector (src, dst) first, so 0/0 before anything longer.
+    auto preferred = [ties](const nl::XfrmPolicy& a, const nl::XfrmPolicy& b) {
+        if (ties == PolicyTies::first_installed) return std::tie(a.src, a.dst) < std::tie(b.src, b.dst);
         return a.dst.len != b.dst.len ? a.dst.len > b.dst.len : a.src.len > b.src.len;
     };
     for (const nl::XfrmPolicy& pol : plan.xfrm_policies) {
@@ -107,7 +112,7 @@ PolicyPick pick_policy(const DesiredState& plan, nl::XfrmDir dir, uint32_t if_id
         }
         if (pol.priority > b->priority) continue;
         if (pol.action != b->action || pol.templates != b->templates) pick.tie = true;
-        if (more_specific(pol, *b)) pick.best = &pol;
+        if (preferred(pol, *b)) pick.best = &pol;
     }
     return pick;
 }
@@ -138,7 +143,7 @@ std::string sa_text(const nl::XfrmSa& sa) {
 
 Crossing send_xfrm(const GroupSites& sites, const At& x, const Packet& p) {
     const uint32_t if_id = x.link->xfrm_if_id;
-    PolicyPick pick = pick_policy(x.site->plan, nl::XfrmDir::out, if_id, p);
+    PolicyPick pick = pick_policy(x.site->plan, sites.ties, nl::XfrmDir::out, if_id, p);
     if (!pick.best) return dropped("xfrm policy", "no out policy matches (the interface drops it)");
     const nl::XfrmPolicy& pol = *pick.best;
     std::string note = "out policy " + pol.src.str() + "→" + pol.dst.str() + " priority " + std::to_string(pol.priority);
@@ -173,10 +178,10 @@ Crossing send_xfrm(const GroupSites& sites, const At& x, const Packet& p) {
     return dropped("link", "no site of the group holds SA " + sa_text(*out), note);
 }
 
-std::string xfrm_arrival(const At& p, const Crossing& c, const Packet& packet, bool local) {
+std::string xfrm_arrival(const GroupSites& sites, const At& p, const Crossing& c, const Packet& packet, bool local) {
     const nl::XfrmSa& sa = *c.sa_in;
     const nl::XfrmDir dir = local ? nl::XfrmDir::in : nl::XfrmDir::fwd;
-    PolicyPick pick = pick_policy(p.site->plan, dir, p.link->xfrm_if_id, packet);
+    PolicyPick pick = pick_policy(p.site->plan, sites.ties, dir, p.link->xfrm_if_id, packet);
     const std::string what = std::string(local ? "in" : "fwd") + " policy for " + packet.src.str() + "→" +
                              packet.dst.str();
     if (!pick.best) return "no " + what + " (came through SA " + sa_text(sa) + ")";
