@@ -90,7 +90,7 @@ Intent World::intent_for(const std::string& name) const {
         g.hubs = s.hubs;
         g.exit_hubs = s.exit_hubs;
         g.tunnel_address = s.pinned;
-        g.self_contact = s.contact;  // its own entry in the shared member list
+        if (!s.live_contact) g.self_contact = s.contact;  // its own entry in the shared member list
         for (size_t i = 0; i < s.exports.size(); ++i) {
             Vlan v;
             v.name = "vlan" + std::to_string(i);
