@@ -100,6 +100,9 @@ const Prefix* longest_match(const std::vector<Prefix>& prefixes, const IpAddr& a
 WalkSite walk_site(const Intent& intent, DesiredState plan) {
     WalkSite s{intent.site.name, {}, std::move(plan)};
     for (const Vlan& v : intent.vlans) s.lans.insert(s.lans.end(), v.subnets.begin(), v.subnets.end());
+    // A hub's advertised prefixes sit behind a router of its own: main
+    // reaches them by a static route, which the walk counts as the site's.
+    for (const Group& g : intent.groups) s.lans.insert(s.lans.end(), g.advertise.begin(), g.advertise.end());
     return s;
 }
 

@@ -7,11 +7,12 @@
 // At each site X:
 //  1. Routing. X's tunnel address is local. Otherwise avpn's rules of the
 //     destination's family are consulted by priority: a rule on main sees
-//     X's connected networks (its VLAN subnets) and a default route to the
-//     internet, and suppress_prefixlength 0 hides that default route; a rule
-//     on another table takes the longest prefix of its routes. After the
-//     rules comes main itself. A connected network delivers at X, a route on
-//     the group's interface goes into the tunnel, anything else has left avpn.
+//     X's own networks (VLAN subnets, a hub's advertised prefixes) and a
+//     default route to the internet, and suppress_prefixlength 0 hides that
+//     default route; a rule on another table takes the longest prefix of its
+//     routes. After the rules comes main itself. X's own network delivers at
+//     X, a route on the group's interface goes into the tunnel, anything else
+//     has left avpn.
 //  2. Into the tunnel. WireGuard: the peer whose allowed IPs match dst
 //     longest; the pair is up when either side has an endpoint for the
 //     other. XFRM: the out policy of best priority whose selector matches;
@@ -32,15 +33,17 @@
 
 namespace avpn::test {
 
-// One site as the walk sees it: its plan, and the networks connected to it
-// (every VLAN subnet, shared or not), which no plan lists.
+// One site as the walk sees it: its plan, and the networks main routes to
+// at the site (every VLAN subnet, shared or not, and what a hub advertises),
+// which no plan lists.
 struct WalkSite {
     std::string name;
     std::vector<Prefix> lans;
     DesiredState plan;
 };
 
-// The site's LANs are the subnets of every VLAN of its intent.
+// The site's LANs: the subnets of every VLAN of its intent and the prefixes
+// its groups advertise.
 WalkSite walk_site(const Intent& intent, DesiredState plan);
 
 struct Walk {
