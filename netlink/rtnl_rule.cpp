@@ -51,7 +51,7 @@ Status encode_rule(MsgWriter& w, RuleOp op, const Rule& r, uint8_t protocol) {
     return {};
 }
 
-Result<Rule> parse_rule(const nlmsghdr* h) {
+Result<Rule> parse_rule(const nlmsghdr* h, uint8_t* protocol) {
     AttrTable<FRA_MAX + 1> t{};
     auto msg = read_message<fib_rule_hdr>(h, t, "parse rule");
     if (!msg) return msg.error();
@@ -69,6 +69,7 @@ Result<Rule> parse_rule(const nlmsghdr* h) {
     r.invert = frh->flags & FIB_RULE_INVERT;
     // The kernel reports suppress_prefixlen only when set (its "unset" is -1).
     if (auto s = t[FRA_SUPPRESS_PREFIXLEN].u32()) r.suppress_prefixlen = int(int32_t(*s));
+    if (protocol) *protocol = t[FRA_PROTOCOL].u8().value_or(0);
     return r;
 }
 
@@ -87,9 +88,11 @@ Result<std::vector<Rule>> dump_rules(Transport& t, const RuleFilter& filter) {
         // An unfiltered dump also lists multicast-routing rules (RTNL_FAMILY_IPMR...).
         auto* frh = fixed_header<fib_rule_hdr>(h);
         if (frh && !inet_family(frh->family)) return {};
-        auto r = parse_rule(h);
+        uint8_t protocol = 0;
+        auto r = parse_rule(h, &protocol);
         if (!r) return r.error();
         if (r->priority < filter.first_priority || r->priority > filter.last_priority) return {};
+        if (filter.protocol && protocol != filter.protocol) return {};
         if (filter.family && r->family != *filter.family) return {};
         out.push_back(std::move(*r));
         return {};

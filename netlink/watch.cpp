@@ -70,6 +70,7 @@ std::optional<KernelEvent> parse_rtnl(const nlmsghdr* h) {
             e.kind = EventKind::rule;
             e.priority = t[FRA_PRIORITY].u32().value_or(0);
             e.table = t[FRA_TABLE].u32().value_or((*m)->table);
+            e.protocol = t[FRA_PROTOCOL].u8().value_or(0);
             break;
         }
         default: return std::nullopt;

@@ -11,7 +11,9 @@ namespace avpn::own {
 // /etc/iproute2/rt_protos.d/avpn.conf so `ip route` shows "proto avpn").
 inline constexpr uint8_t kRouteProtocol = 147;
 
-// Policy rules live in this priority band; each group takes a slot of
+// Policy rules live in this priority band and carry kRouteProtocol as their
+// FRA_PROTOCOL: an operator's rule inside the band is not avpn's. Each group
+// takes a slot of
 // kRuleSlot priorities (split tunnel: one rule; full tunnel: three).
 inline constexpr uint32_t kRulePriorityFirst = 7000;
 inline constexpr uint32_t kRulePriorityLast = 7099;

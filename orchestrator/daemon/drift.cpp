@@ -16,7 +16,7 @@ bool concerns_avpn(const nl::KernelEvent& e, const WatchScope& s) {
         case EventKind::route:
             return e.protocol == own::kRouteProtocol && s.owned.tables.count(e.table) > 0;
         case EventKind::rule:
-            return e.priority >= own::kRulePriorityFirst && e.priority <= own::kRulePriorityLast;
+            return e.protocol == own::kRouteProtocol && own::owns_rule_priority(e.priority);
         case EventKind::xfrm_policy:
         case EventKind::xfrm_sa:
             // AutoVPN groups' if_ids only: interop tunnels' SAs are charon's,

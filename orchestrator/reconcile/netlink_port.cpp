@@ -169,7 +169,7 @@ Status NetlinkPort::observe_netlink(const OwnedScope& scope, const nl::LinkIndex
         st.routes.insert(st.routes.end(), std::make_move_iterator(routes->begin()),
                          std::make_move_iterator(routes->end()));
     }
-    auto rules = nl::dump_rules(rtnl_, nl::RuleFilter{own::kRulePriorityFirst, own::kRulePriorityLast, std::nullopt});
+    auto rules = nl::dump_rules(rtnl_, nl::RuleFilter{own::kRulePriorityFirst, own::kRulePriorityLast, std::nullopt, own::kRouteProtocol});
     if (!rules) return rules.error();
     st.rules = std::move(*rules);
 

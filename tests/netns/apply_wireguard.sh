@@ -52,11 +52,14 @@ for s in "${SITES[@]}"; do
   ip -n "$ns" route add 203.0.113.0/24 dev lan1 table 200
   ip -n "$ns" rule add priority 6000 from 198.18.0.0/15 lookup 200
   ip -n "$ns" rule add priority 7100 fwmark 0x99 lookup 200
+  # Inside avpn's band but without its protocol: still the operator's.
+  ip -n "$ns" rule add priority 7050 iif lan1 lookup 200
   ip -n "$ns" xfrm policy add src 198.18.0.0/15 dst 203.0.113.0/24 dir out priority 500 \
     tmpl src 192.0.2.250 dst 192.0.2.254 proto esp reqid 7 mode tunnel
   topo_operator_dump "$s" >"$TOPO_WORK/operator-$s.before"
   for want in '198.51.100.0/24 via 192.0.2.254' '203.0.113.0/24 dev lan1 table 200' \
-    '6000:.*from 198.18.0.0/15 lookup 200' '7100:.*fwmark 0x99 lookup 200' 'dst 203.0.113.0/24'; do
+    '6000:.*from 198.18.0.0/15 lookup 200' '7100:.*fwmark 0x99 lookup 200' \
+    '7050:.*iif lan1 lookup 200' 'dst 203.0.113.0/24'; do
     grep -q "$want" "$TOPO_WORK/operator-$s.before" || fail "$s: operator object '$want' missing from the dump"
   done
 done

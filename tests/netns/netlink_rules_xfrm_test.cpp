@@ -78,6 +78,19 @@ TEST_CASE("rules: add, dump and delete in the band; the operator's rule stays") 
     REQUIRE(v4);
     CHECK(v4->size() == 3);
 
+    // An operator's rule inside the band, without avpn's protocol: the band
+    // alone lists it, the protocol filter does not.
+    must("ip rule add pref 7055 iif lo lookup 200");
+    auto all_in_band = dump_rules(rt, kBand);
+    REQUIRE(all_in_band);
+    CHECK(all_in_band->size() == ours.size() + 1);
+    RuleFilter owned = kBand;
+    owned.protocol = own::kRouteProtocol;
+    auto only_ours = dump_rules(rt, owned);
+    REQUIRE(only_ours);
+    CHECK(*only_ours == ours);
+    must("ip rule del pref 7055");
+
     Status dup = apply(rt, [&](MsgWriter& w) { return encode_rule(w, RuleOp::add, ours[0], own::kRouteProtocol); });
     REQUIRE_FALSE(dup);
     CHECK(dup.error().why.find("EEXIST") != std::string::npos);

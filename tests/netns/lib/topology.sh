@@ -123,15 +123,16 @@ topo_no_ping() {
 
 # topo_avpn_dump SITE: every object avpn could own in SITE, one per line, in
 # a stable order: its links (avpn-*), their addresses, routes of avpn's
-# protocol in any table, rules in avpn's band, XFRM policies and states.
+# protocol in any table, rules in avpn's band with its protocol, XFRM
+# policies and states.
 topo_avpn_dump() {
   local ns; ns=$(topo_ns "$1")
   ip -n "$ns" -o link show | awk -F': ' '$2 ~ /^avpn-/ {print "link " $2}' | sed 's/@.*//' | sort
   ip -n "$ns" -o addr show | awk '$2 ~ /^avpn-/ && $4 !~ /^fe80/ {print "addr " $2 " " $4}' | sort
   ip -n "$ns" route show table all proto 147 | sed 's/^/route /' | sort
   ip -n "$ns" -6 route show table all proto 147 | sed 's/^/route6 /' | sort
-  ip -n "$ns" rule show | awk -F: '$1 >= 7000 && $1 <= 7099 {print "rule" $0}' | sort
-  ip -n "$ns" -6 rule show | awk -F: '$1 >= 7000 && $1 <= 7099 {print "rule6" $0}' | sort
+  ip -n "$ns" rule show | awk -F: '$1 >= 7000 && $1 <= 7099 && / proto 147$/ {print "rule" $0}' | sort
+  ip -n "$ns" -6 rule show | awk -F: '$1 >= 7000 && $1 <= 7099 && / proto 147$/ {print "rule6" $0}' | sort
   ip -n "$ns" xfrm policy list | topo_avpn_xfrm xfrm-policy
   ip -n "$ns" xfrm state list 2>/dev/null | topo_avpn_xfrm xfrm-state
 }
@@ -160,7 +161,8 @@ topo_avpn_xfrm() {
 }
 
 # topo_operator_dump SITE: everything in SITE that is not avpn's: routes of
-# every table except avpn's protocol and devices, rules outside avpn's band,
+# every table except avpn's protocol and devices, rules but avpn's (its band
+# and its protocol),
 # every XFRM policy and state. Byte-equal before and after avpn proves avpn
 # left the operator's state alone.
 topo_operator_dump() {
@@ -168,7 +170,7 @@ topo_operator_dump() {
   local fam
   for fam in -4 -6; do
     ip -n "$ns" "$fam" route show table all | grep -v -e ' dev avpn-' -e ' proto 147' || true
-    ip -n "$ns" "$fam" rule show | awk -F: '!($1 >= 7000 && $1 <= 7099)'
+    ip -n "$ns" "$fam" rule show | awk -F: '!($1 >= 7000 && $1 <= 7099 && / proto 147$/)'
   done
   ip -n "$ns" xfrm policy list
   ip -n "$ns" xfrm state list 2>/dev/null | sed -E 's/(aead|enc|auth|auth-trunc) ([^ ]+) 0x[0-9a-f]+/\1 \2 <key>/g'

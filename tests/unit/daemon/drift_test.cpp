@@ -58,12 +58,16 @@ TEST_CASE("links and addresses: avpn's interfaces and the uplinks") {
     CHECK_FALSE(concerns_avpn(named(EventKind::address, "docker0"), scope()));
 }
 
-TEST_CASE("rules in avpn's band; XFRM of AutoVPN groups only; overruns and flushes always") {
+TEST_CASE("rules in avpn's band with its protocol; XFRM of AutoVPN groups only; overruns and flushes always") {
     KernelEvent rule;
     rule.kind = EventKind::rule;
     rule.sender = 7;
     rule.priority = own::kRulePriorityFirst + 10;
+    rule.protocol = own::kRouteProtocol;
     CHECK(concerns_avpn(rule, scope()));
+    rule.protocol = 0;  // an operator's rule inside the band
+    CHECK_FALSE(concerns_avpn(rule, scope()));
+    rule.protocol = own::kRouteProtocol;
     rule.priority = 6000;
     CHECK_FALSE(concerns_avpn(rule, scope()));
 
