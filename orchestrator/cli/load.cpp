@@ -4,6 +4,7 @@
 
 #include "common/json.hpp"
 #include "orchestrator/cli/command.hpp"
+#include "orchestrator/config/files.hpp"
 #include "orchestrator/config/load.hpp"
 #include "orchestrator/plan/planner.hpp"
 
@@ -42,7 +43,7 @@ Loaded load_site_file(const std::string& path, bool want_plan, bool json) {
     }
     if (json && (!errors.empty() || !lr.warnings.empty())) {
         JsonWriter w;
-        w.begin_object().field("file", path).field("valid", errors.empty());
+        w.begin_object().field("file", config::normal_path(path)).field("valid", errors.empty());
         json_diagnostics(w, "errors", errors);
         json_diagnostics(w, "warnings", lr.warnings);
         w.end_object();
@@ -52,7 +53,7 @@ Loaded load_site_file(const std::string& path, bool want_plan, bool json) {
         for (const Error& e : lr.warnings) std::cerr << diagnostic(e, "warning") << "\n";
     }
     if (!errors.empty()) {
-        std::cerr << path << ": " << errors.size() << (errors.size() == 1 ? " error" : " errors") << "\n";
+        std::cerr << config::normal_path(path) << ": " << errors.size() << (errors.size() == 1 ? " error" : " errors") << "\n";
         out.exit_code = kInvalid;
         return out;
     }

@@ -145,7 +145,7 @@ void check_self_entry(GroupView& v) {
                          " but its [site] role is " + std::string(to_string(l.intent.site.role)));
     if (l.key_loaded && !m.public_key.empty() && m.public_key != l.intent.site.public_key)
         l.diag.error(w.loc("public_key"), w.field("public_key"),
-                     "public key of \"" + me + "\" does not match its key_file " + l.intent.site.key_file +
+                     "public key of \"" + me + "\" does not match its key_file " + normal_path(l.intent.site.key_file) +
                          " (whose public key is " + l.intent.site.public_key + ")");
     if (m.tunnel_address != v.g.tunnel_address && w.ok("tunnel_address") && v.w.ok("tunnel_address"))
         l.diag.error(w.loc("tunnel_address"), w.field("tunnel_address"),

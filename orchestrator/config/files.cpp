@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
 #include "common/crypto.hpp"
 
@@ -144,6 +146,31 @@ std::string resolve_path(const std::string& dir, const std::string& rel) {
     if (dir == ".") return rel;
     if (dir == "/") return "/" + rel;
     return dir + "/" + rel;
+}
+
+std::string normal_path(const std::string& path) {
+    if (path.empty()) return path;
+    const bool absolute = path.front() == '/';
+    std::vector<std::string_view> kept;
+    std::string_view rest = path;
+    while (!rest.empty()) {
+        size_t slash = rest.find('/');
+        std::string_view part = rest.substr(0, slash);
+        rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+        if (part.empty() || part == ".") continue;
+        if (part == ".." && !kept.empty() && kept.back() != "..") {
+            kept.pop_back();
+            continue;
+        }
+        if (part == ".." && absolute) continue;  // "/.." is "/"
+        kept.push_back(part);
+    }
+    std::string out = absolute ? "/" : "";
+    for (size_t i = 0; i < kept.size(); ++i) {
+        if (i) out += '/';
+        out += kept[i];
+    }
+    return out.empty() ? "." : out;
 }
 
 }  // namespace avpn::config

@@ -45,5 +45,10 @@ const FileSource& system_files();
 // "dir/rel" unless rel is absolute; dir of "site.toml" is ".".
 std::string directory_of(const std::string& path);
 std::string resolve_path(const std::string& dir, const std::string& rel);
+// `path` as diagnostics print it: "." segments and "dir/.." pairs dropped,
+// repeated slashes joined, lexically (symbolic links are not followed), so
+// "sites/../members.toml" prints as "members.toml". A relative path stays
+// relative; leading ".." segments stay.
+std::string normal_path(const std::string& path);
 
 }  // namespace avpn::config

@@ -90,7 +90,7 @@ LoadResult load_site_text(std::string_view toml, const std::string& path, const 
     l.intent.file = path;
     ParsedDoc doc = parse_toml(toml, path);
     if (doc.error) {
-        l.diag.error(loc_at(path, doc.error->pos), "syntax", doc.error->message);
+        l.diag.error(loc_at(l.file, doc.error->pos), "syntax", doc.error->message);
     } else {
         const Node& root = l.docs.emplace_back(std::move(*doc.root));
         parse_document(l, root);
@@ -112,7 +112,7 @@ LoadResult load_site(const std::string& path) {
     auto text = system_files().read_text(path);
     if (!text) {
         LoadResult out;
-        out.errors.push_back(Error{"file", path, text.error().why});
+        out.errors.push_back(Error{"file", config::normal_path(path), config::with_normal_path(text.error().why, path)});
         return out;
     }
     return load_site_text(*text, path, system_files());

@@ -79,6 +79,14 @@ std::optional<Role> read_role(Fields& f) {
     return role;
 }
 
+std::string with_normal_path(std::string text, const std::string& path) {
+    const std::string shown = normal_path(path);
+    if (path.empty() || shown == path) return text;
+    for (size_t at = text.find(path); at != std::string::npos; at = text.find(path, at + shown.size()))
+        text.replace(at, path.size(), shown);
+    return text;
+}
+
 std::optional<Secret> read_secret_at(Loader& l, Fields& f, std::string_view key, std::string* resolved) {
     auto rel = f.str(key);
     if (!rel) return std::nullopt;
@@ -90,7 +98,7 @@ std::optional<Secret> read_secret_at(Loader& l, Fields& f, std::string_view key,
     *resolved = l.resolve(*rel);
     auto secret = l.files.read_secret(*resolved);
     if (!secret) {
-        f.error(key, secret.error().why);
+        f.error(key, with_normal_path(secret.error().why, *resolved));
         f.mark_bad(key);
         return std::nullopt;
     }

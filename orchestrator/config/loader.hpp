@@ -48,12 +48,14 @@ struct GroupState {
 };
 
 struct Loader {
-    Loader(const FileSource& f, std::string site_file)
-        : files(f), file(std::move(site_file)), dir(directory_of(file)) {}
+    // Files are read through the paths as given; diagnostics name them
+    // normalised (normal_path).
+    Loader(const FileSource& f, const std::string& site_file)
+        : files(f), file(normal_path(site_file)), dir(directory_of(site_file)) {}
 
     const FileSource& files;
-    std::string file;
-    std::string dir;
+    std::string file;  // the site file, as diagnostics name it
+    std::string dir;   // where its relative paths start
     Diag diag;
     std::deque<Node> docs;          // every parsed document, kept for Where
     std::deque<std::string> names;  // file names Where and ValueCtx refer to
@@ -83,6 +85,10 @@ struct SectionTable {
     std::string path;
 };
 std::vector<SectionTable> section_tables(const ValueCtx&, const Node& value, const std::string& name);
+
+// `text` (a message about the file `path`) with `path` written as
+// diagnostics print it (normal_path).
+std::string with_normal_path(std::string text, const std::string& path);
 
 // Reads a secret file named by `key` of `f`, resolved against the site's
 // directory. nullopt (after an error at that key) when it cannot be used.

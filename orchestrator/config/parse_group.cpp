@@ -20,7 +20,7 @@ void read_registries(Loader& l, Fields& f, Group& g) {
     if (f.has("group_key_file")) {
         auto secret = read_secret_at(l, f, "group_key_file", &g.group_key_file);
         if (secret && !crypto::base64_decode_key(secret->trimmed()))
-            f.error("group_key_file", g.group_key_file +
+            f.error("group_key_file", normal_path(g.group_key_file) +
                                           " does not hold a base64 32-byte key (44 characters, as `wg genpsk` writes it)");
     }
     if (g.registries.empty()) return;

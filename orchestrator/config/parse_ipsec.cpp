@@ -146,7 +146,7 @@ void parse_tunnel(Loader& l, const ValueCtx& c, const SectionTable& s, size_t) {
     if (auto v = f.boolean("initiator")) t.initiator = *v;
     if (f.get("psk_file", true)) {
         auto psk = read_secret_at(l, f, "psk_file", &t.psk_file);
-        if (psk && psk->trimmed().empty()) f.error("psk_file", t.psk_file + " is empty");
+        if (psk && psk->trimmed().empty()) f.error("psk_file", normal_path(t.psk_file) + " is empty");
     }
     read_networks(f, t);
     read_lifetimes(f, t);

@@ -85,10 +85,11 @@ void load_member_file(Loader& l, GroupState& st, Group& g, Fields& gf) {
     g.members_file = l.resolve(*rel);
     auto text = l.files.read_text(g.members_file);
     if (!text) {
-        gf.error("members", text.error().why.empty() ? "cannot read " + g.members_file : text.error().why);
+        gf.error("members", with_normal_path(text.error().why.empty() ? "cannot read " + g.members_file : text.error().why,
+                                             g.members_file));
         return;
     }
-    const std::string& file = l.keep_name(g.members_file);
+    const std::string& file = l.keep_name(normal_path(g.members_file));
     ParsedDoc doc = parse_toml(*text, file);
     if (doc.error) {
         l.diag.error(loc_at(file, doc.error->pos), "syntax", doc.error->message);

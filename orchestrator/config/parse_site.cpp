@@ -15,7 +15,7 @@ void load_site_key(Loader& l, Fields& f) {
     if (!secret) return;
     auto key = crypto::base64_decode_key(secret->trimmed());
     if (!key) {
-        f.error("key_file", site.key_file +
+        f.error("key_file", normal_path(site.key_file) +
                                 " does not hold a base64 X25519 private key (44 characters, as `wg genkey` writes it)");
         f.mark_bad("key_file");
         return;
@@ -23,7 +23,7 @@ void load_site_key(Loader& l, Fields& f) {
     auto pub = crypto::public_key(*key);
     crypto::wipe(key->data(), key->size());
     if (!pub) {
-        f.error("key_file", "cannot derive the public key from " + site.key_file);
+        f.error("key_file", "cannot derive the public key from " + normal_path(site.key_file));
         f.mark_bad("key_file");
         return;
     }

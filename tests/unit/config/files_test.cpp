@@ -125,7 +125,44 @@ TEST_CASE("relative paths resolve against the site file's directory, not the wor
     auto r = load_site(site);
     expect_ok(r);
     CHECK(r.intent->groups[0].members_file == dir.str() + "/etc/sites/../corp.toml");
-    CHECK(r.intent->groups[0].members.at(0).loc.file == dir.str() + "/etc/sites/../corp.toml");
+    // Files are read through the path as given; diagnostics name it normalised.
+    CHECK(r.intent->groups[0].members.at(0).loc.file == dir.str() + "/etc/corp.toml");
+}
+
+TEST_CASE("paths are normalised lexically, relative ones staying relative") {
+    using config::normal_path;
+    CHECK(normal_path("sites/../members.toml") == "members.toml");
+    CHECK(normal_path("examples/acme/sites/../corp-members.toml") == "examples/acme/corp-members.toml");
+    CHECK(normal_path("./a//b/./c") == "a/b/c");
+    CHECK(normal_path("../keys/x.key") == "../keys/x.key");
+    CHECK(normal_path("a/../../x") == "../x");
+    CHECK(normal_path("../../a/../b") == "../../b");
+    CHECK(normal_path("/etc/avpn/../x") == "/etc/x");
+    CHECK(normal_path("/../x") == "/x");
+    CHECK(normal_path("a/..") == ".");
+    CHECK(normal_path("/") == "/");
+}
+
+TEST_CASE("diagnostics name files reached through .. by their normalised paths") {
+    TempDir dir;
+    dir.write("etc/keys/london.key", kSiteKey, 0644);  // too open
+    dir.write("etc/corp.toml", "[[member]]\nname = \"hq\"\nrole = \"boss\"\npublic_key = \"" + pub(1) + "\"\n", 0644);
+    std::string site = dir.write("etc/sites/london.toml",
+                                 "[site]\nname = \"london\"\nrole = \"hub\"\nuplinks = [\"wan0\"]\nkey_file = \"../keys/london.key\"\n"
+                                 "[[autovpn]]\ngroup = \"corp\"\nmembers = \"../corp.toml\"\n"
+                                 "[[autovpn]]\ngroup = \"lab\"\nmembers = \"../missing.toml\"\ntunnel_subnet = \"10.9.0.0/24\"\n",
+                                 0644);
+    auto r = load_site(dir.str() + "/etc/sites/../sites/london.toml");
+    const std::string etc = dir.str() + "/etc";
+    expect_error(r, "site.key_file", etc + "/sites/london.toml:5:12",
+                 {etc + "/keys/london.key has mode 0644", "`chmod 600 " + etc + "/keys/london.key`"});
+    expect_error(r, "member[0].role", etc + "/corp.toml:3:8", {"\"boss\" is not one of"});
+    expect_error(r, "autovpn[1].members", etc + "/sites/london.toml:11:11",
+                 {"cannot open " + etc + "/missing.toml: No such file"});
+    for (const Error& e : r.errors) {
+        CAPTURE(format_diagnostic(e));
+        CHECK(format_diagnostic(e).find("..") == std::string::npos);
+    }
 }
 
 TEST_CASE("every example loads with zero errors and zero warnings") {
