@@ -58,7 +58,8 @@ void check_permitted_vlans(GroupView& v) {
         std::string field = v.w.item_field("permitted_vlans", i);
         if (!v.l.vlan_declared(name))
             v.l.diag.error(at, field, v.l.unknown_vlan(name));
-        else if (const Vlan* vlan = v.l.vlan(name); vlan && !vlan->shareable)
+        else if (const Vlan* vlan = v.l.vlan(name);
+                 vlan && !vlan->shareable && v.l.vlans[size_t(vlan - v.l.intent.vlans.data())].ok("shareable"))
             v.l.diag.error(at, field, "VLAN \"" + name + "\" is not shareable; set shareable = true on it to share it through AutoVPN");
     }
 }

@@ -130,8 +130,12 @@ void Fields::finish(std::string_view noun) {
         std::string msg = noun == "section" && !table
                               ? "unknown top-level key \"" + e.key + "\" (keys belong inside a section such as [site])"
                               : "unknown " + std::string(noun) + " \"" + e.key + "\"";
-        if (!best.empty())
+        if (!best.empty()) {
             msg += "; did you mean \"" + std::string(best) + "\"?";
+            // The key it was probably meant as has no trustworthy value now:
+            // checks of that key skip rather than report a consequence.
+            mark_bad(best);
+        }
         else if (!known_.empty()) {
             std::vector<std::string_view> all(known_.begin(), known_.end());
             msg += "; expected one of " + joined(all);

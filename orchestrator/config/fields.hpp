@@ -56,7 +56,8 @@ public:
     template <class E>
     std::optional<E> choice(std::string_view key, std::initializer_list<std::pair<std::string_view, E>> words);
 
-    // Reports unknown keys. noun: "key" or "section".
+    // Reports unknown keys. noun: "key" or "section". A key close to one
+    // asked for ("did you mean") marks that one bad.
     void finish(std::string_view noun = "key");
 
 private:

@@ -99,6 +99,17 @@ inline void expect_error(const LoadResult& r, const std::string& field, const st
     CHECK_FALSE(r.ok());
 }
 
+// Asserts exactly one error for `field`, at `where` (as for expect_error),
+// whose text is exactly `why`.
+inline void expect_exact(const LoadResult& r, const std::string& field, const std::string& where, const std::string& why) {
+    const Error* e = find_one(r.errors, field, all_diagnostics(r));
+    if (!e) return;
+    std::string want = where.find('/') == std::string::npos ? std::string(kSiteFile) + ":" + where : where;
+    CHECK(e->where == want);
+    CHECK(e->why == why);
+    CHECK_FALSE(r.ok());
+}
+
 inline void expect_warning(const LoadResult& r, const std::string& field, const std::string& where,
                            const std::vector<std::string>& words) {
     const Error* e = find_one(r.warnings, field, all_diagnostics(r));

@@ -176,3 +176,14 @@ TEST_CASE("a list the role may not have is one error, not one per entry") {
     expect_error(r, "autovpn.hubs", "8:8", {"a hub does not list hubs"});
     CHECK(r.errors.size() == 1);
 }
+
+TEST_CASE("a typo'd shareable is one error: the VLAN is not also reported as not shareable") {
+    auto r = load(kSpoke + "[[vlan]]\nname = \"Corp\"\nsubnet = \"10.30.20.0/24\"\nsharable = true\n" +  // 6-9
+                  "[autovpn]\ngroup = \"corp\"\npermitted_vlans = [\"Corp\"]\nhubs = [\"hq\"]\n" + kHq);
+    expect_exact(r, "vlan[0].sharable", "9:1", "unknown key \"sharable\"; did you mean \"shareable\"?");
+    CHECK(r.errors.size() == 1);
+    // Written correctly as false, the VLAN is refused.
+    auto unshared = load(kSpoke + "[[vlan]]\nname = \"Corp\"\nsubnet = \"10.30.20.0/24\"\nshareable = false\n" +
+                         "[autovpn]\ngroup = \"corp\"\npermitted_vlans = [\"Corp\"]\nhubs = [\"hq\"]\n" + kHq);
+    expect_error(unshared, "autovpn.permitted_vlans[0]", "12:20", {"\"Corp\" is not shareable"});
+}
