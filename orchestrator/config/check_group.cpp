@@ -105,10 +105,11 @@ std::string tunnel_address_problem(const IpAddr& a, const Prefix& subnet) {
 
 void check_tunnel_addresses(GroupView& v) {
     const Group& g = v.g;
-    if (!v.w.ok("tunnel_subnet")) return;
+    const Where& subnet = v.st.tunnel_subnet_where();
+    if (!subnet.ok("tunnel_subnet")) return;
     size_t sites = g.members.size() + 1;
     if (v.st.members.loaded && sites > usable_addresses(g.tunnel_subnet))
-        v.l.diag.error(v.w.loc("tunnel_subnet"), v.w.field("tunnel_subnet"),
+        v.l.diag.error(subnet.loc("tunnel_subnet"), subnet.field("tunnel_subnet"),
                        "tunnel subnet " + g.tunnel_subnet.str() + " has " + std::to_string(usable_addresses(g.tunnel_subnet)) +
                            " usable addresses but the group has " + std::to_string(sites) + " sites");
     std::unordered_map<std::string, std::pair<std::string, SourceLoc>> pinned;

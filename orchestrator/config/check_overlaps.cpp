@@ -77,8 +77,9 @@ std::map<Prefix, Origin> Claims::site_origins(size_t gi) const {
 void Claims::add_group(size_t gi) {
     const Group& g = l_.intent.groups[gi];
     const GroupState& st = l_.groups[gi];
-    if (st.where.ok("tunnel_subnet"))
-        add(g.tunnel_subnet, {Kind::tunnel, gi, nullptr, st.where.loc("tunnel_subnet"), st.where.field("tunnel_subnet")});
+    const Where& subnet = st.tunnel_subnet_where();
+    if (subnet.ok("tunnel_subnet"))
+        add(g.tunnel_subnet, {Kind::tunnel, gi, nullptr, subnet.loc("tunnel_subnet"), subnet.field("tunnel_subnet")});
     std::map<Prefix, Origin> origins = site_origins(gi);
     std::vector<Prefix> exported = site_exports(l_.intent, g);
     for (const auto& [prefix, origin] : origins) {

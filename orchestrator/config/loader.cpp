@@ -87,6 +87,10 @@ std::string with_normal_path(std::string text, const std::string& path) {
     return text;
 }
 
+std::optional<Transport> read_transport(Fields& f) {
+    return f.choice<Transport>("transport", {{"wireguard", Transport::wireguard}, {"xfrm", Transport::xfrm}});
+}
+
 std::optional<Secret> read_secret_at(Loader& l, Fields& f, std::string_view key, std::string* resolved) {
     auto rel = f.str(key);
     if (!rel) return std::nullopt;

@@ -34,9 +34,21 @@ struct Where {
     std::string item_field(std::string_view key, size_t i) const { return index_path(field(key), i); }
 };
 
+// The group-wide settings at the head of a member list: [group] in a list
+// file, [autovpn.header] inline. Every member reads the same values, so two
+// sites cannot disagree on them; a site file may repeat them, not differ.
+struct GroupHeader {
+    bool present = false;
+    std::string name;                     // the group this list is for
+    std::optional<Prefix> tunnel_subnet;  // set and valid
+    std::optional<Transport> transport;
+    Where where;
+};
+
 struct MemberList {
     bool loaded = false;        // the list (file or inline) was read and parsed
     std::string file;           // where the entries are written
+    GroupHeader header;
     std::vector<Where> where;   // parallel to Group.members
     std::optional<Member> self;  // this site's own entry, if listed
     Where self_where;
@@ -45,6 +57,12 @@ struct MemberList {
 struct GroupState {
     Where where;
     MemberList members;
+
+    // Where the group's tunnel subnet is set: the header when it sets it,
+    // else the site's group table (its own key, or the table: the default).
+    const Where& tunnel_subnet_where() const {
+        return members.header.where.has("tunnel_subnet") ? members.header.where : where;
+    }
 };
 
 struct Loader {
@@ -96,6 +114,8 @@ std::optional<Secret> read_secret_at(Loader&, Fields& f, std::string_view key, s
 
 // role = "hub" | "spoke" | "off", required.
 std::optional<Role> read_role(Fields& f);
+// transport = "wireguard" | "xfrm"; nullopt when absent or bad.
+std::optional<Transport> read_transport(Fields& f);
 
 // Runs parse_one(loader, ctx, table, index) on every table of a section.
 template <class ParseOne>
@@ -118,6 +138,9 @@ void parse_site(Loader&, const Node& table);
 void parse_vlans(Loader&, const Node& value);
 void parse_groups(Loader&, const Node& value);
 void load_member_list(Loader&, GroupState&, Group&, Fields& group_fields);
+// After load_member_list: the header's values become the group's; a site
+// value that differs, or a header for another group, is an error.
+void apply_group_header(Loader&, GroupState&, Group&, Fields& group_fields);
 void parse_ipsec(Loader&, const Node& value);
 void parse_firewall(Loader&, const Node& value);
 

@@ -94,15 +94,7 @@ void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t ind
     g.loc = f.loc();
     if (auto v = f.name("group", true)) g.name = *v;
     g.tunnel_subnet = f.prefix("tunnel_subnet").value_or(default_tunnel_subnet());
-    if (auto v = f.choice<Transport>("transport", {{"wireguard", Transport::wireguard}, {"xfrm", Transport::xfrm}}))
-        g.transport = *v;
-    if (auto v = f.choice<WgBackend>("wireguard_backend", {{"auto", WgBackend::automatic},
-                                                           {"kernel", WgBackend::kernel},
-                                                           {"userspace", WgBackend::userspace}})) {
-        g.wg_backend = *v;
-        if (g.transport != Transport::wireguard)
-            f.error("wireguard_backend", "wireguard_backend only applies with transport = \"wireguard\"");
-    }
+    if (auto v = read_transport(f)) g.transport = *v;
     read_interface(f, g);
     read_kernel_ids(f, g, index);
     read_ports(l, f, g, index);
@@ -112,6 +104,14 @@ void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t ind
 
     GroupState state;
     load_member_list(l, state, g, f);
+    apply_group_header(l, state, g, f);  // the transport is known from here on
+    if (auto v = f.choice<WgBackend>("wireguard_backend", {{"auto", WgBackend::automatic},
+                                                           {"kernel", WgBackend::kernel},
+                                                           {"userspace", WgBackend::userspace}})) {
+        g.wg_backend = *v;
+        if (g.transport != Transport::wireguard)
+            f.error("wireguard_backend", "wireguard_backend only applies with transport = \"wireguard\"");
+    }
     f.finish();
     state.where = Where::of(f);
     l.intent.groups.push_back(std::move(g));

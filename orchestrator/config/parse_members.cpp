@@ -1,5 +1,6 @@
 // A group's member list: a file of [[member]] tables named by
-// `members = "corp-members.toml"`, or inline [[autovpn.member]] tables.
+// `members = "corp-members.toml"`, or inline [[autovpn.member]] tables; each
+// may start with the group's header ([group], inline [autovpn.header]).
 #include <unordered_map>
 
 #include "common/crypto.hpp"
@@ -79,6 +80,21 @@ void parse_members(Loader& l, MemberList& list, Group& g, const ValueCtx& c, con
     for (const SectionTable& t : tables) parse_member(l, list, g, seen, c, t);
 }
 
+void parse_header(const ValueCtx& c, const Node& n, const std::string& path, GroupHeader& h) {
+    if (!n.is_table()) {
+        c.error(n, path, "expected the table [" + path + "] (the group's name and settings), found " +
+                             std::string(type_name(n.type)));
+        return;
+    }
+    Fields f(c, n, path);
+    if (auto v = f.name("name", true)) h.name = *v;
+    h.tunnel_subnet = f.prefix("tunnel_subnet");
+    h.transport = read_transport(f);
+    f.finish();
+    h.where = Where::of(f);
+    h.present = true;
+}
+
 void load_member_file(Loader& l, GroupState& st, Group& g, Fields& gf) {
     auto rel = gf.str("members");
     if (!rel) return;
@@ -99,8 +115,10 @@ void load_member_file(Loader& l, GroupState& st, Group& g, Fields& gf) {
     ValueCtx c = l.ctx_for(file);
     Fields top(c, root, "");
     const Node* members = top.get("member");
+    const Node* header = top.get("group");
     top.finish("section");
     st.members.file = file;
+    if (header) parse_header(c, *header, "group", st.members.header);
     if (members) parse_members(l, st.members, g, c, *members, "member");
     st.members.loaded = true;
 }
@@ -115,11 +133,55 @@ void load_member_list(Loader& l, GroupState& st, Group& g, Fields& gf) {
         gf.get("members");
         return;
     }
+    if (from_file && gf.has("header")) {
+        gf.get("header");
+        gf.error("header", "a member list file carries its group header itself, as a [group] table in that file; [" +
+                               gf.path("header") + "] is for inline member tables");
+        gf.mark_bad("header");
+    }
     if (from_file) return load_member_file(l, st, g, gf);
     st.members.file = l.file;
     st.members.loaded = true;
     g.members_file = l.file;
+    if (const Node* header = gf.get("header")) parse_header(gf.ctx(), *header, gf.path("header"), st.members.header);
     if (inline_tables) parse_members(l, st.members, g, gf.ctx(), *gf.get("member"), gf.path("member"));
+}
+
+namespace {
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+// A site value that differs from the header's: an error at the site's value
+// naming the header's, then neither is used by later checks.
+void report_differs(Fields& f, GroupHeader& h, std::string_view key, const std::string& site_value,
+                    const std::string& header_value) {
+    f.error(key, quoted(site_value) + " differs from " + quoted(header_value) + " set by the group header (" +
+                     h.where.field(key) + " at " + h.where.loc(key).str() + "); every member uses the header's " +
+                     std::string(key) + ": remove it here or make it equal");
+    f.mark_bad(key);
+    h.where.bad.insert(std::string(key));
+}
+
+}  // namespace
+
+void apply_group_header(Loader& l, GroupState& st, Group& g, Fields& f) {
+    GroupHeader& h = st.members.header;
+    if (!h.present) return;
+    if (!h.name.empty() && !g.name.empty() && h.name != g.name)
+        l.diag.error(h.where.loc("name"), h.where.field("name"),
+                     "this member list is for group " + quoted(h.name) + " but " + f.path("group") + " at " +
+                         f.loc("group").str() + " is " + quoted(g.name) +
+                         "; a site reads the member list of the group it joins");
+    if (h.tunnel_subnet) {
+        if (f.has("tunnel_subnet") && !f.bad("tunnel_subnet") && g.tunnel_subnet != *h.tunnel_subnet)
+            report_differs(f, h, "tunnel_subnet", g.tunnel_subnet.str(), h.tunnel_subnet->str());
+        g.tunnel_subnet = *h.tunnel_subnet;
+    }
+    if (h.transport) {
+        if (f.has("transport") && !f.bad("transport") && g.transport != *h.transport)
+            report_differs(f, h, "transport", std::string(to_string(g.transport)), std::string(to_string(*h.transport)));
+        g.transport = *h.transport;
+    }
 }
 
 }  // namespace avpn::config

@@ -33,7 +33,11 @@ started=$EPOCHREALTIME
 topo_init
 SITES=(hq branch1 branch2)
 topo_demo_copy "$SRC"
-sed -i 's/^wireguard_backend = .*/transport = "xfrm"/' "$DEMO"/sites/*.toml
+# The transport is the group's (the member list's header); wireguard_backend
+# only applies to WireGuard.
+sed -i 's/^transport = .*/transport = "xfrm"/' "$DEMO/members.toml"
+sed -i '/^wireguard_backend = /d' "$DEMO"/sites/*.toml
+grep -q '^transport = "xfrm"' "$DEMO/members.toml" || topo_fail "could not edit members.toml"
 
 fail() { topo_fail "$@"; }
 step() { echo "== $*"; }
