@@ -5,13 +5,48 @@
 using namespace avpn;
 using namespace avpn::test;
 
-TEST_CASE("nested exports of two sites: the error names both sites and both prefixes") {
+TEST_CASE("a member export inside a shared VLAN: the error is at the member and names the VLAN") {
     auto r = load(kSpoke + "[[vlan]]\nname = \"Corp\"\nsubnet = \"10.30.0.0/22\"\nshareable = true\n" +  // 6-9
                   "[autovpn]\ngroup = \"corp\"\npermitted_vlans = [\"Corp\"]\nhubs = [\"hq\"]\n" +         // 10-13
                   member("hq", "hub", 1, "[\"10.1.0.0/16\", \"10.30.2.0/24\"]"));                        // 14-18
-    expect_error(r, "vlan[0].subnet", "8:10",
-                 {"10.30.0.0/22 exported by site \"london\"", "10.30.2.0/24 exported by site \"hq\"",
-                  "/cfg/site.toml:18:27", "unique in a group"});
+    expect_exact(r, "autovpn.member[0].exports[1]", "18:27",
+                 "10.30.2.0/24 exported by member \"hq\" of group \"corp\" is inside subnet 10.30.0.0/22 of this "
+                 "site's VLAN \"Corp\" (vlan[0].subnet at /cfg/site.toml:8:10, shareable); this site's own networks "
+                 "win: drop the prefix from the member's exports or renumber one of them");
+    CHECK(r.errors.size() == 1);
+}
+
+TEST_CASE("a member export equal to a VLAN that is not shared is an error too: local networks win") {
+    auto r = load(kHub + "[[vlan]]\nname = \"Guest\"\nsubnet = \"192.168.1.0/24\"\n[autovpn]\ngroup = \"corp\"\n" +
+                  member("a", "hub", 1, "[\"192.168.1.0/24\"]"));  // 11-15
+    expect_exact(r, "autovpn.member[0].exports[0]", "15:12",
+                 "192.168.1.0/24 exported by member \"a\" of group \"corp\" equals subnet 192.168.1.0/24 of this "
+                 "site's VLAN \"Guest\" (vlan[0].subnet at /cfg/site.toml:8:10, not shareable); this site's own "
+                 "networks win: drop the prefix from the member's exports or renumber one of them");
+    CHECK(r.errors.size() == 1);
+}
+
+TEST_CASE("a member export covering a VLAN, from a member list file, names the list's file:line:col") {
+    MemFiles files;
+    files.put("/cfg/m.toml", "[[member]]\nname = \"a\"\nrole = \"hub\"\npublic_key = \"" + pub(1) +
+                                 "\"\nexports = [\"10.2.0.0/24\", \"192.168.0.0/16\"]\n");
+    // Lines 6-9: VLAN Lab with two subnets; the second is covered.
+    auto r = load(kHub + "[[vlan]]\nname = \"Lab\"\nsubnets = [\"10.77.0.0/24\", \"192.168.5.0/24\"]\n" +
+                      "[autovpn]\ngroup = \"corp\"\nmembers = \"m.toml\"\n",
+                  files);
+    expect_exact(r, "member[0].exports[1]", "/cfg/m.toml:5:27",
+                 "192.168.0.0/16 exported by member \"a\" of group \"corp\" covers subnet 192.168.5.0/24 of this "
+                 "site's VLAN \"Lab\" (vlan[0].subnets[1] at /cfg/site.toml:8:28, not shareable); this site's own "
+                 "networks win: drop the prefix from the member's exports or renumber one of them");
+    CHECK(r.errors.size() == 1);
+}
+
+TEST_CASE("a VLAN overlapping a member of one of two groups is reported once") {
+    auto r = load(kHub + "[[vlan]]\nname = \"Guest\"\nsubnet = \"192.168.1.0/24\"\n" +               // 6-8
+                  "[[autovpn]]\ngroup = \"corp\"\n" + member("a", "hub", 1, "[\"192.168.1.0/24\"]") +  // 9-15
+                  "[[autovpn]]\ngroup = \"lab\"\ntunnel_subnet = \"172.20.0.0/24\"\n" +
+                  member("b", "hub", 2, "[\"10.2.0.0/24\"]"));
+    expect_error(r, "autovpn[0].member[0].exports[0]", "15:12", {"equals subnet 192.168.1.0/24", "VLAN \"Guest\""});
     CHECK(r.errors.size() == 1);
 }
 
@@ -45,13 +80,7 @@ TEST_CASE("the tunnel subnet must not overlap an export") {
 
 TEST_CASE("the tunnel subnet must not overlap a local VLAN, shared or not") {
     auto r = load(kHub + "[[vlan]]\nname = \"Lab\"\nsubnet = \"100.64.0.0/24\"\n[autovpn]\ngroup = \"corp\"\n");
-    expect_error(r, "vlan[0].subnet", "8:10", {"VLAN subnet 100.64.0.0/24 of site \"london\"", "tunnel subnet"});
-}
-
-TEST_CASE("a non-shared VLAN may equal another site's export (it is never routed to the group)") {
-    auto r = load(kHub + "[[vlan]]\nname = \"Guest\"\nsubnet = \"192.168.1.0/24\"\n[autovpn]\ngroup = \"corp\"\n" +
-                  member("a", "hub", 1, "[\"192.168.1.0/24\"]"));
-    expect_ok(r);
+    expect_error(r, "vlan[0].subnet", "8:10", {"subnet 100.64.0.0/24 of VLAN \"Lab\" of site \"london\"", "tunnel subnet"});
 }
 
 TEST_CASE("between groups: tunnel subnets, and the same export in two groups") {
