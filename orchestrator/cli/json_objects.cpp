@@ -144,7 +144,7 @@ void to_json(JsonWriter& w, const vici::Connection& c) {
 }
 
 void to_json(JsonWriter& w, const GroupPlan& g) {
-    w.begin_object().field("group", g.group).field("interface", g.interface);
+    w.begin_object().field("group", g.group).field("fingerprint", g.fingerprint).field("interface", g.interface);
     w.field("tunnel_address", g.tunnel_address.str());
     prefixes(w, "exports", g.exports);
     w.field("full_tunnel", g.full_tunnel).end_object();

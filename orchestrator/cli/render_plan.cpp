@@ -75,7 +75,8 @@ std::string render_plan_text(const DesiredState& s) {
     o << "site " << s.site << "\n";
     for (const GroupPlan& g : s.groups) {
         o << "group " << g.group << ": " << g.interface << " " << g.tunnel_address.str() << ", "
-          << (g.full_tunnel ? "full tunnel" : "split tunnel") << ", exports " << join(g.exports) << "\n";
+          << (g.full_tunnel ? "full tunnel" : "split tunnel") << ", exports " << join(g.exports) << "\n"
+          << "  fingerprint " << g.fingerprint << "\n";
         for (const PeerPlan& p : s.peers) {
             if (p.group != g.group) continue;
             o << "  peer " << p.site << " (" << p.role << ") " << p.tunnel_address.str() << " endpoint "

@@ -36,6 +36,7 @@ struct GroupPlan {
     IpAddr tunnel_address;
     std::vector<Prefix> exports;  // what this site exports to the group
     bool full_tunnel = false;
+    std::string fingerprint;      // group_fingerprint(): equal at every site of a consistent group
     auto operator<=>(const GroupPlan&) const = default;
 };
 

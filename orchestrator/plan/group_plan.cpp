@@ -1,5 +1,7 @@
 #include "orchestrator/plan/group_plan.hpp"
 
+#include "orchestrator/plan/group_fingerprint.hpp"
+
 namespace avpn::planner {
 
 void add_tunnel_interface(const GroupModel& model, nl::LinkKind kind, uint32_t xfrm_if_id,
@@ -17,13 +19,14 @@ void add_tunnel_interface(const GroupModel& model, nl::LinkKind kind, uint32_t x
     state.addresses.push_back({g.interface, model.me().tunnel_address, g.tunnel_subnet.len});
 }
 
-GroupPlan describe_group(const GroupModel& model, const Topology& topology) {
+GroupPlan describe_group(const Intent& intent, const GroupModel& model, const Topology& topology) {
     GroupPlan gp;
     gp.group = model.group->name;
     gp.interface = model.group->interface;
     gp.tunnel_address = model.me().tunnel_address;
     gp.exports = model.self_exports;
     gp.full_tunnel = topology.full_tunnel;
+    gp.fingerprint = group_fingerprint(intent, *model.group, model.self_exports);
     return gp;
 }
 

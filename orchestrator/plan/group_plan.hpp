@@ -16,6 +16,6 @@ namespace avpn::planner {
 void add_tunnel_interface(const GroupModel& model, nl::LinkKind kind, uint32_t xfrm_if_id,
                           DesiredState& state);
 
-GroupPlan describe_group(const GroupModel& model, const Topology& topology);
+GroupPlan describe_group(const Intent& intent, const GroupModel& model, const Topology& topology);
 
 }  // namespace avpn::planner

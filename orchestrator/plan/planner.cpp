@@ -147,7 +147,7 @@ void emit_shared(const Intent& intent, const GroupWork& w, const GroupPieces& pi
                  const std::vector<IpAddr>& uplinks, DesiredState& state, Errors& errors) {
     const GroupModel& model = *w.model;
     GroupAggregates a = aggregate(pieces.constants, w.group().tunnel_subnet, pieces.peers);
-    state.groups.push_back(describe_group(model, w.topology));
+    state.groups.push_back(describe_group(intent, model, w.topology));
     plan_group_routing(w.group(), a, uplinks, state, errors);
     if (w.group().transport == Transport::wireguard)
         state.wireguard.push_back(plan_wireguard_device(intent, model, a, state));

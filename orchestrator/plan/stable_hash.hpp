@@ -4,11 +4,15 @@
 // implementation detail) must never be used for them.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
 namespace avpn::planner {
 
 uint64_t stable_hash(std::string_view text);
+
+// SHA-256 of the text.
+std::array<uint8_t, 32> sha256(std::string_view text);
 
 }  // namespace avpn::planner
