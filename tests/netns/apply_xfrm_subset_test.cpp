@@ -32,7 +32,9 @@ struct XfrmDemo {
         const char* src = std::getenv("AVPN_SOURCE_DIR");
         REQUIRE_MESSAGE(src, "AVPN_SOURCE_DIR is not set");
         must("cp -r " + std::string(src) + "/examples/netns-demo/. " + dir + "/ && chmod 600 " + dir +
-             "/keys/*.key && sed -i 's/^wireguard_backend = .*/transport = \"xfrm\"/' " + dir + "/sites/hq.toml");
+             "/keys/*.key && sed -i 's/^transport = .*/transport = \"xfrm\"/' " + dir +
+             "/members.toml && sed -i '/^wireguard_backend = /d' " + dir + "/sites/hq.toml && grep -q '^transport = \"xfrm\"' " +
+             dir + "/members.toml");
     }
     ~XfrmDemo() { sh("rm -rf " + dir); }
 };

@@ -136,7 +136,8 @@ vlan_lans() {
 
 # demo_config DIR VARIANT...: a copy of examples/netns-demo in DIR (keys made
 # private again), with each variant applied to every site file:
-#   xfrm            transport = "xfrm" (no WireGuard backend)
+#   xfrm            transport = "xfrm" in the member list's [group] header
+#                   (the group's setting), no WireGuard backend in the sites
 #   wg-kernel       wireguard_backend = "kernel"
 #   vlan            VLAN interfaces lan0.<id> (see demo_sites vlan)
 demo_config() {
@@ -145,9 +146,13 @@ demo_config() {
   chmod 700 "$dir/keys"
   chmod 600 "$dir"/keys/*.key
   for v in "$@"; do
+    if [ "$v" = xfrm ]; then
+      sed -i 's/^transport = .*/transport = "xfrm"/' "$dir/members.toml"
+      grep -q '^transport = "xfrm"' "$dir/members.toml" || fail "demo_config: no transport in $dir/members.toml"
+    fi
     for f in "$dir"/sites/*.toml; do
       case $v in
-        xfrm) sed -i 's/^wireguard_backend = .*/transport = "xfrm"/' "$f" ;;
+        xfrm) sed -i '/^wireguard_backend = /d' "$f" ;;
         wg-kernel) sed -i 's/^wireguard_backend = .*/wireguard_backend = "kernel"/' "$f" ;;
         vlan) awk '/^id = / {id = $3} /^interface = "lan/ {$0 = "interface = \"lan0." id "\""} {print}' "$f" >"$f.new" && mv "$f.new" "$f" ;;
         *) fail "demo_config: unknown variant $v" ;;
