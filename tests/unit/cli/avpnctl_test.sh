@@ -72,7 +72,8 @@ assert d["schema"] == "avpn.plan/1" and d["site"] == "london"
 for k in ["groups", "peers", "links", "addresses", "wireguard", "xfrm_states", "xfrm_policies", "routes", "rules", "ipsec"]:
     assert isinstance(d[k], list), k
 g = d["groups"][0]
-assert set(g) == {"group", "interface", "tunnel_address", "exports", "full_tunnel"}, g
+assert set(g) == {"group", "fingerprint", "interface", "tunnel_address", "exports", "full_tunnel"}, g
+assert len(g["fingerprint"]) == 32 and set(g["fingerprint"]) <= set("0123456789abcdef"), g
 r = d["routes"][0]
 assert set(r) == {"table", "dst", "dev", "gateway", "prefsrc", "metric"}, r
 w = d["wireguard"][0]
