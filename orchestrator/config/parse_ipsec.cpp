@@ -35,18 +35,40 @@ std::optional<std::vector<std::string>> read_proposals(Fields& f, std::string_vi
     });
 }
 
+// A responder-only tunnel (initiator = false) never initiates. charon's DPD
+// "restart" (dpd_action start) and "hold" (trap: the next packet starts an
+// IKE_SA) both initiate, so a responder's default is "clear", and asking for
+// either explicitly is an error rather than a silent change of meaning.
+void responder_dpd(Fields& d, IpsecTunnel& t, bool action_given) {
+    if (t.initiator) return;
+    if (!action_given) {
+        t.dpd_action = DpdAction::clear;
+        return;
+    }
+    if (t.dpd_action == DpdAction::clear) return;
+    d.error("action", std::string("\"") + (t.dpd_action == DpdAction::restart ? "restart" : "hold") +
+                          "\" makes charon initiate when the peer is dead (" +
+                          (t.dpd_action == DpdAction::restart ? "a new IKE_SA at once" : "a new IKE_SA at the next packet") +
+                          "), but this tunnel is responder-only (initiator = false); use \"clear\" (the default "
+                          "for responders): the tunnel comes back when the peer initiates again");
+}
+
 void read_dpd(Loader& l, Fields& f, IpsecTunnel& t) {
     const Node* n = f.get("dpd");
-    if (!n) return;
+    if (!n) {
+        if (!t.initiator) t.dpd_action = DpdAction::clear;
+        return;
+    }
     if (!n->is_table()) {
         f.error("dpd", "expected a table like { action = \"restart\", delay = \"10s\", timeout = \"30s\" }, found " +
                            std::string(type_name(n->type)));
         return;
     }
     Fields d(f.ctx(), *n, f.path("dpd"));
-    if (auto v = d.choice<DpdAction>("action", {{"clear", DpdAction::clear}, {"hold", DpdAction::hold},
-                                                {"restart", DpdAction::restart}}))
-        t.dpd_action = *v;
+    auto action = d.choice<DpdAction>("action", {{"clear", DpdAction::clear}, {"hold", DpdAction::hold},
+                                                 {"restart", DpdAction::restart}});
+    if (action) t.dpd_action = *action;
+    responder_dpd(d, t, action.has_value());
     if (auto v = d.duration("delay")) t.dpd_delay = *v;
     if (auto v = d.duration("timeout")) {
         t.dpd_timeout = *v;

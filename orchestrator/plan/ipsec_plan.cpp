@@ -77,7 +77,12 @@ vici::ChildSa child_of(const IpsecTunnel& t, const std::string& conn, const Prop
     c.remote_ts = cidrs(t.remote_networks);
     c.esp_proposals = without_repeats(t.esp_proposals.empty() ? defaults.esp : t.esp_proposals);
     c.start_action = t.initiator ? "start" : "none";
-    c.dpd_action = dpd_action_of(t.dpd_action);
+    // A responder never initiates: charon's "start" (restart) and "trap"
+    // (hold: the next packet starts an IKE_SA) both would, so a responder
+    // clears its dead SAs and waits for the peer. The loader already makes
+    // "clear" a responder's default and refuses the others; this holds for
+    // an intent built any other way.
+    c.dpd_action = t.initiator ? dpd_action_of(t.dpd_action) : "clear";
     // An initiator re-establishes a child the peer closed the way DPD would;
     // a responder waits for the peer.
     c.close_action = t.initiator ? (t.dpd_action == DpdAction::clear ? "none" : c.dpd_action) : "none";

@@ -129,7 +129,8 @@ note "a responder tunnel removed by apply: its SA is closed, not left up until t
 B_REMOTE_ADDRS=192.0.2.1 b_conn avpn-t4 b4.example a4.example 10.2.1.0/24 10.1.1.0/24 secret-four
 b_load
 cp "$WORK/a/site.toml" "$WORK/a/t1-only.toml"
-a_tunnel t4 192.0.2.2 a4.example b4.example lan1 10.2.1.0/24 "$(psk_file a t4 secret-four)" "initiator = false"
+DPD_ACTION=clear a_tunnel t4 192.0.2.2 a4.example b4.example lan1 10.2.1.0/24 "$(psk_file a t4 secret-four)" \
+    "initiator = false"
 apply_a 0
 expect "loaded responder" "$(jq_a '.ipsec.loaded | join(",")')" "avpn-t4"
 swanctl_at b --initiate --child avpn-t4-child --timeout 10 >"$WORK/b/initiate.out" 2>&1 ||

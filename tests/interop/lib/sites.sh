@@ -204,7 +204,9 @@ a_site() {
 }
 
 # a_tunnel NAME REMOTE LOCAL_ID REMOTE_ID LOCAL_VLAN REMOTE_NET PSK_FILE [EXTRA_TOML]
-# Appends one [[ipsec]] tunnel (an initiator; charon connection avpn-NAME).
+# Appends one [[ipsec]] tunnel (an initiator unless EXTRA_TOML says
+# otherwise; charon connection avpn-NAME). DPD_ACTION (restart) and
+# DPD_DELAY (5) set its dpd table; a responder needs DPD_ACTION=clear.
 a_tunnel() {
     cat >>"$WORK/a/site.toml" <<TOML
 [[ipsec]]
@@ -218,7 +220,7 @@ psk_file = "$7"
 ike_proposals = ["${IKE_PROPOSALS:-aes256-sha256-modp2048}"]
 esp_proposals = ["aes256-sha256"]
 child_lifetime = "${CHILD_LIFETIME:-1h}"
-dpd = { action = "restart", delay = "${DPD_DELAY:-5}s" }
+dpd = { action = "${DPD_ACTION:-restart}", delay = "${DPD_DELAY:-5}s" }
 ${8:-}
 
 TOML

@@ -61,6 +61,29 @@ TEST_CASE("dpd.timeout other than its default is a warning, not an error") {
     CHECK(plain.warnings.empty());
 }
 
+TEST_CASE("a responder-only tunnel: DPD clears by default; restart or hold, which initiate, are errors") {
+    std::string base = kHub + kVlans + "[[ipsec]]\nname = \"t\"\nremote = \"192.0.2.7\"\npsk_file = \"aws.psk\"\n"
+                                       "remote_networks = [\"172.31.0.0/16\"]\nlocal_vlans = [\"Corp\"]\ninitiator = false\n";
+    auto plain = load(base, with_psk());
+    expect_ok(plain);
+    CHECK(plain.intent->ipsec[0].dpd_action == DpdAction::clear);
+    auto delay_only = load(base + "dpd = { delay = \"5s\" }\n", with_psk());
+    expect_ok(delay_only);
+    CHECK(delay_only.intent->ipsec[0].dpd_action == DpdAction::clear);
+    auto cleared = load(base + "dpd = { action = \"clear\" }\n", with_psk());
+    expect_ok(cleared);
+    for (const char* action : {"restart", "hold"}) {
+        auto r = load(base + "dpd = { action = \"" + action + "\" }\n", with_psk());
+        expect_error(r, "ipsec[0].dpd.action", "19:18",
+                     {std::string("\"") + action + "\"", "responder-only (initiator = false)", "use \"clear\""});
+    }
+    // An initiator keeps "restart" as its default.
+    auto initiator = load(kHub + kVlans + "[[ipsec]]\nname = \"t\"\nremote = \"192.0.2.7\"\npsk_file = \"aws.psk\"\n"
+                                          "remote_networks = [\"172.31.0.0/16\"]\nlocal_vlans = [\"Corp\"]\n", with_psk());
+    expect_ok(initiator);
+    CHECK(initiator.intent->ipsec[0].dpd_action == DpdAction::restart);
+}
+
 TEST_CASE("IPsec: bad remote, unknown uplink, long default interface, route-only keys on policy tunnels") {
     auto r = load(kHub + kVlans + "[[ipsec]]\nname = \"very-long-name\"\npartner = \"aws\"\nuplink = \"wan9\"\n"
                                   "remote = \"10.0.0.256\"\npsk_file = \"aws.psk\"\nremote_networks = [\"172.31.0.0/16\"]\n"

@@ -84,7 +84,7 @@ TEST_CASE("responder, DPD actions, rekey off, reauth on, unknown local address")
     CHECK(c.local_addrs == std::vector<std::string>{"%any"});
     CHECK(c.child.start_action == "none");
     CHECK(c.child.close_action == "none");
-    CHECK(c.child.dpd_action == "trap");
+    CHECK(c.child.dpd_action == "clear");  // a responder: see the next test
     CHECK(c.rekey_time == 0);
     CHECK(c.reauth_time == 4 * 3600);
     CHECK(c.child.rekey_time == 0);
@@ -95,6 +95,29 @@ TEST_CASE("responder, DPD actions, rekey off, reauth on, unknown local address")
     auto cleared = plan(lone_site({t}), PlanInputs{});
     CHECK(cleared.state.ipsec[0].child.dpd_action == "clear");
     CHECK(cleared.state.ipsec[0].child.close_action == "none");
+
+    t.dpd_action = DpdAction::hold;
+    auto held = plan(lone_site({t}), PlanInputs{});
+    CHECK(held.state.ipsec[0].child.dpd_action == "trap");
+    CHECK(held.state.ipsec[0].child.close_action == "trap");
+}
+
+// initiator = false promises responder only. charon's dpd_action "start"
+// (restart) initiates a new IKE_SA when the peer is dead, and "trap" (hold)
+// initiates at the next packet; neither may reach charon for a responder.
+TEST_CASE("a responder never initiates: no start or trap in any of its actions") {
+    for (DpdAction a : {DpdAction::restart, DpdAction::hold, DpdAction::clear}) {
+        IpsecTunnel t = tunnel("resp");
+        t.initiator = false;
+        t.dpd_action = a;
+        auto out = plan(lone_site({t}), wan("198.51.100.7"));
+        REQUIRE(out.ok());
+        const vici::ChildSa& ch = out.state.ipsec[0].child;
+        INFO("dpd action " << int(a));
+        CHECK(ch.start_action == "none");
+        CHECK(ch.dpd_action == "clear");
+        CHECK(ch.close_action == "none");
+    }
 }
 
 TEST_CASE("explicit proposals win; partner defaults otherwise; disabled tunnels are skipped") {
