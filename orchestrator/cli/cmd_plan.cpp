@@ -4,6 +4,9 @@
 #include "orchestrator/cli/command.hpp"
 #include "orchestrator/cli/load.hpp"
 #include "orchestrator/cli/render_plan.hpp"
+#include "orchestrator/cli/site_apply.hpp"
+#include "orchestrator/plan/planner.hpp"
+#include "orchestrator/reconcile/netlink_port.hpp"
 
 namespace avpn::cli {
 
@@ -15,6 +18,19 @@ Handler setup_plan(CLI::App& sub) {
     return [file, json] {
         Loaded l = load_site_file(*file, true, *json);
         if (l.exit_code != kOk) return l.exit_code;
+        // Interop tunnels use their uplink's address, which apply reads from
+        // the kernel: where this machine has it, the plan shows it too (a
+        // read-only dump); elsewhere the plan says "at apply time".
+        if (!l.intent->ipsec.empty()) {
+            if (auto port = NetlinkPort::open({})) {
+                PlanInputs inputs;
+                inputs.uplink_addresses = (*port)->interface_addresses(uplinks_of(*l.intent));
+                if (!inputs.uplink_addresses.empty()) {
+                    PlanOutcome p = plan(*l.intent, inputs);
+                    if (p.ok()) l.state = std::move(p.state);
+                }
+            }
+        }
         std::cout << (*json ? render_plan_json(*l.state) : render_plan_text(*l.state));
         return int(kOk);
     };

@@ -133,7 +133,7 @@ void to_json(JsonWriter& w, const vici::Connection& c) {
     w.field("over_time", uint64_t(c.over_time)).field("reauth_time", uint64_t(c.reauth_time));
     w.field("dpd_delay", uint64_t(c.dpd_delay)).field("dpd_timeout", uint64_t(c.dpd_timeout));
     w.field("if_id_in", hex32(c.if_id_in)).field("if_id_out", hex32(c.if_id_out));
-    w.field("bound_uplink", c.local_port_bind);
+    w.field("bound_uplink", c.local_port_bind).field("local_addrs_from", c.local_addrs_from);
     const vici::ChildSa& ch = c.child;
     w.key("child").begin_object().field("name", ch.name).field_strings("local_ts", ch.local_ts);
     w.field_strings("remote_ts", ch.remote_ts).field_strings("esp_proposals", ch.esp_proposals);

@@ -59,7 +59,10 @@ void text_rule(std::ostringstream& o, const nl::Rule& r) {
 }
 
 void text_ipsec(std::ostringstream& o, const vici::Connection& c) {
-    o << "  " << c.name << ": " << join(c.local_addrs) << " -> " << join(c.remote_addrs)
+    // Planned without the uplink's address: apply sends the address it has then.
+    const bool at_apply = c.local_addrs_from.ends_with("at apply time");
+    const std::string local = at_apply ? "(" + c.local_port_bind + "'s address at apply time)" : join(c.local_addrs);
+    o << "  " << c.name << ": " << local << " -> " << join(c.remote_addrs)
       << (c.if_id_in ? " route-based if_id " + hex(c.if_id_in) : std::string(" policy-based")) << "\n"
       << "    ike " << join(c.ike_proposals) << " rekey " << c.rekey_time << "s reauth " << c.reauth_time
       << "s dpd " << c.dpd_delay << "s\n"

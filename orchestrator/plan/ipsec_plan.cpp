@@ -18,7 +18,12 @@ Proposals partner_proposals(IpsecPartner partner) {
         case IpsecPartner::generic:
             break;
     }
-    return {};  // charon's own default proposals
+    // strongSwan 5.9.8's (Debian 12) own defaults as charon sends them with
+    // the plugins of the userspace test setup (aes, sha1, sha2, hmac, gmp):
+    // no GCM, no curve25519 or ECP groups, which those lack. Written out so
+    // the plan shows what goes to the peer (docs/vici.md).
+    return {{"aes128-aes192-aes256-sha256-sha384-sha512-sha1-modp3072-modp4096-modp6144-modp8192-modp2048"},
+            {"aes128-aes192-aes256-sha256-sha384-sha512-sha1"}};
 }
 
 namespace {
@@ -114,6 +119,9 @@ vici::Connection connection_of(const Intent& intent, const PlanInputs& inputs, c
     c.if_id_in = if_id;
     c.if_id_out = if_id;
     c.local_port_bind = uplink_of(intent, t);
+    c.local_addrs_from = t.local_address    ? "local_address"
+                         : local == "%any" ? "uplink " + c.local_port_bind + " at apply time"
+                                           : "uplink " + c.local_port_bind;
     c.child = child_of(t, c.name, defaults);
     return c;
 }

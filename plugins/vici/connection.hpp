@@ -44,6 +44,11 @@ struct Connection {
     uint32_t if_id_in = 0;        // route-based: XFRM interface id; 0: policy-based
     uint32_t if_id_out = 0;
     std::string local_port_bind;  // the WAN interface the tunnel is bound to (informative)
+    // Where local_addrs (and a default local_id) come from (informative, for
+    // the plan): "local_address"; "uplink <if>" (its address when planned);
+    // "uplink <if> at apply time" (no address known when planned: %any and
+    // no local_id here, but apply plans again with the uplink's live address).
+    std::string local_addrs_from;
     ChildSa child;
     auto operator<=>(const Connection&) const = default;
 };

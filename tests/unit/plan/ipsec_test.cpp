@@ -59,7 +59,11 @@ TEST_CASE("an initiator tunnel maps onto a charon connection") {
     CHECK(c.dpd_timeout == 30);
     CHECK(c.if_id_in == 0);  // policy-based
     CHECK(c.local_port_bind == "wan0");
-    CHECK(c.ike_proposals.empty());  // generic partner: charon's defaults
+    CHECK(c.local_addrs_from == "uplink wan0");
+    // generic partner: charon's own defaults, written out (no GCM, no x25519/ECP)
+    CHECK(c.ike_proposals ==
+          std::vector<std::string>{"aes128-aes192-aes256-sha256-sha384-sha512-sha1-modp3072-modp4096-modp6144-modp8192-modp2048"});
+    CHECK(c.child.esp_proposals == std::vector<std::string>{"aes128-aes192-aes256-sha256-sha384-sha512-sha1"});
     CHECK(c.child.name == "avpn-hq-child");
     CHECK(c.child.local_ts == std::vector<std::string>{"10.10.1.0/24"});
     CHECK(c.child.remote_ts == std::vector<std::string>{"172.31.0.0/16"});
@@ -82,6 +86,8 @@ TEST_CASE("responder, DPD actions, rekey off, reauth on, unknown local address")
     REQUIRE(out.ok());
     const vici::Connection& c = out.state.ipsec[0];
     CHECK(c.local_addrs == std::vector<std::string>{"%any"});
+    CHECK(c.local_id.empty());
+    CHECK(c.local_addrs_from == "uplink wan0 at apply time");  // what the plan says instead
     CHECK(c.child.start_action == "none");
     CHECK(c.child.close_action == "none");
     CHECK(c.child.dpd_action == "clear");  // a responder: see the next test
