@@ -58,7 +58,9 @@ int run_down(const DownArgs& a) {
     std::cout << (a.json ? render_apply_json(report, false, &ipsec) : render_apply_text(report, false, &ipsec));
     if (report.failure) return kFailed;
     if (Status s = state.clear(); !s) return report_failure("down", s.error());
-    for (const std::string& f : {fingerprints_path(a.state_dir), failures_path(a.state_dir)}) ::unlink(f.c_str());
+    for (const std::string& f :
+         {fingerprints_path(a.state_dir), failures_path(a.state_dir), retries_path(a.state_dir)})
+        ::unlink(f.c_str());
     return kOk;
 }
 

@@ -7,6 +7,7 @@
 // handshake and byte counters (the backend the interface runs on: a UAPI
 // socket if it has one, else the kernel; nothing is started).
 // Read-only towards the kernel and charon; takes no lock.
+#include <algorithm>
 #include <ctime>
 #include <iostream>
 #include <set>
@@ -58,6 +59,11 @@ std::string tunnel_text(const vici::TunnelStatus& t) {
     if (!t.last_failure.empty())
         o << "    last failure " << clock_time(t.last_failure_at) << ": " << t.last_failure << " (charon: "
           << t.last_failure_detail << ")\n";
+    if (t.next_attempt_at != 0) {
+        int64_t in = std::max<int64_t>(0, t.next_attempt_at - int64_t(std::time(nullptr)));
+        o << "    next attempt " << clock_time(t.next_attempt_at) << " (in " << in << " s), by avpnd; "
+          << t.retry_attempts << " attempt" << (t.retry_attempts == 1 ? "" : "s") << " so far\n";
+    }
     return o.str();
 }
 

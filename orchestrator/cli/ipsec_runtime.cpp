@@ -1,7 +1,9 @@
 #include "orchestrator/cli/ipsec_runtime.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <map>
 #include <set>
 
 #include "plugins/vici/load_conn.hpp"
@@ -59,6 +61,7 @@ void settle(vici::Client& charon, const std::vector<std::string>& names, const v
 
 std::string fingerprints_path(const std::string& state_dir) { return state_dir + "/vici.fingerprints"; }
 std::string failures_path(const std::string& state_dir) { return state_dir + "/ipsec.failures"; }
+std::string retries_path(const std::string& state_dir) { return state_dir + "/ipsec.retry"; }
 
 Result<std::unique_ptr<vici::Client>> connect_charon(const std::string& socket) {
     vici::ClientOptions o;
@@ -190,9 +193,54 @@ Result<std::vector<vici::TunnelStatus>> ipsec_status(vici::Client& charon, const
     auto observed = vici::observe(charon, false);
     if (!observed) return observed.error();
     auto st = vici::collect_status(charon, names, &tracker, unix_now());
-    if (st)
-        for (auto& t : *st) t.loaded = observed->conns.contains(t.name);
+    if (!st) return st;
+    const auto retries = vici::load_retries(retries_path(state_dir));
+    for (auto& t : *st) {
+        t.loaded = observed->conns.contains(t.name);
+        auto r = retries.find(t.name);
+        // Also while an attempt is under way (CONNECTING): the next one is
+        // due should it fail.
+        if (t.up || r == retries.end()) continue;
+        t.retry_attempts = r->second.attempts;
+        t.next_attempt_at = r->second.next_at;
+    }
     return st;
+}
+
+Result<std::vector<std::string>> retry_ipsec(vici::Client& charon, const std::vector<vici::Connection>& desired,
+                                             const std::string& state_dir, vici::RetrySchedule& schedule,
+                                             int settle_seconds) {
+    std::vector<std::string> initiators;
+    for (const auto& c : desired)
+        if (vici::is_initiator(c)) initiators.push_back(c.name);
+    std::vector<std::string> due;
+    if (!initiators.empty()) {
+        auto st = vici::collect_status(charon, initiators, nullptr, unix_now());
+        if (!st) return st.error();
+        std::map<std::string, std::string> ike;
+        for (const auto& t : *st) ike[t.name] = t.ike_state;
+        due = schedule.due(ike, unix_now());
+    } else {
+        (void)schedule.due({}, unix_now());
+    }
+    if (!due.empty()) {
+        vici::FailureTracker tracker = vici::load_failures(failures_path(state_dir));
+        const int64_t started = unix_now();
+        {
+            Listening listening(charon, tracker);
+            std::vector<std::string> initiated;
+            for (const auto& c : desired)
+                if (std::find(due.begin(), due.end(), c.name) != due.end() && vici::initiate(charon, c, -1).ok())
+                    initiated.push_back(c.name);
+            settle(charon, initiated, tracker, started, settle_seconds);
+        }
+        (void)vici::save_failures(failures_path(state_dir), tracker);
+    }
+    // Written when it changes only (it is fsynced).
+    const std::string path = retries_path(state_dir);
+    if (!due.empty() || vici::load_retries(path).size() != schedule.all().size())
+        if (Status s = vici::save_retries(path, schedule.all()); !s) return s.error();
+    return due;
 }
 
 }  // namespace avpn::cli

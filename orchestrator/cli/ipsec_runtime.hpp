@@ -13,6 +13,7 @@
 #include "plugins/vici/client.hpp"
 #include "plugins/vici/connection.hpp"
 #include "plugins/vici/reconcile.hpp"
+#include "plugins/vici/retry.hpp"
 #include "plugins/vici/status.hpp"
 
 namespace avpn::cli {
@@ -20,6 +21,7 @@ namespace avpn::cli {
 // Files in the state directory (next to applied.state).
 std::string fingerprints_path(const std::string& state_dir);
 std::string failures_path(const std::string& state_dir);
+std::string retries_path(const std::string& state_dir);  // written by avpnd only
 
 // What the charon step did; rendered by render_apply.
 struct IpsecOutcome {
@@ -57,5 +59,14 @@ IpsecOutcome down_ipsec(vici::Client& charon, const std::vector<std::string>& na
 // failure happening now is seen, and merges the recorded failures.
 Result<std::vector<vici::TunnelStatus>> ipsec_status(vici::Client& charon, const std::vector<std::string>& names,
                                                      const std::string& state_dir, int listen_seconds);
+
+// One round of avpnd's re-initiation (retry.hpp): reads each initiator's IKE
+// state, initiates those `schedule` says are due (timeout −1), waits up to
+// settle_seconds for them to come up or fail while listening to charon's
+// log, records failures, and writes the schedule to the state directory for
+// `avpnctl status`. Returns the names initiated.
+Result<std::vector<std::string>> retry_ipsec(vici::Client& charon, const std::vector<vici::Connection>& desired,
+                                             const std::string& state_dir, vici::RetrySchedule& schedule,
+                                             int settle_seconds);
 
 }  // namespace avpn::cli

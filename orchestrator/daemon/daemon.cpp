@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <sstream>
 
+#include "orchestrator/cli/ipsec_runtime.hpp"
 #include "orchestrator/cli/load.hpp"
 #include "orchestrator/cli/site_runtime.hpp"
 
@@ -76,7 +79,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options& o) {
 
 Daemon::Daemon(const Options& o, std::unique_ptr<NetlinkPort> port, nl::Watch watch, int signal_fd)
     : options_(o), state_(o.state_dir), port_(std::move(port)), reconciler_(*port_), watch_(std::move(watch)),
-      signal_fd_(signal_fd) {}
+      signal_fd_(signal_fd), retry_(vici::RetryPolicy{o.retry_first, o.retry_max}) {}
 
 Daemon::~Daemon() {
     if (signal_fd_ >= 0) ::close(signal_fd_);
@@ -122,6 +125,7 @@ bool Daemon::apply_full(IncrementalPlanner::Update& u, const std::string& why, C
     }
     if (Status s = cli::save_applied(state_, r.record, options_.config); !s) log("save the state: " + s.error().str());
     refresh_watch_scope(r.record.owned);
+    ipsec_ = u.plan.state.ipsec;
     log("full apply (" + why + "): " + summary(r.kernel.ops) + " in " + timing(ms_since(t0)));
     planner_.commit(std::move(u));
     return true;
@@ -139,6 +143,7 @@ bool Daemon::apply_change(IncrementalPlanner::Update& u, const std::string& why,
     AppliedRecord rec = cli::record_of(*intent_, u.want, options_.config);
     if (Status s = cli::save_applied(state_, rec, options_.config); !s) log("save the state: " + s.error().str());
     refresh_watch_scope(rec.owned);
+    ipsec_ = u.want.ipsec;
     log("change (" + why + "): " + std::to_string(u.peers_changed) + " peers changed, " + summary(r.ops) + " in " +
         timing(ms_since(t0)));
     planner_.commit(std::move(u));
@@ -187,6 +192,21 @@ bool Daemon::drift_seen() {
     return seen;
 }
 
+void Daemon::retry_ipsec() {
+    if (ipsec_.empty()) return;
+    auto charon = cli::connect_charon(options_.vici_socket);
+    if (!charon) return log("ipsec retry: " + charon.error().str());
+    // Short: the daemon does nothing else meanwhile; a failure later than this
+    // is seen at the next attempt.
+    auto r = cli::retry_ipsec(**charon, ipsec_, options_.state_dir, retry_, 3);
+    if (!r) return log("ipsec retry: " + r.error().str());
+    for (const std::string& name : *r) {
+        const auto& s = retry_.all().at(name);
+        log("ipsec: " + name + " has no IKE_SA: initiated (attempt " + std::to_string(s.attempts) +
+            "; next in " + std::to_string(s.next_at - int64_t(std::time(nullptr))) + " s if it stays down)");
+    }
+}
+
 int Daemon::run() {
     log("managing " + intent_->site.name + " from " + options_.config + " (state " + options_.state_dir + ")");
     converge(true, "start");
@@ -196,8 +216,12 @@ int Daemon::run() {
     auto next_full = Clock::now() + (last_ok_ ? resync : retry);
     const auto never = Clock::time_point::max();
     auto repair_at = never;  // a repair is due once the kernel has been quiet for quiet_ms
+    // IPsec initiators are looked at every retry_first seconds (one list-sas);
+    // those due are initiated (retry.hpp).
+    const auto ipsec_every = std::chrono::seconds(options_.retry_first);
+    auto next_ipsec = Clock::now() + ipsec_every;
     for (;;) {
-        auto deadline = std::min(repair_at, next_full);
+        auto deadline = std::min({repair_at, next_full, ipsec_.empty() ? never : next_ipsec});
         auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {watch_.rtnl_fd(), POLLIN, 0}, {watch_.xfrm_fd(), POLLIN, 0}};
         int n = ::poll(fds, watch_.xfrm_fd() >= 0 ? 3 : 2, int(std::max<long long>(wait_ms, 0)));
@@ -215,7 +239,13 @@ int Daemon::run() {
             repair_at = never;
             next_full = Clock::now() + (last_ok_ ? resync : retry);
         }
+        if (!ipsec_.empty() && Clock::now() >= next_ipsec) {
+            retry_ipsec();
+            next_ipsec = Clock::now() + ipsec_every;
+        }
     }
+    // Nobody retries once avpnd is gone: status must not promise an attempt.
+    ::unlink(cli::retries_path(options_.state_dir).c_str());
     log("stopping; tunnels stay up (avpnctl down removes them)");
     return 0;
 }

@@ -8,6 +8,10 @@
 //   and re-reads uplink addresses;
 // - every --resync seconds: a full apply, the backstop for anything no
 //   notification reports (a WireGuard peer changed behind its back);
+// - IPsec initiators without an IKE_SA are initiated again with back-off
+//   (--retry-first, doubling up to --retry-max, forever): charon gives up
+//   after an authentication failure, the peer may fix its side later. The
+//   schedule is in <state-dir>/ipsec.retry for `avpnctl status`;
 // - SIGTERM / SIGINT: exits, leaving tunnels up (`avpnctl down` removes
 //   them), as networkd and charon do.
 // A bad config on reload is reported and the running state kept.
@@ -24,6 +28,7 @@
 #include "orchestrator/plan/incremental.hpp"
 #include "orchestrator/reconcile/netlink_port.hpp"
 #include "orchestrator/reconcile/reconciler.hpp"
+#include "plugins/vici/retry.hpp"
 
 namespace avpn::daemon {
 
@@ -34,6 +39,8 @@ struct Options {
     int settle_seconds = 10;
     int resync_seconds = 300;
     int quiet_ms = 200;  // after a foreign change, wait this long for more
+    int retry_first = 5;  // seconds: first wait between re-initiations of a down IPsec initiator
+    int retry_max = 300;  // ... doubling up to this
 };
 
 class Daemon {
@@ -54,6 +61,7 @@ private:
     void refresh_watch_scope(const OwnedScope& owned);
     bool handle_signals();                // false: stop
     bool drift_seen();                    // drains the watch
+    void retry_ipsec();                   // re-initiates down initiators that are due
 
     Options options_;
     StateDir state_;
@@ -65,6 +73,8 @@ private:
     std::optional<Intent> intent_;
     WatchScope scope_;
     bool last_ok_ = false;
+    std::vector<vici::Connection> ipsec_;  // charon's part as last applied
+    vici::RetrySchedule retry_;
 };
 
 }  // namespace avpn::daemon

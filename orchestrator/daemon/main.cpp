@@ -1,5 +1,5 @@
 // avpnd FILE [--state-dir DIR] [--vici-socket PATH] [--resync SECONDS]
-// [--settle SECONDS] [--quiet-ms MS]: keeps the site of FILE converged
+// [--settle SECONDS] [--retry-first SECONDS] [--retry-max SECONDS] [--quiet-ms MS]: keeps the site of FILE converged
 // (daemon.hpp). Logs to stderr, one line per event, for the journal.
 #include <CLI/CLI.hpp>
 #include <signal.h>
@@ -25,6 +25,13 @@ int main(int argc, char** argv) {
     app.add_option("--settle", o.settle_seconds, "seconds to wait for new IPsec initiators")
         ->capture_default_str()
         ->check(CLI::Range(0, 120));
+    app.add_option("--retry-first", o.retry_first,
+                   "seconds between re-initiations of an IPsec initiator that has no IKE_SA, at first")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 3600));
+    app.add_option("--retry-max", o.retry_max, "... doubling up to this many seconds, forever")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 86400));
     app.add_option("--quiet-ms", o.quiet_ms, "after a foreign kernel change, wait this long for more before repairing")
         ->capture_default_str()
         ->check(CLI::Range(0, 60000));

@@ -101,17 +101,21 @@ struct Run {
     }
 
     void initiate(const Connection& c) {
-        Section args;
-        args.add_value("child", c.child.name);
-        args.add_value("ike", c.name);
-        args.add_value("timeout", std::to_string(options.initiate_timeout_ms));
-        Status st = command(client, "initiate", args);
+        Status st = vici::initiate(client, c, options.initiate_timeout_ms);
         if (!st) return fail(c.name, st.error());
         report.initiated.push_back(c.name);
     }
 };
 
 }  // namespace
+
+Status initiate(Client& client, const Connection& c, int timeout_ms) {
+    Section args;
+    args.add_value("child", c.child.name);
+    args.add_value("ike", c.name);
+    args.add_value("timeout", std::to_string(timeout_ms));
+    return command(client, "initiate", args);
+}
 
 Result<Observed> observe(Client& client, bool with_listed) {
     Observed o;

@@ -80,6 +80,10 @@ Result<Observed> observe(Client& client, bool with_listed);
 Result<ReconcileReport> reconcile(Client& client, const std::vector<Connection>& desired,
                                   const ReconcileOptions& options);
 
+// initiate of the connection's child under its own IKE config; timeout_ms −1
+// returns at once (charon goes on in the background).
+Status initiate(Client& client, const Connection& c, int timeout_ms);
+
 // Removes exactly the named connections (only avpn- names; others are
 // refused): unload-conn and unload-shared where charon has them, then
 // terminate whatever IKE_SA of theirs is left (a responder's SAs outlive

@@ -209,6 +209,7 @@ void to_json(JsonWriter& w, const TunnelStatus& s) {
     w.field_strings("local_ts", s.local_ts).field_strings("remote_ts", s.remote_ts);
     w.field("last_failure", s.last_failure).field("last_failure_detail", s.last_failure_detail);
     w.field("last_failure_at", s.last_failure_at);
+    w.field("retry_attempts", int64_t(s.retry_attempts)).field("next_attempt_at", s.next_attempt_at);
     w.end_object();
 }
 

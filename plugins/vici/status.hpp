@@ -45,6 +45,11 @@ struct TunnelStatus {
     std::string last_failure;         // "authentication failed", "no proposal chosen", "peer not responding", ...
     std::string last_failure_detail;  // charon's own words
     int64_t last_failure_at = 0;      // unix time; 0: none seen
+    // avpnd's re-initiation of an initiator that is not up (retry.hpp), from
+    // the state directory; 0 when nothing is scheduled (up, a responder, or
+    // no avpnd running).
+    int retry_attempts = 0;
+    int64_t next_attempt_at = 0;  // unix time
 };
 
 // charon log text -> a failure in words; "" when the line is no failure.
