@@ -14,36 +14,6 @@ charon=/usr/lib/ipsec/charon
 [ -x "$charon" ] && command -v swanctl >/dev/null || { echo "skipped: strongSwan charon/swanctl not installed"; exit 77; }
 command -v jq >/dev/null || { echo "skipped: jq not installed"; exit 77; }
 work=$(mktemp -d)
-plugins="random nonce aes sha1 sha2 hmac md5 kdf gmp pem pkcs1 pubkey x509 kernel-netlink socket-default vici"
-
-# charon_conf SITE EXTRA: strongswan.conf with a private vici socket.
-charon_conf() {
-  mkdir -p "$work/$1/run" "$work/$1/swanctl"
-  cat >"$work/$1/strongswan.conf" <<CONF
-charon {
-    load_modular = no
-    load = $plugins
-    $2
-    plugins { vici { socket = unix://$work/$1/charon.vici } }
-    filelog { log { path = $work/$1/charon.log
-                    default = 1
-                    ike = 2 } }
-    syslog { daemon { default = -1 } }
-}
-swanctl { plugins { vici { socket = unix://$work/$1/charon.vici } } }
-CONF
-}
-# start_charon SITE: charon in SITE's namespace with a private /run (its pid
-# file path is fixed), waits until vici answers.
-start_charon() {
-  STRONGSWAN_CONF=$work/$1/strongswan.conf in_ns_background "$1" \
-    sh -c "mount --bind '$work/$1/run' /run && exec $charon" >"$work/$1/charon.out" 2>&1
-  for _ in $(seq 100); do
-    STRONGSWAN_CONF=$work/$1/strongswan.conf swanctl --version >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  fail "charon of $1 does not answer"
-}
 dump_logs() { local f; for f in "$work"/*/charon.log; do echo "== $f"; tail -n 30 "$f"; done; }
 trap 'rc=$?; [ $rc -ne 0 ] && dump_logs; delete_namespaces; exit $rc' EXIT
 

@@ -213,3 +213,40 @@ demo_expect_exports() {
   expect_no_site_ping branch2 10.2.1.1 10.1.2.1
   expect_no_site_ping branch1 10.1.2.1 10.0.1.1   # ... not even as a source
 }
+
+# ---- strongSwan's charon per site, kernel ESP (the IPsec tests) ----
+# A script using these sets `work` (its scratch folder); each site's files
+# are in $work/SITE.
+charon=/usr/lib/ipsec/charon
+charon_plugins="random nonce aes sha1 sha2 hmac md5 kdf gmp pem pkcs1 pubkey x509 kernel-netlink socket-default vici"
+
+# charon_conf SITE EXTRA: strongswan.conf with a private vici socket; EXTRA
+# goes into the charon section.
+charon_conf() {
+  mkdir -p "$work/$1/run" "$work/$1/swanctl"
+  cat >"$work/$1/strongswan.conf" <<CONF
+charon {
+    load_modular = no
+    load = $charon_plugins
+    $2
+    plugins { vici { socket = unix://$work/$1/charon.vici } }
+    filelog { log { path = $work/$1/charon.log
+                    time_format = %H:%M:%S
+                    default = 1
+                    ike = 2 } }
+    syslog { daemon { default = -1 } }
+}
+swanctl { plugins { vici { socket = unix://$work/$1/charon.vici } } }
+CONF
+}
+# start_charon SITE: charon in SITE's namespace with a private /run (its pid
+# file path is fixed), waits until vici answers.
+start_charon() {
+  STRONGSWAN_CONF=$work/$1/strongswan.conf in_ns_background "$1" \
+    sh -c "mount --bind '$work/$1/run' /run && exec $charon" >"$work/$1/charon.out" 2>&1
+  for _ in $(seq 100); do
+    STRONGSWAN_CONF=$work/$1/strongswan.conf swanctl --version >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  fail "charon of $1 does not answer"
+}
