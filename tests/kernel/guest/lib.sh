@@ -232,6 +232,7 @@ charon {
     plugins { vici { socket = unix://$work/$1/charon.vici } }
     filelog { log { path = $work/$1/charon.log
                     time_format = %H:%M:%S
+                    flush_line = yes
                     default = 1
                     ike = 2 } }
     syslog { daemon { default = -1 } }
