@@ -30,7 +30,8 @@
 #include "apply_baseline.hpp"
 #include "child.hpp"
 #include "common/crypto.hpp"
-#include "orchestrator/cli/site_runtime.hpp"
+#include "orchestrator/reconcile/netlink_port.hpp"
+#include "orchestrator/runtime/scope.hpp"
 #include "orchestrator/plan/planner.hpp"
 #include "orchestrator/reconcile/apply.hpp"
 #include "orchestrator/reconcile/diff.hpp"
@@ -216,7 +217,7 @@ ApplyFigures timed_apply(const Hub& h, KernelPort& real) {
     a.plan_ms = ms_since(t0);
     if (!desired) return a;
     auto t1 = Clock::now();
-    ApplyReport r = apply(*desired, cli::scope_of(*desired, AppliedRecord{}), port, false);
+    ApplyReport r = apply(*desired, runtime::scope_of(*desired, AppliedRecord{}), port, false);
     double apply_ms = ms_since(t1);
     a.total_ms = ms_since(t0);
     a.observe_ms = port.observe_ms;
@@ -250,7 +251,7 @@ bool prime_daemon(const Hub& h, const PlanInputs& inputs, Daemon& d) {
     if (!wg.plan.ok() || !x.plan.ok()) return false;
     DesiredState desired = wg.plan.state;
     add_xfrm_policies(desired, x.plan.state);
-    ApplyReport r = d.reconciler.apply_full(desired, cli::scope_of(desired, AppliedRecord{}), false);
+    ApplyReport r = d.reconciler.apply_full(desired, runtime::scope_of(desired, AppliedRecord{}), false);
     if (!r.applied) return false;
     d.wg.commit(std::move(wg));
     d.xfrm.commit(std::move(x));
@@ -418,7 +419,7 @@ void baseline_side(size_t spokes, const std::string& dir, Figures& f) {
     if (!ok) return fail(f, "a baseline command failed (files in " + dir + ")");
 
     // Same objects? avpn's own diff of what the tools wrote must be empty.
-    auto observed = (*port)->observe(cli::scope_of(*d, AppliedRecord{}));
+    auto observed = (*port)->observe(runtime::scope_of(*d, AppliedRecord{}));
     if (!observed) return fail(f, observed.error().str());
     auto residual = diff(*d, *observed);
     f.baseline_residual_ops = residual.size();

@@ -4,11 +4,13 @@
 #include <iostream>
 
 #include "orchestrator/cli/command.hpp"
-#include "orchestrator/cli/ipsec_runtime.hpp"
+#include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/cli/load.hpp"
 #include "orchestrator/cli/render_apply.hpp"
-#include "orchestrator/cli/site_apply.hpp"
-#include "orchestrator/cli/site_runtime.hpp"
+#include "orchestrator/runtime/site_apply.hpp"
+#include "orchestrator/cli/report.hpp"
+#include "orchestrator/reconcile/netlink_port.hpp"
+#include "orchestrator/runtime/scope.hpp"
 #include "orchestrator/plan/planner.hpp"
 
 namespace avpn::cli {
@@ -39,26 +41,26 @@ int run_apply(const ApplyArgs& a) {
     if (!port) return report_failure("apply", port.error());
 
     PlanInputs inputs;
-    inputs.uplink_addresses = (*port)->interface_addresses(uplinks_of(intent));
+    inputs.uplink_addresses = (*port)->interface_addresses(runtime::uplinks_of(intent));
     PlanOutcome planned = plan(intent, inputs);
     if (!planned.ok()) {
         for (const Error& e : planned.errors) std::cerr << e.str() << "\n";
         return kInvalid;
     }
 
-    SiteApplyOptions o{a.file, a.state_dir, a.vici_socket, a.settle, a.dry_run};
+    runtime::SiteApplyOptions o{a.file, a.state_dir, a.vici_socket, a.settle, a.dry_run};
     KernelPort& kernel_port = **port;
     auto kernel = [&](const nl::KernelState& d, const OwnedScope& scope) {
         return apply(d, scope, kernel_port, a.dry_run);
     };
-    SiteApplyResult r = apply_site(intent, planned.state, *last, kernel_port, kernel, o);
+    runtime::SiteApplyResult r = runtime::apply_site(intent, planned.state, *last, kernel_port, kernel, o);
     if (r.refused) return report_failure("apply", *r.refused);
     std::cout << (a.json ? render_apply_json(r.kernel, a.dry_run, &r.ipsec)
                          : render_apply_text(r.kernel, a.dry_run, &r.ipsec));
     for (const std::string& w : r.warnings) std::cerr << "avpnctl apply: warning: " << w << "\n";
     if (!r.ok()) return kFailed;
     if (a.dry_run) return kOk;
-    if (Status s = save_applied(state, r.record, a.file); !s) return report_failure("apply", s.error());
+    if (Status s = runtime::save_applied(state, r.record, a.file); !s) return report_failure("apply", s.error());
     return kOk;
 }
 

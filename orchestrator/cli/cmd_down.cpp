@@ -11,9 +11,11 @@
 #include <iostream>
 
 #include "orchestrator/cli/command.hpp"
-#include "orchestrator/cli/ipsec_runtime.hpp"
+#include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/cli/render_apply.hpp"
-#include "orchestrator/cli/site_runtime.hpp"
+#include "orchestrator/cli/report.hpp"
+#include "orchestrator/reconcile/netlink_port.hpp"
+#include "orchestrator/runtime/scope.hpp"
 
 namespace avpn::cli {
 
@@ -35,11 +37,11 @@ int run_down(const DownArgs& a) {
     auto last = state.load();
     if (!last) return report_failure("down", last.error());
 
-    IpsecOutcome ipsec;
+    runtime::IpsecOutcome ipsec;
     if (!last->ipsec_connections.empty()) {
-        auto charon = connect_charon(a.vici_socket);
+        auto charon = runtime::connect_charon(a.vici_socket);
         if (charon) {
-            ipsec = down_ipsec(**charon, last->ipsec_connections);
+            ipsec = runtime::down_ipsec(**charon, last->ipsec_connections);
             if (ipsec.failure) {
                 std::cout << (a.json ? render_apply_json(ApplyReport{}, false, &ipsec)
                                      : render_apply_text(ApplyReport{}, false, &ipsec));
@@ -59,7 +61,7 @@ int run_down(const DownArgs& a) {
     if (report.failure) return kFailed;
     if (Status s = state.clear(); !s) return report_failure("down", s.error());
     for (const std::string& f :
-         {fingerprints_path(a.state_dir), failures_path(a.state_dir), retries_path(a.state_dir)})
+         {runtime::fingerprints_path(a.state_dir), runtime::failures_path(a.state_dir), runtime::retries_path(a.state_dir)})
         ::unlink(f.c_str());
     return kOk;
 }

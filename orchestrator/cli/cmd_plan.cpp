@@ -4,7 +4,7 @@
 #include "orchestrator/cli/command.hpp"
 #include "orchestrator/cli/load.hpp"
 #include "orchestrator/cli/render_plan.hpp"
-#include "orchestrator/cli/site_apply.hpp"
+#include "orchestrator/runtime/site_apply.hpp"
 #include "orchestrator/plan/planner.hpp"
 #include "orchestrator/reconcile/netlink_port.hpp"
 
@@ -24,7 +24,7 @@ Handler setup_plan(CLI::App& sub) {
         if (!l.intent->ipsec.empty()) {
             if (auto port = NetlinkPort::open({})) {
                 PlanInputs inputs;
-                inputs.uplink_addresses = (*port)->interface_addresses(uplinks_of(*l.intent));
+                inputs.uplink_addresses = (*port)->interface_addresses(runtime::uplinks_of(*l.intent));
                 if (!inputs.uplink_addresses.empty()) {
                     PlanOutcome p = plan(*l.intent, inputs);
                     if (p.ok()) l.state = std::move(p.state);

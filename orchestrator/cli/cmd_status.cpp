@@ -15,9 +15,11 @@
 
 #include "common/json.hpp"
 #include "orchestrator/cli/command.hpp"
-#include "orchestrator/cli/ipsec_runtime.hpp"
+#include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/cli/render_apply.hpp"
-#include "orchestrator/cli/site_runtime.hpp"
+#include "orchestrator/cli/report.hpp"
+#include "orchestrator/reconcile/netlink_port.hpp"
+#include "orchestrator/runtime/scope.hpp"
 #include "plugins/wireguard/select.hpp"
 
 namespace avpn::cli {
@@ -124,11 +126,11 @@ int run_status(const StatusArgs& a) {
     std::vector<vici::TunnelStatus> tunnels;
     const bool has_ipsec = !last->ipsec_connections.empty();
     if (has_ipsec) {
-        auto charon = connect_charon(a.vici_socket);
+        auto charon = runtime::connect_charon(a.vici_socket);
         if (!charon) {
             ipsec_error = charon.error();
         } else {
-            auto st = ipsec_status(**charon, last->ipsec_connections, a.state_dir, a.listen);
+            auto st = runtime::ipsec_status(**charon, last->ipsec_connections, a.state_dir, a.listen);
             if (st) tunnels = std::move(*st);
             else ipsec_error = st.error();
         }

@@ -37,7 +37,7 @@ std::string joined(const std::vector<std::string>& v) {
     return s;
 }
 
-void ipsec_json(JsonWriter& w, const IpsecOutcome* ip) {
+void ipsec_json(JsonWriter& w, const runtime::IpsecOutcome* ip) {
     w.key("ipsec");
     if (!ip || !ip->asked) {
         w.null();
@@ -67,7 +67,7 @@ void ipsec_json(JsonWriter& w, const IpsecOutcome* ip) {
     w.end_object();
 }
 
-std::string ipsec_text(const IpsecOutcome& ip, bool dry_run) {
+std::string ipsec_text(const runtime::IpsecOutcome& ip, bool dry_run) {
     std::ostringstream o;
     if (ip.failure) {
         o << "ipsec failed: " << ip.failure->str() << "\n";
@@ -110,7 +110,7 @@ std::string tunnel_line(const vici::TunnelStatus& t) {
     return o.str();
 }
 
-std::string render_apply_json(const ApplyReport& r, bool dry_run, const IpsecOutcome* ipsec) {
+std::string render_apply_json(const ApplyReport& r, bool dry_run, const runtime::IpsecOutcome* ipsec) {
     JsonWriter w;
     OpCounts c = count(r.ops);
     w.begin_object().field("schema", "avpn.apply/1").field("dry_run", dry_run).field("applied", r.applied);
@@ -145,7 +145,7 @@ std::string render_apply_json(const ApplyReport& r, bool dry_run, const IpsecOut
     return w.str();
 }
 
-std::string render_apply_text(const ApplyReport& r, bool dry_run, const IpsecOutcome* ipsec) {
+std::string render_apply_text(const ApplyReport& r, bool dry_run, const runtime::IpsecOutcome* ipsec) {
     std::string out = render_kernel_text(r, dry_run, ipsec && ipsec->kernel_rolled_back);
     if (ipsec && ipsec->asked) out += ipsec_text(*ipsec, dry_run);
     return out;

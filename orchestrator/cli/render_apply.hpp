@@ -5,15 +5,15 @@
 
 #include <string>
 
-#include "orchestrator/cli/ipsec_runtime.hpp"
+#include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/reconcile/apply.hpp"
 
 namespace avpn::cli {
 
 // `ipsec` (may be null) is the charon step; JSON carries it as "ipsec"
 // (null when charon was not asked: a site without [[ipsec]] tunnels).
-std::string render_apply_text(const ApplyReport&, bool dry_run, const IpsecOutcome* ipsec = nullptr);
-std::string render_apply_json(const ApplyReport&, bool dry_run, const IpsecOutcome* ipsec = nullptr);
+std::string render_apply_text(const ApplyReport&, bool dry_run, const runtime::IpsecOutcome* ipsec = nullptr);
+std::string render_apply_json(const ApplyReport&, bool dry_run, const runtime::IpsecOutcome* ipsec = nullptr);
 
 // One line per tunnel, as `status` and `apply` print it.
 std::string tunnel_line(const vici::TunnelStatus& t);

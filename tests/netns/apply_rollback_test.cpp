@@ -15,7 +15,8 @@
 #include <functional>
 #include <sstream>
 
-#include "orchestrator/cli/site_runtime.hpp"
+#include "orchestrator/reconcile/netlink_port.hpp"
+#include "orchestrator/runtime/scope.hpp"
 #include "orchestrator/config/load.hpp"
 #include "orchestrator/plan/planner.hpp"
 #include "orchestrator/reconcile/apply.hpp"
@@ -166,7 +167,7 @@ std::string report_text(const ApplyReport& r) {
 TEST_CASE("a fresh apply that meets a conflicting route rolls back to the empty kernel") {
     HubSite site;
     DesiredState want = site.plan_now();
-    OwnedScope scope = cli::owned_by(want);
+    OwnedScope scope = runtime::owned_by(want);
     std::string before = kernel_dump();
     REQUIRE(site.wireguard(scope).empty());
 
@@ -197,7 +198,7 @@ TEST_CASE("a fresh apply that meets a conflicting route rolls back to the empty 
 TEST_CASE("a fresh apply whose tunnel device is deleted under it leaves nothing behind") {
     HubSite site;
     DesiredState want = site.plan_now();
-    OwnedScope scope = cli::owned_by(want);
+    OwnedScope scope = runtime::owned_by(want);
     std::string before = kernel_dump();
 
     // The device the routes need disappears after it was created and
@@ -221,9 +222,9 @@ TEST_CASE("a fresh apply whose tunnel device is deleted under it leaves nothing 
 TEST_CASE("a failing second apply of a changed plan rolls back to the first apply's state") {
     HubSite site;
     DesiredState first_plan = site.plan_now();
-    ApplyReport first = apply(first_plan, cli::owned_by(first_plan), *site.port, false);
+    ApplyReport first = apply(first_plan, runtime::owned_by(first_plan), *site.port, false);
     REQUIRE_MESSAGE(first.applied, report_text(first));
-    OwnedScope scope = cli::owned_by(first_plan);
+    OwnedScope scope = runtime::owned_by(first_plan);
     std::string applied_dump = kernel_dump();
     std::vector<nl::WgDevice> applied_wg = site.wireguard(scope);
     REQUIRE(applied_wg.size() == 1);
@@ -243,7 +244,7 @@ TEST_CASE("a failing second apply of a changed plan rolls back to the first appl
         must("ip route add 10.1.2.0/24 dev " + lab_route->ifname + " table " + std::to_string(lab_route->table) +
              " proto static");
     });
-    ApplyReport r = apply(second_plan, cli::scope_of(second_plan, AppliedRecord{"hq", "", scope, {}}), port, false);
+    ApplyReport r = apply(second_plan, runtime::scope_of(second_plan, AppliedRecord{"hq", "", scope, {}}), port, false);
 
     CHECK(port.fired);
     REQUIRE(r.failure);
@@ -271,6 +272,6 @@ TEST_CASE("a failing second apply of a changed plan rolls back to the first appl
     ApplyReport again = apply(second_plan, scope, *site.port, false);
     CHECK_MESSAGE(again.applied, report_text(again));
     CHECK(again.ops.size() == 2);
-    ApplyReport down = apply(nl::KernelState{}, cli::owned_by(second_plan), *site.port, false);
+    ApplyReport down = apply(nl::KernelState{}, runtime::owned_by(second_plan), *site.port, false);
     CHECK_MESSAGE(down.applied, report_text(down));
 }

@@ -11,7 +11,8 @@
 
 #include <cstdlib>
 
-#include "orchestrator/cli/site_runtime.hpp"
+#include "orchestrator/reconcile/netlink_port.hpp"
+#include "orchestrator/runtime/scope.hpp"
 #include "orchestrator/config/load.hpp"
 #include "orchestrator/plan/planner.hpp"
 #include "orchestrator/reconcile/apply.hpp"
@@ -83,7 +84,7 @@ TEST_CASE("the XFRM plan's policies, routes and rules through the real port equa
     must("ip xfrm policy add src 198.18.0.0/15 dst 203.0.113.0/24 dir out priority 500 "
          "tmpl src 192.0.2.250 dst 192.0.2.254 proto esp reqid 7 mode tunnel");
     std::string operator_policy = policies_dump();
-    OwnedScope scope = cli::owned_by(full);
+    OwnedScope scope = runtime::owned_by(full);
 
     ApplyReport r = apply(subset, scope, **port, false);
     REQUIRE_MESSAGE(r.applied, (r.failure ? r.failure->str() : ""));

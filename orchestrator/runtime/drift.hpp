@@ -10,7 +10,7 @@
 #include "netlink/watch.hpp"
 #include "orchestrator/reconcile/kernel_port.hpp"
 
-namespace avpn::daemon {
+namespace avpn::runtime {
 
 struct WatchScope {
     OwnedScope owned;                 // avpn's interfaces and routing tables
@@ -20,4 +20,4 @@ struct WatchScope {
 
 bool concerns_avpn(const nl::KernelEvent& e, const WatchScope& scope);
 
-}  // namespace avpn::daemon
+}  // namespace avpn::runtime

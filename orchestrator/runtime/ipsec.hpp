@@ -16,7 +16,7 @@
 #include "plugins/vici/retry.hpp"
 #include "plugins/vici/status.hpp"
 
-namespace avpn::cli {
+namespace avpn::runtime {
 
 // Files in the state directory (next to applied.state).
 std::string fingerprints_path(const std::string& state_dir);
@@ -69,4 +69,4 @@ Result<std::vector<std::string>> retry_ipsec(vici::Client& charon, const std::ve
                                              const std::string& state_dir, vici::RetrySchedule& schedule,
                                              int settle_seconds);
 
-}  // namespace avpn::cli
+}  // namespace avpn::runtime

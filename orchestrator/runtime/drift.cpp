@@ -1,9 +1,9 @@
-#include "orchestrator/daemon/drift.hpp"
+#include "orchestrator/runtime/drift.hpp"
 
 #include "orchestrator/ownership.hpp"
 #include "orchestrator/plan/ipsec_plan.hpp"
 
-namespace avpn::daemon {
+namespace avpn::runtime {
 
 bool concerns_avpn(const nl::KernelEvent& e, const WatchScope& s) {
     using nl::EventKind;
@@ -26,4 +26,4 @@ bool concerns_avpn(const nl::KernelEvent& e, const WatchScope& s) {
     }
 }
 
-}  // namespace avpn::daemon
+}  // namespace avpn::runtime

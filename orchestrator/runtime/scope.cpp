@@ -1,10 +1,6 @@
-#include "orchestrator/cli/site_runtime.hpp"
+#include "orchestrator/runtime/scope.hpp"
 
-#include <iostream>
-
-#include "orchestrator/cli/command.hpp"
-
-namespace avpn::cli {
+namespace avpn::runtime {
 
 OwnedScope owned_by(const nl::KernelState& desired) {
     OwnedScope s;
@@ -22,9 +18,4 @@ OwnedScope scope_of(const nl::KernelState& desired, const AppliedRecord& last) {
     return s;
 }
 
-int report_failure(const char* command, const Error& e) {
-    std::cerr << "avpnctl " << command << ": " << e.str() << "\n";
-    return e.what == "locked" ? kBusy : kFailed;
-}
-
-}  // namespace avpn::cli
+}  // namespace avpn::runtime

@@ -3,12 +3,12 @@
 // operator's objects, never charon's interop SAs.
 #include <doctest/doctest.h>
 
-#include "orchestrator/daemon/drift.hpp"
+#include "orchestrator/runtime/drift.hpp"
 #include "orchestrator/ownership.hpp"
 #include "orchestrator/plan/ipsec_plan.hpp"
 
 using namespace avpn;
-using namespace avpn::daemon;
+using namespace avpn::runtime;
 using nl::EventKind;
 using nl::KernelEvent;
 

@@ -1,11 +1,11 @@
-#include "orchestrator/cli/site_apply.hpp"
+#include "orchestrator/runtime/site_apply.hpp"
 
 #include <fstream>
 #include <sstream>
 
-#include "orchestrator/cli/site_runtime.hpp"
+#include "orchestrator/runtime/scope.hpp"
 
-namespace avpn::cli {
+namespace avpn::runtime {
 
 std::vector<std::string> uplinks_of(const Intent& in) {
     std::vector<std::string> out;
@@ -68,4 +68,4 @@ Status save_applied(const StateDir& state, const AppliedRecord& record, const st
     return state.save(record, text.str());
 }
 
-}  // namespace avpn::cli
+}  // namespace avpn::runtime

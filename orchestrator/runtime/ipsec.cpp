@@ -1,4 +1,4 @@
-#include "orchestrator/cli/ipsec_runtime.hpp"
+#include "orchestrator/runtime/ipsec.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +8,7 @@
 
 #include "plugins/vici/load_conn.hpp"
 
-namespace avpn::cli {
+namespace avpn::runtime {
 
 namespace {
 
@@ -243,4 +243,4 @@ Result<std::vector<std::string>> retry_ipsec(vici::Client& charon, const std::ve
     return due;
 }
 
-}  // namespace avpn::cli
+}  // namespace avpn::runtime

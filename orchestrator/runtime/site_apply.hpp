@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/cli/ipsec_runtime.hpp"
+#include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/intent.hpp"
 #include "orchestrator/plan/desired_state.hpp"
 #include "orchestrator/reconcile/apply.hpp"
 #include "orchestrator/reconcile/state_dir.hpp"
 
-namespace avpn::cli {
+namespace avpn::runtime {
 
 struct SiteApplyOptions {
     std::string config_path;
@@ -55,4 +55,4 @@ AppliedRecord record_of(const Intent& intent, const DesiredState& plan, const st
 // Saves the record with the config file's text beside it.
 Status save_applied(const StateDir& state, const AppliedRecord& record, const std::string& config_path);
 
-}  // namespace avpn::cli
+}  // namespace avpn::runtime

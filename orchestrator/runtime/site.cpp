@@ -1,0 +1,167 @@
+#include "orchestrator/runtime/site.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <sstream>
+
+#include "orchestrator/runtime/ipsec.hpp"
+#include "orchestrator/runtime/load.hpp"
+#include "orchestrator/runtime/site_apply.hpp"
+
+namespace avpn::runtime {
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string summary(const std::vector<Op>& ops) {
+    OpCounts c = count(ops);
+    size_t created = 0, updated = 0, removed = 0;
+    for (size_t k = 0; k < kObjectKinds; ++k) {
+        created += c.created[k];
+        updated += c.updated[k];
+        removed += c.removed[k];
+    }
+    std::ostringstream o;
+    o << ops.size() << " ops (" << created << " created, " << updated << " updated, " << removed << " removed)";
+    return o.str();
+}
+
+std::string timing(double ms) {
+    std::ostringstream o;
+    o.precision(1);
+    o << std::fixed << ms << " ms";
+    return o.str();
+}
+
+// Loads FILE, logging every diagnostic; the intent when it has no errors.
+std::optional<Intent> load_logged(const std::string& path, const Log& log) {
+    LoadedSite l = load_site(path, false);
+    for (const Error& e : l.errors) log(diagnostic_line(e, "error"));
+    for (const Error& e : l.warnings) log(diagnostic_line(e, "warning"));
+    return std::move(l.intent);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Site>> Site::open(const SiteOptions& o, Log log) {
+    std::optional<Intent> intent = load_logged(o.config, log);
+    if (!intent) return Error{"start", o.config, "the configuration has errors (see above)"};
+    auto port = NetlinkPort::open({});
+    if (!port) return port.error();
+    std::unique_ptr<Site> s(new Site(o, std::move(log), std::move(*port)));
+    if (Status st = s->state_.lock(); !st) return st.error();
+    s->use(std::move(*intent));
+    return s;
+}
+
+Site::Site(const SiteOptions& o, Log log, std::unique_ptr<NetlinkPort> port)
+    : options_(o), log_(std::move(log)), state_(o.state_dir), port_(std::move(port)), reconciler_(*port_),
+      retry_(vici::RetryPolicy{o.retry_first, o.retry_max}) {}
+
+bool Site::reload() {
+    std::optional<Intent> intent = load_logged(options_.config, log_);
+    if (!intent) return false;
+    use(std::move(*intent));
+    return true;
+}
+
+void Site::use(Intent intent) {
+    intent_ = std::move(intent);
+    scope_.uplinks.clear();
+    for (const std::string& u : uplinks_of(*intent_)) scope_.uplinks.insert(u);
+}
+
+void Site::refresh_watch_scope(const OwnedScope& owned) {
+    scope_.owned = owned;
+    scope_.own_ports = port_->netlink_ports();
+}
+
+bool Site::apply_full(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0) {
+    if (!u.plan.ok()) {
+        for (const Error& e : u.plan.errors) log_("plan: " + e.str());
+        return false;
+    }
+    auto last = state_.load();
+    if (!last) return log_("read the state directory: " + last.error().str()), false;
+    SiteApplyOptions o{options_.config, options_.state_dir, options_.vici_socket, options_.settle_seconds, false};
+    auto kernel = [&](const nl::KernelState& d, const OwnedScope& scope) {
+        return reconciler_.apply_full(d, scope, false);
+    };
+    SiteApplyResult r = apply_site(*intent_, u.plan.state, *last, *port_, kernel, o);
+    for (const std::string& w : r.warnings) log_("warning: " + w);
+    if (r.ipsec.kernel_rolled_back) reconciler_.forget();  // the image saw the apply, not its undo
+    if (!r.ok()) {
+        const Error& e = r.refused ? *r.refused : r.kernel.failure ? *r.kernel.failure : *r.ipsec.failure;
+        log_("full apply (" + why + ") failed: " + e.str());
+        planner_.forget();
+        return false;
+    }
+    if (Status s = save_applied(state_, r.record, options_.config); !s) log_("save the state: " + s.error().str());
+    refresh_watch_scope(r.record.owned);
+    ipsec_ = u.plan.state.ipsec;
+    log_("full apply (" + why + "): " + summary(r.kernel.ops) + " in " + timing(ms_since(t0)));
+    planner_.commit(std::move(u));
+    return true;
+}
+
+bool Site::apply_change(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0) {
+    ApplyReport r = reconciler_.apply_delta(u.want, u.was, false);
+    if (r.failure) {
+        log_("change (" + why + ") failed: " + r.failure->str() + (r.undo_failures.empty() ? "; undone" : ""));
+        planner_.forget();
+        return false;
+    }
+    // `want` holds the whole site-wide part: every interface, every table's
+    // group route, every charon connection.
+    AppliedRecord rec = record_of(*intent_, u.want, options_.config);
+    if (Status s = save_applied(state_, rec, options_.config); !s) log_("save the state: " + s.error().str());
+    refresh_watch_scope(rec.owned);
+    ipsec_ = u.want.ipsec;
+    log_("change (" + why + "): " + std::to_string(u.peers_changed) + " peers changed, " + summary(r.ops) + " in " +
+         timing(ms_since(t0)));
+    planner_.commit(std::move(u));
+    return true;
+}
+
+bool Site::converge(bool full, const std::string& why) {
+    auto t0 = Clock::now();
+    PlanInputs inputs;
+    inputs.uplink_addresses = port_->interface_addresses(uplinks_of(*intent_));
+    if (full || !reconciler_.has_image()) planner_.forget();
+    IncrementalPlanner::Update u = planner_.update(*intent_, inputs);
+    // charon's part has no image, and the image holds links as avpn asked
+    // for them (not which WireGuard implementation the kernel gave): a change
+    // to either goes through a full apply, which reads them back.
+    if (!u.full && (u.want.ipsec != u.was.ipsec || u.want.links != u.was.links)) {
+        planner_.forget();
+        u = planner_.update(*intent_, inputs);
+    }
+    last_ok_ = u.full ? apply_full(u, why, t0) : apply_change(u, why, t0);
+    // An incremental change that cannot be done in place (an interface to
+    // replace) is done in full right away.
+    if (!last_ok_ && !full && !u.full) return converge(true, why + ", in full");
+    return last_ok_;
+}
+
+void Site::retry_ipsec() {
+    if (ipsec_.empty()) return;
+    auto charon = connect_charon(options_.vici_socket);
+    if (!charon) return log_("ipsec retry: " + charon.error().str());
+    // Short: the event loop does nothing else meanwhile; a failure later than
+    // this is seen at the next attempt.
+    auto r = runtime::retry_ipsec(**charon, ipsec_, options_.state_dir, retry_, 3);
+    if (!r) return log_("ipsec retry: " + r.error().str());
+    for (const std::string& name : *r) {
+        const auto& s = retry_.all().at(name);
+        log_("ipsec: " + name + " has no IKE_SA: initiated (attempt " + std::to_string(s.attempts) + "; next in " +
+             std::to_string(s.next_at - int64_t(std::time(nullptr))) + " s if it stays down)");
+    }
+}
+
+void Site::forget_retries() { ::unlink(retries_path(options_.state_dir).c_str()); }
+
+}  // namespace avpn::runtime
