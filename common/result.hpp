@@ -14,6 +14,7 @@ struct Error {
     std::string what;   // the operation or check that failed
     std::string where;  // file:line:col and field path, or the object
     std::string why;    // the reason, in words
+    int code = 0;       // the errno when the system or the kernel said why; decisions use this, never the text
 
     std::string str() const {
         std::string s;

@@ -105,12 +105,13 @@ StateDir::~StateDir() {
 }
 
 Status StateDir::lock() {
+    if (Status s = writer_.acquire(); !s) return s;
     if (::mkdir(path_.c_str(), 0700) != 0 && errno != EEXIST) return sys_error("create state directory", path_);
     std::string lf = path_ + "/" + kLockFile;
     lock_fd_ = ::open(lf.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd_ < 0) return sys_error("open lock", lf);
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK) return Error{"locked", lf, "another avpnctl apply or avpnd holds the lock"};
+        if (errno == EWOULDBLOCK) return Error{"locked", lf, "another avpnctl apply or avpnd holds the lock", EWOULDBLOCK};
         return sys_error("lock", lf);
     }
     return {};

@@ -11,6 +11,7 @@
 
 #include "common/result.hpp"
 #include "orchestrator/reconcile/kernel_port.hpp"
+#include "orchestrator/reconcile/writer_lock.hpp"
 
 namespace avpn {
 
@@ -32,8 +33,10 @@ public:
     StateDir(const StateDir&) = delete;
     StateDir& operator=(const StateDir&) = delete;
 
-    // Creates the directory (0700) when missing and takes an exclusive,
-    // non-blocking lock. Error.what is "locked" when another apply holds it.
+    // Takes the network namespace's writer lock (writer_lock.hpp), then
+    // creates the directory (0700) when missing and takes an exclusive,
+    // non-blocking lock on it. Error.what is "locked" when another apply or
+    // avpnd holds either.
     Status lock();
 
     // The last record, or an empty one when nothing was applied yet.
@@ -45,6 +48,7 @@ public:
 
 private:
     std::string path_;
+    WriterLock writer_;
     int lock_fd_ = -1;
 };
 

@@ -2,7 +2,8 @@
 # avpnd keeps a site converged. Hub hq of examples/netns-demo runs under
 # avpnd (wireguard-go), spoke branch1 is applied once with avpnctl:
 # - the first full apply brings the tunnel up (ping), and avpnctl apply is
-#   refused while avpnd holds the state directory;
+#   refused while avpnd runs, whatever state directory it is given (even
+#   after avpnd's own was removed): one writer per network namespace;
 # - an avpn route deleted by hand comes back within seconds (drift repair),
 #   while an operator's own route changes trigger nothing;
 # - SIGHUP after branch1 exports a second VLAN: an incremental change of
@@ -48,6 +49,17 @@ topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping branch1 -> hq"
 echo "   $(grep 'full apply (start)' "$LOG")"
 rc=0; avpn hq apply "$DEMO/sites/hq.toml" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 4 ] || fail "avpnctl apply beside avpnd exited $rc, not 4 (locked)"
+# One writer per network namespace, whatever state directory it was given:
+# another directory, or avpnd's own removed under it, changes nothing.
+before=$(topo_avpn_dump hq)
+out=$(ip netns exec "$hq_ns" "$AVPNCTL" apply "$DEMO/sites/hq.toml" --state-dir "$TOPO_WORK/state-other" \
+  --vici-socket "$TOPO_WORK/no-charon.vici" 2>&1) && fail "apply with another state directory beside avpnd succeeded"
+[[ $out == *"avpnd (pid $pid)"* ]] || fail "the refusal does not name avpnd (pid $pid): $out"
+mv "$TOPO_WORK/state-hq" "$TOPO_WORK/state-hq.aside"  # as if removed; put back for the rest of the test
+rc=0; ip netns exec "$hq_ns" "$AVPNCTL" down --state-dir "$TOPO_WORK/state-hq" >/dev/null 2>&1 || rc=$?
+mv "$TOPO_WORK/state-hq.aside" "$TOPO_WORK/state-hq"
+[ "$rc" = 4 ] || fail "down beside avpnd after its state directory was removed exited $rc, not 4"
+[ "$(topo_avpn_dump hq)" = "$before" ] || fail "a refused writer changed the kernel"
 
 step "drift: an avpn route deleted by hand is repaired"
 table=$(ip -n "$hq_ns" route show table all proto 147 | awk '$1 == "10.1.1.0/24" {for (i=1;i<NF;i++) if ($i=="table") print $(i+1)}')
