@@ -4,11 +4,15 @@
 
 namespace avpn::planner {
 
+// In order of preference. With failover = false only the first uplink
+// counts: when it has no address the tunnels wait for it instead of moving
+// to the next one.
 std::vector<IpAddr> known_uplink_addresses(const Intent& intent, const PlanInputs& inputs) {
     std::vector<IpAddr> out;
     for (const Uplink& u : intent.site.uplinks) {
         auto it = inputs.uplink_addresses.find(u.interface);
         if (it != inputs.uplink_addresses.end()) out.push_back(it->second);
+        if (!intent.site.failover) break;
     }
     return out;
 }

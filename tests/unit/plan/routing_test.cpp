@@ -133,3 +133,35 @@ TEST_CASE("a rule slot outside avpn's band is an error") {
     REQUIRE(out.errors.size() == 1);
     CHECK(out.errors[0].why.find("7098") != std::string::npos);
 }
+
+TEST_CASE("failover = false: only the first uplink's address counts") {
+    auto w = small_group();
+    w.site("london").hubs[1].default_route = true;  // full tunnel: one outer rule per uplink address
+    Intent in = w.intent_for("london");
+    in.site.uplinks = {{"wan0", {}}, {"lte0", {}}};
+    PlanInputs inputs = w.inputs_for("london");
+    inputs.uplink_addresses["lte0"] = *IpAddr::parse("203.0.113.9");
+    auto outer_sources = [](const DesiredState& s) {
+        std::vector<Prefix> out;
+        for (const nl::Rule& r : s.rules)
+            if (r.priority == 7011) out.push_back(*r.src);
+        return out;
+    };
+
+    in.site.failover = true;
+    auto both = plan(in, inputs);
+    REQUIRE_MESSAGE(both.ok(), errors_text(both));
+    CHECK(outer_sources(both.state) == std::vector<Prefix>{P("198.51.100.7/32"), P("203.0.113.9/32")});
+
+    in.site.failover = false;
+    auto first = plan(in, inputs);
+    REQUIRE_MESSAGE(first.ok(), errors_text(first));
+    CHECK(outer_sources(first.state) == std::vector<Prefix>{P("198.51.100.7/32")});
+
+    // wan0 without an address: failover moves to lte0; without it, nothing.
+    inputs.uplink_addresses.erase("wan0");
+    in.site.failover = true;
+    CHECK(outer_sources(plan(in, inputs).state) == std::vector<Prefix>{P("203.0.113.9/32")});
+    in.site.failover = false;
+    CHECK(outer_sources(plan(in, inputs).state).empty());
+}
