@@ -27,7 +27,7 @@ struct ApplyArgs {
 };
 
 int run_apply(const ApplyArgs& a) {
-    Loaded l = load_site_file(a.file, false, a.json);
+    Loaded l = load_site_file(a.file, runtime::LoadFor::apply, a.json);
     if (l.exit_code != kOk) return l.exit_code;
     const Intent& intent = *l.intent;
 

@@ -13,7 +13,7 @@ Handler setup_check(CLI::App& sub) {
     sub.add_option("FILE", *file, "site configuration (site.toml)")->required();
     sub.add_flag("--json", *json, "report as JSON on stdout");
     return [file, json] {
-        Loaded l = load_site_file(*file, true, *json);
+        Loaded l = load_site_file(*file, runtime::LoadFor::check, *json);
         if (l.exit_code != kOk) return l.exit_code;
         const Intent& in = *l.intent;
         if (*json) {

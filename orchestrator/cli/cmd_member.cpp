@@ -57,7 +57,7 @@ Handler setup_member(CLI::App& sub) {
     sub.add_option("FILE", *file, "site configuration (site.toml)")->required();
     sub.add_option("--group", *group, "only this group (default: every group of the site)");
     return [file, group] {
-        Loaded l = load_site_file(*file, false, false);
+        Loaded l = load_site_file(*file, runtime::LoadFor::member, false);
         if (l.exit_code != kOk) return l.exit_code;
         bool printed = false;
         for (const Group& g : l.intent->groups) {

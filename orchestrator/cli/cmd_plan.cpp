@@ -16,7 +16,7 @@ Handler setup_plan(CLI::App& sub) {
     sub.add_option("FILE", *file, "site configuration (site.toml)")->required();
     sub.add_flag("--json", *json, "machine-readable output (schema: docs/plan-json.md)");
     return [file, json] {
-        Loaded l = load_site_file(*file, true, *json);
+        Loaded l = load_site_file(*file, runtime::LoadFor::check, *json);
         if (l.exit_code != kOk) return l.exit_code;
         // Interop tunnels use their uplink's address, which apply reads from
         // the kernel: where this machine has it, the plan shows it too (a

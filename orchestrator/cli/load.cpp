@@ -4,6 +4,7 @@
 
 #include "common/json.hpp"
 #include "orchestrator/cli/command.hpp"
+#include "orchestrator/config/load.hpp"
 #include "orchestrator/runtime/load.hpp"
 
 namespace avpn::cli {
@@ -19,9 +20,9 @@ void json_diagnostics(JsonWriter& w, std::string_view key, const Errors& list) {
 
 }  // namespace
 
-Loaded load_site_file(const std::string& path, bool want_plan, bool json) {
+Loaded load_site_file(const std::string& path, runtime::LoadFor purpose, bool json) {
     Loaded out;
-    runtime::LoadedSite site = runtime::load_site(path, want_plan);
+    runtime::LoadedSite site = runtime::load_site(path, purpose);
     const Errors& errors = site.errors;
     if (json && (!errors.empty() || !site.warnings.empty())) {
         JsonWriter w;
@@ -31,8 +32,8 @@ Loaded load_site_file(const std::string& path, bool want_plan, bool json) {
         w.end_object();
         (errors.empty() ? std::cerr : std::cout) << w.str();
     } else {
-        for (const Error& e : errors) std::cerr << runtime::diagnostic_line(e, "error") << "\n";
-        for (const Error& e : site.warnings) std::cerr << runtime::diagnostic_line(e, "warning") << "\n";
+        for (const Error& e : errors) std::cerr << format_diagnostic(e, Severity::error) << "\n";
+        for (const Error& e : site.warnings) std::cerr << format_diagnostic(e, Severity::warning) << "\n";
     }
     if (!errors.empty()) {
         std::cerr << site.path << ": " << errors.size() << (errors.size() == 1 ? " error" : " errors") << "\n";

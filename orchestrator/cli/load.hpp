@@ -7,6 +7,7 @@
 
 #include "orchestrator/intent.hpp"
 #include "orchestrator/plan/desired_state.hpp"
+#include "orchestrator/runtime/load.hpp"
 
 namespace avpn::cli {
 
@@ -17,8 +18,8 @@ struct Loaded {
 };
 
 // Loads FILE; prints every error and warning to stderr (or, with json, as a
-// JSON document on stdout). With want_plan, also plans, so `check` reports
+// JSON document on stdout). `purpose` says what else (runtime/load.hpp), so `check` reports
 // everything the planner would refuse too.
-Loaded load_site_file(const std::string& path, bool want_plan, bool json);
+Loaded load_site_file(const std::string& path, runtime::LoadFor purpose, bool json);
 
 }  // namespace avpn::cli

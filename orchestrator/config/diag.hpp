@@ -17,12 +17,18 @@ inline SourceLoc loc_at(const std::string& file, Pos p) { return SourceLoc{file,
 struct Diag {
     Errors errors;
     Errors warnings;
+    // Settings the language accepts but this version does not act on yet:
+    // `check` warns about them, apply and avpnd refuse them.
+    Errors not_acted_on;
 
     void error(const SourceLoc& at, std::string field, std::string message) {
         errors.push_back(Error{std::move(field), at.str(), std::move(message)});
     }
     void warning(const SourceLoc& at, std::string field, std::string message) {
         warnings.push_back(Error{std::move(field), at.str(), std::move(message)});
+    }
+    void inactive(const SourceLoc& at, std::string field, std::string message) {
+        not_acted_on.push_back(Error{std::move(field), at.str(), std::move(message)});
     }
 };
 

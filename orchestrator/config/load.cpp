@@ -100,6 +100,8 @@ LoadResult load_site_text(std::string_view toml, const std::string& path, const 
     sort_by_place(l.diag.warnings);
     out.errors = std::move(l.diag.errors);
     out.warnings = std::move(l.diag.warnings);
+    sort_by_place(l.diag.not_acted_on);
+    out.not_acted_on = std::move(l.diag.not_acted_on);
     if (out.errors.empty()) out.intent = std::move(l.intent);
     return out;
 }

@@ -28,6 +28,7 @@ struct LoadResult {
     std::optional<Intent> intent;  // set only when there are no errors
     Errors errors;
     Errors warnings;
+    Errors not_acted_on;  // accepted, not acted on yet (diag.hpp): apply refuses, check warns
     bool ok() const { return intent.has_value() && errors.empty(); }
 };
 

@@ -24,6 +24,9 @@ void read_registries(Loader& l, Fields& f, Group& g) {
                                           " does not hold a base64 32-byte key (44 characters, as `wg genpsk` writes it)");
     }
     if (g.registries.empty()) return;
+    l.diag.inactive(f.loc("registries"), f.path("registries"),
+                    "not acted on yet: avpn has no registry client, so no contact is registered or learned; "
+                    "give members a static contact in the member list (or nat = \"manual\" with public_address)");
     if (!f.has("group_key_file"))
         f.error("registries", "registries need group_key_file (the key that authenticates registry messages)");
     if (g.registries.size() == 1 && !f.bad("registries"))

@@ -72,6 +72,10 @@ void parse_site(Loader& l, const Node& table) {
     read_uplinks(f, site);
     if (auto v = f.boolean("failover")) site.failover = *v;
     if (auto v = f.boolean("active_active")) site.active_active = *v;
+    if (site.active_active)
+        l.diag.inactive(f.loc("active_active"), f.path("active_active"),
+                        "not acted on yet: avpn uses one uplink at a time (the first with an address, "
+                        "or only the first with failover = false); remove it or set it to false");
     read_nat(f, site);
     if (f.get("key_file", true)) load_site_key(l, f);
     f.finish();

@@ -6,23 +6,22 @@
 
 namespace avpn::runtime {
 
-std::string diagnostic_line(const Error& e, std::string_view severity) {
-    std::string s = e.where.empty() ? std::string() : e.where + ": ";
-    s += severity;
-    s += ": ";
-    s += e.what;
-    if (!e.why.empty()) s += ": " + e.why;
-    return s;
-}
-
-LoadedSite load_site(const std::string& path, bool want_plan) {
+LoadedSite load_site(const std::string& path, LoadFor purpose) {
     LoadedSite out;
     out.path = config::normal_path(path);
     LoadResult lr = avpn::load_site(path);
     out.errors = std::move(lr.errors);
     out.warnings = std::move(lr.warnings);
+    for (Error& e : lr.not_acted_on) {
+        if (purpose == LoadFor::apply) {
+            out.errors.push_back(std::move(e));
+        } else {
+            e.why += " (apply refuses this)";
+            out.warnings.push_back(std::move(e));
+        }
+    }
     if (!out.errors.empty()) return out;
-    if (want_plan) {
+    if (purpose == LoadFor::check) {
         PlanOutcome po = plan(*lr.intent);
         if (!po.ok()) {
             out.errors.insert(out.errors.end(), po.errors.begin(), po.errors.end());

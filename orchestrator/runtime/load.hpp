@@ -23,11 +23,16 @@ struct LoadedSite {
     bool ok() const { return errors.empty() && intent.has_value(); }
 };
 
-// With want_plan, also plans (without live inputs), so `check` reports
-// everything the planner would refuse too.
-LoadedSite load_site(const std::string& path, bool want_plan);
+// What the site is loaded for. Settings the language accepts but this
+// version does not act on yet (config/diag.hpp) are errors for an apply
+// (one-shot or avpnd: nothing is half-applied) and warnings otherwise, so
+// `check` and `plan` still show what the site describes.
+enum class LoadFor {
+    check,   // `check` and `plan`: also plans (without live inputs), so the planner's refusals show too
+    member,  // `member`: the file alone
+    apply,   // one-shot apply and avpnd; they plan with live inputs themselves
+};
 
-// "file:line:col: error: what: why", the one format of every front end.
-std::string diagnostic_line(const Error& e, std::string_view severity);
+LoadedSite load_site(const std::string& path, LoadFor purpose);
 
 }  // namespace avpn::runtime

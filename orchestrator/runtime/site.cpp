@@ -5,6 +5,7 @@
 #include <ctime>
 #include <sstream>
 
+#include "orchestrator/config/load.hpp"
 #include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/runtime/load.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
@@ -39,9 +40,9 @@ std::string timing(double ms) {
 
 // Loads FILE, logging every diagnostic; the intent when it has no errors.
 std::optional<Intent> load_logged(const std::string& path, const Log& log) {
-    LoadedSite l = load_site(path, false);
-    for (const Error& e : l.errors) log(diagnostic_line(e, "error"));
-    for (const Error& e : l.warnings) log(diagnostic_line(e, "warning"));
+    LoadedSite l = load_site(path, LoadFor::apply);
+    for (const Error& e : l.errors) log(format_diagnostic(e, Severity::error));
+    for (const Error& e : l.warnings) log(format_diagnostic(e, Severity::warning));
     return std::move(l.intent);
 }
 

@@ -76,7 +76,7 @@ TEST_CASE("every example site plans exactly as its golden file says") {
     REQUIRE(sites.size() >= 8);  // acme (5 sites) and mesh (3 hubs)
     for (const fs::path& site : sites) {
         CAPTURE(site);
-        auto loaded = avpn::cli::load_site_file(fs::canonical(site).string(), true, false);
+        auto loaded = avpn::cli::load_site_file(fs::canonical(site).string(), avpn::runtime::LoadFor::check, false);
         REQUIRE(loaded.exit_code == 0);
         REQUIRE(loaded.state);
         std::string stem = site.parent_path().parent_path().filename().string() + "-" + site.stem().string();
@@ -90,8 +90,8 @@ TEST_CASE("plans are deterministic: planning twice renders identically") {
     REQUIRE(std::system(("bash " + source_dir() + "/examples/fix-permissions").c_str()) == 0);
     for (const fs::path& site : example_sites()) {
         CAPTURE(site);
-        auto a = avpn::cli::load_site_file(site.string(), true, false);
-        auto b = avpn::cli::load_site_file(site.string(), true, false);
+        auto a = avpn::cli::load_site_file(site.string(), avpn::runtime::LoadFor::check, false);
+        auto b = avpn::cli::load_site_file(site.string(), avpn::runtime::LoadFor::check, false);
         REQUIRE(a.state);
         REQUIRE(b.state);
         CHECK(avpn::cli::render_plan_json(*a.state) == avpn::cli::render_plan_json(*b.state));
