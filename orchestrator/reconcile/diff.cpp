@@ -1,6 +1,7 @@
 #include "orchestrator/reconcile/diff.hpp"
 
 #include "orchestrator/reconcile/identity.hpp"
+#include "plugins/wireguard/backend.hpp"
 
 #include <algorithm>
 #include <set>
@@ -98,36 +99,14 @@ std::set<std::string> replaced_links(const nl::KernelState& desired, const nl::K
     return replaced;
 }
 
-// Peers in public-key order without copying them (both the planner and the
-// dumps already give them in that order).
-std::vector<const nl::WgPeer*> peers_by_key(const std::vector<nl::WgPeer>& peers) {
-    return by_key(peers, identity::Less{});
-}
-
-bool same_prefix_sets(const std::vector<Prefix>& a, const std::vector<Prefix>& b) {
-    if (a.size() != b.size()) return false;
-    if (std::is_sorted(a.begin(), a.end()) && std::is_sorted(b.begin(), b.end())) return a == b;
-    auto x = a, y = b;
-    std::sort(x.begin(), x.end());
-    std::sort(y.begin(), y.end());
-    return x == y;
-}
-
 }  // namespace
 
+// One equality rule for WireGuard devices: the backend's own delta. A
+// second rule here once disagreed with it (a desired listen port of 0 =
+// "any", duplicate allowed IPs), so the engine asked for updates the backend
+// then found empty, on every apply.
 bool same_wireguard(const nl::WgDevice& want, const nl::WgDevice& have) {
-    if (want.ifname != have.ifname || want.public_key != have.public_key ||
-        want.listen_port != have.listen_port || want.fwmark != have.fwmark ||
-        want.peers.size() != have.peers.size())
-        return false;
-    auto w = peers_by_key(want.peers), h = peers_by_key(have.peers);
-    for (size_t i = 0; i < w.size(); ++i) {
-        if (w[i]->public_key != h[i]->public_key || w[i]->keepalive_seconds != h[i]->keepalive_seconds)
-            return false;
-        if (w[i]->endpoint && w[i]->endpoint != h[i]->endpoint) return false;
-        if (!same_prefix_sets(w[i]->allowed_ips, h[i]->allowed_ips)) return false;
-    }
-    return true;
+    return want.ifname == have.ifname && wg::diff(want, have).empty();
 }
 
 std::vector<Op> diff(const nl::KernelState& desired, const nl::KernelState& observed) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "orchestrator/reconcile/diff.hpp"
+#include "plugins/wireguard/backend.hpp"
 
 using namespace avpn;
 
@@ -28,6 +29,7 @@ nl::KernelState base() {
     nl::WgDevice d;
     d.ifname = "avpn-corp";
     d.public_key = "PUB";
+    d.private_key.private_key_file = "/etc/avpn/site.key";
     d.listen_port = 51820;
     d.peers = {peer("A", {"10.1.0.0/24"}), peer("B", {"10.2.0.0/24"})};
     s.wireguard = {d};
@@ -117,6 +119,23 @@ TEST_CASE("wireguard: allowed-IP and key changes are updates, order does not mat
     want = base();
     want.wireguard[0].public_key = "OTHER";
     CHECK(diff(want, have).size() == 1);
+}
+
+TEST_CASE("wireguard: the engine and the backend agree on what is a change") {
+    // Each of these was once an update for the engine and an empty delta for
+    // the backend, written again on every apply.
+    auto want = base();
+    auto have = base();
+    want.wireguard[0].listen_port = 0;  // any port: the one the device has is fine
+    CHECK(diff(want, have).empty());
+    want = base();
+    want.wireguard[0].peers[0].allowed_ips.push_back(want.wireguard[0].peers[0].allowed_ips[0]);  // a duplicate
+    CHECK(diff(want, have).empty());
+    // And what the backend would change is a change for the engine.
+    want = base();
+    want.wireguard[0].fwmark = 7100;
+    REQUIRE(diff(want, have).size() == 1);
+    CHECK(same_wireguard(want.wireguard[0], have.wireguard[0]) == wg::diff(want.wireguard[0], have.wireguard[0]).empty());
 }
 
 TEST_CASE("op counts per kind") {
