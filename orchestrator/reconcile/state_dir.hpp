@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/atomic_file.hpp"
 #include "common/result.hpp"
 #include "orchestrator/reconcile/kernel_port.hpp"
 #include "orchestrator/reconcile/writer_lock.hpp"
@@ -51,8 +52,5 @@ private:
     WriterLock writer_;
     int lock_fd_ = -1;
 };
-
-// Atomic replace of a file's contents (also used for the applied config copy).
-Status write_file_atomic(const std::string& path, const std::string& contents, unsigned mode);
 
 }  // namespace avpn
