@@ -132,6 +132,16 @@ Status UapiConnection::fill() {
     return {};
 }
 
+Result<pid_t> UapiConnection::peer_pid() const {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd_, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return fail("read the UAPI socket's owner", errno_text(errno));
+    // 0: the listener lives in a PID namespace this process cannot see into.
+    if (cred.pid <= 0) return fail("read the UAPI socket's owner", "its process is in another PID namespace");
+    return cred.pid;
+}
+
 Result<std::string_view> UapiConnection::read_line() {
     for (;;) {
         size_t nl = buf_.find('\n', start_);

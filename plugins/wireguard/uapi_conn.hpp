@@ -3,6 +3,8 @@
 // and bounded reads (line length, total bytes).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 
@@ -34,6 +36,10 @@ public:
     // The next line without its '\n'; an error on EOF, timeout or limits.
     // The view stays valid until the next call.
     Result<std::string_view> read_line();
+
+    // The process that listens on the socket (SO_PEERCRED: the credentials
+    // it had at listen()), so a running daemon can be found by its socket.
+    Result<pid_t> peer_pid() const;
 
 private:
     UapiConnection(int fd, std::string ifname, UapiLimits limits);

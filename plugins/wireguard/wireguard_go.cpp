@@ -1,9 +1,12 @@
 #include "plugins/wireguard/wireguard_go.hpp"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,7 +39,7 @@ struct LaunchPlan {
     std::string netns_path;
 };
 
-Result<std::string> find_program(const std::string& program) {
+Result<std::string> find_program(const std::string& program, const char* hint) {
     if (program.find('/') != std::string::npos) return program;
     const char* path = getenv("PATH");
     std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
@@ -47,13 +50,19 @@ Result<std::string> find_program(const std::string& program) {
         if (access(candidate.c_str(), X_OK) == 0) return candidate;
         pos = end + 1;
     }
-    return Error{"start wireguard-go", program, "not found in PATH (install the wireguard-go package)"};
+    return Error{"start wireguard-go", program, std::string("not found in PATH (") + hint + ")"};
 }
 
 Result<LaunchPlan> plan_launch(const std::string& ifname, const WireguardGoOptions& o) {
-    auto path = find_program(o.program);
-    if (!path) return path.error();
-    LaunchPlan p{.program_path = *path, .args = {o.program, "-f", ifname}};
+    auto daemon = find_program(o.program, "install the wireguard-go package");
+    if (!daemon) return daemon.error();
+    bool own_scope = o.own_scope.value_or(running_as_systemd_unit());
+    LaunchPlan p{.program_path = *daemon, .args = wireguard_go_argv(ifname, *daemon, o, own_scope)};
+    if (own_scope) {
+        auto run = find_program(o.systemd_run, "it gives wireguard-go a scope of its own under systemd");
+        if (!run) return run.error();
+        p.program_path = *run;
+    }
     for (char** e = environ; *e; ++e) {
         std::string_view var = *e;
         if (!o.log_level.empty() && var.starts_with("LOG_LEVEL=")) continue;
@@ -74,14 +83,43 @@ void write_all(int fd, const void* data, size_t n) {
     }
 }
 
-// The grandchild: detach stdio, enter the namespace, exec. On failure the
-// errno goes up the report pipe (closed by a successful exec: CLOEXEC).
+// exec keeps the signal mask and every ignored signal, and avpnd blocks
+// SIGHUP/SIGTERM/SIGINT (its signalfd) and ignores SIGPIPE: without this a
+// daemon would start deaf to `kill` and blind to broken pipes. Go's runtime
+// happens to repair both for itself; systemd-run or another userspace
+// WireGuard need not. sigaction() refuses SIGKILL, SIGSTOP and the C
+// library's own signals, which is fine.
+void reset_signals() {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int s = 1; s < NSIG; ++s) (void)sigaction(s, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// Only stdio goes to the daemon. avpn opens its own descriptors CLOEXEC, but
+// whatever avpn was started with (a leaked fd of its parent, a systemd
+// socket) would otherwise live on in a daemon that outlives avpn.
+void close_on_exec_above_stdio() {
+    if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0) return;
+    rlimit lim{};  // kernels before 5.11: one fcntl per possible descriptor
+    int last = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < (1u << 20) ? int(lim.rlim_cur) : (1 << 20);
+    for (int fd = 3; fd < last; ++fd) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+// The grandchild: clean signals, detach stdio, enter the namespace, exec. On
+// failure the errno goes up the report pipe (closed by a successful exec:
+// CLOEXEC).
 [[noreturn]] void exec_daemon(const LaunchPlan& p, int report_fd) {
+    reset_signals();
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int log_fd = open(p.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int err = 0;
     if (null_fd < 0 || log_fd < 0) err = errno;
     if (!err && (dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)) err = errno;
+    close_on_exec_above_stdio();
     if (!err && !p.netns_path.empty()) {
         int ns = open(p.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
         if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) err = errno;
@@ -147,6 +185,14 @@ bool wait_gone(pid_t pid, int timeout_ms) {
     return true;
 }
 
+// A caller that is a child subreaper (avpnd) is the daemon's parent and must
+// reap it; for anyone else the daemon is init's and nothing is learnt ("").
+std::string reap_exit_text(pid_t pid) {
+    int wstatus = 0;
+    if (waitpid(pid, &wstatus, WNOHANG) == pid) return ", " + exit_text(wstatus);
+    return "";
+}
+
 std::string log_hint(const WireguardGoOptions& o) {
     return o.log_path.empty() ? " (set a log path to see its output)" : " (see " + o.log_path + ")";
 }
@@ -165,6 +211,30 @@ Status clear_stale_socket(const std::string& socket_dir, const std::string& ifna
 
 }  // namespace
 
+std::string exit_text(int wstatus) {
+    if (WIFEXITED(wstatus)) return "status " + std::to_string(WEXITSTATUS(wstatus));
+    if (!WIFSIGNALED(wstatus)) return "status unknown";
+    const char* name = sigabbrev_np(WTERMSIG(wstatus));
+    std::string text = name ? std::string("signal SIG") + name : "signal " + std::to_string(WTERMSIG(wstatus));
+    return WCOREDUMP(wstatus) ? text + ", core dumped" : text;
+}
+
+bool running_as_systemd_unit() {
+    const char* invocation = getenv("INVOCATION_ID");
+    return invocation && *invocation && access("/run/systemd/system", F_OK) == 0;
+}
+
+std::vector<std::string> wireguard_go_argv(const std::string& ifname, const std::string& daemon_path,
+                                           const WireguardGoOptions& o, bool own_scope) {
+    if (!own_scope) return {o.program, "-f", ifname};
+    // A name of systemd's choosing (run-r<random>.scope): a fixed name per
+    // interface would make a quick restart collide with the old scope while
+    // systemd still unloads it. --collect unloads a scope whose daemon was
+    // killed instead of keeping it as a failed unit.
+    return {o.systemd_run, "--scope", "--collect", "--description=avpn: wireguard-go for " + ifname, "--",
+            daemon_path, "-f", ifname};
+}
+
 Result<pid_t> start_wireguard_go(const std::string& ifname, const WireguardGoOptions& options) {
     if (Status st = check_ifname(ifname); !st) return st.error();
     if (Status st = clear_stale_socket(options.socket_dir, ifname); !st) return st.error();
@@ -175,15 +245,27 @@ Result<pid_t> start_wireguard_go(const std::string& ifname, const WireguardGoOpt
     auto deadline = Clock::now() + std::chrono::milliseconds(options.start_timeout_ms);
     while (!uapi_socket_exists(options.socket_dir, ifname)) {
         if (!process_alive(*pid))
-            return Error{"start wireguard-go", ifname, "the daemon exited before creating its UAPI socket" + log_hint(options)};
+            return Error{"start wireguard-go", ifname,
+                         "the daemon exited before creating its UAPI socket" + reap_exit_text(*pid) +
+                             log_hint(options)};
         if (Clock::now() >= deadline) {
             (void)stop_wireguard_go(*pid);
+            (void)reap_exit_text(*pid);
             return Error{"start wireguard-go", ifname,
                          "no UAPI socket after " + std::to_string(options.start_timeout_ms) + " ms" + log_hint(options)};
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return *pid;
+}
+
+Result<pid_t> running_wireguard_go(const std::string& ifname, const std::string& socket_dir) {
+    if (Status st = check_ifname(ifname); !st) return st.error();
+    if (!uapi_socket_exists(socket_dir, ifname))
+        return Error{"find wireguard-go", ifname, "no UAPI socket in " + socket_dir};
+    auto conn = UapiConnection::open(uapi_socket_path(socket_dir, ifname), ifname, UapiLimits{.timeout_ms = 200});
+    if (!conn) return conn.error();
+    return conn->peer_pid();
 }
 
 Status stop_wireguard_go(pid_t pid, int timeout_ms) {
