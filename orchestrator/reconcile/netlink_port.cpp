@@ -17,7 +17,6 @@
 #include "orchestrator/ownership.hpp"
 #include "orchestrator/reconcile/xfrm_keys.hpp"
 #include "plugins/wireguard/kernel.hpp"
-#include "plugins/wireguard/wireguard_go.hpp"
 
 namespace avpn {
 
@@ -55,6 +54,11 @@ Result<std::unique_ptr<NetlinkPort>> NetlinkPort::open(NetlinkPortOptions option
     auto rtnl = nl::Socket::open(NETLINK_ROUTE);
     if (!rtnl) return rtnl.error();
     if (!options.wg.make_kernel) options.wg.make_kernel = wg::make_kernel_backend;
+    if (!options.wireguard_go) {
+        auto own = wg::Supervisor::open({.launch = options.wg.wireguard_go});
+        if (!own) return own.error();
+        options.wireguard_go = std::move(*own);
+    }
     return std::unique_ptr<NetlinkPort>(new NetlinkPort(std::move(*rtnl), std::move(options)));
 }
 
@@ -140,6 +144,7 @@ Result<nl::KernelState> NetlinkPort::observe(const OwnedScope& scope) {
         for (const auto& a : ls.addresses)
             if (!is_link_local(a.address)) st.addresses.push_back(a);
         if (l->kind == nl::LinkKind::wireguard) {
+            if (l->wg_impl == nl::WgImpl::userspace) options_.wireguard_go->adopt(ls.name);
             // Replaced by someone else since we last looked: its IPC changed too.
             auto [known, fresh] = wg_impl_.try_emplace(ls.name, l->wg_impl);
             if (!fresh && known->second != l->wg_impl) {
@@ -208,7 +213,7 @@ Status NetlinkPort::create_link(const nl::Link& l) {
         else if (!created) return created;
     }
     if (userspace) {
-        auto pid = wg::start_wireguard_go(l.name, options_.wg.wireguard_go);
+        auto pid = options_.wireguard_go->start(l.name);
         if (!pid) return pid.error();
     }
     if (l.kind == nl::LinkKind::wireguard) {
@@ -229,6 +234,7 @@ static bool link_exists(const std::string& name) { return if_nametoindex(name.c_
 Status NetlinkPort::delete_link(const nl::Link& l) {
     wg_.erase(l.name);
     wg_impl_.erase(l.name);
+    options_.wireguard_go->release(l.name);
     if (!link_exists(l.name)) return {};
     nl::Batch b(rtnl_);
     if (Status s = b.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_delete(w, l.name); }); !s) return s;

@@ -11,6 +11,7 @@
 #include "netlink/socket.hpp"
 #include "orchestrator/reconcile/kernel_port.hpp"
 #include "plugins/wireguard/select.hpp"
+#include "plugins/wireguard/supervisor.hpp"
 
 namespace avpn::nl {
 class LinkIndex;
@@ -23,6 +24,9 @@ struct NetlinkPortOptions {
     // (nl::Link::wg_impl, from autovpn.wireguard_backend): `any` tries the
     // kernel first and falls back to wireguard-go when it has no WireGuard.
     wg::SelectOptions wg;
+    // Starts, adopts and watches wireguard-go. avpnd shares one with the port
+    // to learn of exits; empty: the port makes its own (a one-shot).
+    std::shared_ptr<wg::Supervisor> wireguard_go;
 };
 
 class NetlinkPort final : public KernelPort {
