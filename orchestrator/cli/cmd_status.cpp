@@ -20,6 +20,7 @@
 #include "orchestrator/cli/report.hpp"
 #include "orchestrator/reconcile/netlink_port.hpp"
 #include "orchestrator/runtime/scope.hpp"
+#include "plugins/wireguard/daemon_record.hpp"
 #include "plugins/wireguard/select.hpp"
 
 namespace avpn::cli {
@@ -72,26 +73,52 @@ std::string tunnel_text(const vici::TunnelStatus& t) {
 struct WgGroupStatus {
     std::string ifname, backend;
     wg::WgDeviceStatus status;
+    std::optional<wg::DaemonRecord> daemon;  // userspace: its wireguard-go
 };
 
 // Interfaces that are not WireGuard devices (XFRM interfaces) answer with an
 // error and are left out: the state directory records names, not kinds.
-std::vector<WgGroupStatus> wireguard_status(const std::set<std::string>& links) {
+// A wireguard-go's pid is read from its socket (right with or without
+// avpnd); its restarts come from avpnd's record.
+std::vector<WgGroupStatus> wireguard_status(const std::set<std::string>& links, const std::string& state_dir) {
     std::vector<WgGroupStatus> out;
+    const auto records = wg::load_daemon_records(wg::daemon_record_path(state_dir));
     for (const std::string& ifname : links) {
         auto sel = wg::select_backend(ifname, wg::BackendPreference::automatic, wg::SelectOptions{});
         if (!sel) continue;
         auto st = sel->backend->status(ifname);
         if (!st) continue;
-        out.push_back({ifname, std::string(sel->backend->name()), std::move(*st)});
+        WgGroupStatus g{ifname, std::string(sel->backend->name()), std::move(*st), std::nullopt};
+        if (g.backend == "userspace") {
+            auto r = records.find(ifname);
+            g.daemon = r == records.end() ? wg::DaemonRecord{} : r->second;
+            auto pid = wg::running_wireguard_go(ifname, wg::kUapiSocketDir);
+            g.daemon->pid = pid ? *pid : 0;
+        }
+        out.push_back(std::move(g));
     }
     return out;
+}
+
+std::string daemon_text(const wg::DaemonRecord& d) {
+    std::ostringstream o;
+    o << ", wireguard-go pid " << d.pid;
+    if (d.restarts > 0)
+        o << ", restarted " << d.restarts << " time" << (d.restarts == 1 ? "" : "s") << ", last exit " << d.last_exit
+          << " at " << clock_time(d.last_exit_at);
+    return o.str();
 }
 
 void wireguard_json(JsonWriter& w, const std::vector<WgGroupStatus>& groups) {
     w.key("wireguard").begin_array();
     for (const auto& g : groups) {
         w.begin_object().field("interface", g.ifname).field("backend", g.backend);
+        w.key("daemon");
+        if (g.daemon)
+            w.begin_object().field("pid", int64_t(g.daemon->pid)).field("restarts", int64_t(g.daemon->restarts))
+                .field("last_exit", g.daemon->last_exit).field("last_exit_at", g.daemon->last_exit_at).end_object();
+        else
+            w.null();
         w.field("public_key", g.status.device.public_key).key("peers").begin_array();
         for (const auto& p : g.status.peers) {
             w.begin_object().field("public_key", p.public_key).field("last_handshake", p.last_handshake_sec);
@@ -105,7 +132,8 @@ void wireguard_json(JsonWriter& w, const std::vector<WgGroupStatus>& groups) {
 std::string wireguard_text(const std::vector<WgGroupStatus>& groups, int64_t now) {
     std::ostringstream o;
     for (const auto& g : groups) {
-        o << "wireguard " << g.ifname << " (" << g.backend << "), " << g.status.peers.size() << " peer"
+        o << "wireguard " << g.ifname << " (" << g.backend << (g.daemon ? daemon_text(*g.daemon) : "") << "), "
+          << g.status.peers.size() << " peer"
           << (g.status.peers.size() == 1 ? "" : "s") << ":\n";
         for (const auto& p : g.status.peers) {
             o << "  " << p.public_key << ": ";
@@ -136,7 +164,7 @@ int run_status(const StatusArgs& a) {
         }
     }
 
-    const std::vector<WgGroupStatus> groups = wireguard_status(last->owned.links);
+    const std::vector<WgGroupStatus> groups = wireguard_status(last->owned.links, a.state_dir);
     if (a.json) {
         JsonWriter w;
         w.begin_object().field("schema", "avpn.status/1").field("site", last->site).field("state_dir", a.state_dir);

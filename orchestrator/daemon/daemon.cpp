@@ -88,14 +88,16 @@ int Daemon::run() {
     for (;;) {
         auto deadline = std::min({repair_at, next_full, site_->has_ipsec() ? next_ipsec : never});
         auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        pollfd fds[3] = {{signal_fd_, POLLIN, 0}, {watch_.rtnl_fd(), POLLIN, 0}, {watch_.xfrm_fd(), POLLIN, 0}};
-        int n = ::poll(fds, watch_.xfrm_fd() >= 0 ? 3 : 2, int(std::max<long long>(wait_ms, 0)));
+        pollfd fds[4] = {{signal_fd_, POLLIN, 0}, {watch_.rtnl_fd(), POLLIN, 0}, {watch_.xfrm_fd(), POLLIN, 0},
+                         {site_->wireguard_go_fd(), POLLIN, 0}};  // poll() skips an xfrm_fd of -1
+        int n = ::poll(fds, 4, int(std::max<long long>(wait_ms, 0)));
         if (n < 0 && errno != EINTR) return log(std::string("poll: ") + std::strerror(errno)), 1;
         if (fds[0].revents & POLLIN) {
             if (!handle_signals()) break;
             (void)watch_.drain();  // our own writes (and anything else in that instant: the resync catches it)
         }
-        if (drift_seen() && repair_at == never) repair_at = Clock::now() + std::chrono::milliseconds(options_.quiet_ms);
+        bool wireguard_go_exited = (fds[3].revents & POLLIN) && site_->reap_wireguard_go();
+        if ((drift_seen() || wireguard_go_exited) && repair_at == never) repair_at = Clock::now() + std::chrono::milliseconds(options_.quiet_ms);
         auto now = Clock::now();
         if (now >= repair_at || now >= next_full) {
             bool drift = now >= repair_at;

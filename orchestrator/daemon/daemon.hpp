@@ -9,6 +9,8 @@
 //   notification reports;
 // - every --retry-first seconds while the site has IPsec initiators: the
 //   runtime's re-initiation round;
+// - a wireguard-go of the site that exits: a full apply after the quiet
+//   period, which restarts it (the runtime logs and counts it);
 // - SIGTERM / SIGINT: exits, leaving tunnels up (`avpnctl down` removes
 //   them), as networkd and charon do.
 #pragma once

@@ -51,9 +51,16 @@ std::optional<Intent> load_logged(const std::string& path, const Log& log) {
 Result<std::unique_ptr<Site>> Site::open(const SiteOptions& o, Log log) {
     std::optional<Intent> intent = load_logged(o.config, log);
     if (!intent) return Error{"start", o.config, "the configuration has errors (see above)"};
-    auto port = NetlinkPort::open({});
+    // A subreaper: daemons it starts come back to it after their double fork,
+    // so their exit status is known. Nothing is written before the lock.
+    auto wireguard_go = wg::Supervisor::open(
+        {.record_path = wg::daemon_record_path(o.state_dir), .log = log, .reap_children = true});
+    if (!wireguard_go) return wireguard_go.error();
+    std::shared_ptr<wg::Supervisor> supervisor = std::move(*wireguard_go);
+    auto port = NetlinkPort::open({.wireguard_go = supervisor});
     if (!port) return port.error();
     std::unique_ptr<Site> s(new Site(o, std::move(log), std::move(*port)));
+    s->wireguard_go_ = std::move(supervisor);
     if (Status st = s->state_.lock(); !st) return st.error();
     s->use(std::move(*intent));
     return s;

@@ -11,7 +11,11 @@
 // - retry_ipsec(): IPsec initiators without an IKE_SA are initiated again
 //   with back-off (retry.hpp): charon gives up after an authentication
 //   failure, the peer may fix its side later. The schedule is in
-//   <state-dir>/ipsec.retry for `avpnctl status`.
+//   <state-dir>/ipsec.retry for `avpnctl status`;
+// - reap_wireguard_go(): the site's wireguard-go daemons are watched
+//   (plugins/wireguard/supervisor.hpp); one that exited is restarted by the
+//   next converge, logged and counted. Those running at open() are adopted,
+//   never restarted.
 // A bad config on reload is reported and the running state kept.
 #pragma once
 
@@ -28,6 +32,7 @@
 #include "orchestrator/reconcile/state_dir.hpp"
 #include "orchestrator/runtime/drift.hpp"
 #include "plugins/vici/retry.hpp"
+#include "plugins/wireguard/supervisor.hpp"
 
 namespace avpn::runtime {
 
@@ -53,6 +58,8 @@ public:
     bool converge(bool full, const std::string& why);
     void retry_ipsec();                           // re-initiates down initiators that are due
     void forget_retries();                        // nobody retries once avpnd is gone
+    int wireguard_go_fd() const { return wireguard_go_->fd(); }  // readable: a daemon exited
+    bool reap_wireguard_go() { return wireguard_go_->reap(); }   // true: converge to restart it
 
     bool last_ok() const { return last_ok_; }
     bool has_ipsec() const { return !ipsec_.empty(); }
@@ -81,6 +88,7 @@ private:
     bool last_ok_ = false;
     std::vector<vici::Connection> ipsec_;  // charon's part as last applied
     vici::RetrySchedule retry_;
+    std::shared_ptr<wg::Supervisor> wireguard_go_;  // shared with the port, which starts and adopts
 };
 
 }  // namespace avpn::runtime
