@@ -42,6 +42,7 @@ Supervisor::Supervisor(SupervisorOptions options, int epoll_fd) : options_(std::
 
 Supervisor::~Supervisor() {
     for (auto& [ifname, w] : watched_) ::close(w.pidfd);
+    for (const Watched& w : leaving_) ::close(w.pidfd);
     ::close(epoll_fd_);
 }
 
@@ -82,6 +83,17 @@ void Supervisor::unwatch(const std::string& ifname) {
     watched_.erase(it);
 }
 
+// A child avpn no longer counts on (its link deleted, or replaced while it
+// hung) would stay a zombie of avpnd's once it exits, so its pidfd stays in
+// the epoll set until reap() collects it.
+void Supervisor::let_go(const std::string& ifname) {
+    auto it = watched_.find(ifname);
+    if (it == watched_.end()) return;
+    if (!it->second.child) return unwatch(ifname);
+    leaving_.push_back(it->second);
+    watched_.erase(it);
+}
+
 bool Supervisor::has_exited(const Watched& w, int wait_ms) const {
     pollfd p{w.pidfd, POLLIN, 0};
     int n;
@@ -102,6 +114,13 @@ void Supervisor::collect(const std::string& ifname) {
 }
 
 bool Supervisor::reap() {
+    std::erase_if(leaving_, [this](const Watched& w) {
+        if (!has_exited(w, 0)) return false;
+        (void)waitpid(w.pid, nullptr, WNOHANG);
+        (void)epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, w.pidfd, nullptr);
+        ::close(w.pidfd);
+        return true;
+    });
     std::vector<std::string> gone;
     for (const auto& [ifname, w] : watched_)
         if (has_exited(w, 0)) gone.push_back(ifname);
@@ -118,7 +137,7 @@ void Supervisor::adopt(const std::string& ifname) {
 }
 
 void Supervisor::release(const std::string& ifname) {
-    unwatch(ifname);
+    let_go(ifname);
     exited_.erase(ifname);
     earlier_.erase(ifname);
     if (records_.erase(ifname)) save();
@@ -138,7 +157,7 @@ Result<pid_t> Supervisor::start(const std::string& ifname) {
                 "): restart failed: " + pid.error().str());
         return pid.error();
     }
-    unwatch(ifname);  // one that never left has lost its socket to the new daemon: no longer ours to watch
+    let_go(ifname);  // one that never left has lost its socket to the new daemon
     (void)watch(ifname, *pid, options_.reap_children);
     DaemonRecord& r = records_[ifname];  // made by watch() unless pidfd_open failed
     r.pid = *pid;

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "plugins/wireguard/daemon_record.hpp"
@@ -80,6 +81,7 @@ private:
 
     bool watch(const std::string& ifname, pid_t pid, bool child);
     void unwatch(const std::string& ifname);
+    void let_go(const std::string& ifname);  // no longer ifname's daemon; a child is still reaped
     void collect(const std::string& ifname);  // the watched daemon has exited
     bool has_exited(const Watched& w, int wait_ms) const;
     void save();
@@ -89,6 +91,7 @@ private:
     int epoll_fd_ = -1;
     std::map<std::string, Watched> watched_;
     std::map<std::string, Exit> exited_;  // exits not yet followed by a start
+    std::vector<Watched> leaving_;         // children let go: reaped when they exit, never restarted
     std::map<std::string, DaemonRecord> records_;  // the interfaces seen since open(): what save() writes
     std::map<std::string, DaemonRecord> earlier_;  // as the record file was at open()
 };
