@@ -187,10 +187,19 @@ bool wait_gone(pid_t pid, int timeout_ms) {
 
 // A caller that is a child subreaper (avpnd) is the daemon's parent and must
 // reap it; for anyone else the daemon is init's and nothing is learnt ("").
+// The thread group leader of a multi-threaded daemon (Go's runtime) shows as
+// a zombie while its other threads still exit, and is only waitable after
+// them: waited for, bounded.
 std::string reap_exit_text(pid_t pid) {
     int wstatus = 0;
-    if (waitpid(pid, &wstatus, WNOHANG) == pid) return ", " + exit_text(wstatus);
-    return "";
+    auto deadline = Clock::now() + std::chrono::milliseconds(1000);
+    for (;;) {
+        pid_t r = waitpid(pid, &wstatus, WNOHANG);
+        if (r == pid) return ", " + exit_text(wstatus);
+        if (r != 0 && errno != EINTR) return "";  // not our child
+        if (Clock::now() >= deadline) return "";
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
 }
 
 std::string log_hint(const WireguardGoOptions& o) {
