@@ -80,7 +80,7 @@ Description route_family(const nlmsghdr* h) {
 
 Description xfrm_delete_sa(const nlmsghdr* h) {
     Description d{"delete xfrm sa", "?"};
-    auto* id = fixed_header<xfrm_usersa_id>(h);
+    auto id = fixed_header<xfrm_usersa_id>(h);
     if (auto f = id ? inet_family(id->family) : std::nullopt) {
         char spi[16];
         std::snprintf(spi, sizeof spi, "0x%08x", ntohl(id->spi));
@@ -91,7 +91,7 @@ Description xfrm_delete_sa(const nlmsghdr* h) {
 
 Description xfrm_delete_policy(const nlmsghdr* h) {
     Description d{"delete xfrm policy", "?"};
-    auto* id = fixed_header<xfrm_userpolicy_id>(h);
+    auto id = fixed_header<xfrm_userpolicy_id>(h);
     if (auto f = id ? inet_family(id->sel.family) : std::nullopt) {
         auto src = Prefix::make(xfrm_wire::from_wire(id->sel.saddr, *f), id->sel.prefixlen_s);
         auto dst = Prefix::make(xfrm_wire::from_wire(id->sel.daddr, *f), id->sel.prefixlen_d);
@@ -122,7 +122,7 @@ Description xfrm_family(const nlmsghdr* h) {
 
 Description generic_family(const nlmsghdr* h) {
     Description d{"generic netlink request", "family " + std::to_string(h->nlmsg_type)};
-    if (auto* g = fixed_header<genlmsghdr>(h)) d.where += " command " + std::to_string(g->cmd);
+    if (auto g = fixed_header<genlmsghdr>(h)) d.where += " command " + std::to_string(g->cmd);
     return d;
 }
 

@@ -179,7 +179,7 @@ void read_extack(const nlmsghdr* h, size_t tlv_offset, KernelReply& r) {
 }  // namespace
 
 std::optional<KernelReply> parse_error_message(const nlmsghdr* h) {
-    auto* e = fixed_header<nlmsgerr>(h);
+    auto e = fixed_header<nlmsgerr>(h);
     if (!e) return std::nullopt;
     KernelReply r;
     r.seq = e->msg.nlmsg_seq;
@@ -193,7 +193,7 @@ std::optional<KernelReply> parse_error_message(const nlmsghdr* h) {
 KernelReply parse_done_message(const nlmsghdr* h) {
     KernelReply r;
     r.seq = h->nlmsg_seq;
-    if (auto* err = fixed_header<int>(h)) r.error = *err < 0 ? -*err : *err;
+    if (auto err = fixed_header<int>(h)) r.error = *err < 0 ? -*err : *err;
     read_extack(h, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(int)), r);
     return r;
 }

@@ -152,24 +152,29 @@ private:
     bool malformed_ = false;
 };
 
-// The fixed header that follows nlmsghdr, or nullptr when the message is too short.
+// A copy of the fixed header that follows nlmsghdr, or nullopt when the
+// message is too short. A copy, never a pointer: messages are only 4-byte
+// aligned and some headers hold u64s (xfrm_usersa_info's lifetimes), which
+// are undefined behaviour to read in place and fault on strict-alignment CPUs.
 template <class T>
-const T* fixed_header(const nlmsghdr* h) {
-    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(T))) return nullptr;
-    return static_cast<const T*>(NLMSG_DATA(h));
+std::optional<T> fixed_header(const nlmsghdr* h) {
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(T))) return std::nullopt;
+    T v;
+    std::memcpy(&v, NLMSG_DATA(h), sizeof v);
+    return v;
 }
 
 // The attribute region after a fixed header of fixed_len bytes (empty when short).
 Bytes attrs_after(const nlmsghdr* h, size_t fixed_len);
 
-// A received object message: its fixed header, with its attributes parsed
-// into table. what names the parse in errors ("parse route").
+// A received object message: a copy of its fixed header, with its attributes
+// parsed into table. what names the parse in errors ("parse route").
 template <class Hdr, size_t N>
-Result<const Hdr*> read_message(const nlmsghdr* h, std::array<Attr, N>& table, const char* what) {
-    const Hdr* fixed = fixed_header<Hdr>(h);
+Result<Hdr> read_message(const nlmsghdr* h, std::array<Attr, N>& table, const char* what) {
+    std::optional<Hdr> fixed = fixed_header<Hdr>(h);
     if (!fixed) return Error{what, "netlink message", "too short for its fixed header"};
     if (!parse_attrs(attrs_after(h, sizeof(Hdr)), table)) return Error{what, "netlink message", "malformed attributes"};
-    return fixed;
+    return *fixed;
 }
 
 // AF_INET / AF_INET6 as a Family; nullopt for any other family.

@@ -30,7 +30,7 @@ Result<AddressEntry> parse_address(const nlmsghdr* h) {
     AttrTable<IFA_MAX + 1> t{};
     auto msg = read_message<ifaddrmsg>(h, t, "parse address");
     if (!msg) return msg.error();
-    const ifaddrmsg* ifa = *msg;
+    const ifaddrmsg* ifa = &*msg;
     auto fam = inet_family(ifa->ifa_family);
     if (!fam) return Error{"parse address", "netlink message", "family " + std::to_string(ifa->ifa_family)};
     Family f = *fam;

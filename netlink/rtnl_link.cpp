@@ -166,7 +166,7 @@ Result<LinkState> parse_link(const nlmsghdr* h) {
     AttrTable<IFLA_MAX + 1> t{};
     auto msg = read_message<ifinfomsg>(h, t, "parse link");
     if (!msg) return msg.error();
-    const ifinfomsg* ifi = *msg;
+    const ifinfomsg* ifi = &*msg;
     LinkState s;
     s.index = uint32_t(ifi->ifi_index);
     s.flags = ifi->ifi_flags;
@@ -219,7 +219,7 @@ Result<uint32_t> link_index(Transport& t, std::string_view name) {
             w.put_str(IFLA_IFNAME, name);
         },
         [&](const nlmsghdr* h) -> Status {
-            if (auto* ifi = fixed_header<ifinfomsg>(h)) index = uint32_t(ifi->ifi_index);
+            if (auto ifi = fixed_header<ifinfomsg>(h)) index = uint32_t(ifi->ifi_index);
             return {};
         });
     if (!st) return st.error();

@@ -75,7 +75,7 @@ Result<RouteEntry> parse_route(const nlmsghdr* h) {
     AttrTable<RTA_MAX + 1> t{};
     auto msg = read_message<rtmsg>(h, t, "parse route");
     if (!msg) return msg.error();
-    const rtmsg* rtm = *msg;
+    const rtmsg* rtm = &*msg;
     auto fam = inet_family(rtm->rtm_family);
     if (!fam) return Error{"parse route", "netlink message", "family " + std::to_string(rtm->rtm_family)};
     Family f = *fam;
@@ -118,7 +118,7 @@ Result<std::vector<Route>> dump_routes(Transport& t, const RouteFilter& filter, 
     req.empty_on_errno = ENOENT;  // the table does not exist yet: nothing in it
     auto routes = collect_dump<Route>(t, std::move(req), [&](const nlmsghdr* h, auto& out) -> Status {
         // An unfiltered dump may list multicast or MPLS routes: not avpn's kind.
-        auto* rtm = fixed_header<rtmsg>(h);
+        auto rtm = fixed_header<rtmsg>(h);
         if (rtm && !inet_family(rtm->rtm_family)) return {};
         auto e = parse_route(h);
         if (!e) return e.error();

@@ -55,7 +55,7 @@ Result<Rule> parse_rule(const nlmsghdr* h, uint8_t* protocol) {
     AttrTable<FRA_MAX + 1> t{};
     auto msg = read_message<fib_rule_hdr>(h, t, "parse rule");
     if (!msg) return msg.error();
-    const fib_rule_hdr* frh = *msg;
+    const fib_rule_hdr* frh = &*msg;
     auto fam = inet_family(frh->family);
     if (!fam) return Error{"parse rule", "netlink message", "family " + std::to_string(frh->family)};
     Rule r;
@@ -86,7 +86,7 @@ Result<std::vector<Rule>> dump_rules(Transport& t, const RuleFilter& filter) {
     };
     auto rules = collect_dump<Rule>(t, std::move(req), [&](const nlmsghdr* h, auto& out) -> Status {
         // An unfiltered dump also lists multicast-routing rules (RTNL_FAMILY_IPMR...).
-        auto* frh = fixed_header<fib_rule_hdr>(h);
+        auto frh = fixed_header<fib_rule_hdr>(h);
         if (frh && !inet_family(frh->family)) return {};
         uint8_t protocol = 0;
         auto r = parse_rule(h, &protocol);

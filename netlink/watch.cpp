@@ -38,13 +38,13 @@ std::optional<KernelEvent> parse_rtnl(const nlmsghdr* h) {
             auto m = read_message<ifinfomsg>(h, t, "parse link event");
             if (!m) return std::nullopt;
             e.kind = EventKind::link;
-            e.ifindex = uint32_t((*m)->ifi_index);
+            e.ifindex = uint32_t(m->ifi_index);
             e.ifname = std::string(t[IFLA_IFNAME].str().value_or(""));
             break;
         }
         case RTM_NEWADDR:
         case RTM_DELADDR: {
-            const auto* m = fixed_header<ifaddrmsg>(h);
+            auto m = fixed_header<ifaddrmsg>(h);
             if (!m) return std::nullopt;
             e.kind = EventKind::address;
             e.ifindex = m->ifa_index;
@@ -57,8 +57,8 @@ std::optional<KernelEvent> parse_rtnl(const nlmsghdr* h) {
             auto m = read_message<rtmsg>(h, t, "parse route event");
             if (!m) return std::nullopt;
             e.kind = EventKind::route;
-            e.table = t[RTA_TABLE].u32().value_or((*m)->rtm_table);
-            e.protocol = (*m)->rtm_protocol;
+            e.table = t[RTA_TABLE].u32().value_or(m->rtm_table);
+            e.protocol = m->rtm_protocol;
             e.ifindex = t[RTA_OIF].u32().value_or(0);
             break;
         }
@@ -69,7 +69,7 @@ std::optional<KernelEvent> parse_rtnl(const nlmsghdr* h) {
             if (!m) return std::nullopt;
             e.kind = EventKind::rule;
             e.priority = t[FRA_PRIORITY].u32().value_or(0);
-            e.table = t[FRA_TABLE].u32().value_or((*m)->table);
+            e.table = t[FRA_TABLE].u32().value_or(m->table);
             e.protocol = t[FRA_PROTOCOL].u8().value_or(0);
             break;
         }

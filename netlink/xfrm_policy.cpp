@@ -112,7 +112,7 @@ Result<XfrmPolicy> parse_policy(const nlmsghdr* h) {
     AttrTable<XFRMA_MAX + 1> t{};
     auto msg = read_message<xfrm_userpolicy_info>(h, t, "parse xfrm policy");
     if (!msg) return msg.error();
-    const xfrm_userpolicy_info* info = *msg;
+    const xfrm_userpolicy_info* info = &*msg;
     auto f = inet_family(info->sel.family);
     if (!f) return Error{"parse xfrm policy", "netlink message", "selector family " + std::to_string(info->sel.family)};
     if (info->dir > XFRM_POLICY_FWD) return Error{"parse xfrm policy", "netlink message", "direction " + std::to_string(info->dir)};
@@ -140,7 +140,7 @@ Result<std::vector<XfrmPolicy>> dump_policies(Transport& t, const std::function<
     auto policies = collect_dump<XfrmPolicy>(t, std::move(req), [&](const nlmsghdr* h, auto& out) -> Status {
         if (h->nlmsg_type != XFRM_MSG_NEWPOLICY) return {};
         // Per-socket policies (dir >= XFRM_POLICY_MAX) are never avpn's.
-        auto* info = fixed_header<xfrm_userpolicy_info>(h);
+        auto info = fixed_header<xfrm_userpolicy_info>(h);
         if (info && info->dir > XFRM_POLICY_FWD) return {};
         auto p = parse_policy(h);
         if (!p) return p.error();

@@ -140,7 +140,7 @@ Result<XfrmSa> parse_sa(const nlmsghdr* h) {
     AttrTable<XFRMA_MAX + 1> t{};
     auto msg = read_message<xfrm_usersa_info>(h, t, "parse xfrm sa");
     if (!msg) return msg.error();
-    const xfrm_usersa_info* info = *msg;
+    const xfrm_usersa_info* info = &*msg;
     auto f = inet_family(info->family);
     if (!f) return Error{"parse xfrm sa", "netlink message", "family " + std::to_string(info->family)};
     XfrmSa sa;
