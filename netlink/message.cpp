@@ -149,7 +149,10 @@ bool parse_attrs(Bytes region, std::span<Attr> table) {
 bool MsgReader::next(const nlmsghdr*& out) {
     if (rest_.empty() || malformed_) return false;
     auto* h = reinterpret_cast<const nlmsghdr*>(rest_.data());
-    if (rest_.size() < NLMSG_HDRLEN || !mnl_nlmsg_ok(h, int(rest_.size()))) {
+    // Not mnl_nlmsg_ok(): it compares the length as an int, so a length of
+    // 2^31 or more passes, runs past the datagram, and one near 2^32 aligns
+    // to 0 and never advances.
+    if (rest_.size() < NLMSG_HDRLEN || h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > rest_.size()) {
         malformed_ = true;
         return false;
     }

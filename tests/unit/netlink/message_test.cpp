@@ -138,6 +138,20 @@ TEST_CASE("messages whose length runs past the datagram are malformed") {
     CHECK(r2.malformed());
 }
 
+TEST_CASE("a message length of 2^31 or more is malformed, not read past the datagram") {
+    // mnl_nlmsg_ok() compares the length as an int: these passed it, the
+    // first ran past the datagram and the second aligned to 0 and never
+    // advanced (found by fuzz_netlink_dump).
+    for (uint32_t len : {0x80000000u, 0xfffffffdu, 0xffffffffu}) {
+        auto m = test::build(RTM_NEWROUTE, 0, 1, [](MsgWriter& w) { w.put_u32(1, 1); });
+        std::memcpy(m.data(), &len, sizeof len);
+        MsgReader r(Bytes(m.data(), m.size()));
+        const nlmsghdr* h;
+        CHECK_FALSE(r.next(h));
+        CHECK(r.malformed());
+    }
+}
+
 TEST_CASE("several messages in one datagram are read in order") {
     auto d = test::concat({test::ack(5), test::ack(6, 17), test::done(7)});
     auto msgs = test::messages(Bytes(d.data(), d.size()));
