@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/result.hpp"
 #include "orchestrator/config/doc.hpp"
@@ -31,6 +32,22 @@ struct Diag {
         not_acted_on.push_back(Error{std::move(field), at.str(), std::move(message)});
     }
 };
+
+// User text as a diagnostic may echo it: control characters escaped (\xNN),
+// so a NUL or an escape sequence never reaches a terminal or a log raw, and
+// at most max bytes of it, then "…" and the full length, so a 60 MB key
+// does not make a 60 MB message.
+inline std::string shown(std::string_view text, size_t max = 64) {
+    static const char* hex = "0123456789abcdef";
+    std::string s;
+    for (size_t i = 0; i < text.size() && i < max; ++i) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 || c == 0x7f) s += std::string("\\x") + hex[c >> 4] + hex[c & 15];
+        else s += char(c);
+    }
+    if (text.size() > max) s += "…(" + std::to_string(text.size()) + " bytes)";
+    return s;
+}
 
 // "path.key", or "key" at the top level.
 inline std::string join_path(const std::string& path, std::string_view key) {

@@ -6,6 +6,8 @@ namespace avpn::config {
 
 namespace {
 
+constexpr size_t kMaxSuggestedKey = 64;
+
 size_t edit_distance(std::string_view a, std::string_view b) {
     std::vector<size_t> row(b.size() + 1);
     for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -114,7 +116,7 @@ std::optional<std::vector<Prefix>> Fields::prefixes(std::string_view key) {
 }
 
 std::string Fields::choice_error(std::string_view got, const std::vector<std::string_view>& words) const {
-    return "\"" + std::string(got) + "\" is not one of " + joined(words);
+    return "\"" + shown(got) + "\" is not one of " + joined(words);
 }
 
 void Fields::finish(std::string_view noun) {
@@ -122,14 +124,17 @@ void Fields::finish(std::string_view noun) {
         if (known_.count(e.key)) continue;
         std::string_view best;
         size_t best_distance = 3;  // suggest only close matches
-        for (const std::string& k : known_) {
-            size_t d = edit_distance(e.key, k);
-            if (d < best_distance) best_distance = d, best = k;
-        }
+        // No known key is this long, so none is within 2 edits: skip the
+        // quadratic distance work a huge key would cost.
+        if (e.key.size() <= kMaxSuggestedKey)
+            for (const std::string& k : known_) {
+                size_t d = edit_distance(e.key, k);
+                if (d < best_distance) best_distance = d, best = k;
+            }
         bool table = e.value.is_table() || e.value.is_array();
         std::string msg = noun == "section" && !table
-                              ? "unknown top-level key \"" + e.key + "\" (keys belong inside a section such as [site])"
-                              : "unknown " + std::string(noun) + " \"" + e.key + "\"";
+                              ? "unknown top-level key \"" + shown(e.key) + "\" (keys belong inside a section such as [site])"
+                              : "unknown " + std::string(noun) + " \"" + shown(e.key) + "\"";
         if (!best.empty()) {
             msg += "; did you mean \"" + std::string(best) + "\"?";
             // The key it was probably meant as has no trustworthy value now:
@@ -140,7 +145,7 @@ void Fields::finish(std::string_view noun) {
             std::vector<std::string_view> all(known_.begin(), known_.end());
             msg += "; expected one of " + joined(all);
         }
-        ctx_.diag.error(loc_at(ctx_.file, e.pos), path(e.key), msg);
+        ctx_.diag.error(loc_at(ctx_.file, e.pos), path(shown(e.key)), msg);
     }
 }
 

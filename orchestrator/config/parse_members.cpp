@@ -149,7 +149,7 @@ void load_member_list(Loader& l, GroupState& st, Group& g, Fields& gf) {
 
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) { return "\"" + shown(s) + "\""; }
 
 // A site value that differs from the header's: an error at the site's value
 // naming the header's, then neither is used by later checks.

@@ -23,7 +23,7 @@ std::optional<uint64_t> parse_digits(std::string_view s, uint64_t max) {
 }
 
 // Quoted for messages; values here are never secrets.
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quoted(std::string_view s) { return "\"" + shown(s) + "\""; }
 
 }  // namespace
 
