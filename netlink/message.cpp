@@ -2,6 +2,9 @@
 
 #include <libmnl/libmnl.h>
 
+#include <cerrno>
+#include <climits>
+
 namespace avpn::nl {
 
 namespace {
@@ -170,6 +173,14 @@ Bytes attrs_after(const nlmsghdr* h, size_t fixed_len) {
 
 namespace {
 
+// The errno of a reply's error field (negative from the kernel, positive
+// from some userspace senders). INT_MIN has no positive int: it is not an
+// errno either, so it reads as EPROTO rather than overflowing.
+int errno_of(int wire) {
+    if (wire == INT_MIN) return EPROTO;
+    return wire < 0 ? -wire : wire;
+}
+
 void read_extack(const nlmsghdr* h, size_t tlv_offset, KernelReply& r) {
     if (!(h->nlmsg_flags & NLM_F_ACK_TLVS) || h->nlmsg_len <= tlv_offset) return;
     Bytes tlvs{reinterpret_cast<const uint8_t*>(h) + tlv_offset, h->nlmsg_len - tlv_offset};
@@ -186,7 +197,7 @@ std::optional<KernelReply> parse_error_message(const nlmsghdr* h) {
     if (!e) return std::nullopt;
     KernelReply r;
     r.seq = e->msg.nlmsg_seq;
-    r.error = e->error < 0 ? -e->error : e->error;
+    r.error = errno_of(e->error);
     // Uncapped errors echo the whole request before the TLVs.
     size_t payload = (h->nlmsg_flags & NLM_F_CAPPED) ? sizeof(nlmsgerr) : sizeof(int) + e->msg.nlmsg_len;
     read_extack(h, NLMSG_HDRLEN + NLMSG_ALIGN(payload), r);
@@ -196,7 +207,7 @@ std::optional<KernelReply> parse_error_message(const nlmsghdr* h) {
 KernelReply parse_done_message(const nlmsghdr* h) {
     KernelReply r;
     r.seq = h->nlmsg_seq;
-    if (auto err = fixed_header<int>(h)) r.error = *err < 0 ? -*err : *err;
+    if (auto err = fixed_header<int>(h)) r.error = errno_of(*err);
     read_extack(h, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(int)), r);
     return r;
 }
