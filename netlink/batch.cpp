@@ -173,10 +173,16 @@ Status Batch::add_message(uint64_t op_id, Bytes message) {
 
 void Batch::send_chunk(Chunk& c, BatchResult& res) {
     uint32_t first = t_.reserve_seq(uint32_t(c.ops));
+    // The sender's port id in every request: rtnetlink ignores it (its
+    // notifications name the sending socket), but XFRM copies it into the
+    // notifications it multicasts, so without it avpnd's own SA and policy
+    // writes would look like someone else's (runtime/drift.hpp).
+    const uint32_t portid = t_.portid();
     size_t off = 0;
     for (size_t i = 0; i < c.ops; ++i) {
         auto* h = reinterpret_cast<nlmsghdr*>(c.bytes.get() + off);
         h->nlmsg_seq = first + uint32_t(i);
+        h->nlmsg_pid = portid;
         if (!ack_each_op_ && i + 1 < c.ops) h->nlmsg_flags &= ~NLM_F_ACK;
         off += NLMSG_ALIGN(h->nlmsg_len);
     }

@@ -39,6 +39,10 @@ public:
     // holds before the kernel drops them (ENOBUFS): a batch chunk stays below both.
     virtual size_t max_send_bytes() const = 0;
     virtual size_t max_acks_per_send() const = 0;
+    // The port id requests are sent from, written into their nlmsg_pid by
+    // batches: XFRM notifications name the writer by that field alone.
+    // 0: none (a scripted transport).
+    virtual uint32_t portid() const { return 0; }
 };
 
 struct SocketOptions {
@@ -60,7 +64,7 @@ public:
     ~Socket() override;
 
     int fd() const;
-    uint32_t portid() const;
+    uint32_t portid() const override;
 
     int protocol() const override { return protocol_; }
     uint32_t reserve_seq(uint32_t count) override;

@@ -10,6 +10,7 @@
 
 #include "netlink/rtnl_route.hpp"
 #include "netlink/watch.hpp"
+#include "netlink/xfrm.hpp"
 
 using namespace avpn;
 using namespace avpn::nl;
@@ -103,4 +104,49 @@ TEST_CASE("a change through our own socket carries our port id") {
     REQUIRE(e != nullptr);
     CHECK(e->sender == rtnl.portid());
     must("ip link del wdum1");
+}
+
+// XFRM names the writer by the nlmsg_pid of its request, not by its socket
+// (xfrm_user.c: km_event.portid = nlh->nlmsg_pid): iproute2 leaves it 0,
+// and avpn's batches set it, so avpnd can tell its own XFRM writes apart.
+TEST_CASE("an XFRM policy written through our batch carries our port id; iproute2's carries none") {
+    auto w = Watch::open();
+    REQUIRE(w.ok());
+    if (w->xfrm_fd() < 0) {
+        MESSAGE("no XFRM netlink in this kernel: skipped");
+        return;
+    }
+    Socket xfrm = open_socket(NETLINK_XFRM);
+    XfrmPolicy p;
+    p.src = *Prefix::parse("10.79.0.0/24");
+    p.dst = *Prefix::parse("10.80.0.0/24");
+    p.dir = XfrmDir::out;
+    p.if_id = 0x41560001;
+    XfrmTemplate t;
+    t.src = *IpAddr::parse("192.0.2.1");
+    t.dst = *IpAddr::parse("192.0.2.2");
+    t.reqid = 0x41560001;
+    p.templates.push_back(t);
+    (void)w->drain();
+
+    REQUIRE(apply(xfrm, [&](MsgWriter& m) { return encode_policy(m, XfrmWrite::add, p); }));
+    auto ev = collect(*w);
+    const KernelEvent* added = find(ev, [](const KernelEvent& e) { return e.kind == EventKind::xfrm_policy && !e.removed; });
+    REQUIRE(added != nullptr);
+    CHECK(added->if_id == 0x41560001u);
+    CHECK(added->sender == xfrm.portid());
+
+    REQUIRE(apply(xfrm, [&](MsgWriter& m) { return encode_policy_delete(m, p); }));
+    ev = collect(*w);
+    const KernelEvent* removed = find(ev, [](const KernelEvent& e) { return e.kind == EventKind::xfrm_policy && e.removed; });
+    REQUIRE(removed != nullptr);
+    CHECK(removed->sender == xfrm.portid());
+
+    must("ip xfrm policy add src 10.79.0.0/24 dst 10.80.0.0/24 dir out if_id 0x41560001 "
+         "tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 0x41560001 mode tunnel");
+    ev = collect(*w);
+    const KernelEvent* foreign = find(ev, [](const KernelEvent& e) { return e.kind == EventKind::xfrm_policy; });
+    REQUIRE(foreign != nullptr);
+    CHECK(foreign->sender != xfrm.portid());
+    must("ip xfrm policy del src 10.79.0.0/24 dst 10.80.0.0/24 dir out if_id 0x41560001");
 }

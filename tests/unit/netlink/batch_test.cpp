@@ -77,6 +77,20 @@ TEST_CASE("every op of a batch gets its own status, the failed one the kernel's 
     CHECK(res.first_error() == &e);
 }
 
+TEST_CASE("every request names the sending port, so XFRM notifications of it can be attributed") {
+    test::FakeTransport t(NETLINK_XFRM);
+    t.port_id = 4242;
+    AckingKernel k;
+    t.kernel = std::ref(k);
+    Batch b(t);
+    for (int i = 0; i < 3; ++i) REQUIRE(add_route(b, i));  // the family's encoder does not matter here
+    REQUIRE(b.commit().ok());
+    REQUIRE(t.sent.size() == 1);
+    auto sent = test::messages(t.sent[0]);
+    REQUIRE(sent.size() == 3);
+    for (const nlmsghdr* h : sent) CHECK(h->nlmsg_pid == 4242u);
+}
+
 TEST_CASE("acks read in bulk: fewer receives than ops") {
     test::FakeTransport t;
     AckingKernel k;

@@ -59,6 +59,8 @@ public:
     }
     size_t max_send_bytes() const override { return max_send; }
     size_t max_acks_per_send() const override { return max_acks; }
+    uint32_t portid() const override { return port_id; }
+    uint32_t port_id = 0;  // as a socket bound to this port id
 
     size_t truncate_at = 1 << 20;  // datagrams longer than this arrive truncated
 
