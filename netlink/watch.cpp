@@ -44,11 +44,14 @@ std::optional<KernelEvent> parse_rtnl(const nlmsghdr* h) {
         }
         case RTM_NEWADDR:
         case RTM_DELADDR: {
-            auto m = fixed_header<ifaddrmsg>(h);
+            AttrTable<IFA_MAX + 1> t;
+            auto m = read_message<ifaddrmsg>(h, t, "parse address event");
             if (!m) return std::nullopt;
             e.kind = EventKind::address;
             e.ifindex = m->ifa_index;
             e.ifname = name_of(e.ifindex);
+            if (auto a = t[IFA_ADDRESS].addr(Family::v6))
+                e.link_local = a->bytes[0] == 0xfe && (a->bytes[1] & 0xc0) == 0x80;
             break;
         }
         case RTM_NEWROUTE:

@@ -27,6 +27,9 @@ struct KernelEvent {
     uint8_t protocol = 0;      // route: rtm_protocol; rule: FRA_PROTOCOL
     uint32_t priority = 0;     // rule
     uint32_t if_id = 0;        // XFRM policy or SA (0: none)
+    // address: an IPv6 link-local one (fe80::/10), which the kernel adds and
+    // settles (DAD) on every interface by itself
+    bool link_local = false;
 };
 
 // Overrun: the kernel dropped notifications (ENOBUFS); the listener must

@@ -150,3 +150,22 @@ TEST_CASE("an XFRM policy written through our batch carries our port id; iproute
     CHECK(foreign->sender != xfrm.portid());
     must("ip xfrm policy del src 10.79.0.0/24 dst 10.80.0.0/24 dir out if_id 0x41560001");
 }
+
+TEST_CASE("address events say whether the address is IPv6 link-local") {
+    must("ip link add wdum2 type veth peer name wdum2p && ip link set wdum2 up");
+    auto w = Watch::open();
+    REQUIRE(w.ok());
+    (void)w->drain();
+    must("ip addr add fe80::4156/64 dev wdum2 nodad");
+    auto ev = collect(*w);
+    const KernelEvent* a = find(ev, [](const KernelEvent& e) { return e.kind == EventKind::address; });
+    REQUIRE(a != nullptr);
+    CHECK(a->ifname == "wdum2");
+    CHECK(a->link_local);
+    must("ip addr add 2001:db8::4156/64 dev wdum2 nodad");
+    ev = collect(*w);
+    a = find(ev, [](const KernelEvent& e) { return e.kind == EventKind::address; });
+    REQUIRE(a != nullptr);
+    CHECK_FALSE(a->link_local);
+    must("ip link del wdum2");
+}
