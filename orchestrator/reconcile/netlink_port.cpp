@@ -380,11 +380,12 @@ std::vector<Status> NetlinkPort::execute(const std::vector<Op>& ops) {
     return out;
 }
 
-std::set<uint32_t> NetlinkPort::netlink_ports() const {
-    std::set<uint32_t> out{rtnl_.portid()};
-    if (xfrm_) out.insert(xfrm_->portid());
-    return out;
+std::set<uint32_t> NetlinkPort::netlink_ports(int protocol) const {
+    if (protocol == NETLINK_ROUTE) return {rtnl_.portid()};
+    if (protocol == NETLINK_XFRM && xfrm_) return {xfrm_->portid()};
+    return {};
 }
+
 
 std::map<std::string, IpAddr> NetlinkPort::interface_addresses(const std::vector<std::string>& names) {
     std::map<std::string, IpAddr> out;

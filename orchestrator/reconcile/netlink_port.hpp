@@ -37,9 +37,10 @@ public:
     std::vector<Status> execute(const std::vector<Op>&) override;
     std::map<std::string, IpAddr> interface_addresses(const std::vector<std::string>& names) override;
 
-    // Port ids of the sockets this port writes through: change notifications
-    // carrying one of them report its own writes.
-    std::set<uint32_t> netlink_ports() const;
+    // Port ids of the sockets this port writes through in one netlink family
+    // (NETLINK_ROUTE, NETLINK_XFRM): change notifications carrying one of
+    // them report its own writes.
+    std::set<uint32_t> netlink_ports(int protocol) const;
 
 private:
     NetlinkPort(nl::Socket rtnl, NetlinkPortOptions options);

@@ -1,5 +1,6 @@
 #include "orchestrator/runtime/site.hpp"
 
+#include <linux/netlink.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -83,9 +84,12 @@ void Site::use(Intent intent) {
     for (const std::string& u : uplinks_of(*intent_)) scope_.uplinks.insert(u);
 }
 
-void Site::refresh_watch_scope(const OwnedScope& owned) {
-    scope_.owned = owned;
-    scope_.own_ports = port_->netlink_ports();
+// After every apply, whatever its outcome: a failed apply and its undo
+// write through the same sockets (the XFRM one opens on first use), and
+// their notifications are no more drift than a successful apply's.
+void Site::refresh_own_ports() {
+    scope_.own_rtnl_ports = port_->netlink_ports(NETLINK_ROUTE);
+    scope_.own_xfrm_ports = port_->netlink_ports(NETLINK_XFRM);
 }
 
 bool Site::apply_full(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0) {
@@ -109,7 +113,7 @@ bool Site::apply_full(IncrementalPlanner::Update& u, const std::string& why, Clo
         return false;
     }
     if (Status s = save_applied(state_, r.record, options_.config); !s) log_("save the state: " + s.error().str());
-    refresh_watch_scope(r.record.owned);
+    scope_.owned = r.record.owned;
     ipsec_ = u.plan.state.ipsec;
     log_("full apply (" + why + "): " + summary(r.kernel.ops) + " in " + timing(ms_since(t0)));
     planner_.commit(std::move(u));
@@ -127,7 +131,7 @@ bool Site::apply_change(IncrementalPlanner::Update& u, const std::string& why, C
     // group route, every charon connection.
     AppliedRecord rec = record_of(*intent_, u.want, options_.config);
     if (Status s = save_applied(state_, rec, options_.config); !s) log_("save the state: " + s.error().str());
-    refresh_watch_scope(rec.owned);
+    scope_.owned = rec.owned;
     ipsec_ = u.want.ipsec;
     log_("change (" + why + "): " + std::to_string(u.peers_changed) + " peers changed, " + summary(r.ops) + " in " +
          timing(ms_since(t0)));
@@ -149,6 +153,7 @@ bool Site::converge(bool full, const std::string& why) {
         u = planner_.update(*intent_, inputs);
     }
     last_ok_ = u.full ? apply_full(u, why, t0) : apply_change(u, why, t0);
+    refresh_own_ports();
     // An incremental change that cannot be done in place (an interface to
     // replace) is done in full right away.
     if (!last_ok_ && !full && !u.full) return converge(true, why + ", in full");

@@ -75,7 +75,7 @@ private:
     void use(Intent intent);
     bool apply_full(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0);
     bool apply_change(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0);
-    void refresh_watch_scope(const OwnedScope& owned);
+    void refresh_own_ports();
 
     SiteOptions options_;
     Log log_;

@@ -19,7 +19,8 @@ WatchScope scope() {
     s.owned.links = {"avpn-demo"};
     s.owned.tables = {7100};
     s.uplinks = {"wan0"};
-    s.own_ports = {4242};
+    s.own_rtnl_ports = {4242};
+    s.own_xfrm_ports = {5353};
     return s;
 }
 
@@ -56,6 +57,12 @@ TEST_CASE("links and addresses: avpn's interfaces and the uplinks") {
     CHECK(concerns_avpn(named(EventKind::address, "wan0"), scope()));
     CHECK_FALSE(concerns_avpn(named(EventKind::link, "lan0"), scope()));
     CHECK_FALSE(concerns_avpn(named(EventKind::address, "docker0"), scope()));
+    KernelEvent fe80 = named(EventKind::address, "wan0");
+    fe80.link_local = true;  // the kernel settling an IPv6 link-local address (DAD)
+    fe80.sender = 0;
+    CHECK_FALSE(concerns_avpn(fe80, scope()));
+    fe80.ifname = "avpn-demo";
+    CHECK_FALSE(concerns_avpn(fe80, scope()));
 }
 
 TEST_CASE("rules in avpn's band with its protocol; XFRM of AutoVPN groups only; overruns and flushes always") {
@@ -87,4 +94,34 @@ TEST_CASE("rules in avpn's band with its protocol; XFRM of AutoVPN groups only; 
     flush.kind = EventKind::xfrm_flush;
     flush.sender = 4242;
     CHECK(concerns_avpn(flush, scope()));
+}
+
+TEST_CASE("XFRM: avpnd's own writes are attributed by the port id its batches put in the request") {
+    KernelEvent policy;
+    policy.kind = EventKind::xfrm_policy;
+    policy.if_id = own::kIfIdFirst;
+    policy.sender = 5353;  // avpnd's XFRM socket
+    CHECK_FALSE(concerns_avpn(policy, scope()));
+    policy.removed = true;
+    CHECK_FALSE(concerns_avpn(policy, scope()));
+    KernelEvent sa = policy;
+    sa.kind = EventKind::xfrm_sa;
+    CHECK_FALSE(concerns_avpn(sa, scope()));
+
+    policy.sender = 0;  // `ip xfrm policy del` (iproute2 leaves nlmsg_pid 0) or the kernel
+    CHECK(concerns_avpn(policy, scope()));
+    sa.sender = 0;  // a hard expiry
+    CHECK(concerns_avpn(sa, scope()));
+    policy.sender = 777;  // another daemon that does set nlmsg_pid
+    CHECK(concerns_avpn(policy, scope()));
+}
+
+TEST_CASE("port ids count only in their own netlink family") {
+    // avpnd's XFRM port id on an rtnetlink event is another process's socket.
+    CHECK(concerns_avpn(route(7100, own::kRouteProtocol, 5353), scope()));
+    KernelEvent policy;
+    policy.kind = EventKind::xfrm_policy;
+    policy.if_id = own::kIfIdFirst;
+    policy.sender = 4242;  // avpnd's rtnetlink port id on an XFRM event
+    CHECK(concerns_avpn(policy, scope()));
 }
