@@ -386,6 +386,11 @@ std::set<uint32_t> NetlinkPort::netlink_ports(int protocol) const {
     return {};
 }
 
+Result<nl::WgDevice> NetlinkPort::read_wireguard(const std::string& ifname) {
+    auto b = wireguard(ifname);
+    if (!b) return b.error();
+    return (*b)->get(ifname);
+}
 
 std::map<std::string, IpAddr> NetlinkPort::interface_addresses(const std::vector<std::string>& names) {
     std::map<std::string, IpAddr> out;

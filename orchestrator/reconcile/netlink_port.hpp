@@ -42,6 +42,10 @@ public:
     // them report its own writes.
     std::set<uint32_t> netlink_ports(int protocol) const;
 
+    // One WireGuard device as its backend reports it now, without the link
+    // and netlink dumps of observe() (avpnd polls devices for drift).
+    Result<nl::WgDevice> read_wireguard(const std::string& ifname);
+
 private:
     NetlinkPort(nl::Socket rtnl, NetlinkPortOptions options);
 

@@ -115,6 +115,7 @@ bool Site::apply_full(IncrementalPlanner::Update& u, const std::string& why, Clo
     if (Status s = save_applied(state_, r.record, options_.config); !s) log_("save the state: " + s.error().str());
     scope_.owned = r.record.owned;
     ipsec_ = u.plan.state.ipsec;
+    wireguard_.reset(u.plan.state.wireguard);
     log_("full apply (" + why + "): " + summary(r.kernel.ops) + " in " + timing(ms_since(t0)));
     planner_.commit(std::move(u));
     return true;
@@ -133,6 +134,7 @@ bool Site::apply_change(IncrementalPlanner::Update& u, const std::string& why, C
     if (Status s = save_applied(state_, rec, options_.config); !s) log_("save the state: " + s.error().str());
     scope_.owned = rec.owned;
     ipsec_ = u.want.ipsec;
+    wireguard_.apply(u.want.wireguard, u.was.wireguard);
     log_("change (" + why + "): " + std::to_string(u.peers_changed) + " peers changed, " + summary(r.ops) + " in " +
          timing(ms_since(t0)));
     planner_.commit(std::move(u));
@@ -154,6 +156,7 @@ bool Site::converge(bool full, const std::string& why) {
     }
     last_ok_ = u.full ? apply_full(u, why, t0) : apply_change(u, why, t0);
     refresh_own_ports();
+    if (!last_ok_) wireguard_.clear();  // nothing to compare with until an apply succeeds
     // An incremental change that cannot be done in place (an interface to
     // replace) is done in full right away.
     if (!last_ok_ && !full && !u.full) return converge(true, why + ", in full");
@@ -173,6 +176,15 @@ void Site::retry_ipsec() {
         log_("ipsec: " + name + " has no IKE_SA: initiated (attempt " + std::to_string(s.attempts) + "; next in " +
              std::to_string(s.next_at - int64_t(std::time(nullptr))) + " s if it stays down)");
     }
+}
+
+std::optional<std::string> Site::wireguard_drift() {
+    for (const std::string& ifname : wireguard_.interfaces()) {
+        auto dev = port_->read_wireguard(ifname);
+        if (!dev) return ifname + ": " + dev.error().str();
+        if (auto d = wireguard_.difference(*dev)) return ifname + ": " + *d;
+    }
+    return std::nullopt;
 }
 
 void Site::forget_retries() { ::unlink(retries_path(options_.state_dir).c_str()); }

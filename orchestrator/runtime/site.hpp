@@ -15,7 +15,10 @@
 // - reap_wireguard_go(): the site's wireguard-go daemons are watched
 //   (plugins/wireguard/supervisor.hpp); one that exited is restarted by the
 //   next converge, logged and counted. Those running at open() are adopted,
-//   never restarted.
+//   never restarted;
+// - wireguard_drift(): reads the owned WireGuard devices back and compares
+//   them with what was last applied (wireguard_watch.hpp): WireGuard raises
+//   no notification, so avpnd polls.
 // A bad config on reload is reported and the running state kept.
 #pragma once
 
@@ -31,6 +34,7 @@
 #include "orchestrator/reconcile/reconciler.hpp"
 #include "orchestrator/reconcile/state_dir.hpp"
 #include "orchestrator/runtime/drift.hpp"
+#include "orchestrator/runtime/wireguard_watch.hpp"
 #include "plugins/vici/retry.hpp"
 #include "plugins/wireguard/supervisor.hpp"
 
@@ -60,9 +64,14 @@ public:
     void forget_retries();                        // nobody retries once avpnd is gone
     int wireguard_go_fd() const { return wireguard_go_->fd(); }  // readable: a daemon exited
     bool reap_wireguard_go() { return wireguard_go_->reap(); }   // true: converge to restart it
+    // How an owned WireGuard device differs from the last apply, in words;
+    // nullopt when all hold (or nothing was applied). A device that cannot
+    // be read counts as a difference.
+    std::optional<std::string> wireguard_drift();
 
     bool last_ok() const { return last_ok_; }
     bool has_ipsec() const { return !ipsec_.empty(); }
+    bool has_wireguard() const { return !wireguard_.empty(); }
     const Intent& intent() const { return *intent_; }
     const SiteOptions& options() const { return options_; }
     const WatchScope& watch_scope() const { return scope_; }
@@ -87,6 +96,7 @@ private:
     WatchScope scope_;
     bool last_ok_ = false;
     std::vector<vici::Connection> ipsec_;  // charon's part as last applied
+    WireguardExpectation wireguard_;       // the WireGuard devices as last applied
     vici::RetrySchedule retry_;
     std::shared_ptr<wg::Supervisor> wireguard_go_;  // shared with the port, which starts and adopts
 };

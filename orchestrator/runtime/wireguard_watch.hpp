@@ -1,0 +1,47 @@
+// WireGuard drift, which no notification reports: kernel WireGuard has no
+// multicast group and wireguard-go announces nothing, so `wg set ... peer X
+// remove` is only seen by reading the device. The site runtime keeps the
+// devices as last applied (WireguardExpectation) and avpnd reads them back
+// every few seconds (docs/architecture.md, "WireGuard poll").
+//
+// wireguard_difference() checks a subset of what the full apply's diff
+// compares (reconcile/diff.hpp, same_wireguard): whatever it reports, the
+// full apply changes too, so a repair it triggers always writes and the
+// poll cannot set off repairs that do nothing, forever. Endpoints are left
+// out: a peer roams and a hub learns its spokes' endpoints from handshakes.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "netlink/objects.hpp"
+
+namespace avpn::runtime {
+
+class WireguardExpectation {
+public:
+    // After a full apply: exactly these devices.
+    void reset(const std::vector<nl::WgDevice>& applied);
+    // After an incremental apply (IncrementalPlanner's want/was): peers
+    // named in `was` but not in `want` went, those in `want` are as given;
+    // a device's own settings are always in `want`.
+    void apply(const std::vector<nl::WgDevice>& want, const std::vector<nl::WgDevice>& was);
+    void clear() { devices_.clear(); }
+
+    bool empty() const { return devices_.empty(); }
+    std::vector<std::string> interfaces() const;
+    // What `observed` lacks or has beyond the expectation of its interface,
+    // in words for the log; nullopt when it holds what was applied.
+    std::optional<std::string> difference(const nl::WgDevice& observed) const;
+
+private:
+    struct Device {
+        nl::WgDevice settings;                    // peers empty
+        std::map<std::string, nl::WgPeer> peers;  // by public key
+    };
+    std::map<std::string, Device> devices_;  // by interface
+};
+
+}  // namespace avpn::runtime

@@ -1,0 +1,128 @@
+// The WireGuard poll's comparison: a device that lost, gained or changed a
+// peer differs from what was applied; a roamed endpoint or a port the
+// kernel picked does not (the full apply would not change those either).
+#include <doctest/doctest.h>
+
+#include "orchestrator/runtime/wireguard_watch.hpp"
+
+using namespace avpn;
+using namespace avpn::runtime;
+
+namespace {
+
+nl::WgPeer peer(const std::string& key, const std::string& site, std::vector<std::string> prefixes) {
+    nl::WgPeer p;
+    p.public_key = key;
+    p.site = site;
+    for (const auto& s : prefixes) p.allowed_ips.push_back(*Prefix::parse(s));
+    p.keepalive_seconds = 25;
+    return p;
+}
+
+nl::WgDevice device() {
+    nl::WgDevice d;
+    d.ifname = "avpn-demo";
+    d.public_key = "HUBKEY=";
+    d.listen_port = 51820;
+    d.peers = {peer("AAA=", "branch1", {"10.1.1.0/24", "10.255.0.2/32"}),
+               peer("BBB=", "branch2", {"10.2.1.0/24", "10.255.0.3/32"})};
+    return d;
+}
+
+// As a backend reads it: no site names, endpoints learned.
+nl::WgDevice observed_of(nl::WgDevice d) {
+    for (auto& p : d.peers) {
+        p.site.clear();
+        p.endpoint = Endpoint{*IpAddr::parse("192.0.2.11"), 40000};
+    }
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("the device as applied holds, whatever endpoints the peers roamed to") {
+    WireguardExpectation e;
+    e.reset({device()});
+    CHECK(e.interfaces() == std::vector<std::string>{"avpn-demo"});
+    CHECK_FALSE(e.difference(observed_of(device())));
+}
+
+TEST_CASE("a removed, added or changed peer is a difference, named in words") {
+    WireguardExpectation e;
+    e.reset({device()});
+    nl::WgDevice d = observed_of(device());
+    d.peers.erase(d.peers.begin());
+    auto diff = e.difference(d);
+    REQUIRE(diff);
+    CHECK(*diff == "peer AAA= (branch1) is missing");
+
+    d = observed_of(device());
+    d.peers.push_back(peer("CCC=", "", {"10.9.0.0/24"}));
+    diff = e.difference(d);
+    REQUIRE(diff);
+    CHECK(*diff == "peer CCC= is not avpn's");
+
+    d = observed_of(device());
+    d.peers[1].allowed_ips.pop_back();
+    diff = e.difference(d);
+    REQUIRE(diff);
+    CHECK(*diff == "peer BBB= (branch2) has other allowed IPs");
+
+    d = observed_of(device());
+    d.peers[0].keepalive_seconds = 0;
+    CHECK(e.difference(d));
+
+    d = observed_of(device());
+    d.peers.clear();
+    diff = e.difference(d);
+    REQUIRE(diff);
+    CHECK(*diff == "2 peers missing, first peer AAA= (branch1) is missing");
+}
+
+TEST_CASE("device settings: key, fixed listen port and fwmark count; a port left to the kernel does not") {
+    WireguardExpectation e;
+    e.reset({device()});
+    nl::WgDevice d = observed_of(device());
+    d.listen_port = 40001;
+    CHECK(e.difference(d));
+    d = observed_of(device());
+    d.fwmark = 7;
+    CHECK(e.difference(d));
+    d = observed_of(device());
+    d.public_key = "OTHER=";
+    CHECK(e.difference(d));
+
+    nl::WgDevice any_port = device();
+    any_port.listen_port = 0;
+    e.reset({any_port});
+    d = observed_of(device());
+    d.listen_port = 40001;
+    CHECK_FALSE(e.difference(d));
+}
+
+TEST_CASE("allowed IPs compare as sets") {
+    WireguardExpectation e;
+    e.reset({device()});
+    nl::WgDevice d = observed_of(device());
+    std::swap(d.peers[0].allowed_ips[0], d.peers[0].allowed_ips[1]);
+    CHECK_FALSE(e.difference(d));
+}
+
+TEST_CASE("an incremental apply updates the expectation: peers of `was` go, peers of `want` come") {
+    WireguardExpectation e;
+    e.reset({device()});
+    nl::WgDevice want = device(), was = device();
+    want.peers = {peer("AAA=", "branch1", {"10.1.1.0/24", "10.1.2.0/24", "10.255.0.2/32"}),
+                  peer("DDD=", "branch3", {"10.3.1.0/24"})};
+    was.peers = {peer("AAA=", "branch1", {"10.1.1.0/24", "10.255.0.2/32"}),
+                 peer("BBB=", "branch2", {"10.2.1.0/24", "10.255.0.3/32"})};
+    e.apply({want}, {was});
+
+    nl::WgDevice now = want;  // BBB= removed, AAA= changed, DDD= added
+    CHECK_FALSE(e.difference(observed_of(now)));
+    CHECK(e.difference(observed_of(device())));
+
+    e.apply({}, {now});  // the device itself went
+    CHECK(e.empty());
+    CHECK_FALSE(e.difference(observed_of(device())));  // not avpn's any more: nothing to say
+}
