@@ -7,7 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
+#include <climits>
 #include <cstring>
 #include <iostream>
 
@@ -15,13 +15,24 @@ namespace avpn::daemon {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// After a failed full apply, the next attempt comes this soon instead of at
+// the resync.
+constexpr auto kRetryAfterFailure = std::chrono::seconds(10);
 
 void log(const std::string& line) { std::cerr << "avpnd: " << line << std::endl; }
 
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const Options& o) {
+    // First, before anything can start a child: the variables are unset so
+    // wireguard-go does not inherit them.
+    auto notifier = Notifier::from_environment();
+    if (!notifier) {
+        log("systemd notifications off: " + notifier.error().str());
+        notifier = Notifier();
+    }
     sigset_t mask;
     sigemptyset(&mask);
     for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, s);
@@ -39,78 +50,178 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options& o) {
         ::close(sfd);
         return site.error();
     }
-    return std::unique_ptr<Daemon>(new Daemon(o, std::move(*site), std::move(*watch), sfd));
+    return std::unique_ptr<Daemon>(new Daemon(o, std::move(*site), std::move(*watch), sfd, std::move(*notifier)));
 }
 
-Daemon::Daemon(const Options& o, std::unique_ptr<runtime::Site> site, nl::Watch watch, int signal_fd)
-    : options_(o), site_(std::move(site)), watch_(std::move(watch)), signal_fd_(signal_fd) {}
+Daemon::Daemon(const Options& o, std::unique_ptr<runtime::Site> site, nl::Watch watch, int signal_fd,
+               Notifier notifier)
+    : options_(o), site_(std::move(site)), watch_(std::move(watch)), signal_fd_(signal_fd),
+      notifier_(std::move(notifier)),
+      drift_(milliseconds(o.quiet_ms), DriftDebounce::default_bound(milliseconds(o.quiet_ms))) {}
 
 Daemon::~Daemon() {
     if (signal_fd_ >= 0) ::close(signal_fd_);
+}
+
+void Daemon::notify(const std::string& state) {
+    if (Status s = notifier_.send(state); !s) log(s.error().str());
+}
+
+std::string Daemon::status_text() const {
+    std::string s = site_->intent().site.name + ": ";
+    if (site_->last_ok()) return s + "converged (" + last_converge_ + ")";
+    return s + "the last apply failed (" + last_converge_ + "); retrying every " +
+           std::to_string(kRetryAfterFailure.count()) + " s";
+}
+
+void Daemon::note_drift(const std::string& why) {
+    // While the site fails to apply, the retry after a failure is the
+    // repair: an apply that fails (and undoes itself) stirs the kernel,
+    // which must not turn into a repair every quiet period.
+    if (!site_->last_ok()) return;
+    if (!drift_.pending()) drift_why_ = why;
+    drift_.note(Clock::now());
+}
+
+bool Daemon::note_kernel_events() {
+    for (const nl::KernelEvent& e : watch_.drain()) {
+        if (!runtime::concerns_avpn(e, site_->watch_scope())) continue;
+        if (!drift_.pending()) log("drift: " + runtime::describe(e));
+        note_drift("kernel changed by another process");
+        return true;  // the rest of the batch was drained with it
+    }
+    return false;
+}
+
+void Daemon::converge(bool full, const std::string& why) {
+    // What came before this apply: a full apply reads the kernel and so
+    // repairs it; a change reads nothing, so it stays pending.
+    note_kernel_events();
+    if (full) drift_.clear();
+    site_->converge(full, why);
+    last_converge_ = why;
+    if (full || !site_->last_ok())
+        resync_.arm_in(site_->last_ok() ? Clock::duration(std::chrono::seconds(options_.resync_seconds))
+                                        : Clock::duration(kRetryAfterFailure),
+                       Clock::now());
+    // Never drained blindly: avpnd's own writes carry its port ids and do
+    // not count, but a change someone else made while it applied does, and
+    // is repaired after the quiet period, not at the next resync.
+    note_kernel_events();
+}
+
+void Daemon::reload() {
+    notify("RELOADING=1\n" + monotonic_usec_field() + "\nSTATUS=reloading " + site_->options().config);
+    if (site_->reload()) {
+        log("reload: " + site_->options().config + " read; applying");
+        converge(false, "configuration reloaded");
+    } else {
+        log("reload: the configuration has errors; the running state is kept");
+    }
+    notify("READY=1\nSTATUS=" + status_text());
 }
 
 bool Daemon::handle_signals() {
     signalfd_siginfo info;
     bool keep = true;
     while (::read(signal_fd_, &info, sizeof info) == ssize_t(sizeof info)) {
-        if (info.ssi_signo == SIGHUP) {
-            if (site_->reload())
-                site_->converge(false, "configuration reloaded");
-            else
-                log("reload: the configuration has errors; the running state is kept");
-        } else {
+        if (info.ssi_signo == SIGHUP)
+            reload();
+        else
             keep = false;
-        }
     }
     return keep;
 }
 
-bool Daemon::drift_seen() {
-    bool seen = false;
-    for (const nl::KernelEvent& e : watch_.drain()) seen = seen || runtime::concerns_avpn(e, site_->watch_scope());
-    return seen;
+void Daemon::poll_wireguard() {
+    wireguard_poll_.arm_in(milliseconds(options_.wireguard_poll_ms), Clock::now());
+    // Nothing to compare with after a failed apply, and a repair already
+    // due reads every device anyway.
+    if (!site_->last_ok() || drift_.pending()) return;
+    if (auto d = site_->wireguard_drift()) {
+        log("drift: WireGuard " + *d);
+        note_drift("WireGuard changed by another process");
+    }
+}
+
+void Daemon::run_due_timers() {
+    if (drift_.due(Clock::now()) || resync_.due(Clock::now())) {
+        converge(true, drift_.due(Clock::now()) ? drift_why_ : "periodic resync");
+        notify("STATUS=" + status_text());
+    }
+    if (site_->has_ipsec() && ipsec_round_.due(Clock::now())) {
+        site_->retry_ipsec();
+        ipsec_round_.arm_in(std::chrono::seconds(site_->options().retry_first), Clock::now());
+    }
+    if (site_->has_wireguard() && wireguard_poll_.due(Clock::now())) poll_wireguard();
+    // Last, after whatever else was due: a loop stuck in any of it misses
+    // the ping and systemd restarts avpnd.
+    if (watchdog_.due(Clock::now())) {
+        notify("WATCHDOG=1");
+        watchdog_.arm_in(*notifier_.watchdog() / 2, Clock::now());
+    }
+}
+
+Clock::time_point Daemon::next_deadline() const {
+    Clock::time_point t = std::min({drift_.at(), resync_.at(), watchdog_.at()});
+    if (site_->has_ipsec()) t = std::min(t, ipsec_round_.at());
+    if (site_->has_wireguard()) t = std::min(t, wireguard_poll_.at());
+    return t;
+}
+
+Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
+    int timeout = -1;
+    if (deadline != Clock::time_point::max()) {
+        // Rounded up: waking a little early would spin until the deadline.
+        auto ms = std::chrono::ceil<milliseconds>(deadline - Clock::now()).count();
+        timeout = int(std::clamp<long long>(ms, 0, INT_MAX));
+    }
+    // One entry per event source; poll() skips an fd of -1 (no XFRM netlink).
+    pollfd fds[] = {{signal_fd_, POLLIN, 0},
+                    {watch_.rtnl_fd(), POLLIN, 0},
+                    {watch_.xfrm_fd(), POLLIN, 0},
+                    {site_->wireguard_go_fd(), POLLIN, 0}};
+    Wakeup w;
+    if (::poll(fds, std::size(fds), timeout) < 0 && errno != EINTR) {
+        log(std::string("poll: ") + std::strerror(errno));
+        w.failed = true;
+        return w;
+    }
+    w.signals = fds[0].revents & POLLIN;
+    w.kernel = (fds[1].revents | fds[2].revents) & (POLLIN | POLLERR);
+    w.wireguard_go = fds[3].revents & POLLIN;
+    return w;
 }
 
 int Daemon::run() {
     const runtime::SiteOptions& so = site_->options();
     log("managing " + site_->intent().site.name + " from " + so.config + " (state " + so.state_dir + ")");
-    site_->converge(true, "start");
-    (void)watch_.drain();  // what the first apply itself caused
-    const auto resync = std::chrono::seconds(options_.resync_seconds);
-    const auto retry = std::chrono::seconds(10);
-    auto next_full = Clock::now() + (site_->last_ok() ? resync : retry);
-    const auto never = Clock::time_point::max();
-    auto repair_at = never;  // a repair is due once the kernel has been quiet for quiet_ms
-    // IPsec initiators are looked at every retry_first seconds (one list-sas);
-    // those due are initiated (retry.hpp).
-    const auto ipsec_every = std::chrono::seconds(so.retry_first);
-    auto next_ipsec = Clock::now() + ipsec_every;
-    for (;;) {
-        auto deadline = std::min({repair_at, next_full, site_->has_ipsec() ? next_ipsec : never});
-        auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        pollfd fds[4] = {{signal_fd_, POLLIN, 0}, {watch_.rtnl_fd(), POLLIN, 0}, {watch_.xfrm_fd(), POLLIN, 0},
-                         {site_->wireguard_go_fd(), POLLIN, 0}};  // poll() skips an xfrm_fd of -1
-        int n = ::poll(fds, 4, int(std::max<long long>(wait_ms, 0)));
-        if (n < 0 && errno != EINTR) return log(std::string("poll: ") + std::strerror(errno)), 1;
-        if (fds[0].revents & POLLIN) {
-            if (!handle_signals()) break;
-            (void)watch_.drain();  // our own writes (and anything else in that instant: the resync catches it)
-        }
-        bool wireguard_go_exited = (fds[3].revents & POLLIN) && site_->reap_wireguard_go();
-        if ((drift_seen() || wireguard_go_exited) && repair_at == never) repair_at = Clock::now() + std::chrono::milliseconds(options_.quiet_ms);
-        auto now = Clock::now();
-        if (now >= repair_at || now >= next_full) {
-            bool drift = now >= repair_at;
-            site_->converge(true, drift ? "kernel changed by another process" : "periodic resync");
-            (void)watch_.drain();
-            repair_at = never;
-            next_full = Clock::now() + (site_->last_ok() ? resync : retry);
-        }
-        if (site_->has_ipsec() && Clock::now() >= next_ipsec) {
-            site_->retry_ipsec();
-            next_ipsec = Clock::now() + ipsec_every;
-        }
+    converge(true, "start");
+    // READY=1 after the first apply whatever its outcome: avpnd is then up
+    // and doing its job, which includes retrying a failed apply every 10 s
+    // and repairing; STATUS= and the journal say how it went. Failing the
+    // start instead would make systemd restart avpnd in a loop and hold
+    // back every unit ordered after it, over what may be a peer or uplink
+    // that is simply not there yet.
+    notify("READY=1\nSTATUS=" + status_text());
+    auto now = Clock::now();
+    ipsec_round_.arm_in(std::chrono::seconds(so.retry_first), now);
+    if (options_.wireguard_poll_ms > 0) wireguard_poll_.arm_in(milliseconds(options_.wireguard_poll_ms), now);
+    if (auto interval = notifier_.watchdog()) {
+        log("systemd watchdog: WATCHDOG=1 every " + std::to_string(interval->count() / 2000) + " ms");
+        watchdog_.arm_at(now);
     }
+    for (;;) {
+        Wakeup w = wait(next_deadline());
+        if (w.failed) return 1;
+        if (w.signals && !handle_signals()) break;
+        if (w.kernel) note_kernel_events();
+        // The full apply creates the link again (the kernel removed the TUN
+        // device with the process) and so starts a new daemon.
+        if (w.wireguard_go && site_->reap_wireguard_go()) note_drift("wireguard-go exited");
+        run_due_timers();
+    }
+    notify("STOPPING=1\nSTATUS=stopping; tunnels stay up");
     site_->forget_retries();
     log("stopping; tunnels stay up (avpnctl down removes them)");
     return 0;

@@ -1,24 +1,32 @@
 // avpnd's event loop: the wiring between the site runtime
 // (orchestrator/runtime/site.hpp) and what happens to it:
-// - start: a full apply;
-// - SIGHUP: reload the config and converge (incrementally where it can);
+// - start: a full apply, then READY=1 to systemd (sd_notify.hpp);
+// - SIGHUP: RELOADING=1, reload the config and converge (incrementally
+//   where it can), READY=1;
 // - kernel notifications about avpn's objects or uplinks from anyone else
-//   (runtime/drift.hpp): a full apply after a short quiet period, which
-//   repairs drift and re-reads uplink addresses;
+//   (runtime/drift.hpp), also those that arrive while avpnd itself applies,
+//   and a WireGuard device that no longer holds what was applied (read back
+//   every --wireguard-poll-ms): a full apply once the kernel has been quiet
+//   for --quiet-ms, at most DriftDebounce's bound after the first change
+//   (timers.hpp); it repairs drift and re-reads uplink addresses;
 // - every --resync seconds: a full apply, the backstop for anything no
-//   notification reports;
+//   notification or poll reports;
 // - every --retry-first seconds while the site has IPsec initiators: the
 //   runtime's re-initiation round;
 // - a wireguard-go of the site that exits: a full apply after the quiet
 //   period, which restarts it (the runtime logs and counts it);
-// - SIGTERM / SIGINT: exits, leaving tunnels up (`avpnctl down` removes
-//   them), as networkd and charon do.
+// - half systemd's watchdog interval: WATCHDOG=1, sent from the loop so a
+//   wedged loop stops it;
+// - SIGTERM / SIGINT: STOPPING=1 and exit, leaving tunnels up (`avpnctl
+//   down` removes them), as networkd and charon do.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "netlink/watch.hpp"
+#include "orchestrator/daemon/sd_notify.hpp"
+#include "orchestrator/daemon/timers.hpp"
 #include "orchestrator/runtime/site.hpp"
 
 namespace avpn::daemon {
@@ -27,6 +35,9 @@ struct Options {
     runtime::SiteOptions site;
     int resync_seconds = 300;
     int quiet_ms = 200;  // after a foreign change, wait this long for more
+    // Between reads of the owned WireGuard devices (0: never). One read of a
+    // 2,000-peer hub costs a few ms (docs/benchmarks.md).
+    int wireguard_poll_ms = 2000;
 };
 
 class Daemon {
@@ -36,15 +47,41 @@ public:
     int run();  // until SIGTERM or SIGINT; the exit code
 
 private:
-    Daemon(const Options& o, std::unique_ptr<runtime::Site> site, nl::Watch watch, int signal_fd);
+    Daemon(const Options& o, std::unique_ptr<runtime::Site> site, nl::Watch watch, int signal_fd, Notifier notifier);
+
+    // What woke the loop.
+    struct Wakeup {
+        bool signals = false;
+        bool kernel = false;
+        bool wireguard_go = false;  // a daemon of the site exited
+        bool failed = false;        // poll itself failed
+    };
+    Wakeup wait(Clock::time_point deadline);
+    Clock::time_point next_deadline() const;
 
     bool handle_signals();  // false: stop
-    bool drift_seen();      // drains the watch
+    void reload();
+    // Converges, then looks at what the kernel reported meanwhile.
+    void converge(bool full, const std::string& why);
+    // Drains the watch; a foreign change to avpn's objects starts (or
+    // extends) the debounce. Returns whether one was seen.
+    bool note_kernel_events();
+    void note_drift(const std::string& why);
+    void poll_wireguard();
+    void run_due_timers();
+    void notify(const std::string& state);
+    std::string status_text() const;
 
     Options options_;
     std::unique_ptr<runtime::Site> site_;
     nl::Watch watch_;
     int signal_fd_ = -1;
+    Notifier notifier_;
+
+    DriftDebounce drift_;
+    std::string drift_why_;  // what the pending repair is for, for its log line
+    Timer resync_, ipsec_round_, watchdog_, wireguard_poll_;
+    std::string last_converge_;  // why, for STATUS=
 };
 
 }  // namespace avpn::daemon

@@ -1,7 +1,8 @@
 // avpnd FILE [--state-dir DIR] [--vici-socket PATH] [--resync SECONDS]
 // [--settle SECONDS] [--retry-first SECONDS] [--retry-max SECONDS]
-// [--quiet-ms MS]: keeps the site of FILE converged (daemon.hpp). Logs to
-// stderr, one line per event, for the journal.
+// [--quiet-ms MS] [--wireguard-poll-ms MS]: keeps the site of FILE
+// converged (daemon.hpp). Logs to stderr, one line per event, for the
+// journal; talks to systemd when it runs under Type=notify (sd_notify.hpp).
 // Arguments are parsed with getopt_long: avpnd links the runtime, not the
 // CLI (avpnctl's parser and commands stay out of the long-lived process).
 #include <getopt.h>
@@ -30,6 +31,7 @@ constexpr const char* kUsage =
     "  --retry-first SECONDS first wait between re-initiations of a down IPsec initiator [5] (1..3600)\n"
     "  --retry-max SECONDS   ... doubling up to this many seconds, forever [300] (1..86400)\n"
     "  --quiet-ms MS         after a foreign kernel change, wait this long for more [200] (0..60000)\n"
+    "  --wireguard-poll-ms MS  read WireGuard devices back this often, 0: never [2000] (0..600000)\n"
     "  --help, --version\n";
 
 constexpr int kUsageExit = 2;
@@ -54,12 +56,13 @@ int main(int argc, char** argv) {
     avpn::runtime::SiteOptions& s = o.site;
     s.state_dir = avpn::kDefaultStateDir;
     s.vici_socket = std::string(avpn::vici::kDefaultSocket);
-    enum { kStateDir = 256, kVici, kResync, kSettle, kRetryFirst, kRetryMax, kQuietMs, kHelp, kVersion };
+    enum { kStateDir = 256, kVici, kResync, kSettle, kRetryFirst, kRetryMax, kQuietMs, kWgPoll, kHelp, kVersion };
     static const option longopts[] = {
         {"state-dir", required_argument, nullptr, kStateDir},  {"vici-socket", required_argument, nullptr, kVici},
         {"resync", required_argument, nullptr, kResync},       {"settle", required_argument, nullptr, kSettle},
         {"retry-first", required_argument, nullptr, kRetryFirst}, {"retry-max", required_argument, nullptr, kRetryMax},
-        {"quiet-ms", required_argument, nullptr, kQuietMs},    {"help", no_argument, nullptr, kHelp},
+        {"quiet-ms", required_argument, nullptr, kQuietMs},    {"wireguard-poll-ms", required_argument, nullptr, kWgPoll},
+        {"help", no_argument, nullptr, kHelp},
         {"version", no_argument, nullptr, kVersion},           {nullptr, 0, nullptr, 0},
     };
     opterr = 0;
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
             case kRetryFirst: ok = parse_int("retry-first", optarg, 1, 3600, s.retry_first); break;
             case kRetryMax: ok = parse_int("retry-max", optarg, 1, 86400, s.retry_max); break;
             case kQuietMs: ok = parse_int("quiet-ms", optarg, 0, 60000, o.quiet_ms); break;
+            case kWgPoll: ok = parse_int("wireguard-poll-ms", optarg, 0, 600000, o.wireguard_poll_ms); break;
             case 'h':
             case kHelp: std::fputs(kUsage, stdout); return 0;
             case kVersion: std::puts("avpnd " AVPN_VERSION); return 0;
