@@ -10,6 +10,11 @@
 #   exactly that peer (its allowed IPs and one route), and the new VLAN
 #   answers pings;
 # - SIGHUP with a broken config: errors named, running state kept;
+# - a WireGuard peer removed by hand (wg set ... remove; no notification
+#   reports it) is back within seconds, found by avpnd's device poll;
+# - a route deleted by hand while avpnd applies a SIGHUP change of 2,000
+#   new spokes is repaired right after that apply, not at the resync
+#   (avpnd keeps the notifications that arrive while it applies);
 # - SIGTERM: avpnd exits 0 and the tunnel stays; avpnctl down cleans up.
 set -euo pipefail
 SRC=${AVPN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -22,6 +27,9 @@ topo_require jq wireguard-go ping
 [ -x "$AVPND" ] || { echo "FAIL: $AVPND not built"; exit 1; }
 topo_init
 topo_demo_copy "$SRC"
+# Room in the tunnel subnet for the 2,000 extra spokes of the large change
+# below (every site sees the same member list, so all agree on it).
+sed -i 's|^tunnel_subnet = "100.64.0.0/24"|tunnel_subnet = "100.64.0.0/16"|' "$DEMO/members.toml"
 fail() { [ -f "${LOG:-}" ] && sed 's/^/   avpnd| /' "$LOG" >&2; topo_fail "$@"; }
 step() { echo "== $*"; }
 TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
@@ -36,6 +44,7 @@ wait_for() {
   fail "$what: not within $secs s"
 }
 log_has() { grep -q "$1" "$LOG"; }
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
 log_count() { grep -c "$1" "$LOG" || true; }
 avpn_route() { grep -q "^$1 " <<<"$(ip -n "$hq_ns" route show table all proto 147)"; }
 
@@ -96,6 +105,68 @@ grep -q "hq.toml:[0-9]*:[0-9]*" "$LOG" || fail "the config error names no file:l
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "the tunnel went down after a bad reload"
 cp "$TOPO_WORK/hq.good" "$DEMO/sites/hq.toml"
 
+step "WireGuard: a peer removed by hand is back within seconds (--resync 3600)"
+wg_if=$(ip -n "$hq_ns" -o link show | awk -F': ' '$2 ~ /^avpn-/ {print $2; exit}' | sed 's/@.*//')
+b1key=$(awk -F'"' '$0 ~ /^name = "branch1"/ {f = 1} f && /^public_key/ {print $2; exit}' "$DEMO/members.toml")
+[ -n "$wg_if" ] && [ -n "$b1key" ] || fail "no WireGuard interface or no key for branch1"
+wg_peer() { topo_exec hq wg show "$wg_if" peers | grep -qxF "$1"; }
+wg_peer "$b1key" || fail "branch1 is no peer of $wg_if"
+t0=$(ms_now)
+topo_exec hq wg set "$wg_if" peer "$b1key" remove
+wait_for "branch1's peer back" 10 wg_peer "$b1key"
+t1=$(ms_now)
+echo "   peer back after $((t1 - t0)) ms"
+[ $((t1 - t0)) -lt 10000 ] || fail "the peer came back after $((t1 - t0)) ms, not within 10 s"
+log_has "drift: WireGuard $wg_if: peer $b1key (branch1) is missing" || fail "no drift line naming the missing peer"
+log_has "full apply (WireGuard changed by another process): 1 ops" || fail "the repair was not one op"
+# The re-added peer has no session (and a hub knows no spoke's endpoint):
+# traffic resumes when branch1 hands shake again, which WireGuard does 15 s
+# (keepalive + rekey timeout) after its packets stop being answered.
+ping_within() {
+  local until=$(($(ms_now) + $1 * 1000))
+  while [ "$(ms_now)" -lt "$until" ]; do topo_ping branch1 10.1.1.1 10.0.1.1 && return 0; done
+  return 1
+}
+ping_within 30 || fail "no ping within 30 s after the peer came back"
+
+step "a route deleted while avpnd applies a change of 2,000 spokes is repaired after it"
+cp "$DEMO/members.toml" "$TOPO_WORK/members.small"
+# Keys need no private half here: 32 bytes in base64 that differ per spoke.
+b64=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
+for i in $(seq 0 1999); do
+  printf '\n[[member]]\nname = "s%d"\nrole = "spoke"\npublic_key = "AVPNtestspokeAVPNtestspokeAVPNtestspoke%s%s%sA="\nexports = ["10.%d.%d.0/24"]\nhubs = ["hq"]\n' \
+    "$i" "${b64:$((i / 4096 % 64)):1}" "${b64:$((i / 64 % 64)):1}" "${b64:$((i % 64)):1}" $((100 + i / 256)) $((i % 256))
+done >>"$DEMO/members.toml"
+applied_before=$(log_count "(configuration reloaded")
+reads_before=$(log_count "reload: .* read; applying")
+th=$(ms_now)
+kill -HUP "$pid"
+# As soon as avpnd has read the configuration and starts planning and
+# applying (no sleep: the window is the apply itself).
+deadline=$((SECONDS + 30))
+until [ "$(log_count "reload: .* read; applying")" -gt "$reads_before" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "avpnd did not read the configuration within 30 s"
+done
+ip -n "$hq_ns" route del 10.1.1.0/24 table "$table"
+t0=$(ms_now)
+[ "$(log_count "(configuration reloaded")" = "$applied_before" ] ||
+  fail "the apply was over before the route was deleted: this step did not test a change made during it"
+echo "   route deleted $((t0 - th)) ms after SIGHUP, while avpnd applied"
+applied_since() { [ "$(log_count "(configuration reloaded")" -gt "$1" ]; }
+wait_for "the apply of 2,000 spokes" 60 applied_since "$applied_before"
+echo "   $(grep "(configuration reloaded" "$LOG" | tail -1)"
+wait_for "route 10.1.1.0/24 back after the apply" 10 avpn_route 10.1.1.0/24
+t1=$(ms_now)
+echo "   route back $((t1 - t0)) ms after it was deleted"
+grep -A3 "(configuration reloaded" "$LOG" | tail -3 | grep -q "drift: route in table $table removed" ||
+  fail "no drift line for the route after the apply"
+topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping after the repair"
+cp "$TOPO_WORK/members.small" "$DEMO/members.toml"
+applied_before=$(log_count "(configuration reloaded")
+kill -HUP "$pid"
+wait_for "the 2,000 spokes removed again" 60 applied_since "$applied_before"
+topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping after the spokes were removed"
+
 step "SIGTERM: avpnd exits 0, the tunnel stays; down cleans up"
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?
@@ -104,4 +175,4 @@ log_has "stopping; tunnels stay up" || fail "no stop line"
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "the tunnel went down with avpnd"
 for s in hq branch1; do avpn "$s" down >/dev/null || fail "down $s"; done
 [ -z "$(topo_avpn_dump hq)" ] || fail "hq keeps avpn objects after down: $(topo_avpn_dump hq)"
-echo "PASS: avpnd applied, repaired drift, applied one peer's change incrementally and kept state over a bad reload"
+echo "PASS: avpnd applied, repaired drift (also a removed WireGuard peer, and a change made during an apply), applied one peer's change incrementally and kept state over a bad reload"
