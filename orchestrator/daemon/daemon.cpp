@@ -21,6 +21,12 @@ using std::chrono::milliseconds;
 // the resync.
 constexpr auto kRetryAfterFailure = std::chrono::seconds(10);
 
+// The WireGuard poll waits at least this many times as long as its last
+// read took, so it never takes more than 5 % of the loop: reading 2,000
+// peers over UAPI costs 12-50 ms (the 2 s default holds), 10,000 peers
+// 60-220 ms (then every 1.2-4.4 s; docs/benchmarks.md).
+constexpr int kPollCostFactor = 20;
+
 void log(const std::string& line) { std::cerr << "avpnd: " << line << std::endl; }
 
 }  // namespace
@@ -134,14 +140,18 @@ bool Daemon::handle_signals() {
 }
 
 void Daemon::poll_wireguard() {
-    wireguard_poll_.arm_in(milliseconds(options_.wireguard_poll_ms), Clock::now());
+    const auto t0 = Clock::now();
     // Nothing to compare with after a failed apply, and a repair already
     // due reads every device anyway.
-    if (!site_->last_ok() || drift_.pending()) return;
-    if (auto d = site_->wireguard_drift()) {
-        log("drift: WireGuard " + *d);
-        note_drift("WireGuard changed by another process");
+    if (site_->last_ok() && !drift_.pending()) {
+        if (auto d = site_->wireguard_drift()) {
+            log("drift: WireGuard " + *d);
+            note_drift("WireGuard changed by another process");
+        }
     }
+    const auto now = Clock::now();
+    const Clock::duration interval = milliseconds(options_.wireguard_poll_ms);
+    wireguard_poll_.arm_in(std::max(interval, kPollCostFactor * (now - t0)), now);
 }
 
 void Daemon::run_due_timers() {

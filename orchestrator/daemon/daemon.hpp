@@ -35,8 +35,8 @@ struct Options {
     runtime::SiteOptions site;
     int resync_seconds = 300;
     int quiet_ms = 200;  // after a foreign change, wait this long for more
-    // Between reads of the owned WireGuard devices (0: never). One read of a
-    // 2,000-peer hub costs a few ms (docs/benchmarks.md).
+    // Between reads of the owned WireGuard devices (0: never); longer when
+    // a read is slow (daemon.cpp, kPollCostFactor).
     int wireguard_poll_ms = 2000;
 };
 
