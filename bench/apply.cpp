@@ -32,6 +32,7 @@
 #include "common/crypto.hpp"
 #include "orchestrator/reconcile/netlink_port.hpp"
 #include "orchestrator/runtime/scope.hpp"
+#include "orchestrator/runtime/wireguard_watch.hpp"
 #include "orchestrator/plan/planner.hpp"
 #include "orchestrator/reconcile/apply.hpp"
 #include "orchestrator/reconcile/diff.hpp"
@@ -106,6 +107,9 @@ struct Figures {
     // Each read observe() makes, alone (median of kRuns): the WireGuard
     // device over UAPI, the route table, the XFRM policies.
     double read_wg_ms = 0, read_routes_ms = 0, read_policies_ms = 0;
+    // avpnd's WireGuard drift poll: one device read plus the comparison
+    // with the device as applied, and the comparison alone.
+    double wg_poll_ms = 0, wg_compare_ms = 0;
     long rss_before_kb = 0;  // after building the input
 };
 
@@ -341,6 +345,18 @@ void time_reads(const DesiredState& d, Figures& f) {
     const std::string& wg_if = d.wireguard.front().ifname;
     auto sel = wg::select_backend(wg_if, wg::BackendPreference::automatic, wg::SelectOptions{});
     if (sel) f.read_wg_ms = median_ms([&] { return bool(sel->backend->get(wg_if)); });
+    runtime::WireguardExpectation applied;
+    applied.reset(d.wireguard);
+    // Each run must find the device as applied: a poll that saw a
+    // difference here would repair a hub every few seconds.
+    if (sel) {
+        f.wg_poll_ms = median_ms([&] {
+            auto dev = sel->backend->get(wg_if);
+            return dev && !applied.difference(*dev);
+        });
+        auto dev = sel->backend->get(wg_if);
+        if (dev) f.wg_compare_ms = median_ms([&] { return !applied.difference(*dev); });
+    }
     auto rtnl = nl::Socket::open(NETLINK_ROUTE);
     auto x = nl::Socket::open(NETLINK_XFRM);
     if (!rtnl || !x) return;
@@ -386,6 +402,7 @@ void avpn_side(size_t spokes, const std::string& dir, Figures& f) {
     auto check = timed_apply(h, **port);
     f.ok = f.incremental.ok && f.noop.ok && f.daemon_noop.ok && f.daemon_incremental.ok && check.ok && check.ops == 0;
     if (check.ops != 0) return fail(f, "after the daemon's deltas a full apply still found " + std::to_string(check.ops) + " ops");
+    if (f.wg_poll_ms < 0) return fail(f, "avpnd's WireGuard poll found a difference after the apply");
     if (!f.ok) fail(f, "incremental or no-op apply failed");
 }
 
@@ -476,6 +493,8 @@ bool run_case(size_t spokes) {
         std::printf("  (no-op and incremental: the run with the median total of %d; daemon diff column = slice, diff, record, commit)\n", kRuns);
         std::printf("  reads alone: wireguard UAPI get %.1f ms, route dump %.1f ms, xfrm policy dump %.1f ms\n",
                     avpn.read_wg_ms, avpn.read_routes_ms, avpn.read_policies_ms);
+        std::printf("  avpnd's wireguard poll: %.1f ms (read + compare with the device as applied; compare alone %.2f ms)%s\n",
+                    avpn.wg_poll_ms, avpn.wg_compare_ms, avpn.wg_poll_ms < 0 ? " FAILED: a difference or no read" : "");
         std::printf("  peak RSS %.1f MB (input %.1f MB)\n", double(avpn_peak) / 1024, double(avpn.rss_before_kb) / 1024);
     }
     if (a_ok && avpn.ok && b_ok && base.ok)
