@@ -61,9 +61,9 @@ int main(int argc, char** argv) {
         {"state-dir", required_argument, nullptr, kStateDir},  {"vici-socket", required_argument, nullptr, kVici},
         {"resync", required_argument, nullptr, kResync},       {"settle", required_argument, nullptr, kSettle},
         {"retry-first", required_argument, nullptr, kRetryFirst}, {"retry-max", required_argument, nullptr, kRetryMax},
-        {"quiet-ms", required_argument, nullptr, kQuietMs},    {"wireguard-poll-ms", required_argument, nullptr, kWgPoll},
-        {"help", no_argument, nullptr, kHelp},
-        {"version", no_argument, nullptr, kVersion},           {nullptr, 0, nullptr, 0},
+        {"quiet-ms", required_argument, nullptr, kQuietMs},    {"help", no_argument, nullptr, kHelp},
+        {"version", no_argument, nullptr, kVersion},           {"wireguard-poll-ms", required_argument, nullptr, kWgPoll},
+        {nullptr, 0, nullptr, 0},
     };
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1;) {

@@ -40,7 +40,9 @@ std::string describe(const nl::KernelEvent& e) {
         case EventKind::overrun: return "notifications were lost (ENOBUFS): anything may have changed";
         case EventKind::xfrm_flush: return "XFRM states or policies flushed";
         case EventKind::link: s = "link " + e.ifname; break;
-        case EventKind::address: s = "address on " + (e.ifname.empty() ? "#" + std::to_string(e.ifindex) : e.ifname); break;
+        case EventKind::address:
+            s = "address on " + (e.ifname.empty() ? "#" + std::to_string(e.ifindex) : e.ifname);
+            break;
         case EventKind::route: s = "route in table " + std::to_string(e.table); break;
         case EventKind::rule: s = "rule " + std::to_string(e.priority); break;
         case EventKind::xfrm_policy: s = "XFRM policy"; break;

@@ -67,7 +67,8 @@ std::optional<std::string> WireguardExpectation::difference(const nl::WgDevice& 
     if (!s.public_key.empty() && s.public_key != observed.public_key) return "the device key changed";
     // A listen port of 0 asks for any port, which the full apply leaves alone too.
     if (s.listen_port != 0 && s.listen_port != observed.listen_port)
-        return "listen port " + std::to_string(observed.listen_port) + ", not " + std::to_string(s.listen_port);
+        return "listen port " + std::to_string(observed.listen_port) + ", not " +
+               std::to_string(s.listen_port);
     if (s.fwmark != observed.fwmark) return "fwmark " + std::to_string(observed.fwmark) + ", not " + std::to_string(s.fwmark);
     Tally extra, changed;
     size_t found = 0;
