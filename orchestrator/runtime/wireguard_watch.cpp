@@ -1,21 +1,14 @@
 #include "orchestrator/runtime/wireguard_watch.hpp"
 
 #include <algorithm>
-#include <set>
-#include <string_view>
+
+#include "plugins/wireguard/backend.hpp"
 
 namespace avpn::runtime {
 
 namespace {
 
-bool same_prefixes(std::vector<Prefix> a, std::vector<Prefix> b) {
-    if (a.size() != b.size()) return false;
-    std::sort(a.begin(), a.end());
-    std::sort(b.begin(), b.end());
-    return a == b;
-}
-
-std::string named(const nl::WgPeer& p) { return "peer " + p.public_key + (p.site.empty() ? "" : " (" + p.site + ")"); }
+bool by_key(const nl::WgPeer& a, const nl::WgPeer& b) { return a.public_key < b.public_key; }
 
 // Counts the differences of one kind and remembers the first, so one log
 // line says how many and which.
@@ -38,18 +31,27 @@ void WireguardExpectation::reset(const std::vector<nl::WgDevice>& applied) {
 }
 
 void WireguardExpectation::apply(const std::vector<nl::WgDevice>& want, const std::vector<nl::WgDevice>& was) {
-    for (const nl::WgDevice& d : was) {
-        auto it = devices_.find(d.ifname);
-        if (it == devices_.end()) continue;
-        for (const nl::WgPeer& p : d.peers) it->second.peers.erase(p.public_key);
-        if (std::none_of(want.begin(), want.end(), [&](const nl::WgDevice& w) { return w.ifname == d.ifname; }))
-            devices_.erase(it);
-    }
+    auto wanted = [&](const std::string& ifname) {
+        return std::any_of(want.begin(), want.end(), [&](const nl::WgDevice& w) { return w.ifname == ifname; });
+    };
+    for (const nl::WgDevice& d : was)
+        if (!wanted(d.ifname)) devices_.erase(d.ifname);
     for (const nl::WgDevice& d : want) {
-        Device& dev = devices_[d.ifname];
-        dev.settings = d;
-        dev.settings.peers.clear();
-        for (const nl::WgPeer& p : d.peers) dev.peers.insert_or_assign(p.public_key, p);
+        std::map<std::string, nl::WgPeer> peers;
+        if (auto it = devices_.find(d.ifname); it != devices_.end())
+            for (nl::WgPeer& p : it->second.peers) peers.emplace(p.public_key, std::move(p));
+        for (const nl::WgDevice& old : was)
+            if (old.ifname == d.ifname)
+                for (const nl::WgPeer& p : old.peers) peers.erase(p.public_key);
+        for (const nl::WgPeer& p : d.peers) peers.insert_or_assign(p.public_key, p);
+        nl::WgDevice& dev = devices_[d.ifname];
+        dev = d;
+        dev.peers.clear();
+        dev.peers.reserve(peers.size());
+        for (auto& [key, p] : peers) {
+            p.endpoint.reset();  // roams; never drift
+            dev.peers.push_back(std::move(p));
+        }
     }
 }
 
@@ -62,40 +64,36 @@ std::vector<std::string> WireguardExpectation::interfaces() const {
 std::optional<std::string> WireguardExpectation::difference(const nl::WgDevice& observed) const {
     auto it = devices_.find(observed.ifname);
     if (it == devices_.end()) return std::nullopt;  // not avpn's
-    const Device& want = it->second;
-    const nl::WgDevice& s = want.settings;
-    if (!s.public_key.empty() && s.public_key != observed.public_key) return "the device key changed";
-    // A listen port of 0 asks for any port, which the full apply leaves alone too.
-    if (s.listen_port != 0 && s.listen_port != observed.listen_port)
-        return "listen port " + std::to_string(observed.listen_port) + ", not " +
-               std::to_string(s.listen_port);
-    if (s.fwmark != observed.fwmark) return "fwmark " + std::to_string(observed.fwmark) + ", not " + std::to_string(s.fwmark);
-    Tally extra, changed;
-    size_t found = 0;
-    for (const nl::WgPeer& have : observed.peers) {
-        auto p = want.peers.find(have.public_key);
-        if (p == want.peers.end()) {
-            extra.add(named(have) + " is not avpn's");
-            continue;
-        }
-        ++found;
-        if (!same_prefixes(p->second.allowed_ips, have.allowed_ips))
-            changed.add(named(p->second) + " has other allowed IPs");
-        else if (p->second.keepalive_seconds != have.keepalive_seconds)
-            changed.add(named(p->second) + " has another keepalive");
-    }
-    Tally missing;
-    if (found != want.peers.size()) {
-        std::set<std::string_view> have;
-        for (const nl::WgPeer& h : observed.peers) have.insert(h.public_key);
-        for (const auto& [key, p] : want.peers)
-            if (!have.count(key)) missing.add(named(p) + " is missing");
-    }
+    const nl::WgDevice& want = it->second;
+    wg::WgDeviceChange change = wg::diff(want, observed);
+    if (change.empty()) return std::nullopt;
+    auto named = [&](const std::string& key) {
+        nl::WgPeer probe;
+        probe.public_key = key;
+        auto p = std::lower_bound(want.peers.begin(), want.peers.end(), probe, by_key);
+        bool known = p != want.peers.end() && p->public_key == key && !p->site.empty();
+        return "peer " + key + (known ? " (" + p->site + ")" : "");
+    };
     std::string out;
+    auto say = [&](const std::string& what) { out += (out.empty() ? "" : "; ") + what; };
+    if (change.private_key_ref || change.private_key) say("the device key changed");
+    if (change.listen_port)
+        say("listen port " + std::to_string(observed.listen_port) + ", not " + std::to_string(*change.listen_port));
+    if (change.fwmark) say("fwmark " + std::to_string(observed.fwmark) + ", not " + std::to_string(*change.fwmark));
+    Tally missing, changed, extra;
+    for (const wg::WgPeerChange& p : change.peers) {
+        if (p.remove)
+            extra.add(named(p.public_key) + " is not avpn's");
+        else if (!p.update_only)
+            missing.add(named(p.public_key) + " is missing");
+        else if (p.replace_allowed_ips)
+            changed.add(named(p.public_key) + " has other allowed IPs");
+        else
+            changed.add(named(p.public_key) + " has another keepalive");
+    }
     for (const auto& [t, many] : {std::pair{&missing, "peers missing"}, std::pair{&changed, "peers changed"},
                                   std::pair{&extra, "peers not avpn's"}})
-        if (t->count) out += (out.empty() ? "" : "; ") + t->text(many);
-    if (out.empty()) return std::nullopt;
+        if (t->count) say(t->text(many));
     return out;
 }
 

@@ -4,11 +4,11 @@
 // devices as last applied (WireguardExpectation) and avpnd reads them back
 // every few seconds (docs/architecture.md, "WireGuard poll").
 //
-// wireguard_difference() checks a subset of what the full apply's diff
-// compares (reconcile/diff.hpp, same_wireguard): whatever it reports, the
-// full apply changes too, so a repair it triggers always writes and the
-// poll cannot set off repairs that do nothing, forever. Endpoints are left
-// out: a peer roams and a hub learns its spokes' endpoints from handshakes.
+// The check is the one equality rule for WireGuard devices (wg::diff, which
+// reconcile's same_wireguard is too) against the device as applied with its
+// peers' endpoints left out: a peer roams, and a hub learns its spokes'
+// endpoints from handshakes. So whatever the poll reports, the full apply
+// writes, and a poll cannot set off repairs that change nothing, forever.
 #pragma once
 
 #include <map>
@@ -37,11 +37,8 @@ public:
     std::optional<std::string> difference(const nl::WgDevice& observed) const;
 
 private:
-    struct Device {
-        nl::WgDevice settings;                    // peers empty
-        std::map<std::string, nl::WgPeer> peers;  // by public key
-    };
-    std::map<std::string, Device> devices_;  // by interface
+    // By interface; peers sorted by public key, without endpoints.
+    std::map<std::string, nl::WgDevice> devices_;
 };
 
 }  // namespace avpn::runtime
