@@ -23,8 +23,8 @@ constexpr auto kRetryAfterFailure = std::chrono::seconds(10);
 
 // The WireGuard poll waits at least this many times as long as its last
 // read took, so it never takes more than 5 % of the loop: reading 2,000
-// peers over UAPI costs 12-50 ms (the 2 s default holds), 10,000 peers
-// 60-220 ms (then every 1.2-4.4 s; docs/benchmarks.md).
+// peers over UAPI costs 12-85 ms (the 2 s default holds), 10,000 peers
+// 60-290 ms (then every 1.2-6 s; docs/benchmarks.md).
 constexpr int kPollCostFactor = 20;
 
 void log(const std::string& line) { std::cerr << "avpnd: " << line << std::endl; }
