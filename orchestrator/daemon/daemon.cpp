@@ -92,7 +92,7 @@ void Daemon::note_drift(const std::string& why) {
 bool Daemon::note_kernel_events() {
     for (const nl::KernelEvent& e : watch_.drain()) {
         if (!runtime::concerns_avpn(e, site_->watch_scope())) continue;
-        if (!drift_.pending()) log("drift: " + runtime::describe(e));
+        if (!drift_.pending() && site_->last_ok()) log("drift: " + runtime::describe(e));
         note_drift("kernel changed by another process");
         return true;  // the rest of the batch was drained with it
     }
