@@ -1,17 +1,13 @@
 // avpnctl apply FILE [--dry-run] [--json] [--state-dir DIR] [--vici-socket PATH]
 // [--settle SECONDS]: make the kernel and charon match the site's plan, all or
 // nothing as far as charon allows (site_apply.hpp says in which order).
-#include <iostream>
-
 #include "orchestrator/cli/command.hpp"
-#include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/cli/load.hpp"
-#include "orchestrator/cli/render_apply.hpp"
-#include "orchestrator/runtime/site_apply.hpp"
 #include "orchestrator/cli/report.hpp"
-#include "orchestrator/reconcile/netlink_port.hpp"
-#include "orchestrator/runtime/scope.hpp"
 #include "orchestrator/plan/planner.hpp"
+#include "orchestrator/reconcile/netlink_port.hpp"
+#include "orchestrator/report/command_output.hpp"
+#include "orchestrator/runtime/site_apply.hpp"
 
 namespace avpn::cli {
 
@@ -43,10 +39,7 @@ int run_apply(const ApplyArgs& a) {
     PlanInputs inputs;
     inputs.uplink_addresses = (*port)->interface_addresses(runtime::uplinks_of(intent));
     PlanOutcome planned = plan(intent, inputs);
-    if (!planned.ok()) {
-        for (const Error& e : planned.errors) std::cerr << e.str() << "\n";
-        return kInvalid;
-    }
+    if (!planned.ok()) return print(report::plan_errors(planned.errors));
 
     runtime::SiteApplyOptions o{a.file, a.state_dir, a.vici_socket, a.settle, a.dry_run};
     KernelPort& kernel_port = **port;
@@ -54,14 +47,10 @@ int run_apply(const ApplyArgs& a) {
         return apply(d, scope, kernel_port, a.dry_run);
     };
     runtime::SiteApplyResult r = runtime::apply_site(intent, planned.state, *last, kernel_port, kernel, o);
-    if (r.refused) return report_failure("apply", *r.refused);
-    std::cout << (a.json ? render_apply_json(r.kernel, a.dry_run, &r.ipsec)
-                         : render_apply_text(r.kernel, a.dry_run, &r.ipsec));
-    for (const std::string& w : r.warnings) std::cerr << "avpnctl apply: warning: " << w << "\n";
-    if (!r.ok()) return kFailed;
-    if (a.dry_run) return kOk;
-    if (Status s = runtime::save_applied(state, r.record, a.file); !s) return report_failure("apply", s.error());
-    return kOk;
+    report::Printed p = report::apply_output("apply", r, a.json, a.dry_run);
+    if (p.exit == kOk && !a.dry_run)
+        if (Status s = runtime::save_applied(state, r.record, a.file); !s) report::add_failure(p, "apply", s.error());
+    return print(p);
 }
 
 }  // namespace

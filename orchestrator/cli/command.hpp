@@ -8,16 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/report/printed.hpp"
+
 namespace avpn::cli {
 
 // Exit codes, documented in docs/cli.md.
-enum Exit : int {
-    kOk = 0,
-    kInvalid = 1,   // the configuration (or the plan made from it) has errors
-    kUsage = 2,     // bad command line
-    kFailed = 3,    // a runtime failure: I/O, kernel, charon
-    kBusy = 4,      // another apply holds the lock
-};
+using enum report::Exit;
 
 using Handler = std::function<int()>;
 

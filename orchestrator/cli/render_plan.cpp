@@ -3,9 +3,12 @@
 #include <cstdio>
 #include <sstream>
 
-#include "orchestrator/cli/json_objects.hpp"
+#include "orchestrator/report/json_objects.hpp"
 
 namespace avpn::cli {
+
+using report::array_to_json;
+using report::to_json;
 
 std::string render_plan_json(const DesiredState& s) {
     JsonWriter w;

@@ -2,13 +2,16 @@
 
 #include <iostream>
 
-#include "orchestrator/cli/command.hpp"
+#include "orchestrator/report/command_output.hpp"
 
 namespace avpn::cli {
 
-int report_failure(const char* command, const Error& e) {
-    std::cerr << "avpnctl " << command << ": " << e.str() << "\n";
-    return e.what == "locked" ? kBusy : kFailed;
+int print(const report::Printed& p) {
+    std::cout << p.out << std::flush;
+    std::cerr << p.err << std::flush;
+    return p.exit;
 }
+
+int report_failure(const char* command, const Error& e) { return print(report::failure(command, e)); }
 
 }  // namespace avpn::cli

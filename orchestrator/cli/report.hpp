@@ -1,10 +1,14 @@
-// How avpnctl reports a runtime failure: one line on stderr, and the exit
-// code that says what kind of failure it was (docs/cli.md).
+// How avpnctl reports: what a command printed (report/printed.hpp: a
+// one-shot's result, or avpnd's answer) written out, and its exit code.
 #pragma once
 
 #include "common/result.hpp"
+#include "orchestrator/report/printed.hpp"
 
 namespace avpn::cli {
+
+// Writes p.out to stdout and p.err to stderr; returns p.exit.
+int print(const report::Printed& p);
 
 // Prints "avpnctl COMMAND: error" and returns its exit code.
 int report_failure(const char* command, const Error& e);

@@ -7,7 +7,7 @@
 #include "orchestrator/plan/desired_state.hpp"
 #include "plugins/vici/connection.hpp"
 
-namespace avpn::cli {
+namespace avpn::report {
 
 void to_json(JsonWriter&, const nl::Link&);
 void to_json(JsonWriter&, const nl::InterfaceAddress&);
@@ -28,4 +28,4 @@ void array_to_json(JsonWriter& w, std::string_view key, const std::vector<T>& it
     w.end_array();
 }
 
-}  // namespace avpn::cli
+}  // namespace avpn::report

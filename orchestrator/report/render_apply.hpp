@@ -8,7 +8,7 @@
 #include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/reconcile/apply.hpp"
 
-namespace avpn::cli {
+namespace avpn::report {
 
 // `ipsec` (may be null) is the charon step; JSON carries it as "ipsec"
 // (null when charon was not asked: a site without [[ipsec]] tunnels).
@@ -18,4 +18,4 @@ std::string render_apply_json(const ApplyReport&, bool dry_run, const runtime::I
 // One line per tunnel, as `status` and `apply` print it.
 std::string tunnel_line(const vici::TunnelStatus& t);
 
-}  // namespace avpn::cli
+}  // namespace avpn::report

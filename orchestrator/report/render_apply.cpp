@@ -1,10 +1,10 @@
-#include "orchestrator/cli/render_apply.hpp"
+#include "orchestrator/report/render_apply.hpp"
 
 #include <sstream>
 
-#include "orchestrator/cli/json_objects.hpp"
+#include "orchestrator/report/json_objects.hpp"
 
-namespace avpn::cli {
+namespace avpn::report {
 
 namespace {
 
@@ -179,4 +179,4 @@ static std::string render_kernel_text(const ApplyReport& r, bool dry_run, bool r
     return o.str();
 }
 
-}  // namespace avpn::cli
+}  // namespace avpn::report

@@ -1,8 +1,8 @@
-#include "orchestrator/cli/json_objects.hpp"
+#include "orchestrator/report/json_objects.hpp"
 
 #include <cstdio>
 
-namespace avpn::cli {
+namespace avpn::report {
 
 namespace {
 
@@ -158,4 +158,4 @@ void to_json(JsonWriter& w, const PeerPlan& p) {
     w.field("default_route", p.default_route).end_object();
 }
 
-}  // namespace avpn::cli
+}  // namespace avpn::report

@@ -1,0 +1,87 @@
+#include "orchestrator/report/command_output.hpp"
+
+#include "common/json.hpp"
+#include "orchestrator/config/load.hpp"
+#include "orchestrator/report/render_apply.hpp"
+
+namespace avpn::report {
+
+namespace {
+
+void json_diagnostics(JsonWriter& w, std::string_view key, const Errors& list) {
+    w.key(key).begin_array();
+    for (const Error& e : list)
+        w.begin_object().field("where", e.where).field("what", e.what).field("why", e.why).end_object();
+    w.end_array();
+}
+
+std::string apply_report(const ApplyReport& kernel, bool dry_run, const runtime::IpsecOutcome* ipsec, bool json) {
+    return json ? render_apply_json(kernel, dry_run, ipsec) : render_apply_text(kernel, dry_run, ipsec);
+}
+
+}  // namespace
+
+void add_failure(Printed& p, std::string_view command, const Error& e) {
+    p.err += "avpnctl " + std::string(command) + ": " + e.str() + "\n";
+    p.exit = e.what == "locked" ? kBusy : kFailed;
+}
+
+Printed failure(std::string_view command, const Error& e) {
+    Printed p;
+    add_failure(p, command, e);
+    return p;
+}
+
+void append(Printed& p, const Printed& more) {
+    p.out += more.out;
+    p.err += more.err;
+    if (more.exit != kOk) p.exit = more.exit;
+}
+
+Printed diagnostics(const runtime::LoadedSite& site, bool json) {
+    Printed p;
+    const Errors& errors = site.errors;
+    if (json && (!errors.empty() || !site.warnings.empty())) {
+        JsonWriter w;
+        w.begin_object().field("file", site.path).field("valid", errors.empty());
+        json_diagnostics(w, "errors", errors);
+        json_diagnostics(w, "warnings", site.warnings);
+        w.end_object();
+        (errors.empty() ? p.err : p.out) += w.str();
+    } else {
+        for (const Error& e : errors) p.err += format_diagnostic(e, Severity::error) + "\n";
+        for (const Error& e : site.warnings) p.err += format_diagnostic(e, Severity::warning) + "\n";
+    }
+    if (!errors.empty()) {
+        p.err += site.path + ": " + std::to_string(errors.size()) + (errors.size() == 1 ? " error" : " errors") + "\n";
+        p.exit = kInvalid;
+    }
+    return p;
+}
+
+Printed plan_errors(const Errors& errors) {
+    Printed p;
+    for (const Error& e : errors) p.err += e.str() + "\n";
+    p.exit = kInvalid;
+    return p;
+}
+
+Printed apply_output(std::string_view command, const runtime::SiteApplyResult& r, bool json, bool dry_run) {
+    if (r.refused) return failure(command, *r.refused);
+    Printed p;
+    p.out = apply_report(r.kernel, dry_run, &r.ipsec, json);
+    for (const std::string& w : r.warnings) p.err += "avpnctl " + std::string(command) + ": warning: " + w + "\n";
+    p.exit = r.ok() ? kOk : kFailed;
+    return p;
+}
+
+Printed down_output(const runtime::DownReport& d, bool json) {
+    Printed p;
+    for (const std::string& n : d.notes) p.err += "avpnctl down: note: " + n + "\n";
+    if (d.has_report) p.out = apply_report(d.kernel, false, &d.ipsec, json);
+    if (d.failure) add_failure(p, "down", *d.failure);
+    else if (d.kernel.failure) p.exit = kFailed;
+    return p;
+}
+
+}  // namespace avpn::report

@@ -1,0 +1,46 @@
+#include "orchestrator/runtime/down.hpp"
+
+#include <unistd.h>
+
+namespace avpn::runtime {
+
+namespace {
+
+bool charon_not_running(const Error& e) {
+    return e.why.find("No such file") != std::string::npos || e.why.find("refused") != std::string::npos;
+}
+
+}  // namespace
+
+DownReport down_site(const StateDir& state, const std::string& vici_socket, KernelPort& port) {
+    DownReport d;
+    auto last = state.load();
+    if (!last) return d.failure = last.error(), d;
+
+    if (!last->ipsec_connections.empty()) {
+        auto charon = connect_charon(vici_socket);
+        if (charon) {
+            d.ipsec = down_ipsec(**charon, last->ipsec_connections);
+            if (d.ipsec.failure) {
+                d.has_report = true;
+                d.failure = *d.ipsec.failure;  // state kept: the next down retries
+                return d;
+            }
+        } else if (charon_not_running(charon.error())) {
+            d.notes.push_back(charon.error().str() + ": nothing loaded there");
+        } else {
+            return d.failure = charon.error(), d;
+        }
+    }
+
+    d.kernel = apply(nl::KernelState{}, last->owned, port, false);
+    d.has_report = true;
+    if (d.kernel.failure) return d;
+    if (Status s = state.clear(); !s) return d.failure = s.error(), d;
+    for (const std::string& f :
+         {fingerprints_path(state.path()), failures_path(state.path()), retries_path(state.path())})
+        ::unlink(f.c_str());
+    return d;
+}
+
+}  // namespace avpn::runtime

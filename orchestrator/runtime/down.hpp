@@ -1,0 +1,36 @@
+// Down: remove every kernel object and charon connection avpn owns, and
+// nothing else, for `avpnctl down` (one-shot) and avpnd (asked over its
+// control socket). Works without a config file: ownership comes from avpn's
+// markers and the state directory (the connections the last apply loaded,
+// all carrying avpn-).
+//
+// charon first: its SAs of a route-based tunnel carry the if_id of an XFRM
+// interface the kernel step deletes. A charon that is not running holds no
+// connections, so "cannot connect" is a note, not a failure.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/reconcile/apply.hpp"
+#include "orchestrator/reconcile/state_dir.hpp"
+#include "orchestrator/runtime/ipsec.hpp"
+
+namespace avpn::runtime {
+
+struct DownReport {
+    IpsecOutcome ipsec;
+    ApplyReport kernel;
+    bool has_report = false;        // ipsec/kernel say what was done (rendered as an apply report)
+    std::vector<std::string> notes;  // worth saying, not failures
+    std::optional<Error> failure;    // what stopped it (the kernel's own failure is in `kernel`)
+    bool ok() const { return !failure && !kernel.failure; }
+};
+
+// The caller holds the state directory's lock. On success the record and
+// the charon bookkeeping files are removed; on failure they stay, so the
+// next down retries.
+DownReport down_site(const StateDir& state, const std::string& vici_socket, KernelPort& port);
+
+}  // namespace avpn::runtime

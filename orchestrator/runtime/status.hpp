@@ -1,0 +1,66 @@
+// What `avpnctl status` shows, gathered for either front end: the state
+// directory (what the last apply loaded), charon's view of the interop
+// tunnels (list-sas, plus the failures recorded there), and each WireGuard
+// interface avpn owns asked through its own backend (a UAPI socket if it has
+// one, else the kernel; nothing is started). Read-only towards the kernel
+// and charon; takes no lock. avpnd adds its own facts (DaemonFacts).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/reconcile/state_dir.hpp"
+#include "plugins/vici/status.hpp"
+#include "plugins/wireguard/backend.hpp"
+#include "plugins/wireguard/daemon_record.hpp"
+
+namespace avpn::runtime {
+
+struct WgGroupStatus {
+    std::string ifname, backend;
+    wg::WgDeviceStatus status;
+    std::optional<wg::DaemonRecord> daemon;  // userspace: its wireguard-go
+};
+
+struct SiteStatus {
+    std::string state_dir, vici_socket;
+    AppliedRecord last;
+    bool has_ipsec = false;              // connections are recorded
+    std::optional<Error> ipsec_error;    // charon could not be asked
+    std::vector<vici::TunnelStatus> tunnels;
+    std::vector<WgGroupStatus> wireguard;
+};
+
+// --listen: watch charon's log for listen_seconds first (failures it hears
+// are recorded in the state directory).
+Result<SiteStatus> gather_status(const std::string& state_dir, const std::string& vici_socket, int listen_seconds);
+
+// What only a running avpnd knows; status through the control socket shows it.
+struct DaemonFacts {
+    int64_t pid = 0;
+    std::string config;       // the file avpnd applies (its FILE, or the last `avpnctl apply` through it)
+    bool idle = false;        // after `avpnctl down`: nothing applied until the next apply or reload
+    struct Converge {
+        int64_t at = 0;       // unix time
+        bool ok = false;
+        std::string line;     // as logged: "full apply (start): 9 ops (...) in 20.3 ms", or the failure
+    };
+    std::optional<Converge> last_converge;
+    struct Pending {
+        int64_t deadline = 0;  // unix time
+        std::string config;    // applied on trial
+        std::string previous;  // rolled back to ("" when nothing was applied before)
+    };
+    std::optional<Pending> confirm;
+    struct Rollback {
+        int64_t at = 0;
+        std::string config, previous;
+        bool ok = false;
+        std::string line;
+    };
+    std::optional<Rollback> last_rollback;
+};
+
+}  // namespace avpn::runtime
