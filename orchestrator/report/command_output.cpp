@@ -84,4 +84,15 @@ Printed down_output(const runtime::DownReport& d, bool json) {
     return p;
 }
 
+Printed converge_output(std::string_view command, const runtime::ConvergeReport& c, bool json) {
+    if (!c.plan_errors.empty()) return plan_errors(c.plan_errors);
+    if (c.applied) {
+        return apply_output(command, *c.applied, json, false);
+    }
+    Printed p;
+    p.out = apply_report(c.change, false, nullptr, json);
+    p.exit = c.ok ? kOk : kFailed;
+    return p;
+}
+
 }  // namespace avpn::report

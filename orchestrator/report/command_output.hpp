@@ -1,4 +1,4 @@
-// The printed result of apply and down, their failures and a
+// The printed result of apply, down and reload, their failures and a
 // configuration's diagnostics, the same for the one-shot and through avpnd.
 #pragma once
 
@@ -7,6 +7,7 @@
 #include "orchestrator/report/printed.hpp"
 #include "orchestrator/runtime/down.hpp"
 #include "orchestrator/runtime/load.hpp"
+#include "orchestrator/runtime/site.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
 
 namespace avpn::report {
@@ -27,6 +28,10 @@ Printed plan_errors(const Errors& errors);
 // `command` names who speaks in failures and warnings ("avpnctl apply: ...").
 Printed apply_output(std::string_view command, const runtime::SiteApplyResult& r, bool json, bool dry_run);
 Printed down_output(const runtime::DownReport& d, bool json);
+
+// A converge avpnd ran for `command` (apply, reload): a full one prints as
+// apply does; an incremental change prints its ops (no charon part).
+Printed converge_output(std::string_view command, const runtime::ConvergeReport& c, bool json);
 
 // Appends `more` (its exit code wins when it is not kOk).
 void append(Printed& p, const Printed& more);

@@ -7,9 +7,12 @@
 namespace avpn::runtime {
 
 LoadedSite load_site(const std::string& path, LoadFor purpose) {
+    return loaded_site(path, avpn::load_site(path), purpose);
+}
+
+LoadedSite loaded_site(const std::string& path, LoadResult lr, LoadFor purpose) {
     LoadedSite out;
     out.path = config::normal_path(path);
-    LoadResult lr = avpn::load_site(path);
     out.errors = std::move(lr.errors);
     out.warnings = std::move(lr.warnings);
     for (Error& e : lr.not_acted_on) {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/result.hpp"
+#include "orchestrator/config/load.hpp"
 
 #include "orchestrator/intent.hpp"
 #include "orchestrator/plan/desired_state.hpp"
@@ -34,5 +35,9 @@ enum class LoadFor {
 };
 
 LoadedSite load_site(const std::string& path, LoadFor purpose);
+
+// The same for a LoadResult the caller loaded itself (from a FileSource of
+// its own: runtime/config_snapshot.hpp).
+LoadedSite loaded_site(const std::string& path, LoadResult loaded, LoadFor purpose);
 
 }  // namespace avpn::runtime

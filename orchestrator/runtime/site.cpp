@@ -39,18 +39,18 @@ std::string timing(double ms) {
     return o.str();
 }
 
-// Loads FILE, logging every diagnostic; the intent when it has no errors.
-std::optional<Intent> load_logged(const std::string& path, const Log& log) {
-    LoadedSite l = load_site(path, LoadFor::apply);
-    for (const Error& e : l.errors) log(format_diagnostic(e, Severity::error));
-    for (const Error& e : l.warnings) log(format_diagnostic(e, Severity::warning));
-    return std::move(l.intent);
+// Logs every diagnostic of a load; the intent when it has no errors.
+std::optional<Intent> logged_intent(SnapshotLoad& l, const Log& log) {
+    for (const Error& e : l.site.errors) log(format_diagnostic(e, Severity::error));
+    for (const Error& e : l.site.warnings) log(format_diagnostic(e, Severity::warning));
+    return std::move(l.site.intent);
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Site>> Site::open(const SiteOptions& o, Log log) {
-    std::optional<Intent> intent = load_logged(o.config, log);
+    SnapshotLoad l = load_recording(o.config);
+    std::optional<Intent> intent = logged_intent(l, log);
     if (!intent) return Error{"start", o.config, "the configuration has errors (see above)"};
     // A subreaper: daemons it starts come back to it after their double fork,
     // so their exit status is known. Nothing is written before the lock.
@@ -64,6 +64,7 @@ Result<std::unique_ptr<Site>> Site::open(const SiteOptions& o, Log log) {
     s->wireguard_go_ = std::move(supervisor);
     if (Status st = s->state_.lock(); !st) return st.error();
     s->use(std::move(*intent));
+    s->running_ = std::move(l.snapshot);
     return s;
 }
 
@@ -71,10 +72,15 @@ Site::Site(const SiteOptions& o, Log log, std::unique_ptr<NetlinkPort> port)
     : options_(o), log_(std::move(log)), state_(o.state_dir), port_(std::move(port)), reconciler_(*port_),
       retry_(vici::RetryPolicy{o.retry_first, o.retry_max}) {}
 
+std::optional<Intent> Site::load_logged(SnapshotLoad& l) { return logged_intent(l, log_); }
+
 bool Site::reload() {
-    std::optional<Intent> intent = load_logged(options_.config, log_);
+    SnapshotLoad l = load_recording(options_.config);
+    std::optional<Intent> intent = load_logged(l);
     if (!intent) return false;
     use(std::move(*intent));
+    running_ = std::move(l.snapshot);
+    idle_ = false;
     return true;
 }
 
@@ -92,41 +98,55 @@ void Site::refresh_own_ports() {
     scope_.own_xfrm_ports = port_->netlink_ports(NETLINK_XFRM);
 }
 
-bool Site::apply_full(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0) {
+ConvergeReport Site::apply_full(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0,
+                               int settle) {
+    ConvergeReport out;
     if (!u.plan.ok()) {
         for (const Error& e : u.plan.errors) log_("plan: " + e.str());
-        return false;
+        out.plan_errors = u.plan.errors;
+        out.line = "full apply (" + why + ") failed: the plan has errors";
+        return out;
     }
     auto last = state_.load();
-    if (!last) return log_("read the state directory: " + last.error().str()), false;
-    SiteApplyOptions o{options_.config, options_.state_dir, options_.vici_socket, options_.settle_seconds, false};
+    if (!last) {
+        out.line = "read the state directory: " + last.error().str();
+        log_(out.line);
+        out.applied.emplace().refused = last.error();
+        return out;
+    }
+    SiteApplyOptions o{options_.config, options_.state_dir, options_.vici_socket, settle, false};
     auto kernel = [&](const nl::KernelState& d, const OwnedScope& scope) {
         return reconciler_.apply_full(d, scope, false);
     };
-    SiteApplyResult r = apply_site(*intent_, u.plan.state, *last, *port_, kernel, o);
+    SiteApplyResult& r = out.applied.emplace(apply_site(*intent_, u.plan.state, *last, *port_, kernel, o));
     for (const std::string& w : r.warnings) log_("warning: " + w);
     if (r.ipsec.kernel_rolled_back) reconciler_.forget();  // the image saw the apply, not its undo
     if (!r.ok()) {
         const Error& e = r.refused ? *r.refused : r.kernel.failure ? *r.kernel.failure : *r.ipsec.failure;
-        log_("full apply (" + why + ") failed: " + e.str());
+        out.line = "full apply (" + why + ") failed: " + e.str();
+        log_(out.line);
         planner_.forget();
-        return false;
+        return out;
     }
     if (Status s = save_applied(state_, r.record, options_.config); !s) log_("save the state: " + s.error().str());
     scope_.owned = r.record.owned;
     ipsec_ = u.plan.state.ipsec;
     wireguard_.reset(u.plan.state.wireguard);
-    log_("full apply (" + why + "): " + summary(r.kernel.ops) + " in " + timing(ms_since(t0)));
+    out.line = "full apply (" + why + "): " + summary(r.kernel.ops) + " in " + timing(ms_since(t0));
+    log_(out.line);
     planner_.commit(std::move(u));
-    return true;
+    out.ok = true;
+    return out;
 }
 
-bool Site::apply_change(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0) {
-    ApplyReport r = reconciler_.apply_delta(u.want, u.was, false);
+ConvergeReport Site::apply_change(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0) {
+    ConvergeReport out;
+    ApplyReport& r = out.change = reconciler_.apply_delta(u.want, u.was, false);
     if (r.failure) {
-        log_("change (" + why + ") failed: " + r.failure->str() + (r.undo_failures.empty() ? "; undone" : ""));
+        out.line = "change (" + why + ") failed: " + r.failure->str() + (r.undo_failures.empty() ? "; undone" : "");
+        log_(out.line);
         planner_.forget();
-        return false;
+        return out;
     }
     // `want` holds the whole site-wide part: every interface, every table's
     // group route, every charon connection.
@@ -135,13 +155,23 @@ bool Site::apply_change(IncrementalPlanner::Update& u, const std::string& why, C
     scope_.owned = rec.owned;
     ipsec_ = u.want.ipsec;
     wireguard_.apply(u.want.wireguard, u.was.wireguard);
-    log_("change (" + why + "): " + std::to_string(u.peers_changed) + " peers changed, " + summary(r.ops) + " in " +
-         timing(ms_since(t0)));
+    out.line = "change (" + why + "): " + std::to_string(u.peers_changed) + " peers changed, " + summary(r.ops) +
+               " in " + timing(ms_since(t0));
+    log_(out.line);
     planner_.commit(std::move(u));
-    return true;
+    out.ok = true;
+    return out;
 }
 
-bool Site::converge(bool full, const std::string& why) {
+bool Site::converge(bool full, const std::string& why) { return converge_report(full, why).ok; }
+
+ConvergeReport Site::converge_report(bool full, const std::string& why, int settle) {
+    if (idle_) {  // after down: nothing to keep converged until apply or reload
+        ConvergeReport r;
+        r.ok = true;
+        return r;
+    }
+    if (settle < 0) settle = options_.settle_seconds;
     auto t0 = Clock::now();
     PlanInputs inputs;
     inputs.uplink_addresses = port_->interface_addresses(uplinks_of(*intent_));
@@ -154,13 +184,15 @@ bool Site::converge(bool full, const std::string& why) {
         planner_.forget();
         u = planner_.update(*intent_, inputs);
     }
-    last_ok_ = u.full ? apply_full(u, why, t0) : apply_change(u, why, t0);
+    ConvergeReport r = u.full ? apply_full(u, why, t0, settle) : apply_change(u, why, t0);
+    last_ok_ = r.ok;
     refresh_own_ports();
     if (!last_ok_) wireguard_.clear();  // nothing to compare with until an apply succeeds
     // An incremental change that cannot be done in place (an interface to
     // replace) is done in full right away.
-    if (!last_ok_ && !full && !u.full) return converge(true, why + ", in full");
-    return last_ok_;
+    if (!r.ok && !full && !u.full) return converge_report(true, why + ", in full", settle);
+    last_converge_ = LastConverge{int64_t(std::time(nullptr)), r.ok, r.line};
+    return r;
 }
 
 void Site::retry_ipsec() {

@@ -20,6 +20,12 @@
 //   them with what was last applied (wireguard_watch.hpp): WireGuard raises
 //   no notification, so avpnd polls.
 // A bad config on reload is reported and the running state kept.
+//
+// Through avpnd's control socket (site_control.cpp) the site is also changed
+// on request, with the result returned as data for the reply: apply_file
+// (the file becomes the config, converged in full), reload_report (SIGHUP's
+// reload), down (everything removed; the site stays idle, applying nothing,
+// until the next apply or reload) and roll_back_to (commit-confirm).
 #pragma once
 
 #include <chrono>
@@ -33,7 +39,10 @@
 #include "orchestrator/reconcile/netlink_port.hpp"
 #include "orchestrator/reconcile/reconciler.hpp"
 #include "orchestrator/reconcile/state_dir.hpp"
+#include "orchestrator/runtime/config_snapshot.hpp"
+#include "orchestrator/runtime/down.hpp"
 #include "orchestrator/runtime/drift.hpp"
+#include "orchestrator/runtime/site_apply.hpp"
 #include "orchestrator/runtime/wireguard_watch.hpp"
 #include "plugins/vici/retry.hpp"
 #include "plugins/wireguard/supervisor.hpp"
@@ -52,6 +61,28 @@ struct SiteOptions {
 // One line per event; avpnd writes them to stderr for the journal.
 using Log = std::function<void(const std::string&)>;
 
+// What one converge did, for a reply (report/command_output.hpp renders it).
+struct ConvergeReport {
+    bool ok = false;
+    Errors plan_errors;                      // the planner refused the intent
+    std::optional<SiteApplyResult> applied;  // a full apply: kernel and charon
+    ApplyReport change;                      // an incremental change: its ops
+    std::string line;                        // as logged
+};
+
+// A configuration change asked for over the control socket.
+struct ChangeReport {
+    LoadedSite loaded;                       // the file's diagnostics
+    std::optional<ConvergeReport> converge;  // absent when the file has errors
+    bool ok() const { return converge && converge->ok; }
+};
+
+struct LastConverge {
+    int64_t at = 0;  // unix time
+    bool ok = false;
+    std::string line;
+};
+
 class Site {
 public:
     // Loads the configuration (its diagnostics go to log), takes the state
@@ -60,6 +91,15 @@ public:
 
     bool reload();                                // re-reads the config; false: it has errors, the old one stays
     bool converge(bool full, const std::string& why);
+    // settle_seconds < 0: the site's own.
+    ConvergeReport converge_report(bool full, const std::string& why, int settle_seconds = -1);
+
+    // site_control.cpp. On a failed apply the previous config stays in use.
+    ChangeReport apply_file(const std::string& path, int settle_seconds);
+    ChangeReport reload_report();
+    DownReport down();
+    // Back to `previous` (nullopt: nothing was applied before, so down).
+    bool roll_back_to(const std::optional<ConfigSnapshot>& previous, const std::string& why, std::string& line);
     void retry_ipsec();                           // re-initiates down initiators that are due
     void forget_retries();                        // nobody retries once avpnd is gone
     int wireguard_go_fd() const { return wireguard_go_->fd(); }  // readable: a daemon exited
@@ -70,6 +110,10 @@ public:
     std::optional<std::string> wireguard_drift();
 
     bool last_ok() const { return last_ok_; }
+    bool idle() const { return idle_; }
+    // What runs now; nullopt while idle.
+    std::optional<ConfigSnapshot> running() const { return idle_ ? std::nullopt : std::optional(running_); }
+    const std::optional<LastConverge>& last_converge() const { return last_converge_; }
     bool has_ipsec() const { return !ipsec_.empty(); }
     bool has_wireguard() const { return !wireguard_.empty(); }
     const Intent& intent() const { return *intent_; }
@@ -80,10 +124,10 @@ private:
     using Clock = std::chrono::steady_clock;
     Site(const SiteOptions& o, Log log, std::unique_ptr<NetlinkPort> port);
 
-    bool load_config();
     void use(Intent intent);
-    bool apply_full(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0);
-    bool apply_change(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0);
+    std::optional<Intent> load_logged(SnapshotLoad& l);  // logs the diagnostics
+    ConvergeReport apply_full(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0, int settle);
+    ConvergeReport apply_change(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0);
     void refresh_own_ports();
 
     SiteOptions options_;
@@ -95,6 +139,9 @@ private:
     std::optional<Intent> intent_;
     WatchScope scope_;
     bool last_ok_ = false;
+    bool idle_ = false;           // after down(): converge does nothing
+    ConfigSnapshot running_;      // the texts intent_ was loaded from
+    std::optional<LastConverge> last_converge_;
     std::vector<vici::Connection> ipsec_;  // charon's part as last applied
     WireguardExpectation wireguard_;       // the WireGuard devices as last applied
     vici::RetrySchedule retry_;
