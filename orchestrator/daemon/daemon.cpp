@@ -56,13 +56,19 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options& o) {
         ::close(sfd);
         return site.error();
     }
-    return std::unique_ptr<Daemon>(new Daemon(o, std::move(*site), std::move(*watch), sfd, std::move(*notifier)));
+    auto control = runtime::ControlServer::open(o.control, log);
+    if (!control) {
+        ::close(sfd);
+        return control.error();
+    }
+    return std::unique_ptr<Daemon>(
+        new Daemon(o, std::move(*site), std::move(*watch), sfd, std::move(*notifier), std::move(*control)));
 }
 
 Daemon::Daemon(const Options& o, std::unique_ptr<runtime::Site> site, nl::Watch watch, int signal_fd,
-               Notifier notifier)
+               Notifier notifier, std::unique_ptr<runtime::ControlServer> control)
     : options_(o), site_(std::move(site)), watch_(std::move(watch)), signal_fd_(signal_fd),
-      notifier_(std::move(notifier)),
+      notifier_(std::move(notifier)), control_(std::move(control)),
       drift_(milliseconds(o.quiet_ms), DriftDebounce::default_bound(milliseconds(o.quiet_ms))) {}
 
 Daemon::~Daemon() {
@@ -114,6 +120,17 @@ void Daemon::converge(bool full, const std::string& why) {
     // not count, but a change someone else made while it applied does, and
     // is repaired after the quiet period, not at the next resync.
     note_kernel_events();
+}
+
+void Daemon::serve_control() {
+    note_kernel_events();  // what came before the request, as before a converge
+    if (!control_->handle(*site_)) return;
+    last_converge_ = "avpnctl request";
+    resync_.arm_in(site_->last_ok() ? Clock::duration(std::chrono::seconds(options_.resync_seconds))
+                                    : Clock::duration(kRetryAfterFailure),
+                   Clock::now());
+    notify("STATUS=" + status_text());
+    note_kernel_events();  // a foreign change made while the request ran
 }
 
 void Daemon::reload() {
@@ -190,7 +207,8 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
     pollfd fds[] = {{signal_fd_, POLLIN, 0},
                     {watch_.rtnl_fd(), POLLIN, 0},
                     {watch_.xfrm_fd(), POLLIN, 0},
-                    {site_->wireguard_go_fd(), POLLIN, 0}};
+                    {site_->wireguard_go_fd(), POLLIN, 0},
+                    {control_->fd(), POLLIN, 0}};
     Wakeup w;
     if (::poll(fds, std::size(fds), timeout) < 0 && errno != EINTR) {
         log(std::string("poll: ") + std::strerror(errno));
@@ -200,6 +218,7 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
     w.signals = fds[0].revents & POLLIN;
     w.kernel = (fds[1].revents | fds[2].revents) & (POLLIN | POLLERR);
     w.wireguard_go = fds[3].revents & POLLIN;
+    w.control = fds[4].revents & POLLIN;
     return w;
 }
 
@@ -226,6 +245,7 @@ int Daemon::run() {
         if (w.failed) return 1;
         if (w.signals && !handle_signals()) break;
         if (w.kernel) note_kernel_events();
+        if (w.control) serve_control();
         // The full apply creates the link again (the kernel removed the TUN
         // device with the process) and so starts a new daemon.
         if (w.wireguard_go && site_->reap_wireguard_go()) note_drift("wireguard-go exited");

@@ -17,6 +17,9 @@
 //   period, which restarts it (the runtime logs and counts it);
 // - half systemd's watchdog interval: WATCHDOG=1, sent from the loop so a
 //   wedged loop stops it;
+// - a client on the control socket (runtime/control_server.hpp): avpnctl
+//   apply, down, status, reload, confirm, served one at a time; a
+//   commit-confirm deadline that passed: the rollback;
 // - SIGTERM / SIGINT: STOPPING=1 and exit, leaving tunnels up (`avpnctl
 //   down` removes them), as networkd and charon do.
 #pragma once
@@ -27,6 +30,7 @@
 #include "netlink/watch.hpp"
 #include "orchestrator/daemon/sd_notify.hpp"
 #include "orchestrator/daemon/timers.hpp"
+#include "orchestrator/runtime/control_server.hpp"
 #include "orchestrator/runtime/site.hpp"
 
 namespace avpn::daemon {
@@ -38,6 +42,7 @@ struct Options {
     // Between reads of the owned WireGuard devices (0: never); longer when
     // a read is slow (daemon.cpp, kPollCostFactor).
     int wireguard_poll_ms = 2000;
+    runtime::ControlSocketOptions control;
 };
 
 class Daemon {
@@ -47,13 +52,15 @@ public:
     int run();  // until SIGTERM or SIGINT; the exit code
 
 private:
-    Daemon(const Options& o, std::unique_ptr<runtime::Site> site, nl::Watch watch, int signal_fd, Notifier notifier);
+    Daemon(const Options& o, std::unique_ptr<runtime::Site> site, nl::Watch watch, int signal_fd, Notifier notifier,
+           std::unique_ptr<runtime::ControlServer> control);
 
     // What woke the loop.
     struct Wakeup {
         bool signals = false;
         bool kernel = false;
         bool wireguard_go = false;  // a daemon of the site exited
+        bool control = false;       // a client on the control socket
         bool failed = false;        // poll itself failed
     };
     Wakeup wait(Clock::time_point deadline);
@@ -63,6 +70,9 @@ private:
     void reload();
     // Converges, then looks at what the kernel reported meanwhile.
     void converge(bool full, const std::string& why);
+    // Serves one control request (it may apply, reload or bring the site
+    // down), then does a converge's bookkeeping.
+    void serve_control();
     // Drains the watch; a foreign change to avpn's objects starts (or
     // extends) the debounce. Returns whether one was seen.
     bool note_kernel_events();
@@ -77,6 +87,7 @@ private:
     nl::Watch watch_;
     int signal_fd_ = -1;
     Notifier notifier_;
+    std::unique_ptr<runtime::ControlServer> control_;
 
     DriftDebounce drift_;
     std::string drift_why_;  // what the pending repair is for, for its log line

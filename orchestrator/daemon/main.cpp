@@ -1,8 +1,10 @@
 // avpnd FILE [--state-dir DIR] [--vici-socket PATH] [--resync SECONDS]
 // [--settle SECONDS] [--retry-first SECONDS] [--retry-max SECONDS]
-// [--quiet-ms MS] [--wireguard-poll-ms MS]: keeps the site of FILE
-// converged (daemon.hpp). Logs to stderr, one line per event, for the
-// journal; talks to systemd when it runs under Type=notify (sd_notify.hpp).
+// [--quiet-ms MS] [--wireguard-poll-ms MS] [--control-socket PATH]
+// [--control-group NAME]: keeps the site of FILE converged and serves
+// avpnctl on its control socket (daemon.hpp). Logs to stderr, one line per
+// event, for the journal; talks to systemd when it runs under Type=notify
+// (sd_notify.hpp).
 // Arguments are parsed with getopt_long: avpnd links the runtime, not the
 // CLI (avpnctl's parser and commands stay out of the long-lived process).
 #include <getopt.h>
@@ -14,6 +16,7 @@
 #include <iostream>
 #include <string>
 
+#include "orchestrator/control/protocol.hpp"
 #include "orchestrator/daemon/daemon.hpp"
 #include "orchestrator/reconcile/state_dir.hpp"
 #include "plugins/vici/client.hpp"
@@ -32,6 +35,8 @@ constexpr const char* kUsage =
     "  --retry-max SECONDS   ... doubling up to this many seconds, forever [300] (1..86400)\n"
     "  --quiet-ms MS         after a foreign kernel change, wait this long for more [200] (0..60000)\n"
     "  --wireguard-poll-ms MS  read WireGuard devices back this often, 0: never [2000] (0..600000)\n"
+    "  --control-socket PATH where avpnctl reaches avpnd [/run/avpn/avpnd.sock]\n"
+    "  --control-group NAME  members of this group may use the control socket too (else root only)\n"
     "  --help, --version\n";
 
 constexpr int kUsageExit = 2;
@@ -56,12 +61,17 @@ int main(int argc, char** argv) {
     avpn::runtime::SiteOptions& s = o.site;
     s.state_dir = avpn::kDefaultStateDir;
     s.vici_socket = std::string(avpn::vici::kDefaultSocket);
-    enum { kStateDir = 256, kVici, kResync, kSettle, kRetryFirst, kRetryMax, kQuietMs, kWgPoll, kHelp, kVersion };
+    o.control.path = avpn::control::kDefaultSocket;
+    enum {
+        kStateDir = 256, kVici, kResync, kSettle, kRetryFirst, kRetryMax, kQuietMs, kWgPoll, kControl, kGroup, kHelp,
+        kVersion
+    };
     static const option longopts[] = {
         {"state-dir", required_argument, nullptr, kStateDir},  {"vici-socket", required_argument, nullptr, kVici},
         {"resync", required_argument, nullptr, kResync},       {"settle", required_argument, nullptr, kSettle},
         {"retry-first", required_argument, nullptr, kRetryFirst}, {"retry-max", required_argument, nullptr, kRetryMax},
-        {"quiet-ms", required_argument, nullptr, kQuietMs},    {"help", no_argument, nullptr, kHelp},
+        {"quiet-ms", required_argument, nullptr, kQuietMs},    {"control-socket", required_argument, nullptr, kControl},
+        {"control-group", required_argument, nullptr, kGroup}, {"help", no_argument, nullptr, kHelp},
         {"version", no_argument, nullptr, kVersion},           {"wireguard-poll-ms", required_argument, nullptr, kWgPoll},
         {nullptr, 0, nullptr, 0},
     };
@@ -77,6 +87,8 @@ int main(int argc, char** argv) {
             case kRetryMax: ok = parse_int("retry-max", optarg, 1, 86400, s.retry_max); break;
             case kQuietMs: ok = parse_int("quiet-ms", optarg, 0, 60000, o.quiet_ms); break;
             case kWgPoll: ok = parse_int("wireguard-poll-ms", optarg, 0, 600000, o.wireguard_poll_ms); break;
+            case kControl: o.control.path = optarg; break;
+            case kGroup: o.control.group = optarg; break;
             case 'h':
             case kHelp: std::fputs(kUsage, stdout); return 0;
             case kVersion: std::puts("avpnd " AVPN_VERSION); return 0;
