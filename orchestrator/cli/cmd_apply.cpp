@@ -1,9 +1,20 @@
-// avpnctl apply FILE [--dry-run] [--json] [--state-dir DIR] [--vici-socket PATH]
-// [--settle SECONDS]: make the kernel and charon match the site's plan, all or
-// nothing as far as charon allows (site_apply.hpp says in which order).
+// avpnctl apply FILE [--dry-run] [--json] [--confirm DURATION] [--state-dir DIR]
+// [--vici-socket PATH] [--settle SECONDS] [--control-socket PATH]: make the
+// kernel and charon match the site's plan, all or nothing as far as charon
+// allows (site_apply.hpp says in which order).
+//
+// When avpnd answers on the control socket, the apply is avpnd's: it makes
+// FILE its configuration and converges in full, and answers with the report
+// printed here (identical to the one-shot's). --confirm DURATION applies on
+// trial, which only avpnd can hold: it rolls back unless `avpnctl confirm`
+// comes in time. --dry-run stays local: it changes nothing.
+#include <filesystem>
+
 #include "orchestrator/cli/command.hpp"
+#include "orchestrator/cli/control_client.hpp"
 #include "orchestrator/cli/load.hpp"
 #include "orchestrator/cli/report.hpp"
+#include "orchestrator/config/values.hpp"
 #include "orchestrator/plan/planner.hpp"
 #include "orchestrator/reconcile/netlink_port.hpp"
 #include "orchestrator/report/command_output.hpp"
@@ -17,12 +28,14 @@ struct ApplyArgs {
     std::string file;
     std::string state_dir = kDefaultStateDir;
     std::string vici_socket = std::string(vici::kDefaultSocket);
+    std::string control_socket = control::kDefaultSocket;
+    std::string confirm;  // a duration: "90s", "2m"
     int settle = 10;
     bool dry_run = false;
     bool json = false;
 };
 
-int run_apply(const ApplyArgs& a) {
+int run_one_shot(const ApplyArgs& a) {
     Loaded l = load_site_file(a.file, runtime::LoadFor::apply, a.json);
     if (l.exit_code != kOk) return l.exit_code;
     const Intent& intent = *l.intent;
@@ -53,19 +66,56 @@ int run_apply(const ApplyArgs& a) {
     return print(p);
 }
 
+// Seconds of --confirm, or 0 after printing why it is not a duration in bounds.
+int confirm_seconds(const std::string& text) {
+    auto d = config::parse_duration(text);
+    if (!d || d->count() < control::kMinConfirmSeconds || d->count() > control::kMaxConfirmSeconds) {
+        print(report::Printed{"", "avpnctl apply: --confirm '" + text + "': a duration of 10s..1h, e.g. 90s, 2m\n",
+                              kUsage});
+        return 0;
+    }
+    return int(d->count());
+}
+
+int run_apply(const ApplyArgs& a) {
+    if (a.dry_run) return run_one_shot(a);  // changes nothing: no need to ask avpnd
+    control::Request r;
+    r.command = control::Command::apply;
+    r.json = a.json;
+    r.settle = a.settle;
+    if (!a.confirm.empty() && !(r.confirm_seconds = confirm_seconds(a.confirm))) return kUsage;
+    // avpnd resolves nothing against avpnctl's working directory.
+    std::error_code ec;
+    std::filesystem::path path = std::filesystem::absolute(a.file, ec);
+    if (ec) return report_failure("apply", Error{"resolve the path", a.file, ec.message()});
+    r.config = path.lexically_normal().string();
+    DaemonConnection avpnd(a.control_socket, "apply");
+    switch (avpnd.state()) {
+        case DaemonConnection::State::connected: return print(avpnd.ask(r));
+        case DaemonConnection::State::failed: return print(avpnd.failure());
+        case DaemonConnection::State::no_daemon: break;
+    }
+    if (r.confirm_seconds) return print(needs_avpnd("apply", a.control_socket, "--confirm (a rollback later)"));
+    return run_one_shot(a);
+}
+
 }  // namespace
 
 Handler setup_apply(CLI::App& sub) {
     auto a = std::make_shared<ApplyArgs>();
     sub.add_option("FILE", a->file, "site configuration (site.toml)")->required();
-    sub.add_flag("--dry-run", a->dry_run, "show the ops, change nothing");
+    auto* dry = sub.add_flag("--dry-run", a->dry_run, "show the ops, change nothing");
     sub.add_flag("--json", a->json, "machine-readable output (schema avpn.apply/1, docs/cli.md)");
-    sub.add_option("--state-dir", a->state_dir, "state directory")->capture_default_str();
+    sub.add_option("--confirm", a->confirm,
+                   "apply through avpnd on trial: rolled back after DURATION (10s..1h) unless `avpnctl confirm`")
+        ->excludes(dry);
+    sub.add_option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)")->capture_default_str();
     sub.add_option("--vici-socket", a->vici_socket, "charon's vici socket (only used with [[ipsec]] tunnels)")
         ->capture_default_str();
     sub.add_option("--settle", a->settle, "seconds to wait for new IPsec initiators to come up or fail")
         ->capture_default_str()
         ->check(CLI::Range(0, 120));
+    sub.add_option("--control-socket", a->control_socket, "avpnd's control socket")->capture_default_str();
     return [a] { return run_apply(*a); };
 }
 

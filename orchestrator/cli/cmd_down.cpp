@@ -1,7 +1,10 @@
-// avpnctl down [--json] [--state-dir DIR] [--vici-socket PATH]: remove every
-// kernel object and charon connection avpn owns, and nothing else
-// (runtime/down.hpp).
+// avpnctl down [--json] [--state-dir DIR] [--vici-socket PATH]
+// [--control-socket PATH]: remove every kernel object and charon connection
+// avpn owns, and nothing else (runtime/down.hpp). Through avpnd when it
+// answers: avpnd removes them and then stays up with nothing applied until
+// the next `avpnctl apply` or `reload`.
 #include "orchestrator/cli/command.hpp"
+#include "orchestrator/cli/control_client.hpp"
 #include "orchestrator/cli/report.hpp"
 #include "orchestrator/reconcile/netlink_port.hpp"
 #include "orchestrator/report/command_output.hpp"
@@ -14,10 +17,11 @@ namespace {
 struct DownArgs {
     std::string state_dir = kDefaultStateDir;
     std::string vici_socket = std::string(vici::kDefaultSocket);
+    std::string control_socket = control::kDefaultSocket;
     bool json = false;
 };
 
-int run_down(const DownArgs& a) {
+int run_one_shot(const DownArgs& a) {
     StateDir state(a.state_dir);
     if (Status s = state.lock(); !s) return report_failure("down", s.error());
     auto port = NetlinkPort::open({});
@@ -25,14 +29,30 @@ int run_down(const DownArgs& a) {
     return print(report::down_output(runtime::down_site(state, a.vici_socket, **port), a.json));
 }
 
+int run_down(const DownArgs& a) {
+    DaemonConnection avpnd(a.control_socket, "down");
+    switch (avpnd.state()) {
+        case DaemonConnection::State::connected: {
+            control::Request r;
+            r.command = control::Command::down;
+            r.json = a.json;
+            return print(avpnd.ask(r));
+        }
+        case DaemonConnection::State::failed: return print(avpnd.failure());
+        case DaemonConnection::State::no_daemon: break;
+    }
+    return run_one_shot(a);
+}
+
 }  // namespace
 
 Handler setup_down(CLI::App& sub) {
     auto a = std::make_shared<DownArgs>();
     sub.add_flag("--json", a->json, "machine-readable output (schema avpn.apply/1)");
-    sub.add_option("--state-dir", a->state_dir, "state directory")->capture_default_str();
+    sub.add_option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)")->capture_default_str();
     sub.add_option("--vici-socket", a->vici_socket, "charon's vici socket (only used if avpn loaded connections)")
         ->capture_default_str();
+    sub.add_option("--control-socket", a->control_socket, "avpnd's control socket")->capture_default_str();
     return [a] { return run_down(*a); };
 }
 

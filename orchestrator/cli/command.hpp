@@ -12,7 +12,7 @@
 
 namespace avpn::cli {
 
-// Exit codes, documented in docs/cli.md.
+// Exit codes, documented in docs/cli.md; avpnd's replies use the same.
 using enum report::Exit;
 
 using Handler = std::function<int()>;
@@ -30,6 +30,8 @@ Handler setup_member(CLI::App&);
 Handler setup_apply(CLI::App&);
 Handler setup_down(CLI::App&);
 Handler setup_status(CLI::App&);
+Handler setup_reload(CLI::App&);
+Handler setup_confirm(CLI::App&);
 Handler setup_genkey(CLI::App&);
 Handler setup_pubkey(CLI::App&);
 
@@ -40,6 +42,8 @@ inline const std::vector<Command>& command_table() {
         {"apply", "Make the kernel match a site configuration, all or nothing", setup_apply},
         {"down", "Remove every kernel object avpn owns, and nothing else", setup_down},
         {"status", "Show the state of the site's IPsec interop tunnels", setup_status},
+        {"reload", "Have avpnd re-read its configuration and converge (as SIGHUP)", setup_reload},
+        {"confirm", "Keep the configuration applied with apply --confirm", setup_confirm},
         {"member", "Print this site's entry for its group's member list", setup_member},
         {"genkey", "Generate a site private key (base64 X25519)", setup_genkey},
         {"pubkey", "Read a private key on stdin, print its public key", setup_pubkey},
