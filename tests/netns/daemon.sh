@@ -50,22 +50,27 @@ avpn_route() { grep -q "^$1 " <<<"$(ip -n "$hq_ns" route show table all proto 14
 
 step "avpnd starts on hq; branch1 applied by avpnctl"
 avpn branch1 apply "$DEMO/sites/branch1.toml" >/dev/null || fail "apply branch1"
+# Its control socket is not the one avpnctl asks (topo_avpnd_socket), so
+# avpnctl runs one-shot beside it and meets the lock (control.sh tests the
+# socket).
 topo_spawn hq "$AVPND" "$DEMO/sites/hq.toml" --state-dir "$TOPO_WORK/state-hq" \
-  --vici-socket "$TOPO_WORK/no-charon.vici" --resync 3600 --quiet-ms 100 2>"$LOG" >/dev/null
+  --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$TOPO_WORK/hq-elsewhere.sock" \
+  --resync 3600 --quiet-ms 100 2>"$LOG" >/dev/null
 pid=$TOPO_SPAWNED
 wait_for "first full apply" 20 log_has "full apply (start): "
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping branch1 -> hq"
 echo "   $(grep 'full apply (start)' "$LOG")"
 rc=0; avpn hq apply "$DEMO/sites/hq.toml" >/dev/null 2>&1 || rc=$?
-[ "$rc" = 4 ] || fail "avpnctl apply beside avpnd exited $rc, not 4 (locked)"
+[ "$rc" = 4 ] || fail "a one-shot avpnctl apply beside avpnd exited $rc, not 4 (locked)"
 # One writer per network namespace, whatever state directory it was given:
 # another directory, or avpnd's own removed under it, changes nothing.
 before=$(topo_avpn_dump hq)
 out=$(ip netns exec "$hq_ns" "$AVPNCTL" apply "$DEMO/sites/hq.toml" --state-dir "$TOPO_WORK/state-other" \
-  --vici-socket "$TOPO_WORK/no-charon.vici" 2>&1) && fail "apply with another state directory beside avpnd succeeded"
+  --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$(topo_avpnd_socket hq)" 2>&1) && fail "apply with another state directory beside avpnd succeeded"
 [[ $out == *"avpnd (pid $pid)"* ]] || fail "the refusal does not name avpnd (pid $pid): $out"
 mv "$TOPO_WORK/state-hq" "$TOPO_WORK/state-hq.aside"  # as if removed; put back for the rest of the test
-rc=0; ip netns exec "$hq_ns" "$AVPNCTL" down --state-dir "$TOPO_WORK/state-hq" >/dev/null 2>&1 || rc=$?
+rc=0; ip netns exec "$hq_ns" "$AVPNCTL" down --state-dir "$TOPO_WORK/state-hq" \
+  --control-socket "$(topo_avpnd_socket hq)" >/dev/null 2>&1 || rc=$?
 mv "$TOPO_WORK/state-hq.aside" "$TOPO_WORK/state-hq"
 [ "$rc" = 4 ] || fail "down beside avpnd after its state directory was removed exited $rc, not 4"
 [ "$(topo_avpn_dump hq)" = "$before" ] || fail "a refused writer changed the kernel"

@@ -50,13 +50,15 @@ ln -s "$BIN/exec_probe" "$TOPO_WORK/probe-bin/wireguard-go"
 # A descriptor avpnd inherits without close-on-exec, as from a careless parent.
 exec 7>"$TOPO_WORK/inherited-fd"
 
-# start_avpnd LOG: avpnd on hq in a session (and process group) of its own.
+# start_avpnd LOG: avpnd on hq in a session (and process group) of its own,
+# its control socket in the test's directory (never the host's), not the
+# one avpnctl asks: status here reads what a one-shot sees.
 start_avpnd() {
   LOGS+=("$1")
   topo_spawn hq env PATH="$TOPO_WORK/probe-bin:$PATH" AVPN_EXEC_PROBE_OUT="$PROBES" \
     AVPN_EXEC_PROBE_REAL="$(command -v wireguard-go)" setsid "$AVPND" "$DEMO/sites/hq.toml" \
     --state-dir "$TOPO_WORK/state-hq" --vici-socket "$TOPO_WORK/no-charon.vici" --resync 3600 --quiet-ms 100 \
-    2>"$1" >/dev/null
+    --control-socket "$TOPO_WORK/hq-elsewhere.sock" 2>"$1" >/dev/null
   AVPND_PID=$TOPO_SPAWNED
   wait_for "first full apply" 20 log_has "$1" "full apply (start): "
 }

@@ -314,8 +314,9 @@ dpd = { delay = "2s" }' >"$work/a/site/site.toml"
   step "avpnd keeps trying with back-off; status shows the next attempt"
   # ip netns exec execs avpnd: $! is avpnd itself (a shell function would
   # put a subshell in between, and the TERM would not reach avpnd).
+  # Its own control socket: avpnctl (actl) keeps running one-shot beside it.
   ip netns exec "$(ns a)" "$avpnd_bin" "$work/a/site/site.toml" --state-dir "$work/a/state" --vici-socket "$work/a/charon.vici" \
-    --resync 3600 --settle 5 --retry-first 2 --retry-max 8 >"$work/a/avpnd.log" 2>&1 &
+    --control-socket "$work/a/avpnd.sock" --resync 3600 --settle 5 --retry-first 2 --retry-max 8 >"$work/a/avpnd.log" 2>&1 &
   avpnd_pid=$!
   start=$(date +%s)
   while [ $(( $(date +%s) - start )) -lt 60 ]; do

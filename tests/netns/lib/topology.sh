@@ -200,11 +200,18 @@ topo_demo_copy() {
 }
 
 # topo_avpn SITE SUBCOMMAND [ARGS...]: $AVPNCTL inside SITE with the site's
-# own state dir (several sites share this host) and any $TOPO_AVPN_ARGS.
+# own state dir (several sites share this host), the site's own control
+# socket (topo_avpnd_socket: the host's /run/avpn/avpnd.sock is never asked,
+# so a test cannot reach an avpnd of the host or of another test) and any
+# $TOPO_AVPN_ARGS.
 topo_avpn() {
   local site=$1 cmd=$2; shift 2
   # shellcheck disable=SC2086
-  topo_exec "$site" "$AVPNCTL" "$cmd" --state-dir "$TOPO_WORK/state-$site" ${TOPO_AVPN_ARGS:-} "$@"
+  topo_exec "$site" "$AVPNCTL" "$cmd" --state-dir "$TOPO_WORK/state-$site" \
+    --control-socket "$(topo_avpnd_socket "$site")" ${TOPO_AVPN_ARGS:-} "$@"
 }
+
+# topo_avpnd_socket SITE: the control socket of SITE's avpnd in this test.
+topo_avpnd_socket() { echo "$TOPO_WORK/run/avpnd-$1.sock"; }
 
 topo_fail() { echo "FAIL: $*" >&2; exit 1; }
