@@ -42,7 +42,8 @@ log_has() { grep -q "$1" "$LOG"; }
 run_avpnd() {
   topo_spawn hq env NOTIFY_SOCKET="$1" WATCHDOG_USEC=300000 \
     sh -c "export WATCHDOG_PID=$2; exec \"\$@\"" sh "$AVPND" "$DEMO/sites/hq.toml" --state-dir "$TOPO_WORK/state-hq" \
-    --vici-socket "$TOPO_WORK/no-charon.vici" --resync 3600 2>"$LOG" >/dev/null
+    --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$(topo_avpnd_socket hq)" --resync 3600 \
+    2>"$LOG" >/dev/null
   pid=$TOPO_SPAWNED
 }
 
