@@ -1,6 +1,8 @@
 // Errors as values. Every fallible function returns Result<T>; nothing throws
 // across a module boundary. An Error says what failed, where (file:line:col,
 // an object name, an op), and why (errno text, the kernel's extack, a rule).
+// Code decides on Error.code, never on the text: the text is for people and
+// changes with the libc locale, the kernel's extack wording and our own edits.
 #pragma once
 
 #include <string>
@@ -14,7 +16,8 @@ struct Error {
     std::string what;   // the operation or check that failed
     std::string where;  // file:line:col and field path, or the object
     std::string why;    // the reason, in words
-    int code = 0;       // the errno when the system or the kernel said why; decisions use this, never the text
+    int code = 0;       // the errno when the system or the kernel said why (ETIMEDOUT for a
+                        // wait of ours that ran out), else 0; decisions use this, never the text
 
     std::string str() const {
         std::string s;

@@ -39,11 +39,12 @@ public:
     }
 
     // Every op still without an ack gets this reason.
-    void give_up(const std::string& why) {
+    // code: the errno that ended the exchange; 0 when none did.
+    void give_up(const std::string& why, int code = 0) {
         for (size_t i = 0; i < acked_.size(); ++i) {
             if (acked_[i]) continue;
             Description d = describe(i);
-            ops_[i].status = Error{std::move(d.what), std::move(d.where), why};
+            ops_[i].status = Error{std::move(d.what), std::move(d.where), why, code};
             ++failed;
         }
         pending_ = 0;
@@ -192,7 +193,7 @@ void Batch::send_chunk(Chunk& c, BatchResult& res) {
     if (stop_after_failure_ && res.failed) {
         acks.give_up("not sent: an earlier op of the batch failed");
     } else if (Status st = t_.send(Bytes(c.bytes.get(), c.used)); !st) {
-        acks.give_up("not sent: " + st.error().why);
+        acks.give_up("not sent: " + st.error().why, st.error().code);
     } else {
         for (size_t i = 0; i < c.ops; ++i) ops[i].sent = true;
         auto sink = [&](const Datagram& d) { acks.take(d); };
@@ -207,7 +208,7 @@ void Batch::send_chunk(Chunk& c, BatchResult& res) {
             do {
                 before = acks.pending();
             } while (acks.pending() && t_.receive(kMaxAcksPerReceive, sink, false) && acks.pending() < before);
-            if (acks.pending()) acks.give_up("no ack from the kernel, outcome unknown: " + st.error().why);
+            if (acks.pending()) acks.give_up("no ack from the kernel, outcome unknown: " + st.error().why, st.error().code);
         }
     }
     res.failed += acks.failed;

@@ -13,7 +13,8 @@ namespace avpn::nl {
 // "File exists (EEXIST)".
 std::string errno_text(int err);
 
-// why = errno text, then "; kernel: <extack>" when the kernel gave one.
+// why = errno text, then "; kernel: <extack>" when the kernel gave one;
+// code = the errno (the reply's, or err).
 Error kernel_error(std::string what, std::string where, const KernelReply& reply);
 Error system_error(std::string what, std::string where, int err);
 

@@ -145,7 +145,9 @@ Status Socket::receive(size_t max_datagrams, const std::function<void(const Data
     } while (got < 0 && errno == EINTR);
     if (got < 0 && !wait && (errno == EAGAIN || errno == EWOULDBLOCK)) return {};
     if (got < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return Error{"receive from the kernel", "netlink", "timed out"};
+        // SO_RCVTIMEO expired: the kernel says EAGAIN, which here means ETIMEDOUT.
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return Error{"receive from the kernel", "netlink", "timed out", ETIMEDOUT};
         return system_error("receive from the kernel", "netlink", errno);
     }
     for (int i = 0; i < got; ++i) {

@@ -78,7 +78,7 @@ void read_replies(Transport& t, Exchange& ex) {
     while (!ex.finished) {
         Status st = t.receive(1, [&](const Datagram& d) { ex.take(d); });
         if (!st) {
-            ex.fail(Error{*ex.what, *ex.where, st.error().why});
+            ex.fail(Error{*ex.what, *ex.where, st.error().why, st.error().code});
             return;
         }
     }

@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "common/crypto.hpp"
+#include "netlink/error.hpp"
 
 namespace avpn::nl {
 
@@ -19,7 +20,7 @@ namespace {
 Status join(Socket& s, std::initializer_list<unsigned> groups) {
     for (unsigned g : groups)
         if (setsockopt(s.fd(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) != 0)
-            return Error{"watch kernel changes", "netlink group " + std::to_string(g), std::strerror(errno)};
+            return system_error("watch kernel changes", "netlink group " + std::to_string(g), errno);
     return {};
 }
 

@@ -193,7 +193,7 @@ Status set_device(Transport& genl, uint16_t family, const WgDeviceUpdate& u) {
         if (!res.ops[i].status)
             return Error{"set wireguard device",
                          u.ifname + " (message " + std::to_string(i + 1) + " of " + std::to_string(res.ops.size()) + ")",
-                         res.ops[i].status.error().why};
+                         res.ops[i].status.error().why, res.ops[i].status.error().code};
     return {};
 }
 

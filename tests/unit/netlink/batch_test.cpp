@@ -74,6 +74,7 @@ TEST_CASE("every op of a batch gets its own status, the failed one the kernel's 
     CHECK(e.where.find("10.0.3.0/24 table 7100") != std::string::npos);
     CHECK(e.why.find("File exists") != std::string::npos);
     CHECK(e.why.find("Route exists in table") != std::string::npos);
+    CHECK(e.code == EEXIST);
     CHECK(res.first_error() == &e);
 }
 
@@ -173,6 +174,7 @@ TEST_CASE("ops without an ack are reported as unknown, not as success") {
     CHECK(res.ops[0].status.ok());
     REQUIRE_FALSE(res.ops[1].status);
     CHECK(res.ops[1].status.error().why.find("no ack") != std::string::npos);
+    CHECK(res.ops[1].status.error().code == ETIMEDOUT);  // what ended the wait for its ack
     CHECK(res.failed == 2);
 }
 
@@ -188,6 +190,7 @@ TEST_CASE("a truncated ack still maps its errno to the op") {
     BatchResult res = b.commit();
     REQUIRE_FALSE(res.ops[0].status);
     CHECK(res.ops[0].status.error().why.find("No such device") != std::string::npos);
+    CHECK(res.ops[0].status.error().code == ENODEV);
 }
 
 TEST_CASE("acks of an earlier exchange (stale sequence numbers) are ignored") {
@@ -231,8 +234,10 @@ TEST_CASE("after a receive-queue overflow the acks that made it still count") {
     CHECK(res.ops[0].status.ok());
     REQUIRE_FALSE(res.ops[1].status);
     CHECK(res.ops[1].status.error().why.find("EEXIST") != std::string::npos);
+    CHECK(res.ops[1].status.error().code == EEXIST);
     REQUIRE_FALSE(res.ops[2].status);
     CHECK(res.ops[2].status.error().why.find("ENOBUFS") != std::string::npos);
+    CHECK(res.ops[2].status.error().code == ENOBUFS);
     CHECK(res.failed == 2);
 }
 

@@ -85,6 +85,15 @@ TEST_CASE("a dump's error carries the kernel's extack text") {
     auto routes = dump_routes(t, RouteFilter{7100, 147, {}}, LinkIndex{});
     REQUIRE_FALSE(routes);
     CHECK(routes.error().why.find("Invalid header for dump") != std::string::npos);
+    CHECK(routes.error().code == EINVAL);
+    CHECK(routes.error().where == "table 7100 protocol 147");
+}
+
+TEST_CASE("a dump the kernel never answers fails with the receive's code") {
+    test::FakeTransport t;  // no kernel: nothing to receive, the wait times out
+    auto routes = dump_routes(t, RouteFilter{7100, 147, {}}, LinkIndex{});
+    REQUIRE_FALSE(routes);
+    CHECK(routes.error().code == ETIMEDOUT);
     CHECK(routes.error().where == "table 7100 protocol 147");
 }
 

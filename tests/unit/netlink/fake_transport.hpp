@@ -4,6 +4,7 @@
 
 #include <linux/netlink.h>
 
+#include <cerrno>
 #include <deque>
 #include <functional>
 #include <string>
@@ -44,10 +45,10 @@ public:
         ++receives;
         if (fail_next_receive) {
             fail_next_receive = false;
-            return Error{"receive from the kernel", "netlink", "No buffer space available (ENOBUFS)"};
+            return Error{"receive from the kernel", "netlink", "No buffer space available (ENOBUFS)", ENOBUFS};
         }
         if (queue_.empty() && !wait) return {};
-        if (queue_.empty()) return Error{"receive from the kernel", "netlink", "timed out"};
+        if (queue_.empty()) return Error{"receive from the kernel", "netlink", "timed out", ETIMEDOUT};
         for (size_t i = 0; i < max_datagrams && !queue_.empty(); ++i) {
             auto d = std::move(queue_.front());
             queue_.pop_front();
