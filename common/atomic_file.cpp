@@ -11,7 +11,8 @@ namespace avpn {
 namespace {
 
 Error sys_error(std::string what, std::string where) {
-    return Error{std::move(what), std::move(where), std::strerror(errno)};
+    int err = errno;
+    return Error{std::move(what), std::move(where), std::strerror(err), err};
 }
 
 }  // namespace

@@ -51,7 +51,10 @@ Result<std::string> read_all(int fd, const std::string& path, size_t max) {
     for (;;) {
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Error{"read", path, "cannot read " + path + ": " + errno_text(errno)};
+        if (n < 0) {
+            int err = errno;
+            return Error{"read", path, "cannot read " + path + ": " + errno_text(err), err};
+        }
         if (n == 0) break;
         if (out.size() + size_t(n) > max) {
             crypto::wipe(buf, sizeof buf);
@@ -66,11 +69,14 @@ Result<std::string> read_all(int fd, const std::string& path, size_t max) {
 
 Result<int> open_regular(const std::string& path, struct stat& st) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) return Error{"open", path, "cannot open " + path + ": " + errno_text(errno)};
+    if (fd < 0) {
+        int err = errno;
+        return Error{"open", path, "cannot open " + path + ": " + errno_text(err), err};
+    }
     if (::fstat(fd, &st) != 0) {
         int err = errno;
         ::close(fd);
-        return Error{"stat", path, "cannot stat " + path + ": " + errno_text(err)};
+        return Error{"stat", path, "cannot stat " + path + ": " + errno_text(err), err};
     }
     if (!S_ISREG(st.st_mode)) {
         ::close(fd);

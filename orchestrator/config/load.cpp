@@ -114,7 +114,8 @@ LoadResult load_site(const std::string& path) {
     auto text = system_files().read_text(path);
     if (!text) {
         LoadResult out;
-        out.errors.push_back(Error{"file", config::normal_path(path), config::with_normal_path(text.error().why, path)});
+        out.errors.push_back(Error{"file", config::normal_path(path), config::with_normal_path(text.error().why, path),
+                                   text.error().code});
         return out;
     }
     return load_site_text(*text, path, system_files());

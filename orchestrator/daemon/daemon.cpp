@@ -11,6 +11,8 @@
 #include <cstring>
 #include <iostream>
 
+#include "netlink/error.hpp"
+
 namespace avpn::daemon {
 
 namespace {
@@ -42,9 +44,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options& o) {
     sigset_t mask;
     sigemptyset(&mask);
     for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask, s);
-    if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return Error{"start", "signals", std::strerror(errno)};
+    if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return nl::system_error("start", "signals", errno);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0) return Error{"start", "signalfd", std::strerror(errno)};
+    if (sfd < 0) return nl::system_error("start", "signalfd", errno);
     // The watch opens before the first apply, so nothing in between is missed.
     auto watch = nl::Watch::open();
     if (!watch) {

@@ -43,9 +43,9 @@ nl::BatchOptions bulk_batch() {
     return o;
 }
 
-Error op_error(const Op& op, std::string why) {
+Error op_error(const Op& op, std::string why, int code = 0) {
     return Error{std::string(to_string(op.kind)) + " " + std::string(object_kind_name(op.phase())),
-                 describe(op.object), std::move(why)};
+                 describe(op.object), std::move(why), code};
 }
 
 }  // namespace
@@ -307,7 +307,7 @@ void NetlinkPort::run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end,
     }
     auto res = batch.commit();
     for (const nl::OpResult& r : res.ops)
-        out[r.op_id] = r.status ? Status{} : Status{op_error(ops[r.op_id], r.status.error().why)};
+        out[r.op_id] = r.status ? Status{} : Status{op_error(ops[r.op_id], r.status.error().why, r.status.error().code)};
 }
 
 void NetlinkPort::run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out) {
@@ -348,7 +348,7 @@ void NetlinkPort::run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end,
     }
     auto res = batch.commit();
     for (const nl::OpResult& r : res.ops)
-        out[r.op_id] = r.status ? Status{} : Status{op_error(ops[r.op_id], r.status.error().why)};
+        out[r.op_id] = r.status ? Status{} : Status{op_error(ops[r.op_id], r.status.error().why, r.status.error().code)};
 }
 
 std::vector<Status> NetlinkPort::execute(const std::vector<Op>& ops) {

@@ -19,7 +19,8 @@ constexpr const char* kConfigFile = "applied-site.toml";
 constexpr const char* kLockFile = "lock";
 
 Error sys_error(std::string what, std::string where) {
-    return Error{std::move(what), std::move(where), std::strerror(errno)};
+    int err = errno;
+    return Error{std::move(what), std::move(where), std::strerror(err), err};
 }
 
 // The record is line-based "key value" text: trivially parsed, diffable by

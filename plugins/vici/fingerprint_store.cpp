@@ -21,7 +21,10 @@ bool is_hex64(const std::string& s) {
     return true;
 }
 
-Error io_error(const char* what, const std::string& path) { return Error{what, path, std::strerror(errno)}; }
+Error io_error(const char* what, const std::string& path) {
+    int err = errno;
+    return Error{what, path, std::strerror(err), err};
+}
 
 }  // namespace
 

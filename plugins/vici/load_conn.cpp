@@ -116,7 +116,10 @@ Result<Secret> read_psk_file(const std::string& path) {
     const char* what = "reading PSK";
     if (path.empty()) return Error{what, path, "no psk_file given"};
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Error{what, path, std::strerror(errno)};
+    if (fd < 0) {
+        int err = errno;
+        return Error{what, path, std::strerror(err), err};
+    }
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
@@ -133,7 +136,7 @@ Result<Secret> read_psk_file(const std::string& path) {
     int err = errno;
     ::close(fd);
     Secret guard(std::move(buf));  // wiped on every path out
-    if (n < 0) return Error{what, path, std::strerror(err)};
+    if (n < 0) return Error{what, path, std::strerror(err), err};
     std::string_view text = guard.view().substr(0, size_t(n));
     if (text.ends_with('\n')) text.remove_suffix(1);
     if (text.ends_with('\r')) text.remove_suffix(1);

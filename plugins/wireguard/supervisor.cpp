@@ -29,10 +29,15 @@ constexpr int kExitGraceMs = 1000;
 }  // namespace
 
 Result<std::unique_ptr<Supervisor>> Supervisor::open(SupervisorOptions options) {
-    if (options.reap_children && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
-        return Error{"supervise wireguard-go", "PR_SET_CHILD_SUBREAPER", std::strerror(errno)};
+    if (options.reap_children && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        int err = errno;
+        return Error{"supervise wireguard-go", "PR_SET_CHILD_SUBREAPER", std::strerror(err), err};
+    }
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return Error{"supervise wireguard-go", "epoll", std::strerror(errno)};
+    if (ep < 0) {
+        int err = errno;
+        return Error{"supervise wireguard-go", "epoll", std::strerror(err), err};
+    }
     std::unique_ptr<Supervisor> s(new Supervisor(std::move(options), ep));
     if (!s->options_.record_path.empty()) s->earlier_ = load_daemon_records(s->options_.record_path);
     return s;

@@ -54,8 +54,9 @@ Result<std::vector<std::string>> list_uapi_interfaces(const std::string& socket_
     std::vector<std::string> names;
     DIR* dir = opendir(socket_dir.c_str());
     if (!dir) {
-        if (errno == ENOENT) return names;  // no userspace daemon ever ran
-        return Error{"list UAPI sockets", socket_dir, std::strerror(errno)};
+        int err = errno;
+        if (err == ENOENT) return names;  // no userspace daemon ever ran
+        return Error{"list UAPI sockets", socket_dir, std::strerror(err), err};
     }
     while (const dirent* e = readdir(dir)) {
         std::string_view file = e->d_name;

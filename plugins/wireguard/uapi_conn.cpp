@@ -29,7 +29,7 @@ Status connect_with_retry(int fd, const sockaddr_un& addr, int timeout_ms) {
         int err = errno;
         if (err == EINTR) continue;
         if (err != EAGAIN || std::chrono::steady_clock::now() >= deadline)
-            return Error{"", "", errno_text(err)};
+            return Error{"", "", errno_text(err), err};
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
 }
@@ -44,10 +44,13 @@ Result<UapiConnection> UapiConnection::open(const std::string& path, const std::
         return Error{"connect to UAPI socket", path, "path too long for a unix socket"};
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return Error{"create unix socket", path, errno_text(errno)};
+    if (fd < 0) {
+        int err = errno;
+        return Error{"create unix socket", path, errno_text(err), err};
+    }
     UapiConnection conn(fd, ifname, limits);
     if (Status st = connect_with_retry(fd, addr, limits.timeout_ms); !st)
-        return Error{"connect to UAPI socket", path, st.error().why};
+        return Error{"connect to UAPI socket", path, st.error().why, st.error().code};
     return conn;
 }
 
@@ -71,8 +74,8 @@ UapiConnection::~UapiConnection() {
     if (fd_ >= 0) close(fd_);
 }
 
-Error UapiConnection::fail(std::string_view what, std::string why) const {
-    return Error{std::string(what), ifname_, std::move(why)};
+Error UapiConnection::fail(std::string_view what, std::string why, int code) const {
+    return Error{std::string(what), ifname_, std::move(why), code};
 }
 
 Status UapiConnection::wait(short events, short& revents, std::string_view doing) {
@@ -81,8 +84,9 @@ Status UapiConnection::wait(short events, short& revents, std::string_view doing
         int n = poll(&p, 1, limits_.timeout_ms);
         if (n > 0) break;
         if (n == 0)
-            return fail(doing, "no progress for " + std::to_string(limits_.timeout_ms) + " ms");
-        if (errno != EINTR) return fail(doing, errno_text(errno));
+            return fail(doing, "no progress for " + std::to_string(limits_.timeout_ms) + " ms", ETIMEDOUT);
+        int err = errno;
+        if (err != EINTR) return fail(doing, errno_text(err), err);
     }
     revents = p.revents;
     return {};
@@ -101,8 +105,8 @@ Status UapiConnection::send(std::string_view data) {
             data.remove_prefix(static_cast<size_t>(n));
         } else if (errno == EPIPE || errno == ECONNRESET) {
             answered_early_ = true;
-        } else if (errno != EAGAIN && errno != EINTR) {
-            return fail("send UAPI request", errno_text(errno));
+        } else if (int err = errno; err != EAGAIN && err != EINTR) {
+            return fail("send UAPI request", errno_text(err), err);
         }
     }
     return {};
@@ -124,7 +128,7 @@ Status UapiConnection::fill() {
     if (n == 0) return fail("read UAPI response", "the daemon closed the connection mid-response");
     if (n < 0) {
         if (err == EAGAIN || err == EINTR) return {};
-        return fail("read UAPI response", errno_text(err));
+        return fail("read UAPI response", errno_text(err), err);
     }
     total_ += static_cast<size_t>(n);
     if (total_ > limits_.max_response_bytes)

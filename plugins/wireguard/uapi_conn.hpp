@@ -45,7 +45,7 @@ private:
     UapiConnection(int fd, std::string ifname, UapiLimits limits);
     Status wait(short events, short& revents, std::string_view doing);
     Status fill();
-    Error fail(std::string_view what, std::string why) const;
+    Error fail(std::string_view what, std::string why, int code = 0) const;
 
     int fd_ = -1;
     std::string ifname_;

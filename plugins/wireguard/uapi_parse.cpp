@@ -63,7 +63,7 @@ Status parse_errno(std::string_view line, const std::string& ifname) {
     if (code == 0) return {};
     int err = static_cast<int>(code < 0 ? -code : code);
     return Error{"UAPI request refused", ifname,
-                 std::string(std::strerror(err)) + " (errno " + std::to_string(code) + ")"};
+                 std::string(std::strerror(err)) + " (errno " + std::to_string(code) + ")", err};
 }
 
 GetParser::GetParser(std::string ifname) : ifname_(std::move(ifname)) { status_.device.ifname = ifname_; }

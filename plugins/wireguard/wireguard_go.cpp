@@ -135,13 +135,16 @@ void close_on_exec_above_stdio() {
 // Forks twice; returns the grandchild's pid once it has exec'd.
 Result<pid_t> spawn_detached(const LaunchPlan& p, const std::string& ifname) {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return Error{"start wireguard-go", ifname, std::strerror(errno)};
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        int err = errno;
+        return Error{"start wireguard-go", ifname, std::strerror(err), err};
+    }
     pid_t mid = fork();
     if (mid < 0) {
         int err = errno;
         close(fds[0]);
         close(fds[1]);
-        return Error{"start wireguard-go", ifname, std::string("fork: ") + std::strerror(err)};
+        return Error{"start wireguard-go", ifname, std::string("fork: ") + std::strerror(err), err};
     }
     if (mid == 0) {
         close(fds[0]);
@@ -162,7 +165,7 @@ Result<pid_t> spawn_detached(const LaunchPlan& p, const std::string& ifname) {
     close(fds[0]);
     if (!got_pid) return Error{"start wireguard-go", ifname, "fork of the daemon failed"};
     if (n == sizeof exec_err)
-        return Error{"start wireguard-go", ifname, p.program_path + ": " + std::strerror(exec_err)};
+        return Error{"start wireguard-go", ifname, p.program_path + ": " + std::strerror(exec_err), exec_err};
     return daemon;
 }
 
@@ -213,8 +216,10 @@ Status clear_stale_socket(const std::string& socket_dir, const std::string& ifna
     std::string path = uapi_socket_path(socket_dir, ifname);
     if (UapiConnection::open(path, ifname, UapiLimits{.timeout_ms = 200}))
         return Error{"start wireguard-go", ifname, "a daemon already serves " + path};
-    if (unlink(path.c_str()) != 0 && errno != ENOENT)
-        return Error{"start wireguard-go", ifname, "cannot remove stale " + path + ": " + std::strerror(errno)};
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+        int err = errno;
+        return Error{"start wireguard-go", ifname, "cannot remove stale " + path + ": " + std::strerror(err), err};
+    }
     return {};
 }
 
@@ -281,7 +286,10 @@ Status stop_wireguard_go(pid_t pid, int timeout_ms) {
     std::string who = "pid " + std::to_string(pid);
     if (pid <= 0) return Error{"stop wireguard-go", who, "not a process id"};
     for (int sig : {SIGTERM, SIGKILL}) {
-        if (kill(pid, sig) != 0 && errno != ESRCH) return Error{"stop wireguard-go", who, std::strerror(errno)};
+        if (kill(pid, sig) != 0 && errno != ESRCH) {
+            int err = errno;
+            return Error{"stop wireguard-go", who, std::strerror(err), err};
+        }
         if (wait_gone(pid, timeout_ms)) return {};
     }
     return Error{"stop wireguard-go", who, "still running after SIGKILL"};

@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -187,6 +188,7 @@ TEST_CASE("a fresh apply that meets a conflicting route rolls back to the empty 
     CHECK(r.failure->what == "create route");
     CHECK(r.failure->where == describe(KernelObject{first}));
     CHECK(r.failure->why.find("File exists") != std::string::npos);
+    CHECK(r.failure->code == EEXIST);
     REQUIRE(r.failed_op < r.ops.size());
     CHECK(std::holds_alternative<nl::Route>(r.ops[r.failed_op].object));
     CHECK(r.undo_failures.empty());
@@ -212,6 +214,7 @@ TEST_CASE("a fresh apply whose tunnel device is deleted under it leaves nothing 
     CHECK(r.failure->what == "create route");
     CHECK(r.failure->where == describe(KernelObject{want.routes.front()}));
     CHECK(r.failure->why.find(std::string("no interface named ") + kTunnel) != std::string::npos);
+    CHECK(r.failure->code == 0);  // found missing by avpn, not refused by the kernel
     // What went with the device is already undone: removing it again is no
     // failure, so the undo is clean.
     CHECK(r.undo_failures.empty());
@@ -258,6 +261,7 @@ TEST_CASE("a failing second apply of a changed plan rolls back to the first appl
     CHECK(r.failure->what == "create route");
     CHECK(r.failure->where == describe(KernelObject{*lab_route}));
     CHECK(r.failure->why.find("File exists") != std::string::npos);
+    CHECK(r.failure->code == EEXIST);
     CHECK(r.undo_failures.empty());
 
     // The intruder's route stays (it is not avpn's); remove it, then the

@@ -2,6 +2,8 @@
 // responses as wireguard-go writes them.
 #include <doctest/doctest.h>
 
+#include <cerrno>
+
 #include "plugins/wireguard/uapi_codec.hpp"
 #include "wg_test_util.hpp"
 
@@ -122,9 +124,12 @@ TEST_CASE("errno lines") {
     REQUIRE_FALSE(neg.ok());
     CHECK(neg.error().why == "Invalid argument (errno -22)");
     CHECK(neg.error().where == "avwg0");
+    CHECK(neg.error().code == EINVAL);
     Status pos = uapi::parse_errno("errno=98", "avwg0");
     REQUIRE_FALSE(pos.ok());
     CHECK(pos.error().why == "Address already in use (errno 98)");
+    CHECK(pos.error().code == EADDRINUSE);
+    CHECK(uapi::parse_errno("errno=x", "avwg0").error().code == 0);  // no errno: our parse failed
     CHECK_FALSE(uapi::parse_errno("errno=", "avwg0").ok());
     CHECK_FALSE(uapi::parse_errno("errno=x", "avwg0").ok());
     CHECK_FALSE(uapi::parse_errno("listen_port=1", "avwg0").ok());
