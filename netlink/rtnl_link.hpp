@@ -3,6 +3,7 @@
 // and status need (kind, flags, oper state, VLAN id, addresses).
 #pragma once
 
+#include <cerrno>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,10 @@ std::optional<Link> to_model(const LinkState& link, const LinkIndex& names);
 
 // Encoders (type, flags and body; a Batch adds seq and NLM_F_ACK).
 Status encode_link_create(MsgWriter& w, const Link& link, uint32_t underlay_index);
+// The create failed because this kernel has no driver for the link's kind (not
+// built, module absent or not loadable): rtnl_newlink answers EOPNOTSUPP, with
+// "Unknown device type" in the extack.
+inline bool link_kind_unsupported(const Error& create_failure) { return create_failure.code == EOPNOTSUPP; }
 Status encode_link_delete(MsgWriter& w, std::string_view name);
 Status encode_link_set_up(MsgWriter& w, std::string_view name, bool up);
 Status encode_link_set_mtu(MsgWriter& w, std::string_view name, uint32_t mtu);

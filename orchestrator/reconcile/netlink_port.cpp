@@ -205,10 +205,8 @@ Status NetlinkPort::create_link(const nl::Link& l) {
         auto r = b.commit();
         created = r.ops.at(0).status;
         // No WireGuard in this kernel: the userspace implementation serves.
-        bool no_module = !created && l.kind == nl::LinkKind::wireguard &&
-                         l.wg_impl == nl::WgImpl::any &&
-                         (created.error().why.find("not supported") != std::string::npos ||
-                          created.error().why.find("Unknown device type") != std::string::npos);
+        bool no_module = !created && l.kind == nl::LinkKind::wireguard && l.wg_impl == nl::WgImpl::any &&
+                         nl::link_kind_unsupported(created.error());
         if (no_module) userspace = true;
         else if (!created) return created;
     }

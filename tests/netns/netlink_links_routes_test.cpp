@@ -4,6 +4,10 @@
 #include "tests/netns/netlink_fixture.hpp"
 
 #include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+
+#include <cerrno>
 
 #include "netlink/rtnl_route.hpp"
 
@@ -62,6 +66,26 @@ TEST_CASE("links: a veth pair is created, found by name and dumped with its addr
     auto gone = link_index(rt, "avpn-t0");
     REQUIRE_FALSE(gone);
     CHECK(gone.error().why.find("ENODEV") != std::string::npos);
+}
+
+// What the kernel answers when it has no driver for a link kind (WireGuard
+// without its module): the port falls back to wireguard-go on this code.
+TEST_CASE("links: a kind the kernel has no driver for fails with EOPNOTSUPP") {
+    Socket rt = open_socket(NETLINK_ROUTE);
+    Status st = apply(rt, [](MsgWriter& w) {
+        w.set_type(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+        if (auto* ifi = w.put_fixed<ifinfomsg>()) ifi->ifi_family = AF_UNSPEC;
+        w.put_str(IFLA_IFNAME, "avpn-t9");
+        if (auto info = w.begin_nest(IFLA_LINKINFO)) {
+            w.put_str(IFLA_INFO_KIND, "avpn-no-such-kind");
+            w.end_nest(*info);
+        }
+        return Status{};
+    });
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == EOPNOTSUPP);
+    CHECK(st.error().why.find("Unknown device type") != std::string::npos);  // the extack, for people
+    CHECK(link_kind_unsupported(st.error()));
 }
 
 TEST_CASE("routes: add, dump, replace and delete only avpn's, in a table above 255") {

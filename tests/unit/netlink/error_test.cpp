@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "netlink/error.hpp"
+#include "netlink/rtnl_link.hpp"
 #include "netlink/socket.hpp"
 
 using namespace avpn;
@@ -38,4 +39,16 @@ TEST_CASE("a receive that waits past the socket's timeout fails with ETIMEDOUT")
     Status st = s->receive(1, [](const Datagram&) {}, true);  // nothing was asked: nothing comes
     REQUIRE_FALSE(st);
     CHECK(st.error().code == ETIMEDOUT);
+}
+
+TEST_CASE("link_kind_unsupported decides on EOPNOTSUPP, not on the words") {
+    KernelReply unknown_kind;
+    unknown_kind.error = EOPNOTSUPP;
+    unknown_kind.message = "Unknown device type";
+    CHECK(link_kind_unsupported(kernel_error("add link", "wg0", unknown_kind)));
+
+    KernelReply exists;
+    exists.error = EEXIST;
+    CHECK_FALSE(link_kind_unsupported(kernel_error("add link", "wg0", exists)));
+    CHECK_FALSE(link_kind_unsupported(Error{"add link", "wg0", "Operation not supported; kernel: Unknown device type"}));
 }
