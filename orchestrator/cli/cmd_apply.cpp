@@ -42,7 +42,7 @@ int run_one_shot(const ApplyArgs& a) {
 
     StateDir state(a.state_dir);
     if (!a.dry_run)
-        if (Status s = state.lock(); !s) return report_failure("apply", s.error());
+        if (Status s = state.lock(); !s) return report_lock_failure("apply", s.error());
     auto last = state.load();
     if (!last) return report_failure("apply", last.error());
 

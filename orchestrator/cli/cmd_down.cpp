@@ -23,7 +23,7 @@ struct DownArgs {
 
 int run_one_shot(const DownArgs& a) {
     StateDir state(a.state_dir);
-    if (Status s = state.lock(); !s) return report_failure("down", s.error());
+    if (Status s = state.lock(); !s) return report_lock_failure("down", s.error());
     auto port = NetlinkPort::open({});
     if (!port) return report_failure("down", port.error());
     return print(report::down_output(runtime::down_site(state, a.vici_socket, **port), a.json));

@@ -14,4 +14,8 @@ int print(const report::Printed& p) {
 
 int report_failure(const char* command, const Error& e) { return print(report::failure(command, e)); }
 
+int report_lock_failure(const char* command, const Error& lock_failure) {
+    return print(report::lock_failure(command, lock_failure));
+}
+
 }  // namespace avpn::cli

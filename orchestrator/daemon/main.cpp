@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     auto d = avpn::daemon::Daemon::start(o);
     if (!d) {
         std::cerr << "avpnd: " << d.error().str() << "\n";
-        return d.error().what == "locked" ? 4 : 1;
+        return avpn::lock_held_elsewhere(d.error()) ? 4 : 1;
     }
     return (*d)->run();
 }

@@ -5,6 +5,7 @@
 // version, never half of one.
 #pragma once
 
+#include <cerrno>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,8 +37,8 @@ public:
 
     // Takes the network namespace's writer lock (writer_lock.hpp), then
     // creates the directory (0700) when missing and takes an exclusive,
-    // non-blocking lock on it. Error.what is "locked" when another apply or
-    // avpnd holds either.
+    // non-blocking lock on it. When another apply or avpnd holds either,
+    // Error.what is "locked" and lock_held_elsewhere() is true of the error.
     Status lock();
 
     // The last record, or an empty one when nothing was applied yet.
@@ -52,5 +53,14 @@ private:
     WriterLock writer_;
     int lock_fd_ = -1;
 };
+
+// A failure of StateDir::lock() because another avpnctl or avpnd holds a
+// lock: the writer lock (bind: EADDRINUSE) or the directory's (flock:
+// EWOULDBLOCK). The caller is busy, not broken (exit code 4). Only for the
+// errors of lock(): those codes mean other things elsewhere (wireguard-go
+// answers EADDRINUSE for a listen port in use).
+inline bool lock_held_elsewhere(const Error& lock_failure) {
+    return lock_failure.code == EWOULDBLOCK || lock_failure.code == EADDRINUSE;
+}
 
 }  // namespace avpn

@@ -2,6 +2,7 @@
 
 #include "common/json.hpp"
 #include "orchestrator/config/load.hpp"
+#include "orchestrator/reconcile/state_dir.hpp"
 #include "orchestrator/report/render_apply.hpp"
 
 namespace avpn::report {
@@ -23,12 +24,18 @@ std::string apply_report(const ApplyReport& kernel, bool dry_run, const runtime:
 
 void add_failure(Printed& p, std::string_view command, const Error& e) {
     p.err += "avpnctl " + std::string(command) + ": " + e.str() + "\n";
-    p.exit = e.what == "locked" ? kBusy : kFailed;
+    p.exit = kFailed;
 }
 
 Printed failure(std::string_view command, const Error& e) {
     Printed p;
     add_failure(p, command, e);
+    return p;
+}
+
+Printed lock_failure(std::string_view command, const Error& e) {
+    Printed p = failure(command, e);
+    if (lock_held_elsewhere(e)) p.exit = kBusy;
     return p;
 }
 

@@ -16,6 +16,9 @@ namespace avpn::report {
 // for (4 when a lock is held, else 3).
 void add_failure(Printed& p, std::string_view command, const Error& e);
 Printed failure(std::string_view command, const Error& e);
+// A failed StateDir::lock(): exit 4 when another writer holds the lock, by
+// its errno (lock_held_elsewhere), else 3.
+Printed lock_failure(std::string_view command, const Error& e);
 
 // Every error and warning of a loaded file (with json, as a JSON document on
 // stdout, or stderr when it is only warnings), then the count; exit 1 when

@@ -114,7 +114,7 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const ControlSocketOp
     s->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lock_fd_ < 0) return sys("open", lock, errno);
     if (::flock(s->lock_fd_, LOCK_EX | LOCK_NB) != 0)
-        return errno == EWOULDBLOCK ? Error{"locked", o.path, "another avpnd serves this control socket"}
+        return errno == EWOULDBLOCK ? Error{"locked", o.path, "another avpnd serves this control socket", EWOULDBLOCK}
                                     : sys("lock", lock, errno);
 
     struct stat st {};
@@ -123,7 +123,7 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const ControlSocketOp
             return Error{"control socket", o.path, "exists and is not a socket; not removing it"};
         auto live = answers(*addr, o.path);
         if (!live) return live.error();
-        if (*live) return Error{"locked", o.path, "another avpnd answers on this control socket"};
+        if (*live) return Error{"locked", o.path, "another avpnd answers on this control socket", EADDRINUSE};
         if (::unlink(o.path.c_str()) != 0) return sys("remove the stale control socket", o.path, errno);
     } else if (errno != ENOENT) {
         return sys("stat", o.path, errno);

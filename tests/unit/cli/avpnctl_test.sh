@@ -92,6 +92,22 @@ if command -v wg >/dev/null; then
 fi
 echo "not a key" | "$bin" pubkey >/dev/null 2>&1; [ $? -eq 1 ] && ok || fail "pubkey rejects garbage with exit 1"
 
+# The state lock: while another process holds it, apply and down exit 4
+# (busy); a state directory that cannot be made at all is a failure (3).
+# (The netns demo's hq: london has settings that apply refuses before it locks.)
+hq=$src/examples/netns-demo/sites/hq.toml
+mkdir -m 700 "$work/state"
+exec 9>"$work/state/lock"
+if flock -n 9; then
+  expect_rc 4 "apply while the state lock is held" "$bin" apply --state-dir "$work/state" "$hq"
+  grep -q "locked: another" "$work/err" && ok || fail "apply says another writer holds the lock"
+  expect_rc 4 "down while the state lock is held" "$bin" down --state-dir "$work/state"
+else
+  fail "flock on $work/state/lock"
+fi
+exec 9>&-
+expect_rc 3 "apply with a state directory under a file" "$bin" apply --state-dir "$work/site.key/state" "$hq"
+
 # member: each site's printed entry equals its entry in the shipped list.
 for site in "$src"/examples/acme/sites/*.toml; do
   "$bin" member "$site" >"$work/member.toml" || { fail "member $site"; continue; }

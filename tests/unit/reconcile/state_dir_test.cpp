@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -56,6 +59,37 @@ TEST_CASE("a second lock on the same directory is refused") {
     auto s = b.lock();
     REQUIRE_FALSE(s);
     CHECK(s.error().what == "locked");
+    CHECK(s.error().code == EADDRINUSE);  // this namespace's writer lock refuses first
+    CHECK(lock_held_elsewhere(s.error()));
+}
+
+// As an avpnd in another network namespace sharing the directory holds it.
+TEST_CASE("the directory's own lock, held by another open of it, is refused with EWOULDBLOCK") {
+    std::string dir = temp_dir();
+    int holder = ::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(holder >= 0);
+    REQUIRE(::flock(holder, LOCK_EX | LOCK_NB) == 0);
+    {
+        StateDir sd(dir);
+        auto s = sd.lock();
+        REQUIRE_FALSE(s);
+        CHECK(s.error().code == EWOULDBLOCK);
+        CHECK(lock_held_elsewhere(s.error()));
+    }
+    ::close(holder);
+    StateDir after(dir);
+    CHECK(after.lock());
+}
+
+TEST_CASE("a lock that fails for another reason carries its errno and is not 'held elsewhere'") {
+    std::string dir = temp_dir();
+    std::ofstream(dir + "/file") << "x";
+    StateDir under_file(dir + "/file/state");  // mkdir through a regular file
+    auto s = under_file.lock();
+    REQUIRE_FALSE(s);
+    CHECK(s.error().code == ENOTDIR);
+    CHECK_FALSE(lock_held_elsewhere(s.error()));
+    CHECK_FALSE(lock_held_elsewhere(Error{"locked", dir, "another avpnctl apply or avpnd holds the lock"}));
 }
 
 TEST_CASE("a corrupt record is an error naming the line") {
