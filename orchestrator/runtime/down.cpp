@@ -2,15 +2,9 @@
 
 #include <unistd.h>
 
+#include "plugins/vici/unix_stream.hpp"
+
 namespace avpn::runtime {
-
-namespace {
-
-bool charon_not_running(const Error& e) {
-    return e.why.find("No such file") != std::string::npos || e.why.find("refused") != std::string::npos;
-}
-
-}  // namespace
 
 DownReport down_site(const StateDir& state, const std::string& vici_socket, KernelPort& port) {
     DownReport d;
@@ -26,7 +20,7 @@ DownReport down_site(const StateDir& state, const std::string& vici_socket, Kern
                 d.failure = *d.ipsec.failure;  // state kept: the next down retries
                 return d;
             }
-        } else if (charon_not_running(charon.error())) {
+        } else if (vici::nothing_listening(charon.error())) {
             d.notes.push_back(charon.error().str() + ": nothing loaded there");
         } else {
             return d.failure = charon.error(), d;

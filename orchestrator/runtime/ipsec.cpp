@@ -68,7 +68,7 @@ Result<std::unique_ptr<vici::Client>> connect_charon(const std::string& socket) 
     o.socket_path = socket;
     auto c = std::make_unique<vici::Client>(o);
     if (Status s = c->connect(); !s)
-        return Error{"connect to charon", socket, s.error().why + " (is charon running? --vici-socket)"};
+        return Error{"connect to charon", socket, s.error().why + " (is charon running? --vici-socket)", s.error().code};
     return c;
 }
 
@@ -77,7 +77,7 @@ Status preflight_ipsec(const std::vector<vici::Connection>& desired) {
         auto msg = vici::load_conn_message(c);
         if (!msg) return Error{"ipsec connection " + c.name, msg.error().where, msg.error().str()};
         auto psk = vici::read_psk_file(c.psk_file);  // wiped when it goes out of scope
-        if (!psk) return Error{"ipsec connection " + c.name, c.psk_file, psk.error().why};
+        if (!psk) return Error{"ipsec connection " + c.name, c.psk_file, psk.error().why, psk.error().code};
     }
     return {};
 }

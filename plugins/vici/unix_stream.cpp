@@ -12,10 +12,8 @@ namespace avpn::vici {
 
 namespace {
 
-constexpr const char* kTimedOut = "timed out";
-
 Error sys_error(const char* what, const std::string& where, int err) {
-    return Error{what, where, std::strerror(err)};
+    return Error{what, where, std::strerror(err), err};
 }
 
 int remaining_ms(Clock::time_point deadline) {
@@ -30,14 +28,18 @@ Status wait_for(int fd, short events, Clock::time_point deadline, const std::str
         pollfd p{fd, events, 0};
         int n = ::poll(&p, 1, remaining_ms(deadline));
         if (n > 0) return {};
-        if (n == 0) return Error{"waiting for charon", where, kTimedOut};
+        if (n == 0) return Error{"waiting for charon", where, "timed out", ETIMEDOUT};
         if (errno != EINTR) return sys_error("poll", where, errno);
     }
 }
 
 }  // namespace
 
-bool is_timeout(const Error& e) { return e.why == kTimedOut; }
+bool is_timeout(const Error& e) { return e.code == ETIMEDOUT; }
+
+bool nothing_listening(const Error& connect_failure) {
+    return connect_failure.code == ENOENT || connect_failure.code == ECONNREFUSED;
+}
 
 Status UnixStream::connect(const std::string& path) {
     close();

@@ -30,7 +30,7 @@ public:
 
     // Waits until readable or `deadline`, then reads what is there.
     // Returns the byte count; 0 means the peer closed the stream.
-    // A timeout is an error whose why is "timed out".
+    // A timeout is an error whose code is ETIMEDOUT (is_timeout).
     Result<size_t> recv_some(std::span<uint8_t> buf, Clock::time_point deadline);
 
     // Reads without waiting: bytes already there (0 and `closed` set when the
@@ -43,5 +43,10 @@ private:
 };
 
 bool is_timeout(const Error& e);
+
+// connect() found nothing listening at the path: no socket file (ENOENT), or
+// one nobody accepts on (ECONNREFUSED: a charon that exited without removing
+// it). A charon that is not running holds no connections.
+bool nothing_listening(const Error& connect_failure);
 
 }  // namespace avpn::vici

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cerrno>
+#include <fstream>
 #include <thread>
 
 #include "fake_charon.hpp"
@@ -103,6 +105,7 @@ TEST_CASE("every call is bounded by the timeout; the next call reconnects") {
     const auto took = std::chrono::steady_clock::now() - t0;
     REQUIRE_FALSE(r.ok());
     CHECK(is_timeout(r.error()));
+    CHECK(r.error().code == ETIMEDOUT);
     CHECK(took >= 190ms);
     CHECK(took < 2s);
     CHECK_FALSE(c.connected());
@@ -110,6 +113,48 @@ TEST_CASE("every call is bounded by the timeout; the next call reconnects") {
     auto v = c.call("version");
     REQUIRE_MESSAGE(v.ok(), v.error().str());
     CHECK(server.connections() == 2);
+}
+
+// avpnctl down treats "nothing listening" as "charon holds nothing"; any
+// other connect failure must stay a failure.
+TEST_CASE("connect: no socket file is ENOENT, a socket nobody accepts on is ECONNREFUSED, both nothing listening") {
+    char tmpl[] = "/tmp/avpn-vici-none-XXXXXX";
+    const std::string dir = ::mkdtemp(tmpl);
+    const std::string path = dir + "/charon.vici";
+    ClientOptions o;
+    o.socket_path = path;
+    Client c(o);
+
+    Status missing = c.connect();
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().code == ENOENT);
+    CHECK(nothing_listening(missing.error()));
+
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);  // bound, never listening: a dead charon's file
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    Status refused = c.connect();
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ECONNREFUSED);
+    CHECK(nothing_listening(refused.error()));
+    ::close(fd);
+    ::unlink(path.c_str());
+
+    std::ofstream(dir + "/file") << "x";  // a path through a regular file: ENOTDIR, a real failure
+    ClientOptions through_file;
+    through_file.socket_path = dir + "/file/charon.vici";
+    Status wrong = Client(through_file).connect();
+    REQUIRE_FALSE(wrong.ok());
+    CHECK(wrong.error().code == ENOTDIR);
+    CHECK_FALSE(nothing_listening(wrong.error()));
+    ::unlink((dir + "/file").c_str());
+    ::rmdir(dir.c_str());
+
+    // The words alone decide nothing.
+    CHECK_FALSE(nothing_listening(avpn::Error{"connecting to charon", path, "No such file or directory"}));
+    CHECK_FALSE(is_timeout(avpn::Error{"waiting for charon", path, "timed out"}));
 }
 
 TEST_CASE("garbage and oversize frames from the server are errors, then the client recovers") {
