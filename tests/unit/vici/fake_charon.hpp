@@ -211,9 +211,17 @@ private:
             }
             put(fd, {PacketType::CmdResponse, "", {}});
         } else if (c == "terminate") {
-            terminated.push_back(p.message.value_or("ike"));
-            active.erase(p.message.value_or("ike"));
-            put(fd, {PacketType::CmdResponse, "", ok});
+            const std::string name = p.message.value_or("ike");
+            terminated.push_back(name);
+            auto refused = terminate_refused.find(name);
+            if (refused == terminate_refused.end() || refused->second) active.erase(name);
+            if (refused == terminate_refused.end()) {
+                put(fd, {PacketType::CmdResponse, "", ok});
+            } else {
+                Section r = kv("success", "no");
+                r.add_value("errmsg", "no matching SAs to terminate found");  // charon's words
+                put(fd, {PacketType::CmdResponse, "", r});
+            }
         } else if (c == "initiate") {
             initiated.push_back(p.message.value_or("ike") + "/" + p.message.value_or("timeout"));
             put(fd, {PacketType::CmdResponse, "", ok});
@@ -231,6 +239,9 @@ public:
     std::set<std::string> active;
     std::vector<std::string> initiated;
     std::vector<std::string> terminated;
+    // terminate of this name fails; true: the SA vanishes meanwhile (a delete
+    // already under way), false: it stays up.
+    std::map<std::string, bool> terminate_refused;
     std::mutex& mu() { return mu_; }
 
 private:

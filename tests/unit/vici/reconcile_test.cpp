@@ -283,6 +283,37 @@ TEST_CASE("unload_owned: exactly the named avpn connections and keys; a responde
     CHECK(charon.terminated == std::vector<std::string>{"avpn-b"});
 }
 
+// charon refuses a terminate only in words; the reconciler decides on what
+// list-sas says afterwards, so the same words count as a failure while the
+// SA is still up.
+TEST_CASE("unload_owned: a refused terminate is fine when the SA is gone, a failure while it stays") {
+    for (bool vanishes : {true, false}) {
+        CAPTURE(vanishes);
+        test::FakeCharon charon;
+        {
+            std::lock_guard l(charon.mu());
+            charon.conns["avpn-b"] = Section{};
+            charon.active = {"avpn-b", "avpn-keep"};
+            charon.terminate_refused["avpn-b"] = vanishes;
+        }
+        Client client = client_for(charon);
+        auto r = unload_owned(client, {"avpn-b"});
+        REQUIRE(r.ok());
+        CHECK(r->unloaded == std::vector<std::string>{"avpn-b"});
+        {
+            std::lock_guard l(charon.mu());
+            CHECK(charon.terminated == std::vector<std::string>{"avpn-b"});
+        }
+        if (vanishes) {
+            CHECK(r->errors.empty());
+        } else {
+            REQUIRE(r->errors.size() == 1);
+            CHECK(r->errors[0].name == "avpn-b");
+            CHECK(r->errors[0].error.what == "vici command");
+        }
+    }
+}
+
 TEST_CASE("failure record: round trip, newest wins, damaged lines and foreign names skipped") {
     TempDir dir;
     const std::string path = dir.path + "/ipsec.failures";
