@@ -27,11 +27,9 @@ command -v jq >/dev/null || { echo "skipped: jq not installed"; exit 77; }
 [ -n "${AVPN_LIBRESWAN:-}" ] || { echo "skipped: AVPN_LIBRESWAN names no unpacked Libreswan (tests/kernel/setup-libreswan)"; exit 77; }
 work=$(mktemp -d)
 
-# The cache is under /var, which the guest hides under its own tmpfs; a
-# non-recursive bind of / shows the host's tree without those mounts.
-mkdir -p /tmp/hostroot
-mount --bind / /tmp/hostroot
-lsw=/tmp/hostroot$AVPN_LIBRESWAN/root
+# The cache is under /var, the guest's own tmpfs: guest-runner has bound the
+# host's folder back at its path, as it does for every AVPN_ path.
+lsw=$AVPN_LIBRESWAN/root
 [ -x "$lsw/usr/libexec/ipsec/pluto" ] || fail "no pluto in $lsw"
 # pluto execs a hard-coded /usr/libexec/ipsec/addconn: overlay the unpacked
 # usr/libexec there (the guest's mounts are its own).
