@@ -70,7 +70,7 @@ report::Printed DaemonConnection::ask(const control::Request& r) {
     if (!sent && !frame)
         return fail(command_, "sending to avpnd at " + socket_ + ": " + sent.error().str(), report::kNoAnswer);
     if (!frame) {
-        if (frame.error().what == "timeout")
+        if (frame.error().code == ETIMEDOUT)
             return fail(command_,
                         "avpnd at " + socket_ + " did not answer within " + std::to_string(kReplyTimeoutSeconds) +
                             " s; if it had not begun this request it drops it; `avpnctl status` shows what it did",

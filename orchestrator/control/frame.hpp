@@ -17,9 +17,9 @@
 
 namespace avpn::control {
 
-// Error.what: "timeout" when the time ran out; "closed" when the peer closed
-// before a whole frame; "too large" for a frame over max_bytes (nothing of
-// it is read).
+// Error.code: ETIMEDOUT when the time ran out; EMSGSIZE for a frame over
+// max_bytes (nothing of it is read); a closed peer before a whole frame is
+// "closed" with the read's code, if any.
 Result<std::string> read_frame(int fd, size_t max_bytes, int timeout_ms);
 Status write_frame(int fd, std::string_view payload, int timeout_ms);
 

@@ -79,7 +79,7 @@ bool ControlServer::serve_connection(int fd, const Peer& peer, Site& site) {
     auto frame = control::read_frame(fd, control::kMaxRequestBytes, kReadRequestMs);
     if (!frame) {
         log_("control: no request from " + who(peer) + ": " + frame.error().str());
-        if (frame.error().what == "too large")
+        if (frame.error().code == EMSGSIZE)
             send(report::Printed{"", "avpnctl: avpnd refused the request: " + frame.error().str() + "\n",
                                  report::kUsage});
         return false;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <string>
 
@@ -58,6 +59,7 @@ TEST_CASE("an oversized frame is refused from its length alone") {
     auto got = read_frame(p.a, 16 * 1024, 1000);
     REQUIRE_FALSE(got.ok());
     CHECK(got.error().what == "too large");
+    CHECK(got.error().code == EMSGSIZE);
 }
 
 TEST_CASE("half a frame: a timeout, not a hang; a close: closed") {
@@ -69,6 +71,7 @@ TEST_CASE("half a frame: a timeout, not a hang; a close: closed") {
     auto took = std::chrono::steady_clock::now() - t0;
     REQUIRE_FALSE(got.ok());
     CHECK(got.error().what == "timeout");
+    CHECK(got.error().code == ETIMEDOUT);
     CHECK(took < std::chrono::seconds(2));
 
     ::close(p.b);
