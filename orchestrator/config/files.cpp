@@ -67,10 +67,22 @@ Result<std::string> read_all(int fd, const std::string& path, size_t max) {
     return out;
 }
 
-Result<int> open_regular(const std::string& path, struct stat& st) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+// What a symbolic link points to, for a message.
+std::string link_target(const std::string& path) {
+    char buf[4096];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+    return n < 0 ? std::string("?") : std::string(buf, size_t(n));
+}
+
+Result<int> open_regular(const std::string& path, struct stat& st, int extra_flags = 0) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra_flags);
     if (fd < 0) {
         int err = errno;
+        if (err == ELOOP && (extra_flags & O_NOFOLLOW))
+            return Error{"open", path,
+                         path + " is a symbolic link (to " + link_target(path) +
+                             "); a secret is read from its own file, never through a link: name the file itself",
+                         err};
         return Error{"open", path, "cannot open " + path + ": " + errno_text(err), err};
     }
     if (::fstat(fd, &st) != 0) {
@@ -95,9 +107,12 @@ public:
         return read_all(guard.get(), path, kMaxTextBytes);
     }
 
+    // O_NOFOLLOW: the mode checked (and the chmod the message suggests) are
+    // then those of the file that is read, not of a link's target that may
+    // be anyone's file, swapped between the check and the read.
     Result<Secret> read_secret(const std::string& path) const override {
         struct stat st {};
-        auto fd = open_regular(path, st);
+        auto fd = open_regular(path, st, O_NOFOLLOW);
         if (!fd) return fd.error();
         Fd guard(*fd);
         if (st.st_mode & 077)

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <limits>
 
 namespace avpn::config {
@@ -29,6 +30,20 @@ std::string quoted(std::string_view s) { return "\"" + shown(s) + "\""; }
 
 std::optional<std::string> read_string(const ValueCtx& c, const Node& n, const std::string& path) {
     if (!type_is(c, n, path, Node::Type::string)) return std::nullopt;
+    // Every string avpn reads is a name, a path, an address, an identity or
+    // a comment: printable text. A NUL would cut a path or an interface name
+    // short where the kernel or libc reads it (so avpn would act on another
+    // object than the one checked), and other control characters forge lines
+    // in logs, reports and charon's configuration.
+    for (size_t i = 0; i < n.text.size(); ++i) {
+        unsigned char ch = static_cast<unsigned char>(n.text[i]);
+        if (ch >= 0x20 && ch != 0x7f) continue;
+        char code[8];
+        std::snprintf(code, sizeof code, "\\x%02x", ch);
+        c.error(n, path, quoted(n.text) + " contains a control character (" + code + " at byte " +
+                             std::to_string(i) + "); names, paths and addresses must be printable text");
+        return std::nullopt;
+    }
     return n.text;
 }
 

@@ -202,3 +202,17 @@ TEST_CASE("acme example: what the sites say") {
     CHECK(sanjose.intent->ipsec[1].partner == IpsecPartner::azure);
     CHECK(sanjose.intent->ipsec[0].type == IpsecTunnelType::route);
 }
+
+TEST_CASE("a key file that is a symbolic link is refused, naming its target; no chmod through it is suggested") {
+    // The link's target is someone else's file with mode 0600: followed, its
+    // content would be taken as the key; a mode hint would chmod the target.
+    TempDir dir;
+    std::string target = dir.write("elsewhere/other.key", std::string(kSiteKey) + "\n", 0600);
+    std::string link = dir.str() + "/london.key";
+    REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
+    std::string site = dir.write("site.toml", kHub, 0644);
+    auto r = load_site(site);
+    expect_error(r, "site.key_file", site + ":5:12", {link + " is a symbolic link (to " + target + ")", "never through a link"});
+    CHECK(all_diagnostics(r).find("chmod") == std::string::npos);
+    CHECK(all_diagnostics(r).find(kSiteKey) == std::string::npos);
+}

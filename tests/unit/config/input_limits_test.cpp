@@ -56,3 +56,27 @@ TEST_CASE("a value echoed in a message has its control characters escaped") {
         CHECK_FALSE(has_control(e.why));
     }
 }
+
+TEST_CASE("a NUL in a file name is an error, not a shorter path") {
+    // libc and the kernel read a path up to its first NUL: "london.key\0x"
+    // would open london.key, a file the config does not name. The file
+    // under the full name exists here, so only the check refuses it.
+    MemFiles files;
+    files.put(std::string("/cfg/london.key\0x", 17), std::string(kSiteKey) + "\n");
+    auto r = load("[site]\nname = \"london\"\nrole = \"spoke\"\nuplinks = [\"wan0\"]\nkey_file = \"london.key\\u0000x\"\n",
+                  files);
+    expect_error(r, "site.key_file", "5:12", {"control character (\\x00 at byte 10)", "printable text"});
+}
+
+TEST_CASE("a line break in an identity charon is given is an error naming the field") {
+    auto r = load(kSpoke +
+                  "[[ipsec]]\nname = \"aws\"\nremote = \"203.0.113.9\"\nlocal_subnets = [\"10.0.20.0/24\"]\n"
+                  "remote_subnets = [\"172.31.0.0/16\"]\npsk_file = \"london.key\"\nremote_id = \"aws\\nleft=%any\"\n");
+    const Error* e = nullptr;
+    for (const Error& x : r.errors)
+        if (x.what.find("remote_id") != std::string::npos) e = &x;
+    REQUIRE(e);
+    INFO(e->why);
+    CHECK(e->why.find("control character (\\x0a at byte 3)") != std::string::npos);
+    CHECK_FALSE(has_control(e->why));
+}
