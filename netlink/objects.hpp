@@ -32,6 +32,10 @@ struct Link {
     uint32_t xfrm_if_id = 0; // xfrm: if_id tying SAs/policies to this interface
     std::string underlay;    // xfrm: optional underlying device
     WgImpl wg_impl = WgImpl::any;  // wireguard only
+    // Administratively up (IFF_UP). avpn always wants its links up; a link
+    // someone set down is a difference the diff repairs in place, since the
+    // kernel flushes the routes through it and refuses new ones.
+    bool up = true;
     auto operator<=>(const Link&) const = default;
 };
 

@@ -90,6 +90,7 @@ std::optional<Link> to_model(const LinkState& s, const LinkIndex& names) {
     Link l;
     l.name = s.name;
     l.mtu = s.mtu;
+    l.up = s.up();
     if (s.kind == "wireguard") {
         l.kind = LinkKind::wireguard;
         l.wg_impl = WgImpl::kernel;

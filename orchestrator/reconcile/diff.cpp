@@ -17,13 +17,18 @@ template <class T>
 bool same(const T& want, const T& have) { return want == have; }
 template <>
 bool same(const nl::WgDevice& want, const nl::WgDevice& have) { return same_wireguard(want, have); }
+// What a link cannot change in place: kind, if_id, underlay and WireGuard
+// implementation. No underlay and any implementation mean "the run time's
+// choice": whatever it chose is fine.
+bool same_device(const nl::Link& want, const nl::Link& have) {
+    return want.name == have.name && want.kind == have.kind && want.xfrm_if_id == have.xfrm_if_id &&
+           (want.underlay.empty() || want.underlay == have.underlay) &&
+           (want.wg_impl == nl::WgImpl::any || want.wg_impl == have.wg_impl);
+}
 template <>
 bool same(const nl::Link& want, const nl::Link& have) {
-    // MTU 0, no underlay and any WireGuard implementation mean "the run
-    // time's choice": whatever it chose is fine.
-    return want.name == have.name && want.kind == have.kind && want.xfrm_if_id == have.xfrm_if_id &&
-           (want.mtu == 0 || want.mtu == have.mtu) && (want.underlay.empty() || want.underlay == have.underlay) &&
-           (want.wg_impl == nl::WgImpl::any || want.wg_impl == have.wg_impl);
+    // MTU 0 is the kernel's default: whatever it chose is fine.
+    return same_device(want, have) && (want.mtu == 0 || want.mtu == have.mtu) && want.up == have.up;
 }
 template <>
 bool same(const nl::XfrmSa& want, const nl::XfrmSa& have) {
@@ -34,9 +39,16 @@ bool same(const nl::XfrmSa& want, const nl::XfrmSa& have) {
     return w == have;
 }
 
-// Links cannot change kind or if_id in place: a differing link is replaced.
+// A link that differs in what cannot change in place is replaced; its MTU
+// and admin state are updated in place, keeping its addresses, routes and
+// WireGuard peers (and their sessions).
 template <class T>
-constexpr bool replace_on_change = std::is_same_v<T, nl::Link>;
+bool needs_replace(const T& want, const T& have) {
+    if constexpr (std::is_same_v<T, nl::Link>)
+        return !same_device(want, have);
+    else
+        return false;
+}
 
 struct Lists {
     std::vector<Op> removes;
@@ -75,7 +87,7 @@ void diff_kind(const std::vector<T>& want_all, const std::vector<T>& have_all,
             out.removes.push_back({OpKind::remove, *have[j++], std::nullopt});
         } else {
             if (!same(*want[i], *have[j])) {
-                if constexpr (replace_on_change<T>) {
+                if (needs_replace(*want[i], *have[j])) {
                     out.removes.push_back({OpKind::remove, *have[j], std::nullopt});
                     out.upserts.push_back({OpKind::create, *want[i], std::nullopt});
                 } else {
@@ -95,7 +107,7 @@ std::set<std::string> replaced_links(const nl::KernelState& desired, const nl::K
     std::set<std::string> replaced;
     for (const nl::Link& have : observed.links)
         for (const nl::Link& want : desired.links)
-            if (want.name == have.name && !same(want, have)) replaced.insert(have.name);
+            if (want.name == have.name && !same_device(want, have)) replaced.insert(have.name);
     return replaced;
 }
 

@@ -139,7 +139,7 @@ Result<nl::KernelState> NetlinkPort::observe(const OwnedScope& scope) {
         struct stat sb{};
         // wireguard-go's interface is a TUN device with a UAPI socket.
         if (!l && ls.kind == "tun" && ::stat((sockdir + "/" + ls.name + ".sock").c_str(), &sb) == 0)
-            l = nl::Link{ls.name, nl::LinkKind::wireguard, ls.mtu, 0, "", nl::WgImpl::userspace};
+            l = nl::Link{ls.name, nl::LinkKind::wireguard, ls.mtu, 0, "", nl::WgImpl::userspace, ls.up()};
         if (!l) continue;  // a foreign device that happens to have our name: not ours to touch
         for (const auto& a : ls.addresses)
             if (!is_link_local(a.address)) st.addresses.push_back(a);
@@ -218,9 +218,32 @@ Status NetlinkPort::create_link(const nl::Link& l) {
         wg_.erase(l.name);  // an IPC picked for a link of this name that vanished without us
         wg_impl_[l.name] = userspace ? nl::WgImpl::userspace : nl::WgImpl::kernel;
     }
-    nl::Batch up(rtnl_);
-    if (Status s = up.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_set_up(w, l.name, true); }); !s) return s;
-    return up.commit().ops.at(0).status;
+    // The create is one op: a link that cannot be raised is removed again
+    // (with its wireguard-go), since the journal records only ops that
+    // succeeded and would leave it behind.
+    Status raised = set_link_up(l.name, true);
+    if (!raised) (void)delete_link(l);
+    return raised;
+}
+
+Status NetlinkPort::set_link_up(const std::string& name, bool up) {
+    nl::Batch b(rtnl_);
+    if (Status s = b.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_set_up(w, name, up); }); !s) return s;
+    return b.commit().ops.at(0).status;
+}
+
+// What a link can change in place (diff.cpp decides which differences need a
+// replace): its MTU and whether it is up. The undo is the same call with the
+// two sides swapped, so it restores the MTU and state the link had.
+Status NetlinkPort::update_link(const nl::Link& want, const nl::Link& have) {
+    if (want.mtu != 0 && want.mtu != have.mtu) {
+        nl::Batch b(rtnl_);
+        if (Status s = b.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_set_mtu(w, want.name, want.mtu); }); !s)
+            return s;
+        if (Status s = b.commit().ops.at(0).status; !s) return s;
+    }
+    if (want.up != have.up) return set_link_up(want.name, want.up);
+    return {};
 }
 
 // Removing what is already gone succeeds: the goal state holds. A link can
@@ -360,7 +383,9 @@ std::vector<Status> NetlinkPort::execute(const std::vector<Op>& ops) {
             case Channel::link:
                 for (size_t k = i; k < j; ++k) {
                     const auto& l = std::get<nl::Link>(ops[k].object);
-                    Status s = ops[k].kind == OpKind::remove ? delete_link(l) : create_link(l);
+                    Status s = ops[k].kind == OpKind::remove   ? delete_link(l)
+                               : ops[k].kind == OpKind::create ? create_link(l)
+                                                               : update_link(l, std::get<nl::Link>(*ops[k].previous));
                     out[k] = s ? s : Status{op_error(ops[k], s.error().str())};
                 }
                 break;

@@ -55,6 +55,8 @@ private:
     class WgReader;
     Status observe_netlink(const OwnedScope&, const nl::LinkIndex& names, nl::KernelState& st);
     Status create_link(const nl::Link&);
+    Status update_link(const nl::Link& want, const nl::Link& have);
+    Status set_link_up(const std::string& name, bool up);
     Status delete_link(const nl::Link&);
     Status set_wireguard(const Op&);
     void run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out);

@@ -40,7 +40,8 @@ struct Describe {
     std::string operator()(const nl::Link& l) const {
         return l.name + " type " + std::string(nl::to_string(l.kind)) +
                (l.kind == nl::LinkKind::xfrm ? " if_id " + hex(l.xfrm_if_id) : "") +
-               (l.wg_impl != nl::WgImpl::any ? " backend " + std::string(nl::to_string(l.wg_impl)) : "");
+               (l.wg_impl != nl::WgImpl::any ? " backend " + std::string(nl::to_string(l.wg_impl)) : "") +
+               (l.mtu ? " mtu " + std::to_string(l.mtu) : "") + (l.up ? "" : " down");
     }
     std::string operator()(const nl::InterfaceAddress& a) const {
         return a.address.str() + "/" + std::to_string(a.prefix_len) + " dev " + a.ifname;

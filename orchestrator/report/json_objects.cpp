@@ -52,6 +52,7 @@ void to_json(JsonWriter& w, const nl::Link& l) {
     w.field("mtu", uint64_t(l.mtu));
     if (l.kind == nl::LinkKind::xfrm) w.field("if_id", hex32(l.xfrm_if_id)).field("underlay", l.underlay);
     if (l.kind == nl::LinkKind::wireguard) w.field("backend", nl::to_string(l.wg_impl));
+    if (!l.up) w.field("up", false);  // only a link found down: avpn's own are always up
     w.end_object();
 }
 

@@ -279,3 +279,87 @@ TEST_CASE("a failing second apply of a changed plan rolls back to the first appl
     ApplyReport down = apply(nl::KernelState{}, runtime::owned_by(second_plan), *site.port, false);
     CHECK_MESSAGE(down.applied, report_text(down));
 }
+
+// Issue 12, case 2: the link's admin state is part of the model. Before it
+// was, `ip link set avpn-demo down` made every later apply fail forever with
+// "create route: Network is down" (the kernel flushed the routes through the
+// link; the diff saw a link equal to the plan and re-created only routes).
+TEST_CASE("a tunnel link set down by someone else is raised in place and its routes return") {
+    HubSite site;
+    DesiredState want = site.plan_now();
+    OwnedScope scope = runtime::owned_by(want);
+    ApplyReport first = apply(want, scope, *site.port, false);
+    REQUIRE_MESSAGE(first.applied, report_text(first));
+    std::string applied_dump = kernel_dump();
+    std::vector<nl::WgDevice> applied_wg = site.wireguard(scope);
+
+    must(std::string("ip link set ") + kTunnel + " down");
+    REQUIRE(kernel_dump() != applied_dump);
+
+    ApplyReport repair = apply(want, scope, *site.port, false);
+    INFO(report_text(repair));
+    REQUIRE(repair.applied);
+    // One in-place update of the link (no replace: the WireGuard device and
+    // its peers stay), then the routes the kernel had flushed.
+    REQUIRE_FALSE(repair.ops.empty());
+    CHECK(repair.ops[0].kind == OpKind::update);
+    REQUIRE(std::holds_alternative<nl::Link>(repair.ops[0].object));
+    CHECK(std::get<nl::Link>(repair.ops[0].object).up);
+    size_t routes = 0;
+    for (size_t i = 1; i < repair.ops.size(); ++i) {
+        CHECK(repair.ops[i].kind == OpKind::create);
+        routes += std::holds_alternative<nl::Route>(repair.ops[i].object);
+    }
+    CHECK(routes == repair.ops.size() - 1);
+    CHECK(routes > 0);
+    CHECK(kernel_dump() == applied_dump);
+    CHECK(site.wireguard(scope) == applied_wg);
+
+    ApplyReport again = apply(want, scope, *site.port, false);
+    CHECK(again.ops.empty());
+    ApplyReport down = apply(nl::KernelState{}, scope, *site.port, false);
+    CHECK_MESSAGE(down.applied, report_text(down));
+}
+
+// Issue 12, case 9: an MTU change used to replace the link, tearing down
+// its peers. It is now set in place, and undone in place by a later failure.
+TEST_CASE("an MTU change is made in place and a later failure sets the old MTU back") {
+    HubSite site;
+    DesiredState want = site.plan_now();
+    OwnedScope scope = runtime::owned_by(want);
+    ApplyReport first = apply(want, scope, *site.port, false);
+    REQUIRE_MESSAGE(first.applied, report_text(first));
+    std::string applied_dump = kernel_dump();
+    std::vector<nl::WgDevice> applied_wg = site.wireguard(scope);
+    REQUIRE(applied_dump.find(std::string(kTunnel) + ":") != std::string::npos);
+
+    DesiredState smaller = want;
+    REQUIRE(smaller.links.size() == 1);
+    smaller.links[0].mtu = 1380;
+    // A conflicting route makes the route phase fail after the link's update.
+    nl::Route extra = want.routes.front();
+    extra.dst = *Prefix::parse("198.51.100.0/24");
+    smaller.routes.push_back(extra);
+    SabotagedPort port(*site.port, kRoutePhase, [&] {
+        must("ip route add 198.51.100.0/24 dev " + extra.ifname + " table " + std::to_string(extra.table) +
+             " proto static");
+    });
+    ApplyReport r = apply(smaller, scope, port, false);
+    CHECK(port.fired);
+    REQUIRE(r.failure);
+    INFO(report_text(r));
+    REQUIRE(r.ops.size() == 2);
+    CHECK(r.ops[0].kind == OpKind::update);
+    CHECK(std::holds_alternative<nl::Link>(r.ops[0].object));
+    CHECK(r.undo_failures.empty());
+    must("ip route del 198.51.100.0/24 dev " + extra.ifname + " table " + std::to_string(extra.table) + " proto static");
+    CHECK(kernel_dump() == applied_dump);  // the old MTU, the same link
+    CHECK(site.wireguard(scope) == applied_wg);
+
+    ApplyReport ok = apply(smaller, scope, *site.port, false);
+    REQUIRE_MESSAGE(ok.applied, report_text(ok));
+    CHECK(sh(std::string("ip -o link show ") + kTunnel).find("mtu 1380") != std::string::npos);
+    CHECK(site.wireguard(scope) == applied_wg);  // peers kept: not replaced
+    ApplyReport down = apply(nl::KernelState{}, runtime::owned_by(smaller), *site.port, false);
+    CHECK_MESSAGE(down.applied, report_text(down));
+}

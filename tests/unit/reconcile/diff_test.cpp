@@ -151,10 +151,37 @@ TEST_CASE("links: the kernel's own MTU and underlay are not drift when none is a
     auto have = base();
     have.links[0].mtu = 1420;
     CHECK(diff(want, have).empty());
+    // An MTU asked for is set in place: the link keeps its address, routes
+    // and peers (a replace used to tear the peers' sessions down).
     want.links[0].mtu = 1380;
     auto ops = diff(want, have);
-    CHECK(ops.size() >= 2);  // replaced: delete + create, dependents recreated
-    CHECK(ops[0].kind == OpKind::remove);
+    REQUIRE(ops.size() == 1);
+    CHECK(ops[0].kind == OpKind::update);
+    CHECK(std::get<nl::Link>(ops[0].object).mtu == 1380);
+    REQUIRE(ops[0].previous);
+    CHECK(std::get<nl::Link>(*ops[0].previous).mtu == 1420);
+    // Its undo sets the old MTU back.
+    Op undo = ops[0].inverse();
+    CHECK(undo.kind == OpKind::update);
+    CHECK(std::get<nl::Link>(undo.object).mtu == 1420);
+}
+
+TEST_CASE("links: a link found administratively down is set up in place, nothing else is redone") {
+    // `ip link set avpn-corp down` (or a kill between create and raise): the
+    // kernel flushed the routes through it; they come back after the link.
+    auto want = base();
+    auto have = base();
+    have.links[0].up = false;
+    have.routes.clear();
+    auto ops = diff(want, have);
+    REQUIRE(ops.size() == 3);
+    CHECK(ops[0].kind == OpKind::update);
+    CHECK(std::get<nl::Link>(ops[0].object).up);
+    CHECK_FALSE(std::get<nl::Link>(*ops[0].previous).up);
+    for (size_t i = 1; i < ops.size(); ++i) {
+        CHECK(ops[i].kind == OpKind::create);
+        CHECK(std::holds_alternative<nl::Route>(ops[i].object));
+    }
 }
 
 TEST_CASE("links: a WireGuard backend that is asked for replaces a link served by the other one") {
