@@ -135,6 +135,17 @@ Status encode_link_set_up(MsgWriter& w, std::string_view name, bool up) {
     return {};
 }
 
+Status encode_link_raise_with_alias(MsgWriter& w, std::string_view name, std::string_view alias) {
+    if (auto st = check_name(name); !st) return st;
+    if (auto* ifi = put_ifinfo(w, RTM_NEWLINK, 0)) {
+        ifi->ifi_change = IFF_UP;
+        ifi->ifi_flags = IFF_UP;
+    }
+    w.put_str(IFLA_IFNAME, name);
+    w.put_str(IFLA_IFALIAS, alias);
+    return {};
+}
+
 Status encode_link_set_mtu(MsgWriter& w, std::string_view name, uint32_t mtu) {
     if (auto st = check_name(name); !st) return st;
     put_ifinfo(w, RTM_NEWLINK, 0);
@@ -175,6 +186,7 @@ Result<LinkState> parse_link(const nlmsghdr* h) {
     s.mtu = t[IFLA_MTU].u32().value_or(0);
     s.oper_state = t[IFLA_OPERSTATE].u8().value_or(0);
     s.parent = t[IFLA_LINK].u32().value_or(0);
+    s.alias = std::string(t[IFLA_IFALIAS].str().value_or(""));
     if (s.parent == s.index) s.parent = 0;  // some drivers report themselves
     if (t[IFLA_LINKINFO].present && !parse_link_info(t[IFLA_LINKINFO].data, s))
         return Error{"parse link", s.name, "malformed IFLA_LINKINFO"};

@@ -29,6 +29,7 @@ struct LinkState {
     uint32_t parent = 0;      // IFLA_LINK: a VLAN's or an XFRM interface's underlying device
     uint16_t vlan_id = 0;     // 802.1Q subinterfaces
     uint32_t xfrm_if_id = 0;  // xfrm interfaces
+    std::string alias;        // IFLA_IFALIAS: avpn marks its own links with it
     std::vector<InterfaceAddress> addresses;  // filled by dump_links
 
     bool up() const;
@@ -61,6 +62,8 @@ Status encode_link_create(MsgWriter& w, const Link& link, uint32_t underlay_inde
 inline bool link_kind_unsupported(const Error& create_failure) { return create_failure.code == EOPNOTSUPP; }
 Status encode_link_delete(MsgWriter& w, std::string_view name);
 Status encode_link_set_up(MsgWriter& w, std::string_view name, bool up);
+// Raises the link and sets its alias in one request.
+Status encode_link_raise_with_alias(MsgWriter& w, std::string_view name, std::string_view alias);
 Status encode_link_set_mtu(MsgWriter& w, std::string_view name, uint32_t mtu);
 // A veth pair, for test topologies and examples (avpn itself creates none).
 Status encode_veth_create(MsgWriter& w, std::string_view name, std::string_view peer);

@@ -37,6 +37,11 @@ inline constexpr uint32_t kIfIdLast = 0x415600ff;
 inline constexpr uint32_t kPolicyPriority = 1000;
 inline constexpr uint32_t kPolicyDropPriority = 2000;
 
+// The interface alias (IFLA_IFALIAS, `ip link set X alias avpn`) avpn writes
+// on every interface it creates, as it raises it. A link without it is not
+// avpn's, whatever its name and kind: never adopted, changed or deleted.
+inline constexpr const char* kLinkAlias = "avpn";
+
 // Default name prefix of avpn's interfaces.
 inline constexpr const char* kInterfacePrefix = "avpn-";
 

@@ -135,6 +135,10 @@ Result<nl::KernelState> NetlinkPort::observe(const OwnedScope& scope) {
     std::vector<std::pair<std::string, wg::WgBackend*>> wg_devices;
     for (const nl::LinkState& ls : *links) {
         if (!scope.links.count(ls.name)) continue;
+        // Not marked as avpn's: an operator's device that happens to have
+        // the planned name. Neither read (its WireGuard keys and peers are
+        // not avpn's to replace) nor deleted; create_link says whose it is.
+        if (ls.alias != own::kLinkAlias) continue;
         std::optional<nl::Link> l = nl::to_model(ls, names);
         struct stat sb{};
         // wireguard-go's interface is a TUN device with a UAPI socket.
@@ -190,7 +194,23 @@ Status NetlinkPort::observe_netlink(const OwnedScope& scope, const nl::LinkIndex
     return {};
 }
 
+// Removing what is already gone succeeds: the goal state holds. A link can
+// vanish between observe and execute (an operator's `ip link del`, a crashed
+// wireguard-go), and the kernel takes its addresses, routes and WireGuard
+// device with it — so an undo must not report those as failures.
+static bool link_exists(const std::string& name) { return if_nametoindex(name.c_str()) != 0; }
+
 Status NetlinkPort::create_link(const nl::Link& l) {
+    // Observe saw no link of avpn's with this name, so one that exists is
+    // someone else's (or was made by an avpn killed before it could mark it).
+    if (link_exists(l.name))
+        return Error{"not avpn's", "",
+                     "an interface named " + l.name + " exists and avpn did not create it (it has no alias \"" +
+                         own::kLinkAlias +
+                         "\"): avpn neither adopts, changes nor deletes it. Remove or rename it, or give avpn "
+                         "another interface name; to hand over one an earlier avpn made: ip link set " +
+                         l.name + " alias " + own::kLinkAlias,
+                     EEXIST};
     bool userspace = l.kind == nl::LinkKind::wireguard && l.wg_impl == nl::WgImpl::userspace;
     Status created;
     if (!userspace) {
@@ -218,10 +238,14 @@ Status NetlinkPort::create_link(const nl::Link& l) {
         wg_.erase(l.name);  // an IPC picked for a link of this name that vanished without us
         wg_impl_[l.name] = userspace ? nl::WgImpl::userspace : nl::WgImpl::kernel;
     }
-    // The create is one op: a link that cannot be raised is removed again
-    // (with its wireguard-go), since the journal records only ops that
-    // succeeded and would leave it behind.
-    Status raised = set_link_up(l.name, true);
+    // The create is one op: a link that cannot be raised and marked as
+    // avpn's is removed again (with its wireguard-go), since the journal
+    // records only ops that succeeded and would leave it behind.
+    nl::Batch raise(rtnl_);
+    Status raised = raise.add(0, [&](nl::MsgWriter& w) {
+        return nl::encode_link_raise_with_alias(w, l.name, own::kLinkAlias);
+    });
+    if (raised) raised = raise.commit().ops.at(0).status;
     if (!raised) (void)delete_link(l);
     return raised;
 }
@@ -246,11 +270,6 @@ Status NetlinkPort::update_link(const nl::Link& want, const nl::Link& have) {
     return {};
 }
 
-// Removing what is already gone succeeds: the goal state holds. A link can
-// vanish between observe and execute (an operator's `ip link del`, a crashed
-// wireguard-go), and the kernel takes its addresses, routes and WireGuard
-// device with it — so an undo must not report those as failures.
-static bool link_exists(const std::string& name) { return if_nametoindex(name.c_str()) != 0; }
 
 Status NetlinkPort::delete_link(const nl::Link& l) {
     wg_.erase(l.name);
@@ -386,13 +405,13 @@ std::vector<Status> NetlinkPort::execute(const std::vector<Op>& ops) {
                     Status s = ops[k].kind == OpKind::remove   ? delete_link(l)
                                : ops[k].kind == OpKind::create ? create_link(l)
                                                                : update_link(l, std::get<nl::Link>(*ops[k].previous));
-                    out[k] = s ? s : Status{op_error(ops[k], s.error().str())};
+                    out[k] = s ? s : Status{op_error(ops[k], s.error().str(), s.error().code)};
                 }
                 break;
             case Channel::wireguard:
                 for (size_t k = i; k < j; ++k) {
                     Status s = set_wireguard(ops[k]);
-                    out[k] = s ? s : Status{op_error(ops[k], s.error().str())};
+                    out[k] = s ? s : Status{op_error(ops[k], s.error().str(), s.error().code)};
                 }
                 break;
             case Channel::rtnl: run_rtnl(ops, i, j, out); break;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <sstream>
 
+#include "orchestrator/ownership.hpp"
 #include "orchestrator/reconcile/netlink_port.hpp"
 #include "orchestrator/runtime/scope.hpp"
 #include "orchestrator/config/load.hpp"
@@ -362,4 +363,56 @@ TEST_CASE("an MTU change is made in place and a later failure sets the old MTU b
     CHECK(site.wireguard(scope) == applied_wg);  // peers kept: not replaced
     ApplyReport down = apply(nl::KernelState{}, runtime::owned_by(smaller), *site.port, false);
     CHECK_MESSAGE(down.applied, report_text(down));
+}
+
+// Issue 12, case 5: an operator's WireGuard interface with the name the
+// config asks for. Before the link marker, avpn adopted it by name: its
+// key, port and peers were replaced, and `down` deleted it.
+TEST_CASE("an operator's WireGuard interface of the planned name is neither adopted, changed nor deleted") {
+    HubSite site;
+    DesiredState want = site.plan_now();
+    OwnedScope scope = runtime::owned_by(want);
+    // The operator's own wireguard-go, its own key, port and peer.
+    must(std::string("k=$(mktemp) && wg genkey > $k && wireguard-go ") + kTunnel + " && wg set " + kTunnel +
+         " private-key $k listen-port 51999 peer AxxbbBdkcRe5d7Arvrd7T5I7BhOlNJcQ/m1d+YJmk3Y= allowed-ips "
+         "10.250.0.0/24 && rm -f $k && ip link set " + kTunnel + " up");
+    std::string theirs = sh(std::string("wg showconf ") + kTunnel);
+    REQUIRE(theirs.find("ListenPort = 51999") != std::string::npos);
+    std::string before = kernel_dump();
+
+    ApplyReport r = apply(want, scope, *site.port, false);
+    REQUIRE(r.failure);
+    INFO(report_text(r));
+    CHECK(r.failure->what == "create link");
+    CHECK(r.failure->code == EEXIST);
+    CHECK(r.failure->why.find(std::string("an interface named ") + kTunnel + " exists and avpn did not create it") !=
+          std::string::npos);
+    CHECK(r.undo_failures.empty());
+    CHECK(sh(std::string("wg showconf ") + kTunnel) == theirs);
+    CHECK(kernel_dump() == before);
+
+    // down (everything avpn would own under this plan, removed) leaves it.
+    ApplyReport down = apply(nl::KernelState{}, scope, *site.port, false);
+    CHECK_MESSAGE(down.applied, report_text(down));
+    CHECK(down.ops.empty());
+    CHECK(sh(std::string("wg showconf ") + kTunnel) == theirs);
+    CHECK(kernel_dump() == before);
+}
+
+TEST_CASE("avpn's links carry its alias, which is what makes them its own") {
+    HubSite site;
+    DesiredState want = site.plan_now();
+    OwnedScope scope = runtime::owned_by(want);
+    ApplyReport first = apply(want, scope, *site.port, false);
+    REQUIRE_MESSAGE(first.applied, report_text(first));
+    CHECK(sh(std::string("ip -o link show ") + kTunnel).find(std::string("alias ") + own::kLinkAlias) !=
+          std::string::npos);
+    // Without the alias the same link is no longer avpn's: down leaves it.
+    must(std::string("ip link set ") + kTunnel + " alias other");
+    ApplyReport down = apply(nl::KernelState{}, scope, *site.port, false);
+    CHECK_MESSAGE(down.applied, report_text(down));
+    bool link_removed = false;
+    for (const Op& op : down.ops) link_removed |= std::holds_alternative<nl::Link>(op.object);
+    CHECK_FALSE(link_removed);
+    CHECK(sh(std::string("ip -o link show ") + kTunnel).find(kTunnel) != std::string::npos);
 }
