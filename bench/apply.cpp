@@ -78,7 +78,7 @@ public:
         ops_executed += ops.size();
         return r;
     }
-    std::map<std::string, IpAddr> interface_addresses(const std::vector<std::string>& n) override {
+    Result<std::map<std::string, IpAddr>> interface_addresses(const std::vector<std::string>& n) override {
         return inner_.interface_addresses(n);
     }
 
@@ -194,7 +194,7 @@ bool make_hub(size_t spokes, const std::string& dir, Hub& h, std::string& why) {
 Result<DesiredState> plan_hub(const Hub& h, KernelPort& port) {
     Intent wg_in = h.intent(h.wg_world), x_in = h.intent(h.xfrm_world);
     PlanInputs inputs;
-    inputs.uplink_addresses = port.interface_addresses({kUplink});
+    if (auto a = port.interface_addresses({kUplink})) inputs.uplink_addresses = *a;
     PlanOutcome wg_plan = plan(wg_in, inputs);
     if (!wg_plan.ok()) return wg_plan.errors.front();
     PlanOutcome x_plan = plan(x_in, inputs);
@@ -391,7 +391,7 @@ void avpn_side(size_t spokes, const std::string& dir, Figures& f) {
     });
     Daemon daemon(**port);
     PlanInputs inputs;
-    inputs.uplink_addresses = (*port)->interface_addresses({kUplink});
+    if (auto a = (*port)->interface_addresses({kUplink})) inputs.uplink_addresses = *a;
     if (!prime_daemon(h, inputs, daemon)) return fail(f, "the daemon's first full apply failed");
     f.daemon_noop = median_of(kRuns, [&](int) { return timed_delta(h, inputs, daemon); });
     f.daemon_incremental = median_of(kRuns, [&](int k) {

@@ -50,7 +50,9 @@ int run_one_shot(const ApplyArgs& a) {
     if (!port) return report_failure("apply", port.error());
 
     PlanInputs inputs;
-    inputs.uplink_addresses = (*port)->interface_addresses(runtime::uplinks_of(intent));
+    auto addresses = (*port)->interface_addresses(runtime::uplinks_of(intent));
+    if (!addresses) return report_failure("apply", addresses.error());  // before anything is written
+    inputs.uplink_addresses = std::move(*addresses);
     PlanOutcome planned = plan(intent, inputs);
     if (!planned.ok()) return print(report::plan_errors(planned.errors));
 

@@ -24,7 +24,8 @@ Handler setup_plan(CLI::App& sub) {
         if (!l.intent->ipsec.empty()) {
             if (auto port = NetlinkPort::open({})) {
                 PlanInputs inputs;
-                inputs.uplink_addresses = (*port)->interface_addresses(runtime::uplinks_of(*l.intent));
+                auto addresses = (*port)->interface_addresses(runtime::uplinks_of(*l.intent));
+                if (addresses) inputs.uplink_addresses = std::move(*addresses);
                 if (!inputs.uplink_addresses.empty()) {
                     PlanOutcome p = plan(*l.intent, inputs);
                     if (p.ok()) l.state = std::move(p.state);

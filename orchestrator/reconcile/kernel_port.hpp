@@ -36,7 +36,9 @@ public:
 
     // Primary address of each named interface that exists (for the planner's
     // XFRM outer addresses and IPsec local addresses).
-    virtual std::map<std::string, IpAddr> interface_addresses(const std::vector<std::string>& names) = 0;
+    // A failed read is an error, never "no addresses": the planner would
+    // take every uplink as down and the apply would remove every XFRM SA.
+    virtual Result<std::map<std::string, IpAddr>> interface_addresses(const std::vector<std::string>& names) = 0;
 };
 
 }  // namespace avpn

@@ -434,10 +434,10 @@ Result<nl::WgDevice> NetlinkPort::read_wireguard(const std::string& ifname) {
     return (*b)->get(ifname);
 }
 
-std::map<std::string, IpAddr> NetlinkPort::interface_addresses(const std::vector<std::string>& names) {
+Result<std::map<std::string, IpAddr>> NetlinkPort::interface_addresses(const std::vector<std::string>& names) {
     std::map<std::string, IpAddr> out;
     auto links = nl::dump_links(rtnl_);
-    if (!links) return out;
+    if (!links) return Error{"read the uplinks' addresses", "", links.error().str(), links.error().code};
     for (const auto& ls : *links) {
         if (std::find(names.begin(), names.end(), ls.name) == names.end()) continue;
         for (const auto& a : ls.addresses) {

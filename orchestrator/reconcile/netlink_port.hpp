@@ -35,7 +35,7 @@ public:
 
     Result<nl::KernelState> observe(const OwnedScope&) override;
     std::vector<Status> execute(const std::vector<Op>&) override;
-    std::map<std::string, IpAddr> interface_addresses(const std::vector<std::string>& names) override;
+    Result<std::map<std::string, IpAddr>> interface_addresses(const std::vector<std::string>& names) override;
 
     // Port ids of the sockets this port writes through in one netlink family
     // (NETLINK_ROUTE, NETLINK_XFRM): change notifications carrying one of

@@ -118,7 +118,7 @@ public:
         }
         return real_.execute(ops);
     }
-    std::map<std::string, IpAddr> interface_addresses(const std::vector<std::string>& n) override {
+    Result<std::map<std::string, IpAddr>> interface_addresses(const std::vector<std::string>& n) override {
         return real_.interface_addresses(n);
     }
     bool fired = false;
@@ -145,7 +145,9 @@ struct HubSite {
     DesiredState plan_now() {
         Intent in = demo.intent();
         PlanInputs inputs;
-        inputs.uplink_addresses = port->interface_addresses({"wan0"});
+        auto addresses = port->interface_addresses({"wan0"});
+        REQUIRE(addresses.ok());
+        inputs.uplink_addresses = *addresses;
         PlanOutcome out = plan(in, inputs);
         REQUIRE(out.ok());
         REQUIRE(!out.state.routes.empty());

@@ -55,7 +55,9 @@ TEST_CASE("the XFRM plan's policies, routes and rules through the real port equa
     auto port = NetlinkPort::open({});
     REQUIRE(port.ok());
     PlanInputs inputs;
-    inputs.uplink_addresses = (*port)->interface_addresses({"wan0"});
+    auto addresses = (*port)->interface_addresses({"wan0"});
+    REQUIRE(addresses.ok());
+    inputs.uplink_addresses = *addresses;
     REQUIRE(inputs.uplink_addresses.count("wan0"));
     PlanOutcome planned = plan(intent, inputs);
     REQUIRE(planned.ok());
