@@ -4,6 +4,7 @@
 #include "plugins/wireguard/backend.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -68,17 +69,45 @@ std::vector<const T*> by_key(const std::vector<T>& v, Less less) {
     return out;
 }
 
-// Merges one kind. Observed objects on a link in dropped_ifnames are treated
-// as gone: that link is being replaced, and the kernel drops them with it.
+// Observed objects the kernel would drop as a side effect of another op of
+// this diff: everything on a link being replaced; the routes whose preferred
+// source is an address being removed; and every IPv4 route through a link
+// whose IPv4 addresses are all removed (removes run before creates, and the
+// kernel flushes a device's IPv4 routes when its last IPv4 address goes, as
+// for a link that goes down). Each gets an explicit remove
+// (made before the op that would drop it: removes run routes first, links
+// last) and a desired one of the same identity is created afresh. So the
+// journal holds them and an undo puts them back; left to the kernel, a
+// failed apply could not restore them (found by netns_apply_fault).
+struct Doomed {
+    std::set<std::string> links;
+    std::set<IpAddr> addresses;
+    std::set<std::string> v4_flushed;  // links left without an IPv4 address for a moment
+
+    bool empty() const { return links.empty() && addresses.empty() && v4_flushed.empty(); }
+    template <class T>
+    bool operator()(const T& o) const {
+        if constexpr (requires { o.ifname; })
+            if (links.count(o.ifname)) return true;
+        if constexpr (std::is_same_v<T, nl::Route>) {
+            if (o.prefsrc && addresses.count(*o.prefsrc)) return true;
+            if (o.dst.family() == Family::v4 && v4_flushed.count(o.ifname)) return true;
+        }
+        return false;
+    }
+};
+
+// Merges one kind; observed objects `doomed` names are removed explicitly.
 template <class T>
-void diff_kind(const std::vector<T>& want_all, const std::vector<T>& have_all,
-               const std::set<std::string>& dropped_ifnames, Lists& out) {
+void diff_kind(const std::vector<T>& want_all, const std::vector<T>& have_all, const Doomed& doomed, Lists& out) {
     auto less = [](const T& a, const T& b) { return key(a) < key(b); };
     std::vector<const T*> want = by_key(want_all, less), have = by_key(have_all, less);
-    if (!dropped_ifnames.empty()) {
-        if constexpr (requires(const T& t) { t.ifname; })
-            std::erase_if(have, [&](const T* h) { return dropped_ifnames.count(h->ifname) > 0; });
-    }
+    if (!doomed.empty())
+        std::erase_if(have, [&](const T* h) {
+            if (!doomed(*h)) return false;
+            out.removes.push_back({OpKind::remove, *h, std::nullopt});
+            return true;
+        });
     size_t i = 0, j = 0;
     while (i < want.size() || j < have.size()) {
         if (j == have.size() || (i < want.size() && less(*want[i], *have[j]))) {
@@ -101,14 +130,27 @@ void diff_kind(const std::vector<T>& want_all, const std::vector<T>& have_all,
 }
 
 // When a link is replaced, the kernel drops its addresses, routes and
-// WireGuard configuration with it: the diff forgets them on the observed
-// side so they are created again on the new link.
-std::set<std::string> replaced_links(const nl::KernelState& desired, const nl::KernelState& observed) {
-    std::set<std::string> replaced;
+// WireGuard configuration with it; when an address goes, the routes that
+// use it as their source.
+Doomed doomed_by(const nl::KernelState& desired, const nl::KernelState& observed) {
+    Doomed d;
     for (const nl::Link& have : observed.links)
         for (const nl::Link& want : desired.links)
-            if (want.name == have.name && !same_device(want, have)) replaced.insert(have.name);
-    return replaced;
+            if (want.name == have.name && !same_device(want, have)) d.links.insert(have.name);
+    std::set<decltype(key(std::declval<const nl::InterfaceAddress&>()))> kept;
+    for (const nl::InterfaceAddress& a : desired.addresses) kept.insert(key(a));
+    std::map<std::string, std::pair<size_t, size_t>> v4;  // link: observed, removed
+    for (const nl::InterfaceAddress& a : observed.addresses) {
+        bool removed = d.links.count(a.ifname) || !kept.count(key(a));
+        if (removed) d.addresses.insert(a.address);
+        if (a.address.family != Family::v4) continue;
+        auto& [seen, gone] = v4[a.ifname];
+        ++seen;
+        gone += removed;
+    }
+    for (const auto& [link, counts] : v4)
+        if (counts.first == counts.second) d.v4_flushed.insert(link);
+    return d;
 }
 
 }  // namespace
@@ -122,8 +164,8 @@ bool same_wireguard(const nl::WgDevice& want, const nl::WgDevice& have) {
 }
 
 std::vector<Op> diff(const nl::KernelState& desired, const nl::KernelState& observed) {
-    std::set<std::string> replaced = replaced_links(desired, observed);
-    const std::set<std::string> none;
+    const Doomed doomed = doomed_by(desired, observed);
+    const Doomed none;
     Lists l;
     // A cold apply (nothing observed) turns every desired object into an op,
     // 200,000 at a 10,000-spoke hub: room for them up front, not by doubling.
@@ -133,11 +175,11 @@ std::vector<Op> diff(const nl::KernelState& desired, const nl::KernelState& obse
     };
     if (objects(observed) == 0) l.upserts.reserve(objects(desired));
     diff_kind(desired.links, observed.links, none, l);
-    diff_kind(desired.addresses, observed.addresses, replaced, l);
-    diff_kind(desired.wireguard, observed.wireguard, replaced, l);
+    diff_kind(desired.addresses, observed.addresses, doomed, l);
+    diff_kind(desired.wireguard, observed.wireguard, doomed, l);
     diff_kind(desired.xfrm_states, observed.xfrm_states, none, l);
     diff_kind(desired.xfrm_policies, observed.xfrm_policies, none, l);
-    diff_kind(desired.routes, observed.routes, replaced, l);
+    diff_kind(desired.routes, observed.routes, doomed, l);
     diff_kind(desired.rules, observed.rules, none, l);
 
     // diff_kind ran in phase order, so both lists are grouped by phase,
