@@ -81,6 +81,7 @@ public:
     Result<std::map<std::string, IpAddr>> interface_addresses(const std::vector<std::string>& n) override {
         return inner_.interface_addresses(n);
     }
+    Result<OwnedScope> scan_owned() override { return inner_.scan_owned(); }
 
 private:
     KernelPort& inner_;

@@ -113,7 +113,7 @@ Result<std::vector<Route>> dump_routes(Transport& t, const RouteFilter& filter, 
             rtm->rtm_table = filter.table < 256 ? uint8_t(filter.table) : uint8_t(RT_TABLE_UNSPEC);
             rtm->rtm_protocol = filter.protocol;
         }
-        w.put_u32(RTA_TABLE, filter.table);
+        if (filter.table) w.put_u32(RTA_TABLE, filter.table);  // none: every table
     };
     req.empty_on_errno = ENOENT;  // the table does not exist yet: nothing in it
     auto routes = collect_dump<Route>(t, std::move(req), [&](const nlmsghdr* h, auto& out) -> Status {
@@ -123,7 +123,9 @@ Result<std::vector<Route>> dump_routes(Transport& t, const RouteFilter& filter, 
         auto e = parse_route(h);
         if (!e) return e.error();
         // ...and this layer filters again, for kernels that do not.
-        if (e->route.table != filter.table || e->protocol != filter.protocol || e->type != RTN_UNICAST) return {};
+        if ((filter.table && e->route.table != filter.table) || e->protocol != filter.protocol ||
+            e->type != RTN_UNICAST)
+            return {};
         if (filter.family && e->route.dst.family() != *filter.family) return {};
         e->route.ifname = names.name(e->oif);
         out.push_back(std::move(e->route));

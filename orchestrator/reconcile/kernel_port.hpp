@@ -29,6 +29,13 @@ public:
     // XFRM reqid/if_id ranges, which need no scope).
     virtual Result<nl::KernelState> observe(const OwnedScope&) = 0;
 
+    // What the kernel itself shows as avpn's, whatever the state directory
+    // says: every link carrying avpn's alias and every table holding a route
+    // of avpn's protocol. One writer per network namespace (writer_lock.hpp)
+    // makes all of them this avpn's. Apply and down add it to their scope, so
+    // objects of a killed apply, or of a lost or damaged record, are found.
+    virtual Result<OwnedScope> scan_owned() = 0;
+
     // Executes ops in order, batching as it sees fit, and returns one status
     // per op: an op's failure does not stop the kernel from executing the
     // rest of its batch, so the caller learns exactly what was applied.

@@ -171,6 +171,20 @@ Result<nl::KernelState> NetlinkPort::observe(const OwnedScope& scope) {
     return st;
 }
 
+Result<OwnedScope> NetlinkPort::scan_owned() {
+    OwnedScope s;
+    auto links = nl::dump_links(rtnl_);
+    if (!links) return links.error();
+    for (const nl::LinkState& ls : *links)
+        if (ls.alias == own::kLinkAlias) s.links.insert(ls.name);
+    // The kernel filters by protocol (strict checking), so a router's full
+    // tables cost a walk in the kernel, not a copy here.
+    auto routes = nl::dump_routes(rtnl_, nl::RouteFilter{0, own::kRouteProtocol, std::nullopt}, nl::LinkIndex(*links));
+    if (!routes) return routes.error();
+    for (const nl::Route& r : *routes) s.tables.insert(r.table);
+    return s;
+}
+
 Status NetlinkPort::observe_netlink(const OwnedScope& scope, const nl::LinkIndex& names, nl::KernelState& st) {
     for (uint32_t table : scope.tables) {
         auto routes = nl::dump_routes(rtnl_, nl::RouteFilter{table, own::kRouteProtocol, std::nullopt}, names);

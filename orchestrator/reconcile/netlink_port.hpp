@@ -34,6 +34,7 @@ public:
     static Result<std::unique_ptr<NetlinkPort>> open(NetlinkPortOptions options);
 
     Result<nl::KernelState> observe(const OwnedScope&) override;
+    Result<OwnedScope> scan_owned() override;
     std::vector<Status> execute(const std::vector<Op>&) override;
     Result<std::map<std::string, IpAddr>> interface_addresses(const std::vector<std::string>& names) override;
 

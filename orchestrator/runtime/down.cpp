@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "orchestrator/runtime/scope.hpp"
 #include "plugins/vici/unix_stream.hpp"
 
 namespace avpn::runtime {
@@ -10,6 +11,10 @@ DownReport down_site(const StateDir& state, const std::string& vici_socket, Kern
     DownReport d;
     auto last = state.load();
     if (!last) return d.failure = last.error(), d;
+    // Whatever the record says (it may be lost, damaged or older than a
+    // killed apply), everything the kernel shows as avpn's goes.
+    OwnedScope scope = last->owned;
+    if (Status s = add_scanned(scope, port); !s) return d.failure = s.error(), d;
 
     if (!last->ipsec_connections.empty()) {
         auto charon = connect_charon(vici_socket);
@@ -27,7 +32,7 @@ DownReport down_site(const StateDir& state, const std::string& vici_socket, Kern
         }
     }
 
-    d.kernel = apply(nl::KernelState{}, last->owned, port, false);
+    d.kernel = apply(nl::KernelState{}, scope, port, false);
     d.has_report = true;
     if (d.kernel.failure) return d;
     if (Status s = state.clear(); !s) return d.failure = s.error(), d;

@@ -11,6 +11,14 @@ OwnedScope owned_by(const nl::KernelState& desired) {
     return s;
 }
 
+Status add_scanned(OwnedScope& scope, KernelPort& port) {
+    auto found = port.scan_owned();
+    if (!found) return found.error();
+    scope.links.insert(found->links.begin(), found->links.end());
+    scope.tables.insert(found->tables.begin(), found->tables.end());
+    return {};
+}
+
 OwnedScope scope_of(const nl::KernelState& desired, const AppliedRecord& last) {
     OwnedScope s = owned_by(desired);
     s.links.insert(last.owned.links.begin(), last.owned.links.end());

@@ -10,6 +10,8 @@ namespace avpn::runtime {
 
 // The plan's links and tables plus whatever the last apply owned.
 OwnedScope scope_of(const nl::KernelState& desired, const AppliedRecord& last);
+// Adds what the kernel shows as avpn's (KernelPort::scan_owned) to `scope`.
+Status add_scanned(OwnedScope& scope, KernelPort& port);
 
 // What a successful apply of `desired` owns from now on.
 OwnedScope owned_by(const nl::KernelState& desired);

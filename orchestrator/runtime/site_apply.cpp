@@ -37,7 +37,12 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
         }
     }
 
-    r.kernel = kernel(plan, scope_of(plan, last));
+    // The record's scope plus what the kernel shows as avpn's: a killed
+    // apply's objects (say, of an interface name since changed) are removed,
+    // not left to hold the new one's port.
+    OwnedScope scope = scope_of(plan, last);
+    if (Status s = add_scanned(scope, port); !s) return r.refused = s.error(), r;  // nothing was changed
+    r.kernel = kernel(plan, scope);
     if (!r.kernel.failure && charon) {
         r.ipsec = apply_ipsec(*charon, conns, o.state_dir, o.settle_seconds, o.dry_run);
         if (r.ipsec.failure && !o.dry_run) {

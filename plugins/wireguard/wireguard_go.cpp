@@ -210,12 +210,17 @@ std::string log_hint(const WireguardGoOptions& o) {
 }
 
 // A socket left behind by a daemon that died (kill -9) would be taken for
-// the new daemon's: removed when nobody answers on it.
+// the new daemon's: removed when nobody answers on it. A daemon whose TUN
+// device was just deleted (a link replaced, an apply undone) exits by itself
+// but still answers for a moment: it is given up to 2 s to go.
 Status clear_stale_socket(const std::string& socket_dir, const std::string& ifname) {
     if (!uapi_socket_exists(socket_dir, ifname)) return {};
     std::string path = uapi_socket_path(socket_dir, ifname);
-    if (UapiConnection::open(path, ifname, UapiLimits{.timeout_ms = 200}))
-        return Error{"start wireguard-go", ifname, "a daemon already serves " + path};
+    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    while (UapiConnection::open(path, ifname, UapiLimits{.timeout_ms = 200})) {
+        if (Clock::now() >= deadline) return Error{"start wireguard-go", ifname, "a daemon already serves " + path};
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     if (unlink(path.c_str()) != 0 && errno != ENOENT) {
         int err = errno;
         return Error{"start wireguard-go", ifname, "cannot remove stale " + path + ": " + std::strerror(err), err};

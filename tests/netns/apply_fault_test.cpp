@@ -25,6 +25,7 @@ public:
     FaultPort(KernelPort& real, size_t fail_at) : real_(real), fail_at_(fail_at) {}
 
     Result<nl::KernelState> observe(const OwnedScope& s) override { return real_.observe(s); }
+    Result<OwnedScope> scan_owned() override { return real_.scan_owned(); }
     Result<std::map<std::string, IpAddr>> interface_addresses(const std::vector<std::string>& n) override {
         return real_.interface_addresses(n);
     }

@@ -88,6 +88,11 @@ struct Hub {
         must("ip link add wan0 type veth peer name wan0p && ip link set wan0 addrgenmode none && "
              "ip link set wan0p addrgenmode none && ip addr add 192.0.2.1/24 dev wan0 && "
              "ip link set wan0 up && ip link set wan0p up");
+        // The pair's carrier comes a moment later (NO-CARRIER, then UP): a
+        // dump taken before that would differ from every later one.
+        // (/sys shows the namespace the test started in: ask rtnetlink.)
+        must("for i in $(seq 100); do ip -o link show wan0 | grep -q 'state UP' && "
+             "ip -o link show wan0p | grep -q 'state UP' && exit 0; sleep 0.05; done; exit 1");
     }
     ~Hub() {
         sh(std::string("ip link del ") + kTunnel);
@@ -110,6 +115,7 @@ public:
         : real_(real), phase_(phase), sabotage_(std::move(sabotage)) {}
 
     Result<nl::KernelState> observe(const OwnedScope& s) override { return real_.observe(s); }
+    Result<OwnedScope> scan_owned() override { return real_.scan_owned(); }
     std::vector<Status> execute(const std::vector<Op>& ops) override {
         if (!fired && !ops.empty() && ops.front().phase() == phase_ && ops.front().kind != OpKind::remove) {
             fired = true;

@@ -140,10 +140,14 @@ expect_ping branch1 10.1.2.1 10.0.1.1
 expect_no_ping branch1 10.1.1.1 10.0.9.1
 expect_no_ping hq 10.0.1.1 10.2.2.1        # branch2 Lab is still out
 
-step "down on every site"
+step "down on every site; branch1's record truncated, branch2's removed"
 for s in "${SITES[@]}"; do
   grep -q '^link avpn-demo$' <<<"$(topo_avpn_dump "$s")" || fail "$s: the dump does not see avpn's link before down"
 done
+# Issue 12, case 3: down used to delete only the rule (the one object found
+# without the record). It now finds avpn's objects by the kernel's markers.
+: >"$TOPO_WORK/state-branch1/applied.state"
+rm "$TOPO_WORK/state-branch2/applied.state"
 for s in "${SITES[@]}"; do
   r=$(avpn "$s" down --json) || fail "$s: down failed: $r"
   echo "   $s: $(jq -c '{changes, deleted}' <<<"$r")"
