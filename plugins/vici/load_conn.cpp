@@ -144,16 +144,27 @@ Result<Secret> read_psk_file(const std::string& path) {
     return Secret(std::string(text));
 }
 
-Result<Section> load_shared_message(const Connection& c, const Secret& psk) {
+std::vector<std::string> shared_owners(const Connection& c) {
     std::vector<std::string> owners;
     if (!c.local_id.empty()) owners.push_back(c.local_id);
     if (!c.remote_id.empty()) owners.push_back(c.remote_id);
     if (c.local_id.empty()) owners.insert(owners.end(), c.local_addrs.begin(), c.local_addrs.end());
     if (c.remote_id.empty()) owners.insert(owners.end(), c.remote_addrs.begin(), c.remote_addrs.end());
+    return owners;
+}
+
+Result<Section> load_shared_message(const std::string& id, const std::vector<std::string>& owners,
+                                    const Secret& psk) {
     Builder b;
-    b.add("id", shared_key_id(c)).add("type", "IKE").add("data", psk.view()).add_list("owners", owners);
+    b.add("id", id).add("type", "IKE").add("data", psk.view()).add_list("owners", owners);
     Result<Section> msg = b.finish();
-    if (!msg) return conn_error(c, msg.error().why);  // the builder's errors never quote values
+    if (!msg) return Error{"load-shared", id, msg.error().why};  // the builder's errors never quote values
+    return msg;
+}
+
+Result<Section> load_shared_message(const Connection& c, const Secret& psk) {
+    Result<Section> msg = load_shared_message(shared_key_id(c), shared_owners(c), psk);
+    if (!msg) return conn_error(c, msg.error().why);
     return msg;
 }
 

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 #include "plugins/vici/connection.hpp"
@@ -52,5 +53,13 @@ Result<Secret> read_psk_file(const std::string& path);
 // the owners are the connection's addresses then. The message holds the
 // secret: never log or dump it.
 Result<Section> load_shared_message(const Connection& c, const Secret& psk);
+
+// The owners load_shared_message gives the connection's key.
+std::vector<std::string> shared_owners(const Connection& c);
+
+// The same message from parts kept in the state directory (journal.hpp), so
+// a replaced or unloaded key can be loaded again as it was.
+Result<Section> load_shared_message(const std::string& id, const std::vector<std::string>& owners,
+                                    const Secret& psk);
 
 }  // namespace avpn::vici

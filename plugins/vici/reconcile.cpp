@@ -27,8 +27,20 @@ Status command(Client& client, const char* cmd, const Section& args) {
     return check_success(cmd, *r);
 }
 
-// Names of connections that have an IKE_SA up or on its way up; one that is
-// already being deleted needs no terminate.
+// Whether a load-conn message's child starts itself (start_action
+// start/trap|start): then unloading or replacing it closed its SAs.
+bool starts(const AppliedConn& a) {
+    const Entry& conn = a.load_conn.entries().front();
+    const Section* children = conn.section.section("children");
+    if (!children) return false;
+    for (const Entry& ch : children->entries())
+        if (ch.kind == Entry::Kind::Section && ch.section.value_or("start_action").find("start") != std::string::npos)
+            return true;
+    return false;
+}
+
+}  // namespace
+
 Result<std::set<std::string>> active_conns(Client& client) {
     std::set<std::string> active;
     Section args;
@@ -44,42 +56,101 @@ Result<std::set<std::string>> active_conns(Client& client) {
     return active;
 }
 
+namespace {
+
 struct Run {
     Client& client;
     const ReconcileOptions& options;
     ReconcileReport report;
+    const Observed* observed = nullptr;  // before this run changed anything
 
     void fail(const std::string& name, Error e) { report.errors.push_back({name, std::move(e)}); }
 
+    // With a journal the first failure ends the run (ReconcileOptions::journal).
+    bool halted() const { return options.journal && !report.errors.empty(); }
+
+    void record(std::string op, Inverse inverse, std::string caveat = {}) {
+        if (options.journal) options.journal->record(std::move(op), std::move(inverse), std::move(caveat));
+    }
+
+    // The inverse that puts back what avpn last loaded under `name`; none
+    // when avpn has no record of it.
+    Inverse restore(Inverse::Kind kind, const std::string& name) const {
+        if (!options.previous) return {};
+        auto p = options.previous->find(name);
+        if (p == options.previous->end()) return {};
+        return Inverse{kind, name, p->second};
+    }
+
+    bool had_key(const std::string& id) const { return observed && observed->shared_ids.contains(id); }
+    bool had_conn(const std::string& name) const { return observed && observed->conns.contains(name); }
+
     bool load_shared(const Connection& c) {
+        if (halted()) return false;
         auto psk = read_psk_file(c.psk_file);
         if (!psk) return fail(c.name, psk.error()), false;
         auto msg = load_shared_message(c, *psk);
         if (!msg) return fail(c.name, msg.error()), false;
         Status st = command(client, "load-shared", *msg);
         if (!st) return fail(c.name, st.error()), false;
+        const std::string id = shared_key_id(c);
+        if (!had_key(id)) {
+            record("load-shared " + id + " (new)", Inverse{Inverse::Kind::unload_shared, id, {}});
+        } else {
+            Inverse inv = restore(Inverse::Kind::load_shared, id);
+            record("load-shared " + id + " (replaced)", inv,
+                   inv.kind == Inverse::Kind::none ? "no record of the previous key's file: charon keeps the new key"
+                                                   : "");
+        }
         return true;
     }
 
     bool load_conn(const Desired& d) {
+        if (halted()) return false;
         Status st = command(client, "load-conn", d.message);
         if (!st) return fail(d.conn.name, st.error()), false;
         report.loaded.push_back(d.conn.name);
+        const std::string& name = d.conn.name;
+        if (!had_conn(name)) {
+            record("load-conn " + name + " (new)", Inverse{Inverse::Kind::unload_conn, name, {}});
+            return true;
+        }
+        Inverse inv = restore(Inverse::Kind::load_conn, name);
+        std::string caveat;
+        if (inv.kind == Inverse::Kind::none)
+            caveat = "no record of its previous definition: charon keeps the new one";
+        else if (starts(inv.previous) || is_initiator(d.conn))
+            caveat = "the reload closed its SAs; the previous definition starts a new one";
+        record("load-conn " + name + " (replaced)", std::move(inv), std::move(caveat));
         return true;
     }
 
     void unload(const std::string& name) {
+        if (halted()) return;
         Status st = command(client, "unload-conn", named_arg("name", name));
         if (!st) return fail(name, st.error());
         report.unloaded.push_back(name);
+        Inverse inv = restore(Inverse::Kind::load_conn, name);
+        std::string caveat;
+        if (inv.kind == Inverse::Kind::none)
+            caveat = "no record of its definition: it stays unloaded";
+        else if (starts(inv.previous))
+            caveat = "the unload closed its SAs; reloading starts a new one";
+        record("unload-conn " + name, std::move(inv), std::move(caveat));
     }
 
     void unload_shared(const std::string& id) {
+        if (halted()) return;
         Status st = command(client, "unload-shared", named_arg("id", id));
-        if (!st) fail(id, st.error());
+        if (!st) return fail(id, st.error());
+        Inverse inv = restore(Inverse::Kind::load_shared, id);
+        record("unload-shared " + id, inv,
+               inv.kind == Inverse::Kind::none ? "no record of the key's file: it stays unloaded" : "");
     }
 
     void terminate(const std::string& name) {
+        if (halted()) return;
+        record("terminate " + name, {}, "a closed SA cannot be restored; its peer must initiate again");
         Section args;
         args.add_value("ike", name);
         args.add_value("timeout", "-1");  // send the DELETE, do not wait for the peer
@@ -109,9 +180,11 @@ struct Run {
     }
 
     void initiate(const Connection& c) {
+        if (halted()) return;
         Status st = vici::initiate(client, c, options.initiate_timeout_ms);
         if (!st) return fail(c.name, st.error());
         report.initiated.push_back(c.name);
+        record("initiate " + c.name, Inverse{Inverse::Kind::terminate, c.name, {}});
     }
 };
 
@@ -167,6 +240,7 @@ Result<ReconcileReport> reconcile(Client& client, const std::vector<Connection>&
 
     auto observed = observe(client, options.verify_listed);
     if (!observed) return observed.error();
+    run.observed = &*observed;
     Fingerprints last = options.state_path.empty() ? Fingerprints{} : load_fingerprints(options.state_path);
     const ReconcilePlan plan = plan_reconcile(mapped, wanted, *observed, last, options.verify_listed);
     if (options.dry_run) {
@@ -194,7 +268,7 @@ Result<ReconcileReport> reconcile(Client& client, const std::vector<Connection>&
     for (const std::string& id : plan.unload_shared) run.unload_shared(id);
     if (Status st = run.terminate_left(run.report.unloaded); !st) return st.error();
 
-    if (!idle_initiators.empty()) {
+    if (!idle_initiators.empty() && !run.halted()) {
         auto active = active_conns(client);
         if (!active) return active.error();
         for (size_t i : idle_initiators)

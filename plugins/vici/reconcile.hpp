@@ -19,6 +19,7 @@
 #include "plugins/vici/client.hpp"
 #include "plugins/vici/connection.hpp"
 #include "plugins/vici/fingerprint_store.hpp"
+#include "plugins/vici/journal.hpp"
 #include "plugins/vici/message.hpp"
 
 namespace avpn::vici {
@@ -28,6 +29,12 @@ struct ReconcileOptions {
     int initiate_timeout_ms = -1;  // vici initiate timeout; -1 returns at once
     bool verify_listed = true;     // cross-check list-conns against the desired config
     bool dry_run = false;          // observe and plan only: the report says what would be done
+    // An apply that can be undone: every op is recorded with its inverse
+    // (journal.hpp), the previous definitions come from `previous`, and the
+    // first failure ends the run, so nothing more needs undoing (an unload's
+    // closed SAs above all). Without a journal, every connection is tried.
+    Journal* journal = nullptr;
+    const Applied* previous = nullptr;
 };
 
 struct ConnError {
@@ -79,6 +86,10 @@ Result<Observed> observe(Client& client, bool with_listed);
 // result means charon could not be asked at all.
 Result<ReconcileReport> reconcile(Client& client, const std::vector<Connection>& desired,
                                   const ReconcileOptions& options);
+
+// Names of connections with an IKE_SA up or on its way up (list-sas); one
+// already DELETING needs no terminate.
+Result<std::set<std::string>> active_conns(Client& client);
 
 // initiate of the connection's child under its own IKE config; timeout_ms −1
 // returns at once (charon goes on in the background).
