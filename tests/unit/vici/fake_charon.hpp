@@ -182,6 +182,16 @@ private:
         std::lock_guard l(mu_);
         const std::string& c = p.name;
         Section ok = kv("success", "yes");
+        const Entry* first = p.message.entries().empty() ? nullptr : &p.message.entries()[0];
+        const std::string subject = c == "load-conn" && first ? first->name
+                                    : c == "load-shared" || c == "unload-shared" ? p.message.value_or("id")
+                                                                                 : p.message.value_or("name");
+        if (refuse.contains(c + " " + subject)) {
+            Section r = kv("success", "no");
+            r.add_value("errmsg", "refused by the test");
+            put(fd, {PacketType::CmdResponse, "", r});
+            return true;
+        }
         if (c == "get-conns" || c == "get-shared") {
             std::vector<std::string> names;
             if (c == "get-conns")
@@ -236,6 +246,7 @@ public:
     std::map<std::string, Section> conns;
     std::map<std::string, std::string> shared;
     std::map<std::string, int> loads;
+    std::set<std::string> refuse;  // "<command> <name or id>" answered success=no
     std::set<std::string> active;
     std::vector<std::string> initiated;
     std::vector<std::string> terminated;
