@@ -61,11 +61,9 @@ int run_one_shot(const ApplyArgs& a) {
     auto kernel = [&](const nl::KernelState& d, const OwnedScope& scope) {
         return apply(d, scope, kernel_port, a.dry_run);
     };
+    if (!a.dry_run) o.save = [&](const AppliedRecord& rec) { return runtime::save_applied(state, rec, a.file); };
     runtime::SiteApplyResult r = runtime::apply_site(intent, planned.state, *last, kernel_port, kernel, o);
-    report::Printed p = report::apply_output("apply", r, a.json, a.dry_run);
-    if (p.exit == kOk && !a.dry_run)
-        if (Status s = runtime::save_applied(state, r.record, a.file); !s) report::add_failure(p, "apply", s.error());
-    return print(p);
+    return print(report::apply_output("apply", r, a.json, a.dry_run));
 }
 
 // Seconds of --confirm, or 0 after printing why it is not a duration in bounds.

@@ -79,6 +79,7 @@ Printed apply_output(std::string_view command, const runtime::SiteApplyResult& r
     p.out = apply_report(r.kernel, dry_run, &r.ipsec, json);
     for (const std::string& w : r.warnings) p.err += "avpnctl " + std::string(command) + ": warning: " + w + "\n";
     p.exit = r.ok() ? kOk : kFailed;
+    if (r.record_failure) add_failure(p, command, *r.record_failure);
     return p;
 }
 

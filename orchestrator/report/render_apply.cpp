@@ -55,7 +55,7 @@ void ipsec_json(JsonWriter& w, const runtime::IpsecOutcome* ip) {
     w.key("error");
     if (ip->failure) error_json_value(w, *ip->failure);
     else w.null();
-    w.field_strings("undone", ip->undone);
+    w.field_strings("undone", ip->undone).field_strings("not_undone", ip->not_undone);
     w.field("kernel_rolled_back", ip->kernel_rolled_back);
     w.key("rollback_errors").begin_array();
     for (const Error& e : ip->undo_errors) error_json_value(w, e);
@@ -69,9 +69,10 @@ void ipsec_json(JsonWriter& w, const runtime::IpsecOutcome* ip) {
 
 std::string ipsec_text(const runtime::IpsecOutcome& ip, bool dry_run) {
     std::ostringstream o;
-    if (ip.failure) {
-        o << "ipsec failed: " << ip.failure->str() << "\n";
-        if (!ip.undone.empty()) o << "unloaded again: " << joined(ip.undone) << "\n";
+    if (ip.failure || ip.charon_undone) {
+        if (ip.failure) o << "ipsec failed: " << ip.failure->str() << "\n";
+        if (!ip.undone.empty()) o << "undone in charon: " << joined(ip.undone) << "\n";
+        for (const std::string& n : ip.not_undone) o << "not undone: " << n << "\n";
         for (const Error& e : ip.undo_errors) o << "ipsec rollback error: " << e.str() << "\n";
         if (ip.kernel_rolled_back) {
             if (ip.kernel_undo_errors.empty())

@@ -37,7 +37,8 @@ DownReport down_site(const StateDir& state, const std::string& vici_socket, Kern
     if (d.kernel.failure) return d;
     if (Status s = state.clear(); !s) return d.failure = s.error(), d;
     for (const std::string& f :
-         {fingerprints_path(state.path()), failures_path(state.path()), retries_path(state.path())})
+         {fingerprints_path(state.path()), applied_conns_path(state.path()), failures_path(state.path()),
+          retries_path(state.path())})
         ::unlink(f.c_str());
     return d;
 }

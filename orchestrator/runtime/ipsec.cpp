@@ -1,6 +1,10 @@
 #include "orchestrator/runtime/ipsec.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -62,6 +66,23 @@ void settle(vici::Client& charon, const std::vector<std::string>& names, const v
 std::string fingerprints_path(const std::string& state_dir) { return state_dir + "/vici.fingerprints"; }
 std::string failures_path(const std::string& state_dir) { return state_dir + "/ipsec.failures"; }
 std::string retries_path(const std::string& state_dir) { return state_dir + "/ipsec.retry"; }
+std::string applied_conns_path(const std::string& state_dir) { return state_dir + "/vici.applied"; }
+
+void undo_ipsec(vici::Client& charon, IpsecOutcome& out, const std::string& state_dir) {
+    vici::UndoReport u = out.journal.undo(charon);
+    out.charon_undone = true;
+    out.undone = std::move(u.undone);
+    out.not_undone = std::move(u.not_undone);
+    out.undo_errors.insert(out.undo_errors.end(), u.errors.begin(), u.errors.end());
+    const std::string fps = fingerprints_path(state_dir);
+    if (out.undo_errors.empty()) {
+        if (Status s = vici::save_fingerprints(fps, out.fingerprints_before); !s) out.undo_errors.push_back(s.error());
+    } else if (::unlink(fps.c_str()) != 0 && errno != ENOENT) {
+        out.undo_errors.push_back(Error{"remove", fps, std::strerror(errno), errno});
+    }
+    if (Status a = vici::save_applied(applied_conns_path(state_dir), out.applied_before); !a)
+        out.undo_errors.push_back(a.error());
+}
 
 Result<std::unique_ptr<vici::Client>> connect_charon(const std::string& socket) {
     vici::ClientOptions o;
@@ -102,36 +123,28 @@ IpsecOutcome apply_ipsec(vici::Client& charon, const std::vector<vici::Connectio
     Listening listening(charon, tracker);
     if (!listening.ok()) out.warnings.push_back("could not subscribe to charon's log: failures will not be recorded");
 
-    auto before = vici::observe(charon, false);
-    if (!before) {
-        out.failure = before.error();
-        return out;
-    }
+    out.fingerprints_before = vici::load_fingerprints(ro.state_path);
+    out.applied_before = vici::load_applied(applied_conns_path(state_dir));
+    ro.journal = &out.journal;
+    ro.previous = &out.applied_before;
     auto r = vici::reconcile(charon, desired, ro);
+    if (r) out.report = std::move(*r);
     if (!r) {
-        out.failure = r.error();
-        return out;
-    }
-    out.report = std::move(*r);
-    if (!out.report.ok()) {
+        out.failure = r.error();  // charon stopped answering midway: undo what it did take
+    } else if (!out.report.ok()) {
         const vici::ConnError& first = out.report.errors.front();
-        out.failure = Error{"ipsec connection " + first.name, first.error.where,
-                            "charon: " + first.error.why};
-        // charon has no journal: undo what this apply added; a changed
-        // connection keeps its new configuration (docs/vici.md).
-        std::vector<std::string> added;
-        for (const std::string& n : out.report.loaded)
-            if (!before->conns.contains(n)) added.push_back(n);
-        for (const vici::ConnError& e : out.report.errors)
-            if (!before->conns.contains(e.name) && e.name.starts_with(vici::kConnPrefix)) added.push_back(e.name);
-        if (!added.empty()) {
-            auto u = vici::unload_owned(charon, added);
-            if (!u) out.undo_errors.push_back(u.error());
-            else {
-                out.undone = u->unloaded;
-                for (const auto& e : u->errors) out.undo_errors.push_back(e.error);
-            }
+        out.failure = Error{"ipsec connection " + first.name, first.error.where, "charon: " + first.error.why};
+    } else {
+        vici::Applied now;
+        for (const vici::Connection& c : desired) {
+            auto a = vici::applied_conn(c);  // mapped before: cannot fail here
+            if (a) now[c.name] = std::move(*a);
         }
+        // Without this record the next apply could not undo its replaces.
+        if (Status s = vici::save_applied(applied_conns_path(state_dir), now); !s) out.failure = s.error();
+    }
+    if (out.failure) {
+        undo_ipsec(charon, out, state_dir);
         return out;
     }
 

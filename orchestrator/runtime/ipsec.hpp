@@ -12,6 +12,7 @@
 #include "common/result.hpp"
 #include "plugins/vici/client.hpp"
 #include "plugins/vici/connection.hpp"
+#include "plugins/vici/journal.hpp"
 #include "plugins/vici/reconcile.hpp"
 #include "plugins/vici/retry.hpp"
 #include "plugins/vici/status.hpp"
@@ -22,6 +23,10 @@ namespace avpn::runtime {
 std::string fingerprints_path(const std::string& state_dir);
 std::string failures_path(const std::string& state_dir);
 std::string retries_path(const std::string& state_dir);  // written by avpnd only
+// The load-conn messages avpn last sent (vici/journal.hpp): what undoing a
+// replace or an unload loads again. Also avpnd's, not its in-memory ipsec_:
+// that is empty after a restart, while the file holds what charon was given.
+std::string applied_conns_path(const std::string& state_dir);
 
 // What the charon step did; rendered by render_apply.
 struct IpsecOutcome {
@@ -30,8 +35,15 @@ struct IpsecOutcome {
     vici::ReconcileReport report;
     std::vector<vici::TunnelStatus> tunnels;  // after the settle wait
     std::optional<Error> failure;             // charon unreachable, or it refused a connection
-    std::vector<std::string> undone;          // connections unloaded again after a failure
-    std::vector<Error> undo_errors;           // ... and what failed while doing so
+    // charon's ops of this apply with their inverses, kept until the apply is
+    // recorded: a failure after charon undoes them too (undo_ipsec).
+    vici::Journal journal;
+    vici::Fingerprints fingerprints_before;  // restored with the undo
+    vici::Applied applied_before;
+    bool charon_undone = false;              // the journal was run backwards
+    std::vector<std::string> undone;         // charon ops undone, newest first
+    std::vector<std::string> not_undone;     // what the undo could not give back (closed SAs ...)
+    std::vector<Error> undo_errors;          // inverses charon refused
     bool kernel_rolled_back = false;          // the kernel part was undone after `failure`
     std::vector<Error> kernel_undo_errors;
     std::vector<std::string> warnings;
@@ -45,12 +57,19 @@ Result<std::unique_ptr<vici::Client>> connect_charon(const std::string& socket);
 Status preflight_ipsec(const std::vector<vici::Connection>& desired);
 
 // Reconciles charon with `desired` (an empty list unloads avpn's
-// connections). On a refused connection, connections this call loaded anew
-// are unloaded again and `failure` names the connection and charon's reason.
+// connections), journaled. On the first failure the run stops, what it did is
+// undone (undo_ipsec) and `failure` names the connection and charon's reason.
+// On success the definitions are recorded for the next apply's undo.
 // Then waits up to settle_seconds until every initiator it loaded or
 // initiated is up or has failed, and records failures.
 IpsecOutcome apply_ipsec(vici::Client& charon, const std::vector<vici::Connection>& desired,
                          const std::string& state_dir, int settle_seconds, bool dry_run);
+
+// Undoes charon's part of an apply after a failure (of charon, or anything
+// later): the journal newest first, then the fingerprint and definition
+// files as they were. A failed inverse removes the fingerprints, so the next
+// apply reloads rather than trusting them.
+void undo_ipsec(vici::Client& charon, IpsecOutcome& outcome, const std::string& state_dir);
 
 // Unloads the named connections (avpn's own, from the state directory).
 IpsecOutcome down_ipsec(vici::Client& charon, const std::vector<std::string>& names);

@@ -114,7 +114,8 @@ ConvergeReport Site::apply_full(IncrementalPlanner::Update& u, const std::string
         out.applied.emplace().refused = last.error();
         return out;
     }
-    SiteApplyOptions o{options_.config, options_.state_dir, options_.vici_socket, settle, false};
+    SiteApplyOptions o{options_.config, options_.state_dir, options_.vici_socket, settle, false, {}};
+    o.save = [&](const AppliedRecord& rec) { return save_applied(state_, rec, options_.config); };
     auto kernel = [&](const nl::KernelState& d, const OwnedScope& scope) {
         return reconciler_.apply_full(d, scope, false);
     };
@@ -122,13 +123,15 @@ ConvergeReport Site::apply_full(IncrementalPlanner::Update& u, const std::string
     for (const std::string& w : r.warnings) log_("warning: " + w);
     if (r.ipsec.kernel_rolled_back) reconciler_.forget();  // the image saw the apply, not its undo
     if (!r.ok()) {
-        const Error& e = r.refused ? *r.refused : r.kernel.failure ? *r.kernel.failure : *r.ipsec.failure;
+        const Error& e = r.refused         ? *r.refused
+                         : r.kernel.failure ? *r.kernel.failure
+                         : r.ipsec.failure  ? *r.ipsec.failure
+                                            : *r.record_failure;
         out.line = "full apply (" + why + ") failed: " + e.str();
         log_(out.line);
         planner_.forget();
         return out;
     }
-    if (Status s = save_applied(state_, r.record, options_.config); !s) log_("save the state: " + s.error().str());
     scope_.owned = r.record.owned;
     ipsec_ = u.plan.state.ipsec;
     wireguard_.reset(u.plan.state.wireguard);

@@ -37,6 +37,11 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
         }
     }
 
+    auto roll_back_kernel = [&] {
+        r.ipsec.kernel_undo_errors = roll_back(r.kernel, port);
+        r.ipsec.kernel_rolled_back = true;
+        r.kernel.applied = false;
+    };
     // The record's scope plus what the kernel shows as avpn's: a killed
     // apply's objects (say, of an interface name since changed) are removed,
     // not left to hold the new one's port.
@@ -45,15 +50,18 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
     r.kernel = kernel(plan, scope);
     if (!r.kernel.failure && charon) {
         r.ipsec = apply_ipsec(*charon, conns, o.state_dir, o.settle_seconds, o.dry_run);
-        if (r.ipsec.failure && !o.dry_run) {
-            r.ipsec.kernel_undo_errors = roll_back(r.kernel, port);
-            r.ipsec.kernel_rolled_back = true;
-            r.kernel.applied = false;
-        }
+        if (r.ipsec.failure && !o.dry_run) roll_back_kernel();  // charon's part is undone already
     }
     r.warnings.insert(r.warnings.end(), r.ipsec.warnings.begin(), r.ipsec.warnings.end());
     r.record = record_of(intent, plan, o.config_path);
     for (const std::string& n : unreachable_leftovers) r.record.ipsec_connections.push_back(n);
+    if (r.ok() && !o.dry_run && o.save) {
+        if (Status s = o.save(r.record); !s) {
+            r.record_failure = s.error();
+            if (charon) undo_ipsec(*charon, r.ipsec, o.state_dir);
+            roll_back_kernel();
+        }
+    }
     return r;
 }
 

@@ -1,8 +1,9 @@
 // One apply of a site's whole plan, shared by `avpnctl apply` and avpnd:
 // everything that can fail without touching anything first (PSK files, the
 // load-conn mapping, charon reachable), then the kernel (it has a journal),
-// then charon (it has none). If charon refuses a connection, the connections
-// this apply added are unloaded again and the kernel part is rolled back.
+// then charon (its ops journaled with their inverses, vici/journal.hpp), then
+// the record in the state directory. A failure in any of them undoes the
+// earlier ones, newest first: charon's ops, then the kernel's journal.
 // Kernel first also means an XFRM interface exists before charon installs
 // SAs carrying its if_id.
 #pragma once
@@ -26,6 +27,9 @@ struct SiteApplyOptions {
     std::string vici_socket;
     int settle_seconds = 10;
     bool dry_run = false;
+    // Records a successful apply (save_applied); its failure undoes the apply,
+    // since `down` could not find what the record lacks. Empty: not recorded.
+    std::function<Status(const AppliedRecord&)> save;
 };
 
 struct SiteApplyResult {
@@ -34,7 +38,8 @@ struct SiteApplyResult {
     IpsecOutcome ipsec;
     std::vector<std::string> warnings;
     AppliedRecord record;  // what the state directory keeps after a success
-    bool ok() const { return !refused && !kernel.failure && !ipsec.failure; }
+    std::optional<Error> record_failure;  // options.save failed: charon and the kernel were undone
+    bool ok() const { return !refused && !kernel.failure && !ipsec.failure && !record_failure; }
 };
 
 // Applies the kernel objects of a plan within a scope (apply(), or the
