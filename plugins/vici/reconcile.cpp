@@ -30,6 +30,7 @@ Status command(Client& client, const char* cmd, const Section& args) {
 // Whether a load-conn message's child starts itself (start_action
 // start/trap|start): then unloading or replacing it closed its SAs.
 bool starts(const AppliedConn& a) {
+    if (a.load_conn.entries().empty()) return false;
     const Entry& conn = a.load_conn.entries().front();
     const Section* children = conn.section.section("children");
     if (!children) return false;
