@@ -65,7 +65,7 @@ snapshot() {
     swanctl_at a --list-conns >"$WORK/a/$1.conns" 2>&1 || fail "swanctl --list-conns"
     {
         in_ns a ip -d link show | sed 's/ state [A-Z]*//'
-        in_ns a ip addr show
+        in_ns a ip addr show | sed 's/ tentative//'  # IPv6 DAD of the veth may still run at the first snapshot
         in_ns a ip rule show
         in_ns a ip route show table all | grep -v 'table 220'
     } >"$WORK/a/$1.ip"
