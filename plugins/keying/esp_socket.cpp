@@ -1,0 +1,104 @@
+#include "plugins/keying/esp_socket.hpp"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/udp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+namespace avpn::keying {
+
+namespace {
+
+Error sys_error(std::string what, Family f, uint16_t port, int err) {
+    return Error{std::move(what), std::string(family_name(f)) + " UDP port " + std::to_string(port),
+                 std::strerror(err), err};
+}
+
+}  // namespace
+
+const char* family_name(Family f) { return f == Family::v4 ? "IPv4" : "IPv6"; }
+
+Result<EspSocket> EspSocket::open(Family family, uint16_t port) {
+    const int af = family == Family::v4 ? AF_INET : AF_INET6;
+    int fd = ::socket(af, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_UDP);
+    if (fd < 0) return sys_error("open an ESP-in-UDP socket", family, port, errno);
+    EspSocket s(fd, family, port);  // closes fd on every error below
+    int one = 1;
+    // Without V6ONLY an IPv6 wildcard socket would also take IPv4 and
+    // collide with the group's IPv4 socket on the same port.
+    if (af == AF_INET6 && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
+        return sys_error("set IPV6_V6ONLY", family, port, errno);
+    int rc;
+    if (af == AF_INET) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_ANY);
+        rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    } else {
+        sockaddr_in6 a{};
+        a.sin6_family = AF_INET6;
+        a.sin6_port = htons(port);
+        a.sin6_addr = in6addr_any;
+        rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    }
+    if (rc != 0) return sys_error("bind the ESP-in-UDP socket", family, port, errno);
+    // Set after bind, as IKE daemons do: once set, ESP arriving on the port
+    // is the kernel's, so the socket must be the one that keeps the port.
+    int encap = UDP_ENCAP_ESPINUDP;
+    if (::setsockopt(fd, IPPROTO_UDP, UDP_ENCAP, &encap, sizeof encap) != 0)
+        return sys_error("set UDP_ENCAP_ESPINUDP", family, port, errno);
+    return s;
+}
+
+EspSocket::EspSocket(EspSocket&& o) noexcept : fd_(o.fd_), family_(o.family_), port_(o.port_) { o.fd_ = -1; }
+
+EspSocket& EspSocket::operator=(EspSocket&& o) noexcept {
+    if (this != &o) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = o.fd_;
+        family_ = o.family_;
+        port_ = o.port_;
+        o.fd_ = -1;
+    }
+    return *this;
+}
+
+EspSocket::~EspSocket() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::optional<Datagram>> EspSocket::receive() {
+    std::vector<uint8_t> buf(65536);
+    sockaddr_storage from{};
+    socklen_t len = sizeof from;
+    ssize_t n;
+    do {
+        n = ::recvfrom(fd_, buf.data(), buf.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<Datagram>();
+        return sys_error("read the ESP-in-UDP socket", family_, port_, errno);
+    }
+    Datagram d;
+    buf.resize(size_t(n));
+    d.bytes = std::move(buf);
+    if (from.ss_family == AF_INET) {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(&from);
+        d.from.addr = IpAddr::v4(ntohl(a->sin_addr.s_addr));
+        d.from.port = ntohs(a->sin_port);
+    } else {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&from);
+        d.from.addr.family = Family::v6;
+        std::memcpy(d.from.addr.bytes.data(), &a->sin6_addr, 16);
+        d.from.port = ntohs(a->sin6_port);
+    }
+    return std::optional<Datagram>(std::move(d));
+}
+
+}  // namespace avpn::keying
