@@ -3,6 +3,7 @@
 #include <linux/netlink.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <sstream>
 
@@ -197,7 +198,23 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
         planner_.forget();
         u = planner_.update(*intent_, inputs);
     }
-    ConvergeReport r = u.full ? apply_full(u, why, t0, settle) : apply_change(u, why, t0);
+    // The XFRM groups' sockets before any kernel write: a port held by
+    // someone else fails this converge with the kernel untouched. What it
+    // opened is closed again if the apply fails, what the intent no longer
+    // has once it succeeds.
+    std::vector<EspSocketWant> sockets_before = esp_.held(), sockets_want = esp_sockets_of(*intent_);
+    ConvergeReport r;
+    if (Status s = (u.full && !u.plan.ok()) ? Status{} : open_esp_sockets(sockets_want, sockets_before); !s) {
+        r.line = std::string(u.full ? "full apply" : "change") + " (" + why + ") failed: " + s.error().str();
+        log_(r.line);
+        r.applied.emplace().refused = s.error();
+        planner_.forget();
+        last_ok_ = false;
+        last_converge_ = LastConverge{int64_t(std::time(nullptr)), false, r.line};
+        return r;
+    }
+    r = u.full ? apply_full(u, why, t0, settle) : apply_change(u, why, t0);
+    close_esp_sockets(r.ok ? sockets_want : sockets_before);
     last_ok_ = r.ok;
     refresh_own_ports();
     if (!last_ok_) wireguard_.clear();  // nothing to compare with until an apply succeeds
@@ -206,6 +223,19 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
     if (!r.ok && !full && !u.full) return converge_report(true, why + ", in full", settle);
     last_converge_ = LastConverge{int64_t(std::time(nullptr)), r.ok, r.line};
     return r;
+}
+
+Status Site::open_esp_sockets(const std::vector<EspSocketWant>& want, const std::vector<EspSocketWant>& held) {
+    if (Status s = esp_.open(want); !s) return s;
+    for (const EspSocketWant& w : want)
+        if (!std::binary_search(held.begin(), held.end(), w)) log_("esp-in-udp: holding " + describe(w));
+    return {};
+}
+
+void Site::close_esp_sockets(const std::vector<EspSocketWant>& keep) {
+    for (const EspSocketWant& w : esp_.held())
+        if (!std::binary_search(keep.begin(), keep.end(), w)) log_("esp-in-udp: closed " + describe(w));
+    esp_.keep_only(keep);
 }
 
 void Site::retry_ipsec() {

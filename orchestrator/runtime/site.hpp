@@ -19,6 +19,10 @@
 // - wireguard_drift(): reads the owned WireGuard devices back and compares
 //   them with what was last applied (wireguard_watch.hpp): WireGuard raises
 //   no notification, so avpnd polls.
+// - the ESP-in-UDP sockets of its XFRM groups (esp_sockets.hpp): opened by
+//   the converge that first plans a group, before the kernel is written
+//   (a port in use fails that apply with nothing changed), held across
+//   converges, closed when the group goes and at down.
 // A bad config on reload is reported and the running state kept.
 //
 // Through avpnd's control socket (site_control.cpp) the site is also changed
@@ -42,6 +46,7 @@
 #include "orchestrator/runtime/config_snapshot.hpp"
 #include "orchestrator/runtime/down.hpp"
 #include "orchestrator/runtime/drift.hpp"
+#include "orchestrator/runtime/esp_sockets.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
 #include "orchestrator/runtime/wireguard_watch.hpp"
 #include "plugins/vici/retry.hpp"
@@ -119,6 +124,7 @@ public:
     const Intent& intent() const { return *intent_; }
     const SiteOptions& options() const { return options_; }
     const WatchScope& watch_scope() const { return scope_; }
+    std::vector<EspSocketWant> esp_sockets() const { return esp_.held(); }
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -129,6 +135,8 @@ private:
     ConvergeReport apply_full(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0, int settle);
     ConvergeReport apply_change(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0);
     void refresh_own_ports();
+    Status open_esp_sockets(const std::vector<EspSocketWant>& want, const std::vector<EspSocketWant>& held);
+    void close_esp_sockets(const std::vector<EspSocketWant>& keep);  // and logs each closed one
 
     SiteOptions options_;
     Log log_;
@@ -146,6 +154,7 @@ private:
     WireguardExpectation wireguard_;       // the WireGuard devices as last applied
     vici::RetrySchedule retry_;
     std::shared_ptr<wg::Supervisor> wireguard_go_;  // shared with the port, which starts and adopts
+    EspSockets esp_;                                // the XFRM groups' ESP-in-UDP sockets
 };
 
 }  // namespace avpn::runtime

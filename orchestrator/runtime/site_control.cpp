@@ -67,6 +67,9 @@ DownReport Site::down() {
         return d;
     }
     idle_ = true;
+    // The XFRM interfaces and SAs are gone: nothing is left for the kernel
+    // to decapsulate into, and the ports are free for whoever runs next.
+    close_esp_sockets({});
     ipsec_.clear();
     wireguard_.clear();  // nothing of the site is left to poll
     retry_ = vici::RetrySchedule(vici::RetryPolicy{options_.retry_first, options_.retry_max});
