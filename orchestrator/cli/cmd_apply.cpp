@@ -8,6 +8,10 @@
 // printed here (identical to the one-shot's). --confirm DURATION applies on
 // trial, which only avpnd can hold: it rolls back unless `avpnctl confirm`
 // comes in time. --dry-run stays local: it changes nothing.
+//
+// Without avpnd a site with an XFRM group is refused before anything is
+// touched (exit 7, naming the group and where its transport is set): the
+// group's ESP-in-UDP socket must outlive the apply, and only avpnd holds it.
 #include <filesystem>
 
 #include "orchestrator/cli/command.hpp"
@@ -38,6 +42,10 @@ struct ApplyArgs {
 int run_one_shot(const ApplyArgs& a) {
     Loaded l = load_site_file(a.file, runtime::LoadFor::apply, a.json);
     if (l.exit_code != kOk) return l.exit_code;
+    // An XFRM group's ESP-in-UDP socket must be held after this process
+    // exits: only avpnd can, so the one-shot touches nothing (a dry run
+    // changes nothing and goes ahead).
+    if (!a.dry_run && !l.needs_daemon.empty()) return print(needs_avpnd("apply", a.control_socket, l.needs_daemon));
     const Intent& intent = *l.intent;
 
     StateDir state(a.state_dir);

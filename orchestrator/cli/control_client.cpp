@@ -86,4 +86,13 @@ report::Printed needs_avpnd(std::string_view command, const std::string& socket,
     return fail(command, std::string(what_for) + " needs avpnd, and none answers on " + socket, report::kNoDaemon);
 }
 
+report::Printed needs_avpnd(std::string_view command, const std::string& socket, const Errors& settings) {
+    report::Printed p{"", "", report::kNoDaemon};
+    for (const Error& e : settings)
+        p.err += "avpnctl " + std::string(command) + ": " + e.where + ": " + e.why +
+                 "; start avpnd (systemctl start avpnd) and apply again\n";
+    p.err += "avpnctl " + std::string(command) + ": no avpnd answers on " + socket + "; nothing was changed\n";
+    return p;
+}
+
 }  // namespace avpn::cli

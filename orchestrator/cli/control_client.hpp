@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.hpp"
+
 #include "orchestrator/control/protocol.hpp"
 #include "orchestrator/report/printed.hpp"
 
@@ -46,5 +48,9 @@ private:
 
 // The message of exit 7 for a command that needs avpnd.
 report::Printed needs_avpnd(std::string_view command, const std::string& socket, std::string_view what_for);
+// The same for settings of a site only avpnd acts on (runtime/load.hpp,
+// LoadedSite::needs_daemon): one line each, with its place, before anything
+// is touched.
+report::Printed needs_avpnd(std::string_view command, const std::string& socket, const Errors& settings);
 
 }  // namespace avpn::cli

@@ -14,6 +14,7 @@ Loaded load_site_file(const std::string& path, runtime::LoadFor purpose, bool js
     if (out.exit_code != kOk) return out;
     out.intent = std::move(site.intent);
     out.state = std::move(site.state);
+    out.needs_daemon = std::move(site.needs_daemon);
     return out;
 }
 

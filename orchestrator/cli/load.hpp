@@ -15,6 +15,7 @@ struct Loaded {
     std::optional<Intent> intent;
     std::optional<DesiredState> state;  // set when planning was asked for and succeeded
     int exit_code = 0;                  // kOk, or kInvalid after printing why
+    Errors needs_daemon;                // settings only avpnd acts on (runtime/load.hpp)
 };
 
 // Loads FILE; prints every error and warning to stderr (or, with json, as a

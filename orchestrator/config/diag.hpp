@@ -21,6 +21,10 @@ struct Diag {
     // Settings the language accepts but this version does not act on yet:
     // `check` warns about them, apply and avpnd refuse them.
     Errors not_acted_on;
+    // Settings avpnd acts on but a one-shot `avpnctl apply` cannot: they
+    // need something held between applies (an XFRM group's ESP-in-UDP
+    // socket). The one-shot refuses them, `check` and `plan` say so.
+    Errors needs_daemon;
 
     void error(const SourceLoc& at, std::string field, std::string message) {
         errors.push_back(Error{std::move(field), at.str(), std::move(message)});
@@ -30,6 +34,9 @@ struct Diag {
     }
     void inactive(const SourceLoc& at, std::string field, std::string message) {
         not_acted_on.push_back(Error{std::move(field), at.str(), std::move(message)});
+    }
+    void daemon_only(const SourceLoc& at, std::string field, std::string message) {
+        needs_daemon.push_back(Error{std::move(field), at.str(), std::move(message)});
     }
 };
 

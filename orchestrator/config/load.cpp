@@ -102,6 +102,8 @@ LoadResult load_site_text(std::string_view toml, const std::string& path, const 
     out.warnings = std::move(l.diag.warnings);
     sort_by_place(l.diag.not_acted_on);
     out.not_acted_on = std::move(l.diag.not_acted_on);
+    sort_by_place(l.diag.needs_daemon);
+    out.needs_daemon = std::move(l.diag.needs_daemon);
     if (out.errors.empty()) out.intent = std::move(l.intent);
     return out;
 }

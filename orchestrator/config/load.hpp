@@ -29,6 +29,7 @@ struct LoadResult {
     Errors errors;
     Errors warnings;
     Errors not_acted_on;  // accepted, not acted on yet (diag.hpp): apply refuses, check warns
+    Errors needs_daemon;  // acted on by avpnd only (diag.hpp): the one-shot apply refuses, check notes it
     bool ok() const { return intent.has_value() && errors.empty(); }
 };
 

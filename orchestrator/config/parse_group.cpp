@@ -91,6 +91,18 @@ void read_roles_lists(Fields& f, Group& g) {
     if (auto v = f.prefixes("advertise")) g.advertise = *v;
 }
 
+// An XFRM group needs its ESP-in-UDP socket held for as long as it exists,
+// which only avpnd can do. Noted at the place that makes the group XFRM:
+// the group's own transport, else its member list header's.
+void note_xfrm_needs_daemon(Loader& l, const GroupState& st, const Group& g, Fields& f) {
+    if (g.transport != Transport::xfrm) return;
+    const Where& h = st.members.header.where;
+    bool own = f.has("transport") && !f.bad("transport");
+    l.diag.daemon_only(own ? f.loc("transport") : h.loc("transport"), own ? f.path("transport") : h.field("transport"),
+                       "group \"" + shown(g.name) + "\" (transport = \"xfrm\") needs avpnd: it holds the group's "
+                       "ESP-in-UDP socket on port " + std::to_string(g.listen_port));
+}
+
 void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t index) {
     Fields f(c, *t.table, t.path);
     Group g;
@@ -108,6 +120,7 @@ void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t ind
     GroupState state;
     load_member_list(l, state, g, f);
     apply_group_header(l, state, g, f);  // the transport is known from here on
+    note_xfrm_needs_daemon(l, state, g, f);
     if (auto v = f.choice<WgBackend>("wireguard_backend", {{"auto", WgBackend::automatic},
                                                            {"kernel", WgBackend::kernel},
                                                            {"userspace", WgBackend::userspace}})) {

@@ -23,6 +23,14 @@ LoadedSite loaded_site(const std::string& path, LoadResult lr, LoadFor purpose) 
             out.warnings.push_back(std::move(e));
         }
     }
+    for (Error& e : lr.needs_daemon) {
+        if (purpose == LoadFor::apply) {
+            out.needs_daemon.push_back(std::move(e));
+        } else if (purpose == LoadFor::check) {
+            e.why += " (apply needs avpnd)";
+            out.warnings.push_back(std::move(e));
+        }
+    }
     if (!out.errors.empty()) return out;
     if (purpose == LoadFor::check) {
         PlanOutcome po = plan(*lr.intent);

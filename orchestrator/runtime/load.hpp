@@ -21,6 +21,9 @@ struct LoadedSite {
     std::optional<DesiredState> state;  // set when planning was asked for and succeeded
     Errors errors;                      // the file's, then the planner's
     Errors warnings;
+    // Settings only avpnd acts on (an XFRM group), kept apart for an apply:
+    // avpnd and a dry run go ahead, the one-shot apply refuses them by name.
+    Errors needs_daemon;
     bool ok() const { return errors.empty() && intent.has_value(); }
 };
 
@@ -33,6 +36,9 @@ enum class LoadFor {
     member,  // `member`: the file alone
     apply,   // one-shot apply and avpnd; they plan with live inputs themselves
 };
+// Settings only avpnd acts on (config/diag.hpp, needs_daemon) are warnings
+// ending "(apply needs avpnd)" for check, nothing for member, and for an
+// apply LoadedSite::needs_daemon: avpnd acts on them, the one-shot refuses.
 
 LoadedSite load_site(const std::string& path, LoadFor purpose);
 
