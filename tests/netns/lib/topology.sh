@@ -214,4 +214,10 @@ topo_avpn() {
 # topo_avpnd_socket SITE: the control socket of SITE's avpnd in this test.
 topo_avpnd_socket() { echo "$TOPO_WORK/run/avpnd-$1.sock"; }
 
+# topo_udp_holder SITE PORT: who holds UDP port PORT in SITE, as ss names it
+# ("avpnd",pid=812,fd=9), one socket per line; nothing when the port is free.
+topo_udp_holder() {
+  ip netns exec "$(topo_ns "$1")" ss -Huanp "sport = :$2" | grep -o 'users:(([^)]*))' | sed 's/^users:((//; s/))$//' | sort
+}
+
 topo_fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -46,3 +46,35 @@ TEST_CASE("the defaults act: nothing is marked") {
     expect_ok(r);
     CHECK(r.not_acted_on.empty());
 }
+
+// An XFRM group needs its ESP-in-UDP socket held between applies, which only
+// avpnd does: LoadResult::needs_daemon names it at the place that makes the
+// group XFRM, with its port, so the one-shot apply can refuse it by name.
+TEST_CASE("an XFRM group is marked as needing avpnd, at its transport, with its port") {
+    auto r = load(kHub + "[autovpn]\ngroup = \"corp\"\ntransport = \"xfrm\"\nlisten_port = 4600\n");
+    expect_ok(r);
+    CHECK(r.not_acted_on.empty());
+    REQUIRE(r.needs_daemon.size() == 1);
+    const Error& e = r.needs_daemon[0];
+    CHECK(e.what == "autovpn.transport");
+    CHECK(e.where == "/cfg/site.toml:8:13");
+    CHECK(e.why == "group \"corp\" (transport = \"xfrm\") needs avpnd: it holds the group's ESP-in-UDP socket on port 4600");
+}
+
+TEST_CASE("an XFRM group by its member list's header is marked at the header") {
+    MemFiles f;
+    f.put("/cfg/members.toml", "[group]\nname = \"corp\"\ntransport = \"xfrm\"\n[[member]]\nname = \"hq\"\nrole = \"hub\"\n"
+                               "public_key = \"" + pub(1) + "\"\n");
+    auto r = load(kHub + "[autovpn]\ngroup = \"corp\"\nmembers = \"members.toml\"\n", f);
+    expect_ok(r);
+    REQUIRE(r.needs_daemon.size() == 1);
+    CHECK(r.needs_daemon[0].what == "group.transport");
+    CHECK(r.needs_daemon[0].where == "/cfg/members.toml:3:13");
+    CHECK(r.needs_daemon[0].why.find("on port 51820") != std::string::npos);
+}
+
+TEST_CASE("WireGuard groups need no avpnd") {
+    auto r = load(kHub + "[autovpn]\ngroup = \"corp\"\ntransport = \"wireguard\"\n");
+    expect_ok(r);
+    CHECK(r.needs_daemon.empty());
+}
