@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# `avpnctl apply` with transport = "xfrm", end to end, on a kernel that has
-# ESP and XFRM interfaces (the VM tier runs the netns label there; this host
-# has neither, so it skips with the reason). The demo's hub and spokes with
-# transport = "xfrm": for each site the dry run (planned against the live
-# uplinks) is the plan; after apply every planned link, SA, policy, route and
-# rule is in the kernel and nothing else of avpn's; a second apply writes
-# nothing; down leaves nothing. The data path (ESP-in-UDP, pings) is the
-# kernel tier's avpn-xfrm-transport test.
+# An XFRM site applied by avpnd, end to end, on a kernel that has ESP and XFRM
+# interfaces (the VM tier runs the netns label there; this host has neither,
+# so it skips with the reason). An XFRM group's ESP-in-UDP socket is avpnd's,
+# so each site runs under its own avpnd (the one-shot refuses the group:
+# xfrm_needs_avpnd.sh). The demo's hub and spokes with transport = "xfrm":
+# for each site the dry run (planned against the live uplinks) is the plan;
+# after avpnd's first apply every planned link, SA, policy, route and rule is
+# in the kernel and nothing else of avpn's, and avpnd holds the group's UDP
+# port; an apply through avpnd writes nothing more and keeps the same socket;
+# down through avpnd leaves nothing and closes the socket. The data path
+# (ESP-in-UDP, pings) is the kernel tier's avpn-xfrm-transport test.
 set -euo pipefail
 SRC=${AVPN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 AVPNCTL=${AVPN_BIN:-$SRC/build/bin}/avpnctl
+AVPND=${AVPN_BIN:-$SRC/build/bin}/avpnd
 # shellcheck source=lib/topology.sh
 . "$SRC/tests/netns/lib/topology.sh"
-topo_require jq
+topo_require jq ss
 
 # Can this kernel hold what the plan needs? Load the modules where it has
 # them, then try an XFRM interface and a GCM ESP SA in a scratch namespace.
@@ -27,7 +31,7 @@ ip -n "$probe" link add avxprobe type xfrm if_id 0x41560099 2>/dev/null ||
   why="no ESP SAs (esp4, rfc4106(gcm(aes))) in this kernel ($(uname -r))"
 ip netns del "$probe"
 [ -z "$why" ] || topo_skip "$why; the VM tier (tests/kernel, kernel-netns-suite) runs this test"
-[ -x "$AVPNCTL" ] || { echo "FAIL: $AVPNCTL not built"; exit 1; }
+[ -x "$AVPNCTL" ] && [ -x "$AVPND" ] || { echo "FAIL: avpnctl or avpnd not built"; exit 1; }
 
 started=$EPOCHREALTIME
 topo_init
@@ -39,9 +43,29 @@ sed -i 's/^transport = .*/transport = "xfrm"/' "$DEMO/members.toml"
 sed -i '/^wireguard_backend = /d' "$DEMO"/sites/*.toml
 grep -q '^transport = "xfrm"' "$DEMO/members.toml" || topo_fail "could not edit members.toml"
 
-fail() { topo_fail "$@"; }
+fail() {
+  local l
+  for l in "$TOPO_WORK"/avpnd-*.log; do [ -f "$l" ] && sed "s#^#   ${l##*/}| #" "$l" >&2; done
+  topo_fail "$@"
+}
 step() { echo "== $*"; }
+TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
 avpn() { topo_avpn "$@"; }
+port=51820
+wait_for() {
+  local what=$1 secs=$2; shift 2
+  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
+  fail "$what: not within $secs s"
+}
+log_has() { grep -qF "$2" "$TOPO_WORK/avpnd-$1.log"; }
+# start_avpnd SITE: avpnd for SITE on its control socket (topo_avpnd_socket,
+# the one topo_avpn asks); AVPND_PID.
+start_avpnd() {
+  topo_spawn "$1" "$AVPND" "$DEMO/sites/$1.toml" --state-dir "$TOPO_WORK/state-$1" \
+    --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$(topo_avpnd_socket "$1")" \
+    --resync 3600 --quiet-ms 100 2>>"$TOPO_WORK/avpnd-$1.log" >/dev/null
+  AVPND_PID=$TOPO_SPAWNED
+}
 in_site() { local n; n=$(topo_ns "$1"); shift; ip netns exec "$n" "$@"; }
 
 for s in "${SITES[@]}"; do
@@ -50,10 +74,19 @@ for s in "${SITES[@]}"; do
   n_states=$(jq '.created.xfrm_state' <<<"$plan")
   n_pols=$(jq '.created.xfrm_policy' <<<"$plan")
   [ "$n_states" -gt 0 ] && [ "$n_pols" -gt 0 ] || fail "$s: the plan has no SAs or policies: $(jq -c .created <<<"$plan")"
-  r=$(avpn "$s" apply --json "$DEMO/sites/$s.toml") || fail "$s: apply failed: $(jq -c .error <<<"$r")"
-  [ "$(jq -c .created <<<"$r")" = "$(jq -c .created <<<"$plan")" ] ||
-    fail "$s: applied $(jq -c .created <<<"$r"), planned $(jq -c .created <<<"$plan")"
-  echo "   $(jq -c .created <<<"$r")"
+  start_avpnd "$s"
+  wait_for "$s: avpnd's first apply" 30 log_has "$s" "full apply (start)"
+  log_has "$s" "full apply (start): " || fail "$s: avpnd's first apply failed"
+  wait_for "$s: avpnd's control socket" 10 test -S "$(topo_avpnd_socket "$s")"
+  # The dry run's counts are what avpnd's first apply must have done.
+  want=$(jq -r '[([.created[]] | add), ([.updated[]] | add), ([.deleted[]] | add)] |
+    "\(add) ops (\(.[0]) created, \(.[1]) updated, \(.[2]) removed)"' <<<"$plan")
+  log_has "$s" "full apply (start): $want" ||
+    fail "$s: avpnd's first apply is not the plan's $want: $(grep 'full apply (start)' "$TOPO_WORK/avpnd-$s.log")"
+  holder=$(topo_udp_holder "$s" "$port")
+  [[ $holder == "\"avpnd\",pid=$AVPND_PID,"* ]] && [ "$(wc -l <<<"$holder")" = 1 ] ||
+    fail "$s: UDP $port is not held by avpnd (pid $AVPND_PID): '$holder'"
+  echo "   $(grep -o 'full apply (start): .*' "$TOPO_WORK/avpnd-$s.log"); UDP $port: $holder"
 
   dump=$(topo_avpn_dump "$s")
   # The XFRM interface with the planned if_id.
@@ -80,15 +113,17 @@ for s in "${SITES[@]}"; do
   [ "$(grep -c '^route ' <<<"$dump")" -eq "$(jq '.created.route' <<<"$plan")" ] || fail "$s: route count differs"
   [ "$(grep -c '^rule' <<<"$dump")" -eq "$(jq '.created.rule' <<<"$plan")" ] || fail "$s: rule count differs"
 
-  r=$(avpn "$s" apply --json "$DEMO/sites/$s.toml") || fail "$s: second apply failed"
-  [ "$(jq '.changes' <<<"$r")" = 0 ] || fail "$s: second apply wrote $(jq -c '[.ops[] | "\(.op) \(.kind)"]' <<<"$r")"
-  echo "   kernel equals the plan; a second apply writes nothing"
+  r=$(avpn "$s" apply --json "$DEMO/sites/$s.toml") || fail "$s: apply through avpnd failed"
+  [ "$(jq '.changes' <<<"$r")" = 0 ] || fail "$s: apply through avpnd wrote $(jq -c '[.ops[] | "\(.op) \(.kind)"]' <<<"$r")"
+  [ "$(topo_udp_holder "$s" "$port")" = "$holder" ] || fail "$s: the socket changed: $holder -> $(topo_udp_holder "$s" "$port")"
+  echo "   kernel equals the plan; an apply through avpnd writes nothing and keeps the socket"
 done
 
-step "down"
+step "down through avpnd"
 for s in "${SITES[@]}"; do
   avpn "$s" down --json >/dev/null || fail "$s: down failed"
   left=$(topo_avpn_dump "$s")
   [ -z "$left" ] || fail "$s: avpn objects remain after down:"$'\n'"$left"
+  [ -z "$(topo_udp_holder "$s" "$port")" ] || fail "$s: UDP $port still held after down: $(topo_udp_holder "$s" "$port")"
 done
 echo "PASS apply_xfrm ($(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}') s)"

@@ -1,14 +1,17 @@
 #!/bin/bash
 # avpn's XFRM transport end to end on the real kernel: the netns demo (hub hq,
-# spokes branch1/branch2) with transport = "xfrm", one `avpnctl apply` per
-# site. Asserts the route-based XFRM interface avpn creates, pings across on
-# exported VLAN addresses (spoke<->spoke through the hub), moving SA and
-# interface counters, ESP-in-UDP on the wire and no plain ICMP there, and
-# that non-exported VLANs stay unreachable. A second apply changes nothing.
+# spokes branch1/branch2) with transport = "xfrm", one avpnd per site (the
+# group's ESP-in-UDP socket is avpnd's; nothing else holds it). Asserts that
+# a one-shot `avpnctl apply` without avpnd is refused by name and touches
+# nothing; that each avpnd holds the UDP port (ss); the route-based XFRM
+# interface avpn creates, pings across on exported VLAN addresses
+# (spoke<->spoke through the hub), moving SA and interface counters,
+# ESP-in-UDP on the wire and no plain ICMP there, and that non-exported VLANs
+# stay unreachable. An apply through avpnd changes nothing and keeps the
+# socket; `avpnctl down` through avpnd closes it.
 # Usage: avpn-xfrm-transport.sh [vlan]   (vlan: VLANs on 802.1Q subinterfaces)
 . "$(dirname "$0")/lib.sh"
 require_avpnctl
-here=$(cd "$(dirname "$0")" && pwd)
 variant=${1:-}
 port=51820 ifname=avpn-demo
 
@@ -19,17 +22,26 @@ demo_config "$cfg" xfrm $variant
 step "site files: transport xfrm${variant:+, VLAN subinterfaces}"
 grep -h '^transport\|^interface' "$cfg"/sites/hq.toml
 
-# avpn configures the kernel only; holding the ESP-in-UDP socket on the
-# tunnel port is the daemon's job (as an IKE daemon's): the test holds it.
-for site in hq branch1 branch2; do
-  in_site "$site" "$here/espinudp-socket.pl" "$port" "/tmp/encap-$site.ready" & disown $!
-done
-for site in hq branch1 branch2; do
-  for _ in $(seq 100); do [ -e "/tmp/encap-$site.ready" ] && break; sleep 0.1; done
-  [ -e "/tmp/encap-$site.ready" ] || fail "$site: no ESP-in-UDP socket on $port"
-done
+step "without avpnd, a one-shot apply is refused by name and touches nothing"
+kernel_of() { in_site "$1" ip -o link show | sed 's/link\/ether.*//'; in_site "$1" ip xfrm state; in_site "$1" ip xfrm policy; }
+before=$(kernel_of hq)
+rc=0; err=$(site_apply hq "$cfg" --control-socket "$cfg/avpnd-hq.sock" 2>&1 >/dev/null) || rc=$?
+[ "$rc" = 7 ] || fail "one-shot apply of an XFRM site exited $rc, not 7: $err"
+grep -qF "group \"demo\" (transport = \"xfrm\") needs avpnd: it holds the group's ESP-in-UDP socket on port $port" <<<"$err" ||
+  fail "the refusal does not name the group and its port: $err"
+[ "$(kernel_of hq)" = "$before" ] || fail "the refused apply changed hq's links or XFRM state"
+head -1 <<<"$err"
 
-demo_apply_all "$cfg"
+for site in hq branch1 branch2; do
+  step "avpnd: $site"
+  site_avpnd "$site" "$cfg"
+  grep -o 'full apply (start): .*' "$cfg/avpnd-$site.log"
+  holder=$(topo_udp_holder "$site" "$port")
+  [[ $holder == "\"avpnd\",pid=$AVPND_PID,"* ]] && [ "$(wc -l <<<"$holder")" = 1 ] ||
+    fail "$site: UDP $port is not held by avpnd (pid $AVPND_PID): '$holder'"
+  echo "$site: UDP $port held by $holder"
+  printf -v "holder_$site" %s "$holder"
+done
 
 step "the XFRM interface avpn made"
 for site in hq branch1 branch2; do
@@ -74,10 +86,20 @@ at_least "hq wan0: ESP-in-UDP packets on $port" "$esp" 24
 [ "$icmp" -eq 0 ] || fail "hq wan0 saw $icmp plain ICMP packets: traffic left the tunnel"
 echo "hq wan0: plain ICMP packets: 0"
 
-step "a second apply changes nothing"
+step "an apply through avpnd changes nothing and keeps the socket"
 for site in hq branch1 branch2; do
-  changes=$(site_apply "$site" "$cfg" --json | jq .changes)
+  changes=$(site_ctl "$site" "$cfg" apply "$cfg/sites/$site.toml" --json | jq .changes)
   [ "$changes" = 0 ] || fail "$site: second apply made $changes changes"
+  held=holder_$site
+  [ "$(topo_udp_holder "$site" "$port")" = "${!held}" ] || fail "$site: the socket changed: ${!held} -> $(topo_udp_holder "$site" "$port")"
 done
-echo "0 changes on every site"
+echo "0 changes on every site, the same sockets"
+
+step "down through avpnd removes the SAs and closes the socket"
+for site in hq branch1 branch2; do
+  site_ctl "$site" "$cfg" down >/dev/null || fail "$site: down through avpnd failed"
+  [ -z "$(topo_udp_holder "$site" "$port")" ] || fail "$site: UDP $port still held after down: $(topo_udp_holder "$site" "$port")"
+  [ -z "$(in_site "$site" ip xfrm state)" ] || fail "$site: SAs remain after down"
+done
+echo "no SAs and no socket on $port left"
 step "avpn-xfrm-transport${variant:+ ($variant)}: ok"

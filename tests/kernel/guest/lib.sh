@@ -169,6 +169,28 @@ site_apply() {
   ip netns exec "$(topo_ns "$site")" "$AVPN_BIN/avpnctl" apply "$dir/sites/$site.toml" \
     --state-dir "$dir/state-$site" "$@"
 }
+# site_avpnd SITE DIR: avpnd for DIR/sites/SITE.toml inside the site's
+# namespace (state DIR/state-SITE, control socket DIR/avpnd-SITE.sock, log
+# DIR/avpnd-SITE.log); waits for its first apply and fails unless it
+# succeeded. AVPND_PID is its pid; topology's cleanup stops it.
+site_avpnd() {
+  local site=$1 dir=$2 _
+  mkdir -p "$dir/state-$site"
+  topo_spawn "$site" "$AVPN_BIN/avpnd" "$dir/sites/$site.toml" --state-dir "$dir/state-$site" \
+    --control-socket "$dir/avpnd-$site.sock" --vici-socket "$dir/no-charon.vici" \
+    --resync 3600 --quiet-ms 100 2>"$dir/avpnd-$site.log" >/dev/null
+  AVPND_PID=$TOPO_SPAWNED
+  for _ in $(seq 300); do grep -q 'full apply (start)' "$dir/avpnd-$site.log" && break; sleep 0.1; done
+  grep -q 'full apply (start): ' "$dir/avpnd-$site.log" || { cat "$dir/avpnd-$site.log" >&2; fail "$site: avpnd's first apply failed"; }
+  for _ in $(seq 100); do [ -S "$dir/avpnd-$site.sock" ] && break; sleep 0.1; done
+  [ -S "$dir/avpnd-$site.sock" ] || fail "$site: avpnd has no control socket"
+}
+# site_ctl SITE DIR CMD [args]: avpnctl CMD through the site's avpnd.
+site_ctl() {
+  local site=$1 dir=$2 cmd=$3; shift 3
+  ip netns exec "$(topo_ns "$site")" "$AVPN_BIN/avpnctl" "$cmd" --control-socket "$dir/avpnd-$site.sock" "$@"
+}
+
 # demo_apply_all DIR: site_apply --json of hq, branch1, branch2 in that order;
 # each report kept as DIR/apply-SITE.json, its summary printed.
 demo_apply_all() {
