@@ -10,8 +10,9 @@
 //   kernel is written, naming group, place, port and errno, and holds
 //   nothing. Then, where the kernel has XFRM interfaces and ESP (the VM
 //   tier), the socket is held from the first apply, the same socket across
-//   converges, and closed at down; where it has not (this host), the failed
-//   apply closes the socket it opened.
+//   converges, moved when another file changes the group's port, and closed
+//   at down; where it has not (this host), the failed apply closes the
+//   socket it opened.
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -321,8 +322,21 @@ TEST_CASE("the site runtime holds an XFRM group's socket: refused before any wri
     CHECK(r.ok);
     for (const std::string& l : log) CHECK_MESSAGE(l.rfind("esp-in-udp:", 0) != 0, l);  // none opened or closed
     CHECK(port_bound(51820));
+
+    // Another file moves the group to another port: the new one is held
+    // and the old one closed by the same apply.
+    const std::string moved = hub.dir + "/sites/hq-port.toml";
+    must("cp " + hub.dir + "/sites/hq.toml " + moved + " && sed -i '/^group = \"demo\"/a listen_port = 51900' " + moved +
+         " && grep -q '^listen_port = 51900' " + moved);
+    runtime::ChangeReport c = s.apply_file(moved, 0);
+    REQUIRE_MESSAGE(c.ok(), (c.converge ? c.converge->line : "the file has errors"));
+    REQUIRE(s.esp_sockets().size() == 1);
+    CHECK(s.esp_sockets()[0].port == 51900);
+    CHECK(port_bound(51900));
+    CHECK(!port_bound(51820));
+
     runtime::DownReport d = s.down();
     CHECK(d.ok());
     CHECK(s.esp_sockets().empty());
-    CHECK(!port_bound(51820));
+    CHECK(!port_bound(51900));
 }
