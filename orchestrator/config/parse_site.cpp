@@ -71,6 +71,15 @@ void parse_site(Loader& l, const Node& table) {
     if (auto v = read_role(f)) site.role = *v;
     read_uplinks(f, site);
     if (auto v = f.boolean("failover")) site.failover = *v;
+    // Following the uplinks (moving the tunnels when the one in use loses
+    // its address) is avpnd's; a one-shot would pick one now and stay there.
+    if (site.failover && site.uplinks.size() >= 2) {
+        bool own = f.has("failover") && !f.bad("failover");
+        l.diag.daemon_only(own ? f.loc("failover") : f.loc("uplinks"), own ? f.path("failover") : f.path("uplinks"),
+                           "failover between " + std::to_string(site.uplinks.size()) +
+                               " uplinks needs avpnd: it follows them and moves the tunnels; a one-shot apply "
+                               "cannot; set failover = false to use only " + shown(site.uplinks.front().interface));
+    }
     if (auto v = f.boolean("active_active")) site.active_active = *v;
     if (site.active_active)
         l.diag.inactive(f.loc("active_active"), f.path("active_active"),

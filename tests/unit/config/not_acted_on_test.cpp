@@ -78,3 +78,26 @@ TEST_CASE("WireGuard groups need no avpnd") {
     expect_ok(r);
     CHECK(r.needs_daemon.empty());
 }
+
+// failover = true (the default) over two uplinks means following them, which
+// only avpnd does; a one-shot would pick one and stay there. With one uplink,
+// or failover = false, there is nothing to follow.
+TEST_CASE("failover over two uplinks needs avpnd, named at failover or at the uplinks") {
+    const std::string two = "[site]\nname = \"london\"\nrole = \"hub\"\nuplinks = [\"wan0\", \"lte0\"]\nkey_file = \"london.key\"\n";
+    auto by_default = load(two + "[autovpn]\ngroup = \"corp\"\n");
+    expect_ok(by_default);
+    REQUIRE(by_default.needs_daemon.size() == 1);
+    CHECK(by_default.needs_daemon[0].what == "site.uplinks");
+    CHECK(by_default.needs_daemon[0].where == "/cfg/site.toml:4:11");
+    CHECK(by_default.needs_daemon[0].why ==
+          "failover between 2 uplinks needs avpnd: it follows them and moves the tunnels; a one-shot apply cannot; "
+          "set failover = false to use only wan0");
+
+    auto explicit_true = load(two + "failover = true\n[autovpn]\ngroup = \"corp\"\n");
+    REQUIRE(explicit_true.needs_daemon.size() == 1);
+    CHECK(explicit_true.needs_daemon[0].what == "site.failover");
+    CHECK(explicit_true.needs_daemon[0].where == "/cfg/site.toml:6:12");
+
+    CHECK(load(two + "failover = false\n[autovpn]\ngroup = \"corp\"\n").needs_daemon.empty());
+    CHECK(load(kHub + "[autovpn]\ngroup = \"corp\"\n").needs_daemon.empty());  // one uplink
+}
