@@ -1,5 +1,7 @@
 #include "orchestrator/reconcile/state_dir.hpp"
 
+#include "orchestrator/reconcile/apply_journal.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -101,7 +103,9 @@ Result<AppliedRecord> StateDir::load() const {
 
 Status StateDir::save(const AppliedRecord& r, const std::string& config_text) const {
     if (Status s = write_file_atomic(path_ + "/" + kConfigFile, config_text, 0600); !s) return s;
-    return write_file_atomic(path_ + "/" + kRecordFile, serialise(r), 0600);
+    if (Status s = write_file_atomic(path_ + "/" + kRecordFile, serialise(r), 0600); !s) return s;
+    // The record names all the journal did (or the apply removed it).
+    return ApplyJournal(path_).clear();
 }
 
 Status StateDir::clear() const {
@@ -109,7 +113,7 @@ Status StateDir::clear() const {
         std::string p = path_ + "/" + f;
         if (::unlink(p.c_str()) != 0 && errno != ENOENT) return sys_error("remove state", p);
     }
-    return {};
+    return ApplyJournal(path_).clear();
 }
 
 }  // namespace avpn
