@@ -82,6 +82,7 @@ public:
         return inner_.interface_addresses(n);
     }
     Result<OwnedScope> scan_owned() override { return inner_.scan_owned(); }
+    Status adopt_journaled(const std::vector<JournaledLink>& l) override { return inner_.adopt_journaled(l); }
 
 private:
     KernelPort& inner_;

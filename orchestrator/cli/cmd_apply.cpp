@@ -22,6 +22,7 @@
 #include "orchestrator/plan/planner.hpp"
 #include "orchestrator/reconcile/netlink_port.hpp"
 #include "orchestrator/report/command_output.hpp"
+#include "orchestrator/runtime/journal_recovery.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
 
 namespace avpn::cli {
@@ -54,7 +55,9 @@ int run_one_shot(const ApplyArgs& a) {
     auto last = state.load();
     if (!last) return report_failure("apply", last.error());
 
-    auto port = NetlinkPort::open({});
+    NetlinkPortOptions port_options;
+    if (!a.dry_run) port_options.before_create_link = runtime::journal_links_in(a.state_dir);
+    auto port = NetlinkPort::open(std::move(port_options));
     if (!port) return report_failure("apply", port.error());
 
     PlanInputs inputs;

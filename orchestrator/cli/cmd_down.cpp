@@ -9,6 +9,7 @@
 #include "orchestrator/reconcile/netlink_port.hpp"
 #include "orchestrator/report/command_output.hpp"
 #include "orchestrator/runtime/down.hpp"
+#include "orchestrator/runtime/journal_recovery.hpp"
 
 namespace avpn::cli {
 
@@ -24,7 +25,8 @@ struct DownArgs {
 int run_one_shot(const DownArgs& a) {
     StateDir state(a.state_dir);
     if (Status s = state.lock(); !s) return report_lock_failure("down", s.error());
-    auto port = NetlinkPort::open({});
+    // A failed down undoes its deletes: a link it creates again is noted.
+    auto port = NetlinkPort::open({.before_create_link = runtime::journal_links_in(a.state_dir)});
     if (!port) return report_failure("down", port.error());
     return print(report::down_output(runtime::down_site(state, a.vici_socket, **port), a.json));
 }

@@ -10,6 +10,7 @@
 
 #include "common/result.hpp"
 #include "netlink/objects.hpp"
+#include "orchestrator/reconcile/apply_journal.hpp"
 #include "orchestrator/reconcile/ops.hpp"
 
 namespace avpn {
@@ -35,6 +36,13 @@ public:
     // makes all of them this avpn's. Apply and down add it to their scope, so
     // objects of a killed apply, or of a lost or damaged record, are found.
     virtual Result<OwnedScope> scan_owned() = 0;
+
+    // Marks as avpn's the links a killed run noted in its write-ahead journal
+    // (apply_journal.hpp) and created, but did not live to mark: those that
+    // exist without avpn's alias and with an ifindex above the one noted
+    // (a link at or below it existed before the create, so is not avpn's).
+    // Links already marked, gone or not avpn's are left as they are.
+    virtual Status adopt_journaled(const std::vector<JournaledLink>&) = 0;
 
     // Executes ops in order, batching as it sees fit, and returns one status
     // per op: an op's failure does not stop the kernel from executing the

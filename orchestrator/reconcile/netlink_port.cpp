@@ -4,6 +4,7 @@
 #include <net/if.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 #include <thread>
@@ -185,6 +186,22 @@ Result<OwnedScope> NetlinkPort::scan_owned() {
     return s;
 }
 
+Status NetlinkPort::adopt_journaled(const std::vector<JournaledLink>& noted) {
+    if (noted.empty()) return {};
+    auto links = nl::dump_links(rtnl_);
+    if (!links) return links.error();
+    for (const JournaledLink& j : noted) {
+        auto it = std::find_if(links->begin(), links->end(), [&](const nl::LinkState& ls) { return ls.name == j.name; });
+        if (it == links->end() || it->alias == own::kLinkAlias || it->index <= j.ifindex_floor) continue;
+        // Raised too: the killed create would have raised it with the alias.
+        nl::Batch b(rtnl_);
+        Status s = b.add(0, [&](nl::MsgWriter& w) { return nl::encode_link_raise_with_alias(w, j.name, own::kLinkAlias); });
+        if (s) s = b.commit().ops.at(0).status;
+        if (!s) return Error{"adopt a link of an unfinished apply", j.name, s.error().why, s.error().code};
+    }
+    return {};
+}
+
 Status NetlinkPort::observe_netlink(const OwnedScope& scope, const nl::LinkIndex& names, nl::KernelState& st) {
     for (uint32_t table : scope.tables) {
         auto routes = nl::dump_routes(rtnl_, nl::RouteFilter{table, own::kRouteProtocol, std::nullopt}, names);
@@ -225,6 +242,13 @@ Status NetlinkPort::create_link(const nl::Link& l) {
                          "another interface name; to hand over one an earlier avpn made: ip link set " +
                          l.name + " alias " + own::kLinkAlias,
                      EEXIST};
+    if (options_.before_create_link) {
+        auto links = nl::dump_links(rtnl_);
+        if (!links) return links.error();
+        JournaledLink noted{l.name, 0};
+        for (const nl::LinkState& ls : *links) noted.ifindex_floor = std::max(noted.ifindex_floor, ls.index);
+        if (Status s = options_.before_create_link(noted); !s) return s;
+    }
     bool userspace = l.kind == nl::LinkKind::wireguard && l.wg_impl == nl::WgImpl::userspace;
     Status created;
     if (!userspace) {
@@ -252,6 +276,7 @@ Status NetlinkPort::create_link(const nl::Link& l) {
         wg_.erase(l.name);  // an IPC picked for a link of this name that vanished without us
         wg_impl_[l.name] = userspace ? nl::WgImpl::userspace : nl::WgImpl::kernel;
     }
+    if (options_.after_create_before_mark) options_.after_create_before_mark(l.name);
     // The create is one op: a link that cannot be raised and marked as
     // avpn's is removed again (with its wireguard-go), since the journal
     // records only ops that succeeded and would leave it behind.

@@ -3,12 +3,14 @@
 // generic netlink or wireguard-go's UAPI socket) for devices.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 
 #include "netlink/socket.hpp"
+#include "orchestrator/reconcile/apply_journal.hpp"
 #include "orchestrator/reconcile/kernel_port.hpp"
 #include "plugins/wireguard/select.hpp"
 #include "plugins/wireguard/supervisor.hpp"
@@ -27,6 +29,15 @@ struct NetlinkPortOptions {
     // Starts, adopts and watches wireguard-go. avpnd shares one with the port
     // to learn of exits; empty: the port makes its own (a one-shot).
     std::shared_ptr<wg::Supervisor> wireguard_go;
+    // Called before a link is created, with its name and the highest
+    // ifindex in the namespace: the write-ahead journal (apply_journal.hpp)
+    // must hold the name before the kernel does. A failure stops the create.
+    // Empty: nothing is noted (dry runs, tests of the port alone).
+    std::function<Status(const JournaledLink&)> before_create_link;
+    // Test seam: runs between the kernel's create of a link and avpn's mark
+    // on it, the instant the journal exists for (netns_apply_killed_create
+    // SIGKILLs the process there). Empty in avpnctl and avpnd.
+    std::function<void(const std::string& link)> after_create_before_mark;
 };
 
 class NetlinkPort final : public KernelPort {
@@ -35,6 +46,7 @@ public:
 
     Result<nl::KernelState> observe(const OwnedScope&) override;
     Result<OwnedScope> scan_owned() override;
+    Status adopt_journaled(const std::vector<JournaledLink>&) override;
     std::vector<Status> execute(const std::vector<Op>&) override;
     Result<std::map<std::string, IpAddr>> interface_addresses(const std::vector<std::string>& names) override;
 

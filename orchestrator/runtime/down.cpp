@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "orchestrator/runtime/journal_recovery.hpp"
 #include "orchestrator/runtime/scope.hpp"
 #include "plugins/vici/unix_stream.hpp"
 
@@ -11,6 +12,7 @@ DownReport down_site(const StateDir& state, const std::string& vici_socket, Kern
     DownReport d;
     auto last = state.load();
     if (!last) return d.failure = last.error(), d;
+    if (Status s = recover_unfinished(ApplyJournal(state.path()), port, *last); !s) return d.failure = s.error(), d;
     // Whatever the record says (it may be lost, damaged or older than a
     // killed apply), everything the kernel shows as avpn's goes.
     OwnedScope scope = last->owned;

@@ -10,6 +10,7 @@
 #include "orchestrator/config/load.hpp"
 #include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/runtime/load.hpp"
+#include "orchestrator/runtime/journal_recovery.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
 
 namespace avpn::runtime {
@@ -59,7 +60,8 @@ Result<std::unique_ptr<Site>> Site::open(const SiteOptions& o, Log log) {
         {.record_path = wg::daemon_record_path(o.state_dir), .log = log, .reap_children = true});
     if (!wireguard_go) return wireguard_go.error();
     std::shared_ptr<wg::Supervisor> supervisor = std::move(*wireguard_go);
-    auto port = NetlinkPort::open({.wireguard_go = supervisor});
+    auto port = NetlinkPort::open(
+        {.wireguard_go = supervisor, .before_create_link = journal_links_in(o.state_dir)});
     if (!port) return port.error();
     std::unique_ptr<Site> s(new Site(o, std::move(log), std::move(*port)));
     s->wireguard_go_ = std::move(supervisor);

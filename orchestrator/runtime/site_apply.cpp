@@ -1,8 +1,10 @@
 #include "orchestrator/runtime/site_apply.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include "orchestrator/runtime/journal_recovery.hpp"
 #include "orchestrator/runtime/scope.hpp"
 
 namespace avpn::runtime {
@@ -15,9 +17,20 @@ std::vector<std::string> uplinks_of(const Intent& in) {
     return out;
 }
 
-SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const AppliedRecord& last,
+SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const AppliedRecord& recorded,
                            KernelPort& port, const KernelApply& kernel, const SiteApplyOptions& o) {
     SiteApplyResult r;
+    // What a killed run noted in the journal is avpn's as much as the
+    // record's; this run's creations are noted after it.
+    AppliedRecord last = recorded;
+    ApplyJournal journal(o.state_dir);
+    uint64_t journal_before = 0;
+    if (!o.dry_run) {
+        if (Status s = recover_unfinished(journal, port, last); !s) return r.refused = s.error(), r;
+        auto size = journal.size();
+        if (!size) return r.refused = size.error(), r;
+        journal_before = *size;
+    }
     // charon is needed only when the site has tunnels, or had some to unload.
     const std::vector<vici::Connection>& conns = plan.ipsec;
     std::vector<std::string> unreachable_leftovers;
@@ -49,7 +62,15 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
     if (Status s = add_scanned(scope, port); !s) return r.refused = s.error(), r;  // nothing was changed
     r.kernel = kernel(plan, scope);
     if (!r.kernel.failure && charon) {
-        r.ipsec = apply_ipsec(*charon, conns, o.state_dir, o.settle_seconds, o.dry_run);
+        // Written ahead: charon's connections carry no marker of avpn's.
+        std::vector<std::string> loading;
+        for (const vici::Connection& c : conns)
+            if (std::find(last.ipsec_connections.begin(), last.ipsec_connections.end(), c.name) ==
+                last.ipsec_connections.end())
+                loading.push_back(c.name);
+        Status noted = o.dry_run ? Status{} : journal.note_ipsec(loading);
+        if (!noted) r.ipsec.failure = noted.error();
+        else r.ipsec = apply_ipsec(*charon, conns, o.state_dir, o.settle_seconds, o.dry_run);
         if (r.ipsec.failure && !o.dry_run) roll_back_kernel();  // charon's part is undone already
     }
     r.warnings.insert(r.warnings.end(), r.ipsec.warnings.begin(), r.ipsec.warnings.end());
@@ -62,6 +83,11 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
             roll_back_kernel();
         }
     }
+    // Undone without a fault: what this run noted is gone again, and a stale
+    // name must not make a later run adopt a link someone makes meanwhile.
+    bool undone_cleanly = r.kernel.undo_failures.empty() && r.ipsec.kernel_undo_errors.empty() &&
+                          r.ipsec.undo_errors.empty() && r.ipsec.not_undone.empty();
+    if (!r.ok() && !r.refused && !o.dry_run && undone_cleanly) (void)journal.truncate(journal_before);
     return r;
 }
 

@@ -26,6 +26,7 @@ public:
 
     Result<nl::KernelState> observe(const OwnedScope& s) override { return real_.observe(s); }
     Result<OwnedScope> scan_owned() override { return real_.scan_owned(); }
+    Status adopt_journaled(const std::vector<JournaledLink>& l) override { return real_.adopt_journaled(l); }
     Result<std::map<std::string, IpAddr>> interface_addresses(const std::vector<std::string>& n) override {
         return real_.interface_addresses(n);
     }

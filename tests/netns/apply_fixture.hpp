@@ -116,6 +116,7 @@ public:
 
     Result<nl::KernelState> observe(const OwnedScope& s) override { return real_.observe(s); }
     Result<OwnedScope> scan_owned() override { return real_.scan_owned(); }
+    Status adopt_journaled(const std::vector<JournaledLink>& l) override { return real_.adopt_journaled(l); }
     std::vector<Status> execute(const std::vector<Op>& ops) override {
         if (!fired && !ops.empty() && ops.front().phase() == phase_ && ops.front().kind != OpKind::remove) {
             fired = true;
