@@ -8,6 +8,8 @@
 // printed, diffed and kept as a golden file.
 #pragma once
 
+#include <string.h>  // explicit_bzero
+
 #include <compare>
 #include <cstdint>
 #include <optional>
@@ -86,6 +88,49 @@ struct XfrmMark {
     auto operator<=>(const XfrmMark&) const = default;
 };
 
+// The key bytes of an SA as the kernel dumped it. Only an undo uses them:
+// a deleted SA must come back with the key it had, which its KeyRef cannot
+// give (the key file may have changed since, or the SA came from an earlier
+// run). Never compared (every two are equal, so the diff sees KeyRef and
+// the algorithm only), printed or stored; wiped when dropped.
+class ObservedKey {
+public:
+    ObservedKey() = default;
+    explicit ObservedKey(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+    ObservedKey(const ObservedKey&) = default;
+    ObservedKey(ObservedKey&& o) noexcept : bytes_(std::move(o.bytes_)) { o.bytes_.clear(); }
+    ObservedKey& operator=(const ObservedKey& o) {
+        if (this != &o) {
+            wipe();
+            bytes_ = o.bytes_;
+        }
+        return *this;
+    }
+    ObservedKey& operator=(ObservedKey&& o) noexcept {
+        if (this != &o) {
+            wipe();
+            bytes_ = std::move(o.bytes_);
+            o.bytes_.clear();
+        }
+        return *this;
+    }
+    ~ObservedKey() { wipe(); }
+
+    bool empty() const { return bytes_.empty(); }
+    const std::vector<uint8_t>& bytes() const { return bytes_; }
+    friend bool operator==(const ObservedKey&, const ObservedKey&) { return true; }
+    friend std::strong_ordering operator<=>(const ObservedKey&, const ObservedKey&) {
+        return std::strong_ordering::equal;
+    }
+
+private:
+    void wipe() {
+        if (!bytes_.empty()) explicit_bzero(bytes_.data(), bytes_.size());
+        bytes_.clear();
+    }
+    std::vector<uint8_t> bytes_;
+};
+
 // An ESP tunnel-mode SA, UDP-encapsulated (NAT-T), AEAD.
 struct XfrmSa {
     IpAddr src;  // outer addresses
@@ -105,6 +150,7 @@ struct XfrmSa {
     uint64_t soft_seconds = 0;
     uint64_t hard_seconds = 0;
     KeyRef key;
+    ObservedKey observed_key;  // observed SAs only: for the undo of a delete
     auto operator<=>(const XfrmSa&) const = default;
 };
 

@@ -88,6 +88,12 @@ void parse_sa_attrs(const AttrTable<XFRMA_MAX + 1>& t, XfrmSa& sa) {
         sa.aead = std::string(alg.alg_name, strnlen(alg.alg_name, sizeof alg.alg_name));
         sa.key_bits = alg.alg_key_len;
         sa.icv_bits = alg.alg_icv_len;
+        // The key follows the struct; a dump by an unprivileged reader omits it.
+        size_t key_bytes = (size_t(alg.alg_key_len) + 7) / 8;
+        const Bytes& payload = t[XFRMA_ALG_AEAD].data;
+        if (key_bytes && payload.size() >= sizeof(xfrm_algo_aead) + key_bytes)
+            sa.observed_key = ObservedKey(std::vector<uint8_t>(payload.data() + sizeof(xfrm_algo_aead),
+                                                               payload.data() + sizeof(xfrm_algo_aead) + key_bytes));
     } else {
         sa.aead.clear();
         sa.key_bits = sa.icv_bits = 0;

@@ -403,7 +403,10 @@ void NetlinkPort::run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end,
             if (op.kind == OpKind::remove) {
                 added = batch.add(i, [&](nl::MsgWriter& w) { return nl::encode_sa_delete(w, *sa); });
             } else {
-                auto key = derive_sa_key(sa->key, sa->key_bits);
+                // An SA brought back by an undo has the key it had; a new
+                // one gets the key its KeyRef derives.
+                auto key = !sa->observed_key.empty() ? Result<std::vector<uint8_t>>(sa->observed_key.bytes())
+                                                     : derive_sa_key(sa->key, sa->key_bits);
                 if (!key) {
                     out[i] = op_error(op, key.error().str());
                     continue;
