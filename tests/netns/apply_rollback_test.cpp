@@ -124,6 +124,62 @@ TEST_CASE("a failing second apply of a changed plan rolls back to the first appl
     CHECK_MESSAGE(down.applied, report_text(down));
 }
 
+// Issue 12, case 9: a device key change undone. The observed device carries
+// no key file, so the undo used to leave the new key in place (the diff saw
+// no key to set) while reporting a clean undo: the hub then answered its
+// spokes with a key none of them knows.
+// `wg showconf` with each section on one line, sorted: wireguard-go lists
+// peers in no fixed order.
+std::string showconf_sorted() {
+    return sh(std::string("wg showconf ") + kTunnel + " | awk 'BEGIN { RS = \"\" } { gsub(/\\n/, \" \"); print }' | sort");
+}
+
+TEST_CASE("a failing apply of a new device key sets the old key back") {
+    HubSite site;
+    DesiredState first_plan = site.plan_now();
+    ApplyReport first = apply(first_plan, runtime::owned_by(first_plan), *site.port, false);
+    REQUIRE_MESSAGE(first.applied, report_text(first));
+    OwnedScope scope = runtime::owned_by(first_plan);
+    std::string showconf = showconf_sorted();
+    REQUIRE(showconf.find("PrivateKey = ") != std::string::npos);
+    std::string applied_dump = kernel_dump();
+
+    // hq gets a new key (its member entry follows), and branch1's Lab makes
+    // a route to fail on.
+    const std::string key = site.demo.dir + "/keys/hq.key";
+    must("umask 077 && wg genkey > " + key + ".new && mv " + key + ".new " + key);
+    std::string pub = sh("wg pubkey < " + key);
+    while (!pub.empty() && pub.back() == '\n') pub.pop_back();
+    must("sed -i '/^name = \"hq\"/,/^public_key/ s|^public_key = .*|public_key = \"" + pub + "\"|' " + site.demo.dir +
+         "/members.toml && grep -qF '" + pub + "' " + site.demo.dir + "/members.toml");
+    site.demo.permit_branch1_lab();
+    DesiredState second_plan = site.plan_now();
+    const nl::Route* lab_route = nullptr;
+    for (const auto& rt : second_plan.routes)
+        if (rt.dst == *Prefix::parse("10.1.2.0/24")) lab_route = &rt;
+    REQUIRE(lab_route);
+    SabotagedPort port(*site.port, kRoutePhase, [&] {
+        must("ip route add 10.1.2.0/24 dev " + lab_route->ifname + " table " + std::to_string(lab_route->table) +
+             " proto static");
+    });
+    ApplyReport r = apply(second_plan, scope, port, false);
+    REQUIRE(r.failure);
+    INFO(report_text(r));
+    bool key_changed = false;
+    for (const Op& op : r.ops)
+        if (const auto* d = std::get_if<nl::WgDevice>(&op.object))
+            key_changed |= op.kind == OpKind::update && d->public_key == pub;
+    CHECK(key_changed);  // the new key was set before the route failed
+    CHECK(r.undo_failures.empty());
+    must("ip route del 10.1.2.0/24 dev " + lab_route->ifname + " table " + std::to_string(lab_route->table) +
+         " proto static");
+    std::string after = showconf_sorted();
+    CHECK_MESSAGE(after == showconf, "before:\n" << showconf << "after:\n" << after);  // the old private key, peers and port
+    CHECK(kernel_dump() == applied_dump);
+    ApplyReport down = apply(nl::KernelState{}, scope, *site.port, false);
+    CHECK_MESSAGE(down.applied, report_text(down));
+}
+
 // Issue 12, case 2: the link's admin state is part of the model. Before it
 // was, `ip link set avpn-demo down` made every later apply fail forever with
 // "create route: Network is down" (the kernel flushed the routes through the
