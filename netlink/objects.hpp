@@ -190,6 +190,9 @@ struct WgDevice {
     std::string ifname;
     KeyRef private_key;
     std::string public_key;  // base64; desired: derived from the key file at load time
+    // Observed devices only: the private key the backend reported, so the
+    // undo of a key change sets the old key back (see ObservedKey).
+    ObservedKey observed_private_key;
 
     uint16_t listen_port = 0;
     uint32_t fwmark = 0;

@@ -92,6 +92,9 @@ Status merge_device_message(const nlmsghdr* h, WgDeviceState& s) {
     if (auto m = t[WGDEVICE_A_FWMARK].u32()) s.device.fwmark = *m;
     if (const Attr& k = t[WGDEVICE_A_PUBLIC_KEY]; k.data.size() == 32)
         s.device.public_key = s.public_key = crypto::base64_encode(k.data.data(), k.data.size());
+    // Sent to CAP_NET_ADMIN only; kept for the undo of a key change.
+    if (const Attr& k = t[WGDEVICE_A_PRIVATE_KEY]; k.data.size() == 32)
+        s.device.observed_private_key = ObservedKey(std::vector<uint8_t>(k.data.begin(), k.data.end()));
     if (!t[WGDEVICE_A_PEERS].present) return {};
     AttrReader r(t[WGDEVICE_A_PEERS].data);
     Attr peer;

@@ -331,7 +331,7 @@ Status NetlinkPort::set_wireguard(const Op& op) {
         change.ifname = want.ifname;
         change.replace_peers = true;  // the device itself goes with its link
     } else {
-        nl::WgDevice have = op.previous ? std::get<nl::WgDevice>(*op.previous) : nl::WgDevice{want.ifname, {}, "", 0, 0, {}};
+        nl::WgDevice have = op.previous ? std::get<nl::WgDevice>(*op.previous) : nl::WgDevice{.ifname = want.ifname};
         change = wg::diff(want, have);
     }
     if (change.empty()) return {};

@@ -88,6 +88,14 @@ WgDeviceChange diff(const nl::WgDevice& desired, const nl::WgDevice& observed) {
     out.ifname = desired.ifname;
     if (!desired.private_key.private_key_file.empty() && desired.public_key != observed.public_key)
         out.private_key_ref = desired.private_key;
+    // An undo: the device goes back to the key it was observed with.
+    else if (desired.private_key.private_key_file.empty() && desired.observed_private_key.bytes().size() == 32 &&
+             desired.public_key != observed.public_key) {
+        crypto::Key32 k;
+        std::copy(desired.observed_private_key.bytes().begin(), desired.observed_private_key.bytes().end(), k.begin());
+        out.private_key = SecretKey(k);
+        crypto::wipe(k.data(), k.size());
+    }
     if (desired.listen_port != 0 && desired.listen_port != observed.listen_port)
         out.listen_port = desired.listen_port;
     if (desired.fwmark != observed.fwmark) out.fwmark = desired.fwmark;

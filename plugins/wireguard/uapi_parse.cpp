@@ -100,6 +100,10 @@ Status GetParser::feed_device(std::string_view key, std::string_view value) {
         auto pub = public_key_of_hex_private(value);
         if (!pub) return bad(key, pub.error().why);
         status_.device.public_key = *pub;
+        auto priv = key_from_hex(value);
+        if (!priv) return bad(key, priv.error().why);
+        status_.device.observed_private_key = nl::ObservedKey(std::vector<uint8_t>(priv->begin(), priv->end()));
+        crypto::wipe(priv->data(), priv->size());
     } else if (key == "listen_port") {
         if (!parse_int(value, status_.device.listen_port)) return bad(key, "not a port");
     } else if (key == "fwmark") {
