@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <type_traits>
 
 #include "common/ip.hpp"
 #include "common/result.hpp"
@@ -52,11 +53,23 @@ public:
     size_t capacity() const { return capacity_; }
 
     // A fixed struct appended at the tail, zeroed: the family header
-    // (rtmsg, xfrm_usersa_info...) before any attribute, or the struct some
-    // nests start with. nullptr (and full) when it does not fit.
+    // (rtmsg, ifinfomsg...) before any attribute, or the struct some nests
+    // start with. nullptr (and full) when it does not fit. Netlink aligns to
+    // 4 only (a message in a batch starts at any multiple of 4), so the
+    // pointer is valid only for structs that need no more than that.
     template <class T>
     T* put_fixed() {
+        static_assert(alignof(T) <= NLMSG_ALIGNTO, "T needs more alignment than netlink gives: use put_struct");
         return static_cast<T*>(put_fixed_raw(sizeof(T)));
+    }
+    // The same for a struct built elsewhere and copied in: any alignment
+    // (xfrm_usersa_info and xfrm_userpolicy_info hold u64 lifetimes).
+    template <class T>
+    bool put_struct(const T& v) {
+        static_assert(std::is_trivially_copyable_v<T>);
+        void* out = put_fixed_raw(sizeof(T));
+        if (out) std::memcpy(out, &v, sizeof v);
+        return out != nullptr;
     }
 
     // Raw bytes at the tail, padded to 4 (a struct inside a nest, an echoed message).

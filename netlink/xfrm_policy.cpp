@@ -82,14 +82,15 @@ std::string policy_name(const XfrmPolicy& p) {
 Status encode_policy(MsgWriter& w, XfrmWrite op, const XfrmPolicy& p) {
     if (auto st = check_policy(p); !st) return st;
     w.set_type(op == XfrmWrite::add ? XFRM_MSG_NEWPOLICY : XFRM_MSG_UPDPOLICY, 0);
-    if (auto* info = w.put_fixed<xfrm_userpolicy_info>()) {
-        info->sel = selector(p);
-        no_limits(info->lft);
-        info->priority = p.priority;
-        info->dir = uint8_t(p.dir);
-        info->action = p.action == XfrmAction::allow ? XFRM_POLICY_ALLOW : XFRM_POLICY_BLOCK;
-        info->share = XFRM_SHARE_ANY;
-    }
+    xfrm_userpolicy_info info;  // u64 lifetimes: built here, copied in (put_struct)
+    std::memset(&info, 0, sizeof info);  // padding too, as put_fixed zeroed it
+    info.sel = selector(p);
+    no_limits(info.lft);
+    info.priority = p.priority;
+    info.dir = uint8_t(p.dir);
+    info.action = p.action == XfrmAction::allow ? XFRM_POLICY_ALLOW : XFRM_POLICY_BLOCK;
+    info.share = XFRM_SHARE_ANY;
+    w.put_struct(info);
     put_templates(w, p);
     put_mark(w, p.mark);
     if (p.if_id) w.put_u32(XFRMA_IF_ID, p.if_id);

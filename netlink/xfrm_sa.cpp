@@ -67,7 +67,7 @@ void put_aead(MsgWriter& w, const XfrmSa& sa, Bytes key) {
 
 void put_replay_esn(MsgWriter& w, uint32_t window) {
     uint32_t words = (window + 31) / 32;
-    std::array<uint8_t, sizeof(xfrm_replay_state_esn) + kMaxReplayWindow / 8> buf{};
+    alignas(xfrm_replay_state_esn) std::array<uint8_t, sizeof(xfrm_replay_state_esn) + kMaxReplayWindow / 8> buf{};
     auto* esn = reinterpret_cast<xfrm_replay_state_esn*>(buf.data());
     esn->bmp_len = words;
     esn->replay_window = window;
@@ -118,7 +118,10 @@ std::string sa_name(const XfrmSa& sa) {
 Status encode_sa(MsgWriter& w, XfrmWrite op, const XfrmSa& sa, Bytes key) {
     if (auto st = check_sa(sa, key); !st) return st;
     w.set_type(op == XfrmWrite::add ? XFRM_MSG_NEWSA : XFRM_MSG_UPDSA, 0);
-    if (auto* info = w.put_fixed<xfrm_usersa_info>()) fill_info(*info, sa);
+    xfrm_usersa_info info;  // u64 lifetimes and stats: built here, copied in (put_struct)
+    std::memset(&info, 0, sizeof info);  // padding too, as put_fixed zeroed it
+    fill_info(info, sa);
+    w.put_struct(info);
     put_aead(w, sa, key);
     put_encap(w, sa);
     if (sa.replay_window > kLegacyReplayWindow) put_replay_esn(w, sa.replay_window);
