@@ -1,8 +1,13 @@
-// avpnctl down [--json] [--state-dir DIR] [--vici-socket PATH]
+// avpnctl down [--json] [--force-scan] [--state-dir DIR] [--vici-socket PATH]
 // [--control-socket PATH]: remove every kernel object and charon connection
 // avpn owns, and nothing else (runtime/down.hpp). Through avpnd when it
 // answers: avpnd removes them and then stays up with nothing applied until
 // the next `avpnctl apply` or `reload`.
+//
+// --force-scan is the recovery from a damaged record (the error of any
+// apply or down names it): the kernel's markers alone say what goes, and the
+// record goes too. Always one-shot: the avpnd whose record is damaged cannot
+// apply either, and holds the writer lock until it is stopped (exit 4 names it).
 #include "orchestrator/cli/command.hpp"
 #include "orchestrator/cli/control_client.hpp"
 #include "orchestrator/cli/report.hpp"
@@ -20,6 +25,7 @@ struct DownArgs {
     std::string vici_socket = std::string(vici::kDefaultSocket);
     std::string control_socket = control::kDefaultSocket;
     bool json = false;
+    bool force_scan = false;
 };
 
 int run_one_shot(const DownArgs& a) {
@@ -28,10 +34,11 @@ int run_one_shot(const DownArgs& a) {
     // A failed down undoes its deletes: a link it creates again is noted.
     auto port = NetlinkPort::open({.before_create_link = runtime::journal_links_in(a.state_dir)});
     if (!port) return report_failure("down", port.error());
-    return print(report::down_output(runtime::down_site(state, a.vici_socket, **port), a.json));
+    return print(report::down_output(runtime::down_site(state, a.vici_socket, **port, a.force_scan), a.json));
 }
 
 int run_down(const DownArgs& a) {
+    if (a.force_scan) return run_one_shot(a);
     DaemonConnection avpnd(a.control_socket, "down");
     switch (avpnd.state()) {
         case DaemonConnection::State::connected: {
@@ -51,6 +58,8 @@ int run_down(const DownArgs& a) {
 Handler setup_down(CLI::App& sub) {
     auto a = std::make_shared<DownArgs>();
     sub.add_flag("--json", a->json, "machine-readable output (schema avpn.apply/1)");
+    sub.add_flag("--force-scan", a->force_scan,
+                 "ignore a damaged state record: remove what the kernel marks as avpn's, then the record (one-shot)");
     sub.add_option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)")->capture_default_str();
     sub.add_option("--vici-socket", a->vici_socket, "charon's vici socket (only used if avpn loaded connections)")
         ->capture_default_str();

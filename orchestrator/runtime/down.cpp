@@ -1,16 +1,22 @@
 #include "orchestrator/runtime/down.hpp"
 
-#include <unistd.h>
-
 #include "orchestrator/runtime/journal_recovery.hpp"
 #include "orchestrator/runtime/scope.hpp"
 #include "plugins/vici/unix_stream.hpp"
 
 namespace avpn::runtime {
 
-DownReport down_site(const StateDir& state, const std::string& vici_socket, KernelPort& port) {
+DownReport down_site(const StateDir& state, const std::string& vici_socket, KernelPort& port, bool force_scan) {
     DownReport d;
     auto last = state.load();
+    if (!last && force_scan && last.error().code == kDamagedRecord) {
+        // The operator asked to go by the kernel's markers alone; the record
+        // goes with the rest at the end.
+        d.notes.push_back("--force-scan: ignored the damaged record " + last.error().where +
+                          "; removing what the kernel marks as avpn's (charon connections only the record named "
+                          "stay loaded)");
+        last = AppliedRecord{};
+    }
     if (!last) return d.failure = last.error(), d;
     if (Status s = recover_unfinished(ApplyJournal(state.path()), port, *last); !s) return d.failure = s.error(), d;
     // Whatever the record says (it may be lost, damaged or older than a
@@ -38,10 +44,8 @@ DownReport down_site(const StateDir& state, const std::string& vici_socket, Kern
     d.has_report = true;
     if (d.kernel.failure) return d;
     if (Status s = state.clear(); !s) return d.failure = s.error(), d;
-    for (const std::string& f :
-         {fingerprints_path(state.path()), applied_conns_path(state.path()), failures_path(state.path()),
-          retries_path(state.path())})
-        ::unlink(f.c_str());
+    for (const char* f : {kFingerprintsFile, kAppliedConnsFile, kFailuresFile, kRetriesFile})
+        (void)state.remove_file(f);  // bookkeeping of what is gone now
     return d;
 }
 

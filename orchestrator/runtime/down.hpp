@@ -30,7 +30,12 @@ struct DownReport {
 
 // The caller holds the state directory's lock. On success the record and
 // the charon bookkeeping files are removed; on failure they stay, so the
-// next down retries.
-DownReport down_site(const StateDir& state, const std::string& vici_socket, KernelPort& port);
+// next down retries. A damaged record (kDamagedRecord) stops it before
+// anything is touched, unless `force_scan` (`avpnctl down --force-scan`):
+// then the kernel's markers alone say what is avpn's, and the record is
+// removed with the rest. charon connections only that record named are not
+// known then and stay loaded (a note says so).
+DownReport down_site(const StateDir& state, const std::string& vici_socket, KernelPort& port,
+                     bool force_scan = false);
 
 }  // namespace avpn::runtime

@@ -63,10 +63,10 @@ void settle(vici::Client& charon, const std::vector<std::string>& names, const v
 
 }  // namespace
 
-std::string fingerprints_path(const std::string& state_dir) { return state_dir + "/vici.fingerprints"; }
-std::string failures_path(const std::string& state_dir) { return state_dir + "/ipsec.failures"; }
-std::string retries_path(const std::string& state_dir) { return state_dir + "/ipsec.retry"; }
-std::string applied_conns_path(const std::string& state_dir) { return state_dir + "/vici.applied"; }
+std::string fingerprints_path(const std::string& state_dir) { return state_dir + "/" + kFingerprintsFile; }
+std::string failures_path(const std::string& state_dir) { return state_dir + "/" + kFailuresFile; }
+std::string retries_path(const std::string& state_dir) { return state_dir + "/" + kRetriesFile; }
+std::string applied_conns_path(const std::string& state_dir) { return state_dir + "/" + kAppliedConnsFile; }
 
 void undo_ipsec(vici::Client& charon, IpsecOutcome& out, const std::string& state_dir) {
     vici::UndoReport u = out.journal.undo(charon);

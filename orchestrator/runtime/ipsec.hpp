@@ -19,7 +19,11 @@
 
 namespace avpn::runtime {
 
-// Files in the state directory (next to applied.state).
+// Files in the state directory (next to applied.state), by name and by path.
+inline constexpr const char* kFingerprintsFile = "vici.fingerprints";
+inline constexpr const char* kFailuresFile = "ipsec.failures";
+inline constexpr const char* kRetriesFile = "ipsec.retry";
+inline constexpr const char* kAppliedConnsFile = "vici.applied";
 std::string fingerprints_path(const std::string& state_dir);
 std::string failures_path(const std::string& state_dir);
 std::string retries_path(const std::string& state_dir);  // written by avpnd only

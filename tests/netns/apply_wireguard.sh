@@ -140,16 +140,24 @@ expect_ping branch1 10.1.2.1 10.0.1.1
 expect_no_ping branch1 10.1.1.1 10.0.9.1
 expect_no_ping hq 10.0.1.1 10.2.2.1        # branch2 Lab is still out
 
-step "down on every site; branch1's record truncated, branch2's removed"
+step "down on every site; branch1's record truncated (down --force-scan), branch2's removed"
 for s in "${SITES[@]}"; do
   grep -q '^link avpn-demo$' <<<"$(topo_avpn_dump "$s")" || fail "$s: the dump does not see avpn's link before down"
 done
 # Issue 12, case 3: down used to delete only the rule (the one object found
 # without the record). It now finds avpn's objects by the kernel's markers.
+# A truncated record is damage: down refuses it, naming the recovery, and
+# `down --force-scan` goes by the markers alone.
 : >"$TOPO_WORK/state-branch1/applied.state"
 rm "$TOPO_WORK/state-branch2/applied.state"
+if r=$(avpn branch1 down 2>&1); then fail "branch1: down accepted an empty record: $r"; fi
+grep -qF -- "applied.state:1: damaged state record" <<<"$r" && grep -qF -- "--force-scan" <<<"$r" ||
+  fail "branch1: down's refusal does not name the record and --force-scan: $r"
+echo "   branch1: down refused the truncated record: $(head -1 <<<"$r")"
+declare -A DOWN_ARGS=([hq]="" [branch1]="--force-scan" [branch2]="")
 for s in "${SITES[@]}"; do
-  r=$(avpn "$s" down --json) || fail "$s: down failed: $r"
+  # shellcheck disable=SC2086
+  r=$(avpn "$s" down --json ${DOWN_ARGS[$s]}) || fail "$s: down failed: $r"
   echo "   $s: $(jq -c '{changes, deleted}' <<<"$r")"
   expect_json "$s down" "$r" '.applied and .error == null and .deleted.link == 1 and .changes == .deleted.link + .deleted.address + .deleted.wireguard + .deleted.route + .deleted.rule'
 done

@@ -211,7 +211,7 @@ TEST_CASE("a symlink in place of the record itself is replaced, never followed")
     REQUIRE(sd.lock());
     auto r = sd.load();  // not read through the link
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == EBADMSG);
+    CHECK(r.error().code == kDamagedRecord);
     CHECK(r.error().why.find("symbolic link") != std::string::npos);
     AppliedRecord rec;
     rec.site = "hq";
@@ -243,7 +243,7 @@ void check_damaged(const std::string& text, int line, const std::string& why) {
     CAPTURE(text);
     auto r = load_text(text);
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == EBADMSG);
+    CHECK(r.error().code == kDamagedRecord);
     CHECK(r.error().what == "damaged state record");
     CHECK(r.error().where.substr(r.error().where.rfind('/')) == "/applied.state:" + std::to_string(line));
     CHECK(r.error().why.find(why) != std::string::npos);
@@ -284,7 +284,7 @@ TEST_CASE("a directory in place of the record is damage; clear removes it when e
     REQUIRE(sd.lock());
     auto r = sd.load();
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == EBADMSG);
+    CHECK(r.error().code == kDamagedRecord);
     CHECK(r.error().where == dir + "/applied.state");
     CHECK(r.error().why.find("is a directory") != std::string::npos);
     CHECK(r.error().why.find("--force-scan") != std::string::npos);
@@ -294,4 +294,45 @@ TEST_CASE("a directory in place of the record is damage; clear removes it when e
     CHECK_FALSE(saved);
     REQUIRE(sd.clear());
     CHECK(names_in(dir) == std::set<std::string>{"lock"});
+}
+
+TEST_CASE("the directory's file primitives: read, atomic write, append, remove, all without following links") {
+    std::string dir = temp_dir();
+    StateDir sd(dir);
+    REQUIRE(sd.lock());
+    auto none = sd.read_file("apply.journal");
+    REQUIRE(none);
+    CHECK_FALSE(*none);
+    REQUIRE(sd.append_file("apply.journal", "intent 1\n"));
+    REQUIRE(sd.append_file("apply.journal", "done 1\n"));
+    CHECK(**sd.read_file("apply.journal") == "intent 1\ndone 1\n");
+    CHECK(*sd.file_size("apply.journal") == 16);
+    REQUIRE(sd.truncate_file("apply.journal", 9));  // back to before the second append
+    CHECK(**sd.read_file("apply.journal") == "intent 1\n");
+    CHECK(*sd.file_size("absent") == 0);
+    REQUIRE(sd.write_file("apply.journal", "replaced\n"));
+    CHECK(**sd.read_file("apply.journal") == "replaced\n");
+    struct stat st{};
+    REQUIRE(::stat((dir + "/apply.journal").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    REQUIRE(sd.remove_file("apply.journal"));
+    REQUIRE(sd.remove_file("apply.journal"));  // gone already: fine
+    CHECK_FALSE(*sd.read_file("apply.journal"));
+
+    std::string outside = temp_dir() + "/precious";
+    std::ofstream(outside) << "keep\n";
+    REQUIRE(::symlink(outside.c_str(), (dir + "/apply.journal").c_str()) == 0);
+    auto r = sd.read_file("apply.journal");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ELOOP);
+    CHECK_FALSE(sd.append_file("apply.journal", "x\n"));
+    CHECK_FALSE(sd.truncate_file("apply.journal", 0));
+    CHECK_FALSE(sd.file_size("apply.journal"));
+    CHECK(slurp(outside) == "keep\n");
+    REQUIRE(sd.remove_file("apply.journal"));  // removes the link, not its target
+    CHECK(slurp(outside) == "keep\n");
+
+    StateDir missing(dir + "/never-made");  // status before any apply
+    CHECK_FALSE(*missing.read_file("applied.state"));
+    CHECK(missing.load()->site.empty());
 }
