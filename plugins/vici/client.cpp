@@ -6,6 +6,11 @@ namespace avpn::vici {
 
 Client::Client(ClientOptions options) : opts_(std::move(options)) {}
 
+Clock::time_point Client::deadline() const {
+    const Clock::time_point own = Clock::now() + opts_.timeout;
+    return overall_ && *overall_ < own ? *overall_ : own;
+}
+
 Status Client::connect() {
     disconnect();
     if (Status st = stream_.connect(opts_.socket_path); !st) return st;
@@ -176,7 +181,8 @@ Status Client::unsubscribe(std::string_view event) {
 
 Status Client::wait_events(std::chrono::milliseconds max_wait) {
     if (Status st = ensure_connected(); !st) return st;
-    const auto until = Clock::now() + max_wait;
+    auto until = Clock::now() + max_wait;
+    if (overall_ && *overall_ < until) until = *overall_;
     delivered_ = !queue_.empty();
     while (!delivered_) {
         auto p = read_packet(until);

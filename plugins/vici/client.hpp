@@ -3,10 +3,13 @@
 // numbers); events of subscribed names that arrive in the middle of a
 // command are queued, never lost (up to a bound, with a drop counter).
 //
-// Every call is bounded by the timeout. A timed-out call closes the
-// connection, because a late response would otherwise be taken for the next
-// command's. Before each command the client notices a connection charon has
-// closed (charon restarted) and reconnects, re-registering its subscriptions.
+// Every call is bounded by the timeout, and by an overall deadline when one
+// is set (set_deadline: one apply's or down's budget, so a charon that stops
+// answering costs at most that, not the timeout once per call). A timed-out
+// call closes the connection, because a late response would otherwise be
+// taken for the next command's. Before each command the client notices a
+// connection charon has closed (charon restarted) and reconnects,
+// re-registering its subscriptions.
 // Not thread-safe: one owner (the daemon's reconcile loop, or a CLI call).
 #pragma once
 
@@ -14,6 +17,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -66,10 +70,16 @@ public:
     using EventSink = std::function<void(const Event&)>;
     void set_event_sink(EventSink sink) { sink_ = std::move(sink); }
 
-    // Waits up to max_wait for events (returns early once some arrived).
+    // Waits up to max_wait for events (returns early once some arrived),
+    // never past the overall deadline.
     Status wait_events(std::chrono::milliseconds max_wait);
     std::vector<Event> take_events();
     size_t dropped_events() const { return dropped_; }
+
+    // Until cleared (nullopt), no call waits past `until`: each call's
+    // deadline is the earlier of its own timeout and this.
+    void set_deadline(std::optional<Clock::time_point> until) { overall_ = until; }
+    std::optional<Clock::time_point> overall_deadline() const { return overall_; }
 
     Status connect();
     void disconnect();
@@ -85,9 +95,10 @@ private:
     Status event_request(PacketType type, std::string_view event, Clock::time_point deadline);
     Status on_packet_error(const Error& e);
     void deliver(Packet&& p);
-    Clock::time_point deadline() const { return Clock::now() + opts_.timeout; }
+    Clock::time_point deadline() const;
 
     ClientOptions opts_;
+    std::optional<Clock::time_point> overall_;
     UnixStream stream_;
     FrameReader frames_;
     std::set<std::string, std::less<>> subscribed_;
@@ -98,6 +109,23 @@ private:
     // the event streamed by the active command, and where it goes
     std::string streaming_;
     const ItemHandler* on_item_ = nullptr;
+};
+
+// The client's overall deadline is `budget` from now for this object's
+// lifetime, then what it was. A nested Budget replaces the outer one, also
+// when later: an undo gets its own reserve after the forward part spent its.
+class Budget {
+public:
+    Budget(Client& c, std::chrono::milliseconds budget) : client_(c), before_(c.overall_deadline()) {
+        c.set_deadline(Clock::now() + budget);
+    }
+    ~Budget() { client_.set_deadline(before_); }
+    Budget(const Budget&) = delete;
+    Budget& operator=(const Budget&) = delete;
+
+private:
+    Client& client_;
+    std::optional<Clock::time_point> before_;
 };
 
 // Whether a command response reports success; the error names charon's errmsg.

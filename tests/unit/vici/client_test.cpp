@@ -115,6 +115,39 @@ TEST_CASE("every call is bounded by the timeout; the next call reconnects") {
     CHECK(server.connections() == 2);
 }
 
+// An apply's budget (runtime/ipsec.hpp): a charon that stops answering
+// costs the budget, not the per-call timeout once per call.
+TEST_CASE("an overall deadline ends a call before its own timeout; a nested Budget replaces it, then the outer is back") {
+    test::FakeCharon server;
+    Client c = client_for(server, 5000ms);
+    {
+        Budget apply(c, 150ms);
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = c.call("silent");
+        const auto took = std::chrono::steady_clock::now() - t0;
+        REQUIRE_FALSE(r.ok());
+        CHECK(is_timeout(r.error()));
+        CHECK(took >= 140ms);
+        CHECK(took < 1s);
+        const auto outer = c.overall_deadline();
+        REQUIRE(outer);
+        {
+            Budget undo(c, 2000ms);  // spent outer budget: the undo has its own
+            CHECK(*c.overall_deadline() > *outer);
+            auto v = c.call("version");
+            CHECK_MESSAGE(v.ok(), v.error().str());
+        }
+        CHECK(c.overall_deadline() == outer);
+        const auto t1 = std::chrono::steady_clock::now();
+        auto late = c.call("silent");  // the outer budget is spent: no waiting
+        CHECK_FALSE(late.ok());
+        CHECK(std::chrono::steady_clock::now() - t1 < 500ms);
+    }
+    CHECK_FALSE(c.overall_deadline());
+    auto v = c.call("version");
+    CHECK_MESSAGE(v.ok(), v.error().str());
+}
+
 // avpnctl down treats "nothing listening" as "charon holds nothing"; any
 // other connect failure must stay a failure.
 TEST_CASE("connect: no socket file is ENOENT, a socket nobody accepts on is ECONNREFUSED, both nothing listening") {
