@@ -69,6 +69,7 @@ std::string retries_path(const std::string& state_dir) { return state_dir + "/" 
 std::string applied_conns_path(const std::string& state_dir) { return state_dir + "/" + kAppliedConnsFile; }
 
 void undo_ipsec(vici::Client& charon, IpsecOutcome& out, const std::string& state_dir) {
+    vici::Budget budget(charon, kCharonUndoBudget);
     vici::UndoReport u = out.journal.undo(charon);
     out.charon_undone = true;
     out.undone = std::move(u.undone);
@@ -90,6 +91,17 @@ Result<std::unique_ptr<vici::Client>> connect_charon(const std::string& socket) 
     auto c = std::make_unique<vici::Client>(o);
     if (Status s = c->connect(); !s)
         return Error{"connect to charon", socket, s.error().why + " (is charon running? --vici-socket)", s.error().code};
+    // connect() succeeds on a charon that accepts but never answers (hung,
+    // or its vici threads stuck): one cheap round trip finds it now, before
+    // the kernel is touched, instead of a 10 s timeout per call later.
+    vici::Budget probe(*c, kCharonProbe);
+    auto v = c->call("version");
+    if (!v && vici::is_timeout(v.error()))
+        return Error{"connect to charon", socket,
+                     "charon did not answer version within " + std::to_string(kCharonProbe.count()) +
+                         " s: it accepts connections but does not serve them (hung? restart it)",
+                     ETIMEDOUT};
+    if (!v) return Error{"connect to charon", socket, v.error().str(), v.error().code};
     return c;
 }
 
@@ -108,6 +120,7 @@ IpsecOutcome apply_ipsec(vici::Client& charon, const std::vector<vici::Connectio
     IpsecOutcome out;
     out.asked = true;
     out.socket = charon.options().socket_path;
+    vici::Budget budget(charon, kCharonApplyBudget + std::chrono::seconds(std::max(settle_seconds, 0)));
     vici::ReconcileOptions ro;
     ro.state_path = fingerprints_path(state_dir);
     ro.dry_run = dry_run;
@@ -173,6 +186,7 @@ IpsecOutcome apply_ipsec(vici::Client& charon, const std::vector<vici::Connectio
 }
 
 IpsecOutcome down_ipsec(vici::Client& charon, const std::vector<std::string>& names) {
+    vici::Budget budget(charon, kCharonDownBudget);
     IpsecOutcome out;
     out.asked = true;
     out.socket = charon.options().socket_path;

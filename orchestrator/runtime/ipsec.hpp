@@ -4,6 +4,7 @@
 // failures in the state directory (they are events of one moment; docs/vici.md).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,7 +54,19 @@ struct IpsecOutcome {
     std::vector<std::string> warnings;
 };
 
-// Connects to charon; the error says which socket and why.
+// Bounded waits on charon (docs/vici.md, "Bounded waits"). Besides every
+// call's own timeout (10 s): the version round trip of connect_charon, which
+// finds a charon that accepts but does not answer before anything changes;
+// the budget of an apply's charon part (the settle wait comes on top), of its
+// undo (its own reserve, so a charon that stopped answering midway still
+// gets asked to take back what it took), and of a down's unloads.
+inline constexpr std::chrono::seconds kCharonProbe{2};
+inline constexpr std::chrono::seconds kCharonApplyBudget{30};
+inline constexpr std::chrono::seconds kCharonUndoBudget{10};
+inline constexpr std::chrono::seconds kCharonDownBudget{30};
+
+// Connects to charon and asks its version within kCharonProbe; the error
+// says which socket and why ("charon did not answer version within 2 s").
 Result<std::unique_ptr<vici::Client>> connect_charon(const std::string& socket);
 
 // Everything about the connections that can fail without charon: the
@@ -65,7 +78,8 @@ Status preflight_ipsec(const std::vector<vici::Connection>& desired);
 // undone (undo_ipsec) and `failure` names the connection and charon's reason.
 // On success the definitions are recorded for the next apply's undo.
 // Then waits up to settle_seconds until every initiator it loaded or
-// initiated is up or has failed, and records failures.
+// initiated is up or has failed, and records failures. charon gets
+// kCharonApplyBudget + settle_seconds in all, and an undo kCharonUndoBudget.
 IpsecOutcome apply_ipsec(vici::Client& charon, const std::vector<vici::Connection>& desired,
                          const std::string& state_dir, int settle_seconds, bool dry_run);
 
@@ -75,7 +89,8 @@ IpsecOutcome apply_ipsec(vici::Client& charon, const std::vector<vici::Connectio
 // apply reloads rather than trusting them.
 void undo_ipsec(vici::Client& charon, IpsecOutcome& outcome, const std::string& state_dir);
 
-// Unloads the named connections (avpn's own, from the state directory).
+// Unloads the named connections (avpn's own, from the state directory),
+// within kCharonDownBudget.
 IpsecOutcome down_ipsec(vici::Client& charon, const std::vector<std::string>& names);
 
 // Status of the named connections; listens for listen_seconds first so a
