@@ -86,7 +86,10 @@ Printed apply_output(std::string_view command, const runtime::SiteApplyResult& r
 Printed down_output(const runtime::DownReport& d, bool json) {
     Printed p;
     for (const std::string& n : d.notes) p.err += "avpnctl down: note: " + n + "\n";
-    if (d.has_report) p.out = apply_report(d.kernel, false, &d.ipsec, json);
+    // charon's failure is said once, on stderr with what it means for the
+    // down (d.failure); the text report keeps to what was done.
+    const bool charon_failed = d.ipsec.failure.has_value();
+    if (d.has_report) p.out = apply_report(d.kernel, false, json || !charon_failed ? &d.ipsec : nullptr, json);
     if (d.failure) add_failure(p, "down", *d.failure);
     else if (d.kernel.failure) p.exit = kFailed;
     return p;

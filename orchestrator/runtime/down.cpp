@@ -28,20 +28,28 @@ DownReport down_site(const StateDir& state, const std::string& vici_socket, Kern
         auto charon = connect_charon(vici_socket);
         if (charon) {
             d.ipsec = down_ipsec(**charon, last->ipsec_connections);
-            if (d.ipsec.failure) {
-                d.has_report = true;
-                d.failure = *d.ipsec.failure;  // state kept: the next down retries
-                return d;
-            }
         } else if (vici::nothing_listening(charon.error())) {
             d.notes.push_back(charon.error().str() + ": nothing loaded there");
         } else {
-            return d.failure = charon.error(), d;
+            d.ipsec.asked = true;
+            d.ipsec.socket = vici_socket;
+            d.ipsec.failure = charon.error();
         }
     }
 
     d.kernel = apply(nl::KernelState{}, scope, port, false);
     d.has_report = true;
+    if (d.ipsec.failure) {  // state kept: the next down asks charon again
+        const Error& e = *d.ipsec.failure;
+        std::string names;
+        for (const std::string& n : last->ipsec_connections) names += (names.empty() ? "" : ", ") + n;
+        d.failure = Error{e.what, e.where,
+                          e.why + "; " + (d.kernel.failure ? "" : "avpn's kernel objects were removed; ") +
+                              "avpn's connections in charon (" + names +
+                              ") stay recorded for the next down: run it again once charon answers",
+                          e.code};
+        return d;
+    }
     if (d.kernel.failure) return d;
     if (Status s = state.clear(); !s) return d.failure = s.error(), d;
     for (const char* f : {kFingerprintsFile, kAppliedConnsFile, kFailuresFile, kRetriesFile})

@@ -61,11 +61,15 @@ DownReport Site::down() {
     // describe the kernel: the next converge observes it afresh.
     reconciler_.forget();
     planner_.forget();
-    if (!d.ok()) {
+    if (!d.kernel_removed()) {
         const Error& e = d.failure ? *d.failure : *d.kernel.failure;
         log_("down failed: " + e.str() + "; the site stays managed");
         return d;
     }
+    // Only charon's part failed: the kernel's objects are gone as asked, and
+    // re-applying them now would undo the down; the connections stay
+    // recorded for the next down.
+    if (d.failure) log_("down: charon's part failed: " + d.failure->str());
     idle_ = true;
     // The XFRM interfaces and SAs are gone: nothing is left for the kernel
     // to decapsulate into, and the ports are free for whoever runs next.
