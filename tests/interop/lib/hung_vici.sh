@@ -22,13 +22,6 @@ start_hung_vici() {
     fail "the hung vici listener did not start: $(cat "$dir/out")"
 }
 
-# wireguard-go outlives the namespace (its TUN keeps it); this run's device
-# name is its own, so only this run's process is stopped.
-stop_wireguard_go() {
-    local pid
-    for pid in $(pgrep -fx "wireguard-go -f avpn-u$TAG"); do kill "$pid" 2>/dev/null; done
-}
-
 # spoke_site: site A (uplink wan0) a spoke of a per-run AutoVPN group with a
 # hub at site B's address, exporting lan2, plus tunnel t1 to site B.
 spoke_site() {
@@ -44,15 +37,6 @@ spoke_site() {
         printf 'exports = ["10.9.0.0/24"]\ncontact = "192.0.2.2:51820"\n\n'
     } >>"$WORK/a/site.toml"
     a_tunnel t1 192.0.2.2 a1.example b1.example lan0 10.2.0.0/24 "$(psk_file a t1 secret-one)"
-}
-
-# IPv6 DAD of the veths ends whenever it does; a dump must come after it.
-settle_dad() {
-    for _ in $(seq 100); do
-        [ -z "$(in_ns a ip -6 addr show tentative)" ] && return
-        sleep 0.1
-    done
-    fail "IPv6 duplicate address detection in site a still runs after 10 s"
 }
 
 # kernel_dump SITE: links, addresses, routes, rules and WireGuard devices.

@@ -312,3 +312,21 @@ two_sites_direct() {
     start_charon a
     start_charon b
 }
+
+# wireguard-go outlives the namespace (its TUN keeps it); this run's device
+# name is its own, so only this run's process is stopped.
+stop_wireguard_go() {
+    local pid
+    for pid in $(pgrep -fx "wireguard-go -f avpn-u$TAG"); do kill "$pid" 2>/dev/null; done
+}
+
+# settle_dad: IPv6 DAD of the veths ends whenever it does (seen ~1 s after
+# the first apply on a loaded machine): its end flips the address's flag and
+# adds a local route for it, so a dump to compare must come after it.
+settle_dad() {
+    for _ in $(seq 100); do
+        [ -z "$(in_ns a ip -6 addr show tentative)" ] && return
+        sleep 0.1
+    done
+    fail "IPv6 duplicate address detection in site a still runs after 10 s"
+}
