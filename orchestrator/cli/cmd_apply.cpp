@@ -60,11 +60,9 @@ int run_one_shot(const ApplyArgs& a) {
     auto port = NetlinkPort::open(std::move(port_options));
     if (!port) return report_failure("apply", port.error());
 
-    PlanInputs inputs;
-    auto addresses = (*port)->interface_addresses(runtime::uplinks_of(intent));
-    if (!addresses) return report_failure("apply", addresses.error());  // before anything is written
-    inputs.uplink_addresses = std::move(*addresses);
-    PlanOutcome planned = plan(intent, inputs);
+    auto inputs = runtime::read_plan_inputs(intent, **port);
+    if (!inputs) return report_failure("apply", inputs.error());  // before anything is written
+    PlanOutcome planned = plan(intent, *inputs);
     if (!planned.ok()) return print(report::plan_errors(planned.errors));
 
     runtime::SiteApplyOptions o{a.file, a.state_dir, a.vici_socket, a.settle, a.dry_run};

@@ -179,18 +179,17 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
     }
     if (settle < 0) settle = options_.settle_seconds;
     auto t0 = Clock::now();
-    PlanInputs inputs;
-    auto addresses = port_->interface_addresses(uplinks_of(*intent_));
-    if (!addresses) {  // nothing is planned from a read that failed, nothing applied
+    auto read = read_plan_inputs(*intent_, *port_);
+    if (!read) {  // nothing is planned from a read that failed, nothing applied
         ConvergeReport r;
-        r.line = (full ? "full apply (" : "change (") + why + ") failed: " + addresses.error().str();
+        r.line = (full ? "full apply (" : "change (") + why + ") failed: " + read.error().str();
         log_(r.line);
         last_ok_ = false;
         wireguard_.clear();
         last_converge_ = LastConverge{int64_t(std::time(nullptr)), false, r.line};
         return r;
     }
-    inputs.uplink_addresses = std::move(*addresses);
+    const PlanInputs& inputs = *read;
     if (full || !reconciler_.has_image()) planner_.forget();
     IncrementalPlanner::Update u = planner_.update(*intent_, inputs);
     // charon's part has no image, and the image holds links as avpn asked

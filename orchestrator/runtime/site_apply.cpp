@@ -17,6 +17,14 @@ std::vector<std::string> uplinks_of(const Intent& in) {
     return out;
 }
 
+Result<PlanInputs> read_plan_inputs(const Intent& intent, KernelPort& port) {
+    auto addresses = port.interface_addresses(uplinks_of(intent));
+    if (!addresses) return addresses.error();
+    PlanInputs inputs;
+    inputs.uplink_addresses = std::move(*addresses);
+    return inputs;
+}
+
 SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const AppliedRecord& recorded,
                            KernelPort& port, const KernelApply& kernel, const SiteApplyOptions& o) {
     SiteApplyResult r;

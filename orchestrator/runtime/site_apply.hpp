@@ -16,6 +16,7 @@
 #include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/intent.hpp"
 #include "orchestrator/plan/desired_state.hpp"
+#include "orchestrator/plan/planner.hpp"
 #include "orchestrator/reconcile/apply.hpp"
 #include "orchestrator/reconcile/state_dir.hpp"
 
@@ -52,6 +53,12 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
 // Names of the interfaces whose addresses the planner needs (uplinks, the
 // bound WAN ports of IPsec tunnels).
 std::vector<std::string> uplinks_of(const Intent& intent);
+
+// What the planner reads from the kernel: the addresses of uplinks_of().
+// A read that fails is an error, never "no address": planned without its
+// uplinks, every XFRM peer would go pending and the apply would delete its
+// SAs (issue 12, case 10). The caller applies nothing then.
+Result<PlanInputs> read_plan_inputs(const Intent& intent, KernelPort& port);
 
 // What avpn owns once `plan` is applied: its interfaces, tables and charon
 // connections.
