@@ -89,6 +89,25 @@ Status write_file_atomic(const std::string& path, const std::string& contents, u
     return s;
 }
 
+Result<std::optional<std::string>> read_file(const std::string& path, size_t max_bytes) {
+    size_t slash = path.find_last_of('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        if (errno == ENOENT) return std::optional<std::string>{};
+        return sys_error("open state directory", dir);
+    }
+    auto r = read_file_at(dfd, dir, name, max_bytes);
+    ::close(dfd);
+    return r;
+}
+
+std::string read_advisory_record(const std::string& path) {
+    auto text = read_file(path, 64u << 20);
+    return text && *text ? std::move(**text) : std::string();
+}
+
 Result<std::optional<std::string>> read_file_at(int dir_fd, const std::string& shown, const std::string& name,
                                                 size_t max_bytes) {
     std::string where = shown + "/" + name;

@@ -30,6 +30,12 @@ Status write_file_atomic_at(int dir_fd, const std::string& shown, const std::str
 // max_bytes (EFBIG).
 Result<std::optional<std::string>> read_file_at(int dir_fd, const std::string& shown, const std::string& name,
                                                 size_t max_bytes);
+// The same by path (the last component is not followed): the records that
+// charon's and wireguard-go's bookkeeping keep in the state directory.
+Result<std::optional<std::string>> read_file(const std::string& path, size_t max_bytes);
+// Their readers' form: what a missing, refused or unreadable file holds is
+// nothing (those records are advisory and a damaged one reads as empty).
+std::string read_advisory_record(const std::string& path);
 // Appends and fsyncs (creating the file with `mode`, and fsyncing the
 // directory then, when it is missing): one record of a log that must be on
 // disk before what it announces happens.

@@ -3,7 +3,9 @@
 // status --listen) and read back by later commands.
 #include <charconv>
 #include <fstream>
+#include <sstream>
 
+#include "common/atomic_file.hpp"
 #include "plugins/vici/connection.hpp"
 #include "plugins/vici/fingerprint_store.hpp"
 #include "plugins/vici/status.hpp"
@@ -25,7 +27,7 @@ std::string one_field(std::string s) {
 
 FailureTracker load_failures(const std::string& path) {
     FailureTracker out;
-    std::ifstream in(path);
+    std::istringstream in(read_advisory_record(path));  // never through a symlink
     std::string line;
     while (in && std::getline(in, line)) {
         if (line.empty() || line[0] == '#') continue;

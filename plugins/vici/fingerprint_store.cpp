@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/atomic_file.hpp"
+
 namespace avpn::vici {
 
 namespace {
@@ -31,7 +33,7 @@ Error io_error(const char* what, const std::string& path) {
 Fingerprints load_fingerprints(const std::string& path, size_t* skipped) {
     Fingerprints out;
     size_t bad = 0;
-    std::ifstream in(path);
+    std::istringstream in(read_advisory_record(path));  // never through a symlink
     std::string line;
     while (in && std::getline(in, line)) {
         if (line.empty() || line[0] == '#') continue;

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "common/atomic_file.hpp"
 #include "plugins/vici/fingerprint_store.hpp"
 #include "plugins/vici/load_conn.hpp"
 #include "plugins/vici/reconcile.hpp"
@@ -70,8 +71,8 @@ Result<AppliedConn> applied_conn(const Connection& c) {
 }
 
 Applied load_applied(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    std::string text = read_advisory_record(path);  // never through a symlink
+    std::vector<uint8_t> bytes(text.begin(), text.end());
     Applied out;
     auto msg = decode_message(bytes);
     if (!msg) return out;

@@ -2,7 +2,9 @@
 
 #include <charconv>
 #include <fstream>
+#include <sstream>
 
+#include "common/atomic_file.hpp"
 #include "plugins/vici/connection.hpp"
 #include "plugins/vici/fingerprint_store.hpp"
 
@@ -42,7 +44,7 @@ int64_t RetrySchedule::next_due() const {
 
 std::map<std::string, RetryState> load_retries(const std::string& path) {
     std::map<std::string, RetryState> out;
-    std::ifstream in(path);
+    std::istringstream in(read_advisory_record(path));  // never through a symlink
     std::string line;
     while (in && std::getline(in, line)) {
         if (line.empty() || line[0] == '#') continue;

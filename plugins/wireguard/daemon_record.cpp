@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "common/atomic_file.hpp"
@@ -33,7 +34,7 @@ std::string daemon_record_path(const std::string& state_dir) { return state_dir 
 
 std::map<std::string, DaemonRecord> load_daemon_records(const std::string& path) {
     std::map<std::string, DaemonRecord> out;
-    std::ifstream in(path);
+    std::istringstream in(read_advisory_record(path));  // never through a symlink
     std::string line;
     while (in && std::getline(in, line)) {
         if (line.empty() || line[0] == '#') continue;
