@@ -3,7 +3,8 @@
 # changes t1, adds t3 (on a VLAN shared in an AutoVPN group, so the kernel
 # changes too) and removes
 # t2 fails for real — (1) charon refuses a fourth tunnel's proposal, (2) the
-# state directory cannot record the apply (its temp file is a directory) —
+# state directory cannot record the apply (a directory stands in place of
+# its config copy; temp files get fresh O_EXCL names, so none can be planted) —
 # and afterwards `swanctl --list-conns`, avpn's kernel objects and the state
 # directory are byte for byte what they were; the report names every undone
 # op and what could not be undone (an unloaded or reloaded initiator's SA is
@@ -98,11 +99,12 @@ same_as_before "refused tunnel"
 
 note "2: the state directory cannot record the apply (t2 unloaded by then)"
 cp "$WORK/a/after.toml" "$WORK/a/site.toml"
-mkdir "$WORK/a/state/applied-site.toml.tmp"
+mv "$WORK/a/state/applied-site.toml" "$WORK/a/applied-site.toml.aside"
+mkdir "$WORK/a/state/applied-site.toml"
 if avpnctl_a apply "$WORK/a/site.toml" --json --settle 0 >"$WORK/a/out.json" 2>"$WORK/a/apply.err"; then
     fail "apply that could not be recorded succeeded"
 fi
-grep -q "applied-site.toml.tmp" "$WORK/a/apply.err" || fail "the error does not name the state file: $(cat "$WORK/a/apply.err")"
+grep -q "applied-site.toml" "$WORK/a/apply.err" || fail "the error does not name the state file: $(cat "$WORK/a/apply.err")"
 expect "charon reported no failure of its own" "$(jq_a '.ipsec.error')" null
 undone_has "unload-conn avpn-t2"
 undone_has "unload-shared avpn-t2"
@@ -112,7 +114,8 @@ expect "first undone (newest)" "$(jq_a '.ipsec.undone[0]')" "unload-shared avpn-
 jq_a '.ipsec.not_undone[]' | grep -q "^unload-conn avpn-t2: the unload closed its SAs" ||
     fail "the report hides that t2's SA is new: $(jq -c '.ipsec.not_undone' "$WORK/a/out.json")"
 expect "kernel rolled back" "$(jq_a '.ipsec.kernel_rolled_back')" true
-rmdir "$WORK/a/state/applied-site.toml.tmp"
+rmdir "$WORK/a/state/applied-site.toml"
+mv "$WORK/a/applied-site.toml.aside" "$WORK/a/state/applied-site.toml"
 same_as_before "unrecordable apply"
 
 note "the reloaded initiators come back on their own (their start action)"
