@@ -146,11 +146,13 @@ Result<ResponderOutcome> Responder::consume(ByteView datagram, const Endpoint& f
     crypto::wipe(payload->data(), payload->size());
     if (!body) return body.error();
     const Key32& peer = hs->remote_static();
+    // Replay first: a replayed initiation must not make avpnd choose (and
+    // perhaps reserve) an index and SPI for it.
+    if (!timestamps_.fresh(peer, body->timestamp))
+        return rejected("initiation", "replayed or stale: timestamp not newer than the peer's last");
     auto local = choose_ ? choose_(peer) : std::nullopt;
     if (!local) return rejected("initiation", "static key " + crypto::base64_encode(peer.data(), 32) + " is not a peer");
     if (local->inbound_spi == 0) return rejected("initiation", "SPI 0 is not an ESP SPI");
-    if (!timestamps_.fresh(peer, body->timestamp))
-        return rejected("initiation", "replayed or stale: timestamp not newer than the peer's last");
 
     auto noise = hs->write_message2(encode(ResponsePayload{local->inbound_spi, local->epoch}));
     if (!noise) return noise.error();
