@@ -37,16 +37,20 @@ Result<Session> make_session(bool initiator, const IkPsk2& hs, const LocalChoice
 
 Result<Initiator> Initiator::create(InitiatorConfig config) {
     Initiator i;
-    auto pub = crypto::public_key(config.static_private);
-    if (!pub) return pub.error();
+    auto s = StaticKey::from_private(config.static_private);
+    if (!s) return s.error();
     auto remote_mac1 = mac1_key(config.responder_public);
-    auto self_mac1 = mac1_key(*pub);
+    auto self_mac1 = mac1_key(s->public_key);
     auto remote_cookie = cookie_key(config.responder_public);
     if (!remote_mac1 || !self_mac1 || !remote_cookie) return rejected("initiator", "libcrypto failure");
     i.mac1_key_remote_ = *remote_mac1;
     i.mac1_key_self_ = *self_mac1;
     i.cookie_key_remote_ = *remote_cookie;
-    i.config_ = std::move(config);
+    i.static_ = *s;
+    i.responder_public_ = config.responder_public;
+    i.prologue_ = make_prologue(config.group);
+    i.psk_ = Secret32(config.psk);
+    i.esp_key_len_ = config.esp_key_len;
     return i;
 }
 
@@ -54,8 +58,7 @@ Result<Bytes> Initiator::start(const LocalChoice& local, const Tai64n& timestamp
                                std::optional<Key32> ephemeral_private) {
     pending_.reset();
     if (local.inbound_spi == 0) return rejected("initiation", "SPI 0 is not an ESP SPI");
-    auto hs = IkPsk2::initiator(config_.static_private, config_.responder_public, make_prologue(config_.group),
-                                config_.psk, ephemeral_private);
+    auto hs = IkPsk2::initiator(static_, responder_public_, prologue_, psk_, ephemeral_private);
     if (!hs) return hs.error();
     auto noise = hs->write_message1(encode(InitiationPayload{timestamp, local.inbound_spi, local.epoch}));
     if (!noise) return noise.error();
@@ -99,23 +102,25 @@ Result<Session> Initiator::finish(ByteView datagram) {
     auto body = decode_response_payload(*payload);
     crypto::wipe(payload->data(), payload->size());
     if (!body) return body.error();
-    return make_session(true, p.hs, p.local, r->sender, body->inbound_spi, body->epoch, config_.esp_key_len);
+    return make_session(true, p.hs, p.local, r->sender, body->inbound_spi, body->epoch, esp_key_len_);
 }
 
 Result<Responder> Responder::create(ResponderConfig config, ChooseLocal choose) {
     Responder r;
-    auto pub = crypto::public_key(config.static_private);
-    if (!pub) return pub.error();
-    auto m = mac1_key(*pub);
-    auto c = cookie_key(*pub);
+    auto s = StaticKey::from_private(config.static_private);
+    if (!s) return s.error();
+    auto m = mac1_key(s->public_key);
+    auto c = cookie_key(s->public_key);
     if (!m || !c) return rejected("responder", "libcrypto failure");
-    r.static_public_ = *pub;
+    r.static_ = *s;
+    r.prologue_ = make_prologue(config.group);
+    r.psk_ = Secret32(config.psk);
+    r.esp_key_len_ = config.esp_key_len;
     r.mac1_key_self_ = *m;
     r.cookie_key_self_ = *c;
     r.limiter_ = RateLimiter(config.rate);
     r.load_ = LoadMeter(config.under_load_threshold);
     r.choose_ = std::move(choose);
-    r.config_ = std::move(config);
     return r;
 }
 
@@ -138,7 +143,7 @@ Result<ResponderOutcome> Responder::consume(ByteView datagram, const Endpoint& f
     }
     if (!limiter_.allow(from.addr, now)) return rejected("initiation", "rate limit of " + from.addr.str() + " reached");
 
-    auto hs = IkPsk2::responder(config_.static_private, make_prologue(config_.group), config_.psk, ephemeral_private);
+    auto hs = IkPsk2::responder(static_, prologue_, psk_, ephemeral_private);
     if (!hs) return hs.error();
     auto payload = hs->read_message1(init->noise);
     if (!payload) return payload.error();
@@ -160,7 +165,7 @@ Result<ResponderOutcome> Responder::consume(ByteView datagram, const Endpoint& f
     if (!mac1_remote) return mac1_remote.error();
     auto reply = encode_response(local->index, init->sender, *noise, *mac1_remote, std::nullopt);
     if (!reply) return reply.error();
-    auto session = make_session(false, *hs, *local, init->sender, body->inbound_spi, body->epoch, config_.esp_key_len);
+    auto session = make_session(false, *hs, *local, init->sender, body->inbound_spi, body->epoch, esp_key_len_);
     if (!session) return session.error();
     timestamps_.accept(peer, body->timestamp);
     return ResponderOutcome{std::move(*reply), std::move(*session)};

@@ -64,6 +64,7 @@ struct InitiatorConfig {
     std::string group;
     Key32 psk{};  // 32 zero bytes until issue 14's group key
     size_t esp_key_len = 20;
+    ~InitiatorConfig() { crypto::wipe(static_private.data(), 32), crypto::wipe(psk.data(), 32); }
 };
 
 class Initiator {
@@ -82,7 +83,11 @@ public:
 
 private:
     Initiator() = default;
-    InitiatorConfig config_;
+    StaticKey static_;
+    Key32 responder_public_{};
+    Bytes prologue_;
+    Secret32 psk_;
+    size_t esp_key_len_ = 20;
     Key32 mac1_key_remote_{}, mac1_key_self_{}, cookie_key_remote_{};
     struct Pending {
         IkPsk2 hs;
@@ -101,6 +106,7 @@ struct ResponderConfig {
     size_t esp_key_len = 20;
     RateLimits rate;
     size_t under_load_threshold = 200;  // initiations per second before cookies are asked for
+    ~ResponderConfig() { crypto::wipe(static_private.data(), 32), crypto::wipe(psk.data(), 32); }
 };
 
 // The peer's choice for this handshake, or nullopt for a static key that is
@@ -121,13 +127,16 @@ public:
     // an Error; nothing is sent for one.
     Result<ResponderOutcome> consume(ByteView datagram, const Endpoint& from, TimePoint now,
                                      std::optional<Key32> ephemeral_private = std::nullopt);
-    const Key32& static_public() const { return static_public_; }
+    const Key32& static_public() const { return static_.public_key; }
 
 private:
     Responder() = default;
-    ResponderConfig config_;
+    StaticKey static_;
+    Bytes prologue_;
+    Secret32 psk_;
+    size_t esp_key_len_ = 20;
     ChooseLocal choose_;
-    Key32 static_public_{}, mac1_key_self_{}, cookie_key_self_{};
+    Key32 mac1_key_self_{}, cookie_key_self_{};
     TimestampGuard timestamps_;
     RateLimiter limiter_;
     LoadMeter load_{0};

@@ -10,8 +10,9 @@ Error short_message(const char* what) { return Error{what, "", "message has the 
 }  // namespace
 
 Bytes make_prologue(std::string_view group) {
-    Bytes p(kProloguePrefix.begin(), kProloguePrefix.end());
-    p.insert(p.end(), group.begin(), group.end());
+    Bytes p(kProloguePrefix.size() + group.size());
+    auto rest = std::copy(kProloguePrefix.begin(), kProloguePrefix.end(), p.begin());
+    std::copy(group.begin(), group.end(), rest);
     return p;
 }
 
@@ -80,35 +81,35 @@ Result<std::vector<Secret32>> SymmetricState::split() const { return noise_hkdf(
 
 // --- IKpsk2 ---
 
-Result<IkPsk2> IkPsk2::initiator(const Key32& static_private, const Key32& responder_public, ByteView prologue,
-                                 const Key32& psk, std::optional<Key32> ephemeral_private) {
+Result<StaticKey> StaticKey::from_private(const Key32& private_key) {
+    auto pub = crypto::public_key(private_key);
+    if (!pub) return pub.error();
+    return StaticKey{Secret32(private_key), *pub};
+}
+
+Result<IkPsk2> IkPsk2::initiator(const StaticKey& s, const Key32& responder_public, ByteView prologue,
+                                 const Secret32& psk, std::optional<Key32> ephemeral_private) {
     auto sym = SymmetricState::initialize(kNoiseProtocolName);
     if (!sym) return sym.error();
     IkPsk2 hs(std::move(*sym), Step::write1);
-    hs.s_ = Secret32(static_private);
-    auto pub = crypto::public_key(static_private);
-    if (!pub) return pub.error();
-    hs.s_pub_ = *pub;
+    hs.s_ = s;
     hs.rs_ = responder_public;
-    hs.psk_ = Secret32(psk);
+    hs.psk_ = psk;
     if (auto st = hs.sym_.mix_hash(prologue); !st) return st.error();
     if (auto st = hs.sym_.mix_hash(responder_public); !st) return st.error();  // pre-message "<- s"
     if (auto st = hs.set_ephemeral(ephemeral_private); !st) return st.error();
     return hs;
 }
 
-Result<IkPsk2> IkPsk2::responder(const Key32& static_private, ByteView prologue, const Key32& psk,
+Result<IkPsk2> IkPsk2::responder(const StaticKey& s, ByteView prologue, const Secret32& psk,
                                  std::optional<Key32> ephemeral_private) {
     auto sym = SymmetricState::initialize(kNoiseProtocolName);
     if (!sym) return sym.error();
     IkPsk2 hs(std::move(*sym), Step::read1);
-    hs.s_ = Secret32(static_private);
-    auto pub = crypto::public_key(static_private);
-    if (!pub) return pub.error();
-    hs.s_pub_ = *pub;
-    hs.psk_ = Secret32(psk);
+    hs.s_ = s;
+    hs.psk_ = psk;
     if (auto st = hs.sym_.mix_hash(prologue); !st) return st.error();
-    if (auto st = hs.sym_.mix_hash(hs.s_pub_); !st) return st.error();  // pre-message "<- s"
+    if (auto st = hs.sym_.mix_hash(s.public_key); !st) return st.error();  // pre-message "<- s"
     if (auto st = hs.set_ephemeral(ephemeral_private); !st) return st.error();
     return hs;
 }
@@ -140,10 +141,10 @@ Result<Bytes> IkPsk2::write_message1(ByteView payload) {
     if (auto st = sym_.mix_hash(e_pub_); !st) return st.error();
     if (auto st = sym_.mix_key(e_pub_); !st) return st.error();  // psk modifier: e also goes into MixKey
     if (auto st = mix_dh(e_.get(), rs_); !st) return st.error();  // es
-    auto enc_s = sym_.encrypt_and_hash(s_pub_);
+    auto enc_s = sym_.encrypt_and_hash(s_.public_key);
     if (!enc_s) return enc_s.error();
     msg.insert(msg.end(), enc_s->begin(), enc_s->end());
-    if (auto st = mix_dh(s_.get(), rs_); !st) return st.error();  // ss
+    if (auto st = mix_dh(s_.private_key.get(), rs_); !st) return st.error();  // ss
     auto enc_p = sym_.encrypt_and_hash(payload);
     if (!enc_p) return enc_p.error();
     msg.insert(msg.end(), enc_p->begin(), enc_p->end());
@@ -158,11 +159,11 @@ Result<Bytes> IkPsk2::read_message1(ByteView m) {
     std::copy_n(m.begin(), 32, re_.begin());
     if (auto st = sym_.mix_hash(re_); !st) return st.error();
     if (auto st = sym_.mix_key(re_); !st) return st.error();
-    if (auto st = mix_dh(s_.get(), re_); !st) return st.error();  // es
+    if (auto st = mix_dh(s_.private_key.get(), re_); !st) return st.error();  // es
     auto s = sym_.decrypt_and_hash(m.subspan(32, 32 + kTagLen));
     if (!s) return Error{"read message 1", "", "initiator's static key does not decrypt (wrong responder key?)"};
     std::copy_n(s->begin(), 32, rs_.begin());
-    if (auto st = mix_dh(s_.get(), rs_); !st) return st.error();  // ss
+    if (auto st = mix_dh(s_.private_key.get(), rs_); !st) return st.error();  // ss
     auto p = sym_.decrypt_and_hash(m.subspan(64 + kTagLen));
     if (!p) return Error{"read message 1", "", "payload does not decrypt"};
     step_ = Step::write2;
@@ -195,7 +196,7 @@ Result<Bytes> IkPsk2::read_message2(ByteView m) {
     if (auto st = sym_.mix_hash(re_); !st) return st.error();
     if (auto st = sym_.mix_key(re_); !st) return st.error();
     if (auto st = mix_dh(e_.get(), re_); !st) return st.error();  // ee
-    if (auto st = mix_dh(s_.get(), re_); !st) return st.error();  // se: our s, responder's e
+    if (auto st = mix_dh(s_.private_key.get(), re_); !st) return st.error();  // se: our s, responder's e
     if (auto st = sym_.mix_key_and_hash(psk_.get()); !st) return st.error();
     auto p = sym_.decrypt_and_hash(m.subspan(32));
     if (!p) return Error{"read message 2", "", "payload does not decrypt"};

@@ -52,6 +52,14 @@ private:
 constexpr size_t noise_msg1_len(size_t payload_len) { return 32 + 32 + kTagLen + payload_len + kTagLen; }
 constexpr size_t noise_msg2_len(size_t payload_len) { return 32 + payload_len + kTagLen; }
 
+// A site's static X25519 key pair, its public half computed once (an X25519
+// base-point multiplication saved per handshake); the private half wiped.
+struct StaticKey {
+    Secret32 private_key;
+    Key32 public_key{};
+    static Result<StaticKey> from_private(const Key32& private_key);
+};
+
 // The two transport keys Split() gives: the initiator sends with the first.
 struct TransportKeys {
     Secret32 initiator_to_responder;
@@ -64,9 +72,9 @@ struct TransportKeys {
 // vectors); otherwise a fresh key is drawn.
 class IkPsk2 {
 public:
-    static Result<IkPsk2> initiator(const Key32& static_private, const Key32& responder_public, ByteView prologue,
-                                    const Key32& psk, std::optional<Key32> ephemeral_private = std::nullopt);
-    static Result<IkPsk2> responder(const Key32& static_private, ByteView prologue, const Key32& psk,
+    static Result<IkPsk2> initiator(const StaticKey& s, const Key32& responder_public, ByteView prologue,
+                                    const Secret32& psk, std::optional<Key32> ephemeral_private = std::nullopt);
+    static Result<IkPsk2> responder(const StaticKey& s, ByteView prologue, const Secret32& psk,
                                     std::optional<Key32> ephemeral_private = std::nullopt);
 
     Result<Bytes> write_message1(ByteView payload);  // e || enc(s) || enc(payload)
@@ -87,8 +95,7 @@ private:
     SymmetricState sym_;
     Step step_;
     bool ready_ = false;  // both messages done: split() may run
-    Secret32 s_;   // our static private
-    Key32 s_pub_{};
+    StaticKey s_;
     Secret32 e_;   // our ephemeral private
     Key32 e_pub_{};
     Key32 rs_{};   // remote static public
