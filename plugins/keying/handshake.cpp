@@ -54,7 +54,7 @@ Result<Initiator> Initiator::create(InitiatorConfig config) {
     return i;
 }
 
-Result<Bytes> Initiator::start(const LocalChoice& local, const Tai64n& timestamp, TimePoint now,
+Result<Bytes> Initiator::start(const LocalChoice& local, const Tai64n& timestamp, Time now,
                                std::optional<Key32> ephemeral_private) {
     pending_.reset();
     if (local.inbound_spi == 0) return rejected("initiation", "SPI 0 is not an ESP SPI");
@@ -70,7 +70,7 @@ Result<Bytes> Initiator::start(const LocalChoice& local, const Tai64n& timestamp
     return msg;
 }
 
-Status Initiator::take_cookie(ByteView datagram, TimePoint now) {
+Status Initiator::take_cookie(ByteView datagram, Time now) {
     auto r = parse_cookie_reply(datagram);
     if (!r) return r.error();
     if (!pending_ || r->receiver != pending_->local.index)
@@ -124,7 +124,7 @@ Result<Responder> Responder::create(ResponderConfig config, ChooseLocal choose) 
     return r;
 }
 
-Result<ResponderOutcome> Responder::consume(ByteView datagram, const Endpoint& from, TimePoint now,
+Result<ResponderOutcome> Responder::consume(ByteView datagram, const Endpoint& from, Time now,
                                             std::optional<Key32> ephemeral_private) {
     auto init = parse_initiation(datagram);
     if (!init) return init.error();

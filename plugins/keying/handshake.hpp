@@ -72,11 +72,11 @@ public:
     static Result<Initiator> create(InitiatorConfig config);
     // A new initiation datagram (forgets any pending one). `timestamp` is
     // tai64n_now() in production; `ephemeral_private` only for tests.
-    Result<Bytes> start(const LocalChoice& local, const Tai64n& timestamp, TimePoint now,
+    Result<Bytes> start(const LocalChoice& local, const Tai64n& timestamp, Time now,
                         std::optional<Key32> ephemeral_private = std::nullopt);
     // A cookie reply to the pending initiation: kept for 2 minutes and put
     // under mac2 of the next start(). The caller starts again.
-    Status take_cookie(ByteView datagram, TimePoint now);
+    Status take_cookie(ByteView datagram, Time now);
     // The response to the pending initiation -> the session. One use.
     Result<Session> finish(ByteView datagram);
     bool pending() const { return pending_.has_value(); }
@@ -96,7 +96,7 @@ private:
     };
     std::optional<Pending> pending_;
     std::optional<Mac16> cookie_;
-    TimePoint cookie_at_{};
+    Time cookie_at_{};
 };
 
 struct ResponderConfig {
@@ -125,7 +125,7 @@ public:
     // mac1, (under load) mac2 or a cookie reply, the source's rate limit,
     // then the Noise handshake, the peer, the timestamp. Every rejection is
     // an Error; nothing is sent for one.
-    Result<ResponderOutcome> consume(ByteView datagram, const Endpoint& from, TimePoint now,
+    Result<ResponderOutcome> consume(ByteView datagram, const Endpoint& from, Time now,
                                      std::optional<Key32> ephemeral_private = std::nullopt);
     const Key32& static_public() const { return static_.public_key; }
 

@@ -13,7 +13,7 @@ bool TimestampGuard::fresh(const Key32& peer, const Tai64n& t) const {
 
 void TimestampGuard::accept(const Key32& peer, const Tai64n& t) { last_[peer] = t; }
 
-bool RateLimiter::allow(const IpAddr& source, TimePoint now) {
+bool RateLimiter::allow(const IpAddr& source, Time now) {
     auto it = buckets_.find(source);
     if (it == buckets_.end()) {
         if (buckets_.size() >= limits_.max_sources) prune(now);
@@ -29,13 +29,13 @@ bool RateLimiter::allow(const IpAddr& source, TimePoint now) {
     return true;
 }
 
-void RateLimiter::prune(TimePoint now) {
+void RateLimiter::prune(Time now) {
     // A bucket that would be full again is the same as no bucket.
     const auto refill = std::chrono::duration<double>(limits_.burst / limits_.per_second);
     std::erase_if(buckets_, [&](const auto& kv) { return now - kv.second.last >= refill; });
 }
 
-void LoadMeter::record(TimePoint now) {
+void LoadMeter::record(Time now) {
     if (now - window_start_ >= std::chrono::seconds(1)) {
         previous_window_ = now - window_start_ >= std::chrono::seconds(2) ? 0 : in_window_;
         window_start_ = now;
@@ -44,7 +44,7 @@ void LoadMeter::record(TimePoint now) {
     ++in_window_;
 }
 
-bool LoadMeter::under_load(TimePoint now) const {
+bool LoadMeter::under_load(Time now) const {
     // This window's count, or the last full one's while it is recent:
     // load stays "under" for a second after a burst, as WireGuard's does.
     if (now - window_start_ >= std::chrono::seconds(2)) return false;
@@ -52,7 +52,7 @@ bool LoadMeter::under_load(TimePoint now) const {
     return std::max(in_window_, prev) >= threshold_;
 }
 
-Result<Mac16> CookieJar::cookie_for(const Endpoint& from, TimePoint now) {
+Result<Mac16> CookieJar::cookie_for(const Endpoint& from, Time now) {
     if (!drawn_ || now - *drawn_ >= kSecretLifetime) {
         if (RAND_bytes(secret_.get().data(), int(secret_.get().size())) != 1)
             return Error{"cookie secret", "", "no randomness"};
@@ -62,7 +62,7 @@ Result<Mac16> CookieJar::cookie_for(const Endpoint& from, TimePoint now) {
     return keyed_blake2s_128(secret_.get(), {ByteView(from.addr.bytes.data(), from.addr.size()), ByteView(port, 2)});
 }
 
-Result<bool> CookieJar::mac2_valid(ByteView datagram, const Endpoint& from, TimePoint now) {
+Result<bool> CookieJar::mac2_valid(ByteView datagram, const Endpoint& from, Time now) {
     auto cookie = cookie_for(from, now);
     if (!cookie) return cookie.error();
     return keying::mac2_valid(datagram, *cookie);

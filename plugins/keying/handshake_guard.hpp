@@ -21,7 +21,7 @@
 namespace avpn::keying {
 
 using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
+using Time = Clock::time_point;  // as peer_session.hpp
 
 class TimestampGuard {
 public:
@@ -46,15 +46,15 @@ public:
     explicit RateLimiter(RateLimits limits = {}) : limits_(limits) {}
     // Takes one token of `source`'s bucket; false when it is empty (or the
     // table is full of active sources).
-    bool allow(const IpAddr& source, TimePoint now);
+    bool allow(const IpAddr& source, Time now);
     size_t sources() const { return buckets_.size(); }
 
 private:
     struct Bucket {
         double tokens;
-        TimePoint last;
+        Time last;
     };
-    void prune(TimePoint now);
+    void prune(Time now);
     RateLimits limits_;
     std::map<IpAddr, Bucket> buckets_;
 };
@@ -63,12 +63,12 @@ private:
 class LoadMeter {
 public:
     explicit LoadMeter(size_t threshold) : threshold_(threshold) {}
-    void record(TimePoint now);
-    bool under_load(TimePoint now) const;
+    void record(Time now);
+    bool under_load(Time now) const;
 
 private:
     size_t threshold_;
-    TimePoint window_start_{};
+    Time window_start_{};
     size_t in_window_ = 0, previous_window_ = 0;
 };
 
@@ -77,12 +77,12 @@ public:
     static constexpr std::chrono::seconds kSecretLifetime{120};
     // The cookie `from` must put under mac2 now (redraws the secret when it
     // is 2 minutes old).
-    Result<Mac16> cookie_for(const Endpoint& from, TimePoint now);
-    Result<bool> mac2_valid(ByteView datagram, const Endpoint& from, TimePoint now);
+    Result<Mac16> cookie_for(const Endpoint& from, Time now);
+    Result<bool> mac2_valid(ByteView datagram, const Endpoint& from, Time now);
 
 private:
     Secret32 secret_;
-    std::optional<TimePoint> drawn_;
+    std::optional<Time> drawn_;
 };
 
 }  // namespace avpn::keying

@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const Key32 responder_static = fixed_key(0x20), initiator_static = fixed_key(0x00);
     static const Key32 responder_public = *crypto::public_key(responder_static);
     static const Key32 initiator_public = *crypto::public_key(initiator_static);
-    const TimePoint now = TimePoint{} + std::chrono::hours(1);
+    const Time now = Time{} + std::chrono::hours(1);
     const Endpoint from{IpAddr::v4(0xc000020b), 51820};
 
     (void)peek_type(d);

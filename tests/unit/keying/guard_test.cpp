@@ -50,8 +50,8 @@ TEST_CASE("a static key that is not one of the group's peers gets nothing") {
     VectorInputs in;
     auto r = Responder::create({in.responder_static, in.group}, [](const Key32&) { return std::nullopt; });
     auto i = Initiator::create({in.initiator_static, *crypto::public_key(in.responder_static), in.group});
-    auto m = i->start(in.initiator, tai64n_from_unix(1764892801, 0), TimePoint{});
-    auto out = r->consume(*m, in.initiator_from, TimePoint{});
+    auto m = i->start(in.initiator, tai64n_from_unix(1764892801, 0), Time{});
+    auto out = r->consume(*m, in.initiator_from, Time{});
     REQUIRE_FALSE(out);
     CHECK(out.error().why.find("is not a peer") != std::string::npos);
 }
@@ -71,7 +71,7 @@ TEST_CASE("rate limit: a burst of 5 per source IP, then 20 per second") {
 
     RateLimiter limiter;
     auto ip = *IpAddr::parse("198.51.100.7");
-    TimePoint t = TimePoint{} + seconds(10);
+    Time t = Time{} + seconds(10);
     int allowed = 0;
     for (int ms = 0; ms < 10000; ++ms) allowed += limiter.allow(ip, t + milliseconds(ms));
     CHECK(allowed >= 200);  // 5 + 20/s over 10 s
@@ -80,7 +80,7 @@ TEST_CASE("rate limit: a burst of 5 per source IP, then 20 per second") {
 
 TEST_CASE("the rate limiter's table is bounded; idle sources make room") {
     RateLimiter limiter({.per_second = 20, .burst = 5, .max_sources = 3});
-    TimePoint t = TimePoint{} + seconds(10);
+    Time t = Time{} + seconds(10);
     CHECK(limiter.allow(IpAddr::v4(1), t));
     CHECK(limiter.allow(IpAddr::v4(2), t));
     CHECK(limiter.allow(IpAddr::v4(3), t));
@@ -136,7 +136,7 @@ TEST_CASE("a cookie reply for another initiation is refused") {
 
 TEST_CASE("load is measured per second and falls back") {
     LoadMeter m(3);
-    TimePoint t = TimePoint{} + seconds(100);
+    Time t = Time{} + seconds(100);
     m.record(t);
     m.record(t);
     CHECK_FALSE(m.under_load(t));

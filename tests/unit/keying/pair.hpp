@@ -10,7 +10,7 @@ struct Pair {
     VectorInputs in;
     Initiator initiator;
     Responder responder;
-    TimePoint now = TimePoint{} + std::chrono::hours(1);
+    Time now = Time{} + std::chrono::hours(1);
     uint64_t clock_seconds = 1764892800;
 
     static Pair make(ResponderConfig rc = {}, VectorInputs in = {}) {

@@ -46,7 +46,7 @@ struct VectorRun {
 // Steps through one handshake; `fail` is set to the first error's text.
 inline VectorRun run_vectors(const VectorInputs& in, std::string& fail) {
     VectorRun out;
-    TimePoint now = TimePoint{} + std::chrono::hours(1);
+    Time now = Time{} + std::chrono::hours(1);
     auto ini = Initiator::create({in.initiator_static, *crypto::public_key(in.responder_static), in.group, in.psk});
     auto res = Responder::create({in.responder_static, in.group, in.psk},
                                  [&](const Key32&) { return std::optional<LocalChoice>(in.responder); });
