@@ -155,8 +155,13 @@ Result<ResponderOutcome> Responder::consume(ByteView datagram, const Endpoint& f
     // perhaps reserve) an index and SPI for it.
     if (!timestamps_.fresh(peer, body->timestamp))
         return rejected("initiation", "replayed or stale: timestamp not newer than the peer's last");
-    auto local = choose_ ? choose_(peer) : std::nullopt;
-    if (!local) return rejected("initiation", "static key " + crypto::base64_encode(peer.data(), 32) + " is not a peer");
+    if (!choose_) return rejected("initiation", "no peers");
+    auto local = choose_(peer);
+    if (!local) {
+        Error e = local.error();
+        if (e.where.empty()) e.where = "initiation from " + crypto::base64_encode(peer.data(), 32);
+        return e;
+    }
     if (local->inbound_spi == 0) return rejected("initiation", "SPI 0 is not an ESP SPI");
 
     auto noise = hs->write_message2(encode(ResponsePayload{local->inbound_spi, local->epoch}));

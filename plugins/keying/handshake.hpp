@@ -10,6 +10,9 @@
 //   make_confirm(session)        -- key confirm -->  check_confirm(session, ..)
 //                                                    switch outbound SA
 //
+// The same message, sent by either side later, is the session's
+// authenticated keepalive (PeerSession's send_keepalive / on_transport).
+//
 // Under load the responder answers with a cookie reply instead
 // (Initiator::take_cookie, then start again). The responder switches its
 // outbound SA only on a valid key confirm: ESP goes to the kernel, so
@@ -43,7 +46,8 @@ struct Session {
     uint32_t outbound_spi = 0;        // the peer's inbound SA: we send to it
     uint32_t local_epoch = 0, peer_epoch = 0;
     SecretBytes esp_inbound_key, esp_outbound_key;
-    uint64_t next_confirm = 0;        // initiator: counter of the next key confirm
+    uint64_t next_confirm = 0;                     // counter of the next confirm/keepalive we send
+    std::optional<uint64_t> last_confirm_received;  // highest counter accepted from the peer
 };
 
 // ESP key for the SA with `spi` whose sender holds `transport_key`:
@@ -52,11 +56,15 @@ struct Session {
 // 20 bytes for rfc4106(gcm(aes)) with a 128-bit key and 32-bit salt.
 Result<SecretBytes> esp_key(const Key32& transport_key, uint32_t spi, size_t len);
 
-// Key confirm: the initiator sends one (or a few, counters increasing)
-// after installing its SAs; the responder checks it and switches outbound.
-Result<Bytes> make_confirm(Session& initiator_session);
-// The confirm's counter when it is for this session (receiver index and tag).
-Result<uint64_t> check_confirm(const Session& responder_session, ByteView datagram);
+// Key confirm: the initiator sends one (again, counter +1, if unanswered
+// traffic says it was lost) after installing its SAs; the responder checks
+// it and switches outbound. Later, from either side, it is a keepalive.
+// Each side's counter is its own AEAD nonce under its own send key.
+Result<Bytes> make_confirm(Session& session);
+// The message's counter when it is for this session (receiver index), its
+// tag verifies under the peer's key and its counter is above every one
+// accepted before (a replayed keepalive cannot fake liveness); records it.
+Result<uint64_t> check_confirm(Session& session, ByteView datagram);
 
 struct InitiatorConfig {
     Key32 static_private{};
@@ -109,9 +117,11 @@ struct ResponderConfig {
     ~ResponderConfig() { crypto::wipe(static_private.data(), 32), crypto::wipe(psk.data(), 32); }
 };
 
-// The peer's choice for this handshake, or nullopt for a static key that is
-// not one of the group's peers (the initiation is rejected).
-using ChooseLocal = std::function<std::optional<LocalChoice>(const Key32& peer_static)>;
+// This side's choice for a handshake with the authenticated `peer_static`,
+// or an Error that rejects the initiation with the caller's reason (a key
+// that is not one of the group's peers; a leader answering nothing while its
+// own initiation is pending, PeerSession::accepts_initiation()).
+using ChooseLocal = std::function<Result<LocalChoice>(const Key32& peer_static)>;
 
 struct ResponderOutcome {
     Bytes reply;                     // a response, or a cookie reply (then no session)

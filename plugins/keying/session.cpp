@@ -20,18 +20,20 @@ Result<SecretBytes> esp_key(const Key32& transport_key, uint32_t spi, size_t len
 }
 
 Result<Bytes> make_confirm(Session& s) {
-    if (!s.initiator) return Error{"key confirm", "", "only the initiator confirms"};
-    // The transport key is used for nothing else but ESP key derivation
-    // (through HKDF), and each counter once: the AEAD nonce never repeats.
+    // The send key is otherwise only HKDF input for the ESP key, and each
+    // counter is used once: the AEAD nonce never repeats under a key.
+    if (s.next_confirm == UINT64_MAX) return Error{"key confirm", "", "counter exhausted: rekey"};
     return encode_key_confirm(s.remote_index, s.next_confirm++, s.send_key.get());
 }
 
-Result<uint64_t> check_confirm(const Session& s, ByteView datagram) {
+Result<uint64_t> check_confirm(Session& s, ByteView datagram) {
     auto k = parse_key_confirm(datagram);
     if (!k) return k.error();
-    if (s.initiator) return Error{"key confirm", "", "a responder's session checks confirms"};
     if (k->receiver != s.local_index) return Error{"key confirm", "", "for another session index"};
     if (auto st = check_key_confirm(datagram, *k, s.receive_key.get()); !st) return st.error();
+    if (s.last_confirm_received && k->counter <= *s.last_confirm_received)
+        return Error{"key confirm", "", "counter not above the last one accepted (replayed?)"};
+    s.last_confirm_received = k->counter;
     return k->counter;
 }
 

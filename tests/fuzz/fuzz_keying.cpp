@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
     }
     auto responder = Responder::create({responder_static, "acme", {}, 20, {}, size_t(mode >> 4)},
-                                       [](const Key32&) { return std::optional<LocalChoice>({1, 0x40000002, 1}); });
+                                       [](const Key32&) { return Result<LocalChoice>(LocalChoice{1, 0x40000002, 1}); });
     (void)responder->consume(d, from, now);
 
     auto initiator = Initiator::create({initiator_static, responder_public, "acme"});

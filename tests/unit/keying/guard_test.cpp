@@ -48,12 +48,18 @@ TEST_CASE("an initiator with the wrong responder key fails at mac1, before any D
 
 TEST_CASE("a static key that is not one of the group's peers gets nothing") {
     VectorInputs in;
-    auto r = Responder::create({in.responder_static, in.group}, [](const Key32&) { return std::nullopt; });
+    auto r = Responder::create({in.responder_static, in.group}, [](const Key32&) -> Result<LocalChoice> {
+        return Error{"choose", "", "not a peer of group acme"};
+    });
     auto i = Initiator::create({in.initiator_static, *crypto::public_key(in.responder_static), in.group});
     auto m = i->start(in.initiator, tai64n_from_unix(1764892801, 0), Time{});
     auto out = r->consume(*m, in.initiator_from, Time{});
     REQUIRE_FALSE(out);
-    CHECK(out.error().why.find("is not a peer") != std::string::npos);
+    CHECK(out.error().why == "not a peer of group acme");  // the caller's reason, as given
+    CHECK(out.error().where == "initiation from " + crypto::base64_encode(crypto::public_key(in.initiator_static)->data(), 32));
+    auto none = Responder::create({in.responder_static, in.group}, nullptr);
+    auto m2 = i->start(in.initiator, tai64n_from_unix(1764892802, 0), Time{});
+    CHECK_FALSE(none->consume(*m2, in.initiator_from, Time{}));
 }
 
 TEST_CASE("rate limit: a burst of 5 per source IP, then 20 per second") {

@@ -120,7 +120,7 @@ TEST_CASE("a response goes only to the pending initiation") {
     CHECK_FALSE(p.initiator.finish(r->reply));
 }
 
-TEST_CASE("key confirm: the responder accepts the initiator's, nothing else") {
+TEST_CASE("key confirm and keepalive: authenticated, for this session, counters increasing") {
     auto p = Pair::make();
     auto r = p.consume(p.initiation());
     auto s = p.initiator.finish(r->reply);
@@ -130,17 +130,23 @@ TEST_CASE("key confirm: the responder accepts the initiator's, nothing else") {
     REQUIRE(c0);
     REQUIRE(c1);
     CHECK(c0->size() == kKeyConfirmLen);
-    CHECK(*check_confirm(*r->session, *c0) == 0);
-    CHECK(*check_confirm(*r->session, *c1) == 1);
     for (size_t i = 0; i < c0->size(); ++i) {
         Bytes bad = *c0;
         bad[i] ^= 0x01;
         CHECK_MESSAGE(!check_confirm(*r->session, bad), "byte ", i);
     }
-    CHECK_FALSE(check_confirm(*s, *c0));             // initiators do not check
-    CHECK_FALSE(make_confirm(*r->session));          // responders do not confirm
-    auto other = p.consume(p.initiation());          // a newer session's keys
-    CHECK_FALSE(check_confirm(*other->session, *c0));
+    CHECK(*check_confirm(*r->session, *c0) == 0);
+    CHECK_FALSE(check_confirm(*r->session, *c0));  // replayed
+    CHECK(*check_confirm(*r->session, *c1) == 1);
+    CHECK_FALSE(check_confirm(*r->session, *c0));  // older
+    CHECK_FALSE(check_confirm(*s, *c1));           // our own message: another index and key
+    // The responder's keepalive, under its own key and counter.
+    auto k0 = make_confirm(*r->session);
+    REQUIRE(k0);
+    CHECK(*check_confirm(*s, *k0) == 0);
+    auto other = p.consume(p.initiation());  // a newer session's keys
+    auto c2 = make_confirm(*s);
+    CHECK_FALSE(check_confirm(*other->session, *c2));
 }
 
 TEST_CASE("ESP keys: Noise-HKDF of the transport key and SPI, any length 1..64") {

@@ -17,7 +17,7 @@ struct Pair {
         rc.static_private = in.responder_static;
         rc.group = in.group;
         auto i = Initiator::create({in.initiator_static, *crypto::public_key(in.responder_static), in.group});
-        auto r = Responder::create(rc, [choice = in.responder](const Key32&) { return std::optional<LocalChoice>(choice); });
+        auto r = Responder::create(rc, [choice = in.responder](const Key32&) { return Result<LocalChoice>(choice); });
         return Pair{in, std::move(*i), std::move(*r)};
     }
     // An initiation with a timestamp one second later than the last one.

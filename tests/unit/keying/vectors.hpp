@@ -49,7 +49,7 @@ inline VectorRun run_vectors(const VectorInputs& in, std::string& fail) {
     Time now = Time{} + std::chrono::hours(1);
     auto ini = Initiator::create({in.initiator_static, *crypto::public_key(in.responder_static), in.group, in.psk});
     auto res = Responder::create({in.responder_static, in.group, in.psk},
-                                 [&](const Key32&) { return std::optional<LocalChoice>(in.responder); });
+                                 [&](const Key32&) { return Result<LocalChoice>(in.responder); });
     if (!ini || !res) { fail = "create"; return out; }
     auto m1 = ini->start(in.initiator, in.timestamp, now, in.initiator_ephemeral);
     if (!m1) { fail = m1.error().str(); return out; }
