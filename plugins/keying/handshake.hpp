@@ -3,11 +3,12 @@
 // (handshake_wire.hpp), with a responder's defences (handshake_guard.hpp),
 // ending in a Session: the two sites' ESP keys and SPIs for one epoch.
 //
-//   initiator                                   responder
-//   Initiator::start(local, now)  -- initiation -->  Responder::consume(..)
-//   Initiator::finish(reply)    <-- response ----   (reply, Session)
-//     install inbound + outbound SAs               install inbound SA only
-//   make_confirm(session)        -- key confirm -->  check_confirm(session, ..)
+//   initiator                                       responder
+//   Initiator::start(local, tai64n_now(), now)
+//                               -- initiation -->   Responder::consume(bytes, from, now)
+//   Initiator::finish(reply)    <-- response ----   -> {reply, Session}
+//     install inbound + outbound SAs                 install inbound SA only
+//   make_confirm(session)       -- key confirm -->  check_confirm(session, bytes)
 //                                                    switch outbound SA
 //
 // The same message, sent by either side later, is the session's
