@@ -79,6 +79,9 @@ struct KeyRef {
     std::string peer_public_key;   // base64; empty for a WireGuard device key
     uint32_t epoch = 0;            // XFRM: key rotation epoch
     std::string label;             // XFRM: direction label for the KDF ("a->b")
+    // XFRM: nonzero for a key avpnd's handshake made, by its id in the
+    // runtime's key store; the fields above are then unused.
+    uint64_t session_key = 0;
     auto operator<=>(const KeyRef&) const = default;
 };
 

@@ -24,6 +24,7 @@ Handler setup_plan(CLI::App& sub) {
         if (!l.intent->ipsec.empty()) {
             if (auto port = NetlinkPort::open({})) {
                 PlanInputs inputs;
+                inputs.xfrm_handshake = true;
                 auto addresses = (*port)->interface_addresses(runtime::uplinks_of(*l.intent));
                 if (addresses) inputs.uplink_addresses = std::move(*addresses);
                 if (!inputs.uplink_addresses.empty()) {

@@ -1,5 +1,6 @@
 #include "orchestrator/cli/render_plan.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -108,6 +109,8 @@ std::string render_plan_text(const DesiredState& s) {
               << " allowed " << join(p.allowed_ips) << "\n";
     }
     section(o, "xfrm states", s.xfrm_states.size());
+    if (std::any_of(s.links.begin(), s.links.end(), [](const nl::Link& l) { return l.kind == nl::LinkKind::xfrm; }))
+        o << "  (each peer's SAs come from avpnd's key exchange, after its first handshake)\n";
     for (const auto& a : s.xfrm_states)
         o << "  " << a.src.str() << " -> " << a.dst.str() << " spi " << hex(a.spi) << " reqid " << hex(a.reqid)
           << " if_id " << hex(a.if_id) << " " << a.aead << " espinudp " << a.encap_sport << ":" << a.encap_dport << "\n";

@@ -37,6 +37,9 @@ public:
     Update update(const Intent& intent, const PlanInputs& inputs) const;
     void commit(Update&& applied);
     void forget() { committed_.reset(); }
+    // The pieces of the last committed plan; null before the first commit
+    // and after forget().
+    const planner::SitePieces* committed() const { return committed_ ? &*committed_ : nullptr; }
 
     // The committed plan as plan() gives it (emits everything: not for hot paths).
     PlanOutcome assemble() const;

@@ -18,6 +18,7 @@
 #include "common/ip.hpp"
 #include "orchestrator/intent.hpp"
 #include "orchestrator/plan/desired_state.hpp"
+#include "orchestrator/plan/planner.hpp"
 
 namespace avpn::planner {
 
@@ -53,6 +54,7 @@ struct PeerInput {
     bool default_route = false;
     uint32_t reqid = 0;  // XFRM
     uint32_t slot = 0;   // XFRM: SPI slot
+    std::optional<XfrmSessionSas> sessions;  // XFRM: SAs from the handshake (PlanInputs)
     bool operator==(const PeerInput&) const = default;
 };
 

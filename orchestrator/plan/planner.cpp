@@ -115,7 +115,8 @@ GroupConstants constants_of(const Intent& intent, const GroupWork& w, const std:
     return c;
 }
 
-GroupPieces pieces_of(const Intent& intent, GroupWork& w, const std::vector<IpAddr>& uplinks) {
+GroupPieces pieces_of(const Intent& intent, const PlanInputs& inputs, GroupWork& w,
+                      const std::vector<IpAddr>& uplinks) {
     const GroupModel& model = *w.model;
     const bool xfrm = w.group().transport == Transport::xfrm;
     const std::vector<uint32_t>& slots = model.allocations->spi_slots;
@@ -136,6 +137,10 @@ GroupPieces pieces_of(const Intent& intent, GroupWork& w, const std::vector<IpAd
         if (xfrm) {
             p.reqid = w.reqids[k];
             p.slot = slots[choice.member];
+            if (inputs.xfrm_handshake) {
+                auto s = inputs.xfrm_sessions.find({w.group().name, p.name});
+                p.sessions = s != inputs.xfrm_sessions.end() ? s->second : XfrmSessionSas{};
+            }
         }
         out.peers.push_back(std::move(p));
     }
@@ -209,7 +214,7 @@ SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllo
     check_spi_tags(work, out.errors);
     for (GroupWork& w : work) {
         out.allocations.groups[w.group().name] = w.model->allocations;
-        out.groups.push_back(pieces_of(intent, w, uplinks));
+        out.groups.push_back(pieces_of(intent, inputs, w, uplinks));
         emit_shared(intent, w, out.groups.back(), uplinks, out.shared, out.errors);
     }
     plan_ipsec(intent, inputs, interop_routing(work), out.shared, out.errors);

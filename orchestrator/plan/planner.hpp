@@ -5,8 +5,12 @@
 // describes the rules; this header is the whole interface.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/ip.hpp"
 #include "common/result.hpp"
@@ -15,12 +19,36 @@
 
 namespace avpn {
 
+// One ESP SA of an XFRM peer whose keys came from avpnd's handshake
+// (plugins/keying/peer_session.hpp): the SPI and the id of its key in the
+// runtime's key store. The key itself never enters a plan.
+struct SessionSa {
+    uint32_t spi = 0;
+    uint64_t key_id = 0;
+    auto operator<=>(const SessionSa&) const = default;
+};
+
+// The SAs one XFRM peer should have right now, as its key life cycle says.
+struct XfrmSessionSas {
+    std::vector<SessionSa> inbound;     // the current one, an unconfirmed and a lingering one
+    std::optional<SessionSa> outbound;  // none until the first handshake completes
+    bool operator==(const XfrmSessionSas&) const = default;
+};
+
 struct PlanInputs {
     // Live contacts by site name (from the registry); they override the
     // static contacts of the member lists.
     std::map<std::string, Endpoint> contacts;
     // WAN interface name -> its primary address (read by apply / the daemon).
     std::map<std::string, IpAddr> uplink_addresses;
+    // True in avpnd, which runs the XFRM key exchange: every XFRM peer gets
+    // exactly the SAs of its entry in xfrm_sessions, (group, peer site) ->
+    // the SAs its handshakes made, and none before its first handshake (the
+    // group's policies drop its traffic meanwhile). False (`avpnctl plan`,
+    // the planner's tests): static SAs derived from the key files
+    // (reconcile/xfrm_keys.hpp), as both ends of a group can be walked.
+    bool xfrm_handshake = false;
+    std::map<std::pair<std::string, std::string>, XfrmSessionSas> xfrm_sessions;
 };
 
 struct PlanOutcome {

@@ -123,21 +123,58 @@ std::string xfrm_pending(const GroupConstants& c, const PeerInput& peer) {
     return {};
 }
 
+// The SAs of a peer whose keys come from the handshake: the SPIs and key
+// ids its key life cycle holds (PlanInputs::xfrm_sessions).
+void plan_session_sas(const GroupConstants& c, const PeerInput& peer, const IpAddr& local, const Endpoint& remote,
+                      DesiredState& state) {
+    auto with_session_key = [](nl::XfrmSa sa, uint64_t id) {
+        sa.key = nl::KeyRef{};
+        sa.key.session_key = id;
+        return sa;
+    };
+    if (const auto& out = peer.sessions->outbound)
+        state.xfrm_states.push_back(with_session_key(
+            make_sa(local, remote.addr, out->spi, c.listen_port, remote.port, peer.reqid, c, {}, {}), out->key_id));
+    for (const SessionSa& in : peer.sessions->inbound)
+        state.xfrm_states.push_back(with_session_key(
+            make_sa(remote.addr, local, in.spi, remote.port, c.listen_port, peer.reqid, c, {}, {}), in.key_id));
+}
+
 void plan_xfrm_peer(const GroupConstants& c, const PeerInput& peer, DesiredState& state) {
     const IpAddr local = *preferred_uplink_address(c.uplinks, peer.endpoint->addr.family);
     const Endpoint& remote = *peer.endpoint;
-    const uint32_t spi_out = derive_spi(c.spi_tag, 0, c.my_slot, peer.slot);
-    const uint32_t spi_in = derive_spi(c.spi_tag, 0, peer.slot, c.my_slot);
-    state.xfrm_states.push_back(make_sa(local, remote.addr, spi_out, c.listen_port, remote.port, peer.reqid, c,
-                                        peer.public_key, c.site + "->" + peer.name));
-    state.xfrm_states.push_back(make_sa(remote.addr, local, spi_in, remote.port, c.listen_port, peer.reqid, c,
-                                        peer.public_key, peer.name + "->" + c.site));
+    if (peer.sessions) {
+        plan_session_sas(c, peer, local, remote, state);
+    } else {
+        const uint32_t spi_out = derive_spi(c.spi_tag, 0, c.my_slot, peer.slot);
+        const uint32_t spi_in = derive_spi(c.spi_tag, 0, peer.slot, c.my_slot);
+        state.xfrm_states.push_back(make_sa(local, remote.addr, spi_out, c.listen_port, remote.port, peer.reqid, c,
+                                            peer.public_key, c.site + "->" + peer.name));
+        state.xfrm_states.push_back(make_sa(remote.addr, local, spi_in, remote.port, c.listen_port, peer.reqid, c,
+                                            peer.public_key, peer.name + "->" + c.site));
+    }
     for (const Prefix& p : peer.allowed) {
         Prefix any = any_of(p.family());
         state.xfrm_policies.push_back(make_policy(any, p, nl::XfrmDir::out, c.if_id, local, remote.addr, peer.reqid));
         state.xfrm_policies.push_back(make_policy(p, any, nl::XfrmDir::in, c.if_id, remote.addr, local, peer.reqid));
         state.xfrm_policies.push_back(make_policy(p, any, nl::XfrmDir::fwd, c.if_id, remote.addr, local, peer.reqid));
     }
+}
+
+std::vector<KeyingGroupView> keying_views(const SitePieces& pieces) {
+    std::vector<KeyingGroupView> out;
+    for (const GroupPieces& g : pieces.groups) {
+        const GroupConstants& c = g.constants;
+        if (c.transport != Transport::xfrm) continue;
+        KeyingGroupView& v = out.emplace_back();
+        v.group = c.group;
+        v.key_file = c.key_file;
+        v.listen_port = c.listen_port;
+        for (const PeerInput& p : g.peers)
+            v.peers.push_back({p.name, p.public_key, p.endpoint,
+                               {derive_spi(c.spi_tag, 0, p.slot, c.my_slot), derive_spi(c.spi_tag, 1, p.slot, c.my_slot)}});
+    }
+    return out;
 }
 
 void plan_xfrm_group(const GroupModel& model, const GroupConstants& c, const GroupAggregates& a,

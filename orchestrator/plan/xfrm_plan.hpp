@@ -18,7 +18,9 @@
 // sender, and for a fixed sender distinct per receiver.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +30,7 @@
 #include "orchestrator/plan/desired_state.hpp"
 #include "orchestrator/plan/group_model.hpp"
 #include "orchestrator/plan/peer_input.hpp"
+#include "orchestrator/plan/site_pieces.hpp"
 
 namespace avpn::planner {
 
@@ -49,6 +52,23 @@ std::string xfrm_pending(const GroupConstants& c, const PeerInput& peer);
 
 // Appends a ready peer's two SAs and its allow policies.
 void plan_xfrm_peer(const GroupConstants& c, const PeerInput& peer, DesiredState& state);
+
+// What avpnd's key exchange needs of an XFRM group the plan has: this
+// site's key and port, and per peer who it is, where to reach it and the
+// two inbound SPIs (epoch bit 0 and 1) this site owns for it.
+struct KeyingPeerView {
+    std::string name, public_key;
+    std::optional<Endpoint> endpoint;
+    std::array<uint32_t, 2> inbound_spis{};
+    bool operator==(const KeyingPeerView&) const = default;
+};
+struct KeyingGroupView {
+    std::string group, key_file;
+    uint16_t listen_port = 0;
+    std::vector<KeyingPeerView> peers;  // in member order
+    bool operator==(const KeyingGroupView&) const = default;
+};
+std::vector<KeyingGroupView> keying_views(const SitePieces& pieces);
 
 // Appends the interface, its address and the default-drop policies.
 void plan_xfrm_group(const GroupModel& model, const GroupConstants& c, const GroupAggregates& a,

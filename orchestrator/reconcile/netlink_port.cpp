@@ -389,6 +389,15 @@ void NetlinkPort::run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end,
         out[r.op_id] = r.status ? Status{} : Status{op_error(ops[r.op_id], r.status.error().why, r.status.error().code)};
 }
 
+// A new SA's key: a handshake's from avpnd's key store, else derived from
+// the key files.
+Result<std::vector<uint8_t>> NetlinkPort::sa_key(const nl::XfrmSa& sa) const {
+    if (sa.key.session_key == 0) return derive_sa_key(sa.key, sa.key_bits);
+    if (!options_.session_key)
+        return Error{"SA key", "SPI " + std::to_string(sa.spi), "its key comes from avpnd's handshake, and none runs here"};
+    return options_.session_key(sa.key.session_key, sa.key_bits);
+}
+
 void NetlinkPort::run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out) {
     nl::Transport* x = xfrm();
     if (!x) {
@@ -406,7 +415,7 @@ void NetlinkPort::run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end,
                 // An SA brought back by an undo has the key it had; a new
                 // one gets the key its KeyRef derives.
                 auto key = !sa->observed_key.empty() ? Result<std::vector<uint8_t>>(sa->observed_key.bytes())
-                                                     : derive_sa_key(sa->key, sa->key_bits);
+                                                     : sa_key(*sa);
                 if (!key) {
                     out[i] = op_error(op, key.error().str());
                     continue;

@@ -38,6 +38,10 @@ struct NetlinkPortOptions {
     // on it, the instant the journal exists for (netns_apply_killed_create
     // SIGKILLs the process there). Empty in avpnctl and avpnd.
     std::function<void(const std::string& link)> after_create_before_mark;
+    // The key of an SA whose KeyRef names a handshake's key (session_key):
+    // avpnd's key store hands it out by id, `key_bits` long. Empty (a
+    // one-shot, where no handshake runs): such an SA fails to install.
+    std::function<Result<std::vector<uint8_t>>(uint64_t id, uint32_t key_bits)> session_key;
 };
 
 class NetlinkPort final : public KernelPort {
@@ -74,6 +78,7 @@ private:
     Status set_wireguard(const Op&);
     void run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out);
     void run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out);
+    Result<std::vector<uint8_t>> sa_key(const nl::XfrmSa&) const;
 
     nl::Socket rtnl_;
     std::optional<nl::Socket> xfrm_;

@@ -39,6 +39,10 @@ void mark(JsonWriter& w, const nl::XfrmMark& m) {
 
 void key_ref(JsonWriter& w, const nl::KeyRef& k) {
     // Where the key comes from, never the key.
+    if (k.session_key != 0) {
+        w.key("key").begin_object().field("handshake_key", k.session_key).end_object();
+        return;
+    }
     w.key("key").begin_object().field("private_key_file", k.private_key_file);
     if (!k.peer_public_key.empty())
         w.field("derived_with", k.peer_public_key).field("epoch", uint64_t(k.epoch)).field("label", k.label);

@@ -33,7 +33,10 @@ LoadedSite loaded_site(const std::string& path, LoadResult lr, LoadFor purpose) 
     }
     if (!out.errors.empty()) return out;
     if (purpose == LoadFor::check) {
-        PlanOutcome po = plan(*lr.intent);
+        // As avpnd plans before any handshake: XFRM peers without SAs.
+        PlanInputs before_handshakes;
+        before_handshakes.xfrm_handshake = true;
+        PlanOutcome po = plan(*lr.intent, before_handshakes);
         if (!po.ok()) {
             out.errors.insert(out.errors.end(), po.errors.begin(), po.errors.end());
             return out;

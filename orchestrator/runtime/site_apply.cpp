@@ -22,6 +22,9 @@ Result<PlanInputs> read_plan_inputs(const Intent& intent, KernelPort& port) {
     if (!addresses) return addresses.error();
     PlanInputs inputs;
     inputs.uplink_addresses = std::move(*addresses);
+    // XFRM SAs come from avpnd's key exchange (xfrm_keying.hpp adds its
+    // sessions); a dry run shows the state before any handshake.
+    inputs.xfrm_handshake = true;
     return inputs;
 }
 

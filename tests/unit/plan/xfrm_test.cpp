@@ -2,9 +2,11 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <tuple>
 
 #include "helpers.hpp"
 #include "orchestrator/ownership.hpp"
+#include "orchestrator/plan/incremental.hpp"
 #include "orchestrator/plan/xfrm_plan.hpp"
 
 using namespace avpn;
@@ -193,4 +195,59 @@ TEST_CASE("XFRM full tunnel: the exit peer's 0/0 allow policy takes the drop pol
         CHECK(p.templates[0].dst == A("192.0.2.1"));
     }
     CHECK(any_to_any_out == 1);  // the kernel keys policies by selector + if_id, not priority
+}
+
+TEST_CASE("with the handshake, a peer gets exactly its session's SAs, keyed by id, and none before") {
+    auto w = xfrm_pair();
+    w.spoke("rome", {"sanjose"}, {P("10.10.3.0/24")}).contact = E("203.0.113.9:51820");
+    PlanInputs in = w.inputs_for("sanjose");
+    const std::string group = w.intent_for("sanjose").groups.at(0).name;
+    // london: a current session and a lingering inbound SA; rome: no
+    // handshake yet.
+    in.xfrm_handshake = true;
+    in.xfrm_sessions[{group, "london"}] = XfrmSessionSas{{{0x41000001, 11}, {0x61000001, 12}}, SessionSa{0x45000002, 13}};
+    auto hub = plan(w.intent_for("sanjose"), in);
+    REQUIRE_MESSAGE(hub.ok(), errors_text(hub));
+
+    const IpAddr h = A("192.0.2.1"), l = A("198.51.100.7"), r = A("203.0.113.9");
+    std::set<std::tuple<uint32_t, uint64_t, bool>> london;  // spi, key id, outbound
+    for (const nl::XfrmSa& sa : hub.state.xfrm_states) {
+        CHECK(sa.src != r);  // rome: no SA before its first handshake
+        CHECK(sa.dst != r);
+        if (sa.src == l || sa.dst == l) {
+            CHECK(sa.key.private_key_file.empty());
+            CHECK(sa.key.label.empty());
+            london.insert({sa.spi, sa.key.session_key, sa.src == h});
+            CHECK(sa.reqid != 0);
+        }
+    }
+    CHECK(london == std::set<std::tuple<uint32_t, uint64_t, bool>>{
+                        {0x41000001, 11, false}, {0x61000001, 12, false}, {0x45000002, 13, true}});
+    // rome's policies stand without SAs: its traffic is dropped, never sent in the clear.
+    size_t rome_out_policies = 0;
+    for (const nl::XfrmPolicy& p : hub.state.xfrm_policies)
+        if (p.dir == nl::XfrmDir::out && p.dst == P("10.10.3.0/24")) {
+            ++rome_out_policies;
+            REQUIRE(p.templates.size() == 1);
+            CHECK(p.templates[0].dst == r);
+        }
+    CHECK(rome_out_policies == 1);
+}
+
+TEST_CASE("a session change re-plans only that peer") {
+    World w = hub_and_spokes(20, 2, Transport::xfrm);
+    PlanInputs in = w.inputs_for("hub");
+    const std::string group = w.intent_for("hub").groups.at(0).name;
+    in.xfrm_handshake = true;
+    IncrementalPlanner planner;
+    planner.commit(planner.update(w.intent_for("hub"), in));
+    in.xfrm_sessions[{group, "s4"}] = XfrmSessionSas{{{0x41000005, 7}}, SessionSa{0x41000105, 8}};
+    auto u = planner.update(w.intent_for("hub"), in);
+    REQUIRE_FALSE(u.full);
+    CHECK(u.peers_changed == 1);
+    CHECK(u.want.xfrm_states.size() == 2);
+    CHECK(u.was.xfrm_states.empty());
+    auto full = plan(w.intent_for("hub"), in);
+    REQUIRE(full.ok());
+    CHECK(full.state.xfrm_states.size() == 2);
 }
