@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstring>
 #include <iostream>
+#include <vector>
 
 #include "netlink/error.hpp"
 
@@ -28,6 +29,9 @@ constexpr auto kRetryAfterFailure = std::chrono::seconds(10);
 // peers over UAPI costs 12-85 ms (the 2 s default holds), 10,000 peers
 // 60-290 ms (then every 1.2-6 s; docs/benchmarks.md).
 constexpr int kPollCostFactor = 20;
+// The XFRM key exchange's timers (handshake retries, keepalives, rotation,
+// lingering SAs) are checked this often; its finest timer is one second.
+constexpr auto kKeyingTick = std::chrono::milliseconds(250);
 
 void log(const std::string& line) { std::cerr << "avpnd: " << line << std::endl; }
 
@@ -183,6 +187,10 @@ void Daemon::run_due_timers() {
         ipsec_round_.arm_in(std::chrono::seconds(site_->options().retry_first), Clock::now());
     }
     if (site_->has_wireguard() && wireguard_poll_.due(Clock::now())) poll_wireguard();
+    if (site_->has_xfrm() && keying_tick_.due(Clock::now())) {
+        site_->keying_tick();
+        keying_tick_.arm_in(kKeyingTick, Clock::now());
+    }
     // Last, after whatever else was due: a loop stuck in any of it misses
     // the ping and systemd restarts avpnd.
     if (watchdog_.due(Clock::now())) {
@@ -195,6 +203,7 @@ Clock::time_point Daemon::next_deadline() const {
     Clock::time_point t = std::min({drift_.at(), resync_.at(), watchdog_.at()});
     if (site_->has_ipsec()) t = std::min(t, ipsec_round_.at());
     if (site_->has_wireguard()) t = std::min(t, wireguard_poll_.at());
+    if (site_->has_xfrm()) t = std::min(t, keying_tick_.at());
     return t;
 }
 
@@ -206,13 +215,15 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
         timeout = int(std::clamp<long long>(ms, 0, INT_MAX));
     }
     // One entry per event source; poll() skips an fd of -1 (no XFRM netlink).
-    pollfd fds[] = {{signal_fd_, POLLIN, 0},
-                    {watch_.rtnl_fd(), POLLIN, 0},
-                    {watch_.xfrm_fd(), POLLIN, 0},
-                    {site_->wireguard_go_fd(), POLLIN, 0},
-                    {control_->fd(), POLLIN, 0}};
+    // The XFRM groups' ESP-in-UDP sockets come last, as many as there are.
+    std::vector<pollfd> fds = {{signal_fd_, POLLIN, 0},
+                               {watch_.rtnl_fd(), POLLIN, 0},
+                               {watch_.xfrm_fd(), POLLIN, 0},
+                               {site_->wireguard_go_fd(), POLLIN, 0},
+                               {control_->fd(), POLLIN, 0}};
+    for (int fd : site_->keying_fds()) fds.push_back({fd, POLLIN, 0});
     Wakeup w;
-    if (::poll(fds, std::size(fds), timeout) < 0 && errno != EINTR) {
+    if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
         log(std::string("poll: ") + std::strerror(errno));
         w.failed = true;
         return w;
@@ -221,6 +232,7 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
     w.kernel = (fds[1].revents | fds[2].revents) & (POLLIN | POLLERR);
     w.wireguard_go = fds[3].revents & POLLIN;
     w.control = fds[4].revents & POLLIN;
+    for (size_t i = 5; i < fds.size(); ++i) w.keying |= bool(fds[i].revents & POLLIN);
     return w;
 }
 
@@ -238,6 +250,7 @@ int Daemon::run() {
     auto now = Clock::now();
     ipsec_round_.arm_in(std::chrono::seconds(so.retry_first), now);
     if (options_.wireguard_poll_ms > 0) wireguard_poll_.arm_in(milliseconds(options_.wireguard_poll_ms), now);
+    keying_tick_.arm_at(now);
     if (auto interval = notifier_.watchdog()) {
         log("systemd watchdog: WATCHDOG=1 every " + std::to_string(interval->count() / 2000) + " ms");
         watchdog_.arm_at(now);
@@ -248,6 +261,7 @@ int Daemon::run() {
         if (w.signals && !handle_signals()) break;
         if (w.kernel) note_kernel_events();
         if (w.control) serve_control();
+        if (w.keying) site_->keying_readable();
         // The full apply creates the link again (the kernel removed the TUN
         // device with the process) and so starts a new daemon.
         if (w.wireguard_go && site_->reap_wireguard_go()) note_drift("wireguard-go exited");

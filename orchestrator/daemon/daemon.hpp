@@ -61,6 +61,7 @@ private:
         bool kernel = false;
         bool wireguard_go = false;  // a daemon of the site exited
         bool control = false;       // a client on the control socket
+        bool keying = false;        // a datagram on an XFRM group's ESP-in-UDP socket
         bool failed = false;        // poll itself failed
     };
     Wakeup wait(Clock::time_point deadline);
@@ -91,7 +92,7 @@ private:
 
     DriftDebounce drift_;
     std::string drift_why_;  // what the pending repair is for, for its log line
-    Timer resync_, ipsec_round_, watchdog_, wireguard_poll_;
+    Timer resync_, ipsec_round_, watchdog_, wireguard_poll_, keying_tick_;
     std::string last_converge_;  // why, for STATUS=
 };
 

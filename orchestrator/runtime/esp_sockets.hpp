@@ -47,8 +47,9 @@ public:
     void keep_only(const std::vector<EspSocketWant>& want);
     void close_all() { held_.clear(); }
     std::vector<EspSocketWant> held() const;
-    // The sockets themselves, for the loop to read once keying runs on them.
+    // The sockets themselves: the key exchange reads and sends on them.
     const std::map<EspSocketWant, keying::EspSocket>& sockets() const { return held_; }
+    std::map<EspSocketWant, keying::EspSocket>& sockets() { return held_; }
 
 private:
     std::map<EspSocketWant, keying::EspSocket> held_;

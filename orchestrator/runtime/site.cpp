@@ -60,11 +60,14 @@ Result<std::unique_ptr<Site>> Site::open(const SiteOptions& o, Log log) {
         {.record_path = wg::daemon_record_path(o.state_dir), .log = log, .reap_children = true});
     if (!wireguard_go) return wireguard_go.error();
     std::shared_ptr<wg::Supervisor> supervisor = std::move(*wireguard_go);
-    auto port = NetlinkPort::open(
-        {.wireguard_go = supervisor, .before_create_link = journal_links_in(o.state_dir)});
+    auto keying = std::make_shared<XfrmKeying>();
+    auto port = NetlinkPort::open({.wireguard_go = supervisor,
+                                   .before_create_link = journal_links_in(o.state_dir),
+                                   .session_key = [keying](uint64_t id, uint32_t bits) { return keying->key(id, bits); }});
     if (!port) return port.error();
     std::unique_ptr<Site> s(new Site(o, std::move(log), std::move(*port)));
     s->wireguard_go_ = std::move(supervisor);
+    s->keying_ = std::move(keying);
     if (Status st = s->state_.lock(); !st) return st.error();
     s->use(std::move(*intent));
     s->running_ = std::move(l.snapshot);
@@ -189,7 +192,8 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
         last_converge_ = LastConverge{int64_t(std::time(nullptr)), false, r.line};
         return r;
     }
-    const PlanInputs& inputs = *read;
+    PlanInputs& inputs = *read;
+    keying_->add_inputs(inputs);
     if (full || !reconciler_.has_image()) planner_.forget();
     IncrementalPlanner::Update u = planner_.update(*intent_, inputs);
     // charon's part has no image, and the image holds links as avpn asked
@@ -216,6 +220,7 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
     }
     r = u.full ? apply_full(u, why, t0, settle) : apply_change(u, why, t0);
     close_esp_sockets(r.ok ? sockets_want : sockets_before);
+    if (r.ok) configure_keying(full || u.full);
     last_ok_ = r.ok;
     refresh_own_ports();
     if (!last_ok_) wireguard_.clear();  // nothing to compare with until an apply succeeds
@@ -237,6 +242,65 @@ void Site::close_esp_sockets(const std::vector<EspSocketWant>& keep) {
     for (const EspSocketWant& w : esp_.held())
         if (!std::binary_search(keep.begin(), keep.end(), w)) log_("esp-in-udp: closed " + describe(w));
     esp_.keep_only(keep);
+}
+
+// The key exchange follows the committed plan: its XFRM groups and peers,
+// re-read in full (key files included: a new key restarts the group's
+// sessions) at every full apply, else only when they changed.
+void Site::configure_keying(bool full) {
+    const planner::SitePieces* committed = planner_.committed();
+    std::vector<planner::KeyingGroupView> views = committed ? planner::keying_views(*committed)
+                                                            : std::vector<planner::KeyingGroupView>{};
+    if (!full && views == keyed_) return;
+    for (const Error& e : keying_->configure(views)) log_("xfrm: " + e.str());
+    keyed_ = std::move(views);
+}
+
+std::vector<int> Site::keying_fds() const {
+    std::vector<int> fds;
+    for (const auto& [want, socket] : esp_.sockets()) fds.push_back(socket.fd());
+    return fds;
+}
+
+void Site::keying_readable() {
+    XfrmKeying::Work work;
+    const auto now = keying::Clock::now();
+    for (auto& [want, socket] : esp_.sockets()) {
+        // Bounded per wakeup, so a flood cannot starve the loop's other work.
+        for (int n = 0; n < 256; ++n) {
+            auto d = socket.receive();
+            if (!d) {
+                log_("xfrm: " + d.error().str());
+                break;
+            }
+            if (!*d) break;
+            work.merge(keying_->receive(want.group, (*d)->from, (*d)->bytes, now));
+        }
+    }
+    run_keying(std::move(work));
+}
+
+void Site::keying_tick() {
+    if (!keyed_.empty()) run_keying(keying_->tick(keying::Clock::now()));
+}
+
+std::vector<XfrmKeying::PeerStatus> Site::keying_status() const { return keying_->status(keying::Clock::now()); }
+
+// SAs first, then the messages that tell peers they are in place.
+void Site::run_keying(XfrmKeying::Work&& work) {
+    for (const std::string& e : work.events) log_("xfrm: " + e);
+    if (work.apply && !converge(false, "key exchange")) return;
+    for (const XfrmKeying::Send& s : work.sends) {
+        keying::EspSocket* socket = nullptr;
+        for (auto& [want, sock] : esp_.sockets())
+            if (want.group == s.group && want.family == s.to.addr.family) socket = &sock;
+        if (!socket) {
+            log_("xfrm: " + s.group + ": no " + keying::family_name(s.to.addr.family) + " socket to reach " + s.to.str());
+            continue;
+        }
+        if (Status st = socket->send(s.to, s.bytes); !st)
+            log_("xfrm: " + st.error().str());
+    }
 }
 
 void Site::retry_ipsec() {

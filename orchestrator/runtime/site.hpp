@@ -23,6 +23,10 @@
 //   the converge that first plans a group, before the kernel is written
 //   (a port in use fails that apply with nothing changed), held across
 //   converges, closed when the group goes and at down.
+// - the XFRM key exchange on those sockets (xfrm_keying.hpp): keying_
+//   readable() reads the handshakes' datagrams, keying_tick() runs the
+//   peers' timers; when their SAs change the site converges (a change of
+//   the peers concerned) and only then sends the handshake's next message.
 // A bad config on reload is reported and the running state kept.
 //
 // Through avpnd's control socket (site_control.cpp) the site is also changed
@@ -49,6 +53,7 @@
 #include "orchestrator/runtime/esp_sockets.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
 #include "orchestrator/runtime/wireguard_watch.hpp"
+#include "orchestrator/runtime/xfrm_keying.hpp"
 #include "plugins/vici/retry.hpp"
 #include "plugins/wireguard/supervisor.hpp"
 
@@ -125,6 +130,13 @@ public:
     const SiteOptions& options() const { return options_; }
     const WatchScope& watch_scope() const { return scope_; }
     std::vector<EspSocketWant> esp_sockets() const { return esp_.held(); }
+    // The ESP-in-UDP sockets to wait on, and what to do when they or the
+    // key exchange's timers (at least once a second) are due.
+    std::vector<int> keying_fds() const;
+    bool has_xfrm() const { return !keyed_.empty(); }
+    void keying_readable();
+    void keying_tick();
+    std::vector<XfrmKeying::PeerStatus> keying_status() const;
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -137,6 +149,8 @@ private:
     void refresh_own_ports();
     Status open_esp_sockets(const std::vector<EspSocketWant>& want, const std::vector<EspSocketWant>& held);
     void close_esp_sockets(const std::vector<EspSocketWant>& keep);  // and logs each closed one
+    void configure_keying(bool full);
+    void run_keying(XfrmKeying::Work&& work);
 
     SiteOptions options_;
     Log log_;
@@ -155,6 +169,8 @@ private:
     vici::RetrySchedule retry_;
     std::shared_ptr<wg::Supervisor> wireguard_go_;  // shared with the port, which starts and adopts
     EspSockets esp_;                                // the XFRM groups' ESP-in-UDP sockets
+    std::shared_ptr<XfrmKeying> keying_;            // shared with the port, which asks it for SA keys
+    std::vector<planner::KeyingGroupView> keyed_;   // what keying_ was configured with
 };
 
 }  // namespace avpn::runtime

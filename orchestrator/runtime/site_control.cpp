@@ -74,6 +74,10 @@ DownReport Site::down() {
     // The XFRM interfaces and SAs are gone: nothing is left for the kernel
     // to decapsulate into, and the ports are free for whoever runs next.
     close_esp_sockets({});
+    // No key exchange without SAs or sockets: sessions and keys go, and a
+    // later apply starts every peer with a fresh handshake.
+    (void)keying_->configure({});
+    keyed_.clear();
     ipsec_.clear();
     wireguard_.clear();  // nothing of the site is left to poll
     retry_ = vici::RetrySchedule(vici::RetryPolicy{options_.retry_first, options_.retry_max});

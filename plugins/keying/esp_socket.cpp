@@ -73,6 +73,31 @@ EspSocket::~EspSocket() {
     if (fd_ >= 0) ::close(fd_);
 }
 
+Status EspSocket::send(const Endpoint& to, const std::vector<uint8_t>& bytes) {
+    if (to.addr.family != family_) return Error{"send on the ESP-in-UDP socket", to.str(), "wrong address family", EAFNOSUPPORT};
+    sockaddr_storage dst{};
+    socklen_t len;
+    if (family_ == Family::v4) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&dst);
+        a->sin_family = AF_INET;
+        std::memcpy(&a->sin_addr, to.addr.bytes.data(), 4);
+        a->sin_port = htons(to.port);
+        len = sizeof *a;
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&dst);
+        a->sin6_family = AF_INET6;
+        std::memcpy(&a->sin6_addr, to.addr.bytes.data(), 16);
+        a->sin6_port = htons(to.port);
+        len = sizeof *a;
+    }
+    ssize_t n;
+    do {
+        n = ::sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&dst), len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return Error{"send on the ESP-in-UDP socket", to.str(), std::strerror(errno), errno};
+    return {};
+}
+
 Result<std::optional<Datagram>> EspSocket::receive() {
     std::vector<uint8_t> buf(65536);
     sockaddr_storage from{};

@@ -50,6 +50,11 @@ public:
 
     // The next datagram waiting, nullopt when none is (EAGAIN).
     Result<std::optional<Datagram>> receive();
+    // One datagram to `to` (of this socket's family), from the group's port:
+    // avpn's control messages start with the non-ESP marker, so the peer's
+    // kernel hands them to its avpnd. A full send buffer is an error
+    // (EAGAIN in Error.code); the protocol's retries cover the loss.
+    Status send(const Endpoint& to, const std::vector<uint8_t>& bytes);
 
 private:
     EspSocket(int fd, Family family, uint16_t port) : fd_(fd), family_(family), port_(port) {}

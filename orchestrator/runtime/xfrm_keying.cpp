@@ -1,0 +1,348 @@
+#include "orchestrator/runtime/xfrm_keying.hpp"
+
+#include <openssl/rand.h>
+
+#include "plugins/wireguard/keys.hpp"
+
+namespace avpn::runtime {
+
+using namespace keying;
+
+namespace {
+
+uint64_t key_id(uint32_t index, bool outbound) { return uint64_t(index) << 1 | (outbound ? 1 : 0); }
+
+}  // namespace
+
+void XfrmKeying::Work::merge(Work&& o) {
+    apply |= o.apply;
+    for (auto& s : o.sends) sends.push_back(std::move(s));
+    for (auto& e : o.events) events.push_back(std::move(e));
+}
+
+XfrmKeying::Group* XfrmKeying::group_named(const std::string& name) {
+    for (Group& g : groups_)
+        if (g.name == name) return &g;
+    return nullptr;
+}
+
+XfrmKeying::Peer* XfrmKeying::peer_of(Group& g, const Key32& key) {
+    auto it = g.by_key.find(key);
+    return it == g.by_key.end() ? nullptr : &g.peers[it->second];
+}
+
+// Session indexes start at a random point, so a restarted avpnd's indexes
+// do not meet the ones its peers still hold from before; 0 is never used.
+uint32_t XfrmKeying::new_index() {
+    if (last_index_ == 0 && RAND_bytes(reinterpret_cast<unsigned char*>(&last_index_), sizeof last_index_) != 1)
+        last_index_ = 0x1000;
+    do ++last_index_;
+    while (last_index_ == 0 || live_.count(last_index_));
+    return last_index_;
+}
+
+Errors XfrmKeying::configure(const std::vector<planner::KeyingGroupView>& views) {
+    Errors errors;
+    std::vector<Group> next;
+    for (const planner::KeyingGroupView& v : views) {
+        auto secret = wg::read_private_key_file(v.key_file);
+        if (!secret) {
+            errors.push_back(Error{"XFRM key exchange", v.group, secret.error().str()});
+            continue;
+        }
+        auto own = StaticKey::from_private(secret->bytes());
+        if (!own) {
+            errors.push_back(Error{"XFRM key exchange", v.group, own.error().str()});
+            continue;
+        }
+        Group* old = group_named(v.group);
+        const bool same_key = old && old->static_public == own->public_key;
+        Group g;
+        g.name = v.group;
+        g.key_file = v.key_file;
+        g.static_public = own->public_key;
+        if (same_key && old->responder) {
+            g.responder = std::move(old->responder);
+        } else {
+            ResponderConfig rc;
+            rc.static_private = own->private_key.get();
+            rc.group = v.group;
+            const std::string name = v.group;
+            auto r = Responder::create(std::move(rc), [this, name](const Key32& peer) { return choose(name, peer); });
+            if (!r) {
+                errors.push_back(Error{"XFRM key exchange", v.group, r.error().str()});
+                continue;
+            }
+            g.responder = std::move(*r);
+        }
+        for (const planner::KeyingPeerView& pv : v.peers) {
+            auto pub = crypto::base64_decode_key(pv.public_key);
+            if (!pub) {
+                errors.push_back(Error{"XFRM key exchange", v.group + "/" + pv.name, pub.error().str()});
+                continue;
+            }
+            Peer* kept = same_key ? peer_of(*old, *pub) : nullptr;
+            if (kept && kept->view.name == pv.name && kept->view.inbound_spis == pv.inbound_spis) {
+                kept->view = pv;
+                g.by_key[*pub] = g.peers.size();
+                g.peers.push_back(std::move(*kept));
+                continue;
+            }
+            InitiatorConfig ic;
+            ic.static_private = own->private_key.get();
+            ic.responder_public = *pub;
+            ic.group = v.group;
+            auto init = Initiator::create(std::move(ic));
+            if (!init) {
+                errors.push_back(Error{"XFRM key exchange", v.group + "/" + pv.name, init.error().str()});
+                continue;
+            }
+            // The lower static key leads rotations and wins simultaneous handshakes.
+            Peer p{pv, *pub, std::move(*init), PeerSession(timers_, own->public_key < *pub, pv.inbound_spis), 0, {}};
+            g.by_key[*pub] = g.peers.size();
+            g.peers.push_back(std::move(p));
+        }
+        next.push_back(std::move(g));
+    }
+    groups_ = std::move(next);
+    // Sessions of peers that are gone (or re-keyed from scratch) go with them.
+    for (auto it = live_.begin(); it != live_.end();) {
+        Group* g = group_named(it->second.group);
+        Peer* p = g ? peer_of(*g, it->second.session.peer_static) : nullptr;
+        bool held = false;
+        if (p)
+            for (const SaHalf& in : p->session.sas().inbound) held |= in.key_id == key_id(it->first, false);
+        if (p && (held || p->session.sas().outbound)) {
+            ++it;
+            continue;
+        }
+        keys_.erase(key_id(it->first, false));
+        keys_.erase(key_id(it->first, true));
+        it = live_.erase(it);
+    }
+    return errors;
+}
+
+void XfrmKeying::add_inputs(PlanInputs& inputs) const {
+    inputs.xfrm_handshake = true;
+    for (const Group& g : groups_)
+        for (const Peer& p : g.peers) {
+            XfrmSessionSas s;
+            for (const SaHalf& in : p.session.sas().inbound) s.inbound.push_back({in.spi, in.key_id});
+            if (const auto& out = p.session.sas().outbound) s.outbound = SessionSa{out->spi, out->key_id};
+            inputs.xfrm_sessions[{g.name, p.view.name}] = std::move(s);
+        }
+}
+
+Result<std::vector<uint8_t>> XfrmKeying::key(uint64_t id, uint32_t key_bits) const {
+    auto it = keys_.find(id);
+    if (it == keys_.end())
+        return Error{"ESP key", "session " + std::to_string(id >> 1), "no such key (the session is gone)"};
+    const auto& bytes = it->second.get();
+    if (key_bits / 8 != bytes.size())
+        return Error{"ESP key", "session " + std::to_string(id >> 1),
+                     "the handshake made " + std::to_string(bytes.size() * 8) + "-bit keys, the SA wants " +
+                         std::to_string(key_bits)};
+    return std::vector<uint8_t>(bytes.begin(), bytes.end());
+}
+
+Result<LocalChoice> XfrmKeying::choose(const std::string& group, const Key32& peer) {
+    Group* g = group_named(group);
+    Peer* p = g ? peer_of(*g, peer) : nullptr;
+    if (!p) return Error{"initiation", group, "the key is not one of this site's peers in the group"};
+    if (!p->session.accepts_initiation())
+        return Error{"initiation", group + "/" + p->view.name, "this site's own handshake with it leads"};
+    return LocalChoice{new_index(), p->session.inbound_spi_for_response(), p->session.epoch() + 1};
+}
+
+NewSession XfrmKeying::hold(Group& g, Peer& p, Session&& s) {
+    const uint32_t index = s.local_index;
+    keys_[key_id(index, false)] = s.esp_inbound_key;
+    keys_[key_id(index, true)] = s.esp_outbound_key;
+    NewSession ns{index, {s.inbound_spi, key_id(index, false)}, {s.outbound_spi, key_id(index, true)}};
+    live_[index] = Live{g.name, p.view.name, std::move(s)};
+    return ns;
+}
+
+void XfrmKeying::drop(uint64_t session_id) {
+    const uint32_t index = uint32_t(session_id);
+    live_.erase(index);
+    keys_.erase(key_id(index, false));
+    keys_.erase(key_id(index, true));
+}
+
+void XfrmKeying::carry_out(Group& g, Peer& p, const std::vector<Action>& actions, Time now,
+                           const std::optional<Send>& response, Work& out) {
+    const std::string who = g.name + "/" + p.view.name;
+    auto send_to_peer = [&](Bytes bytes, const char* what) {
+        if (!p.view.endpoint) {
+            p.problem = std::string("no contact to send the ") + what + " to";
+            return;
+        }
+        out.sends.push_back({g.name, *p.view.endpoint, std::move(bytes)});
+    };
+    for (const Action& a : actions) {
+        switch (a.kind) {
+        case ActionKind::apply: out.apply = true; break;
+        case ActionKind::send_initiation: {
+            LocalChoice c{new_index(), a.spi, p.session.epoch() + 1};
+            auto bytes = p.initiator->start(c, wall_(), now);
+            if (!bytes) {
+                p.problem = bytes.error().str();
+                break;
+            }
+            p.pending_index = c.index;
+            send_to_peer(std::move(*bytes), "initiation");
+            break;
+        }
+        case ActionKind::send_response:
+            if (response) out.sends.push_back(*response);
+            break;
+        case ActionKind::send_confirm:
+        case ActionKind::send_keepalive: {
+            auto it = live_.find(uint32_t(a.session_id));
+            if (it == live_.end()) break;
+            auto bytes = make_confirm(it->second.session);
+            if (bytes) send_to_peer(std::move(*bytes), "key confirm");
+            break;
+        }
+        case ActionKind::drop_session: drop(a.session_id); break;
+        case ActionKind::peer_up:
+            p.problem.clear();
+            out.events.push_back(who + ": up, epoch " + std::to_string(p.session.epoch()));
+            break;
+        case ActionKind::peer_down: out.events.push_back(who + ": down (no authenticated message from it)"); break;
+        }
+    }
+}
+
+XfrmKeying::Work XfrmKeying::receive(const std::string& group, const Endpoint& from, ByteView d, Time now) {
+    Group* g = group_named(group);
+    auto type = peek_type(d);
+    if (!g || !type) {
+        ++rejected_;
+        return {};
+    }
+    switch (MessageType(*type)) {
+    case MessageType::initiation: return on_initiation(*g, from, d, now);
+    case MessageType::response: return on_response(*g, d, now);
+    case MessageType::cookie_reply: return on_cookie(*g, d, now);
+    case MessageType::key_confirm: return on_confirm(*g, d, now);
+    }
+    ++rejected_;  // a type of the discovery range: nothing reads those yet
+    return {};
+}
+
+XfrmKeying::Work XfrmKeying::on_initiation(Group& g, const Endpoint& from, ByteView d, Time now) {
+    Work out;
+    auto r = g.responder->consume(d, from, now);
+    if (!r) {
+        ++rejected_;
+        return out;
+    }
+    Send reply{g.name, from, std::move(r->reply)};
+    if (!r->session) {  // a cookie reply: no state, nothing to apply
+        out.sends.push_back(std::move(reply));
+        return out;
+    }
+    Peer* p = peer_of(g, r->session->peer_static);
+    if (!p) {  // choose() vouched for it a moment ago
+        ++rejected_;
+        return out;
+    }
+    NewSession ns = hold(g, *p, std::move(*r->session));
+    auto actions = p->session.on_initiation(ns, now);
+    if (actions.empty()) drop(ns.session_id);  // a leader's own handshake won meanwhile
+    carry_out(g, *p, actions, now, reply, out);
+    return out;
+}
+
+XfrmKeying::Work XfrmKeying::on_response(Group& g, ByteView d, Time now) {
+    Work out;
+    auto parsed = parse_response(d);
+    Peer* p = nullptr;
+    if (parsed)
+        for (Peer& q : g.peers)
+            if (q.pending_index != 0 && q.pending_index == parsed->receiver) p = &q;
+    if (!p) {
+        ++rejected_;
+        return out;
+    }
+    auto s = p->initiator->finish(d);
+    if (!s) {
+        p->problem = "response rejected: " + s.error().str();
+        ++rejected_;
+        return out;
+    }
+    p->pending_index = 0;
+    NewSession ns = hold(g, *p, std::move(*s));
+    auto actions = p->session.on_response(ns, now);
+    if (actions.empty()) drop(ns.session_id);  // not the answer to the handshake in flight
+    carry_out(g, *p, actions, now, std::nullopt, out);
+    return out;
+}
+
+XfrmKeying::Work XfrmKeying::on_cookie(Group& g, ByteView d, Time now) {
+    auto parsed = parse_cookie_reply(d);
+    if (parsed)
+        for (Peer& p : g.peers)
+            if (p.pending_index != 0 && p.pending_index == parsed->receiver) {
+                // Taken for the next retry, which the session's timer sends.
+                if (Status s = p.initiator->take_cookie(d, now); !s) p.problem = "cookie reply: " + s.error().str();
+                return {};
+            }
+    ++rejected_;
+    return {};
+}
+
+XfrmKeying::Work XfrmKeying::on_confirm(Group& g, ByteView d, Time now) {
+    Work out;
+    auto parsed = parse_key_confirm(d);
+    auto it = parsed ? live_.find(parsed->receiver) : live_.end();
+    if (it == live_.end() || it->second.group != g.name) {
+        ++rejected_;
+        return out;
+    }
+    Live& l = it->second;
+    // Each counter once (check_confirm keeps the highest): a replayed
+    // confirm or keepalive proves nothing.
+    if (!check_confirm(l.session, d)) {
+        ++rejected_;
+        return out;
+    }
+    Peer* p = peer_of(g, l.session.peer_static);
+    if (!p) return out;
+    carry_out(g, *p, p->session.on_transport(it->first, now), now, std::nullopt, out);
+    return out;
+}
+
+XfrmKeying::Work XfrmKeying::tick(Time now) {
+    Work out;
+    for (Group& g : groups_)
+        for (Peer& p : g.peers) carry_out(g, p, p.session.tick(now), now, std::nullopt, out);
+    return out;
+}
+
+std::vector<XfrmKeying::PeerStatus> XfrmKeying::status(Time now) const {
+    std::vector<PeerStatus> out;
+    for (const Group& g : groups_)
+        for (const Peer& p : g.peers) {
+            PeerStatus s;
+            s.group = g.name;
+            s.peer = p.view.name;
+            s.up = p.session.up();
+            s.epoch = p.session.epoch();
+            if (auto t = p.session.last_handshake())
+                s.handshake_age_s = std::chrono::duration_cast<std::chrono::seconds>(now - *t).count();
+            if (auto t = p.session.next_rekey())
+                s.next_rekey_in_s = std::chrono::duration_cast<std::chrono::seconds>(*t - now).count();
+            s.initiations_unanswered = p.session.initiations_unanswered();
+            s.problem = p.problem;
+            if (s.problem.empty() && !s.up && s.initiations_unanswered > 1)
+                s.problem = std::to_string(s.initiations_unanswered) + " initiations unanswered";
+            out.push_back(std::move(s));
+        }
+    return out;
+}
+
+}  // namespace avpn::runtime

@@ -1,0 +1,115 @@
+// avpnd's XFRM key exchange (docs/xfrm-keying.md): per XFRM group a
+// Noise IK responder on the group's ESP-in-UDP socket, and per peer an
+// initiator and the peer's key life cycle (plugins/keying/peer_session.hpp).
+// It holds the handshakes' sessions and ESP keys, tells the planner which
+// SAs each peer should have (PlanInputs::xfrm_sessions) and hands the port
+// their keys by id (NetlinkPortOptions::session_key). No socket and no
+// kernel here: the site (site.hpp) reads datagrams, applies the plan when
+// asked and then sends what this returns, in that order.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/plan/planner.hpp"
+#include "orchestrator/plan/xfrm_plan.hpp"
+#include "plugins/keying/handshake.hpp"
+#include "plugins/keying/peer_session.hpp"
+
+namespace avpn::runtime {
+
+class XfrmKeying {
+public:
+    struct Send {
+        std::string group;
+        Endpoint to;
+        keying::Bytes bytes;
+    };
+    // What the caller does next: apply the plan when `apply` (the SAs
+    // changed), then send `sends` (only if the apply succeeded: a response
+    // or confirm tells the peer that the SAs are in place). `events` are
+    // lines for the log.
+    struct Work {
+        bool apply = false;
+        std::vector<Send> sends;
+        std::vector<std::string> events;
+        void merge(Work&& o);
+    };
+    struct PeerStatus {
+        std::string group, peer;
+        bool up = false;
+        uint32_t epoch = 0;
+        std::optional<int64_t> handshake_age_s, next_rekey_in_s;
+        uint32_t initiations_unanswered = 0;
+        std::string problem;  // the last rejected handshake or send, in words
+    };
+
+    // `wall`: the TAI64N timestamp an initiation carries (responders accept
+    // only increasing ones); the wall clock, or a test's.
+    explicit XfrmKeying(keying::SessionTimers timers = {}, std::function<keying::Tai64n()> wall = keying::tai64n_now)
+        : timers_(timers), wall_(std::move(wall)) {}
+
+    // The XFRM groups and peers of the committed plan. A peer that stays
+    // (same group, name and key) keeps its sessions; one that goes, or all
+    // of a group whose own key file now holds another key, lose theirs
+    // (SAs follow at the next apply, new handshakes at the next tick).
+    // Errors name the group and the key file; such a group is not keyed.
+    Errors configure(const std::vector<planner::KeyingGroupView>& groups);
+
+    void add_inputs(PlanInputs& inputs) const;
+    Result<std::vector<uint8_t>> key(uint64_t id, uint32_t key_bits) const;
+
+    Work receive(const std::string& group, const Endpoint& from, keying::ByteView datagram, keying::Time now);
+    Work tick(keying::Time now);
+
+    std::vector<PeerStatus> status(keying::Time now) const;
+    size_t rejected() const { return rejected_; }  // datagrams dropped: junk, replays, strangers
+
+private:
+    struct Peer {
+        planner::KeyingPeerView view;
+        keying::Key32 public_key{};
+        std::optional<keying::Initiator> initiator;
+        keying::PeerSession session;
+        uint32_t pending_index = 0;  // sender index of the initiation in flight
+        std::string problem;
+    };
+    struct Group {
+        std::string name, key_file;
+        keying::Key32 static_public{};
+        std::optional<keying::Responder> responder;
+        std::map<keying::Key32, size_t> by_key;
+        std::vector<Peer> peers;
+    };
+    struct Live {  // a handshake's session, by its local index
+        std::string group;
+        std::string peer;
+        keying::Session session;
+    };
+
+    Group* group_named(const std::string& name);
+    Peer* peer_of(Group& g, const keying::Key32& key);
+    uint32_t new_index();
+    Result<keying::LocalChoice> choose(const std::string& group, const keying::Key32& peer);
+    keying::NewSession hold(Group& g, Peer& p, keying::Session&& s);
+    void drop(uint64_t session_id);
+    void carry_out(Group& g, Peer& p, const std::vector<keying::Action>& actions, keying::Time now,
+                   const std::optional<Send>& response, Work& out);
+    Work on_initiation(Group& g, const Endpoint& from, keying::ByteView d, keying::Time now);
+    Work on_response(Group& g, keying::ByteView d, keying::Time now);
+    Work on_cookie(Group& g, keying::ByteView d, keying::Time now);
+    Work on_confirm(Group& g, keying::ByteView d, keying::Time now);
+
+    keying::SessionTimers timers_;
+    std::function<keying::Tai64n()> wall_;
+    std::vector<Group> groups_;
+    std::map<uint32_t, Live> live_;                 // by local index
+    std::map<uint64_t, keying::SecretBytes> keys_;  // ESP keys by id: index << 1 | outbound
+    uint32_t last_index_ = 0;
+    size_t rejected_ = 0;
+};
+
+}  // namespace avpn::runtime

@@ -1,0 +1,211 @@
+// avpnd's key exchange between two sites, without sockets or a kernel: two
+// XfrmKeyings (real Noise handshakes, real key files) pass their datagrams
+// to each other, and the SAs each would have the planner install are
+// compared: every SA one site sends on must be one the other receives on,
+// with the same SPI and the same key bytes.
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+#include "common/crypto.hpp"
+#include "orchestrator/runtime/xfrm_keying.hpp"
+#include "plugins/keying/handshake_wire.hpp"
+
+using namespace avpn;
+using namespace avpn::runtime;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct KeyFile {
+    std::string path, public_b64;
+};
+
+KeyFile make_key(const std::string& dir, const std::string& name) {
+    auto priv = crypto::generate_private_key();
+    REQUIRE(priv.ok());
+    auto pub = crypto::public_key(*priv);
+    REQUIRE(pub.ok());
+    KeyFile k{dir + "/" + name + ".key", crypto::base64_encode(pub->data(), 32)};
+    std::ofstream(k.path) << crypto::base64_encode(priv->data(), 32) << "\n";
+    ::chmod(k.path.c_str(), 0600);
+    return k;
+}
+
+struct Pair {
+    std::string dir;
+    KeyFile key[2];
+    Endpoint at[2] = {{IpAddr::v4(0xc0000201), 51820}, {IpAddr::v4(0xc6336407), 51820}};
+    const char* name[2] = {"hq", "branch1"};
+    std::unique_ptr<XfrmKeying> site[2];
+    keying::Time now{};
+    std::vector<XfrmKeying::Send> wire;  // in flight
+    int applies[2] = {0, 0};
+
+    Pair() {
+        char tmpl[] = "/tmp/avpn-keying-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl));
+        dir = tmpl;
+        key[0] = make_key(dir, "hq");
+        key[1] = make_key(dir, "branch1");
+        for (int i = 0; i < 2; ++i) start(i);
+    }
+    ~Pair() { (void)std::system(("rm -rf " + dir).c_str()); }
+
+    // A fresh avpnd at site i (start, or restart after SIGKILL).
+    void start(int i) {
+        keying::SessionTimers t;
+        t.rekey_after = 30s;
+        t.linger = 5s;
+        // Initiations carry the simulated wall clock: real time barely moves
+        // while a test simulates minutes, and a responder accepts only
+        // increasing timestamps.
+        site[i] = std::make_unique<XfrmKeying>(t, [this] {
+            auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+            return keying::tai64n_from_unix(1'800'000'000 + uint64_t(ns / 1'000'000'000), uint32_t(ns % 1'000'000'000));
+        });
+        planner::KeyingGroupView v{"demo", key[i].path, 51820, {}};
+        v.peers.push_back({name[1 - i], key[1 - i].public_b64, at[1 - i],
+                           {0x40000000u + uint32_t(i + 1), 0x60000000u + uint32_t(i + 1)}});
+        Errors e = site[i]->configure({v});
+        REQUIRE_MESSAGE(e.empty(), (e.empty() ? "" : e[0].str()));
+    }
+
+    void run(int i, XfrmKeying::Work&& w) {
+        if (w.apply) ++applies[i];
+        for (auto& s : w.sends) wire.push_back(std::move(s));
+    }
+
+    void step() {
+        now += 100ms;
+        for (int i = 0; i < 2; ++i) run(i, site[i]->tick(now));
+        auto flight = std::move(wire);
+        wire.clear();
+        for (auto& s : flight) {
+            const int to = s.to == at[0] ? 0 : 1;
+            run(to, site[to]->receive("demo", at[1 - to], s.bytes, now));
+        }
+    }
+    void advance(std::chrono::milliseconds d) {
+        for (auto end = now + d; now < end;) step();
+    }
+
+    XfrmSessionSas sas(int i) const {
+        PlanInputs in;
+        site[i]->add_inputs(in);
+        CHECK(in.xfrm_handshake);
+        return in.xfrm_sessions.at({"demo", name[1 - i]});
+    }
+    std::vector<uint8_t> key_of(int i, const SessionSa& sa) const {
+        auto k = site[i]->key(sa.key_id, 160);
+        REQUIRE_MESSAGE(k.ok(), k.error().str());
+        return *k;
+    }
+    // Each side's outbound SA is an inbound SA of the other, key included.
+    void check_mirrored() const {
+        for (int i = 0; i < 2; ++i) {
+            XfrmSessionSas mine = sas(i), theirs = sas(1 - i);
+            REQUIRE(mine.outbound);
+            bool found = false;
+            for (const SessionSa& in : theirs.inbound)
+                if (in.spi == mine.outbound->spi) {
+                    found = true;
+                    CHECK(key_of(1 - i, in) == key_of(i, *mine.outbound));
+                }
+            CHECK_MESSAGE(found, name[i] << "'s outbound SPI is not an inbound SA of the peer");
+        }
+    }
+};
+
+}  // namespace
+
+TEST_CASE("two sites handshake: mirrored SAs with equal keys, the SPIs each receiver chose") {
+    Pair p;
+    for (int i = 0; i < 2; ++i) CHECK_FALSE(p.sas(i).outbound);  // nothing before a handshake
+    p.advance(1s);
+    p.check_mirrored();
+    CHECK(p.sas(0).inbound.size() == 1);
+    CHECK(p.sas(0).inbound[0].spi == 0x40000001);  // hq receives on its own SPI
+    CHECK(p.sas(1).inbound[0].spi == 0x40000002);
+    CHECK(p.sas(0).outbound->spi == 0x40000002);
+    CHECK(p.applies[0] >= 1);
+    CHECK(p.applies[1] >= 1);
+    auto st = p.site[0]->status(p.now);
+    REQUIRE(st.size() == 1);
+    CHECK(st[0].up);
+    CHECK(st[0].epoch == 1);
+    CHECK(st[0].peer == "branch1");
+}
+
+TEST_CASE("rotation: new keys and the other SPI, still mirrored; old keys forgotten") {
+    Pair p;
+    p.advance(1s);
+    auto first = p.key_of(0, *p.sas(0).outbound);
+    p.advance(31s);  // the leader rotates at 30 s
+    p.check_mirrored();
+    CHECK(p.site[0]->status(p.now)[0].epoch == 2);
+    CHECK(p.key_of(0, *p.sas(0).outbound) != first);
+    p.advance(6s);  // past the linger time
+    CHECK(p.sas(0).inbound.size() == 1);
+    CHECK(p.sas(0).inbound[0].spi == 0x60000001);
+}
+
+TEST_CASE("a restarted site (SIGKILL, no state) handshakes afresh; its peer accepts") {
+    Pair p;
+    p.advance(1s);
+    auto before = p.key_of(1, *p.sas(1).outbound);
+    p.start(1);
+    CHECK_FALSE(p.sas(1).outbound);
+    p.advance(1s);
+    p.check_mirrored();
+    CHECK(p.key_of(1, *p.sas(1).outbound) != before);
+}
+
+TEST_CASE("a replayed initiation and a replayed keepalive are rejected") {
+    Pair p;
+    // Capture branch1's and hq's first messages as they leave.
+    p.advance(1s);
+    p.now += 100ms;
+    std::vector<XfrmKeying::Send> captured;
+    for (int i = 0; i < 2; ++i) {
+        auto w = p.site[i]->tick(p.now + 10s);  // a keepalive is due
+        captured.insert(captured.end(), w.sends.begin(), w.sends.end());
+    }
+    REQUIRE_FALSE(captured.empty());
+    // Deliver each once (accepted), then again (rejected).
+    for (const auto& s : captured) {
+        const int to = s.to == p.at[0] ? 0 : 1;
+        (void)p.site[to]->receive("demo", p.at[1 - to], s.bytes, p.now + 10s);
+    }
+    const size_t rejected = p.site[0]->rejected() + p.site[1]->rejected();
+    for (const auto& s : captured) {
+        const int to = s.to == p.at[0] ? 0 : 1;
+        auto w = p.site[to]->receive("demo", p.at[1 - to], s.bytes, p.now + 10s);
+        CHECK_FALSE(w.apply);
+        CHECK(w.sends.empty());
+    }
+    CHECK(p.site[0]->rejected() + p.site[1]->rejected() == rejected + captured.size());
+}
+
+TEST_CASE("a stranger's key never gets SAs") {
+    Pair p;
+    // branch1 is configured with a wrong public key for hq.
+    KeyFile other = make_key(p.dir, "other");
+    planner::KeyingGroupView v{"demo", p.key[1].path, 51820, {}};
+    v.peers.push_back({"hq", other.public_b64, p.at[0], {0x40000002, 0x60000002}});
+    REQUIRE(p.site[1]->configure({v}).empty());
+    p.advance(12s);
+    CHECK_FALSE(p.sas(0).outbound);
+    CHECK(p.sas(0).inbound.empty());
+    CHECK_FALSE(p.sas(1).outbound);
+    CHECK(p.site[0]->rejected() > 0);  // hq drops branch1's initiations (mac1 is for another key)
+    auto st = p.site[1]->status(p.now);
+    CHECK_FALSE(st[0].up);
+    CHECK(st[0].initiations_unanswered >= 2);
+    CHECK_FALSE(st[0].problem.empty());
+}
