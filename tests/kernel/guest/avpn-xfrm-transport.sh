@@ -43,6 +43,16 @@ for site in hq branch1 branch2; do
   printf -v "holder_$site" %s "$holder"
 done
 
+step "key exchange: each spoke handshakes with hq (SAs come from it)"
+sa_count() { in_site "$1" ip xfrm state | grep -c '^src ' || true; }
+for site in hq branch1 branch2; do
+  want=2
+  [ "$site" = hq ] && want=4
+  for _ in $(seq 300); do [ "$(sa_count "$site")" -ge "$want" ] && break; sleep 0.1; done
+  [ "$(sa_count "$site")" -eq "$want" ] || { cat "$cfg/avpnd-$site.log" >&2; fail "$site: $(sa_count "$site") SAs, expected $want"; }
+  grep -o 'xfrm: demo/.*: up, epoch [0-9]*' "$cfg/avpnd-$site.log" | sed "s/^/$site: /"
+done
+
 step "the XFRM interface avpn made"
 for site in hq branch1 branch2; do
   details=$(in_site "$site" ip -d link show dev "$ifname") || fail "$site: no $ifname"
