@@ -13,5 +13,8 @@ deb=$(ls "$out"/avpn_*.deb 2>/dev/null | head -1) || true
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 dpkg-deb -x "$deb" "$root"
+# The demo takes $AVPN_BIN/avpnctl first when it is executable (else it
+# would fall back to the build tree's): make sure it is, and runs.
+"$root/usr/sbin/avpnctl" --version || { echo "FAIL: the package's avpnctl does not run"; exit 1; }
 echo "package_demo: $(basename "$deb") unpacked; AVPN_BIN=$root/usr/sbin"
 AVPN_BIN=$root/usr/sbin exec "$src/examples/netns-demo/run"
