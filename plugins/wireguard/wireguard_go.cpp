@@ -5,8 +5,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -254,6 +256,24 @@ std::vector<std::string> wireguard_go_argv(const std::string& ifname, const std:
             daemon_path, "-f", ifname};
 }
 
+// wireguard-go creates its UAPI socket file a moment before it accepts on
+// it: a connect in between is refused (seen as a failed apply under load).
+// Ready means a connect succeeds; the empty connection is closed at once,
+// which the daemon reads as a client that left.
+static bool uapi_accepts(const std::string& socket_dir, const std::string& ifname) {
+    if (!uapi_socket_exists(socket_dir, ifname)) return false;
+    const std::string path = uapi_socket_path(socket_dir, ifname);
+    sockaddr_un addr{};
+    if (path.size() >= sizeof addr.sun_path) return true;  // the real connect reports it
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return true;
+    const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 || errno != ECONNREFUSED;
+    ::close(fd);
+    return ok;
+}
+
 Result<pid_t> start_wireguard_go(const std::string& ifname, const WireguardGoOptions& options) {
     if (Status st = check_ifname(ifname); !st) return st.error();
     if (Status st = clear_stale_socket(options.socket_dir, ifname); !st) return st.error();
@@ -262,7 +282,7 @@ Result<pid_t> start_wireguard_go(const std::string& ifname, const WireguardGoOpt
     auto pid = spawn_detached(*plan, ifname);
     if (!pid) return pid.error();
     auto deadline = Clock::now() + std::chrono::milliseconds(options.start_timeout_ms);
-    while (!uapi_socket_exists(options.socket_dir, ifname)) {
+    while (!uapi_accepts(options.socket_dir, ifname)) {
         if (!process_alive(*pid))
             return Error{"start wireguard-go", ifname,
                          "the daemon exited before creating its UAPI socket" + reap_exit_text(*pid) +
