@@ -31,10 +31,23 @@ bool same(const nl::Link& want, const nl::Link& have) {
     // MTU 0 is the kernel's default: whatever it chose is fine.
     return same_device(want, have) && (want.mtu == 0 || want.mtu == have.mtu) && want.up == have.up;
 }
+// An SA of avpnd's key exchange whose session changed under the same SPI
+// (a responder answering a retried initiation offers the SPI it offered
+// before, with the new handshake's key). The kernel cannot change a key in
+// place, and the new session's sender starts at sequence 1, so the SA is
+// deleted and created afresh, never updated or replaced with its replay
+// state carried. Only the last plan knows the session (a dump does not):
+// avpnd's key exchange changes SAs through the incremental path, where
+// `have` is that plan's object.
+bool other_session(const nl::XfrmSa& want, const nl::XfrmSa& have) {
+    return want.key.session_key != 0 && have.key.session_key != 0 && want.key.session_key != have.key.session_key;
+}
 template <>
 bool same(const nl::XfrmSa& want, const nl::XfrmSa& have) {
-    // A dump cannot say where the key came from; the SPI is derived from the
-    // same inputs as the key, so a key change always comes with a new SPI.
+    // A dump cannot say where a static key came from; its SPI is derived
+    // from the same inputs as the key, so such a key change always comes
+    // with a new SPI.
+    if (other_session(want, have)) return false;
     nl::XfrmSa w = want;
     w.key = have.key;
     return w == have;
@@ -47,6 +60,8 @@ template <class T>
 bool needs_replace(const T& want, const T& have) {
     if constexpr (std::is_same_v<T, nl::Link>)
         return !same_device(want, have);
+    else if constexpr (std::is_same_v<T, nl::XfrmSa>)
+        return other_session(want, have);
     else
         return false;
 }

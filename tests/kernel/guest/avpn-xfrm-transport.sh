@@ -19,6 +19,17 @@ demo_init
 demo_sites $variant
 cfg=$(mktemp -d)
 demo_config "$cfg" xfrm $variant
+# On a failure: each site's SAs with their counters and its avpnd's log.
+diagnose() {
+  local site
+  for site in hq branch1 branch2; do
+    echo "--- $site: ip -s xfrm state" >&2
+    in_site "$site" ip -s xfrm state 2>&1 | grep -v '^\s*auth\|aead\|enc ' >&2 || true
+    echo "--- $site: avpnd log" >&2
+    tail -n 30 "$cfg/avpnd-$site.log" >&2 || true
+  done
+}
+fail() { echo "FAIL: $*" >&2; diagnose; exit 1; }
 step "site files: transport xfrm${variant:+, VLAN subinterfaces}"
 grep -h '^transport\|^interface' "$cfg"/sites/hq.toml
 

@@ -251,3 +251,29 @@ TEST_CASE("input order does not change the diff") {
     CHECK(std::get<nl::Route>(ops[0].object).dst == *Prefix::parse("10.3.0.0/24"));
     CHECK(diff(have, base()).empty());
 }
+
+TEST_CASE("an SA whose handshake session changed under the same SPI is deleted and created") {
+    nl::XfrmSa sa;
+    sa.src = *IpAddr::parse("192.0.2.11");
+    sa.dst = *IpAddr::parse("192.0.2.1");
+    sa.spi = 0x4b0eaf6d;
+    sa.reqid = 0x4156806d;
+    sa.key.session_key = 7;
+    nl::KernelState was, want;
+    was.xfrm_states = {sa};
+    sa.key.session_key = 9;  // a retried initiation answered with the same SPI
+    want.xfrm_states = {sa};
+    auto ops = diff(want, was);
+    REQUIRE(ops.size() == 2);
+    CHECK(ops[0].kind == OpKind::remove);
+    CHECK(std::get<nl::XfrmSa>(ops[0].object).key.session_key == 7);
+    CHECK(ops[1].kind == OpKind::create);
+    CHECK(std::get<nl::XfrmSa>(ops[1].object).key.session_key == 9);
+
+    // Against a dump, which knows no session, nothing can be told apart.
+    nl::KernelState dumped = was;
+    dumped.xfrm_states[0].key = nl::KeyRef{};
+    CHECK(diff(want, dumped).empty());
+    // The same session: no op.
+    CHECK(diff(want, want).empty());
+}
