@@ -134,6 +134,30 @@ private:
     std::vector<uint8_t> bytes_;
 };
 
+// The running state of an SA as a dump reports it: sequence numbers, the
+// replay bitmap (XFRMA_REPLAY_ESN_VAL or the legacy XFRMA_REPLAY_VAL) and the
+// current lifetime (bytes, packets, add and use times). Observed SAs only.
+// A replaced SA (same SPI, same key: XFRM_MSG_UPDSA ignores addresses, the
+// replay window and the algorithm) gets it, so its outbound sequence goes on
+// where the old one stopped (the peer's replay window would drop a restart),
+// its inbound window still refuses old packets and its lifetime counts on;
+// an undo puts it back the same way. Never compared (every two are equal:
+// it is the kernel's, not the plan's) and never printed.
+struct ObservedReplay {
+    bool known = false;  // the dump carried a replay attribute
+    bool esn_layout = false;  // the bitmap is XFRMA_REPLAY_ESN_VAL's ring, not the legacy shift register
+    uint32_t window = 0;      // the window the bitmap is laid out for
+    uint32_t seq = 0, seq_hi = 0;    // highest sequence number received
+    uint32_t oseq = 0, oseq_hi = 0;  // last sequence number sent
+    std::vector<uint32_t> bitmap;    // window bits, in the kernel's layout
+    uint64_t bytes = 0, packets = 0;  // current lifetime
+    uint64_t add_time = 0, use_time = 0;
+    friend bool operator==(const ObservedReplay&, const ObservedReplay&) { return true; }
+    friend std::strong_ordering operator<=>(const ObservedReplay&, const ObservedReplay&) {
+        return std::strong_ordering::equal;
+    }
+};
+
 // An ESP tunnel-mode SA, UDP-encapsulated (NAT-T), AEAD.
 struct XfrmSa {
     IpAddr src;  // outer addresses
@@ -148,12 +172,18 @@ struct XfrmSa {
     uint32_t icv_bits = 128;
     uint32_t key_bits = 160;  // 128-bit AES key + 32-bit salt
     uint32_t replay_window = 128;
+    // 64-bit sequence numbers (XFRM_STATE_ESN): without them an SA stops
+    // sending after 2^32 packets. avpn's SAs always have them.
+    bool esn = true;
     uint64_t soft_bytes = 0;  // 0: no limit
     uint64_t hard_bytes = 0;
+    uint64_t soft_packets = 0;
+    uint64_t hard_packets = 0;
     uint64_t soft_seconds = 0;
     uint64_t hard_seconds = 0;
     KeyRef key;
     ObservedKey observed_key;  // observed SAs only: for the undo of a delete
+    ObservedReplay observed_replay;  // observed SAs only: carried by a replace
     auto operator<=>(const XfrmSa&) const = default;
 };
 

@@ -28,10 +28,24 @@ struct IdRange {
     bool contains(uint32_t v) const { return v >= first && v <= last; }
 };
 
-// SAs
-Status encode_sa(MsgWriter& w, XfrmWrite op, const XfrmSa& sa, Bytes key);
+// SAs. ESN states (sa.esn) and windows above 32 go in XFRMA_REPLAY_ESN_VAL.
+// carry (XfrmWrite::add only): the sequence state and current lifetime of
+// the SA this one replaces, written into the new state (XFRMA_REPLAY_ESN_VAL
+// or XFRMA_REPLAY_VAL, XFRMA_LTIME_VAL); its bitmap is kept when layout and
+// window match, else the whole new window counts as seen.
+Status encode_sa(MsgWriter& w, XfrmWrite op, const XfrmSa& sa, Bytes key, const ObservedReplay* carry = nullptr);
 Status encode_sa_delete(MsgWriter& w, const XfrmSa& sa);  // by dst, spi, ESP, src, mark
+// Fills observed_key (when the reader may see keys) and observed_replay.
 Result<XfrmSa> parse_sa(const nlmsghdr* h);
+// The SA the kernel holds under id's (dst, spi, ESP, mark), read now: its
+// sequence state as of this moment, not of the last dump.
+Result<XfrmSa> get_sa(Transport& t, const XfrmSa& id);
+// True when XFRM_MSG_UPDSA turns `have` into `want`: they differ only in
+// lifetime limits, encapsulation ports or a non-zero if_id. Anything else
+// (addresses, replay window, ESN, algorithm, key size, mark, reqid, adding
+// or removing encapsulation) the kernel acknowledges and ignores: such an
+// SA has to be replaced.
+bool sa_updatable(const XfrmSa& want, const XfrmSa& have);
 Result<std::vector<XfrmSa>> dump_sas(Transport& t, const std::function<bool(const XfrmSa&)>& keep);
 std::function<bool(const XfrmSa&)> sa_reqid_in(IdRange reqids);
 

@@ -31,11 +31,17 @@ Status check_sa(const XfrmSa& sa, Bytes key) {
         return Error{"encode xfrm sa", sa_name(sa), "AEAD name empty or longer than 63 characters"};
     if (sa.replay_window > kMaxReplayWindow)
         return Error{"encode xfrm sa", sa_name(sa), "replay window above " + std::to_string(kMaxReplayWindow)};
+    // The kernel refuses an ESN state without a window (xfrm_init_replay).
+    if (sa.esn && !sa.replay_window) return Error{"encode xfrm sa", sa_name(sa), "ESN needs a replay window"};
     if (key.size() > kMaxKeyBytes || key.size() * 8 != sa.key_bits)
         return Error{"encode xfrm sa", sa_name(sa),
                      "key is " + std::to_string(key.size() * 8) + " bits, the SA says " + std::to_string(sa.key_bits)};
     return {};
 }
+
+// ESN states keep their window in XFRMA_REPLAY_ESN_VAL, as do windows too
+// wide for the legacy 32-bit bitmap; the legacy field must then be 0.
+bool esn_attr(const XfrmSa& sa) { return sa.esn || sa.replay_window > kLegacyReplayWindow; }
 
 void fill_info(xfrm_usersa_info& info, const XfrmSa& sa) {
     info.sel.family = uint16_t(sa.src.af());  // empty selector: any inner traffic
@@ -45,13 +51,15 @@ void fill_info(xfrm_usersa_info& info, const XfrmSa& sa) {
     info.saddr = to_wire(sa.src);
     info.lft.soft_byte_limit = limit_to_wire(sa.soft_bytes);
     info.lft.hard_byte_limit = limit_to_wire(sa.hard_bytes);
-    info.lft.soft_packet_limit = info.lft.hard_packet_limit = XFRM_INF;
+    info.lft.soft_packet_limit = limit_to_wire(sa.soft_packets);
+    info.lft.hard_packet_limit = limit_to_wire(sa.hard_packets);
     info.lft.soft_add_expires_seconds = sa.soft_seconds;
     info.lft.hard_add_expires_seconds = sa.hard_seconds;
     info.reqid = sa.reqid;
     info.family = uint16_t(sa.src.af());
     info.mode = XFRM_MODE_TUNNEL;
-    info.replay_window = sa.replay_window <= kLegacyReplayWindow ? uint8_t(sa.replay_window) : 0;
+    info.replay_window = esn_attr(sa) ? 0 : uint8_t(sa.replay_window);
+    if (sa.esn) info.flags |= XFRM_STATE_ESN;
 }
 
 void put_aead(MsgWriter& w, const XfrmSa& sa, Bytes key) {
@@ -65,13 +73,60 @@ void put_aead(MsgWriter& w, const XfrmSa& sa, Bytes key) {
     crypto::wipe(buf.data(), buf.size());
 }
 
-void put_replay_esn(MsgWriter& w, uint32_t window) {
+// The carried bitmap fits the new state only when it has the same layout
+// and window. Otherwise every position of the new window counts as seen:
+// a packet the old SA may have taken is never taken twice, at the cost of
+// refusing reordered ones from just before the replace. Nothing received
+// yet: nothing seen.
+std::vector<uint32_t> carried_bitmap(const ObservedReplay* carry, bool esn_layout, uint32_t window) {
+    const size_t words = (window + 31) / 32;
+    if (!carry || !carry->known || (!carry->seq && !carry->seq_hi)) return std::vector<uint32_t>(words, 0);
+    if (carry->esn_layout == esn_layout && carry->window == window && carry->bitmap.size() >= words)
+        return std::vector<uint32_t>(carry->bitmap.begin(), carry->bitmap.begin() + long(words));
+    std::vector<uint32_t> all(words, 0xffffffffu);
+    if (window % 32) all.back() = (uint32_t(1) << (window % 32)) - 1;
+    return all;
+}
+
+void put_replay_esn(MsgWriter& w, uint32_t window, const ObservedReplay* carry) {
     uint32_t words = (window + 31) / 32;
     alignas(xfrm_replay_state_esn) std::array<uint8_t, sizeof(xfrm_replay_state_esn) + kMaxReplayWindow / 8> buf{};
     auto* esn = reinterpret_cast<xfrm_replay_state_esn*>(buf.data());
     esn->bmp_len = words;
     esn->replay_window = window;
+    if (carry && carry->known) {
+        esn->seq = carry->seq;
+        esn->seq_hi = carry->seq_hi;
+        esn->oseq = carry->oseq;
+        esn->oseq_hi = carry->oseq_hi;
+        std::vector<uint32_t> bmp = carried_bitmap(carry, true, window);
+        std::memcpy(buf.data() + sizeof(xfrm_replay_state_esn), bmp.data(), bmp.size() * 4);
+    }
     w.put(XFRMA_REPLAY_ESN_VAL, buf.data(), sizeof(xfrm_replay_state_esn) + words * 4);
+}
+
+// A state without ESN has 32-bit counters: a carried sequence that went
+// past them cannot be written, so it stays at the top (the SA sends no more,
+// as the old one would not have).
+void put_replay_legacy(MsgWriter& w, uint32_t window, const ObservedReplay& carry) {
+    xfrm_replay_state r{};
+    r.oseq = carry.oseq_hi ? UINT32_MAX : carry.oseq;
+    r.seq = carry.seq_hi ? UINT32_MAX : carry.seq;
+    std::vector<uint32_t> bmp = carried_bitmap(&carry, false, window ? window : 1);
+    r.bitmap = bmp.empty() ? 0 : bmp[0];
+    w.put(XFRMA_REPLAY_VAL, &r, sizeof r);
+}
+
+// The current lifetime goes with the key: bytes and packets count on toward
+// the limits, and the add time keeps the SA's age (the seconds limits).
+void put_current_lifetime(MsgWriter& w, const ObservedReplay& carry) {
+    xfrm_lifetime_cur cur;
+    std::memset(&cur, 0, sizeof cur);
+    cur.bytes = carry.bytes;
+    cur.packets = carry.packets;
+    cur.add_time = carry.add_time;
+    cur.use_time = carry.use_time;
+    w.put(XFRMA_LTIME_VAL, &cur, sizeof cur);
 }
 
 void put_encap(MsgWriter& w, const XfrmSa& sa) {
@@ -81,6 +136,30 @@ void put_encap(MsgWriter& w, const XfrmSa& sa) {
     e.encap_sport = htons(sa.encap_sport);
     e.encap_dport = htons(sa.encap_dport);
     w.put(XFRMA_ENCAP, &e, sizeof e);
+}
+
+// The sequence state, whichever form the kernel keeps it in.
+void parse_replay(const AttrTable<XFRMA_MAX + 1>& t, XfrmSa& sa) {
+    ObservedReplay& r = sa.observed_replay;
+    if (xfrm_replay_state_esn esn; t[XFRMA_REPLAY_ESN_VAL].read_prefix(esn)) {
+        sa.replay_window = esn.replay_window;
+        r.known = r.esn_layout = true;
+        r.window = esn.replay_window;
+        r.seq = esn.seq;
+        r.seq_hi = esn.seq_hi;
+        r.oseq = esn.oseq;
+        r.oseq_hi = esn.oseq_hi;
+        const Bytes& payload = t[XFRMA_REPLAY_ESN_VAL].data;
+        size_t words = std::min<size_t>(esn.bmp_len, (payload.size() - sizeof esn) / 4);
+        r.bitmap.resize(words);
+        if (words) std::memcpy(r.bitmap.data(), payload.data() + sizeof esn, words * 4);
+    } else if (auto legacy = t[XFRMA_REPLAY_VAL].fixed<xfrm_replay_state>()) {
+        r.known = true;
+        r.window = sa.replay_window;
+        r.seq = legacy->seq;
+        r.oseq = legacy->oseq;
+        r.bitmap = {legacy->bitmap};
+    }
 }
 
 void parse_sa_attrs(const AttrTable<XFRMA_MAX + 1>& t, XfrmSa& sa) {
@@ -102,7 +181,7 @@ void parse_sa_attrs(const AttrTable<XFRMA_MAX + 1>& t, XfrmSa& sa) {
         sa.encap_sport = ntohs(e.encap_sport);
         sa.encap_dport = ntohs(e.encap_dport);
     }
-    if (xfrm_replay_state_esn esn; t[XFRMA_REPLAY_ESN_VAL].read_prefix(esn)) sa.replay_window = esn.replay_window;
+    parse_replay(t, sa);
     sa.mark = get_mark(t[XFRMA_MARK]);
     sa.if_id = t[XFRMA_IF_ID].u32().value_or(0);
 }
@@ -115,7 +194,7 @@ std::string sa_name(const XfrmSa& sa) {
     return "sa " + sa.src.str() + "->" + sa.dst.str() + " spi " + spi + " reqid " + std::to_string(sa.reqid);
 }
 
-Status encode_sa(MsgWriter& w, XfrmWrite op, const XfrmSa& sa, Bytes key) {
+Status encode_sa(MsgWriter& w, XfrmWrite op, const XfrmSa& sa, Bytes key, const ObservedReplay* carry) {
     if (auto st = check_sa(sa, key); !st) return st;
     w.set_type(op == XfrmWrite::add ? XFRM_MSG_NEWSA : XFRM_MSG_UPDSA, 0);
     xfrm_usersa_info info;  // u64 lifetimes and stats: built here, copied in (put_struct)
@@ -124,7 +203,14 @@ Status encode_sa(MsgWriter& w, XfrmWrite op, const XfrmSa& sa, Bytes key) {
     w.put_struct(info);
     put_aead(w, sa, key);
     put_encap(w, sa);
-    if (sa.replay_window > kLegacyReplayWindow) put_replay_esn(w, sa.replay_window);
+    // XFRM_MSG_UPDSA ignores sequence state and current lifetime: only a new
+    // state takes them.
+    const ObservedReplay* c = carry && carry->known && op == XfrmWrite::add ? carry : nullptr;
+    if (esn_attr(sa))
+        put_replay_esn(w, sa.replay_window, c);
+    else if (c)
+        put_replay_legacy(w, sa.replay_window, *c);
+    if (c) put_current_lifetime(w, *c);
     put_mark(w, sa.mark);
     if (sa.if_id) w.put_u32(XFRMA_IF_ID, sa.if_id);
     return {};
@@ -158,11 +244,18 @@ Result<XfrmSa> parse_sa(const nlmsghdr* h) {
     sa.spi = ntohl(info->id.spi);
     sa.reqid = info->reqid;
     sa.replay_window = info->replay_window;
+    sa.esn = info->flags & XFRM_STATE_ESN;
     sa.soft_bytes = limit_from_wire(info->lft.soft_byte_limit);
     sa.hard_bytes = limit_from_wire(info->lft.hard_byte_limit);
+    sa.soft_packets = limit_from_wire(info->lft.soft_packet_limit);
+    sa.hard_packets = limit_from_wire(info->lft.hard_packet_limit);
     sa.soft_seconds = info->lft.soft_add_expires_seconds;
     sa.hard_seconds = info->lft.hard_add_expires_seconds;
     parse_sa_attrs(t, sa);
+    sa.observed_replay.bytes = info->curlft.bytes;
+    sa.observed_replay.packets = info->curlft.packets;
+    sa.observed_replay.add_time = info->curlft.add_time;
+    sa.observed_replay.use_time = info->curlft.use_time;
     return sa;
 }
 
