@@ -19,6 +19,7 @@
 #include "netlink/watch.hpp"
 #include "netlink/wireguard.hpp"
 #include "netlink/xfrm.hpp"
+#include "netlink/xfrm_expire.hpp"
 
 using namespace avpn::nl;
 
@@ -32,7 +33,10 @@ void parse_one(Parser p, const nlmsghdr* h, WgDeviceState& wg) {
         case address: (void)parse_address(h); break;
         case route: (void)parse_route(h); break;
         case rule: (void)parse_rule(h); break;
-        case xfrm_sa: (void)parse_sa(h); break;
+        case xfrm_sa:
+            (void)parse_sa(h);
+            (void)parse_expire(h);
+            break;
         case xfrm_policy: (void)parse_policy(h); break;
         case wireguard: (void)merge_device_message(h, wg); break;
         case reply:
