@@ -17,6 +17,7 @@
 #include "netlink/xfrm.hpp"
 #include "orchestrator/ownership.hpp"
 #include "orchestrator/reconcile/xfrm_keys.hpp"
+#include "orchestrator/reconcile/xfrm_replace.hpp"
 #include "plugins/wireguard/kernel.hpp"
 
 namespace avpn {
@@ -420,9 +421,22 @@ void NetlinkPort::run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end,
                     out[i] = op_error(op, key.error().str());
                     continue;
                 }
+                if (op.kind == OpKind::update && !nl::sa_updatable(*sa, std::get<nl::XfrmSa>(*op.previous))) {
+                    // Three round trips of its own (read, delete, add);
+                    // rare: an address, window or algorithm change.
+                    Status r = replace_sa(*x, *sa, std::get<nl::XfrmSa>(*op.previous),
+                                          nl::Bytes(key->data(), key->size()));
+                    crypto::wipe(key->data(), key->size());
+                    if (!r) out[i] = op_error(op, "replace: " + r.error().str(), r.error().code);
+                    continue;
+                }
                 auto wop = op.kind == OpKind::create ? nl::XfrmWrite::add : nl::XfrmWrite::update;
+                // An SA brought back by an undo goes on from the sequence
+                // state it was last seen with.
+                const nl::ObservedReplay carry = continued(sa->observed_replay);
+                const nl::ObservedReplay* c = sa->observed_replay.known ? &carry : nullptr;
                 added = batch.add(i, [&](nl::MsgWriter& w) {
-                    return nl::encode_sa(w, wop, *sa, nl::Bytes(key->data(), key->size()));
+                    return nl::encode_sa(w, wop, *sa, nl::Bytes(key->data(), key->size()), c);
                 });
                 crypto::wipe(key->data(), key->size());
             }
