@@ -70,6 +70,14 @@ nl::XfrmSa make_sa(const IpAddr& src, const IpAddr& dst, uint32_t spi, uint16_t 
     sa.encap_sport = sport;
     sa.encap_dport = dport;
     sa.key = nl::KeyRef{c.key_file, peer_key, 0, std::move(label)};
+    sa.esn = true;
+    sa.replay_window = kSaReplayWindow;
+    sa.soft_bytes = kSaSoftBytes;
+    sa.soft_packets = kSaSoftPackets;
+    if constexpr (kEnforceHardLimits) {
+        sa.hard_bytes = kSaHardBytes;
+        sa.hard_packets = kSaHardPackets;
+    }
     return sa;
 }
 

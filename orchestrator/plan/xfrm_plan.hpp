@@ -37,6 +37,32 @@ namespace avpn::planner {
 inline constexpr unsigned kSpiSlotBits = 21;
 inline constexpr uint32_t kSpiTagMask = 0x7f;
 
+// Every SA avpn plans (docs/plan-json.md, "SA defaults"):
+// - ESN (64-bit sequence numbers): without it an SA stops sending after 2^32
+//   packets, hours at a busy hub.
+// - A replay window of 128 packets: wide enough for the reordering of a
+//   multi-queue path at line rate; 32 (the legacy maximum) drops valid
+//   packets there.
+// - Soft limits at which the kernel sends XFRM_MSG_EXPIRE (hard = 0) to
+//   XFRMNLGRP_EXPIRE, the signal for avpnd to rekey: 3 TiB or 3 * 2^30
+//   packets, three quarters of the hard limits below, leaving a quarter
+//   (an hour at 10 Gb/s) for the handshake.
+// - Hard limits, where the kernel deletes the SA: 4 TiB keeps one AES-GCM
+//   key's confidentiality advantage near 2^-53 (sigma^2 / 2^129 with sigma
+//   in 16-byte blocks, the CFRG's AEAD-limits analysis), and 2^32 packets.
+//   Planned only once avpnd rekeys (kEnforceHardLimits): until then a hard
+//   expiry would be repaired as drift with the same static key and a
+//   sequence starting at 1 again, which reuses AES-GCM nonces. Without a
+//   hard limit the SA goes on, ESN keeps its nonces unique.
+// - No time limits: rotation by time is avpnd's own timer (issue 13); a
+//   kernel time limit would expire both ends at different moments.
+inline constexpr uint32_t kSaReplayWindow = 128;
+inline constexpr uint64_t kSaHardBytes = uint64_t(4) << 40;
+inline constexpr uint64_t kSaSoftBytes = kSaHardBytes / 4 * 3;
+inline constexpr uint64_t kSaHardPackets = uint64_t(1) << 32;
+inline constexpr uint64_t kSaSoftPackets = kSaHardPackets / 4 * 3;
+inline constexpr bool kEnforceHardLimits = false;  // true once SAs are rekeyed with fresh keys
+
 uint32_t spi_tag(std::string_view group);
 uint32_t derive_spi(uint32_t tag, uint32_t epoch, uint32_t sender_slot, uint32_t receiver_slot);
 

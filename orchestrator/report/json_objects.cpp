@@ -95,9 +95,10 @@ void to_json(JsonWriter& w, const nl::XfrmSa& s) {
     else
         w.null();
     w.field("aead", s.aead).field("icv_bits", uint64_t(s.icv_bits)).field("key_bits", uint64_t(s.key_bits));
-    w.field("replay_window", uint64_t(s.replay_window));
+    w.field("replay_window", uint64_t(s.replay_window)).field("esn", s.esn);
     w.key("lifetime").begin_object();
     w.field("soft_bytes", s.soft_bytes).field("hard_bytes", s.hard_bytes);
+    w.field("soft_packets", s.soft_packets).field("hard_packets", s.hard_packets);
     w.field("soft_seconds", s.soft_seconds).field("hard_seconds", s.hard_seconds).end_object();
     key_ref(w, s.key);
     w.end_object();

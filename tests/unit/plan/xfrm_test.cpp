@@ -65,6 +65,26 @@ TEST_CASE("both ends derive the same SA pair with mirrored addresses, ports and 
     CHECK(spoke_out->replay_window > 0);
 }
 
+TEST_CASE("every planned SA has ESN, a 128-packet window and soft limits well before the hard ones") {
+    auto out = xfrm_pair().plan_for("sanjose");
+    REQUIRE(out.ok());
+    REQUIRE_FALSE(out.state.xfrm_states.empty());
+    static_assert(planner::kSaSoftBytes < planner::kSaHardBytes && planner::kSaSoftPackets < planner::kSaHardPackets);
+    CHECK(planner::kSaSoftBytes == planner::kSaHardBytes / 4 * 3);
+    for (const nl::XfrmSa& sa : out.state.xfrm_states) {
+        CHECK(sa.esn);
+        CHECK(sa.replay_window == 128);
+        CHECK(sa.soft_bytes == 3ull << 40);
+        CHECK(sa.soft_packets == 3ull << 30);
+        // Not yet: a hard expiry would be repaired with the same static key
+        // and a sequence from 1 (xfrm_plan.hpp).
+        CHECK(sa.hard_bytes == (planner::kEnforceHardLimits ? planner::kSaHardBytes : 0));
+        CHECK(sa.hard_packets == (planner::kEnforceHardLimits ? planner::kSaHardPackets : 0));
+        CHECK(sa.soft_seconds == 0);
+        CHECK(sa.hard_seconds == 0);
+    }
+}
+
 TEST_CASE("XFRM objects carry avpn's markers: reqid and if_id ranges, one link") {
     auto out = xfrm_pair().plan_for("sanjose");
     REQUIRE(out.ok());
