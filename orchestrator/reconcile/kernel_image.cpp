@@ -47,6 +47,17 @@ KernelImage KernelImage::of(const nl::KernelState& s) {
     return im;
 }
 
+void KernelImage::adopt_key_refs(const nl::KernelState& desired) {
+    for (const nl::XfrmSa& want : desired.xfrm_states) {
+        auto it = sas_.find(want);
+        if (it == sas_.end()) continue;
+        nl::XfrmSa sa = *it;
+        sa.key = want.key;
+        sas_.erase(it);
+        sas_.insert(std::move(sa));
+    }
+}
+
 nl::KernelState KernelImage::slice(const nl::KernelState& a, const nl::KernelState& b) const {
     nl::KernelState out;
     out.links = slice_of(links_, a.links, b.links);

@@ -27,6 +27,11 @@ public:
 
     // Follows ops the kernel executed (an undo's inverses included).
     void record(const std::vector<Op>& executed);
+    // After a full apply made the kernel equal `desired`: its SAs' key
+    // references replace the dumped ones (a dump cannot say which
+    // handshake session an SA's key came from), so the next change can
+    // tell a new session under the same SPI (diff.cpp, other_session).
+    void adopt_key_refs(const nl::KernelState& desired);
 
     size_t objects() const;
     nl::KernelState state() const;  // everything, sorted by value like a plan (tests)

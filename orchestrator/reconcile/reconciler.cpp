@@ -26,7 +26,9 @@ ApplyReport Reconciler::apply_full(const nl::KernelState& desired, const OwnedSc
         return r;
     }
     image_ = KernelImage::of(*observed);
-    return execute(diff(desired, *observed), dry_run);
+    ApplyReport r = execute(diff(desired, *observed), dry_run);
+    if (r.applied && !dry_run && image_) image_->adopt_key_refs(desired);
+    return r;
 }
 
 ApplyReport Reconciler::apply_delta(const nl::KernelState& want, const nl::KernelState& was, bool dry_run) {

@@ -86,3 +86,29 @@ TEST_CASE("the slice holds only the objects asked for, and a device's settings")
     CHECK(s.links.empty());
     CHECK(s.xfrm_policies.empty());
 }
+
+TEST_CASE("after a full apply the image knows which session keyed each SA; a dump alone does not") {
+    nl::XfrmSa dumped;
+    dumped.src = *IpAddr::parse("192.0.2.11");
+    dumped.dst = *IpAddr::parse("192.0.2.1");
+    dumped.spi = 0x4b0eaf6d;
+    nl::KernelState observed;
+    observed.xfrm_states = {dumped};
+    nl::XfrmSa planned = dumped;
+    planned.key.session_key = 7;
+    nl::KernelState desired;
+    desired.xfrm_states = {planned};
+
+    KernelImage im = KernelImage::of(observed);
+    nl::XfrmSa next = planned;
+    next.key.session_key = 9;
+    nl::KernelState change;
+    change.xfrm_states = {next};
+    CHECK(diff(change, im.slice(change, desired)).empty());  // blind: the dump has no session
+
+    im.adopt_key_refs(desired);
+    auto ops = diff(change, im.slice(change, desired));
+    REQUIRE(ops.size() == 2);
+    CHECK(ops[0].kind == OpKind::remove);
+    CHECK(ops[1].kind == OpKind::create);
+}
