@@ -111,6 +111,16 @@ void avpnd_json(JsonWriter& w, const DaemonFacts* d) {
             .field("ok", r->ok).field("line", r->line).end_object();
     else
         w.null();
+    w.key("xfrm").begin_array();
+    for (const DaemonFacts::XfrmPeer& x : d->xfrm) {
+        w.begin_object().field("group", x.group).field("peer", x.peer).field("up", x.up).field("epoch", uint64_t(x.epoch));
+        w.key("handshake_age_s");
+        x.handshake_age ? (void)w.value(*x.handshake_age) : (void)w.null();
+        w.key("next_rekey_in_s");
+        x.next_rekey_in ? (void)w.value(*x.next_rekey_in) : (void)w.null();
+        w.field("initiations_unanswered", uint64_t(x.initiations_unanswered)).field("problem", x.problem).end_object();
+    }
+    w.end_array();
     w.end_object();
 }
 
@@ -129,6 +139,16 @@ std::string daemon_text(const DaemonFacts& d, int64_t now) {
         o << "  last rollback " << clock_time(r->at) << ": " << r->config << " was not confirmed; back to "
           << (r->previous.empty() ? "nothing applied" : r->previous) << ": " << (r->ok ? "ok" : "FAILED") << ": "
           << r->line << "\n";
+    if (!d.xfrm.empty()) o << "xfrm key exchange:\n";
+    for (const DaemonFacts::XfrmPeer& x : d.xfrm) {
+        o << "  " << x.group << "/" << x.peer << ": " << (x.up ? "up" : "DOWN") << ", epoch " << x.epoch;
+        if (x.handshake_age) o << ", handshake " << *x.handshake_age << " s ago";
+        else o << ", no handshake yet";
+        if (x.up && x.next_rekey_in) o << ", next rekey in " << std::max<int64_t>(0, *x.next_rekey_in) << " s";
+        if (!x.up && x.initiations_unanswered) o << ", " << x.initiations_unanswered << " initiations unanswered";
+        if (!x.problem.empty()) o << " (" << x.problem << ")";
+        o << "\n";
+    }
     return o.str();
 }
 

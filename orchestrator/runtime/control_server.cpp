@@ -4,9 +4,11 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <tuple>
 
 #include "orchestrator/control/frame.hpp"
 #include "orchestrator/report/render_status.hpp"
@@ -121,6 +123,11 @@ DaemonFacts ControlServer::facts(const Site& site) const {
     if (const PendingConfirm* p = confirm_.pending())
         f.confirm = DaemonFacts::Pending{p->deadline, p->config, p->previous ? p->previous->path : ""};
     f.last_rollback = last_rollback_;
+    for (const XfrmKeying::PeerStatus& s : site.keying_status())
+        f.xfrm.push_back({s.group, s.peer, s.up, s.epoch, s.handshake_age_s, s.next_rekey_in_s,
+                          s.initiations_unanswered, s.problem});
+    std::sort(f.xfrm.begin(), f.xfrm.end(),
+              [](const auto& a, const auto& b) { return std::tie(a.group, a.peer) < std::tie(b.group, b.peer); });
     return f;
 }
 

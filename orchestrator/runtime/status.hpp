@@ -61,6 +61,17 @@ struct DaemonFacts {
         std::string line;
     };
     std::optional<Rollback> last_rollback;
+    // The XFRM key exchange, per peer (xfrm_keying.hpp), sorted by group and peer.
+    struct XfrmPeer {
+        std::string group, peer;
+        bool up = false;
+        uint32_t epoch = 0;                     // sessions established since avpnd started
+        std::optional<int64_t> handshake_age;   // seconds since the last one
+        std::optional<int64_t> next_rekey_in;   // seconds
+        uint32_t initiations_unanswered = 0;
+        std::string problem;                    // why it is not up, when known
+    };
+    std::vector<XfrmPeer> xfrm;
 };
 
 }  // namespace avpn::runtime

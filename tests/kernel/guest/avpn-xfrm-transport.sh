@@ -64,6 +64,14 @@ for site in hq branch1 branch2; do
   grep -o 'xfrm: demo/.*: up, epoch [0-9]*' "$cfg/avpnd-$site.log" | sed "s/^/$site: /"
 done
 
+step "status through avpnd: each peer's key exchange"
+st=$(site_ctl hq "$cfg" status --json) || fail "hq: status failed"
+jq -e '[.avpnd.xfrm[] | select(.group == "demo" and .up and .epoch >= 1 and .handshake_age_s >= 0)] | map(.peer) == ["branch1", "branch2"]' \
+  <<<"$st" >/dev/null || fail "hq: status does not show both peers up: $(jq -c .avpnd.xfrm <<<"$st")"
+text=$(site_ctl branch1 "$cfg" status) || fail "branch1: status failed"
+grep -E '^  demo/hq: up, epoch [0-9]+, handshake [0-9]+ s ago, next rekey in [0-9]+ s' <<<"$text" ||
+  fail "branch1: status text lacks the key exchange: $text"
+
 step "the XFRM interface avpn made"
 for site in hq branch1 branch2; do
   details=$(in_site "$site" ip -d link show dev "$ifname") || fail "$site: no $ifname"
