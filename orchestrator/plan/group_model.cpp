@@ -23,7 +23,7 @@ std::optional<size_t> GroupModel::find_hub(std::string_view name) const {
 
 namespace {
 
-MemberView view_of(const Member& m, const PlanInputs& inputs) {
+MemberView view_of(const Group& g, const Member& m, const PlanInputs& inputs) {
     MemberView v;
     v.name = &m.name;
     v.role = m.role;
@@ -33,6 +33,7 @@ MemberView view_of(const Member& m, const PlanInputs& inputs) {
     v.exit_hubs = &m.exit_hubs;
     auto live = inputs.contacts.find(m.name);
     v.endpoint = live != inputs.contacts.end() ? std::optional<Endpoint>(live->second) : m.contact;
+    v.dead = inputs.dead_peers.count({g.name, m.name}) > 0;
     v.loc = &m.loc;
     return v;
 }
@@ -187,7 +188,7 @@ bool build_group_model(const Intent& intent, size_t group_index, const PlanInput
     model.members.reserve(model.group->members.size() + 1);
     model.self = 0;  // this site first, then the member list in its order
     model.members.push_back(view_of_self(intent, model, inputs));
-    for (const Member& m : model.group->members) model.members.push_back(view_of(m, inputs));
+    for (const Member& m : model.group->members) model.members.push_back(view_of(*model.group, m, inputs));
     return index_names(model, errors) && check_unique_keys(model, errors) &&
            assign_addresses(model, previous, errors) && check_unique_exports(model, errors);
 }

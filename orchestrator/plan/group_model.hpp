@@ -26,6 +26,7 @@ struct MemberView {
     const std::vector<HubRef>* hubs = nullptr;
     const std::vector<std::string>* exit_hubs = nullptr;
     std::optional<Endpoint> endpoint;  // live contact, else static contact
+    bool dead = false;                 // in PlanInputs::dead_peers: this site heard nothing from it
     IpAddr tunnel_address;
     uint64_t name_hash = 0;            // stable_hash(name)
     const SourceLoc* loc = nullptr;

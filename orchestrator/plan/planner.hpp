@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,14 @@ struct PlanInputs {
     // (reconcile/xfrm_keys.hpp), as both ends of a group can be walked.
     bool xfrm_handshake = false;
     std::map<std::pair<std::string, std::string>, XfrmSessionSas> xfrm_sessions;
+    // Peers this site found dead, (group, peer site): avpnd's key exchange
+    // heard nothing authenticated from them for its dead_after. A dead hub
+    // counts as unreachable in this site's relay rule, like a withdrawn
+    // contact, but stays a peer with its endpoint, so its handshakes go on
+    // and it comes back. A dead spoke changes nothing. Only the dead hub's
+    // own peers know it; the relay rule is built so that they are the only
+    // ones whose answer depends on it (docs/planner.md, "Dead hubs").
+    std::set<std::pair<std::string, std::string>> dead_peers;
 };
 
 struct PlanOutcome {

@@ -67,8 +67,11 @@ std::vector<size_t> own_hubs(const GroupModel& model, Errors& errors) {
 
 bool active_hub(const GroupModel& model, size_t i) { return model.members[i].role == Role::hub; }
 
+// A dead hub (this site heard nothing from it) is unreachable for this site
+// only; docs/planner.md ("Dead hubs") shows why that is enough.
 bool reachable_hub(const GroupModel& model, size_t i) {
-    return active_hub(model, i) && model.members[i].endpoint.has_value();
+    const MemberView& m = model.members[i];
+    return active_hub(model, i) && m.endpoint.has_value() && !m.dead;
 }
 
 // The hubs member `i` lists that are active, as indices, in its order, without

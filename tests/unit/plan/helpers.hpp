@@ -28,6 +28,14 @@ inline bool has(const std::vector<Prefix>& v, const Prefix& p) {
 
 inline Prefix host_of(const IpAddr& a) { return Prefix::host(a); }
 
+// Every object of the two plans is the same.
+inline bool same_plan(const DesiredState& a, const DesiredState& b) {
+    return a.site == b.site && a.groups == b.groups && a.peers == b.peers && a.links == b.links &&
+           a.addresses == b.addresses && a.wireguard == b.wireguard && a.xfrm_states == b.xfrm_states &&
+           a.xfrm_policies == b.xfrm_policies && a.routes == b.routes && a.rules == b.rules &&
+           a.ipsec == b.ipsec;
+}
+
 inline std::string errors_text(const PlanOutcome& o) {
     std::string s;
     for (const Error& e : o.errors) s += e.str() + "\n";

@@ -114,7 +114,19 @@ PlanInputs World::inputs_for(const std::string& name) const {
         if (s.name == name && s.contact) in.uplink_addresses["wan0"] = s.contact->addr;
         if (s.live_contact && s.contact) in.contacts[s.name] = *s.contact;
     }
+    for (const std::string& hub : dead_hubs)
+        if (hub != name && peers_with_hub(name, hub)) in.dead_peers.insert({group.name, hub});
     return in;
+}
+
+bool World::peers_with_hub(const std::string& name, const std::string& hub) const {
+    for (const SiteSpec& s : sites) {
+        if (s.name != name) continue;
+        if (s.role == Role::hub) return true;
+        for (const HubRef& h : s.hubs)
+            if (h.name == hub) return true;
+    }
+    return false;
 }
 
 PlanOutcome World::plan_for(const std::string& name) const {

@@ -39,6 +39,10 @@ public:
     Group group;  // template: name, subnet, table, transport, ... (members filled per site)
     std::vector<SiteSpec> sites;
     std::vector<IpsecTunnel> ipsec;  // given to every site's Intent
+    // Hubs that died. Only the sites that peer with one notice (every other
+    // hub, the spokes that list it): inputs_for() puts it in their
+    // PlanInputs.dead_peers and in nobody else's.
+    std::vector<std::string> dead_hubs;
 
     SiteSpec& hub(const std::string& name, std::vector<Prefix> exports = {});
     SiteSpec& spoke(const std::string& name, std::vector<std::string> hubs,
@@ -46,9 +50,12 @@ public:
     SiteSpec& site(const std::string& name);
 
     Intent intent_for(const std::string& name) const;
-    // Uplink "wan0" carries the site's contact address, when it has one.
+    // Uplink "wan0" carries the site's contact address, when it has one;
+    // the dead hubs this site peers with.
     PlanInputs inputs_for(const std::string& name) const;
     PlanOutcome plan_for(const std::string& name) const;
+    // Whether `name` peers with hub `hub` (and so would notice it die).
+    bool peers_with_hub(const std::string& name, const std::string& hub) const;
 };
 
 // hubs sanjose, sf, tokyo; spokes london [sanjose, sf], paris [sf],
