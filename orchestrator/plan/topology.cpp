@@ -74,44 +74,64 @@ bool reachable_hub(const GroupModel& model, size_t i) {
     return active_hub(model, i) && m.endpoint.has_value() && !m.dead;
 }
 
-// The hubs member `i` lists that are active, as indices, in its order, without
-// repeats; with `reachable_only`, only those with a contact (up(i) in the
-// relay rule). This site is included when it is such a hub.
+// A hub in a spoke's up-list, with its rank: its position among the active
+// hubs the spoke lists (hubs(S) in docs/planner.md), unreachable ones counted.
+struct UpHub {
+    size_t hub = 0;
+    size_t rank = 0;
+};
+
+// The hubs member `i` lists that are active, as indices with their rank, in
+// its order, without repeats; with `reachable_only`, only the reachable ones
+// (up(i) in the relay rule). This site is included when it is such a hub.
 template <class Visit>
 void visit_listed_hubs(const GroupModel& model, size_t i, bool reachable_only, Visit&& visit) {
     size_t rank = 0;
     const std::vector<HubRef>& refs = *model.members[i].hubs;
     for (size_t k = 0; k < refs.size(); ++k) {
         auto h = model.find(refs[k].name);
-        if (!h || *h == i || !active_hub(model, *h) || (reachable_only && !reachable_hub(model, *h))) continue;
+        if (!h || *h == i || !active_hub(model, *h)) continue;
         bool repeat = false;
         for (size_t j = 0; j < k && !repeat; ++j) repeat = refs[j].name == refs[k].name;
-        if (!repeat && visit(*h, rank++)) return;
+        if (repeat) continue;
+        const size_t r = rank++;
+        if (reachable_only && !reachable_hub(model, *h)) continue;
+        if (visit(*h, r)) return;
     }
 }
 
 // up(i): the reachable hubs spoke `i` lists, in its order. When none is
 // reachable, nothing is known and the configured order stands: every active
-// hub it lists. Every site computes this alike, so both ends agree.
-void up_hubs(const GroupModel& model, size_t spoke, std::vector<size_t>& out) {
+// hub it lists. Every site computes this alike for the hubs it peers with.
+void up_hubs(const GroupModel& model, size_t spoke, std::vector<UpHub>& out) {
     out.clear();
-    visit_listed_hubs(model, spoke, true, [&](size_t h, size_t) { return out.push_back(h), false; });
-    if (out.empty()) visit_listed_hubs(model, spoke, false, [&](size_t h, size_t) { return out.push_back(h), false; });
+    auto add = [&](size_t h, size_t rank) { return out.push_back({h, rank}), false; };
+    visit_listed_hubs(model, spoke, true, add);
+    if (out.empty()) visit_listed_hubs(model, spoke, false, add);
 }
 
-bool contains(const std::vector<size_t>& v, size_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+const UpHub* find_up(const std::vector<UpHub>& v, size_t hub) {
+    for (const UpHub& u : v)
+        if (u.hub == hub) return &u;
+    return nullptr;
+}
+
+bool contains(const std::vector<UpHub>& v, size_t hub) { return find_up(v, hub) != nullptr; }
 
 // meet(s, t): the hub both spokes have up with the smallest sum of ranks,
 // ties to the smaller name. Symmetric, so both ends pick the same relay.
-std::optional<size_t> meeting_hub(const GroupModel& model, const std::vector<size_t>& up_s,
-                                  const std::vector<size_t>& up_t) {
+// The ranks are positions in the configured lists, not in the up-lists: a
+// hub only one of the two can see die must not shift them (docs/planner.md,
+// "Dead hubs").
+std::optional<size_t> meeting_hub(const GroupModel& model, const std::vector<UpHub>& up_s,
+                                  const std::vector<UpHub>& up_t) {
     std::optional<size_t> best;
     size_t best_cost = 0;
-    for (size_t rank_t = 0; rank_t < up_t.size(); ++rank_t) {
-        size_t h = up_t[rank_t];
-        auto at = std::find(up_s.begin(), up_s.end(), h);
-        if (at == up_s.end()) continue;
-        size_t cost = size_t(at - up_s.begin()) + rank_t;
+    for (const UpHub& t : up_t) {
+        const UpHub* s = find_up(up_s, t.hub);
+        if (!s) continue;
+        const size_t cost = s->rank + t.rank;
+        const size_t h = t.hub;
         if (!best || cost < best_cost || (cost == best_cost && *model.members[h].name < *model.members[*best].name)) {
             best = h;
             best_cost = cost;
@@ -128,9 +148,9 @@ void carry_exports(const GroupModel& model, size_t member, PeerChoice& peer) {
 void plan_spoke(const GroupModel& model, PeerSet& set, Errors& errors) {
     std::vector<size_t> hubs = own_hubs(model, errors);
     if (hubs.empty()) return;
-    std::vector<size_t> up, up_other;
+    std::vector<UpHub> up, up_other;
     up_hubs(model, model.self, up);
-    const size_t home = up.front();
+    const size_t home = up.front().hub;
     for (size_t h : hubs) {
         PeerChoice& peer = set.add(h);
         if (contains(up, h)) carry_member(model, h, peer);
@@ -176,13 +196,13 @@ void plan_hub(const GroupModel& model, PeerSet& set, Errors& errors) {
     }
     // A spoke that has this hub up carries its own prefixes; any other spoke
     // is reached through its home hub, as it sends through that hub itself.
-    std::vector<size_t> up;
+    std::vector<UpHub> up;
     for (size_t i = 0; i < model.members.size(); ++i) {
         const MemberView& m = model.members[i];
         if (i == model.self || m.role != Role::spoke) continue;
         up_hubs(model, i, up);
         if (up.empty()) continue;  // lists no active hub: no member reaches it
-        PeerChoice* carrier = contains(up, model.self) ? set.find(i) : set.find(up.front());
+        PeerChoice* carrier = contains(up, model.self) ? set.find(i) : set.find(up.front().hub);
         if (carrier) carry_member(model, i, *carrier);
     }
     for (const std::string& exit : model.group->exit_hubs) {

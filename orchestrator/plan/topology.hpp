@@ -9,7 +9,10 @@
 // directions of every member-to-member path arrive through the expected peer;
 // docs/planner.md proves it). up(S): the reachable hubs spoke S lists, in
 // order; home(S): the first of them; meet(S, T): the shared reachable hub with
-// the smallest rank sum, ties by name.
+// the smallest sum of its positions in the two spokes' configured hub lists,
+// ties by name. Reachable: a contact, and this site has not found it dead
+// (PlanInputs::dead_peers); docs/planner.md shows why knowing only the deaths
+// of its own peers is enough.
 // - spoke, a hub in up(S): that hub's exports and tunnel address; every other
 //   spoke T goes to meet(S, T) when they share a reachable hub, else to
 //   home(S), which also carries unreachable hubs and the tunnel subnet;

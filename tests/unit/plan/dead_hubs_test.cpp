@@ -100,3 +100,30 @@ TEST_CASE("a spoke whose hubs are all dead keeps them as peers, in its order") {
     // the registry answers (docs/planner.md, up(S)).
     CHECK(has(peer(out.state, "sanjose")->allowed, w.group.tunnel_subnet));
 }
+
+TEST_CASE("two spokes meet at the same hub when only one of them can see a hub die") {
+    // docs/planner.md, "Dead hubs": s1 lists [c, a, b], s2 lists [b, c]; a
+    // dies. s1 peers with a and knows, s2 does not. Both must attribute the
+    // other to one hub, or the source check at the far end drops the traffic.
+    World w;
+    w.hub("a", {P("10.1.0.0/16")}).contact = E("192.0.2.1:51820");
+    w.hub("b", {P("10.2.0.0/16")}).contact = E("192.0.2.2:51820");
+    w.hub("c", {P("10.3.0.0/16")}).contact = E("192.0.2.3:51820");
+    w.spoke("s1", {"c", "a", "b"}, {P("10.10.1.0/24")});
+    w.spoke("s2", {"b", "c"}, {P("10.10.2.0/24")});
+    w.dead_hubs = {"a"};
+    REQUIRE(w.inputs_for("s2").dead_peers.empty());
+    auto carrier_of = [&](const std::string& site, const Prefix& p) -> std::string {
+        auto out = w.plan_for(site);
+        REQUIRE_MESSAGE(out.ok(), errors_text(out));
+        for (const PeerPlan& peer : out.state.peers)
+            if (has(peer.allowed, p)) return peer.site;
+        return "";
+    };
+    // Ranks in the configured lists: c costs 0 + 1, b costs 2 + 0.
+    CHECK(carrier_of("s1", P("10.10.2.0/24")) == "c");
+    CHECK(carrier_of("s2", P("10.10.1.0/24")) == "c");
+    // And c itself carries both directly.
+    CHECK(carrier_of("c", P("10.10.1.0/24")) == "s1");
+    CHECK(carrier_of("c", P("10.10.2.0/24")) == "s2");
+}

@@ -1,5 +1,7 @@
 #include "walk_groups.hpp"
 
+#include <algorithm>
+
 namespace avpn::test {
 
 namespace {
@@ -80,6 +82,7 @@ std::string describe(const World& w) {
             for (size_t i = 0; i < m.exit_hubs.size(); ++i) s += (i ? " " : "") + m.exit_hubs[i];
             s += "]";
         }
+        if (std::find(w.dead_hubs.begin(), w.dead_hubs.end(), m.name) != w.dead_hubs.end()) s += " DEAD";
         s += m.contact ? " contact " + m.contact->str() + (m.live_contact ? " (live)" : " (static)") : " no contact";
         s += " exports " + prefixes(m.exports);
         if (!m.local_only.empty()) s += " local " + prefixes(m.local_only);
@@ -94,14 +97,18 @@ const SiteSpec* Promise::find(const std::string& name) const {
     return nullptr;
 }
 
+bool Promise::dead(const std::string& name) const {
+    return std::find(w.dead_hubs.begin(), w.dead_hubs.end(), name) != w.dead_hubs.end();
+}
+
 bool Promise::reachable_hub(const std::string& name) const {
     const SiteSpec* h = find(name);
-    return h && h->role == Role::hub && h->contact;
+    return h && h->role == Role::hub && h->contact && !dead(name);
 }
 
 bool Promise::connected(const SiteSpec& s) const {
     const bool xfrm = w.group.transport == Transport::xfrm;
-    if (s.role == Role::off) return false;
+    if (s.role == Role::off || dead(s.name)) return false;
     if (s.role == Role::hub) {
         if (s.contact) return true;
         if (xfrm) return false;  // nobody can set up an SA towards it

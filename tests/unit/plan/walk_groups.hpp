@@ -37,9 +37,12 @@ struct Promise {
     const World& w;
 
     const SiteSpec* find(const std::string& name) const;
+    bool dead(const std::string& name) const;  // in World::dead_hubs
+    // An active hub with a contact that has not died.
     bool reachable_hub(const std::string& name) const;
-    // A spoke with a reachable hub in its list; a hub that is reachable or
-    // (WireGuard) can reach one. XFRM needs both contacts for the SAs.
+    // A live spoke with a reachable hub in its list; a live hub that is
+    // reachable or (WireGuard) can reach one. XFRM needs both contacts for
+    // the SAs.
     bool connected(const SiteSpec& s) const;
     // Two hubs without a contact never meet.
     bool exempt(const SiteSpec& a, const SiteSpec& b) const;

@@ -35,6 +35,10 @@ std::vector<IpAddr> addresses_of(const SiteSpec& s, const PacketWalker& walker) 
     return out;
 }
 
+bool is_dead(const World& w, const std::string& site) {
+    return std::find(w.dead_hubs.begin(), w.dead_hubs.end(), site) != w.dead_hubs.end();
+}
+
 // What walking one group found.
 struct GroupCheck {
     size_t paths = 0, leak_checks = 0, exit_reached = 0, policy_ties = 0, plan_errors = 0;
@@ -48,6 +52,7 @@ GroupCheck check_group(const World& w) {
     GroupCheck c;
     std::vector<WalkSite> sites;
     for (const SiteSpec& s : w.sites) {
+        if (is_dead(w, s.name)) continue;  // it plans nothing and forwards nothing
         Intent intent = w.intent_for(s.name);
         PlanOutcome o = plan(intent, w.inputs_for(s.name));
         if (!o.ok()) {
@@ -105,6 +110,7 @@ std::optional<World> without_site(const World& w, size_t i) {
     for (SiteSpec& s : out.sites) {
         std::erase_if(s.hubs, [&](const HubRef& h) { return h.name == gone; });
         std::erase(s.exit_hubs, gone);
+        std::erase(out.dead_hubs, gone);
         if (s.role != Role::hub && s.hubs.empty()) return std::nullopt;
     }
     return out;
@@ -135,45 +141,89 @@ World shrink(World w) {
     return w;
 }
 
+// Every group `make` gives, walked; the totals printed under `title`.
+struct Totals {
+    GroupCheck all;
+    size_t groups = 0, failed_groups = 0;
+    std::string shown;  // the first failing groups, the first one shrunk
+};
+
+template <class Make>
+Totals check_groups(const char* title, size_t count, Rng& r, Make&& make) {
+    Totals t;
+    std::optional<World> first_failing;
+    for (size_t g = 0; g < count; ++g) {
+        std::optional<World> w = make(r);
+        if (!w) continue;
+        ++t.groups;
+        GroupCheck c = check_group(*w);
+        t.all.paths += c.paths;
+        t.all.leak_checks += c.leak_checks;
+        t.all.exit_reached += c.exit_reached;
+        t.all.policy_ties += c.policy_ties;
+        t.all.plan_errors += c.plan_errors;
+        t.all.failed += c.failed;
+        for (const auto& [step, n] : c.failed_by_step) t.all.failed_by_step[step] += n;
+        if (!c.failed) continue;
+        if (t.failed_groups++ < 2) t.shown += "\n" + failure_text(*w, c);
+        if (!first_failing) first_failing = w;
+    }
+    const GroupCheck& all = t.all;
+    std::printf("%s: %zu groups, %zu promised paths, %zu hidden-network walks "
+                "(%zu reached only a full tunnel's exit site), %zu walks with tied XFRM policies; "
+                "failed: %zu (walks and plans) in %zu groups, %zu plans with errors\n",
+                title, t.groups, all.paths, all.leak_checks, all.exit_reached, all.policy_ties, all.failed,
+                t.failed_groups, all.plan_errors);
+    for (const auto& [step, n] : all.failed_by_step) std::printf("  failed at %s: %zu\n", step.c_str(), n);
+    if (first_failing) {
+        World small = shrink(*first_failing);
+        t.shown += "\nthe first failing group, shrunk:\n" + failure_text(small, check_group(small));
+    }
+    return t;
+}
+
+// Some of its active hubs died (at least one): every other hub and the
+// spokes that list a dead hub have it in their dead_peers, nobody else.
+std::optional<World> with_dead_hubs(Rng& r) {
+    World w = random_group(r);
+    std::vector<std::string> active;
+    for (const SiteSpec& s : w.sites)
+        if (s.role == Role::hub) active.push_back(s.name);
+    if (active.empty()) return std::nullopt;
+    for (const std::string& h : active)
+        if (r.chance(40)) w.dead_hubs.push_back(h);
+    if (w.dead_hubs.empty()) w.dead_hubs.push_back(active[r.below(active.size())]);
+    return w;
+}
+
 }  // namespace
 
 TEST_CASE("packet walk: in random groups every connected member reaches every other, and nothing more") {
     constexpr size_t kGroups = 3000;
     Rng r{std::mt19937(20261205)};
-    GroupCheck all;
-    size_t failed_groups = 0;
-    std::string shown;
-    std::optional<World> first_failing;
-    for (size_t g = 0; g < kGroups; ++g) {
-        World w = random_group(r);
-        GroupCheck c = check_group(w);
-        all.paths += c.paths;
-        all.leak_checks += c.leak_checks;
-        all.exit_reached += c.exit_reached;
-        all.policy_ties += c.policy_ties;
-        all.plan_errors += c.plan_errors;
-        all.failed += c.failed;
-        for (const auto& [step, n] : c.failed_by_step) all.failed_by_step[step] += n;
-        if (!c.failed) continue;
-        if (failed_groups++ < 2) shown += "\n" + failure_text(w, c);
-        if (!first_failing) first_failing = w;
-    }
-    std::printf("walk property: %zu groups, %zu promised paths, %zu hidden-network walks "
-                "(%zu reached only a full tunnel's exit site), %zu walks with tied XFRM policies; "
-                "failed: %zu (walks and plans) in %zu groups, %zu plans with errors\n",
-                kGroups, all.paths, all.leak_checks, all.exit_reached, all.policy_ties, all.failed, failed_groups,
-                all.plan_errors);
-    for (const auto& [step, n] : all.failed_by_step) std::printf("  failed at %s: %zu\n", step.c_str(), n);
-    if (first_failing) {
-        World small = shrink(*first_failing);
-        shown += "\nthe first failing group, shrunk:\n" + failure_text(small, check_group(small));
-    }
-    CHECK(all.paths > 10 * kGroups);  // the generator still makes groups worth walking
-    INFO("first failing groups:" << shown);
-    CHECK(all.failed == 0);
-    CHECK(all.plan_errors == 0);
+    Totals t = check_groups("walk property", kGroups, r, [](Rng& g) { return std::optional<World>(random_group(g)); });
+    CHECK(t.all.paths > 10 * kGroups);  // the generator still makes groups worth walking
+    INFO("first failing groups:" << t.shown);
+    CHECK(t.all.failed == 0);
+    CHECK(t.all.plan_errors == 0);
     // Two matching XFRM policies of one priority: the kernel takes the one
     // installed first, which no plan controls (PolicyTies), so the walk's
     // most-specific choice would say nothing about the kernel.
-    CHECK(all.policy_ties == 0);
+    CHECK(t.all.policy_ties == 0);
+}
+
+// docs/planner.md, "Dead hubs": a hub that died is noticed only by the sites
+// that peer with it, and each site plans with what it knows. Between live
+// connected members every path must still pass every hop's source check:
+// both ends of each path must attribute each other to the same hub.
+TEST_CASE("packet walk: with dead hubs known only to their peers, every live member still reaches every other") {
+    constexpr size_t kGroups = 3000;
+    Rng r{std::mt19937(20261206)};
+    Totals t = check_groups("walk property, dead hubs", kGroups, r, with_dead_hubs);
+    CHECK(t.groups > kGroups / 2);
+    CHECK(t.all.paths > 5 * t.groups);
+    INFO("first failing groups:" << t.shown);
+    CHECK(t.all.failed == 0);
+    CHECK(t.all.plan_errors == 0);
+    CHECK(t.all.policy_ties == 0);
 }
