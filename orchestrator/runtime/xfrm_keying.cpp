@@ -12,6 +12,15 @@ namespace {
 
 uint64_t key_id(uint32_t index, bool outbound) { return uint64_t(index) << 1 | (outbound ? 1 : 0); }
 
+// How long a dead peer has been silent, for status: since its last
+// authenticated message, or since this avpnd began to handshake with it.
+template <class Peer>
+std::string silence(const Peer& p, Time now) {
+    const Time since = p.session.last_received().value_or(p.watched_since.value_or(now));
+    return "no answer for " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - since).count()) +
+           " s";
+}
+
 }  // namespace
 
 void XfrmKeying::Work::merge(Work&& o) {
@@ -131,6 +140,7 @@ void XfrmKeying::add_inputs(PlanInputs& inputs) const {
             for (const SaHalf& in : p.session.sas().inbound) s.inbound.push_back({in.spi, in.key_id});
             if (const auto& out = p.session.sas().outbound) s.outbound = SessionSa{out->spi, out->key_id};
             inputs.xfrm_sessions[{g.name, p.view.name}] = std::move(s);
+            if (p.dead) inputs.dead_peers.insert({g.name, p.view.name});
         }
 }
 
@@ -169,6 +179,23 @@ void XfrmKeying::drop(uint64_t session_id) {
     live_.erase(index);
     keys_.erase(key_id(index, false));
     keys_.erase(key_id(index, true));
+}
+
+// Dead: not up, and either it was up once (PeerSession heard nothing for
+// dead_after and said peer_down) or it has not answered for dead_after since
+// this avpnd began to handshake with it. A peer not yet reached at startup
+// is given that time: calling it dead at once would move routes off a hub
+// that simply has not answered its first initiation yet. A change re-plans,
+// as the relay rule routes around a dead hub (docs/planner.md, "Dead hubs").
+void XfrmKeying::note_liveness(const Group& g, Peer& p, Time now, Work& out) {
+    if (!p.watched_since) p.watched_since = now;
+    const bool dead =
+        !p.session.up() && (p.session.epoch() > 0 || now - *p.watched_since >= timers_.dead_after);
+    if (dead == p.dead) return;
+    p.dead = dead;
+    out.apply = true;
+    if (dead && p.session.epoch() == 0)  // peer_down reported the others
+        out.events.push_back(g.name + "/" + p.view.name + ": down (never answered since avpnd started)");
 }
 
 void XfrmKeying::carry_out(Group& g, Peer& p, const std::vector<Action>& actions, Time now,
@@ -214,6 +241,7 @@ void XfrmKeying::carry_out(Group& g, Peer& p, const std::vector<Action>& actions
         case ActionKind::peer_down: out.events.push_back(who + ": down (no authenticated message from it)"); break;
         }
     }
+    note_liveness(g, p, now, out);
 }
 
 XfrmKeying::Work XfrmKeying::receive(const std::string& group, const Endpoint& from, ByteView d, Time now) {
@@ -340,6 +368,7 @@ std::vector<XfrmKeying::PeerStatus> XfrmKeying::status(Time now) const {
             s.problem = p.problem;
             if (s.problem.empty() && !s.up && s.initiations_unanswered > 1)
                 s.problem = std::to_string(s.initiations_unanswered) + " initiations unanswered";
+            if (p.dead) s.problem = silence(p, now) + (s.problem.empty() ? "" : "; " + s.problem);
             out.push_back(std::move(s));
         }
     return out;

@@ -59,6 +59,8 @@ public:
     // Errors name the group and the key file; such a group is not keyed.
     Errors configure(const std::vector<planner::KeyingGroupView>& groups);
 
+    // The SAs of every peer (xfrm_sessions) and the peers found dead
+    // (dead_peers; see note_liveness).
     void add_inputs(PlanInputs& inputs) const;
     Result<std::vector<uint8_t>> key(uint64_t id, uint32_t key_bits) const;
 
@@ -76,6 +78,8 @@ private:
         keying::PeerSession session;
         uint32_t pending_index = 0;  // sender index of the initiation in flight
         std::string problem;
+        std::optional<keying::Time> watched_since;  // when this avpnd first handled it
+        bool dead = false;                          // in the plan's dead_peers
     };
     struct Group {
         std::string name, key_file;
@@ -96,6 +100,7 @@ private:
     Result<keying::LocalChoice> choose(const std::string& group, const keying::Key32& peer);
     keying::NewSession hold(Group& g, Peer& p, keying::Session&& s);
     void drop(uint64_t session_id);
+    void note_liveness(const Group& g, Peer& p, keying::Time now, Work& out);
     void carry_out(Group& g, Peer& p, const std::vector<keying::Action>& actions, keying::Time now,
                    const std::optional<Send>& response, Work& out);
     Work on_initiation(Group& g, const Endpoint& from, keying::ByteView d, keying::Time now);

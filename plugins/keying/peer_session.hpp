@@ -128,6 +128,8 @@ public:
     bool up() const { return up_; }
     uint32_t epoch() const { return epoch_; }  // sessions established so far
     std::optional<Time> last_handshake() const { return last_handshake_; }
+    // The last authenticated message from the peer (handshake, confirm, keepalive).
+    std::optional<Time> last_received() const { return last_rx_; }
     std::optional<Time> next_rekey() const;
     bool initiating() const { return initiating_.has_value(); }
     uint32_t initiations_unanswered() const { return initiating_ ? initiating_->attempts : 0; }

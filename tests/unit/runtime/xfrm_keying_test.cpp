@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "common/crypto.hpp"
 #include "orchestrator/runtime/xfrm_keying.hpp"
@@ -46,6 +47,7 @@ struct Pair {
     keying::Time now{};
     std::vector<XfrmKeying::Send> wire;  // in flight
     int applies[2] = {0, 0};
+    bool stopped[2] = {false, false};  // SIGSTOP: no ticks, its datagrams are lost
 
     Pair() {
         char tmpl[] = "/tmp/avpn-keying-XXXXXX";
@@ -83,18 +85,25 @@ struct Pair {
 
     void step() {
         now += 100ms;
-        for (int i = 0; i < 2; ++i) run(i, site[i]->tick(now));
+        for (int i = 0; i < 2; ++i)
+            if (!stopped[i]) run(i, site[i]->tick(now));
         auto flight = std::move(wire);
         wire.clear();
         for (auto& s : flight) {
             const int to = s.to == at[0] ? 0 : 1;
-            run(to, site[to]->receive("demo", at[1 - to], s.bytes, now));
+            if (!stopped[to]) run(to, site[to]->receive("demo", at[1 - to], s.bytes, now));
         }
     }
     void advance(std::chrono::milliseconds d) {
         for (auto end = now + d; now < end;) step();
     }
 
+    // The peers site i would give the planner as dead.
+    std::set<std::pair<std::string, std::string>> dead(int i) const {
+        PlanInputs in;
+        site[i]->add_inputs(in);
+        return in.dead_peers;
+    }
     XfrmSessionSas sas(int i) const {
         PlanInputs in;
         site[i]->add_inputs(in);
@@ -208,4 +217,49 @@ TEST_CASE("a stranger's key never gets SAs") {
     CHECK_FALSE(st[0].up);
     CHECK(st[0].initiations_unanswered >= 2);
     CHECK_FALSE(st[0].problem.empty());
+}
+
+TEST_CASE("a silent peer is dead after dead_after: in the plan's dead peers, re-planned, in status; then back") {
+    Pair p;
+    p.advance(1s);
+    REQUIRE(p.site[0]->status(p.now)[0].up);
+    CHECK(p.dead(0).empty());
+    p.stopped[1] = true;  // branch1's avpnd is SIGSTOPped
+    // Its last keepalive reached hq at most 10 s before: still alive for 25 s.
+    p.advance(20s);
+    CHECK(p.dead(0).empty());
+    CHECK(p.site[0]->status(p.now)[0].up);
+    const int applies = p.applies[0];
+    p.advance(16s);  // past dead_after (35 s) since the last message
+    CHECK(p.dead(0) == std::set<std::pair<std::string, std::string>>{{"demo", "branch1"}});
+    CHECK(p.applies[0] > applies);  // the site re-plans without it
+    auto st = p.site[0]->status(p.now);
+    CHECK_FALSE(st[0].up);
+    CHECK_MESSAGE(st[0].problem.rfind("no answer for ", 0) == 0, st[0].problem);
+    // SIGCONT: hq's initiations (retried every 5 s) are answered again.
+    p.stopped[1] = false;
+    p.advance(7s);
+    CHECK(p.dead(0).empty());
+    CHECK(p.dead(1).empty());
+    CHECK(p.site[0]->status(p.now)[0].up);
+    CHECK(p.site[0]->status(p.now)[0].problem.empty());
+    p.check_mirrored();
+}
+
+TEST_CASE("a peer never reached since avpnd started is dead only after dead_after") {
+    Pair p;
+    p.stopped[1] = true;  // never answers
+    p.advance(30s);
+    CHECK(p.dead(0).empty());  // not yet: it may simply not have answered its first initiation
+    CHECK_FALSE(p.site[0]->status(p.now)[0].up);
+    const int applies = p.applies[0];
+    p.advance(6s);
+    CHECK(p.dead(0) == std::set<std::pair<std::string, std::string>>{{"demo", "branch1"}});
+    CHECK(p.applies[0] == applies + 1);
+    CHECK_MESSAGE(p.site[0]->status(p.now)[0].problem.find("no answer for 3") == 0,
+                  p.site[0]->status(p.now)[0].problem);
+    p.stopped[1] = false;
+    p.advance(6s);
+    CHECK(p.dead(0).empty());
+    p.check_mirrored();
 }
