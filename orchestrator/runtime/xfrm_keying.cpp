@@ -265,7 +265,7 @@ XfrmKeying::Work XfrmKeying::on_initiation(Group& g, const Endpoint& from, ByteV
     Work out;
     auto r = g.responder->consume(d, from, now);
     if (!r) {
-        ++rejected_;
+        reject(g, from, r.error());
         return out;
     }
     Send reply{g.name, from, std::move(r->reply)};
@@ -285,6 +285,18 @@ XfrmKeying::Work XfrmKeying::on_initiation(Group& g, const Endpoint& from, ByteV
     return out;
 }
 
+// A rejected initiation is counted and its reason kept for status. From
+// the contact of a peer that is not up it is also that peer's problem: the
+// likely reason why it is not (a key that is not the member list's, a clock
+// gone backwards), which the peer's own side cannot see.
+void XfrmKeying::reject(Group& g, const Endpoint& from, const Error& why) {
+    ++rejected_;
+    const std::string reason = why.why.empty() ? why.str() : why.why;
+    last_rejected_ = g.name + ": initiation from " + from.str() + ": " + reason;
+    for (Peer& p : g.peers)
+        if (p.view.endpoint == from && !p.session.up()) p.problem = "its initiation was rejected: " + reason;
+}
+
 XfrmKeying::Work XfrmKeying::on_response(Group& g, ByteView d, Time now) {
     Work out;
     auto parsed = parse_response(d);
@@ -299,6 +311,7 @@ XfrmKeying::Work XfrmKeying::on_response(Group& g, ByteView d, Time now) {
     auto s = p->initiator->finish(d);
     if (!s) {
         p->problem = "response rejected: " + s.error().str();
+        last_rejected_ = g.name + "/" + p->view.name + ": response rejected: " + s.error().str();
         ++rejected_;
         return out;
     }
@@ -335,6 +348,7 @@ XfrmKeying::Work XfrmKeying::on_confirm(Group& g, ByteView d, Time now) {
     // Each counter once (check_confirm keeps the highest): a replayed
     // confirm or keepalive proves nothing.
     if (!check_confirm(l.session, d)) {
+        last_rejected_ = g.name + "/" + l.peer + ": a key confirm or keepalive replayed or not authentic";
         ++rejected_;
         return out;
     }

@@ -69,6 +69,18 @@ public:
 
     std::vector<PeerStatus> status(keying::Time now) const;
     size_t rejected() const { return rejected_; }  // datagrams dropped: junk, replays, strangers
+    const std::string& last_rejected() const { return last_rejected_; }  // the latest one's reason, in words
+
+    // The operator's forced rotation (avpnctl rekey, xfrm_rekey.cpp): every
+    // peer of `group` ("" all groups), or only `peer` of it. Each starts a
+    // handshake at the next tick (after the lingering SA of the session
+    // before, if any: make-before-break keeps its SPI until then). Errors
+    // name an unknown group or peer.
+    struct Rekeyed {
+        std::string group, peer;
+        uint32_t epoch = 0;  // sessions established so far; the rotation makes epoch + 1
+    };
+    Result<std::vector<Rekeyed>> rekey(const std::string& group, const std::string& peer);
 
 private:
     struct Peer {
@@ -107,6 +119,7 @@ private:
     Work on_response(Group& g, keying::ByteView d, keying::Time now);
     Work on_cookie(Group& g, keying::ByteView d, keying::Time now);
     Work on_confirm(Group& g, keying::ByteView d, keying::Time now);
+    void reject(Group& g, const Endpoint& from, const Error& why);
 
     keying::SessionTimers timers_;
     std::function<keying::Tai64n()> wall_;
@@ -115,6 +128,7 @@ private:
     std::map<uint64_t, keying::SecretBytes> keys_;  // ESP keys by id: index << 1 | outbound
     uint32_t last_index_ = 0;
     size_t rejected_ = 0;
+    std::string last_rejected_;
 };
 
 }  // namespace avpn::runtime

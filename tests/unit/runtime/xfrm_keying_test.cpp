@@ -263,3 +263,88 @@ TEST_CASE("a peer never reached since avpnd started is dead only after dead_afte
     CHECK(p.dead(0).empty());
     p.check_mirrored();
 }
+
+TEST_CASE("a stranger's rejected initiations are the problem of the peer at its address") {
+    Pair p;
+    KeyFile other = make_key(p.dir, "other");
+    planner::KeyingGroupView v{"demo", p.key[1].path, 51820, {}};
+    v.peers.push_back({"hq", other.public_b64, p.at[0], {0x40000002, 0x60000002}});
+    REQUIRE(p.site[1]->configure({v}).empty());
+    p.advance(12s);
+    // hq cannot even read branch1's initiations (their mac1 is for another
+    // key); branch1 reads hq's, but hq's key is not the one it expects.
+    auto hq = p.site[0]->status(p.now);
+    CHECK(hq[0].problem == "its initiation was rejected: mac1 does not verify (not for our key)");
+    CHECK(p.site[0]->last_rejected().find("initiation from " + p.at[1].str() + ": mac1 does not verify") !=
+          std::string::npos);
+    auto branch1 = p.site[1]->status(p.now);
+    CHECK(branch1[0].problem == "its initiation was rejected: the key is not one of this site's peers in the group");
+}
+
+// avpnctl rekey, from each side in turn: with random keys either may be the
+// leader, and both roles must be able to force a rotation (a follower's
+// initiation is answered while the leader has none pending).
+TEST_CASE("a forced rekey raises the epoch on both sides, SAs mirrored, from either side") {
+    for (int i = 0; i < 2; ++i) {
+        CAPTURE(i);
+        Pair p;
+        p.advance(1s);
+        auto first = p.key_of(0, *p.sas(0).outbound);
+        auto r = p.site[i]->rekey("demo", "");
+        REQUIRE(r.ok());
+        REQUIRE(r->size() == 1);
+        CHECK((*r)[0].group == "demo");
+        CHECK((*r)[0].peer == p.name[1 - i]);
+        CHECK((*r)[0].epoch == 1);
+        // The initiation leaves at the next tick; keep a copy to replay.
+        auto w = p.site[i]->tick(p.now);
+        REQUIRE(w.sends.size() == 1);
+        auto type = keying::peek_type(w.sends[0].bytes);
+        REQUIRE(type.ok());
+        CHECK(*type == uint8_t(keying::MessageType::initiation));
+        const XfrmKeying::Send initiation = w.sends[0];
+        p.run(i, std::move(w));
+        p.advance(1s);  // far sooner than the 30 s period
+        for (int s = 0; s < 2; ++s) CHECK(p.site[s]->status(p.now)[0].epoch == 2);
+        p.check_mirrored();
+        CHECK(p.key_of(0, *p.sas(0).outbound) != first);
+
+        // The captured initiation again: rejected as a replay, no new session.
+        const int to = 1 - i;
+        const size_t rejected = p.site[to]->rejected();
+        auto again = p.site[to]->receive("demo", p.at[i], initiation.bytes, p.now);
+        CHECK_FALSE(again.apply);
+        CHECK(again.sends.empty());
+        CHECK(p.site[to]->rejected() == rejected + 1);
+        CHECK(p.site[to]->last_rejected().find("replayed") != std::string::npos);
+        p.advance(1s);
+        for (int s = 0; s < 2; ++s) CHECK(p.site[s]->status(p.now)[0].epoch == 2);
+
+        // A second forced rekey at once waits for the lingering SA of the
+        // first (its SPI is the one the next session takes), then happens.
+        REQUIRE(p.site[i]->rekey("demo", p.name[1 - i]).ok());
+        p.advance(2s);
+        CHECK(p.site[i]->status(p.now)[0].epoch == 2);
+        p.advance(4s);  // linger is 5 s
+        for (int s = 0; s < 2; ++s) CHECK(p.site[s]->status(p.now)[0].epoch == 3);
+        p.check_mirrored();
+    }
+}
+
+TEST_CASE("rekey names what it does not know") {
+    Pair p;
+    auto group = p.site[0]->rekey("nope", "");
+    REQUIRE_FALSE(group.ok());
+    CHECK(group.error().str() == "nope: rekey: no XFRM group of that name at this site");
+    auto peer = p.site[0]->rekey("demo", "nobody");
+    REQUIRE_FALSE(peer.ok());
+    CHECK(peer.error().str() == "demo/nobody: rekey: no peer of that name in the group");
+    CHECK_FALSE(p.site[0]->rekey("", "branch1").ok());
+    auto all = p.site[0]->rekey("", "");
+    REQUIRE(all.ok());
+    CHECK(all->size() == 1);
+    XfrmKeying none;
+    auto empty = none.rekey("", "");
+    REQUIRE_FALSE(empty.ok());
+    CHECK(empty.error().why == "this site has no XFRM group");
+}
