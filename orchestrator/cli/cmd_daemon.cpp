@@ -5,7 +5,10 @@
 //     and the running state kept.
 //   avpnctl confirm [--control-socket PATH]: keeps the configuration applied
 //     with `apply --confirm`, which avpnd otherwise rolls back at its deadline.
-// Without avpnd both exit 7.
+//   avpnctl rekey [GROUP [PEER]] [--json] [--control-socket PATH]: the XFRM
+//     peers named (all of GROUP, or of every XFRM group) rotate their keys
+//     now; prints the rotations started.
+// Without avpnd all three exit 7.
 #include "orchestrator/cli/command.hpp"
 #include "orchestrator/cli/control_client.hpp"
 #include "orchestrator/cli/report.hpp"
@@ -14,20 +17,22 @@ namespace avpn::cli {
 
 namespace {
 
-int ask(const std::string& socket, control::Command c, bool json, std::string_view what_for) {
-    std::string name(control::to_string(c));
+int ask(const std::string& socket, const control::Request& r, std::string_view what_for) {
+    std::string name(control::to_string(r.command));
     DaemonConnection avpnd(socket, name);
     switch (avpnd.state()) {
-        case DaemonConnection::State::connected: {
-            control::Request r;
-            r.command = c;
-            r.json = json;
-            return print(avpnd.ask(r));
-        }
+        case DaemonConnection::State::connected: return print(avpnd.ask(r));
         case DaemonConnection::State::failed: return print(avpnd.failure());
         case DaemonConnection::State::no_daemon: break;
     }
     return print(needs_avpnd(name, socket, what_for));
+}
+
+int ask(const std::string& socket, control::Command c, bool json, std::string_view what_for) {
+    control::Request r;
+    r.command = c;
+    r.json = json;
+    return ask(socket, r, what_for);
 }
 
 }  // namespace
@@ -48,6 +53,17 @@ Handler setup_confirm(CLI::App& sub) {
     return [socket] {
         return ask(*socket, control::Command::confirm, false, "confirm (of an apply --confirm that avpnd holds)");
     };
+}
+
+Handler setup_rekey(CLI::App& sub) {
+    auto socket = std::make_shared<std::string>(control::kDefaultSocket);
+    auto r = std::make_shared<control::Request>();
+    r->command = control::Command::rekey;
+    sub.add_option("GROUP", r->group, "the XFRM group (default: every XFRM group)");
+    sub.add_option("PEER", r->peer, "the peer in GROUP (default: every peer of it)");
+    sub.add_flag("--json", r->json, "machine-readable output (schema avpn.rekey/1)");
+    sub.add_option("--control-socket", *socket, "avpnd's control socket")->capture_default_str();
+    return [socket, r] { return ask(*socket, *r, "rekey (avpnd runs the key exchange)"); };
 }
 
 }  // namespace avpn::cli

@@ -32,6 +32,7 @@ Handler setup_down(CLI::App&);
 Handler setup_status(CLI::App&);
 Handler setup_reload(CLI::App&);
 Handler setup_confirm(CLI::App&);
+Handler setup_rekey(CLI::App&);
 Handler setup_genkey(CLI::App&);
 Handler setup_pubkey(CLI::App&);
 
@@ -44,6 +45,7 @@ inline const std::vector<Command>& command_table() {
         {"status", "Show the state of the site's IPsec interop tunnels", setup_status},
         {"reload", "Have avpnd re-read its configuration and converge (as SIGHUP)", setup_reload},
         {"confirm", "Keep the configuration applied with apply --confirm", setup_confirm},
+        {"rekey", "Have avpnd rotate the keys of XFRM peers now", setup_rekey},
         {"member", "Print this site's entry for its group's member list", setup_member},
         {"genkey", "Generate a site private key (base64 X25519)", setup_genkey},
         {"pubkey", "Read a private key on stdin, print its public key", setup_pubkey},

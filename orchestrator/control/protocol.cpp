@@ -10,12 +10,13 @@ namespace avpn::control {
 
 namespace {
 
-constexpr std::array<std::pair<Command, std::string_view>, 5> kCommands = {{
+constexpr std::array<std::pair<Command, std::string_view>, 6> kCommands = {{
     {Command::apply, "apply"},
     {Command::down, "down"},
     {Command::status, "status"},
     {Command::reload, "reload"},
     {Command::confirm, "confirm"},
+    {Command::rekey, "rekey"},
 }};
 
 Error bad(std::string where, std::string why) { return Error{"bad request", std::move(where), std::move(why)}; }
@@ -26,8 +27,10 @@ const std::set<std::string_view>& allowed(Command c) {
     static const std::set<std::string_view> json_only{"json"};
     static const std::set<std::string_view> status{"json", "listen"};
     static const std::set<std::string_view> none{};
+    static const std::set<std::string_view> rekey{"json", "group", "peer"};
     switch (c) {
         case Command::apply: return apply;
+        case Command::rekey: return rekey;
         case Command::status: return status;
         case Command::confirm: return none;
         default: return json_only;
@@ -55,6 +58,18 @@ Status int_member(const FlatObject& o, std::string_view key, int lo, int hi, int
         return bad(std::string(key), std::to_string(v->integer) + " is outside " + std::to_string(lo) + ".." +
                                          std::to_string(hi));
     out = int(v->integer);
+    return {};
+}
+
+// rekey's group or peer: a non-empty name when present.
+Status name_member(const FlatObject& o, std::string_view key, std::string& out) {
+    Error problem;
+    const FlatValue* v = member(o, key, FlatValue::Type::string, problem);
+    if (!problem.what.empty()) return problem;
+    if (!v) return {};
+    if (v->text.empty() || v->text.size() > kMaxNameBytes || v->text.find('\0') != std::string::npos)
+        return bad(std::string(key), "not a usable name");
+    out = v->text;
     return {};
 }
 
@@ -87,6 +102,8 @@ std::string encode(const Request& r) {
         if (r.confirm_seconds > 0) w.field("confirm", r.confirm_seconds);
     }
     if (r.command == Command::status && r.listen > 0) w.field("listen", r.listen);
+    if (r.command == Command::rekey && !r.group.empty()) w.field("group", r.group);
+    if (r.command == Command::rekey && !r.peer.empty()) w.field("peer", r.peer);
     w.end_object();
     return w.str();
 }
@@ -132,6 +149,9 @@ Result<Request> decode_request(std::string_view json) {
                 return s.error();
     }
     if (Status s = int_member(o, "listen", 0, kMaxListenSeconds, r.listen); !s) return s.error();
+    if (Status s = name_member(o, "group", r.group); !s) return s.error();
+    if (Status s = name_member(o, "peer", r.peer); !s) return s.error();
+    if (!r.peer.empty() && r.group.empty()) return bad("peer", "needs a group");
     return r;
 }
 

@@ -26,6 +26,7 @@ inline constexpr const char* kDefaultSocket = "/run/avpn/avpnd.sock";
 inline constexpr size_t kMaxRequestBytes = 16 * 1024;
 inline constexpr size_t kMaxReplyBytes = 256 * 1024 * 1024;
 inline constexpr size_t kMaxPathBytes = 4095;
+inline constexpr size_t kMaxNameBytes = 255;  // rekey's group and peer
 
 // Bounds of the arguments (also checked by avpnctl before sending).
 inline constexpr int kMaxSettleSeconds = 120;
@@ -33,7 +34,7 @@ inline constexpr int kMinConfirmSeconds = 10;
 inline constexpr int kMaxConfirmSeconds = 3600;
 inline constexpr int kMaxListenSeconds = 10;  // status --listen holds avpnd's loop
 
-enum class Command { apply, down, status, reload, confirm };
+enum class Command { apply, down, status, reload, confirm, rekey };
 std::string_view to_string(Command c);
 
 struct Request {
@@ -43,6 +44,7 @@ struct Request {
     int settle = 10;          // apply: seconds
     int confirm_seconds = 0;  // apply: 0 none, else kMinConfirmSeconds..kMaxConfirmSeconds
     int listen = 0;           // status: 0..kMaxListenSeconds
+    std::string group, peer;  // rekey: "" every group / every peer of the group; a peer needs a group
 };
 
 struct Reply {

@@ -121,6 +121,7 @@ void avpnd_json(JsonWriter& w, const DaemonFacts* d) {
         w.field("initiations_unanswered", uint64_t(x.initiations_unanswered)).field("problem", x.problem).end_object();
     }
     w.end_array();
+    w.field("xfrm_rejected", uint64_t(d->xfrm_rejected)).field("xfrm_last_rejected", d->xfrm_last_rejected);
     w.end_object();
 }
 
@@ -149,6 +150,8 @@ std::string daemon_text(const DaemonFacts& d, int64_t now) {
         if (!x.problem.empty()) o << " (" << x.problem << ")";
         o << "\n";
     }
+    if (d.xfrm_rejected)
+        o << "  " << d.xfrm_rejected << " handshake messages rejected, the last: " << d.xfrm_last_rejected << "\n";
     return o.str();
 }
 

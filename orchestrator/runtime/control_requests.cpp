@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "orchestrator/report/command_output.hpp"
+#include "orchestrator/report/render_rekey.hpp"
 #include "orchestrator/report/render_status.hpp"
 #include "orchestrator/runtime/control_server.hpp"
 
@@ -26,6 +27,7 @@ Printed ControlServer::run(const Request& r, Site& site) {
         case Command::status: return status(r, site);
         case Command::reload: return reload(r, site);
         case Command::confirm: return confirm();
+        case Command::rekey: return report::rekey_output(site.rekey(r.group, r.peer), r.json);
     }
     return report::failure("control", Error{"unknown command", "", ""});
 }

@@ -98,7 +98,8 @@ bool ControlServer::serve_connection(int fd, const Peer& peer, Site& site) {
         return log_("control: " + command + " from " + who(peer) + " dropped unrun: the client stopped waiting"), false;
     log_("control: " + command + " from " + who(peer));
     send(run(*request, site));
-    return request->command != control::Command::status && request->command != control::Command::confirm;
+    return request->command != control::Command::status && request->command != control::Command::confirm &&
+           request->command != control::Command::rekey;
 }
 
 bool ControlServer::roll_back(Site& site) {
@@ -126,6 +127,8 @@ DaemonFacts ControlServer::facts(const Site& site) const {
     for (const XfrmKeying::PeerStatus& s : site.keying_status())
         f.xfrm.push_back({s.group, s.peer, s.up, s.epoch, s.handshake_age_s, s.next_rekey_in_s,
                           s.initiations_unanswered, s.problem});
+    f.xfrm_rejected = site.keying_rejected();
+    f.xfrm_last_rejected = site.keying_last_rejected();
     std::sort(f.xfrm.begin(), f.xfrm.end(),
               [](const auto& a, const auto& b) { return std::tie(a.group, a.peer) < std::tie(b.group, b.peer); });
     return f;

@@ -1,5 +1,5 @@
 // avpnd's side of the control socket (docs/cli.md, "Control socket"): it
-// serves avpnctl's apply, down, status, reload and confirm on the site it
+// serves avpnctl's apply, down, status, reload, confirm and rekey on the site it
 // runs, and rolls back an apply whose confirm did not arrive in time.
 //
 // avpnd is single-threaded and so is this: fd() joins avpnd's poll set, and

@@ -137,6 +137,10 @@ public:
     void keying_readable();
     void keying_tick();
     std::vector<XfrmKeying::PeerStatus> keying_status() const;
+    size_t keying_rejected() const { return keying_->rejected(); }
+    const std::string& keying_last_rejected() const { return keying_->last_rejected(); }
+    // avpnctl rekey (site_control.cpp): XfrmKeying::rekey, and an error for a group of another transport.
+    Result<std::vector<XfrmKeying::Rekeyed>> rekey(const std::string& group, const std::string& peer);
 
 private:
     using Clock = std::chrono::steady_clock;

@@ -108,4 +108,23 @@ bool Site::roll_back_to(const std::optional<ConfigSnapshot>& previous, const std
     return r.ok;
 }
 
+// avpnctl rekey: the named XFRM peers rotate now. The handshakes start
+// here rather than at the next tick, so the command's answer follows them.
+Result<std::vector<XfrmKeying::Rekeyed>> Site::rekey(const std::string& group, const std::string& peer) {
+    if (idle_) return Error{"rekey", "", "nothing is applied (after avpnctl down)"};
+    if (intent_)
+        for (const Group& g : intent_->groups)
+            if (g.name == group && g.transport != Transport::xfrm)
+                return Error{"rekey", group,
+                             "transport = \"" + std::string(to_string(g.transport)) +
+                                 "\": only XFRM groups run avpn's key exchange"};
+    auto r = keying_->rekey(group, peer);
+    if (r) {
+        for (const XfrmKeying::Rekeyed& k : *r)
+            log_("xfrm: " + k.group + "/" + k.peer + ": rekey requested at epoch " + std::to_string(k.epoch));
+        keying_tick();
+    }
+    return r;
+}
+
 }  // namespace avpn::runtime

@@ -72,6 +72,10 @@ struct DaemonFacts {
         std::string problem;                    // why it is not up, when known
     };
     std::vector<XfrmPeer> xfrm;
+    // Handshake messages the key exchange dropped (junk, replays, strangers'
+    // keys) since avpnd started, and the latest one's reason.
+    uint64_t xfrm_rejected = 0;
+    std::string xfrm_last_rejected;
 };
 
 }  // namespace avpn::runtime

@@ -25,7 +25,17 @@ TEST_CASE("a request survives encode and decode") {
     CHECK(back->settle == 7);
     CHECK(back->confirm_seconds == 120);
 
-    for (Command c : {Command::down, Command::status, Command::reload, Command::confirm}) {
+    Request k;
+    k.command = Command::rekey;
+    k.group = "demo";
+    k.peer = "branch1";
+    auto rekey = decode_request(encode(k));
+    REQUIRE(rekey.ok());
+    CHECK(rekey->command == Command::rekey);
+    CHECK(rekey->group == "demo");
+    CHECK(rekey->peer == "branch1");
+
+    for (Command c : {Command::down, Command::status, Command::reload, Command::confirm, Command::rekey}) {
         Request q;
         q.command = c;
         auto d = decode_request(encode(q));
@@ -135,6 +145,10 @@ TEST_CASE("requests with a wrong version, command, member or value are refused b
         {R"({"protocol":1,"command":"apply","config":"/x","confirm":3601})", "confirm"},
         {R"({"protocol":1,"command":"apply","config":"/x","confirm":0})", "confirm"},
         {R"({"protocol":1,"command":"apply","config":"/x","confirm":true})", "confirm"},
+        {R"({"protocol":1,"command":"rekey","peer":"branch1"})", "peer: needs a group"},
+        {R"({"protocol":1,"command":"rekey","group":""})", "group"},
+        {R"({"protocol":1,"command":"rekey","group":7})", "group"},
+        {R"({"protocol":1,"command":"status","group":"demo"})", "group"},
     };
     for (const Case& c : cases) {
         CAPTURE(c.json);
