@@ -145,7 +145,7 @@ TEST_CASE("requests with a wrong version, command, member or value are refused b
         {R"({"protocol":1,"command":"apply","config":"/x","confirm":3601})", "confirm"},
         {R"({"protocol":1,"command":"apply","config":"/x","confirm":0})", "confirm"},
         {R"({"protocol":1,"command":"apply","config":"/x","confirm":true})", "confirm"},
-        {R"({"protocol":1,"command":"rekey","peer":"branch1"})", "peer: needs a group"},
+        {R"({"protocol":1,"command":"rekey","peer":"branch1"})", "needs a group"},
         {R"({"protocol":1,"command":"rekey","group":""})", "group"},
         {R"({"protocol":1,"command":"rekey","group":7})", "group"},
         {R"({"protocol":1,"command":"status","group":"demo"})", "group"},
