@@ -42,6 +42,23 @@ bool same(const nl::Link& want, const nl::Link& have) {
 bool other_session(const nl::XfrmSa& want, const nl::XfrmSa& have) {
     return want.key.session_key != 0 && have.key.session_key != 0 && want.key.session_key != have.key.session_key;
 }
+// Make-before-break for SAs: an SA that goes while another takes its place
+// under a new SPI (avpnd's rotation switching its outbound SA) is removed
+// after the creates, so no packet meets the default-drop policy with no SA
+// in between (the kernel counts those in XfrmOutNoStates; a ping every
+// 50 ms lost 1 in 1,600 across rotations before). While both exist the
+// kernel sends on the newer one. An SA deleted and created again under the
+// same key keeps its order: the create would collide with it.
+void sas_make_before_break(std::vector<Op>& ops) {
+    std::set<std::tuple<IpAddr, uint32_t>> created;
+    for (const Op& op : ops)
+        if (const auto* sa = std::get_if<nl::XfrmSa>(&op.object); sa && op.kind != OpKind::remove)
+            created.insert({sa->dst, sa->spi});
+    std::stable_partition(ops.begin(), ops.end(), [&](const Op& op) {
+        const auto* sa = std::get_if<nl::XfrmSa>(&op.object);
+        return !(sa && op.kind == OpKind::remove && !created.count({sa->dst, sa->spi}));
+    });
+}
 template <>
 bool same(const nl::XfrmSa& want, const nl::XfrmSa& have) {
     // A dump cannot say where a static key came from; its SPI is derived
@@ -212,6 +229,7 @@ std::vector<Op> diff(const nl::KernelState& desired, const nl::KernelState& obse
     }
     ops.insert(ops.end(), std::make_move_iterator(l.upserts.begin()),
                std::make_move_iterator(l.upserts.end()));
+    sas_make_before_break(ops);
     return ops;
 }
 

@@ -277,3 +277,25 @@ TEST_CASE("an SA whose handshake session changed under the same SPI is deleted a
     // The same session: no op.
     CHECK(diff(want, want).empty());
 }
+
+TEST_CASE("an SA replaced by one with another SPI goes after the new one is made") {
+    nl::XfrmSa old_out;
+    old_out.src = *IpAddr::parse("192.0.2.11");
+    old_out.dst = *IpAddr::parse("192.0.2.1");
+    old_out.spi = 0x40000001;
+    old_out.reqid = 0x4156806d;
+    nl::XfrmSa new_out = old_out;
+    new_out.spi = 0x60000001;  // the next session's, the epoch bit flipped
+    nl::KernelState was = base(), want = base();
+    was.xfrm_states = {old_out};
+    want.xfrm_states = {new_out};
+    want.routes = {route("10.1.0.0/24")};  // and a route goes, as before: first
+    auto ops = diff(want, was);
+    REQUIRE(ops.size() == 3);
+    CHECK(ops[0].kind == OpKind::remove);
+    CHECK(std::holds_alternative<nl::Route>(ops[0].object));
+    CHECK(ops[1].kind == OpKind::create);
+    CHECK(std::get<nl::XfrmSa>(ops[1].object).spi == 0x60000001);
+    CHECK(ops[2].kind == OpKind::remove);
+    CHECK(std::get<nl::XfrmSa>(ops[2].object).spi == 0x40000001);
+}
