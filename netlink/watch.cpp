@@ -111,6 +111,9 @@ std::optional<KernelEvent> parse_xfrm(const nlmsghdr* h) {
     }
     size_t fixed = xfrm_fixed_len(type);
     if (!fixed || h->nlmsg_len < NLMSG_LENGTH(fixed)) return std::nullopt;
+    // A soft expiry changes nothing in the kernel (the SA stays; a keying
+    // daemon rekeys on it, xfrm_expire.hpp); a hard one deleted the SA.
+    if (type == XFRM_MSG_EXPIRE && !static_cast<const xfrm_user_expire*>(NLMSG_DATA(h))->hard) return std::nullopt;
     const bool policy = type == XFRM_MSG_NEWPOLICY || type == XFRM_MSG_UPDPOLICY || type == XFRM_MSG_DELPOLICY ||
                         type == XFRM_MSG_POLEXPIRE;
     e.kind = policy ? EventKind::xfrm_policy : EventKind::xfrm_sa;

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include "netlink/xfrm.hpp"
+#include "netlink/watch.hpp"
 #include "netlink/xfrm_expire.hpp"
 
 using namespace avpn;
@@ -267,4 +268,28 @@ TEST_CASE("an expiry parser refuses other messages and short ones") {
     h->nlmsg_len = NLMSG_LENGTH(sizeof(xfrm_user_expire));
     reinterpret_cast<xfrm_user_expire*>(NLMSG_DATA(h))->state.family = 99;
     CHECK_FALSE(parse_expire(h));
+}
+
+// avpnd's drift watch: a hard expiry deleted an SA (drift, unless avpnd's
+// key exchange replaces it), a soft one changed nothing and is not an event.
+TEST_CASE("the kernel-change watch takes a hard expiry as an SA removed and ignores a soft one") {
+    for (bool hard : {false, true}) {
+        XfrmExpire e;
+        e.dst = ip("198.51.100.7");
+        e.src = ip("192.0.2.1");
+        e.spi = 0x41560001;
+        e.proto = IPPROTO_ESP;
+        e.hard = hard;
+        e.reqid = 0x41560003;
+        e.if_id = 0x41560001;
+        Msg m;
+        REQUIRE(encode_expire(m.w, e));
+        auto ev = parse_event(NETLINK_XFRM, m.h());
+        CHECK(ev.has_value() == hard);
+        if (!ev) continue;
+        CHECK(ev->kind == EventKind::xfrm_sa);
+        CHECK(ev->removed);
+        CHECK(ev->if_id == 0x41560001);
+        CHECK(ev->sender == 0);
+    }
 }
