@@ -101,8 +101,21 @@ struct Group {
     std::string members_file;             // where the member list came from
     std::vector<Member> members;          // every other member (this site excluded)
     std::optional<Endpoint> self_contact;  // this site's contact in its own member-list entry
+    // XFRM: each SA's soft limits, where the kernel tells avpnd to rekey
+    // (nullopt: the planner's defaults, docs/plan-json.md "SA defaults").
+    std::optional<uint64_t> rekey_bytes, rekey_packets;
     SourceLoc loc;
 };
+
+// Bounds of rekey_bytes / rekey_packets (docs/config.md). The upper ones are
+// the planner's defaults, a quarter below the SAs' hard limits (4 TiB, 2^32
+// packets: one AES-GCM key's bound), so the rekey has that quarter to finish.
+// The lower ones keep the handshake (about 500 bytes, 3 packets) under 1 %
+// of what an SA carries.
+inline constexpr uint64_t kRekeyBytesMin = uint64_t(64) << 10;
+inline constexpr uint64_t kRekeyBytesMax = uint64_t(3) << 40;
+inline constexpr uint64_t kRekeyPacketsMin = 512;
+inline constexpr uint64_t kRekeyPacketsMax = uint64_t(3) << 30;
 
 enum class IpsecPartner { generic, aws, azure };
 enum class IpsecTunnelType { policy, route };

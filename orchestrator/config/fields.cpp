@@ -103,6 +103,11 @@ std::optional<std::chrono::seconds> Fields::duration(std::string_view key) {
     return n ? checked(key, read_duration(ctx_, *n, path(key))) : std::nullopt;
 }
 
+std::optional<uint64_t> Fields::size(std::string_view key, uint64_t min, uint64_t max) {
+    const Node* n = get(key);
+    return n ? checked(key, read_size(ctx_, *n, path(key), min, max)) : std::nullopt;
+}
+
 std::optional<std::vector<std::string>> Fields::strings(std::string_view key) {
     return list<std::string>(key, [&](const Node& n, const std::string& p) { return read_string(ctx_, n, p); });
 }

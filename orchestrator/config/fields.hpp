@@ -42,6 +42,7 @@ public:
     std::optional<Prefix> prefix(std::string_view key);
     std::optional<IpAddr> address(std::string_view key);
     std::optional<std::chrono::seconds> duration(std::string_view key);
+    std::optional<uint64_t> size(std::string_view key, uint64_t min, uint64_t max);
 
     // An array whose items are read by `item` (path "key[i]"). Failed items
     // are left out and mark the key bad. nullopt when absent or not an array.

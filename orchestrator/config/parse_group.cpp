@@ -103,6 +103,18 @@ void note_xfrm_needs_daemon(Loader& l, const GroupState& st, const Group& g, Fie
                        "ESP-in-UDP socket on port " + std::to_string(g.listen_port));
 }
 
+// The SAs' soft limits, where the kernel tells avpnd to rekey. WireGuard
+// rekeys by itself (every 2 minutes), with nothing to set.
+void read_rekey_limits(Fields& f, Group& g) {
+    g.rekey_bytes = f.size("rekey_bytes", kRekeyBytesMin, kRekeyBytesMax);
+    if (auto p = f.integer("rekey_packets", int64_t(kRekeyPacketsMin), int64_t(kRekeyPacketsMax)))
+        g.rekey_packets = uint64_t(*p);
+    if (g.transport == Transport::xfrm) return;
+    for (const char* key : {"rekey_bytes", "rekey_packets"})
+        if (f.has(key) && !f.bad(key))
+            f.error(key, std::string(key) + " only applies with transport = \"xfrm\" (WireGuard rekeys by itself)");
+}
+
 void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t index) {
     Fields f(c, *t.table, t.path);
     Group g;
@@ -128,6 +140,7 @@ void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t ind
         if (g.transport != Transport::wireguard)
             f.error("wireguard_backend", "wireguard_backend only applies with transport = \"wireguard\"");
     }
+    read_rekey_limits(f, g);
     f.finish();
     state.where = Where::of(f);
     l.intent.groups.push_back(std::move(g));

@@ -150,6 +150,63 @@ std::optional<std::chrono::seconds> read_duration(const ValueCtx& c, const Node&
     return d;
 }
 
+namespace {
+
+constexpr struct {
+    std::string_view unit;
+    unsigned shift;
+} kSizeUnits[] = {{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}};
+
+}  // namespace
+
+std::optional<uint64_t> parse_size(std::string_view s) {
+    size_t digits = 0;
+    while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
+    auto v = parse_digits(s.substr(0, digits), uint64_t(1) << 50);
+    if (!v) return std::nullopt;
+    std::string_view unit = s.substr(digits);
+    if (unit.empty() || unit == "B") return v;
+    for (const auto& u : kSizeUnits)
+        if (unit == u.unit) return *v <= (uint64_t(1) << 50) >> u.shift ? std::optional(*v << u.shift) : std::nullopt;
+    return std::nullopt;
+}
+
+std::string size_text(uint64_t bytes) {
+    for (const auto& u : kSizeUnits)
+        if (bytes && bytes % (uint64_t(1) << u.shift) == 0)
+            return std::to_string(bytes >> u.shift) + std::string(u.unit);
+    return std::to_string(bytes);
+}
+
+// Sizes are written as operators think of them ("64KiB"); an integer is
+// taken as bytes. Only binary units: "KB" would leave 1000 or 1024 to guess.
+std::optional<uint64_t> read_size(const ValueCtx& c, const Node& n, const std::string& path, uint64_t min,
+                                  uint64_t max) {
+    std::optional<uint64_t> v;
+    if (n.type == Node::Type::integer) {
+        if (n.integer >= 0) v = uint64_t(n.integer);
+    } else if (n.type != Node::Type::string) {
+        c.error(n, path, "expected a size (bytes, or a string such as \"64KiB\"), found " +
+                             std::string(type_name(n.type)));
+        return std::nullopt;
+    } else {
+        auto text = read_string(c, n, path);
+        if (!text) return std::nullopt;
+        v = parse_size(*text);
+        if (!v) {
+            c.error(n, path, quoted(*text) + " is not a size: a number of bytes, or one with a unit KiB, MiB, GiB "
+                                             "or TiB, e.g. \"64KiB\"");
+            return std::nullopt;
+        }
+    }
+    if (!v || *v < min || *v > max) {
+        const std::string shown_value = v ? size_text(*v) : std::to_string(n.integer);
+        c.error(n, path, shown_value + " is out of range (" + size_text(min) + ".." + size_text(max) + ")");
+        return std::nullopt;
+    }
+    return v;
+}
+
 bool valid_name(std::string_view s) {
     if (s.empty() || s.size() > 63 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
     for (char ch : s)

@@ -35,6 +35,10 @@ std::optional<Endpoint> read_endpoint(const ValueCtx&, const Node&, const std::s
                                       std::optional<uint16_t> default_port);
 // "10s", "30m", "8h", "1h30m", "2d": units d, h, m, s, largest first, each once.
 std::optional<std::chrono::seconds> read_duration(const ValueCtx&, const Node&, const std::string& path);
+// A size in bytes, min..max: an integer (bytes) or a string with a binary
+// unit, "64KiB", "512MiB", "3TiB" (KiB, MiB, GiB, TiB).
+std::optional<uint64_t> read_size(const ValueCtx&, const Node&, const std::string& path, uint64_t min,
+                                  uint64_t max);
 // Names of sites, groups, VLANs, tunnels: 1..63 of [A-Za-z0-9._-], starting
 // with a letter or digit (they end up in interface names, nft sets, logs).
 std::optional<std::string> read_name(const ValueCtx&, const Node&, const std::string& path);
@@ -44,6 +48,8 @@ std::optional<std::string> read_hostname_or_ip(const ValueCtx&, const Node&, con
 
 // Exposed for tests and for checks on defaults.
 std::optional<std::chrono::seconds> parse_duration(std::string_view text);
+std::optional<uint64_t> parse_size(std::string_view text);  // up to 2^50 bytes
+std::string size_text(uint64_t bytes);  // 65536 -> "64KiB", 1000 -> "1000"
 bool valid_name(std::string_view text);
 std::string ifname_problem(std::string_view name);  // empty when fine
 bool valid_hostname(std::string_view text);
