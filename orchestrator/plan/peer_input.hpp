@@ -40,6 +40,7 @@ struct GroupConstants {
     uint32_t spi_tag = 0;
     uint32_t my_slot = 0;
     std::vector<IpAddr> uplinks;  // known uplink addresses, preferred first
+    uint64_t rekey_bytes = 0, rekey_packets = 0;  // each SA's soft limits
     bool operator==(const GroupConstants&) const = default;
 };
 

@@ -111,6 +111,8 @@ GroupConstants constants_of(const Intent& intent, const GroupWork& w, const std:
         c.spi_tag = spi_tag(g.name);
         c.my_slot = slots[w.model->self];
         c.uplinks = uplinks;
+        c.rekey_bytes = g.rekey_bytes.value_or(kSaSoftBytes);
+        c.rekey_packets = g.rekey_packets.value_or(kSaSoftPackets);
     }
     return c;
 }

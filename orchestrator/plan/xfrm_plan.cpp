@@ -8,6 +8,10 @@
 
 namespace avpn::planner {
 
+// The operator may lower the soft limits (rekey_bytes, rekey_packets), never
+// past the defaults: the rekey needs the quarter before the hard limit.
+static_assert(kRekeyBytesMax == kSaSoftBytes && kRekeyPacketsMax == kSaSoftPackets);
+
 uint32_t spi_tag(std::string_view group) {
     return uint32_t(stable_hash("spi-tag:" + std::string(group))) & kSpiTagMask;
 }
@@ -72,12 +76,10 @@ nl::XfrmSa make_sa(const IpAddr& src, const IpAddr& dst, uint32_t spi, uint16_t 
     sa.key = nl::KeyRef{c.key_file, peer_key, 0, std::move(label)};
     sa.esn = true;
     sa.replay_window = kSaReplayWindow;
-    sa.soft_bytes = kSaSoftBytes;
-    sa.soft_packets = kSaSoftPackets;
-    if constexpr (kEnforceHardLimits) {
-        sa.hard_bytes = kSaHardBytes;
-        sa.hard_packets = kSaHardPackets;
-    }
+    sa.soft_bytes = c.rekey_bytes;
+    sa.soft_packets = c.rekey_packets;
+    sa.hard_bytes = kSaHardBytes;
+    sa.hard_packets = kSaHardPackets;
     return sa;
 }
 
@@ -178,9 +180,11 @@ std::vector<KeyingGroupView> keying_views(const SitePieces& pieces) {
         v.group = c.group;
         v.key_file = c.key_file;
         v.listen_port = c.listen_port;
+        v.if_id = c.if_id;
         for (const PeerInput& p : g.peers)
             v.peers.push_back({p.name, p.public_key, p.endpoint,
-                               {derive_spi(c.spi_tag, 0, p.slot, c.my_slot), derive_spi(c.spi_tag, 1, p.slot, c.my_slot)}});
+                               {derive_spi(c.spi_tag, 0, p.slot, c.my_slot), derive_spi(c.spi_tag, 1, p.slot, c.my_slot)},
+                               p.reqid});
     }
     return out;
 }

@@ -46,14 +46,15 @@ inline constexpr uint32_t kSpiTagMask = 0x7f;
 // - Soft limits at which the kernel sends XFRM_MSG_EXPIRE (hard = 0) to
 //   XFRMNLGRP_EXPIRE, the signal for avpnd to rekey: 3 TiB or 3 * 2^30
 //   packets, three quarters of the hard limits below, leaving a quarter
-//   (an hour at 10 Gb/s) for the handshake.
+//   (an hour at 10 Gb/s) for the handshake. A group's rekey_bytes and
+//   rekey_packets lower them (GroupConstants).
 // - Hard limits, where the kernel deletes the SA: 4 TiB keeps one AES-GCM
 //   key's confidentiality advantage near 2^-53 (sigma^2 / 2^129 with sigma
 //   in 16-byte blocks, the CFRG's AEAD-limits analysis), and 2^32 packets.
-//   Planned only once avpnd rekeys (kEnforceHardLimits): until then a hard
-//   expiry would be repaired as drift with the same static key and a
-//   sequence starting at 1 again, which reuses AES-GCM nonces. Without a
-//   hard limit the SA goes on, ESN keeps its nonces unique.
+//   They stay there whatever the soft limits: they bound a key's use, and
+//   only an SA that never rotated meets them. avpnd drops the session whose
+//   SA the kernel deleted and handshakes anew (docs/xfrm-keying.md,
+//   "Expiry"), so no SA comes back with a used key and a sequence from 1.
 // - No time limits: rotation by time is avpnd's own timer (issue 13); a
 //   kernel time limit would expire both ends at different moments.
 inline constexpr uint32_t kSaReplayWindow = 128;
@@ -61,7 +62,6 @@ inline constexpr uint64_t kSaHardBytes = uint64_t(4) << 40;
 inline constexpr uint64_t kSaSoftBytes = kSaHardBytes / 4 * 3;
 inline constexpr uint64_t kSaHardPackets = uint64_t(1) << 32;
 inline constexpr uint64_t kSaSoftPackets = kSaHardPackets / 4 * 3;
-inline constexpr bool kEnforceHardLimits = false;  // true once SAs are rekeyed with fresh keys
 
 uint32_t spi_tag(std::string_view group);
 uint32_t derive_spi(uint32_t tag, uint32_t epoch, uint32_t sender_slot, uint32_t receiver_slot);
@@ -81,17 +81,21 @@ void plan_xfrm_peer(const GroupConstants& c, const PeerInput& peer, DesiredState
 
 // What avpnd's key exchange needs of an XFRM group the plan has: this
 // site's key and port, and per peer who it is, where to reach it and the
-// two inbound SPIs (epoch bit 0 and 1) this site owns for it.
+// two inbound SPIs (epoch bit 0 and 1) this site owns for it. The group's
+// if_id and the peer's reqid are on each of the peer's SAs: the kernel's
+// expiry notifications name SAs by them.
 struct KeyingPeerView {
     std::string name, public_key;
     std::optional<Endpoint> endpoint;
     std::array<uint32_t, 2> inbound_spis{};
+    uint32_t reqid = 0;
     bool operator==(const KeyingPeerView&) const = default;
 };
 struct KeyingGroupView {
     std::string group, key_file;
     uint16_t listen_port = 0;
     std::vector<KeyingPeerView> peers;  // in member order
+    uint32_t if_id = 0;
     bool operator==(const KeyingGroupView&) const = default;
 };
 std::vector<KeyingGroupView> keying_views(const SitePieces& pieces);

@@ -76,12 +76,25 @@ TEST_CASE("every planned SA has ESN, a 128-packet window and soft limits well be
         CHECK(sa.replay_window == 128);
         CHECK(sa.soft_bytes == 3ull << 40);
         CHECK(sa.soft_packets == 3ull << 30);
-        // Not yet: a hard expiry would be repaired with the same static key
-        // and a sequence from 1 (xfrm_plan.hpp).
-        CHECK(sa.hard_bytes == (planner::kEnforceHardLimits ? planner::kSaHardBytes : 0));
-        CHECK(sa.hard_packets == (planner::kEnforceHardLimits ? planner::kSaHardPackets : 0));
+        CHECK(sa.hard_bytes == 4ull << 40);
+        CHECK(sa.hard_packets == 1ull << 32);
         CHECK(sa.soft_seconds == 0);
         CHECK(sa.hard_seconds == 0);
+    }
+}
+
+TEST_CASE("a group's rekey_bytes and rekey_packets become every SA's soft limits; the hard ones stay") {
+    auto w = xfrm_pair();
+    w.group.rekey_bytes = 65536;
+    w.group.rekey_packets = 1000;
+    auto out = w.plan_for("sanjose");
+    REQUIRE(out.ok());
+    REQUIRE_FALSE(out.state.xfrm_states.empty());
+    for (const nl::XfrmSa& sa : out.state.xfrm_states) {
+        CHECK(sa.soft_bytes == 65536);
+        CHECK(sa.soft_packets == 1000);
+        CHECK(sa.hard_bytes == planner::kSaHardBytes);
+        CHECK(sa.hard_packets == planner::kSaHardPackets);
     }
 }
 
