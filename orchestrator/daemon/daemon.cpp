@@ -112,6 +112,9 @@ bool Daemon::note_kernel_events() {
 }
 
 void Daemon::converge(bool full, const std::string& why) {
+    // Expiries first: a repair must not bring back an SA the kernel
+    // deleted at its hard limit while its session still holds the key.
+    site_->expire_readable();
     // What came before this apply: a full apply reads the kernel and so
     // repairs it; a change reads nothing, so it stays pending.
     note_kernel_events();
@@ -129,6 +132,7 @@ void Daemon::converge(bool full, const std::string& why) {
 }
 
 void Daemon::serve_control() {
+    site_->expire_readable();  // as before a converge
     note_kernel_events();  // what came before the request, as before a converge
     if (!control_->handle(*site_)) return;
     last_converge_ = "avpnctl request";
@@ -214,13 +218,15 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
         auto ms = std::chrono::ceil<milliseconds>(deadline - Clock::now()).count();
         timeout = int(std::clamp<long long>(ms, 0, INT_MAX));
     }
-    // One entry per event source; poll() skips an fd of -1 (no XFRM netlink).
-    // The XFRM groups' ESP-in-UDP sockets come last, as many as there are.
+    // One entry per event source; poll() skips an fd of -1 (no XFRM netlink,
+    // no XFRM group). The XFRM groups' ESP-in-UDP sockets come last, as
+    // many as there are.
     std::vector<pollfd> fds = {{signal_fd_, POLLIN, 0},
                                {watch_.rtnl_fd(), POLLIN, 0},
                                {watch_.xfrm_fd(), POLLIN, 0},
                                {site_->wireguard_go_fd(), POLLIN, 0},
-                               {control_->fd(), POLLIN, 0}};
+                               {control_->fd(), POLLIN, 0},
+                               {site_->expire_fd(), POLLIN, 0}};
     for (int fd : site_->keying_fds()) fds.push_back({fd, POLLIN, 0});
     Wakeup w;
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
@@ -232,7 +238,8 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
     w.kernel = (fds[1].revents | fds[2].revents) & (POLLIN | POLLERR);
     w.wireguard_go = fds[3].revents & POLLIN;
     w.control = fds[4].revents & POLLIN;
-    for (size_t i = 5; i < fds.size(); ++i) w.keying |= bool(fds[i].revents & POLLIN);
+    w.expire = fds[5].revents & (POLLIN | POLLERR);  // POLLERR: an overrun, which drain() reports
+    for (size_t i = 6; i < fds.size(); ++i) w.keying |= bool(fds[i].revents & POLLIN);
     return w;
 }
 
@@ -260,6 +267,9 @@ int Daemon::run() {
         if (w.failed) return 1;
         if (w.signals && !handle_signals()) break;
         if (w.kernel) note_kernel_events();
+        // Before the control request: an apply it runs must not bring back
+        // an SA the kernel just deleted at its hard limit.
+        if (w.expire) site_->expire_readable();
         if (w.control) serve_control();
         if (w.keying) site_->keying_readable();
         // The full apply creates the link again (the kernel removed the TUN

@@ -62,6 +62,7 @@ private:
         bool wireguard_go = false;  // a daemon of the site exited
         bool control = false;       // a client on the control socket
         bool keying = false;        // a datagram on an XFRM group's ESP-in-UDP socket
+        bool expire = false;        // the kernel expired an SA (XFRMNLGRP_EXPIRE)
         bool failed = false;        // poll itself failed
     };
     Wakeup wait(Clock::time_point deadline);

@@ -226,6 +226,12 @@ Status NetlinkPort::observe_netlink(const OwnedScope& scope, const nl::LinkIndex
     return {};
 }
 
+Result<std::vector<nl::XfrmSa>> NetlinkPort::read_xfrm_sas() {
+    nl::Transport* x = xfrm();
+    if (!x) return Error{"open NETLINK_XFRM socket", "", "the kernel has no XFRM netlink (xfrm_user)"};
+    return nl::dump_sas(*x, nl::sa_reqid_in({own::kReqidFirst, own::kReqidLast}));
+}
+
 // Removing what is already gone succeeds: the goal state holds. A link can
 // vanish between observe and execute (an operator's `ip link del`, a crashed
 // wireguard-go), and the kernel takes its addresses, routes and WireGuard

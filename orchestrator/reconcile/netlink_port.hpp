@@ -63,6 +63,10 @@ public:
     // and netlink dumps of observe() (avpnd polls devices for drift).
     Result<nl::WgDevice> read_wireguard(const std::string& ifname);
 
+    // avpn's XFRM SAs (its reqid range) with their counters, one dump
+    // (avpnd: status, and expiries lost to an overrun).
+    Result<std::vector<nl::XfrmSa>> read_xfrm_sas();
+
 private:
     NetlinkPort(nl::Socket rtnl, NetlinkPortOptions options);
 

@@ -254,6 +254,7 @@ void Site::configure_keying(bool full) {
     if (!full && views == keyed_) return;
     for (const Error& e : keying_->configure(views)) log_("xfrm: " + e.str());
     keyed_ = std::move(views);
+    watch_expiries();
 }
 
 std::vector<int> Site::keying_fds() const {

@@ -38,6 +38,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,7 +52,9 @@
 #include "orchestrator/runtime/down.hpp"
 #include "orchestrator/runtime/drift.hpp"
 #include "orchestrator/runtime/esp_sockets.hpp"
+#include "netlink/xfrm_expire.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
+#include "orchestrator/runtime/status.hpp"
 #include "orchestrator/runtime/wireguard_watch.hpp"
 #include "orchestrator/runtime/xfrm_keying.hpp"
 #include "plugins/vici/retry.hpp"
@@ -141,6 +144,13 @@ public:
     const std::string& keying_last_rejected() const { return keying_->last_rejected(); }
     // avpnctl rekey (site_control.cpp): XfrmKeying::rekey, and an error for a group of another transport.
     Result<std::vector<XfrmKeying::Rekeyed>> rekey(const std::string& group, const std::string& peer);
+    // The kernel's SA expiries (site_expire.cpp), watched while the site
+    // has XFRM groups: -1 when it has none. Readable: expire_readable()
+    // hands avpn's expiries to the key exchange and carries out its work.
+    int expire_fd() const { return expire_watch_ ? expire_watch_->fd() : -1; }
+    void expire_readable();
+    // Each XFRM peer's SA counters, by (group, peer): one dump of avpn's SAs.
+    Result<std::map<std::pair<std::string, std::string>, SaCounters>> xfrm_sa_counters() const;
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -155,6 +165,9 @@ private:
     void close_esp_sockets(const std::vector<EspSocketWant>& keep);  // and logs each closed one
     void configure_keying(bool full);
     void run_keying(XfrmKeying::Work&& work);
+    void watch_expiries();  // opens or closes the watch as keyed_ has groups or not
+    XfrmKeying::Work take_expire(const nl::XfrmExpire& e, keying::Time now);
+    XfrmKeying::Work resync_expiries(keying::Time now);
 
     SiteOptions options_;
     Log log_;
@@ -175,6 +188,7 @@ private:
     EspSockets esp_;                                // the XFRM groups' ESP-in-UDP sockets
     std::shared_ptr<XfrmKeying> keying_;            // shared with the port, which asks it for SA keys
     std::vector<planner::KeyingGroupView> keyed_;   // what keying_ was configured with
+    std::optional<nl::ExpireWatch> expire_watch_;   // while keyed_ has groups
 };
 
 }  // namespace avpn::runtime

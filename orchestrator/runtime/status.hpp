@@ -37,6 +37,12 @@ struct SiteStatus {
 // are recorded in the state directory).
 Result<SiteStatus> gather_status(const std::string& state_dir, const std::string& vici_socket, int listen_seconds);
 
+// Bytes and packets through an XFRM peer's SAs, as the kernel counts them.
+struct SaCounters {
+    uint64_t in_bytes = 0, in_packets = 0, out_bytes = 0, out_packets = 0;
+    bool operator==(const SaCounters&) const = default;
+};
+
 // What only a running avpnd knows; status through the control socket shows it.
 struct DaemonFacts {
     int64_t pid = 0;
@@ -70,6 +76,9 @@ struct DaemonFacts {
         std::optional<int64_t> next_rekey_in;   // seconds
         uint32_t initiations_unanswered = 0;
         std::string problem;                    // why it is not up, when known
+        // The SAs it holds now (the current session's pair, an old inbound
+        // one lingering); nullopt when the kernel could not be read.
+        std::optional<SaCounters> sa;
     };
     std::vector<XfrmPeer> xfrm;
     // Handshake messages the key exchange dropped (junk, replays, strangers'

@@ -69,6 +69,7 @@ Errors XfrmKeying::configure(const std::vector<planner::KeyingGroupView>& views)
         Group g;
         g.name = v.group;
         g.key_file = v.key_file;
+        g.if_id = v.if_id;
         g.static_public = own->public_key;
         if (same_key && old->responder) {
             g.responder = std::move(old->responder);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "orchestrator/plan/planner.hpp"
+#include "netlink/xfrm_expire.hpp"
 #include "orchestrator/plan/xfrm_plan.hpp"
 #include "plugins/keying/handshake.hpp"
 #include "plugins/keying/peer_session.hpp"
@@ -82,6 +83,22 @@ public:
     };
     Result<std::vector<Rekeyed>> rekey(const std::string& group, const std::string& peer);
 
+    // The kernel's SA expiries (xfrm_expiry.cpp, docs/xfrm-keying.md
+    // "Expiry"). An SA the sessions hold, named as the kernel names it.
+    struct HeldSa {
+        std::string group, peer;
+        uint32_t if_id = 0, reqid = 0, spi = 0;
+        bool inbound = false;
+    };
+    std::vector<HeldSa> held_sas() const;
+    // The expire of an SA one of this site's sessions holds (group by
+    // if_id, peer by reqid, session by SPI) goes to that peer's life cycle:
+    // soft starts a rekey, hard drops the session the kernel's deletion
+    // ended. Its `events` say so in one line. nullopt: no session holds it.
+    std::optional<Work> expire(const nl::XfrmExpire& e, keying::Time now);
+    // Expiries were lost and cannot be found again: every peer rotates.
+    Work rotate_all(keying::Time now);
+
 private:
     struct Peer {
         planner::KeyingPeerView view;
@@ -95,6 +112,7 @@ private:
     };
     struct Group {
         std::string name, key_file;
+        uint32_t if_id = 0;  // on every SA of the group
         keying::Key32 static_public{};
         std::optional<keying::Responder> responder;
         std::map<keying::Key32, size_t> by_key;

@@ -132,6 +132,7 @@ public:
     std::optional<Time> last_received() const { return last_rx_; }
     std::optional<Time> next_rekey() const;
     bool initiating() const { return initiating_.has_value(); }
+    bool rekey_requested() const { return rekey_requested_; }  // by an expiry or rekey_now, not done yet
     uint32_t initiations_unanswered() const { return initiating_ ? initiating_->attempts : 0; }
 
 private:

@@ -14,6 +14,8 @@
 #include <set>
 
 #include "common/crypto.hpp"
+#include "orchestrator/plan/ipsec_plan.hpp"
+#include "orchestrator/runtime/xfrm_expiry.hpp"
 #include "orchestrator/runtime/xfrm_keying.hpp"
 #include "plugins/keying/handshake_wire.hpp"
 
@@ -347,4 +349,188 @@ TEST_CASE("rekey names what it does not know") {
     auto empty = none.rekey("", "");
     REQUIRE_FALSE(empty.ok());
     CHECK(empty.error().why == "this site has no XFRM group");
+}
+
+// --- The kernel's SA expiries (xfrm_keying_expire.cpp, xfrm_expiry.cpp) ---
+
+namespace {
+
+constexpr uint32_t kIfId = 0x41560001;
+constexpr uint32_t kReqid[2] = {0x41560010, 0x41560020};  // each site's reqid for its peer
+
+// Both sites learn the group's if_id and the peer's reqid, as keying_views()
+// gives them from the plan; sessions stay (same keys, same SPIs).
+void with_kernel_ids(Pair& p) {
+    for (int i = 0; i < 2; ++i) {
+        planner::KeyingGroupView v{"demo", p.key[i].path, 51820, {}, kIfId};
+        v.peers.push_back({p.name[1 - i], p.key[1 - i].public_b64, p.at[1 - i],
+                           {0x40000000u + uint32_t(i + 1), 0x60000000u + uint32_t(i + 1)}, kReqid[i]});
+        REQUIRE(p.site[i]->configure({v}).empty());
+    }
+}
+
+nl::XfrmExpire expire_of(int site, uint32_t spi, bool hard) {
+    nl::XfrmExpire e;
+    e.spi = spi;
+    e.proto = 50;
+    e.hard = hard;
+    e.if_id = kIfId;
+    e.reqid = kReqid[site];
+    e.bytes = 70000;
+    e.packets = 50;
+    return e;
+}
+
+bool sends_initiation(const XfrmKeying::Work& w) {
+    for (const auto& s : w.sends) {
+        auto type = keying::peek_type(s.bytes);
+        if (type && *type == uint8_t(keying::MessageType::initiation)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("a soft expire of an SA a session holds rekeys at once; the new SAs are mirrored") {
+    Pair p;
+    with_kernel_ids(p);
+    p.advance(1s);
+    REQUIRE(p.site[0]->status(p.now)[0].epoch == 1);
+    const auto old_key = p.key_of(0, *p.sas(0).outbound);
+    const nl::XfrmExpire e = expire_of(0, p.sas(0).outbound->spi, false);
+    CHECK(expire_is_avpns(e));
+    auto w = p.site[0]->expire(e, p.now);
+    REQUIRE(w);
+    CHECK(sends_initiation(*w));
+    REQUIRE(w->events.size() == 1);
+    CHECK(w->events[0] == "demo/branch1: soft expire of SA 0x40000002 (out, 70000 bytes, 50 packets): rekeying");
+    p.run(0, std::move(*w));
+    p.advance(1s);  // far before the 30 s rotation
+    CHECK(p.site[0]->status(p.now)[0].epoch == 2);
+    CHECK(p.site[1]->status(p.now)[0].epoch == 2);
+    p.check_mirrored();
+    CHECK(p.key_of(0, *p.sas(0).outbound) != old_key);
+    CHECK(p.sas(0).outbound->spi == 0x60000002);  // the other epoch bit
+}
+
+TEST_CASE("an inbound SA's soft expire at the other site rekeys as well") {
+    Pair p;
+    with_kernel_ids(p);
+    p.advance(1s);
+    auto w = p.site[1]->expire(expire_of(1, p.sas(1).inbound[0].spi, false), p.now);
+    REQUIRE(w);
+    CHECK(w->events[0].find("(in, ") != std::string::npos);
+    p.run(1, std::move(*w));
+    p.advance(1s);
+    CHECK(p.site[1]->status(p.now)[0].epoch == 2);
+    p.check_mirrored();
+}
+
+TEST_CASE("expires of SAs no session holds are ignored and change nothing") {
+    Pair p;
+    with_kernel_ids(p);
+    p.advance(1s);
+    const auto sas_before = p.sas(0);
+    const uint32_t spi = sas_before.outbound->spi;
+    nl::XfrmExpire charon = expire_of(0, spi, false);
+    charon.reqid = 1;  // charon's reqids start at 1
+    CHECK_FALSE(expire_is_avpns(charon));
+    CHECK_FALSE(p.site[0]->expire(charon, p.now));
+    nl::XfrmExpire interop = expire_of(0, spi, false);
+    interop.if_id = planner::kInteropIfIdFirst;
+    CHECK_FALSE(expire_is_avpns(interop));
+    CHECK_FALSE(p.site[0]->expire(interop, p.now));
+    nl::XfrmExpire other_group = expire_of(0, spi, true);
+    other_group.if_id = kIfId + 1;
+    CHECK(expire_is_avpns(other_group));  // avpn's markers, but no group of this site
+    CHECK_FALSE(p.site[0]->expire(other_group, p.now));
+    CHECK_FALSE(p.site[0]->expire(expire_of(0, 0x40000003, true), p.now));  // an SPI no session holds
+    nl::XfrmExpire other_peer = expire_of(0, spi, true);
+    other_peer.reqid = kReqid[0] + 1;
+    CHECK_FALSE(p.site[0]->expire(other_peer, p.now));
+    CHECK(p.sas(0) == sas_before);
+    p.advance(5s);
+    CHECK(p.site[0]->status(p.now)[0].epoch == 1);  // no rekey came of them
+}
+
+TEST_CASE("a hard expire drops the session whose SA the kernel deleted; a new handshake brings fresh keys") {
+    Pair p;
+    with_kernel_ids(p);
+    p.advance(1s);
+    const auto old_key = p.key_of(0, *p.sas(0).outbound);
+    const uint32_t old_spi = p.sas(0).outbound->spi;
+    const uint64_t old_inbound_key = p.sas(0).inbound[0].key_id;
+    auto w = p.site[0]->expire(expire_of(0, old_spi, true), p.now);
+    REQUIRE(w);
+    CHECK(w->apply);  // the session's other SA goes too
+    CHECK(w->events[0].find("hard expire of SA 0x40000002 (out,") != std::string::npos);
+    CHECK(w->events[0].find("the session that used it is dropped, handshaking anew") != std::string::npos);
+    CHECK(sends_initiation(*w));
+    CHECK_FALSE(p.sas(0).outbound);
+    CHECK_FALSE(p.site[0]->key(old_inbound_key, 160).ok());  // no key of that session is left
+    p.run(0, std::move(*w));
+    p.advance(1s);
+    p.check_mirrored();
+    CHECK(p.key_of(0, *p.sas(0).outbound) != old_key);
+    CHECK(p.site[0]->status(p.now)[0].up);
+}
+
+TEST_CASE("after an overrun a dump of the SAs shows the lost expiries; counters per peer and direction") {
+    Pair p;
+    with_kernel_ids(p);
+    p.advance(1s);
+    auto held = p.site[0]->held_sas();
+    REQUIRE(held.size() == 2);  // one inbound, one outbound
+    auto kernel_sa = [&](const XfrmKeying::HeldSa& h, uint64_t bytes, uint64_t packets) {
+        nl::XfrmSa sa;
+        sa.spi = h.spi;
+        sa.reqid = h.reqid;
+        sa.if_id = h.if_id;
+        sa.soft_bytes = 65536;
+        sa.soft_packets = 1000;
+        sa.observed_replay.bytes = bytes;
+        sa.observed_replay.packets = packets;
+        return sa;
+    };
+    const auto& in = held[0].inbound ? held[0] : held[1];
+    const auto& out = held[0].inbound ? held[1] : held[0];
+    CHECK(in.group == "demo");
+    CHECK(in.peer == "branch1");
+    CHECK(in.if_id == kIfId);
+    CHECK(in.reqid == kReqid[0]);
+
+    // Nothing expired: nothing found.
+    CHECK(expiries_in_dump(held, {kernel_sa(in, 100, 1), kernel_sa(out, 200, 2)}).empty());
+    // The outbound SA at its soft byte limit, the inbound one gone.
+    auto found = expiries_in_dump(held, {kernel_sa(out, 65536, 40)});
+    REQUIRE(found.size() == 2);
+    for (const nl::XfrmExpire& e : found) {
+        CHECK(e.hard == (e.spi == in.spi));
+        CHECK(expire_is_avpns(e));
+    }
+    // At the packet limit alone.
+    CHECK(expiries_in_dump(held, {kernel_sa(in, 10, 1000), kernel_sa(out, 10, 999)}).size() == 1);
+
+    auto counters = sa_counters(held, {kernel_sa(in, 1000, 10), kernel_sa(out, 3000, 30)});
+    REQUIRE(counters.size() == 1);
+    const SaCounters& c = counters.at({"demo", "branch1"});
+    CHECK(c.in_bytes == 1000);
+    CHECK(c.in_packets == 10);
+    CHECK(c.out_bytes == 3000);
+    CHECK(c.out_packets == 30);
+    // An SA the kernel lacks counts nothing.
+    CHECK(sa_counters(held, {}).at({"demo", "branch1"}) == SaCounters{});
+}
+
+TEST_CASE("when expiries cannot be found again, every peer rotates") {
+    Pair p;
+    with_kernel_ids(p);
+    p.advance(1s);
+    auto w = p.site[0]->rotate_all(p.now);
+    bool rekeying = sends_initiation(w);
+    p.run(0, std::move(w));
+    p.advance(1s);
+    CHECK(rekeying);
+    CHECK(p.site[0]->status(p.now)[0].epoch == 2);
+    p.check_mirrored();
 }
