@@ -118,7 +118,14 @@ void avpnd_json(JsonWriter& w, const DaemonFacts* d) {
         x.handshake_age ? (void)w.value(*x.handshake_age) : (void)w.null();
         w.key("next_rekey_in_s");
         x.next_rekey_in ? (void)w.value(*x.next_rekey_in) : (void)w.null();
-        w.field("initiations_unanswered", uint64_t(x.initiations_unanswered)).field("problem", x.problem).end_object();
+        w.field("initiations_unanswered", uint64_t(x.initiations_unanswered)).field("problem", x.problem);
+        w.key("sa");
+        if (const auto& c = x.sa)
+            w.begin_object().field("in_bytes", c->in_bytes).field("in_packets", c->in_packets)
+                .field("out_bytes", c->out_bytes).field("out_packets", c->out_packets).end_object();
+        else
+            w.null();
+        w.end_object();
     }
     w.end_array();
     w.field("xfrm_rejected", uint64_t(d->xfrm_rejected)).field("xfrm_last_rejected", d->xfrm_last_rejected);
@@ -148,6 +155,9 @@ std::string daemon_text(const DaemonFacts& d, int64_t now) {
         if (x.up && x.next_rekey_in) o << ", next rekey in " << std::max<int64_t>(0, *x.next_rekey_in) << " s";
         if (!x.up && x.initiations_unanswered) o << ", " << x.initiations_unanswered << " initiations unanswered";
         if (!x.problem.empty()) o << " (" << x.problem << ")";
+        if (const auto& c = x.sa)
+            o << "; SAs in " << c->in_bytes << " bytes " << c->in_packets << " packets, out " << c->out_bytes
+              << " bytes " << c->out_packets << " packets";
         o << "\n";
     }
     if (d.xfrm_rejected)

@@ -115,6 +115,18 @@ bool ControlServer::roll_back(Site& site) {
     return true;
 }
 
+// One dump of avpn's SAs per status request; a failed read leaves the
+// counters out (null) and is logged, the rest of the status stands.
+void ControlServer::add_sa_counters(const Site& site, std::vector<DaemonFacts::XfrmPeer>& peers) const {
+    if (peers.empty()) return;
+    auto counters = site.xfrm_sa_counters();
+    if (!counters) return log_("status: SA counters: " + counters.error().str());
+    for (DaemonFacts::XfrmPeer& p : peers) {
+        auto it = counters->find({p.group, p.peer});
+        p.sa = it == counters->end() ? SaCounters{} : it->second;
+    }
+}
+
 DaemonFacts ControlServer::facts(const Site& site) const {
     DaemonFacts f;
     f.pid = ::getpid();
@@ -129,6 +141,7 @@ DaemonFacts ControlServer::facts(const Site& site) const {
                           s.initiations_unanswered, s.problem});
     f.xfrm_rejected = site.keying_rejected();
     f.xfrm_last_rejected = site.keying_last_rejected();
+    add_sa_counters(site, f.xfrm);
     std::sort(f.xfrm.begin(), f.xfrm.end(),
               [](const auto& a, const auto& b) { return std::tie(a.group, a.peer) < std::tie(b.group, b.peer); });
     return f;

@@ -42,6 +42,7 @@ private:
     bool serve_connection(int fd, const Peer& peer, Site& site);  // true: it changed the site
     bool roll_back(Site& site);
     DaemonFacts facts(const Site& site) const;
+    void add_sa_counters(const Site& site, std::vector<DaemonFacts::XfrmPeer>& peers) const;
 
     // One command each (control_requests.cpp).
     report::Printed run(const control::Request& r, Site& site);
