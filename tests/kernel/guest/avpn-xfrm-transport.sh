@@ -7,8 +7,10 @@
 # interface avpn creates, pings across on exported VLAN addresses
 # (spoke<->spoke through the hub), moving SA and interface counters,
 # ESP-in-UDP on the wire and no plain ICMP there, and that non-exported VLANs
-# stay unreachable. An apply through avpnd changes nothing and keeps the
-# socket; `avpnctl down` through avpnd closes it.
+# stay unreachable. With rekey_bytes = 64KiB applied through avpnd, a ping
+# of large packets rekeys through the kernel's soft expiries with no loss,
+# and status shows each peer's SA counters. An apply through avpnd changes
+# nothing and keeps the socket; `avpnctl down` through avpnd closes it.
 # Usage: avpn-xfrm-transport.sh [vlan]   (vlan: VLANs on 802.1Q subinterfaces)
 . "$(dirname "$0")/lib.sh"
 require_avpnctl
@@ -139,6 +141,50 @@ echo "restart: $replies replies over $span_ms ms; longest gap $gap_ms ms ($(grep
 [ "$gap_ms" -le 5000 ] || fail "traffic came back more than 5 s after the restart (gap $gap_ms ms)"
 expect_site_ping branch1 10.1.1.1 10.0.1.1
 grep -o 'xfrm: demo/hq: up, epoch [0-9]*' "$cfg/avpnd-branch1.log" || fail "branch1: no new handshake after the restart"
+
+step "rekey on the kernel's soft expiry: rekey_bytes = 64KiB, a ping of large packets"
+# The setting goes in through avpnd (a full apply updates the SAs' soft
+# limits in place); each SA then expires after ~53 pings of 1200 bytes, and
+# the kernel's XFRM_MSG_EXPIRE, not the timer (10 min away) or a test, makes
+# avpnd rekey. Both ends count the same traffic; a peer rotates at most
+# once per linger time (20 s), so 35 s of pings see two rekeys.
+for site in hq branch1; do
+  sed -i '/^\[autovpn\]/a rekey_bytes = "64KiB"' "$cfg/sites/$site.toml"
+  site_ctl "$site" "$cfg" apply "$cfg/sites/$site.toml" >/dev/null || fail "$site: apply with rekey_bytes failed"
+  states=$(in_site "$site" ip -s xfrm state)
+  grep -q 'soft 65536(bytes)' <<<"$states" || fail "$site: no SA has the 64 KiB soft limit: $(grep -A1 'lifetime config' <<<"$states")"
+done
+epoch_of() { site_ctl "$1" "$cfg" status --json | jq -r ".avpnd.xfrm[] | select(.peer == \"$2\") | .epoch"; }
+epoch_before=$(epoch_of branch1 hq) expires_before=$(grep -c 'soft expire of SA' "$cfg/avpnd-branch1.log" || true)
+pinglog=$cfg/expire-ping.log
+in_site branch1 ping -D -n -i 0.05 -s 1200 -c 700 -I 10.1.1.1 10.0.1.1 >"$pinglog" 2>&1 || true
+epoch_after=$(epoch_of branch1 hq)
+sent=$(grep -o '^[0-9]* packets transmitted' "$pinglog" | awk '{print $1}')
+got=$(grep -o '[0-9]* received' "$pinglog" | awk '{print $1}')
+expires=$(( $(grep -c 'soft expire of SA' "$cfg/avpnd-branch1.log" || true) - expires_before ))
+echo "expiry rekeys: epoch $epoch_before -> $epoch_after over $sent pings of 1200 bytes; $got replies; $expires soft expiries at branch1"
+grep 'soft expire of SA' "$cfg/avpnd-branch1.log" | tail -n 3
+[ "$sent" = 700 ] && [ "$got" = 700 ] || fail "pings lost across the expiry rekeys: $got of $sent answered"
+at_least "branch1: soft expiries handled" "$expires" 2
+at_least "branch1: rekeys through the kernel's expiry" "$(( epoch_after - epoch_before ))" 2
+grep -q 'soft expire of SA 0x[0-9a-f]* (\(in\|out\), [0-9]* bytes, [0-9]* packets): rekeying' "$cfg/avpnd-branch1.log" ||
+  fail "branch1: no expiry started a rekey"
+
+step "status: each XFRM peer's SA counters"
+# Counters are the SAs' held now: a rekey that was due starts a new
+# outbound SA at 0, so a few pings go first, and again if one just came.
+for _ in $(seq 5); do
+  in_site branch1 ping -n -q -i 0.2 -c 3 -I 10.1.1.1 10.0.1.1 >/dev/null || true
+  st=$(site_ctl branch1 "$cfg" status --json) || fail "branch1: status failed"
+  jq -e '.avpnd.xfrm[] | select(.peer == "hq") | .sa | .in_bytes > 0 and .in_packets > 0 and .out_bytes > 0 and .out_packets > 0' \
+    <<<"$st" >/dev/null && break
+done
+jq -e '.avpnd.xfrm[] | select(.peer == "hq") | .sa | .in_bytes > 0 and .in_packets > 0 and .out_bytes > 0 and .out_packets > 0' \
+  <<<"$st" >/dev/null || fail "branch1: status lacks non-zero SA counters: $(jq -c .avpnd.xfrm <<<"$st")"
+jq -c '.avpnd.xfrm[] | {peer, epoch, sa}' <<<"$st"
+text=$(site_ctl branch1 "$cfg" status) || fail "branch1: status failed"
+grep -E '^  demo/hq: up, .*; SAs in [0-9]+ bytes [0-9]+ packets, out [0-9]+ bytes [0-9]+ packets$' <<<"$text" ||
+  fail "branch1: status text lacks the SA counters: $text"
 
 step "an apply through avpnd changes nothing and keeps the socket"
 for site in hq branch1 branch2; do
