@@ -5,9 +5,9 @@
 // (Noise initiators) runs in the same process but is timed apart. Then the
 // steady state: at the rotation period every peer rekeys once, so the hub
 // answers N handshakes per period. Kernel SA install is bench_kernel_sa's
-// (in the VM); planning the sessions' SAs is the incremental planner's
-// one-peer change (bench_plan). Prints figures; never fails on a time.
-#include <sys/resource.h>
+// (in the VM), and the whole path (these handshakes, planned and applied
+// into a kernel by avpnd's site runtime) is bench_keying_kernel's. Prints
+// figures; never fails on a time.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,35 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/keying_spokes.hpp"
 #include "common/crypto.hpp"
 #include "orchestrator/runtime/xfrm_keying.hpp"
 
 using namespace avpn;
+using namespace avpn::bench;
 using namespace std::chrono_literals;
-
-namespace {
-
-double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-struct Timer {
-    double cpu0 = cpu_seconds();
-    std::chrono::steady_clock::time_point wall0 = std::chrono::steady_clock::now();
-    double cpu() const { return cpu_seconds() - cpu0; }
-    double wall() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count(); }
-};
-
-struct Spoke {
-    crypto::Key32 priv{}, pub{};
-    Endpoint at;
-    std::optional<keying::Initiator> init;
-    std::optional<keying::Session> session;
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
     const size_t n = argc > 1 ? size_t(std::atol(argv[1])) : 10000;
@@ -60,20 +38,15 @@ int main(int argc, char** argv) {
     ::chmod(key_file.c_str(), 0600);
 
     Timer keygen;
-    std::vector<Spoke> spokes(n);
+    auto made = make_spokes(n, *hub_pub, "bench");
+    if (!made) return 1;
+    std::vector<Spoke>& spokes = *made;
+    std::vector<Endpoint> at(n);
     planner::KeyingGroupView view{"bench", key_file, 51820, {}};
     for (size_t i = 0; i < n; ++i) {
-        Spoke& s = spokes[i];
-        s.priv = *crypto::generate_private_key();
-        s.pub = *crypto::public_key(s.priv);
-        s.at = Endpoint{IpAddr::v4(0x0a000000u + uint32_t(i)), 51820};
-        view.peers.push_back({"s" + std::to_string(i), crypto::base64_encode(s.pub.data(), 32), s.at,
+        at[i] = Endpoint{IpAddr::v4(0x0a000000u + uint32_t(i)), 51820};
+        view.peers.push_back({"s" + std::to_string(i), crypto::base64_encode(spokes[i].pub.data(), 32), at[i],
                               {0x40000000u + uint32_t(i), 0x60000000u + uint32_t(i)}});
-        keying::InitiatorConfig ic;
-        ic.static_private = s.priv;
-        ic.responder_public = *hub_pub;
-        ic.group = "bench";
-        s.init.emplace(std::move(*keying::Initiator::create(std::move(ic))));
     }
     std::printf("spokes %zu: keys and initiators made in %.2f s\n", n, keygen.wall());
 
@@ -102,7 +75,7 @@ int main(int argc, char** argv) {
     size_t applies = 0;
     for (size_t i = 0; i < n; ++i) {
         now += 6700us;
-        auto w = hub.receive("bench", spokes[i].at, initiations[i], now);
+        auto w = hub.receive("bench", at[i], initiations[i], now);
         applies += w.apply;
         if (w.sends.size() == 1) responses[i] = std::move(w.sends[0].bytes);
     }
@@ -121,7 +94,7 @@ int main(int argc, char** argv) {
     const double finish_cpu = finish.cpu();
 
     Timer confirm;
-    for (size_t i = 0; i < n; ++i) applies += hub.receive("bench", spokes[i].at, confirms[i], now).apply;
+    for (size_t i = 0; i < n; ++i) applies += hub.receive("bench", at[i], confirms[i], now).apply;
     const double confirm_cpu = confirm.cpu();
 
     PlanInputs in;
