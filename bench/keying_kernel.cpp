@@ -5,9 +5,10 @@
 // peer's SAs change it plans them incrementally and applies them through the
 // reconciler's NetlinkPort, which takes the keys from XfrmKeying by id. It
 // ticks every 250 ms as avpnd's loop does. The spokes are simulated in this
-// process (bench/keying_spokes.hpp): Noise initiators over one UDP socket,
-// each sending from its own address (a local route for 10.64.0.0/16), with
-// keys below the hub's so the spokes lead every rotation and the hub answers.
+// process, on a thread of their own (bench/keying_spokes.hpp): Noise
+// initiators over one UDP socket, each sending from its own address (a local
+// route for 10.64.0.0/16), with keys below the hub's so the spokes lead every
+// rotation and the hub answers.
 //
 // Phases, each timed on the hub's thread alone (getrusage RUSAGE_THREAD
 // around every call into the site, so the spokes' CPU is not counted):
@@ -38,7 +39,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <fstream>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -166,7 +170,7 @@ struct HubMeter {
 // From avpnd's own log lines: how many converges, and their time ("... in
 // 12.3 ms"), so the share of the hub's time spent planning and applying shows.
 struct LogCounts {
-    size_t changes = 0, failures = 0, full = 0;
+    size_t changes = 0, failures = 0, full = 0, down = 0;
     double change_ms = 0;
 };
 
@@ -254,6 +258,7 @@ int main(int argc, char** argv) {
             if (auto at = line.rfind(" in "); at != std::string::npos) logged.change_ms += std::atof(line.c_str() + at + 4);
         }
         if (line.rfind("full apply (", 0) == 0) ++logged.full;
+        logged.down += line.find(": down (") != std::string::npos;
         const bool failed = line.find("failed") != std::string::npos;
         logged.failures += failed;
         if ((failed || line.rfind("xfrm: ", 0) != 0) && printed < 20 && line.rfind("change (", 0) != 0) {
@@ -356,34 +361,74 @@ int main(int argc, char** argv) {
         }
     };
 
-    // The loop of both sides. `rekeys`: spokes whose rotation is due start
-    // a handshake. `wave`: at most that many first initiations per pass.
+    // The spokes run on a thread of their own (the second CPU), so that a
+    // busy hub does not delay their keepalives and retries as it would in
+    // one loop: the hub's peers are other machines. They talk to the hub
+    // over UDP only; the hub's thread publishes the phase, the spokes'
+    // thread its counts.
+    enum Phase { cold_phase, steady_phase, drain_phase, stop_phase };
+    std::atomic<int> phase{cold_phase};
+    std::mutex counts_mutex;
+    Counts published;
+    auto counts_now = [&] {
+        std::lock_guard<std::mutex> l(counts_mutex);
+        return published;
+    };
+    std::thread spoke_thread([&] {
+        size_t first_sent = 0;
+        bool scheduled = false;
+        while (phase.load() != stop_phase) {
+            const auto now = Clock::now();
+            const int ph = phase.load();
+            if (ph == steady_phase && !scheduled) {
+                // Each spoke's rotation falls somewhere in the next 600 s,
+                // evenly: SPOKES/600 handshakes a second.
+                for (size_t i = 0; i < n; ++i)
+                    st[i].rekey_at = now + std::chrono::duration_cast<Clock::duration>(kRotation) * i / n;
+                scheduled = true;
+            }
+            if (ph == drain_phase)
+                for (SpokeState& x : st) x.rekey_at = Clock::time_point::max();
+            // First initiations in waves: at most `wave` unanswered at once,
+            // so the hub's socket buffer is not what limits the rate.
+            size_t unanswered = 0;
+            for (size_t i = 0; i < first_sent; ++i) unanswered += st[i].pending && st[i].epoch == 0;
+            for (; first_sent < n && unanswered < wave; ++first_sent, ++unanswered) initiate(first_sent, now);
+            for (size_t i = 0; i < first_sent; ++i) {
+                SpokeState& x = st[i];
+                if (x.pending && now - x.initiated >= kRetry) initiate(i, now);
+                else if (!x.pending && now >= x.rekey_at) {
+                    x.rekey_at = Clock::time_point::max();
+                    initiate(i, now);
+                } else if (spokes[i].session && now - x.last_sent >= kKeepalive) {
+                    confirm(i, now, counts.keepalives);
+                }
+            }
+            {
+                std::lock_guard<std::mutex> l(counts_mutex);
+                published = counts;
+            }
+            pollfd p{net.fd, POLLIN, 0};
+            ::poll(&p, 1, 2);
+            spokes_read(Clock::now());
+        }
+    });
+
+    // The hub's loop, as avpnd's: a keying tick every 250 ms; when the
+    // socket is readable one read of at most 256 datagrams and one converge
+    // for all their SA changes.
     Clock::time_point next_tick = Clock::now();
-    size_t first_sent = 0;
-    auto pass = [&](HubMeter& m, bool rekeys, bool tick = true) {
+    auto pass = [&](HubMeter& m, bool tick = true) {
         auto now = Clock::now();
         if (tick && now >= next_tick) {
             m.run([&] { hub.keying_tick(); });
             next_tick = now + kTick;
+            now = Clock::now();
         }
-        size_t sent = 0;
-        for (; first_sent < n && sent < wave; ++first_sent, ++sent) initiate(first_sent, now);
-        for (size_t i = 0; i < first_sent; ++i) {
-            SpokeState& s = st[i];
-            if (s.pending && now - s.initiated >= kRetry) initiate(i, now);
-            else if (!s.pending && rekeys && now >= s.rekey_at) {
-                s.rekey_at = Clock::time_point::max();
-                initiate(i, now);
-            } else if (spokes[i].session && now - s.last_sent >= kKeepalive) {
-                confirm(i, now, counts.keepalives);
-            }
-        }
-        // What avpnd's loop does when its socket is readable: one read of at
-        // most 256 datagrams, one converge for all their SA changes.
-        pollfd p[2] = {{hub_fd, POLLIN, 0}, {net.fd, POLLIN, 0}};
-        ::poll(p, 2, first_sent < n ? 0 : 2);
-        if (p[0].revents & POLLIN) m.run([&] { hub.keying_readable(); });
-        spokes_read(Clock::now());
+        const auto wait = tick ? std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now).count() : 50;
+        pollfd p{hub_fd, POLLIN, 0};
+        ::poll(&p, 1, int(std::max<long long>(0, std::min<long long>(wait, 250))));
+        if (p.revents & POLLIN) m.run([&] { hub.keying_readable(); });
     };
     auto all_confirmed = [&] {
         for (const auto& s : hub.keying_status())
@@ -398,8 +443,8 @@ int main(int argc, char** argv) {
     Timer cold_t;
     auto next_check = Clock::now();
     for (;;) {
-        pass(cold, false, cold_tick);
-        if (first_sent == n && Clock::now() >= next_check) {
+        pass(cold, cold_tick);
+        if (Clock::now() >= next_check) {
             if (all_confirmed()) break;
             next_check = Clock::now() + 100ms;
         }
@@ -417,38 +462,38 @@ int main(int argc, char** argv) {
                 cold.wall, cold_changes ? (logged.change_ms - change_ms0) / double(cold_changes) : 0.0);
     std::printf("cold: waves of %zu initiations; %zu spoke retries (5 s unanswered), %zu cookie replies; the hub sent "
                 "%zu initiations of its own (every peer without a session, again every 5 s) and %zu keepalives\n",
-                wave, counts.retries, counts.cookies, counts.hub_initiations, counts.hub_keepalives);
+                wave, counts_now().retries, counts_now().cookies, counts_now().hub_initiations,
+                counts_now().hub_keepalives);
     bool ok = logged.failures == 0 && check_sas(n, "cold");
 
     if (ok && steady_s > 0) {
-        // Each spoke's rotation falls somewhere in the next 600 s, evenly,
-        // so SPOKES/600 handshakes a second; only the first minutes run.
+        // Only the first minutes of the rotation run.
         const auto t0 = Clock::now();
-        for (size_t i = 0; i < n; ++i) st[i].rekey_at = t0 + std::chrono::duration_cast<Clock::duration>(kRotation) * i / n;
+        phase = steady_phase;
         HubMeter warm, measured, drain;
         const auto warmup = 25s, linger_out = 25s;
-        const Counts c0 = counts;
+        const Counts c0 = counts_now();
         size_t changes_m = 0, c_before = 0;
         double change_ms_m = 0;
         Counts cm0{};
-        while (Clock::now() - t0 < warmup) pass(warm, true);
+        while (Clock::now() - t0 < warmup) pass(warm);
         c_before = logged.changes;
         change_ms_m = logged.change_ms;
-        cm0 = counts;
+        cm0 = counts_now();
         Timer window;
-        while (Clock::now() - t0 < warmup + std::chrono::seconds(steady_s)) pass(measured, true);
+        while (Clock::now() - t0 < warmup + std::chrono::seconds(steady_s)) pass(measured);
         const double window_s = window.wall();
         changes_m = logged.changes - c_before;
         change_ms_m = logged.change_ms - change_ms_m;
-        const Counts cm = counts;
+        const Counts cm = counts_now();
         // No new rotations: the last old inbound SAs linger out.
-        for (SpokeState& s : st) s.rekey_at = Clock::time_point::max();
+        phase = drain_phase;
         // ... and then until the kernel holds 2 SAs a peer again, or 2 more
         // minutes have passed (then the count below fails).
         const auto t1 = Clock::now();
-        while (Clock::now() - t1 < linger_out) pass(drain, false);
+        while (Clock::now() - t1 < linger_out) pass(drain);
         for (auto next = Clock::now(); Clock::now() - t1 < linger_out + 120s;) {
-            pass(drain, false);
+            pass(drain);
             if (Clock::now() < next) continue;
             auto c = count_sas();
             if (c && c->total == 2 * n && c->outbound == n) break;
@@ -468,11 +513,17 @@ int main(int argc, char** argv) {
         std::printf("steady: hub %.2f %% of one core (user %.2f %%, sys %.2f %%)\n",
                     100 * measured.cpu.total() / window_s, 100 * measured.cpu.user / window_s,
                     100 * measured.cpu.sys / window_s);
-        std::printf("steady totals: %zu rekey handshakes, %zu retries, %zu cookie replies\n",
-                    counts.responses - c0.responses, counts.retries - c0.retries, counts.cookies - c0.cookies);
+        std::printf("steady window: the hub sent %zu initiations of its own and %zu keepalives; %zu spoke retries\n",
+                    cm.hub_initiations - cm0.hub_initiations, cm.hub_keepalives - cm0.hub_keepalives,
+                    cm.retries - cm0.retries);
+        const Counts end = counts_now();
+        std::printf("steady totals: %zu rekey handshakes, %zu retries, %zu cookie replies; %zu peers marked down\n",
+                    end.responses - c0.responses, end.retries - c0.retries, end.cookies - c0.cookies, logged.down);
         ok = logged.failures == 0 && check_sas(n, "after the steady state and linger");
     }
     if (logged.failures > 0) std::printf("FAIL: %zu applies failed (see the avpnd lines above)\n", logged.failures);
+    phase = stop_phase;
+    spoke_thread.join();
     if (counts.send_failures > 0) std::printf("note: %zu spoke sends failed\n", counts.send_failures);
     ::close(net.fd);
     opened->reset();  // releases the state directory's lock
