@@ -398,11 +398,11 @@ void NetlinkPort::run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end,
 
 // A new SA's key: a handshake's from avpnd's key store, else derived from
 // the key files.
-Result<std::vector<uint8_t>> NetlinkPort::sa_key(const nl::XfrmSa& sa) const {
+Result<std::vector<uint8_t>> NetlinkPort::sa_key(const nl::XfrmSa& sa, bool new_sa) const {
     if (sa.key.session_key == 0) return derive_sa_key(sa.key, sa.key_bits);
     if (!options_.session_key)
         return Error{"SA key", "SPI " + std::to_string(sa.spi), "its key comes from avpnd's handshake, and none runs here"};
-    return options_.session_key(sa.key.session_key, sa.key_bits);
+    return options_.session_key(sa.key.session_key, sa.key_bits, new_sa);
 }
 
 void NetlinkPort::run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out) {
@@ -422,7 +422,7 @@ void NetlinkPort::run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end,
                 // An SA brought back by an undo has the key it had; a new
                 // one gets the key its KeyRef derives.
                 auto key = !sa->observed_key.empty() ? Result<std::vector<uint8_t>>(sa->observed_key.bytes())
-                                                     : sa_key(*sa);
+                                                     : sa_key(*sa, op.kind == OpKind::create);
                 if (!key) {
                     out[i] = op_error(op, key.error().str());
                     continue;

@@ -41,7 +41,9 @@ struct NetlinkPortOptions {
     // The key of an SA whose KeyRef names a handshake's key (session_key):
     // avpnd's key store hands it out by id, `key_bits` long. Empty (a
     // one-shot, where no handshake runs): such an SA fails to install.
-    std::function<Result<std::vector<uint8_t>>(uint64_t id, uint32_t key_bits)> session_key;
+    // `new_sa`: for a create (the store refuses a key a second created SA
+    // asks for), not an update or replace that keeps the sequence state.
+    std::function<Result<std::vector<uint8_t>>(uint64_t id, uint32_t key_bits, bool new_sa)> session_key;
 };
 
 class NetlinkPort final : public KernelPort {
@@ -82,7 +84,7 @@ private:
     Status set_wireguard(const Op&);
     void run_rtnl(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out);
     void run_xfrm(const std::vector<Op>& ops, size_t begin, size_t end, std::vector<Status>& out);
-    Result<std::vector<uint8_t>> sa_key(const nl::XfrmSa&) const;
+    Result<std::vector<uint8_t>> sa_key(const nl::XfrmSa&, bool new_sa) const;
 
     nl::Socket rtnl_;
     std::optional<nl::Socket> xfrm_;

@@ -63,7 +63,7 @@ Result<std::unique_ptr<Site>> Site::open(const SiteOptions& o, Log log) {
     auto keying = std::make_shared<XfrmKeying>();
     auto port = NetlinkPort::open({.wireguard_go = supervisor,
                                    .before_create_link = journal_links_in(o.state_dir),
-                                   .session_key = [keying](uint64_t id, uint32_t bits) { return keying->key(id, bits); }});
+                                   .session_key = [keying](uint64_t id, uint32_t bits, bool new_sa) { return keying->key(id, bits, new_sa); }});
     if (!port) return port.error();
     std::unique_ptr<Site> s(new Site(o, std::move(log), std::move(*port)));
     s->wireguard_go_ = std::move(supervisor);

@@ -145,7 +145,7 @@ void XfrmKeying::add_inputs(PlanInputs& inputs) const {
         }
 }
 
-Result<std::vector<uint8_t>> XfrmKeying::key(uint64_t id, uint32_t key_bits) const {
+Result<std::vector<uint8_t>> XfrmKeying::key(uint64_t id, uint32_t key_bits, bool new_sa) {
     auto it = keys_.find(id);
     if (it == keys_.end())
         return Error{"ESP key", "session " + std::to_string(id >> 1), "no such key (the session is gone)"};
@@ -154,6 +154,13 @@ Result<std::vector<uint8_t>> XfrmKeying::key(uint64_t id, uint32_t key_bits) con
         return Error{"ESP key", "session " + std::to_string(id >> 1),
                      "the handshake made " + std::to_string(bytes.size() * 8) + "-bit keys, the SA wants " +
                          std::to_string(key_bits)};
+    if (new_sa && !installed_.insert(id).second) {
+        reused_.insert(id);
+        return Error{"ESP key", "session " + std::to_string(id >> 1),
+                     "already went into an SA that is gone: a new SA with it would repeat sequence numbers "
+                     "(AES-GCM nonces) and reopen the replay window; the session is dropped and the peer "
+                     "handshakes anew"};
+    }
     return std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 
@@ -180,6 +187,10 @@ void XfrmKeying::drop(uint64_t session_id) {
     live_.erase(index);
     keys_.erase(key_id(index, false));
     keys_.erase(key_id(index, true));
+    for (bool outbound : {false, true}) {
+        installed_.erase(key_id(index, outbound));
+        reused_.erase(key_id(index, outbound));
+    }
 }
 
 // Dead: not up, and either it was up once (PeerSession heard nothing for
@@ -360,7 +371,7 @@ XfrmKeying::Work XfrmKeying::on_confirm(Group& g, ByteView d, Time now) {
 }
 
 XfrmKeying::Work XfrmKeying::tick(Time now) {
-    Work out;
+    Work out = drop_reused(now);
     for (Group& g : groups_)
         for (Peer& p : g.peers) carry_out(g, p, p.session.tick(now), now, std::nullopt, out);
     return out;

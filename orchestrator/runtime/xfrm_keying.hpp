@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -63,7 +64,14 @@ public:
     // The SAs of every peer (xfrm_sessions) and the peers found dead
     // (dead_peers; see note_liveness).
     void add_inputs(PlanInputs& inputs) const;
-    Result<std::vector<uint8_t>> key(uint64_t id, uint32_t key_bits) const;
+    // `new_sa`: the port creates an SA with it (not an update of one the
+    // kernel holds, nor an undo that carries the sequence on). A key goes
+    // into at most one created SA: a second SA with it would start its
+    // sequence numbers at 1 again, repeating AES-GCM nonces, and reopen the
+    // replay window (an SA deleted by hand and repaired, an expiry missed).
+    // Refused; the session that owns the key is dropped at the next tick as
+    // if the kernel had hard-expired its SA, and a new handshake follows.
+    Result<std::vector<uint8_t>> key(uint64_t id, uint32_t key_bits, bool new_sa = false);
 
     Work receive(const std::string& group, const Endpoint& from, keying::ByteView datagram, keying::Time now);
     Work tick(keying::Time now);
@@ -130,6 +138,7 @@ private:
     Result<keying::LocalChoice> choose(const std::string& group, const keying::Key32& peer);
     keying::NewSession hold(Group& g, Peer& p, keying::Session&& s);
     void drop(uint64_t session_id);
+    Work drop_reused(keying::Time now);
     void note_liveness(const Group& g, Peer& p, keying::Time now, Work& out);
     void carry_out(Group& g, Peer& p, const std::vector<keying::Action>& actions, keying::Time now,
                    const std::optional<Send>& response, Work& out);
@@ -144,6 +153,8 @@ private:
     std::vector<Group> groups_;
     std::map<uint32_t, Live> live_;                 // by local index
     std::map<uint64_t, keying::SecretBytes> keys_;  // ESP keys by id: index << 1 | outbound
+    std::set<uint64_t> installed_;  // key ids some created SA has used
+    std::set<uint64_t> reused_;     // key ids asked for a second SA: their sessions go
     uint32_t last_index_ = 0;
     size_t rejected_ = 0;
     std::string last_rejected_;

@@ -66,6 +66,29 @@ std::optional<XfrmKeying::Work> XfrmKeying::expire(const nl::XfrmExpire& e, Time
     return std::nullopt;
 }
 
+// The sessions whose key the port was refused for a second SA (key()):
+// their SA went without this avpnd seeing its expiry, so they end as a hard
+// expiry ends them, and the peer handshakes anew.
+XfrmKeying::Work XfrmKeying::drop_reused(Time now) {
+    Work out;
+    std::set<uint64_t> reused;
+    reused.swap(reused_);
+    for (uint64_t id : reused)
+        for (Group& g : groups_)
+            for (Peer& p : g.peers) {
+                const PeerSas& sas = p.session.sas();
+                std::optional<uint32_t> spi;
+                for (const SaHalf& in : sas.inbound)
+                    if (in.key_id == id) spi = in.spi;
+                if (sas.outbound && sas.outbound->key_id == id) spi = sas.outbound->spi;
+                if (!spi) continue;
+                out.events.push_back(g.name + "/" + p.view.name + ": SA " + hex(*spi) +
+                                     " is gone and its key may not go into another: the session is dropped");
+                carry_out(g, p, p.session.on_expire(*spi, true, now), now, std::nullopt, out);
+            }
+    return out;
+}
+
 XfrmKeying::Work XfrmKeying::rotate_all(Time now) {
     for (Group& g : groups_)
         for (Peer& p : g.peers) p.session.rekey_now();

@@ -225,4 +225,27 @@ grep -q 'replayed' <<<"$reason" || fail "branch1's last rejection is not the rep
 echo "epochs unchanged: hq/branch1 $e_hq, branch1/hq $e_b1"
 expect_site_ping hq 10.0.1.1 10.1.1.1
 [ -z "$lost_any" ] || fail "pings lost across the rekeys:$lost_any"
+step "4. an SA deleted by hand: its key never goes into a second SA"
+# The operator's mistake: hq's outbound SA to branch1 goes. avpnd's repair
+# may not write it again with the same key (its sequence would start at 1:
+# AES-GCM nonces repeated); the session is dropped and the pair handshakes.
+sa_of() { in_site hq ip xfrm state | awk -v dst="$1" '$1 == "src" && $2 == "192.0.2.1" && $4 == dst {getline; print $4}'; }
+key_of() { in_site hq ip xfrm state get src 192.0.2.1 dst 192.0.2.11 proto esp spi "$1" | awk '$1 == "aead" {print $3}'; }
+spi=$(sa_of 192.0.2.11 | head -n 1)
+[ -n "$spi" ] || fail "hq has no outbound SA to branch1"
+old_key=$(key_of "$spi")
+[ -n "$old_key" ] || fail "hq's SA $spi shows no key"
+e_hq=$(epoch hq branch1)
+in_site hq ip xfrm state delete src 192.0.2.1 dst 192.0.2.11 proto esp spi "$spi"
+deadline=$(( $(date +%s) + 60 ))
+until [ "$(epoch hq branch1)" -gt "$e_hq" ] && [ -n "$(sa_of 192.0.2.11)" ]; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "hq/branch1 did not handshake anew after the SA's deletion"
+  sleep 0.5
+done
+for s in $(sa_of 192.0.2.11); do
+  [ "$(key_of "$s")" != "$old_key" ] || fail "hq wrote SA $s with the deleted SA's key"
+done
+grep -q "its key may not go into another" "$cfg/avpnd-hq.log" || fail "hq's avpnd did not say why the session went"
+echo "hq: SA $spi deleted by hand; epoch $e_hq -> $(epoch hq branch1), outbound now $(sa_of 192.0.2.11 | tr '\n' ' ')with a new key"
+expect_site_ping hq 10.0.1.1 10.1.1.1
 step "avpn-xfrm-rekey: ok"

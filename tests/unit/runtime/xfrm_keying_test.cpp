@@ -534,3 +534,34 @@ TEST_CASE("when expiries cannot be found again, every peer rotates") {
     CHECK(p.site[0]->status(p.now)[0].epoch == 2);
     p.check_mirrored();
 }
+
+// A key goes into one created SA only: the port asking for it again (the SA
+// was deleted by hand and a repair re-creates it, or its hard expiry was
+// missed) would restart the SA's sequence numbers under the same key.
+TEST_CASE("a key asked for a second created SA is refused, and the session makes way for a new handshake") {
+    Pair p;
+    p.advance(1s);
+    p.check_mirrored();
+    const SessionSa out = *p.sas(0).outbound;
+    const uint32_t epoch = p.site[0]->status(p.now)[0].epoch;
+    REQUIRE(p.site[0]->key(out.key_id, 160, true).ok());   // the create
+    CHECK(p.site[0]->key(out.key_id, 160, false).ok());    // updates and replaces keep the sequence: fine
+    CHECK(p.site[0]->key(out.key_id, 160, false).ok());
+    auto again = p.site[0]->key(out.key_id, 160, true);     // a second create
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().why.find("repeat sequence numbers") != std::string::npos);
+    // The next tick drops the session as a hard expiry would; a new one follows.
+    auto w = p.site[0]->tick(p.now);
+    CHECK(w.apply);
+    bool said = false;
+    for (const auto& e : w.events) said |= e.find("its key may not go into another") != std::string::npos;
+    CHECK(said);
+    p.run(0, std::move(w));
+    CHECK_FALSE(p.site[0]->key(out.key_id, 160).ok());  // gone with its session
+    p.advance(2s);
+    CHECK(p.site[0]->status(p.now)[0].epoch > epoch);
+    p.check_mirrored();
+    CHECK(p.key_of(0, *p.sas(0).outbound) != std::vector<uint8_t>{});
+    // Another session's key is not affected by the refusal of this one's.
+    CHECK(p.site[0]->key(p.sas(0).outbound->key_id, 160, true).ok());
+}
