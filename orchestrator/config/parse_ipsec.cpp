@@ -1,7 +1,7 @@
 // [[ipsec]]: interop tunnels to third-party gateways (strongSwan via vici).
 #include <cctype>
-#include <cstdio>
 
+#include "common/hex.hpp"
 #include "orchestrator/config/loader.hpp"
 #include "orchestrator/ownership.hpp"
 
@@ -10,12 +10,6 @@ namespace avpn::config {
 namespace {
 
 const IpsecTunnel kDefaults{};
-
-std::string hex(uint32_t v) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%08x", v);
-    return buf;
-}
 
 bool valid_proposal(std::string_view s) {
     if (s.empty() || s.front() == '-' || s.back() == '-') return false;
@@ -115,8 +109,8 @@ void read_route_based(Fields& f, IpsecTunnel& t) {
         if (*v == 0 || own::owns_if_id(uint32_t(*v)))
             t.if_id = uint32_t(*v);
         else
-            f.error("if_id", std::to_string(*v) + " is outside avpn's XFRM interface ids " + hex(own::kIfIdFirst) +
-                                 ".." + hex(own::kIfIdLast) + " (0: derived)");
+            f.error("if_id", std::to_string(*v) + " is outside avpn's XFRM interface ids " + hex32(own::kIfIdFirst) +
+                                 ".." + hex32(own::kIfIdLast) + " (0: derived)");
     }
     if (auto v = f.ifname("interface")) t.interface = *v;
     for (std::string_view key : {"if_id", "interface"})

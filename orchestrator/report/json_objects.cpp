@@ -1,16 +1,10 @@
 #include "orchestrator/report/json_objects.hpp"
 
-#include <cstdio>
+#include "common/hex.hpp"
 
 namespace avpn::report {
 
 namespace {
-
-std::string hex32(uint32_t v) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%08x", v);
-    return buf;
-}
 
 void prefixes(JsonWriter& w, std::string_view key, const std::vector<Prefix>& list) {
     w.key(key).begin_array();

@@ -1,6 +1,6 @@
 #include "orchestrator/runtime/xfrm_expiry.hpp"
 
-#include <cstdio>
+#include "common/hex.hpp"
 
 #include "orchestrator/ownership.hpp"
 #include "orchestrator/plan/ipsec_plan.hpp"
@@ -8,12 +8,6 @@
 namespace avpn::runtime {
 
 namespace {
-
-std::string hex(uint32_t v) {
-    char b[16];
-    std::snprintf(b, sizeof b, "0x%08x", v);
-    return b;
-}
 
 const nl::XfrmSa* find(const std::vector<nl::XfrmSa>& kernel, const XfrmKeying::HeldSa& h) {
     for (const nl::XfrmSa& sa : kernel)
@@ -69,7 +63,7 @@ std::map<std::pair<std::string, std::string>, SaCounters> sa_counters(const std:
 }
 
 std::string describe_sa(const nl::XfrmExpire& e) {
-    return "SA " + hex(e.spi) + " (if_id " + hex(e.if_id) + ", reqid " + hex(e.reqid) + ")";
+    return "SA " + hex32(e.spi) + " (if_id " + hex32(e.if_id) + ", reqid " + hex32(e.reqid) + ")";
 }
 
 }  // namespace avpn::runtime

@@ -1,7 +1,7 @@
 // XfrmKeying's part in the kernel's SA expiries (xfrm_keying.hpp; the site
 // reads them, site_expire.cpp). Apart from xfrm_keying.cpp so the two grow
 // independently.
-#include <cstdio>
+#include "common/hex.hpp"
 
 #include "orchestrator/runtime/xfrm_keying.hpp"
 
@@ -10,12 +10,6 @@ namespace avpn::runtime {
 using namespace keying;
 
 namespace {
-
-std::string hex(uint32_t v) {
-    char b[16];
-    std::snprintf(b, sizeof b, "0x%08x", v);
-    return b;
-}
 
 bool holds(const PeerSas& sas, uint32_t spi, bool& inbound) {
     for (const SaHalf& in : sas.inbound)
@@ -47,7 +41,7 @@ std::optional<XfrmKeying::Work> XfrmKeying::expire(const nl::XfrmExpire& e, Time
             Work out;
             const auto actions = p.session.on_expire(e.spi, e.hard, now);
             std::string line = g.name + "/" + p.view.name + ": " + (e.hard ? "hard" : "soft") + " expire of SA " +
-                               hex(e.spi) + (inbound ? " (in, " : " (out, ") + std::to_string(e.bytes) + " bytes, " +
+                               hex32(e.spi) + (inbound ? " (in, " : " (out, ") + std::to_string(e.bytes) + " bytes, " +
                                std::to_string(e.packets) + " packets): ";
             if (e.hard)
                 line += std::string("the kernel deleted it; the session that used it is dropped") +
@@ -82,7 +76,7 @@ XfrmKeying::Work XfrmKeying::drop_reused(Time now) {
                     if (in.key_id == id) spi = in.spi;
                 if (sas.outbound && sas.outbound->key_id == id) spi = sas.outbound->spi;
                 if (!spi) continue;
-                out.events.push_back(g.name + "/" + p.view.name + ": SA " + hex(*spi) +
+                out.events.push_back(g.name + "/" + p.view.name + ": SA " + hex32(*spi) +
                                      " is gone and its key may not go into another: the session is dropped");
                 carry_out(g, p, p.session.on_expire(*spi, true, now), now, std::nullopt, out);
             }
