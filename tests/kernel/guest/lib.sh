@@ -8,7 +8,7 @@ script_start=$(date +%s%N)
 step() { echo "== [$(( ($(date +%s%N) - script_start) / 1000000 )) ms] $*"; }
 delete_namespaces() {
   local ns
-  for ns in "${made_ns[@]}"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$ns" 2>/dev/null; done
+  for ns in "${made_ns[@]}"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; done
   return 0
 }
 trap delete_namespaces EXIT
