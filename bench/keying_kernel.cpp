@@ -24,6 +24,8 @@
 //          as avpnd does; 25 s of warm-up, S seconds measured, then 25 s
 //          without rekeys so the last old SAs' linger (20 s) ends; the
 //          kernel must again hold exactly 2 SAs a peer.
+// --hold MS: how long the hub holds SA-changing work to share one converge
+// (SiteOptions::keying_hold_ms, avpnd's default 100; 0 converges per wakeup).
 // Run in a fresh network namespace with lo, wan0 (192.0.2.1/24), lan0
 // (10.0.1.1/24) and the local route (bench/keying-kernel/guest.sh makes it).
 // Prints figures; never fails on a time. Exits 1 when the work is wrong
@@ -221,14 +223,16 @@ int main(int argc, char** argv) {
     size_t n = 10000, wave = 128;
     int steady_s = 60;
     bool cold_tick = true;
+    int hold_ms = runtime::SiteOptions{}.keying_hold_ms;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--wave" && i + 1 < argc) wave = size_t(std::atol(argv[++i]));
         else if (a == "--steady" && i + 1 < argc) steady_s = std::atoi(argv[++i]);
         else if (a == "--no-cold-tick") cold_tick = false;
+        else if (a == "--hold" && i + 1 < argc) hold_ms = std::atoi(argv[++i]);
         else if (a[0] != '-') n = size_t(std::atol(a.c_str()));
         else {
-            std::fprintf(stderr, "usage: bench_keying_kernel [SPOKES] [--wave N] [--steady SECONDS] [--no-cold-tick]\n");
+            std::fprintf(stderr, "usage: bench_keying_kernel [SPOKES] [--wave N] [--steady SECONDS] [--no-cold-tick] [--hold MS]\n");
             return 2;
         }
     }
@@ -271,6 +275,8 @@ int main(int argc, char** argv) {
     so.state_dir = std::string(dir) + "/state";
     so.vici_socket = std::string(dir) + "/no-charon.vici";
     so.settle_seconds = 0;
+    so.keying_hold_ms = hold_ms;
+    std::printf("hub holds SA changes %d ms to share a converge\n", hold_ms);
     Timer open_t;
     auto opened = runtime::Site::open(so, log);
     if (!opened) {
@@ -415,8 +421,8 @@ int main(int argc, char** argv) {
     });
 
     // The hub's loop, as avpnd's: a keying tick every 250 ms; when the
-    // socket is readable one read of at most 256 datagrams and one converge
-    // for all their SA changes.
+    // socket is readable one read of at most 256 datagrams; SA changes held
+    // up to keying_hold_ms and then one converge for all of them.
     Clock::time_point next_tick = Clock::now();
     auto pass = [&](HubMeter& m, bool tick = true) {
         auto now = Clock::now();
@@ -425,7 +431,13 @@ int main(int argc, char** argv) {
             next_tick = now + kTick;
             now = Clock::now();
         }
-        const auto wait = tick ? std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now).count() : 50;
+        if (auto at = hub.keying_flush_at(); at && *at <= now) {
+            m.run([&] { hub.flush_keying(); });
+            now = Clock::now();
+        }
+        auto wait = tick ? std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now).count() : 50;
+        if (auto at = hub.keying_flush_at())
+            wait = std::min<long long>(wait, std::chrono::ceil<std::chrono::milliseconds>(*at - now).count());
         pollfd p{hub_fd, POLLIN, 0};
         ::poll(&p, 1, int(std::max<long long>(0, std::min<long long>(wait, 250))));
         if (p.revents & POLLIN) m.run([&] { hub.keying_readable(); });

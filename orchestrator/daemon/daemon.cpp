@@ -195,6 +195,7 @@ void Daemon::run_due_timers() {
         site_->keying_tick();
         keying_tick_.arm_in(kKeyingTick, Clock::now());
     }
+    if (auto at = site_->keying_flush_at(); at && *at <= Clock::now()) site_->flush_keying();
     // Last, after whatever else was due: a loop stuck in any of it misses
     // the ping and systemd restarts avpnd.
     if (watchdog_.due(Clock::now())) {
@@ -208,6 +209,7 @@ Clock::time_point Daemon::next_deadline() const {
     if (site_->has_ipsec()) t = std::min(t, ipsec_round_.at());
     if (site_->has_wireguard()) t = std::min(t, wireguard_poll_.at());
     if (site_->has_xfrm()) t = std::min(t, keying_tick_.at());
+    if (auto at = site_->keying_flush_at()) t = std::min(t, *at);
     return t;
 }
 

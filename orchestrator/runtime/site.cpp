@@ -76,7 +76,7 @@ Result<std::unique_ptr<Site>> Site::open(const SiteOptions& o, Log log) {
 
 Site::Site(const SiteOptions& o, Log log, std::unique_ptr<NetlinkPort> port)
     : options_(o), log_(std::move(log)), state_(o.state_dir), port_(std::move(port)), reconciler_(*port_),
-      retry_(vici::RetryPolicy{o.retry_first, o.retry_max}) {}
+      retry_(vici::RetryPolicy{o.retry_first, o.retry_max}), keying_hold_(std::chrono::milliseconds(o.keying_hold_ms)) {}
 
 std::optional<Intent> Site::load_logged(SnapshotLoad& l) { return logged_intent(l, log_); }
 
@@ -221,6 +221,9 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
     r = u.full ? apply_full(u, why, t0, settle) : apply_change(u, why, t0);
     close_esp_sockets(r.ok ? sockets_want : sockets_before);
     if (r.ok) configure_keying(full || u.full);
+    // Held key-exchange work (run_keying) was planned from the same sessions:
+    // its SAs are in place, only its messages remain to be sent.
+    if (r.ok) keying_hold_.converged();
     last_ok_ = r.ok;
     refresh_own_ports();
     if (!last_ok_) wireguard_.clear();  // nothing to compare with until an apply succeeds
@@ -287,11 +290,25 @@ void Site::keying_tick() {
 
 std::vector<XfrmKeying::PeerStatus> Site::keying_status() const { return keying_->status(keying::Clock::now()); }
 
-// SAs first, then the messages that tell peers they are in place.
+// SAs first, then the messages that tell peers they are in place; work that
+// changes SAs waits in keying_hold_ so many handshakes share one converge.
 void Site::run_keying(XfrmKeying::Work&& work) {
     for (const std::string& e : work.events) log_("xfrm: " + e);
+    work.events.clear();
+    if (auto now = keying_hold_.add(std::move(work), Clock::now())) run_held(std::move(*now));
+}
+
+void Site::flush_keying() {
+    if (keying_hold_.due_at()) run_held(keying_hold_.take());
+}
+
+void Site::run_held(XfrmKeying::Work&& work) {
     if (work.apply && !converge(false, "key exchange")) return;
-    for (const XfrmKeying::Send& s : work.sends) {
+    send_keying(work.sends);
+}
+
+void Site::send_keying(const std::vector<XfrmKeying::Send>& sends) {
+    for (const XfrmKeying::Send& s : sends) {
         keying::EspSocket* socket = nullptr;
         for (auto& [want, sock] : esp_.sockets())
             if (want.group == s.group && want.family == s.to.addr.family) socket = &sock;

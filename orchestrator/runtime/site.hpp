@@ -27,6 +27,8 @@
 //   readable() reads the handshakes' datagrams, keying_tick() runs the
 //   peers' timers; when their SAs change the site converges (a change of
 //   the peers concerned) and only then sends the handshake's next message.
+//   Such work is held up to keying_hold_ms (keying_flush_at(), then
+//   flush_keying()) so that a busy hub converges once for many handshakes.
 // A bad config on reload is reported and the running state kept.
 //
 // Through avpnd's control socket (site_control.cpp) the site is also changed
@@ -52,6 +54,7 @@
 #include "orchestrator/runtime/down.hpp"
 #include "orchestrator/runtime/drift.hpp"
 #include "orchestrator/runtime/esp_sockets.hpp"
+#include "orchestrator/runtime/keying_hold.hpp"
 #include "netlink/xfrm_expire.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
 #include "orchestrator/runtime/status.hpp"
@@ -69,6 +72,10 @@ struct SiteOptions {
     int settle_seconds = 10;
     int retry_first = 5;  // seconds: first wait between re-initiations of a down IPsec initiator
     int retry_max = 300;  // ... doubling up to this
+    // How long key-exchange work that changes SAs is held so that what
+    // arrives meanwhile shares one converge (docs/xfrm-keying.md,
+    // "Converges are coalesced"). 0: each wakeup's work converges at once.
+    int keying_hold_ms = 100;
 };
 
 // One line per event; avpnd writes them to stderr for the journal.
@@ -139,6 +146,10 @@ public:
     bool has_xfrm() const { return !keyed_.empty(); }
     void keying_readable();
     void keying_tick();
+    // When held key-exchange work is due (nullopt: none held), and running
+    // it: one converge, then the held messages in the order they came.
+    std::optional<std::chrono::steady_clock::time_point> keying_flush_at() const { return keying_hold_.due_at(); }
+    void flush_keying();
     std::vector<XfrmKeying::PeerStatus> keying_status() const;
     size_t keying_rejected() const { return keying_->rejected(); }
     const std::string& keying_last_rejected() const { return keying_->last_rejected(); }
@@ -165,6 +176,8 @@ private:
     void close_esp_sockets(const std::vector<EspSocketWant>& keep);  // and logs each closed one
     void configure_keying(bool full);
     void run_keying(XfrmKeying::Work&& work);
+    void run_held(XfrmKeying::Work&& work);  // converge if it changes SAs, then its sends
+    void send_keying(const std::vector<XfrmKeying::Send>& sends);
     void watch_expiries();  // opens or closes the watch as keyed_ has groups or not
     XfrmKeying::Work take_expire(const nl::XfrmExpire& e, keying::Time now);
     XfrmKeying::Work resync_expiries(keying::Time now);
@@ -189,6 +202,7 @@ private:
     std::shared_ptr<XfrmKeying> keying_;            // shared with the port, which asks it for SA keys
     std::vector<planner::KeyingGroupView> keyed_;   // what keying_ was configured with
     std::optional<nl::ExpireWatch> expire_watch_;   // while keyed_ has groups
+    KeyingHold keying_hold_;                        // SA-changing work waiting for its converge
 };
 
 }  // namespace avpn::runtime

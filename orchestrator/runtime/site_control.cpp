@@ -78,6 +78,7 @@ DownReport Site::down() {
     // later apply starts every peer with a fresh handshake.
     (void)keying_->configure({});
     keyed_.clear();
+    keying_hold_.clear();  // messages for sessions that are gone
     ipsec_.clear();
     wireguard_.clear();  // nothing of the site is left to poll
     retry_ = vici::RetrySchedule(vici::RetryPolicy{options_.retry_first, options_.retry_max});
@@ -123,6 +124,7 @@ Result<std::vector<XfrmKeying::Rekeyed>> Site::rekey(const std::string& group, c
         for (const XfrmKeying::Rekeyed& k : *r)
             log_("xfrm: " + k.group + "/" + k.peer + ": rekey requested at epoch " + std::to_string(k.epoch));
         keying_tick();
+        flush_keying();
     }
     return r;
 }
