@@ -74,6 +74,17 @@ bool reachable_hub(const GroupModel& model, size_t i) {
     return active_hub(model, i) && m.endpoint.has_value() && !m.dead;
 }
 
+// The exit (default-route) hub among `exits`, in the site's order: the first
+// this site can reach; when it reaches none, nothing is known and the first
+// stands, as in up(S). A dead exit hub would otherwise take the site's whole
+// default route with it while another exit is up.
+std::optional<size_t> first_reachable(const GroupModel& model, const std::vector<size_t>& exits) {
+    for (size_t h : exits)
+        if (reachable_hub(model, h)) return h;
+    if (exits.empty()) return std::nullopt;
+    return exits.front();
+}
+
 // A hub in a spoke's up-list, with its rank: its position among the active
 // hubs the spoke lists (hubs(S) in docs/planner.md), unreachable ones counted.
 struct UpHub {
@@ -155,13 +166,12 @@ void plan_spoke(const GroupModel& model, PeerSet& set, Errors& errors) {
         PeerChoice& peer = set.add(h);
         if (contains(up, h)) carry_member(model, h, peer);
     }
+    std::vector<size_t> exits;
     for (const HubRef& ref : model.group->hubs) {
         auto h = model.find_hub(ref.name);
-        if (ref.default_route && h && set.find(*h)) {
-            carry_default(model, *set.find(*h));
-            break;
-        }
+        if (ref.default_route && h && set.find(*h)) exits.push_back(*h);
     }
+    if (auto x = first_reachable(model, exits)) carry_default(model, *set.find(*x));
     PeerChoice& via_home = set.add(home);
     via_home.allowed.push_back(model.group->tunnel_subnet);
     for (size_t i = 0; i < model.members.size(); ++i) {
@@ -205,13 +215,12 @@ void plan_hub(const GroupModel& model, PeerSet& set, Errors& errors) {
         PeerChoice* carrier = contains(up, model.self) ? set.find(i) : set.find(up.front().hub);
         if (carrier) carry_member(model, i, *carrier);
     }
+    std::vector<size_t> exits;
     for (const std::string& exit : model.group->exit_hubs) {
         auto h = named_hub(model, exit, model.group->loc, errors);
-        if (h && set.find(*h)) {
-            carry_default(model, *set.find(*h));
-            return;
-        }
+        if (h && set.find(*h)) exits.push_back(*h);
     }
+    if (auto x = first_reachable(model, exits)) carry_default(model, *set.find(*x));
 }
 
 }  // namespace

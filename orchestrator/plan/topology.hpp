@@ -20,7 +20,8 @@
 // - hub, a spoke T: directly when this hub is in up(T) (or T is isolated and
 //   lists it), else on home(T);
 // - full tunnel: the default route(s) go to the spoke's first default_route
-//   hub, or to a hub's first exit hub.
+//   hub, or to a hub's first exit hub, that this site can reach (the first
+//   configured when it reaches none).
 #pragma once
 
 #include <cstddef>

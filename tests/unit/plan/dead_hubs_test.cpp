@@ -127,3 +127,34 @@ TEST_CASE("two spokes meet at the same hub when only one of them can see a hub d
     CHECK(carrier_of("c", P("10.10.1.0/24")) == "s1");
     CHECK(carrier_of("c", P("10.10.2.0/24")) == "s2");
 }
+
+TEST_CASE("the default route goes to the first exit hub this site can reach, and back when it returns") {
+    World w = three_reachable_hubs();
+    // london [sanjose, sf], both default-route hubs; tokyo exits via sanjose, then sf.
+    w.site("london").hubs[0].default_route = true;
+    w.site("london").hubs[1].default_route = true;
+    w.site("tokyo").exit_hubs = {"sanjose", "sf"};
+    auto default_via = [&](const std::string& site) -> std::string {
+        auto out = w.plan_for(site);
+        REQUIRE_MESSAGE(out.ok(), errors_text(out));
+        std::string via;
+        for (const PeerPlan& p : out.state.peers)
+            if (p.default_route) via += (via.empty() ? "" : ",") + p.site;
+        return via;
+    };
+    CHECK(default_via("london") == "sanjose");
+    CHECK(default_via("tokyo") == "sanjose");
+
+    w.dead_hubs = {"sanjose"};
+    CHECK(default_via("london") == "sf");
+    CHECK(default_via("tokyo") == "sf");
+
+    // Every exit dead: nothing is known, the configured first stands.
+    w.dead_hubs = {"sanjose", "sf"};
+    CHECK(default_via("london") == "sanjose");
+    CHECK(default_via("tokyo") == "sanjose");
+
+    w.dead_hubs.clear();
+    CHECK(default_via("london") == "sanjose");
+    CHECK(default_via("tokyo") == "sanjose");
+}
