@@ -1,0 +1,153 @@
+#include "plugins/firewall/nft_batch.hpp"
+
+#include <jansson.h>
+
+#include <array>
+#include <cstdlib>
+#include <memory>
+
+namespace avpn::fw {
+namespace {
+
+struct JsonFree {
+    void operator()(json_t* j) const { json_decref(j); }
+};
+using Json = std::unique_ptr<json_t, JsonFree>;
+
+// jansson is the parser libnftables reads its JSON with, so the check and
+// nft cannot see two different documents; duplicate keys are refused, since
+// jansson otherwise keeps the last one silently.
+Result<Json> parse(std::string_view text, std::string_view what) {
+    json_error_t err{};
+    Json root(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &err));
+    if (!root)
+        return Error{std::string(what) + " is not JSON",
+                     "line " + std::to_string(err.line) + " column " + std::to_string(err.column), err.text};
+    return root;
+}
+
+std::string string_member(const json_t* obj, const char* key) {
+    const char* s = json_string_value(json_object_get(obj, key));
+    return s ? s : "";
+}
+
+// "delete table ip nat", "add rule inet filter input", "flush ruleset":
+// what a command names, as nft would print it, for the refusal.
+std::string describe(std::string_view verb, std::string_view kind, const json_t* obj) {
+    std::string s(verb);
+    if (!kind.empty()) s += " " + std::string(kind);
+    if (!json_is_object(obj)) return s;
+    for (const char* key : {"family", "table", "chain", "name"})
+        if (auto v = string_member(obj, key); !v.empty()) s += " " + v;
+    return s;
+}
+
+Error refused(size_t index, const std::string& named, std::string why) {
+    return Error{"firewall contents refused", "command " + std::to_string(index) + " (" + named + ")",
+                 std::move(why)};
+}
+
+bool allowed_kind(std::string_view kind) {
+    static constexpr std::array<std::string_view, 6> kinds{"set", "map", "chain", "rule", "counter", "element"};
+    for (auto k : kinds)
+        if (kind == k) return true;
+    return false;
+}
+
+// One command of the contents: {"add": {KIND: {"family": "inet", "table": "avpn", ...}}}.
+Status check_command(size_t index, const json_t* cmd) {
+    if (!json_is_object(cmd) || json_object_size(cmd) != 1)
+        return refused(index, "not a command", "a command is an object with one key, the verb");
+    const char* verb = json_object_iter_key(json_object_iter(const_cast<json_t*>(cmd)));
+    const json_t* body = json_object_get(cmd, verb);
+    std::string kind;
+    const json_t* obj = nullptr;
+    if (json_is_object(body) && json_object_size(body) == 1) {
+        kind = json_object_iter_key(json_object_iter(const_cast<json_t*>(body)));
+        obj = json_object_get(body, kind.c_str());
+    }
+    std::string named = describe(verb, kind, obj);
+    if (std::string_view(verb) != "add")
+        return refused(index, named, "only add commands; avpn replaces its table whole and never deletes, "
+                                     "flushes or changes anything else");
+    if (!allowed_kind(kind))
+        return refused(index, named, "only sets, maps, chains, rules, counters and elements of table inet avpn");
+    if (!json_is_object(obj)) return refused(index, named, "the object is not a JSON object");
+    if (string_member(obj, "family") != kFamily || string_member(obj, "table") != kTable)
+        return refused(index, named, "outside table inet avpn, the only table avpn owns");
+    return {};
+}
+
+json_t* table_command(const char* verb) {
+    return json_pack("{s:{s:{s:s#,s:s#}}}", verb, "table", "family", kFamily.data(), int(kFamily.size()), "name",
+                     kTable.data(), int(kTable.size()));
+}
+
+std::string dump(const json_t* root) {
+    std::unique_ptr<char, decltype(&std::free)> text(json_dumps(root, JSON_COMPACT), &std::free);
+    return text ? text.get() : "";
+}
+
+// {"nftables": [...]} of a listing: its array, or an error naming the listing.
+Result<const json_t*> listing(const Json& root, std::string_view what) {
+    const json_t* items = json_object_get(root.get(), "nftables");
+    if (!json_is_array(items)) return Error{std::string(what) + " has no nftables array", "", ""};
+    return items;
+}
+
+}  // namespace
+
+Result<std::string> replace_batch(std::string_view contents) {
+    auto parsed = parse(contents, "firewall contents");
+    if (!parsed) return parsed.error();
+    const json_t* cmds = parsed->get();
+    if (!json_is_array(cmds)) return Error{"firewall contents refused", "", "not a JSON array of commands"};
+    for (size_t i = 0; i < json_array_size(cmds); ++i)
+        if (auto st = check_command(i, json_array_get(cmds, i)); !st) return st.error();
+
+    Json batch(json_array());
+    json_array_append_new(batch.get(), table_command("add"));
+    json_array_append_new(batch.get(), table_command("delete"));
+    json_array_append_new(batch.get(), table_command("add"));
+    json_array_extend(batch.get(), const_cast<json_t*>(cmds));
+    Json root(json_pack("{s:O}", "nftables", batch.get()));
+    return dump(root.get());
+}
+
+std::string remove_batch() {
+    Json root(json_pack("{s:[o,o]}", "nftables", table_command("add"), table_command("delete")));
+    return dump(root.get());
+}
+
+Result<bool> has_table(std::string_view list_tables_json) {
+    auto parsed = parse(list_tables_json, "nft's table list");
+    if (!parsed) return parsed.error();
+    auto items = listing(*parsed, "nft's table list");
+    if (!items) return items.error();
+    for (size_t i = 0; i < json_array_size(*items); ++i) {
+        const json_t* t = json_object_get(json_array_get(*items, i), "table");
+        if (t && string_member(t, "family") == kFamily && string_member(t, "name") == kTable) return true;
+    }
+    return false;
+}
+
+Result<Counters> parse_counters(std::string_view list_counters_json) {
+    auto parsed = parse(list_counters_json, "nft's counter list");
+    if (!parsed) return parsed.error();
+    auto items = listing(*parsed, "nft's counter list");
+    if (!items) return items.error();
+    Counters out;
+    for (size_t i = 0; i < json_array_size(*items); ++i) {
+        const json_t* c = json_object_get(json_array_get(*items, i), "counter");
+        if (!c || string_member(c, "family") != kFamily || string_member(c, "table") != kTable) continue;
+        const json_t* packets = json_object_get(c, "packets");
+        const json_t* bytes = json_object_get(c, "bytes");
+        std::string name = string_member(c, "name");
+        if (name.empty() || !json_is_integer(packets) || !json_is_integer(bytes))
+            return Error{"nft's counter list", "counter " + std::to_string(i), "no name, packets or bytes"};
+        out[name] = CounterValue{uint64_t(json_integer_value(packets)), uint64_t(json_integer_value(bytes))};
+    }
+    return out;
+}
+
+}  // namespace avpn::fw

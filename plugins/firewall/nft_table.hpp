@@ -1,0 +1,58 @@
+// avpn's nftables table, inet avpn, in the kernel of the caller's network
+// namespace. FirewallTable is the seam the apply path will hold; NftTable is
+// the one implementation, through libnftables (docs/firewall.md, "The kernel
+// side"). Nothing here touches any other table: the contents are checked
+// (nft_batch.hpp) and every command names inet avpn.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+#include "plugins/firewall/nft_batch.hpp"
+
+struct nft_ctx;
+
+namespace avpn::fw {
+
+class FirewallTable {
+public:
+    virtual ~FirewallTable() = default;
+    // Table inet avpn becomes exactly `contents` (a JSON array of add
+    // commands inside it), in one transaction: on any error the table is
+    // as it was before the call.
+    virtual Status replace(std::string_view contents) = 0;
+    // Deletes table inet avpn if it exists; nothing else.
+    virtual Status remove() = 0;
+    virtual Result<bool> present() = 0;
+    // `list table inet avpn` as nft prints it in JSON (handles included),
+    // for drift checks.
+    virtual Result<std::string> read() = 0;
+    // The named counters of table inet avpn.
+    virtual Result<Counters> counters() = 0;
+};
+
+class NftTable final : public FirewallTable {
+public:
+    static Result<std::unique_ptr<NftTable>> open();
+    ~NftTable() override;
+    NftTable(const NftTable&) = delete;
+    NftTable& operator=(const NftTable&) = delete;
+
+    Status replace(std::string_view contents) override;
+    Status remove() override;
+    Result<bool> present() override;
+    Result<std::string> read() override;
+    Result<Counters> counters() override;
+
+private:
+    explicit NftTable(nft_ctx* ctx) : ctx_(ctx) {}
+    // Runs one libnftables command buffer (one transaction); its JSON output,
+    // or an Error naming `what` with libnftables' error text.
+    Result<std::string> run(const std::string& buffer, std::string_view what);
+
+    nft_ctx* ctx_;
+};
+
+}  // namespace avpn::fw

@@ -1,0 +1,104 @@
+// The ownership check is the guarantee that avpn never touches an operator's
+// tables: every refusal here must happen before libnftables sees anything
+// (the netns tier shows the kernel unchanged after the same refusals).
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "plugins/firewall/nft_batch.hpp"
+
+using namespace avpn;
+using namespace avpn::fw;
+
+namespace {
+
+// The refusal's text for `contents`, "" if it was accepted.
+std::string refusal(const std::string& contents) {
+    auto r = replace_batch(contents);
+    return r ? "" : r.error().str();
+}
+
+}  // namespace
+
+TEST_CASE("the batch adds, deletes and adds table inet avpn, then the checked contents") {
+    auto r = replace_batch(R"([{"add": {"counter": {"family": "inet", "table": "avpn", "name": "c"}}}])");
+    REQUIRE(r.ok());
+    CHECK(*r ==
+          R"({"nftables":[{"add":{"table":{"family":"inet","name":"avpn"}}},)"
+          R"({"delete":{"table":{"family":"inet","name":"avpn"}}},)"
+          R"({"add":{"table":{"family":"inet","name":"avpn"}}},)"
+          R"({"add":{"counter":{"family":"inet","table":"avpn","name":"c"}}}]})");
+}
+
+TEST_CASE("empty contents leave an empty table") {
+    auto r = replace_batch("[]");
+    REQUIRE(r.ok());
+    CHECK(r->find(R"("delete":{"table")") != std::string::npos);
+}
+
+TEST_CASE("remove is add then delete, so an absent table is no error") {
+    CHECK(remove_batch() == R"({"nftables":[{"add":{"table":{"family":"inet","name":"avpn"}}},)"
+                            R"({"delete":{"table":{"family":"inet","name":"avpn"}}}]})");
+}
+
+TEST_CASE("commands outside table inet avpn are refused, naming what they name") {
+    CHECK(refusal(R"([{"add": {"rule": {"family": "ip", "table": "nat", "chain": "post", "expr": []}}}])") ==
+          "command 0 (add rule ip nat post): firewall contents refused: outside table inet avpn, the only table "
+          "avpn owns");
+    CHECK(refusal(R"([{"add": {"set": {"family": "ip", "table": "avpn", "name": "s", "type": "ipv4_addr"}}}])")
+              .starts_with("command 0 (add set ip avpn s)"));
+    CHECK(refusal(R"([{"add": {"chain": {"family": "inet", "table": "filter", "name": "input"}}}])")
+              .starts_with("command 0 (add chain inet filter input)"));
+    CHECK(refusal(R"([{"add": {"counter": {"table": "avpn", "name": "c"}}}])").starts_with("command 0 (add counter avpn c)"));
+}
+
+TEST_CASE("only add, and only objects inside the table") {
+    std::string ok = R"({"add": {"counter": {"family": "inet", "table": "avpn", "name": "c"}}})";
+    CHECK(refusal("[" + ok + R"(, {"flush": {"ruleset": null}}])").starts_with("command 1 (flush ruleset)"));
+    CHECK(refusal(R"([{"delete": {"table": {"family": "ip", "name": "nat"}}}])")
+              .starts_with("command 0 (delete table ip nat)"));
+    CHECK(refusal(R"([{"delete": {"rule": {"family": "inet", "table": "avpn", "chain": "f", "handle": 4}}}])")
+              .starts_with("command 0 (delete rule inet avpn f)"));
+    CHECK(refusal(R"([{"add": {"table": {"family": "inet", "name": "avpn"}}}])")
+              .starts_with("command 0 (add table inet avpn)"));
+    CHECK(refusal(R"([{"add": {"flowtable": {"family": "inet", "table": "avpn", "name": "f"}}}])")
+              .starts_with("command 0 (add flowtable inet avpn f)"));
+    CHECK(refusal(R"([{"add": {"counter": {"family": "inet", "table": "avpn", "name": "c"}}, "delete": {}}])")
+              .starts_with("command 0 (not a command)"));
+    CHECK(refusal(R"([{"add": {"counter": {}, "rule": {}}}])").starts_with("command 0 (add)"));
+    CHECK(refusal("[\"flush ruleset\"]").starts_with("command 0 (not a command)"));
+}
+
+TEST_CASE("a document that is not an array of commands, or not JSON, is refused") {
+    CHECK(refusal(R"({"nftables": []})") == "firewall contents refused: not a JSON array of commands");
+    CHECK(refusal("[{").starts_with("line 1 column 2: firewall contents is not JSON"));
+    CHECK(refusal("").starts_with("line 1 column 0: firewall contents is not JSON"));
+}
+
+TEST_CASE("a duplicate key is refused: nft would keep the last, which was never checked") {
+    CHECK(refusal(R"([{"add": {"rule": {"family": "inet", "table": "avpn", "table": "filter", "chain": "c"}}}])")
+              .find("duplicate") != std::string::npos);
+}
+
+TEST_CASE("has_table finds inet avpn only") {
+    const char* meta = R"({"metainfo": {"version": "1.0.6", "json_schema_version": 1}})";
+    CHECK(*has_table(std::string(R"({"nftables": [)") + meta + "]}") == false);
+    CHECK(*has_table(std::string(R"({"nftables": [)") + meta +
+                     R"(, {"table": {"family": "ip", "name": "avpn", "handle": 1}}]})") == false);
+    CHECK(*has_table(R"({"nftables": [{"table": {"family": "inet", "name": "avpn", "handle": 3}}]})") == true);
+    CHECK_FALSE(has_table("[]").ok());
+}
+
+TEST_CASE("parse_counters reads avpn's named counters and skips other tables'") {
+    auto c = parse_counters(
+        R"({"nftables": [{"metainfo": {}},
+            {"counter": {"family": "inet", "name": "fwd", "table": "avpn", "handle": 1, "packets": 3, "bytes": 252}},
+            {"counter": {"family": "inet", "name": "other", "table": "filter", "handle": 1, "packets": 9, "bytes": 9}},
+            {"counter": {"family": "inet", "name": "big", "table": "avpn", "handle": 2, "packets": 4294967296,
+                         "bytes": 9007199254740993}}]})");
+    REQUIRE(c.ok());
+    CHECK(c->size() == 2);
+    CHECK(c->at("fwd") == CounterValue{3, 252});
+    CHECK(c->at("big") == CounterValue{4294967296ull, 9007199254740993ull});
+    CHECK_FALSE(parse_counters(R"({"nftables": [{"counter": {"family": "inet", "table": "avpn", "name": "x"}}]})").ok());
+}
