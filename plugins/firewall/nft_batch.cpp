@@ -3,6 +3,7 @@
 #include <jansson.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
 
@@ -83,9 +84,12 @@ json_t* table_command(const char* verb) {
                      kTable.data(), int(kTable.size()));
 }
 
-std::string dump(const json_t* root) {
-    std::unique_ptr<char, decltype(&std::free)> text(json_dumps(root, JSON_COMPACT), &std::free);
-    return text ? text.get() : "";
+// jansson's builders return NULL only when out of memory; an empty batch
+// would then run as nothing at all and look like success, so it is an error.
+Result<std::string> dump(const json_t* root) {
+    std::unique_ptr<char, decltype(&std::free)> text(root ? json_dumps(root, JSON_COMPACT) : nullptr, &std::free);
+    if (!text) return Error{"write nftables batch", "table inet avpn", "out of memory", ENOMEM};
+    return std::string(text.get());
 }
 
 // {"nftables": [...]} of a listing: its array, or an error naming the listing.
@@ -105,16 +109,16 @@ Result<std::string> replace_batch(std::string_view contents) {
     for (size_t i = 0; i < json_array_size(cmds); ++i)
         if (auto st = check_command(i, json_array_get(cmds, i)); !st) return st.error();
 
-    Json batch(json_array());
-    json_array_append_new(batch.get(), table_command("add"));
-    json_array_append_new(batch.get(), table_command("delete"));
-    json_array_append_new(batch.get(), table_command("add"));
-    json_array_extend(batch.get(), const_cast<json_t*>(cmds));
-    Json root(json_pack("{s:O}", "nftables", batch.get()));
+    // json_pack fails whole if any part is NULL, so the table commands are
+    // all there or there is no batch.
+    Json root(json_pack("{s:[o,o,o]}", "nftables", table_command("add"), table_command("delete"),
+                        table_command("add")));
+    if (root && json_array_extend(json_object_get(root.get(), "nftables"), const_cast<json_t*>(cmds)) != 0)
+        root.reset();
     return dump(root.get());
 }
 
-std::string remove_batch() {
+Result<std::string> remove_batch() {
     Json root(json_pack("{s:[o,o]}", "nftables", table_command("add"), table_command("delete")));
     return dump(root.get());
 }

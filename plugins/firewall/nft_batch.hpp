@@ -37,7 +37,7 @@ Result<std::string> replace_batch(std::string_view contents);
 
 // The document that deletes table inet avpn if it exists: add, then delete,
 // in one transaction, so it is idempotent and needs no read first.
-std::string remove_batch();
+Result<std::string> remove_batch();
 
 // `list tables` in JSON: whether table inet avpn is among them.
 Result<bool> has_table(std::string_view list_tables_json);

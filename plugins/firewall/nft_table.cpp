@@ -48,7 +48,9 @@ Status NftTable::replace(std::string_view contents) {
 }
 
 Status NftTable::remove() {
-    if (auto out = run(remove_batch(), "remove nftables table"); !out) return out.error();
+    auto batch = remove_batch();
+    if (!batch) return batch.error();
+    if (auto out = run(*batch, "remove nftables table"); !out) return out.error();
     return {};
 }
 

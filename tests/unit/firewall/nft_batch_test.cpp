@@ -37,7 +37,7 @@ TEST_CASE("empty contents leave an empty table") {
 }
 
 TEST_CASE("remove is add then delete, so an absent table is no error") {
-    CHECK(remove_batch() == R"({"nftables":[{"add":{"table":{"family":"inet","name":"avpn"}}},)"
+    CHECK(*remove_batch() == R"({"nftables":[{"add":{"table":{"family":"inet","name":"avpn"}}},)"
                             R"({"delete":{"table":{"family":"inet","name":"avpn"}}}]})");
 }
 
