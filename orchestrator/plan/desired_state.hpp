@@ -4,11 +4,13 @@
 // a golden file is byte-stable.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/ip.hpp"
 #include "netlink/objects.hpp"
+#include "orchestrator/plan/firewall_table.hpp"
 #include "plugins/vici/connection.hpp"
 
 namespace avpn {
@@ -50,6 +52,10 @@ struct DesiredState : nl::KernelState {
 
     // charon (vici)
     std::vector<vici::Connection> ipsec;
+
+    // nftables: table inet avpn (docs/firewall.md); none for a site whose
+    // role is off. Planned and shown, not yet written by apply.
+    std::optional<fw::FirewallTable> firewall;
 };
 
 }  // namespace avpn

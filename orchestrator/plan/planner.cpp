@@ -4,6 +4,7 @@
 
 #include "orchestrator/ownership.hpp"
 #include "orchestrator/plan/group_model.hpp"
+#include "orchestrator/plan/firewall_plan.hpp"
 #include "orchestrator/plan/group_plan.hpp"
 #include "orchestrator/plan/ipsec_plan.hpp"
 #include "orchestrator/plan/normalize.hpp"
@@ -162,6 +163,18 @@ void emit_shared(const Intent& intent, const GroupWork& w, const GroupPieces& pi
         plan_xfrm_group(model, pieces.constants, a, state);
 }
 
+// Every active member of every group but this site: what site: and the
+// peer side of the firewall resolve to (firewall_plan.hpp).
+std::vector<fw::PeerSite> firewall_peers(const std::vector<GroupWork>& work) {
+    std::vector<fw::PeerSite> out;
+    for (const GroupWork& w : work)
+        for (size_t i = 0; i < w.model->members.size(); ++i) {
+            const MemberView& m = w.model->members[i];
+            if (i != w.model->self && m.active()) out.push_back({*m.name, *m.exports, m.tunnel_address});
+        }
+    return out;
+}
+
 InteropRouting interop_routing(const std::vector<GroupWork>& work) {
     InteropRouting r;
     const Group* first = nullptr;
@@ -220,6 +233,8 @@ SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllo
         emit_shared(intent, w, out.groups.back(), uplinks, out.shared, out.errors);
     }
     plan_ipsec(intent, inputs, interop_routing(work), out.shared, out.errors);
+    if (intent.site.role != Role::off)
+        out.shared.firewall = fw::plan_firewall(intent, firewall_peers(work), out.errors);
     return out;
 }
 

@@ -1,0 +1,149 @@
+#include "orchestrator/plan/firewall_json.hpp"
+
+namespace avpn::fw {
+
+namespace {
+
+const char* ip_proto(Family f) { return f == Family::v4 ? "ip" : "ip6"; }
+
+// Every object names its table: nft resolves names inside it.
+void open(JsonWriter& w, const char* kind) {
+    w.begin_object().key("add").begin_object().key(kind).begin_object();
+    w.field("family", "inet").field("table", kTable);
+}
+void close(JsonWriter& w) { w.end_object().end_object().end_object(); }
+
+void element(JsonWriter& w, const Prefix& p) {
+    // A host is a plain address: it is how nft lists one back.
+    if (p.len == p.addr.max_len()) {
+        w.value(p.addr.str());
+        return;
+    }
+    w.begin_object().key("prefix").begin_object();
+    w.field("addr", p.addr.str()).field("len", int(p.len));
+    w.end_object().end_object();
+}
+
+void match(JsonWriter& w, const char* op, auto&& left, auto&& right) {
+    w.begin_object().key("match").begin_object().field("op", op).key("left");
+    left();
+    w.key("right");
+    right();
+    w.end_object().end_object();
+}
+
+void payload(JsonWriter& w, const char* protocol, const char* field) {
+    w.begin_object().key("payload").begin_object().field("protocol", protocol).field("field", field);
+    w.end_object().end_object();
+}
+
+void meta(JsonWriter& w, const char* key) {
+    w.begin_object().key("meta").begin_object().field("key", key).end_object().end_object();
+}
+
+void addr(JsonWriter& w, Family f, const char* field, const AddrMatch& m) {
+    match(w, "==", [&] { payload(w, ip_proto(f), field); },
+          [&] { m.set.empty() ? element(w, m.prefix) : (void)w.value("@" + m.set); });
+}
+
+void statements(JsonWriter& w, const Rule& r) {
+    if (r.saddr) addr(w, r.family, "saddr", *r.saddr);
+    if (r.daddr) addr(w, r.family, "daddr", *r.daddr);
+    // Without an address the family still has to be said (icmp, ct state
+    // and the default drop are per family, like everything else).
+    if (!r.saddr && !r.daddr)
+        match(w, "==", [&] { meta(w, "nfproto"); }, [&] { w.value(r.family == Family::v4 ? "ipv4" : "ipv6"); });
+    if (r.established)
+        match(w, "in", [&] { w.begin_object().key("ct").begin_object().field("key", "state").end_object().end_object(); },
+              [&] { w.begin_array().value("established").value("related").end_array(); });
+    if (!r.protocol.empty()) match(w, "==", [&] { meta(w, "l4proto"); }, [&] { w.value(r.protocol); });
+    if (!r.dports.empty())
+        match(w, "==", [&] { payload(w, r.protocol.c_str(), "dport"); }, [&] {
+            if (r.dports.size() == 1) {
+                w.value(unsigned(r.dports[0]));
+                return;
+            }
+            w.begin_object().key("set").begin_array();
+            for (uint16_t p : r.dports) w.value(unsigned(p));
+            w.end_array().end_object();
+        });
+    if (!r.counter.empty()) w.begin_object().field("counter", r.counter).end_object();
+    switch (r.verdict) {
+        case Verdict::accept: w.begin_object().key("accept").null().end_object(); break;
+        case Verdict::drop: w.begin_object().key("drop").null().end_object(); break;
+        case Verdict::jump_rules:
+            w.begin_object().key("jump").begin_object().field("target", kRulesChain).end_object().end_object();
+            break;
+    }
+}
+
+void rules(JsonWriter& w, const char* chain, const std::vector<Rule>& list) {
+    for (const Rule& r : list) {
+        open(w, "rule");
+        w.field("chain", chain).key("expr").begin_array();
+        statements(w, r);
+        w.end_array();
+        close(w);
+    }
+}
+
+}  // namespace
+
+void write_firewall_json(JsonWriter& w, const FirewallTable& t) {
+    w.begin_array();
+    for (const std::string& c : t.counters) {
+        open(w, "counter");
+        w.field("name", c);
+        close(w);
+    }
+    for (const Set& s : t.sets) {
+        open(w, "set");
+        w.field("name", s.name).field("type", s.family == Family::v4 ? "ipv4_addr" : "ipv6_addr");
+        w.key("flags").begin_array().value("interval").end_array();
+        if (!s.elements.empty()) {  // nft refuses an empty "elem"
+            w.key("elem").begin_array();
+            for (const Prefix& p : s.elements) element(w, p);
+            w.end_array();
+        }
+        close(w);
+    }
+    open(w, "chain");
+    w.field("name", kRulesChain);
+    close(w);
+    open(w, "chain");
+    w.field("name", kForwardChain).field("type", "filter").field("hook", "forward");
+    w.field("prio", kForwardPriority).field("policy", "accept");
+    close(w);
+    rules(w, kRulesChain, t.rules);
+    rules(w, kForwardChain, t.forward);
+    w.end_array();
+}
+
+std::string render_firewall_json(const FirewallTable& t) {
+    // Compact: a 10,000-member hub's document is megabytes, read by a library.
+    JsonWriter w(false);
+    write_firewall_json(w, t);
+    return w.str();
+}
+
+std::string rule_text(const Rule& r) {
+    std::string s;
+    auto side = [&](const char* field, const AddrMatch& m) {
+        s += std::string(ip_proto(r.family)) + " " + field + " " + (m.set.empty() ? m.prefix.str() : "@" + m.set) + " ";
+    };
+    if (r.saddr) side("saddr", *r.saddr);
+    if (r.daddr) side("daddr", *r.daddr);
+    if (!r.saddr && !r.daddr) s += std::string("meta nfproto ") + (r.family == Family::v4 ? "ipv4 " : "ipv6 ");
+    if (r.established) s += "ct state established,related ";
+    if (!r.protocol.empty()) s += "meta l4proto " + r.protocol + " ";
+    if (!r.dports.empty()) {
+        std::string ports;
+        for (uint16_t p : r.dports) ports += (ports.empty() ? "" : ", ") + std::to_string(p);
+        s += r.protocol + " dport " + (r.dports.size() == 1 ? ports : "{ " + ports + " }") + " ";
+    }
+    if (!r.counter.empty()) s += "counter name \"" + r.counter + "\" ";
+    s += r.verdict == Verdict::accept ? "accept" : r.verdict == Verdict::drop ? "drop" : "jump rules";
+    return s;
+}
+
+}  // namespace avpn::fw

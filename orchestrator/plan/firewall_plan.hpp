@@ -1,0 +1,30 @@
+// The firewall planner: a site's [[firewall]] rules plus what its groups'
+// member lists say of every peer (exports, tunnel address) -> table inet
+// avpn (firewall_table.hpp). Pure: no I/O, same input, same table.
+// docs/firewall.md is the design this implements.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/ip.hpp"
+#include "common/result.hpp"
+#include "orchestrator/intent.hpp"
+#include "orchestrator/plan/firewall_table.hpp"
+
+namespace avpn::fw {
+
+// One active member of one of the site's groups, this site excluded. A
+// member of two groups appears twice (its tunnel address differs).
+struct PeerSite {
+    std::string name;
+    std::vector<Prefix> exports;
+    IpAddr tunnel_address;
+};
+
+// Errors (a rule that can never match, a site: naming no peer) name the
+// rule's file:line:col and field. The table is still whole when there are
+// errors, but must then not be applied.
+FirewallTable plan_firewall(const Intent& intent, const std::vector<PeerSite>& peers, Errors& errors);
+
+}  // namespace avpn::fw

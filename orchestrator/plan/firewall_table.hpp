@@ -1,0 +1,60 @@
+// The firewall part of a plan: avpn's one nftables table, `inet avpn`, as
+// plain values. firewall_plan.hpp builds it from the [[firewall]] rules;
+// firewall_json.hpp renders it as libnftables JSON for plugins/firewall.
+// docs/firewall.md gives the semantics this model encodes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ip.hpp"
+#include "orchestrator/intent.hpp"
+
+namespace avpn::fw {
+
+inline constexpr const char* kTable = "avpn";       // family inet
+inline constexpr const char* kForwardChain = "forward";
+inline constexpr const char* kRulesChain = "rules";
+inline constexpr int kForwardPriority = -10;        // docs/firewall.md: before filter (0), after conntrack
+inline constexpr const char* kDefaultDropCounter = "default-drop";
+
+// A named interval set (`flags interval`) of one family. Elements are sorted
+// and none lies inside another: nftables refuses overlapping intervals.
+struct Set {
+    std::string name;
+    Family family = Family::v4;
+    std::vector<Prefix> elements;
+    bool operator==(const Set&) const = default;
+};
+
+// One side of a rule: a named set (`@name`) or one literal prefix.
+struct AddrMatch {
+    std::string set;  // empty: `prefix`
+    Prefix prefix;
+    bool operator==(const AddrMatch&) const = default;
+};
+
+enum class Verdict { accept, drop, jump_rules };
+
+struct Rule {
+    Family family = Family::v4;       // every rule is of one family (sets are typed)
+    std::optional<AddrMatch> saddr, daddr;
+    bool established = false;         // ct state established,related
+    std::string protocol;             // "" (any), "tcp", "udp", "icmp" (v4) or "ipv6-icmp" (v6)
+    std::vector<uint16_t> dports;     // tcp/udp destination ports, sorted
+    std::string counter;              // named counter; empty: none
+    Verdict verdict = Verdict::accept;
+    std::optional<SourceLoc> origin;  // the [[firewall]] rule it comes from
+    bool operator==(const Rule&) const = default;
+};
+
+struct FirewallTable {
+    std::vector<Set> sets;               // sorted by name
+    std::vector<std::string> counters;   // rule-1..rule-N, then default-drop
+    std::vector<Rule> forward;           // base chain: local VLAN <-> peer prefixes jump to rules
+    std::vector<Rule> rules;             // established, the [[firewall]] rules in order, default drop
+    bool operator==(const FirewallTable&) const = default;
+};
+
+}  // namespace avpn::fw
