@@ -124,6 +124,17 @@ void check_firewall(Loader& l) {
                 l.diag.error(w.loc(key), w.field(key),
                              "no member named \"" + std::string(s.substr(5)) + "\" in any group's member list");
         }
+        // These rules govern traffic between a local VLAN and a peer; two
+        // local VLANs (routed by this router alone) or two peers (relayed by
+        // a hub) never pass through them, so such a rule could never act.
+        for (std::string_view kind : {"vlan:", "site:"})
+            if (r.from.starts_with(kind) && r.to.starts_with(kind))
+                l.diag.error(w.loc("to"), w.field("to"),
+                             "from and to are both " + std::string(kind) +
+                                 " references: [[firewall]] rules govern traffic between a local VLAN and an AutoVPN "
+                                 "peer; use " + (kind == "vlan:" ? "\"any\", \"site:<member>\" or a peer's prefix"
+                                                                  : "\"any\", \"vlan:<VLAN>\" or a local prefix") +
+                                 " on one side");
     }
 }
 

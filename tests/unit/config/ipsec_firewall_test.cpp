@@ -125,6 +125,16 @@ TEST_CASE("firewall rules: endpoints, protocols, ports") {
     CHECK(r.errors.size() == 9);
 }
 
+TEST_CASE("a rule between two local VLANs or two peers is refused: no such traffic passes the rules") {
+    auto r = load(kHub + kVlans + "[autovpn]\ngroup = \"corp\"\n" + member("hq", "hub", 1, "[\"10.1.0.0/16\"]") +  // 12-18
+                  member("b1", "hub", 2, "[\"10.2.0.0/16\"]") +                                                       // 19-23
+                  "[[firewall]]\nfrom = \"vlan:Corp\"\nto = \"vlan:Servers\"\n" +                                     // 24-26
+                  "[[firewall]]\nfrom = \"site:hq\"\nto = \"site:b1\"\n");                                            // 27-29
+    expect_error(r, "firewall[0].to", "26:6", {"both vlan: references", "\"site:<member>\""});
+    expect_error(r, "firewall[1].to", "29:6", {"both site: references", "\"vlan:<VLAN>\""});
+    CHECK(r.errors.size() == 2);
+}
+
 TEST_CASE("a valid firewall rule is kept as written") {
     auto r = load(kHub + kVlans + "[autovpn]\ngroup = \"corp\"\n" + member("hq", "hub", 1, "[\"10.1.0.0/16\"]") +
                   "[[firewall]]\ncomment = \"web\"\naction = \"deny\"\nfrom = \"site:hq\"\nto = \"vlan:Servers\"\n"

@@ -38,7 +38,7 @@ TEST_CASE("registries, active_active and [[firewall]] are accepted but marked no
     CHECK(aa->why.find("one uplink at a time") != std::string::npos);
     const Error* fw = inactive(r, "firewall[0]");
     REQUIRE(fw);
-    CHECK(fw->why.find("no firewall table") != std::string::npos);
+    CHECK(fw->why.find("apply does not write it yet") != std::string::npos);
 }
 
 TEST_CASE("the defaults act: nothing is marked") {
