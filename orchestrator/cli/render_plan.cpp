@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "orchestrator/plan/firewall_json.hpp"
 #include "orchestrator/report/json_objects.hpp"
 
 namespace avpn::cli {
@@ -24,6 +25,16 @@ std::string render_plan_json(const DesiredState& s) {
     array_to_json(w, "routes", s.routes);
     array_to_json(w, "rules", s.rules);
     array_to_json(w, "ipsec", s.ipsec);
+    w.key("firewall");
+    if (s.firewall) {
+        // The commands plugins/firewall runs inside table inet avpn
+        // (firewall_json.hpp), so the plan shows exactly what apply will send.
+        w.begin_object().field("table", "inet avpn").field("applied", false).key("nft");
+        fw::write_firewall_json(w, *s.firewall);
+        w.end_object();
+    } else {
+        w.null();
+    }
     w.end_object();
     return w.str();
 }
@@ -73,6 +84,19 @@ void text_ipsec(std::ostringstream& o, const vici::Connection& c) {
       << "    child " << join(c.child.local_ts) << " <=> " << join(c.child.remote_ts) << " esp "
       << join(c.child.esp_proposals) << " start " << c.child.start_action << " dpd_action "
       << c.child.dpd_action << "\n";
+}
+
+void text_firewall(std::ostringstream& o, const fw::FirewallTable& t) {
+    o << "\nfirewall: table inet avpn (planned; apply does not write it yet)\n";
+    for (const fw::Set& s : t.sets)
+        o << "  set " << s.name << " " << (s.family == Family::v4 ? "ipv4_addr" : "ipv6_addr") << " interval ("
+          << s.elements.size() << "): " << join(s.elements) << "\n";
+    o << "  chain " << fw::kForwardChain << " (filter hook forward priority " << fw::kForwardPriority
+      << ", policy accept)\n";
+    for (const fw::Rule& r : t.forward) o << "    " << fw::rule_text(r) << "\n";
+    o << "  chain " << fw::kRulesChain << "\n";
+    for (const fw::Rule& r : t.rules)
+        o << "    " << fw::rule_text(r) << (r.origin ? "  # " + r.origin->str() : std::string()) << "\n";
 }
 
 }  // namespace
@@ -127,6 +151,7 @@ std::string render_plan_text(const DesiredState& s) {
     for (const auto& r : s.rules) text_rule(o, r);
     section(o, "ipsec connections", s.ipsec.size());
     for (const auto& c : s.ipsec) text_ipsec(o, c);
+    if (s.firewall) text_firewall(o, *s.firewall);
     return o.str();
 }
 
