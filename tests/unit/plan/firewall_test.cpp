@@ -49,6 +49,13 @@ void expect(const fw::FirewallTable& t, const Packet& p, Fate fate, const std::s
     CHECK(got.counter == counter);
 }
 
+// `out` has exactly one error, at `where`, whose reason says `why`.
+void expect_one_error(const PlanOutcome& out, const std::string& where, const std::string& why) {
+    REQUIRE(out.errors.size() == 1);
+    CHECK(out.errors[0].where == where);
+    CHECK(out.errors[0].why.find(why) != std::string::npos);
+}
+
 IpAddr tunnel_of(const DesiredState& s, const std::string& site) { return peer(s, site)->tunnel_address; }
 
 }  // namespace
@@ -116,7 +123,7 @@ TEST_CASE("families: a rule exists only in the families both its sides have; non
                          {rule(FwAction::allow, "vlan:vlan1", "any", "icmp"),      // v6 VLAN: v6 only
                           rule(FwAction::allow, "any", "any", "tcp", {22}),        // both
                           rule(FwAction::allow, "vlan:vlan1", "site:b1", "any", {}, 42)});  // b1 has no v6
-    CHECK(out.errors.size() == 1);
+    expect_one_error(out, "site.toml:42:1 firewall[2].to", "share no address family");
     REQUIRE(out.state.firewall);
     const fw::FirewallTable& t = *out.state.firewall;
     size_t r1 = 0, r2 = 0;
@@ -130,16 +137,11 @@ TEST_CASE("families: a rule exists only in the families both its sides have; non
     }
     CHECK(r1 == 1);
     CHECK(r2 == 2);
-    REQUIRE(!out.errors.empty());
-    CHECK(out.errors[0].where == "site.toml:42:1 firewall[2].to");
-    CHECK(out.errors[0].why.find("share no address family") != std::string::npos);
 }
 
 TEST_CASE("site: naming no member of this site's groups is an error at the rule") {
     auto out = plan_with(hq_world(), "hq", {rule(FwAction::allow, "vlan:vlan0", "site:nobody", "any", {}, 7)});
-    REQUIRE(out.errors.size() == 1);
-    CHECK(out.errors[0].where == "site.toml:7:1 firewall[0].to");
-    CHECK(out.errors[0].why.find("\"nobody\"") != std::string::npos);
+    expect_one_error(out, "site.toml:7:1 firewall[0].to", "\"nobody\"");
 }
 
 TEST_CASE("the rule count does not grow with the members; the sets do") {
@@ -182,9 +184,7 @@ TEST_CASE("set elements: sorted, and one inside another is folded into it (inter
 
 TEST_CASE("a prefix outside every local VLAN and peer prefix is an error: the rule could never match") {
     auto out = plan_with(hq_world(), "hq", {rule(FwAction::allow, "172.31.0.0/16", "vlan:vlan0", "any", {}, 9)});
-    REQUIRE(out.errors.size() == 1);
-    CHECK(out.errors[0].where == "site.toml:9:1 firewall[0].from");
-    CHECK(out.errors[0].why.find("never match") != std::string::npos);
+    expect_one_error(out, "site.toml:9:1 firewall[0].from", "never match");
 }
 
 TEST_CASE("a site whose role is off plans no table") {
