@@ -173,13 +173,20 @@ site_apply() {
 # namespace (state DIR/state-SITE, control socket DIR/avpnd-SITE.sock, log
 # DIR/avpnd-SITE.log); waits for its first apply and fails unless it
 # succeeded. AVPND_PID is its pid; topology's cleanup stops it.
-site_avpnd() {
-  local site=$1 dir=$2 _
+site_avpnd() { site_avpnd_start "$@"; site_avpnd_wait "$@"; }
+# site_avpnd_start SITE DIR / site_avpnd_wait SITE DIR: the two halves of
+# site_avpnd, so several sites' avpnd start at once (each start costs
+# seconds in the emulated VM).
+site_avpnd_start() {
+  local site=$1 dir=$2
   mkdir -p "$dir/state-$site"
   topo_spawn "$site" "$AVPN_BIN/avpnd" "$dir/sites/$site.toml" --state-dir "$dir/state-$site" \
     --control-socket "$dir/avpnd-$site.sock" --vici-socket "$dir/no-charon.vici" \
     --resync 3600 --quiet-ms 100 2>"$dir/avpnd-$site.log" >/dev/null
   AVPND_PID=$TOPO_SPAWNED
+}
+site_avpnd_wait() {
+  local site=$1 dir=$2 _
   for _ in $(seq 300); do grep -q 'full apply (start)' "$dir/avpnd-$site.log" && break; sleep 0.1; done
   grep -q 'full apply (start): ' "$dir/avpnd-$site.log" || { cat "$dir/avpnd-$site.log" >&2; fail "$site: avpnd's first apply failed"; }
   for _ in $(seq 100); do [ -S "$dir/avpnd-$site.sock" ] && break; sleep 0.1; done
