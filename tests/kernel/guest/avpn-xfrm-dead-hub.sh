@@ -47,10 +47,10 @@ sites=(hub-a hub-b spoke1 spoke2)
 diagnose() {
   local site
   for site in "${sites[@]}"; do
-    echo "--- $site: ip -s xfrm state" >&2
-    in_site "$site" ip -s xfrm state 2>&1 | grep -v '^\s*auth\|aead\|enc ' >&2 || true
-    echo "--- $site: ip xfrm policy (out)" >&2
-    in_site "$site" ip xfrm policy list dir out 2>&1 >&2 || true
+    echo "--- $site: SAs (ip -s xfrm state: addresses, SPI, bytes and packets)" >&2
+    in_site "$site" ip -s xfrm state 2>&1 | grep -E '^src|proto esp spi|[0-9]+\(bytes\), [0-9]+\(packets\)' >&2 || true
+    echo "--- $site: out policies (selector, template)" >&2
+    in_site "$site" ip xfrm policy list dir out 2>&1 | grep -E '^src|tmpl' >&2 || true
     echo "--- $site: avpnd log" >&2
     tail -n 30 "$cfg/avpnd-$site.log" >&2 || true
   done
@@ -122,8 +122,10 @@ show_paths() {
   echo "$1: spoke1 -> 10.32.1.0/24: ESP to $(hub_name "$(out_hub spoke1 10.32.1.0/24)") (route: $r1)"
   echo "$1: spoke2 -> 10.31.1.0/24: ESP to $(hub_name "$(out_hub spoke2 10.31.1.0/24)") (route: $r2)"
 }
-# xfrmi COUNTER: "hub-a hub-b" values of a counter of avpn's XFRM interface.
-xfrmi() { echo "$(link_stat hub-a "$ifname" "$1") $(link_stat hub-b "$ifname" "$1")"; }
+# site_stat SITE COUNTER: a counter of avpn's XFRM interface at SITE;
+# xfrmi COUNTER: "hub-a hub-b" values of it.
+site_stat() { in_site "$1" cat "/sys/class/net/$ifname/statistics/$2"; }
+xfrmi() { echo "$(site_stat hub-a "$1") $(site_stat hub-b "$1")"; }
 
 step "1. spoke1's LAN -> spoke2's LAN: through hub-a"
 expect_site_ping spoke1 "$s1_lan" "$s2_lan"
@@ -146,7 +148,7 @@ pinglog=$cfg/ping.log
 ip netns exec "$(topo_ns spoke1)" ping -D -O -n -i "$interval" -W 1 -I "$s1_lan" "$s2_lan" >"$pinglog" 2>&1 & ping_pid=$!
 sleep 2
 grep -q 'bytes from' "$pinglog" || fail "the continuous ping gets no replies"
-b_cut=$(link_stat hub-b "$ifname" tx_packets)
+b_cut=$(site_stat hub-b tx_packets)
 t_cut=$(date +%s.%N)
 ip -n "$TOPO-wan" link set "$hub_a_port" down
 # first_reply_after T: the timestamp of the first reply after T (seconds).
@@ -166,7 +168,7 @@ last_before=$(awk -F'[][]' -v t="$t_cut" '/bytes from/ && $2 + 0 <= t + 1 {l = $
 longest=$(awk -v a="$last_before" -v b="$t_back" 'BEGIN {printf "%.1f", b - a}')
 echo "outage: first reply through hub-b $outage s after the cut (longest gap between replies $longest s)"
 sleep 2
-b_after=$(link_stat hub-b "$ifname" tx_packets)
+b_after=$(site_stat hub-b tx_packets)
 show_paths "hub-a dead"
 [ "$(out_hub spoke1 10.32.1.0/24)" = "$hub_b" ] || fail "spoke1 does not send spoke2's LAN to hub-b"
 [ "$(out_hub spoke2 10.31.1.0/24)" = "$hub_b" ] || fail "spoke2 does not send spoke1's LAN to hub-b"
@@ -187,7 +189,7 @@ done
 site_ctl spoke1 "$cfg" status | grep 'twohubs/hub-a' | sed 's/^ */spoke1 (text): /'
 
 step "3. hub-a comes back: its port goes up"
-a_up=$(link_stat hub-a "$ifname" tx_packets)
+a_up=$(site_stat hub-a tx_packets)
 t_up=$(date +%s.%N)
 ip -n "$TOPO-wan" link set "$hub_a_port" up
 t_s1="" t_s2=""
