@@ -372,8 +372,26 @@ XfrmKeying::Work XfrmKeying::on_confirm(Group& g, ByteView d, Time now) {
 
 XfrmKeying::Work XfrmKeying::tick(Time now) {
     Work out = drop_reused(now);
-    for (Group& g : groups_)
-        for (Peer& p : g.peers) carry_out(g, p, p.session.tick(now), now, std::nullopt, out);
+    size_t peers = 0;
+    for (const Group& g : groups_) peers += g.peers.size();
+    if (tick_from_ >= peers) tick_from_ = 0;
+    std::optional<size_t> first_waiting;
+    // Peers in the order [tick_from_, end) then [0, tick_from_).
+    auto visit = [&](size_t from, size_t to) {
+        size_t k = 0;
+        for (Group& g : groups_)
+            for (Peer& p : g.peers) {
+                if (k >= from && k < to) {
+                    const bool may = !p.session.initiation_due(now) || initiations_.allow(IpAddr{}, now);
+                    if (!may && !first_waiting) first_waiting = k;
+                    carry_out(g, p, p.session.tick(now, may), now, std::nullopt, out);
+                }
+                ++k;
+            }
+    };
+    visit(tick_from_, peers);
+    visit(0, tick_from_);
+    tick_from_ = first_waiting.value_or(tick_from_);
     return out;
 }
 

@@ -74,6 +74,13 @@ public:
     Result<std::vector<uint8_t>> key(uint64_t id, uint32_t key_bits, bool new_sa = false);
 
     Work receive(const std::string& group, const Endpoint& from, keying::ByteView datagram, keying::Time now);
+    // The peers' timers. Initiations (first handshakes, retries, rotations)
+    // are paced site-wide (kInitiationPace): a hub that restarts with
+    // 10,000 peers would otherwise send 10,000 every 5 s, each a Noise
+    // initiation's CPU, while its peers' own initiations wait to be
+    // answered. Peers take turns: the next tick starts with the first peer
+    // this one had no budget for. A site with fewer peers than the burst
+    // never waits.
     Work tick(keying::Time now);
 
     std::vector<PeerStatus> status(keying::Time now) const;
@@ -99,6 +106,7 @@ public:
         bool inbound = false;
     };
     std::vector<HeldSa> held_sas() const;
+    static constexpr keying::RateLimits kInitiationPace{100, 100, 1};  // per second, burst
     // The expire of an SA one of this site's sessions holds (group by
     // if_id, peer by reqid, session by SPI) goes to that peer's life cycle:
     // soft starts a rekey, hard drops the session the kernel's deletion
@@ -158,6 +166,8 @@ private:
     uint32_t last_index_ = 0;
     size_t rejected_ = 0;
     std::string last_rejected_;
+    keying::RateLimiter initiations_{kInitiationPace};  // one bucket, the site's
+    size_t tick_from_ = 0;                               // the peer the next tick starts with
 };
 
 }  // namespace avpn::runtime

@@ -71,7 +71,14 @@ std::vector<Action> PeerSession::changed(std::vector<Action> out) {
     return out;
 }
 
-std::vector<Action> PeerSession::tick(Time now) {
+bool PeerSession::initiation_due(Time now) const {
+    const bool wanted = !current_ || !up_ || rekey_requested_ || rotation_due(now);
+    if (!wanted || next_) return false;
+    if (initiating_) return now - initiating_->sent_at >= t_.handshake_retry;
+    return free_spi() != 0;
+}
+
+std::vector<Action> PeerSession::tick(Time now, bool may_initiate) {
     std::vector<Action> out;
     if (lingering_ && now >= lingering_->until) {
         out.push_back({ActionKind::drop_session, lingering_->id});
@@ -88,7 +95,7 @@ std::vector<Action> PeerSession::tick(Time now) {
     // A responder waiting for its confirm starts nothing new: the two
     // handshakes would race for the same SPIs.
     const bool wanted = !current_ || !up_ || rekey_requested_ || rotation_due(now);
-    if (wanted && !next_) {
+    if (wanted && !next_ && may_initiate) {
         if (initiating_) {
             if (now - initiating_->sent_at >= t_.handshake_retry) {
                 initiating_->sent_at = now;

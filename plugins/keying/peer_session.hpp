@@ -103,8 +103,13 @@ public:
     PeerSession(SessionTimers timers, bool leader, std::array<uint32_t, 2> spis);
 
     // Timers: first handshake, rotation, retries, keepalives, lingering SAs,
-    // liveness. Call at least every second.
-    std::vector<Action> tick(Time now);
+    // liveness. Call at least every second. `may_initiate` false: an
+    // initiation that is due waits (the site's budget for this tick is
+    // spent, xfrm_keying.hpp) and is due again at the next tick.
+    std::vector<Action> tick(Time now, bool may_initiate = true);
+    // Whether tick(now) would send an initiation (a first handshake, a
+    // retry, a rotation), as far as the state before the tick tells.
+    bool initiation_due(Time now) const;
 
     // Whether to answer the peer's initiation at all (a leader with its own
     // handshake pending ignores it), and the inbound SPI to offer in the

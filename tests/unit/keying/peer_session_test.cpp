@@ -296,3 +296,23 @@ TEST_CASE("a response that does not answer the pending initiation changes nothin
     CHECK(s.sas() == PeerSas{});
     CHECK_FALSE(s.up());
 }
+
+TEST_CASE("an initiation held back for the site's budget waits for the next tick, and is not lost") {
+    PeerSession s(fast_timers(), true, {0x40000001u, 0x60000001u});
+    const Time t0{};
+    auto initiations = [](const std::vector<Action>& a) {
+        return std::count_if(a.begin(), a.end(), [](const Action& x) { return x.kind == ActionKind::send_initiation; });
+    };
+    CHECK(s.initiation_due(t0));
+    CHECK(initiations(s.tick(t0, false)) == 0);
+    CHECK(s.initiation_due(t0 + 250ms));  // still due: nothing was sent
+    CHECK(initiations(s.tick(t0 + 250ms, true)) == 1);
+    // Sent: the retry is due only after handshake_retry (1 s here), held or not.
+    CHECK_FALSE(s.initiation_due(t0 + 500ms));
+    CHECK(initiations(s.tick(t0 + 500ms, true)) == 0);
+    CHECK(s.initiation_due(t0 + 1250ms));
+    CHECK(initiations(s.tick(t0 + 1250ms, false)) == 0);
+    CHECK(s.initiations_unanswered() == 1);  // a held retry is no attempt
+    CHECK(initiations(s.tick(t0 + 1500ms, true)) == 1);
+    CHECK(s.initiations_unanswered() == 2);
+}

@@ -565,3 +565,51 @@ TEST_CASE("a key asked for a second created SA is refused, and the session makes
     // Another session's key is not affected by the refusal of this one's.
     CHECK(p.site[0]->key(p.sas(0).outbound->key_id, 160, true).ok());
 }
+
+TEST_CASE("initiations are paced site-wide: a burst of 100, then 100 a second, every peer in turn") {
+    char tmpl[] = "/tmp/avpn-keying-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl));
+    const std::string dir = tmpl;
+    const KeyFile hub = make_key(dir, "hub");
+    planner::KeyingGroupView v{"demo", hub.path, 51820, {}};
+    const size_t n = 300;
+    for (size_t i = 0; i < n; ++i) {
+        const KeyFile k = make_key(dir, "spoke" + std::to_string(i));
+        v.peers.push_back({"spoke" + std::to_string(i), k.public_b64,
+                           Endpoint{IpAddr::v4(0x0a400000u + uint32_t(i)), 51820},
+                           {0x40000000u + uint32_t(i), 0x60000000u + uint32_t(i)}});
+    }
+    XfrmKeying site;  // the default timers: retry after 5 s
+    Errors e = site.configure({v});
+    REQUIRE_MESSAGE(e.empty(), (e.empty() ? "" : e[0].str()));
+    std::map<uint32_t, int> sent;  // by peer address: initiations so far
+    auto tick = [&](keying::Time t) {
+        size_t count = 0;
+        for (const XfrmKeying::Send& s : site.tick(t).sends)
+            if (!s.bytes.empty() && s.bytes.size() == keying::kInitiationLen) {
+                ++count;
+                ++sent[s.to.addr.v4_host_order()];
+            }
+        return count;
+    };
+    const keying::Time t0{};
+    CHECK(tick(t0) == 100);  // the burst
+    // 25 per 250 ms tick: every peer has its first initiation 2 s later.
+    for (int k = 1; k <= 8; ++k) CHECK(tick(t0 + k * 250ms) == 25);
+    REQUIRE(sent.size() == n);
+    for (const auto& [addr, times] : sent) CHECK(times == 1);
+    // Unanswered, each is due again 5 s after its first: the budget refilled
+    // meanwhile serves them in the order they went, none twice before all.
+    for (int k = 9; k <= 28; ++k) tick(t0 + k * 250ms);  // to 7 s
+    for (const auto& [addr, times] : sent) CHECK(times == 2);
+    (void)std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("a site with fewer peers than the burst initiates to all of them at once") {
+    Pair p;  // one peer each side
+    p.now = keying::Time{} + 1000s;
+    bool initiation = false;
+    for (const XfrmKeying::Send& s : p.site[0]->tick(p.now).sends)
+        initiation |= s.bytes.size() == keying::kInitiationLen;
+    CHECK(initiation);
+}
