@@ -78,9 +78,22 @@ mv "$TOPO_WORK/state-hq.aside" "$TOPO_WORK/state-hq"
 step "drift: an avpn route deleted by hand is repaired"
 table=$(ip -n "$hq_ns" route show table all proto 147 | awk '$1 == "10.1.1.0/24" {for (i=1;i<NF;i++) if ($i=="table") print $(i+1)}')
 [ -n "$table" ] || fail "hq has no avpn route to 10.1.1.0/24"
+lines_before=$(wc -l <"$LOG")
 ip -n "$hq_ns" route del 10.1.1.0/24 table "$table"
 wait_for "route 10.1.1.0/24 back in table $table" 5 avpn_route 10.1.1.0/24
-log_has "full apply (kernel changed by another process): 1 ops (1 created" || fail "the repair wrote more than the route"
+# The kernel shows the route back before avpnd has logged its apply: wait
+# for the line (a run under load checked too early and failed).
+# The repair is the first apply after the drift line that names the route
+# (an earlier drift, e.g. of the link avpnd just made, has its own apply).
+# One awk, no pipe: under pipefail a reader that stops early fails the writer.
+repair_line() {
+  awk -v from="$lines_before" -v drift="drift: route in table $table removed" '
+    NR > from && index($0, drift) { seen = 1 }
+    seen && index($0, "full apply (kernel changed by another process): ") { print; found = 1; exit }
+    END { exit !found }' "$LOG"
+}
+wait_for "the repair's log line" 5 repair_line
+[[ $(repair_line) == *": 1 ops (1 created"* ]] || fail "the repair wrote more than the route: $(repair_line)"
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping after the repair"
 repairs=$(log_count "kernel changed by another process")
 ip -n "$hq_ns" route add 198.51.100.0/24 via 192.0.2.254 dev wan0
@@ -122,8 +135,9 @@ wait_for "branch1's peer back" 10 wg_peer "$b1key"
 t1=$(ms_now)
 echo "   peer back after $((t1 - t0)) ms"
 [ $((t1 - t0)) -lt 10000 ] || fail "the peer came back after $((t1 - t0)) ms, not within 10 s"
-log_has "drift: WireGuard $wg_if: peer $b1key (branch1) is missing" || fail "no drift line naming the missing peer"
+wait_for "the repair's log line" 5 log_has "full apply (WireGuard changed by another process): "
 log_has "full apply (WireGuard changed by another process): 1 ops" || fail "the repair was not one op"
+log_has "drift: WireGuard $wg_if: peer $b1key (branch1) is missing" || fail "no drift line naming the missing peer"
 # The re-added peer has no session (and a hub knows no spoke's endpoint).
 # branch1 would hand shake again by itself only 15 s after its packets stop
 # being answered (WireGuard's keepalive + rekey timeouts); re-adding hq there
@@ -151,6 +165,7 @@ deadline=$((SECONDS + 30))
 until [ "$(log_count "reload: .* read; applying")" -gt "$reads_before" ]; do
   [ "$SECONDS" -lt "$deadline" ] || fail "avpnd did not read the configuration within 30 s"
 done
+lines_before=$(wc -l <"$LOG")
 ip -n "$hq_ns" route del 10.1.1.0/24 table "$table"
 t0=$(ms_now)
 [ "$(log_count "(configuration reloaded")" = "$applied_before" ] ||
