@@ -6,7 +6,9 @@
 // that changes SAs is held for up to `hold` and whatever comes meanwhile
 // joins it: one converge, then every held message in the order it came.
 // The first held work fixes the deadline; later work never moves it, so no
-// message waits longer than `hold` plus one converge.
+// message waits longer than `hold` plus one converge. Any other converge
+// runs the held work first (Site::converge_report), so it never shows in
+// another converge's report.
 #pragma once
 
 #include <chrono>
@@ -29,9 +31,6 @@ public:
     std::optional<Clock::time_point> due_at() const { return due_; }
     // Everything held, to run now (a converge if `apply`, then the sends).
     XfrmKeying::Work take();
-    // A converge succeeded: it planned from the same sessions, so the held
-    // SA changes are in place and only the messages remain.
-    void converged() { held_.apply = false; }
     void clear() { take(); }
 
 private:

@@ -180,6 +180,10 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
         r.ok = true;
         return r;
     }
+    // Held key-exchange work first, in a converge of its own: this one (an
+    // apply, a resync) then reports only its own changes, and an `avpnctl
+    // apply` of an unchanged file says 0 whatever the handshakes are doing.
+    if (keying_hold_.due_at()) flush_keying();
     if (settle < 0) settle = options_.settle_seconds;
     auto t0 = Clock::now();
     auto read = read_plan_inputs(*intent_, *port_);
@@ -221,9 +225,6 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
     r = u.full ? apply_full(u, why, t0, settle) : apply_change(u, why, t0);
     close_esp_sockets(r.ok ? sockets_want : sockets_before);
     if (r.ok) configure_keying(full || u.full);
-    // Held key-exchange work (run_keying) was planned from the same sessions:
-    // its SAs are in place, only its messages remain to be sent.
-    if (r.ok) keying_hold_.converged();
     last_ok_ = r.ok;
     refresh_own_ports();
     if (!last_ok_) wireguard_.clear();  // nothing to compare with until an apply succeeds
