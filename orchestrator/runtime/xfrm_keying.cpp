@@ -372,25 +372,31 @@ XfrmKeying::Work XfrmKeying::on_confirm(Group& g, ByteView d, Time now) {
 
 XfrmKeying::Work XfrmKeying::tick(Time now) {
     Work out = drop_reused(now);
-    size_t peers = 0;
-    for (const Group& g : groups_) peers += g.peers.size();
-    if (tick_from_ >= peers) tick_from_ = 0;
+    std::vector<std::pair<Group*, Peer*>> peers;
+    for (Group& g : groups_)
+        for (Peer& p : g.peers) peers.emplace_back(&g, &p);
+    if (tick_from_ >= peers.size()) tick_from_ = 0;
+    // The budget goes first to peers whose session is up (a rotation, a
+    // forced rekey: their traffic flows and a late rotation only ages its
+    // keys), then to the rest (first handshakes, retries to silent peers),
+    // each class in turn order from tick_from_. Without that, a hub with
+    // thousands of dead spokes would spend every initiation on retries and
+    // let the live ones' rotations wait behind them.
+    std::vector<char> may(peers.size(), 1);
     std::optional<size_t> first_waiting;
-    // Peers in the order [tick_from_, end) then [0, tick_from_).
-    auto visit = [&](size_t from, size_t to) {
-        size_t k = 0;
-        for (Group& g : groups_)
-            for (Peer& p : g.peers) {
-                if (k >= from && k < to) {
-                    const bool may = !p.session.initiation_due(now) || initiations_.allow(IpAddr{}, now);
-                    if (!may && !first_waiting) first_waiting = k;
-                    carry_out(g, p, p.session.tick(now, may), now, std::nullopt, out);
-                }
-                ++k;
-            }
-    };
-    visit(tick_from_, peers);
-    visit(0, tick_from_);
+    for (const bool live : {true, false})
+        for (size_t i = 0; i < peers.size(); ++i) {
+            const size_t k = (tick_from_ + i) % peers.size();
+            const keying::PeerSession& s = peers[k].second->session;
+            if (s.up() != live || !s.initiation_due(now)) continue;
+            may[k] = initiations_.allow(IpAddr{}, now);
+            if (!may[k] && !first_waiting) first_waiting = k;
+        }
+    for (size_t i = 0; i < peers.size(); ++i) {
+        const size_t k = (tick_from_ + i) % peers.size();
+        auto [g, p] = peers[k];
+        carry_out(*g, *p, p->session.tick(now, may[k]), now, std::nullopt, out);
+    }
     tick_from_ = first_waiting.value_or(tick_from_);
     return out;
 }

@@ -78,9 +78,10 @@ public:
     // are paced site-wide (kInitiationPace): a hub that restarts with
     // 10,000 peers would otherwise send 10,000 every 5 s, each a Noise
     // initiation's CPU, while its peers' own initiations wait to be
-    // answered. Peers take turns: the next tick starts with the first peer
-    // this one had no budget for. A site with fewer peers than the burst
-    // never waits.
+    // answered. Peers whose session is up go first (rotations, forced
+    // rekeys), then the rest (first handshakes, retries); within each,
+    // peers take turns: the next tick starts with the first peer this one
+    // had no budget for. A site with fewer peers than the burst never waits.
     Work tick(keying::Time now);
 
     std::vector<PeerStatus> status(keying::Time now) const;

@@ -613,3 +613,82 @@ TEST_CASE("a site with fewer peers than the burst initiates to all of them at on
         initiation |= s.bytes.size() == keying::kInitiationLen;
     CHECK(initiation);
 }
+
+TEST_CASE("a live peer's rotation goes before dead peers' retries when the pace is spent") {
+    char tmpl[] = "/tmp/avpn-keying-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl));
+    const std::string dir = tmpl;
+    keying::Time now{};
+    auto wall = [&now] {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+        return keying::tai64n_from_unix(1'800'000'000 + uint64_t(ns / 1'000'000'000), uint32_t(ns % 1'000'000'000));
+    };
+    keying::SessionTimers t;  // retry after 5 s: 600 dead peers want 120 initiations a second
+    t.linger = 5s;
+    const KeyFile hub = make_key(dir, "hub"), live = make_key(dir, "live");
+    const Endpoint hub_at{IpAddr::v4(0xc0000201), 51820};
+    const size_t dead = 600, live_index = 300;  // mid-turn, where a fair turn alone would make it wait
+    Endpoint live_at;
+    planner::KeyingGroupView hv{"demo", hub.path, 51820, {}};
+    for (size_t i = 0; i <= dead; ++i) {
+        const bool is_live = i == live_index;
+        const std::string name = is_live ? "live" : "dead" + std::to_string(i);
+        const KeyFile k = is_live ? live : make_key(dir, name);
+        const Endpoint at{IpAddr::v4(0x0a400000u + uint32_t(i)), 51820};
+        if (is_live) live_at = at;
+        hv.peers.push_back({name, k.public_b64, at, {0x40000000u + uint32_t(i), 0x60000000u + uint32_t(i)}});
+    }
+    planner::KeyingGroupView sv{"demo", live.path, 51820, {}};
+    sv.peers.push_back({"hub", hub.public_b64, hub_at, {0x4000ffffu, 0x6000ffffu}});
+    XfrmKeying h(t, wall), s(t, wall);
+    REQUIRE(h.configure({hv}).empty());
+    REQUIRE(s.configure({sv}).empty());
+
+    // One 250 ms tick of both sites; datagrams between the hub and the live
+    // spoke arrive, those to dead peers are lost. Returns the hub's
+    // initiations: to the live spoke, and in all.
+    auto step = [&] {
+        now += 250ms;
+        std::pair<int, int> initiations{0, 0};
+        std::vector<XfrmKeying::Send> wire;
+        for (auto& x : h.tick(now).sends) {
+            if (x.bytes.size() == keying::kInitiationLen) {
+                ++initiations.second;
+                if (x.to == live_at) ++initiations.first;
+            }
+            wire.push_back(std::move(x));
+        }
+        for (auto& x : s.tick(now).sends) wire.push_back(std::move(x));
+        while (!wire.empty()) {
+            auto flight = std::move(wire);
+            wire.clear();
+            for (auto& x : flight) {
+                XfrmKeying::Work w;
+                if (x.to == live_at) w = s.receive("demo", hub_at, x.bytes, now);
+                else if (x.to == hub_at) w = h.receive("demo", live_at, x.bytes, now);
+                for (auto& y : w.sends) wire.push_back(std::move(y));
+            }
+        }
+        return initiations;
+    };
+    auto live_status = [&] {
+        for (const auto& st : h.status(now))
+            if (st.peer == "live") return st;
+        FAIL("no status for the live peer");
+        return XfrmKeying::PeerStatus{};
+    };
+    for (int k = 0; k < 80; ++k) step();  // 20 s: everyone tried, the dead retried
+    REQUIRE(live_status().up);
+    for (int round = 0; round < 4; ++round) {
+        const uint32_t epoch = live_status().epoch;
+        CHECK(step().second == 25);  // the pace is spent: the dead take every initiation
+        REQUIRE(h.rekey("demo", "live").ok());
+        const auto [to_live, all] = step();
+        CHECK_MESSAGE(to_live == 1, "round " << round << ": the live peer's rotation waited");
+        CHECK(all == 25);
+        for (int k = 0; k < 40; ++k) step();  // 10 s: past the linger of the session before
+        CHECK(live_status().epoch == epoch + 1);
+        CHECK(live_status().up);
+    }
+    (void)std::system(("rm -rf " + dir).c_str());
+}
