@@ -74,14 +74,14 @@ Status check_command(size_t index, const json_t* cmd) {
     if (!allowed_kind(kind))
         return refused(index, named, "only sets, maps, chains, rules, counters and elements of table inet avpn");
     if (!json_is_object(obj)) return refused(index, named, "the object is not a JSON object");
-    if (string_member(obj, "family") != kFamily || string_member(obj, "table") != kTable)
+    if (string_member(obj, "family") != kOwnedFamily || string_member(obj, "table") != kOwnedTable)
         return refused(index, named, "outside table inet avpn, the only table avpn owns");
     return {};
 }
 
 json_t* table_command(const char* verb) {
-    return json_pack("{s:{s:{s:s#,s:s#}}}", verb, "table", "family", kFamily.data(), int(kFamily.size()), "name",
-                     kTable.data(), int(kTable.size()));
+    return json_pack("{s:{s:{s:s#,s:s#}}}", verb, "table", "family", kOwnedFamily.data(), int(kOwnedFamily.size()), "name",
+                     kOwnedTable.data(), int(kOwnedTable.size()));
 }
 
 // jansson's builders return NULL only when out of memory; an empty batch
@@ -130,9 +130,62 @@ Result<bool> has_table(std::string_view list_tables_json) {
     if (!items) return items.error();
     for (size_t i = 0; i < json_array_size(*items); ++i) {
         const json_t* t = json_object_get(json_array_get(*items, i), "table");
-        if (t && string_member(t, "family") == kFamily && string_member(t, "name") == kTable) return true;
+        if (t && string_member(t, "family") == kOwnedFamily && string_member(t, "name") == kOwnedTable) return true;
     }
     return false;
+}
+
+namespace {
+
+// The listing's objects of table inet avpn, minus the table and the
+// metainfo, each as {KIND: obj} with its handle dropped; `values` false also
+// drops counter values.
+Result<Json> objects_of_listing(std::string_view list_table_json, bool values) {
+    auto parsed = parse(list_table_json, "nft's table listing");
+    if (!parsed) return parsed.error();
+    auto items = listing(*parsed, "nft's table listing");
+    if (!items) return items.error();
+    Json out(json_array());
+    if (!out) return Error{"read nftables listing", "table inet avpn", "out of memory", ENOMEM};
+    for (size_t i = 0; i < json_array_size(*items); ++i) {
+        json_t* item = json_array_get(*items, i);
+        if (!json_is_object(item) || json_object_size(item) != 1)
+            return Error{"nft's table listing", "item " + std::to_string(i), "not an object with one key"};
+        std::string kind = json_object_iter_key(json_object_iter(item));
+        if (kind == "metainfo" || kind == "table") continue;
+        json_t* obj = json_object_get(item, kind.c_str());
+        if (!json_is_object(obj) || string_member(obj, "family") != kOwnedFamily || string_member(obj, "table") != kOwnedTable)
+            return Error{"nft's table listing", "item " + std::to_string(i), "not an object of table inet avpn"};
+        Json copy(json_deep_copy(obj));
+        if (!copy) return Error{"read nftables listing", "table inet avpn", "out of memory", ENOMEM};
+        json_object_del(copy.get(), "handle");
+        if (!values && kind == "counter") {
+            json_object_del(copy.get(), "packets");
+            json_object_del(copy.get(), "bytes");
+        }
+        json_t* wrapped = json_pack("{s:o}", kind.c_str(), copy.release());
+        if (!wrapped || json_array_append_new(out.get(), wrapped) != 0)
+            return Error{"read nftables listing", "table inet avpn", "out of memory", ENOMEM};
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<std::string> contents_of_listing(std::string_view list_table_json) {
+    auto objects = objects_of_listing(list_table_json, true);
+    if (!objects) return objects.error();
+    Json cmds(json_array());
+    for (size_t i = 0; cmds && i < json_array_size(objects->get()); ++i)
+        if (json_array_append_new(cmds.get(), json_pack("{s:O}", "add", json_array_get(objects->get(), i))) != 0)
+            cmds.reset();
+    return dump(cmds.get());
+}
+
+Result<std::string> normalized_listing(std::string_view list_table_json) {
+    auto objects = objects_of_listing(list_table_json, false);
+    if (!objects) return objects.error();
+    return dump(objects->get());
 }
 
 Result<Counters> parse_counters(std::string_view list_counters_json) {
@@ -143,7 +196,7 @@ Result<Counters> parse_counters(std::string_view list_counters_json) {
     Counters out;
     for (size_t i = 0; i < json_array_size(*items); ++i) {
         const json_t* c = json_object_get(json_array_get(*items, i), "counter");
-        if (!c || string_member(c, "family") != kFamily || string_member(c, "table") != kTable) continue;
+        if (!c || string_member(c, "family") != kOwnedFamily || string_member(c, "table") != kOwnedTable) continue;
         const json_t* packets = json_object_get(c, "packets");
         const json_t* bytes = json_object_get(c, "bytes");
         std::string name = string_member(c, "name");

@@ -13,10 +13,10 @@
 
 namespace avpn::fw {
 
-// avpn's one table. Its family and name are its marker: nft 1.0.6 drops a
+// avpn's one table (the planner names it fw::kTable). Its family and name are its marker: nft 1.0.6 drops a
 // table's comment from JSON input silently, so no comment can say more.
-inline constexpr std::string_view kFamily = "inet";
-inline constexpr std::string_view kTable = "avpn";
+inline constexpr std::string_view kOwnedFamily = "inet";
+inline constexpr std::string_view kOwnedTable = "avpn";
 
 struct CounterValue {
     uint64_t packets = 0;
@@ -41,6 +41,19 @@ Result<std::string> remove_batch();
 
 // `list tables` in JSON: whether table inet avpn is among them.
 Result<bool> has_table(std::string_view list_tables_json);
+
+// `list table inet avpn` in JSON (NftTable::read) turned back into
+// contents for replace_batch: every object but the table and nft's
+// metainfo, as an add, without the kernel's handles. Counters keep their
+// packets and bytes, so restoring a table after a failed apply (the undo
+// of the firewall domain) does not zero them.
+Result<std::string> contents_of_listing(std::string_view list_table_json);
+
+// The same listing with what changes without anyone changing the table
+// removed (handles, counter values, nft's metainfo): two tables with equal
+// normalized listings hold the same sets, chains and rules. For drift
+// checks and for skipping a replace that would change nothing.
+Result<std::string> normalized_listing(std::string_view list_table_json);
 
 // `list counters table inet avpn` in JSON: avpn's named counters.
 Result<Counters> parse_counters(std::string_view list_counters_json);

@@ -1,5 +1,6 @@
 // avpn's nftables table, inet avpn, in the kernel of the caller's network
-// namespace. FirewallTable is the seam the apply path will hold; NftTable is
+// namespace. TablePort is the seam the apply path holds (the plan's model of
+// the table is fw::FirewallTable, orchestrator/plan); NftTable is
 // the one implementation, through libnftables (docs/firewall.md, "The kernel
 // side"). Nothing here touches any other table: the contents are checked
 // (nft_batch.hpp) and every command names inet avpn.
@@ -16,9 +17,9 @@ struct nft_ctx;
 
 namespace avpn::fw {
 
-class FirewallTable {
+class TablePort {
 public:
-    virtual ~FirewallTable() = default;
+    virtual ~TablePort() = default;
     // Table inet avpn becomes exactly `contents` (a JSON array of add
     // commands inside it), in one transaction: on any error the table is
     // as it was before the call.
@@ -33,7 +34,7 @@ public:
     virtual Result<Counters> counters() = 0;
 };
 
-class NftTable final : public FirewallTable {
+class NftTable final : public TablePort {
 public:
     static Result<std::unique_ptr<NftTable>> open();
     ~NftTable() override;
