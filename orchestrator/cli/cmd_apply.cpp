@@ -65,7 +65,10 @@ int run_one_shot(const ApplyArgs& a) {
     PlanOutcome planned = plan(intent, *inputs);
     if (!planned.ok()) return print(report::plan_errors(planned.errors));
 
+    auto firewall = fw::NftTable::open();
+    if (!firewall) return report_failure("apply", firewall.error());
     runtime::SiteApplyOptions o{a.file, a.state_dir, a.vici_socket, a.settle, a.dry_run};
+    o.firewall = firewall->get();
     KernelPort& kernel_port = **port;
     auto kernel = [&](const nl::KernelState& d, const OwnedScope& scope) {
         return apply(d, scope, kernel_port, a.dry_run);

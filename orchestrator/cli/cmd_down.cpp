@@ -34,7 +34,10 @@ int run_one_shot(const DownArgs& a) {
     // A failed down undoes its deletes: a link it creates again is noted.
     auto port = NetlinkPort::open({.before_create_link = runtime::journal_links_in(a.state_dir)});
     if (!port) return report_failure("down", port.error());
-    return print(report::down_output(runtime::down_site(state, a.vici_socket, **port, a.force_scan), a.json));
+    auto firewall = fw::NftTable::open();
+    if (!firewall) return report_failure("down", firewall.error());
+    return print(report::down_output(runtime::down_site(state, a.vici_socket, **port, firewall->get(), a.force_scan),
+                                     a.json));
 }
 
 int run_down(const DownArgs& a) {

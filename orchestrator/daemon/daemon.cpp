@@ -174,6 +174,11 @@ void Daemon::poll_wireguard() {
         if (auto d = site_->wireguard_drift()) {
             log("drift: WireGuard " + *d);
             note_drift("WireGuard changed by another process");
+        } else if (auto f = site_->firewall_drift()) {
+            // nftables' changes come on a netlink group avpnd does not
+            // watch: the table is polled with the devices.
+            log("drift: " + *f);
+            note_drift("table inet avpn changed by another process");
         }
     }
     const auto now = Clock::now();
@@ -190,7 +195,7 @@ void Daemon::run_due_timers() {
         site_->retry_ipsec();
         ipsec_round_.arm_in(std::chrono::seconds(site_->options().retry_first), Clock::now());
     }
-    if (site_->has_wireguard() && wireguard_poll_.due(Clock::now())) poll_wireguard();
+    if ((site_->has_wireguard() || site_->has_firewall()) && wireguard_poll_.due(Clock::now())) poll_wireguard();
     if (site_->has_xfrm() && keying_tick_.due(Clock::now())) {
         site_->keying_tick();
         keying_tick_.arm_in(kKeyingTick, Clock::now());
@@ -207,7 +212,7 @@ void Daemon::run_due_timers() {
 Clock::time_point Daemon::next_deadline() const {
     Clock::time_point t = std::min({drift_.at(), resync_.at(), watchdog_.at()});
     if (site_->has_ipsec()) t = std::min(t, ipsec_round_.at());
-    if (site_->has_wireguard()) t = std::min(t, wireguard_poll_.at());
+    if (site_->has_wireguard() || site_->has_firewall()) t = std::min(t, wireguard_poll_.at());
     if (site_->has_xfrm()) t = std::min(t, keying_tick_.at());
     if (auto at = site_->keying_flush_at()) t = std::min(t, *at);
     return t;

@@ -1,12 +1,14 @@
 #include "orchestrator/runtime/down.hpp"
 
+#include "orchestrator/runtime/firewall_apply.hpp"
 #include "orchestrator/runtime/journal_recovery.hpp"
 #include "orchestrator/runtime/scope.hpp"
 #include "plugins/vici/unix_stream.hpp"
 
 namespace avpn::runtime {
 
-DownReport down_site(const StateDir& state, const std::string& vici_socket, KernelPort& port, bool force_scan) {
+DownReport down_site(const StateDir& state, const std::string& vici_socket, KernelPort& port,
+                     fw::TablePort* firewall, bool force_scan) {
     DownReport d;
     auto last = state.load();
     if (!last && force_scan && last.error().code == kDamagedRecord) {
@@ -51,8 +53,16 @@ DownReport down_site(const StateDir& state, const std::string& vici_socket, Kern
         return d;
     }
     if (d.kernel.failure) return d;
+    if (firewall) {
+        auto present = firewall->present();
+        if (!present) return d.failure = present.error(), d;
+        if (*present) {
+            if (Status s = firewall->remove(); !s) return d.failure = s.error(), d;
+            d.firewall_removed = true;
+        }
+    }
     if (Status s = state.clear(); !s) return d.failure = s.error(), d;
-    for (const char* f : {kFingerprintsFile, kAppliedConnsFile, kFailuresFile, kRetriesFile})
+    for (const char* f : {kFingerprintsFile, kAppliedConnsFile, kFailuresFile, kRetriesFile, kFirewallAppliedFile})
         (void)state.remove_file(f);  // bookkeeping of what is gone now
     return d;
 }

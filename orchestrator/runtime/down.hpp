@@ -20,12 +20,14 @@
 #include "orchestrator/reconcile/apply.hpp"
 #include "orchestrator/reconcile/state_dir.hpp"
 #include "orchestrator/runtime/ipsec.hpp"
+#include "plugins/firewall/nft_table.hpp"
 
 namespace avpn::runtime {
 
 struct DownReport {
     IpsecOutcome ipsec;
     ApplyReport kernel;
+    bool firewall_removed = false;  // table inet avpn was there and is gone
     bool has_report = false;        // ipsec/kernel say what was done (rendered as an apply report)
     std::vector<std::string> notes;  // worth saying, not failures
     std::optional<Error> failure;    // what stopped it (the kernel's own failure is in `kernel`)
@@ -41,7 +43,10 @@ struct DownReport {
 // (`avpnctl down --force-scan`): then the kernel's markers alone say what is
 // avpn's, and the record is removed with the rest. charon connections only
 // that record named are not known then and stay loaded (a note says so).
+// Table inet avpn goes last (`firewall`; null only where no table can
+// exist), after the tunnels it filtered: it needs no record, its name is
+// its marker.
 DownReport down_site(const StateDir& state, const std::string& vici_socket, KernelPort& port,
-                     bool force_scan = false);
+                     fw::TablePort* firewall, bool force_scan = false);
 
 }  // namespace avpn::runtime

@@ -1,5 +1,7 @@
 #include "orchestrator/runtime/site.hpp"
 
+#include "orchestrator/plan/firewall_json.hpp"
+
 #include <linux/netlink.h>
 #include <unistd.h>
 
@@ -65,7 +67,10 @@ Result<std::unique_ptr<Site>> Site::open(const SiteOptions& o, Log log) {
                                    .before_create_link = journal_links_in(o.state_dir),
                                    .session_key = [keying](uint64_t id, uint32_t bits, bool new_sa) { return keying->key(id, bits, new_sa); }});
     if (!port) return port.error();
+    auto firewall = fw::NftTable::open();
+    if (!firewall) return firewall.error();
     std::unique_ptr<Site> s(new Site(o, std::move(log), std::move(*port)));
+    s->firewall_ = std::move(*firewall);
     s->wireguard_go_ = std::move(supervisor);
     s->keying_ = std::move(keying);
     if (Status st = s->state_.lock(); !st) return st.error();
@@ -122,6 +127,7 @@ ConvergeReport Site::apply_full(IncrementalPlanner::Update& u, const std::string
     }
     SiteApplyOptions o{options_.config, options_.state_dir, options_.vici_socket, settle, false, {}};
     o.save = [&](const AppliedRecord& rec) { return save_applied(state_, rec, options_.config); };
+    o.firewall = firewall_.get();
     auto kernel = [&](const nl::KernelState& d, const OwnedScope& scope) {
         return reconciler_.apply_full(d, scope, false);
     };
@@ -129,8 +135,9 @@ ConvergeReport Site::apply_full(IncrementalPlanner::Update& u, const std::string
     for (const std::string& w : r.warnings) log_("warning: " + w);
     if (r.ipsec.kernel_rolled_back) reconciler_.forget();  // the image saw the apply, not its undo
     if (!r.ok()) {
-        const Error& e = r.refused         ? *r.refused
-                         : r.kernel.failure ? *r.kernel.failure
+        const Error& e = r.refused           ? *r.refused
+                         : r.firewall.failure ? *r.firewall.failure
+                         : r.kernel.failure   ? *r.kernel.failure
                          : r.ipsec.failure  ? *r.ipsec.failure
                                             : *r.record_failure;
         out.line = "full apply (" + why + ") failed: " + e.str();
@@ -139,6 +146,7 @@ ConvergeReport Site::apply_full(IncrementalPlanner::Update& u, const std::string
         return out;
     }
     scope_.owned = r.record.owned;
+    firewall_applied_ = r.firewall.applied_text;
     ipsec_ = u.plan.state.ipsec;
     wireguard_.reset(u.plan.state.wireguard);
     out.line = "full apply (" + why + "): " + summary(r.kernel.ops) + " in " + timing(ms_since(t0));
@@ -150,12 +158,33 @@ ConvergeReport Site::apply_full(IncrementalPlanner::Update& u, const std::string
 
 ConvergeReport Site::apply_change(IncrementalPlanner::Update& u, const std::string& why, Clock::time_point t0) {
     ConvergeReport out;
+    // The firewall first, as in a full apply; an unchanged table (it
+    // renders the same commands) is not touched, so its counters run on.
+    FirewallOutcome fw_change;
+    auto rendered = [](const std::optional<fw::FirewallTable>& t) { return t ? fw::render_firewall_json(*t) : ""; };
+    if (rendered(u.want.firewall) != rendered(u.was.firewall)) {
+        fw_change = install_firewall(*firewall_, u.want.firewall, "", false);
+        if (fw_change.failure) {
+            out.line = "change (" + why + ") failed: " + fw_change.failure->str() + "; nothing changed";
+            log_(out.line);
+            planner_.forget();
+            return out;
+        }
+    }
     ApplyReport& r = out.change = reconciler_.apply_delta(u.want, u.was, false);
     if (r.failure) {
-        out.line = "change (" + why + ") failed: " + r.failure->str() + (r.undo_failures.empty() ? "; undone" : "");
+        undo_firewall(*firewall_, fw_change);
+        bool undone = r.undo_failures.empty() && !fw_change.undo_failure;
+        out.line = "change (" + why + ") failed: " + r.failure->str() + (undone ? "; undone" : "");
         log_(out.line);
         planner_.forget();
         return out;
+    }
+    if (fw_change.changed()) {
+        firewall_applied_ = fw_change.applied_text;
+        Status saved = firewall_applied_.empty() ? state_.remove_file(kFirewallAppliedFile)
+                                                 : state_.write_file(kFirewallAppliedFile, firewall_applied_);
+        if (!saved) log_("save the firewall's record: " + saved.error().str());
     }
     // `want` holds the whole site-wide part: every interface, every table's
     // group route, every charon connection.
@@ -335,6 +364,18 @@ void Site::retry_ipsec() {
         log_("ipsec: " + name + " has no IKE_SA: initiated (attempt " + std::to_string(s.attempts) + "; next in " +
              std::to_string(s.next_at - int64_t(std::time(nullptr))) + " s if it stays down)");
     }
+}
+
+std::optional<std::string> Site::firewall_drift() {
+    if (idle_ || !last_ok_ || firewall_applied_.empty()) return std::nullopt;
+    return runtime::firewall_drift(*firewall_, firewall_applied_);
+}
+
+Result<fw::Counters> Site::firewall_counters() {
+    auto present = firewall_->present();
+    if (!present) return present.error();
+    if (!*present) return fw::Counters{};
+    return firewall_->counters();
 }
 
 std::optional<std::string> Site::wireguard_drift() {

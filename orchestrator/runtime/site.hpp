@@ -60,6 +60,7 @@
 #include "orchestrator/runtime/status.hpp"
 #include "orchestrator/runtime/wireguard_watch.hpp"
 #include "orchestrator/runtime/xfrm_keying.hpp"
+#include "plugins/firewall/nft_table.hpp"
 #include "plugins/vici/retry.hpp"
 #include "plugins/wireguard/supervisor.hpp"
 
@@ -128,6 +129,12 @@ public:
     // nullopt when all hold (or nothing was applied). A device that cannot
     // be read counts as a difference.
     std::optional<std::string> wireguard_drift();
+    // How table inet avpn differs from the last apply (firewall_apply.hpp),
+    // in words; nullopt when it holds or nothing was applied. nftables
+    // changes come on a netlink group avpnd does not watch, so it polls.
+    std::optional<std::string> firewall_drift();
+    // The named counters of table inet avpn (empty when there is none).
+    Result<fw::Counters> firewall_counters();
 
     bool last_ok() const { return last_ok_; }
     bool idle() const { return idle_; }
@@ -136,6 +143,7 @@ public:
     const std::optional<LastConverge>& last_converge() const { return last_converge_; }
     bool has_ipsec() const { return !ipsec_.empty(); }
     bool has_wireguard() const { return !wireguard_.empty(); }
+    bool has_firewall() const { return !firewall_applied_.empty(); }
     const Intent& intent() const { return *intent_; }
     const SiteOptions& options() const { return options_; }
     const WatchScope& watch_scope() const { return scope_; }
@@ -203,6 +211,8 @@ private:
     std::vector<planner::KeyingGroupView> keyed_;   // what keying_ was configured with
     std::optional<nl::ExpireWatch> expire_watch_;   // while keyed_ has groups
     KeyingHold keying_hold_;                        // SA-changing work waiting for its converge
+    std::unique_ptr<fw::NftTable> firewall_;        // table inet avpn
+    std::string firewall_applied_;                  // FirewallOutcome::applied_text of the last install
 };
 
 }  // namespace avpn::runtime

@@ -65,13 +65,25 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
         r.ipsec.kernel_undo_errors = roll_back(r.kernel, port);
         r.ipsec.kernel_rolled_back = true;
         r.kernel.applied = false;
+        if (o.firewall) undo_firewall(*o.firewall, r.firewall);
     };
     // The record's scope plus what the kernel shows as avpn's: a killed
     // apply's objects (say, of an interface name since changed) are removed,
     // not left to hold the new one's port.
     OwnedScope scope = scope_of(plan, last);
     if (Status s = add_scanned(scope, port); !s) return r.refused = s.error(), r;  // nothing was changed
+    if (plan.firewall && !o.firewall)
+        return r.refused = Error{"apply the firewall", "table inet avpn", "no nftables table to install it in"}, r;
+    // The firewall first: a new plan's tunnels and routes carry nothing
+    // before its rules are in place. Its failure has changed nothing.
+    if (o.firewall) {
+        std::string last_firewall;  // unreadable: no record, so the table is rewritten
+        if (auto text = StateDir(o.state_dir).read_file(kFirewallAppliedFile); text && *text) last_firewall = **text;
+        r.firewall = install_firewall(*o.firewall, plan.firewall, last_firewall, o.dry_run);
+        if (r.firewall.failure) return r;
+    }
     r.kernel = kernel(plan, scope);
+    if (r.kernel.failure && o.firewall) undo_firewall(*o.firewall, r.firewall);  // the kernel undid itself
     if (!r.kernel.failure && charon) {
         // Written ahead: charon's connections carry no marker of avpn's.
         std::vector<std::string> loading;
@@ -92,11 +104,17 @@ SiteApplyResult apply_site(const Intent& intent, const DesiredState& plan, const
             r.record_failure = s.error();
             if (charon) undo_ipsec(*charon, r.ipsec, o.state_dir);
             roll_back_kernel();
+        } else if (o.firewall) {
+            // Lost, the record only costs the next apply a rewrite.
+            StateDir state(o.state_dir);
+            Status saved = r.firewall.applied_text.empty() ? state.remove_file(kFirewallAppliedFile)
+                                                          : state.write_file(kFirewallAppliedFile, r.firewall.applied_text);
+            if (!saved) r.warnings.push_back(saved.error().str() + ": the next apply rewrites table inet avpn");
         }
     }
     // Undone without a fault: what this run noted is gone again, and a stale
     // name must not make a later run adopt a link someone makes meanwhile.
-    bool undone_cleanly = r.kernel.undo_failures.empty() && r.ipsec.kernel_undo_errors.empty() &&
+    bool undone_cleanly = !r.firewall.undo_failure && r.kernel.undo_failures.empty() && r.ipsec.kernel_undo_errors.empty() &&
                           r.ipsec.undo_errors.empty() && r.ipsec.not_undone.empty();
     if (!r.ok() && !r.refused && !o.dry_run && undone_cleanly) (void)journal.truncate(journal_before);
     return r;

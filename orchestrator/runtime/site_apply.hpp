@@ -1,9 +1,11 @@
 // One apply of a site's whole plan, shared by `avpnctl apply` and avpnd:
 // everything that can fail without touching anything first (PSK files, the
-// load-conn mapping, charon reachable), then the kernel (it has a journal),
-// then charon (its ops journaled with their inverses, vici/journal.hpp), then
-// the record in the state directory. A failure in any of them undoes the
-// earlier ones, newest first: charon's ops, then the kernel's journal.
+// load-conn mapping, charon reachable), then the firewall (table inet avpn,
+// replaced in one transaction, firewall_apply.hpp), then the kernel (it has
+// a journal), then charon (its ops journaled with their inverses,
+// vici/journal.hpp), then the record in the state directory. A failure in
+// any of them undoes the earlier ones, newest first: charon's ops, then the
+// kernel's journal, then the previous table is put back.
 // Kernel first also means an XFRM interface exists before charon installs
 // SAs carrying its if_id.
 #pragma once
@@ -13,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/runtime/firewall_apply.hpp"
 #include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/intent.hpp"
 #include "orchestrator/plan/desired_state.hpp"
@@ -31,16 +34,26 @@ struct SiteApplyOptions {
     // Records a successful apply (save_applied); its failure undoes the apply,
     // since `down` could not find what the record lacks. Empty: not recorded.
     std::function<Status(const AppliedRecord&)> save;
+    // Table inet avpn in the kernel (plugins/firewall's NftTable). Required
+    // when the plan has a firewall, and to remove the table of a site
+    // whose role became off; a plan with a firewall and no table here is
+    // refused before anything changes.
+    // What it was last installed as is kept in the state directory
+    // (kFirewallAppliedFile) beside the record.
+    fw::TablePort* firewall = nullptr;
 };
 
 struct SiteApplyResult {
     std::optional<Error> refused;  // before anything was changed (preflight, charon unreachable)
+    FirewallOutcome firewall;
     ApplyReport kernel;
     IpsecOutcome ipsec;
     std::vector<std::string> warnings;
     AppliedRecord record;  // what the state directory keeps after a success
     std::optional<Error> record_failure;  // options.save failed: charon and the kernel were undone
-    bool ok() const { return !refused && !kernel.failure && !ipsec.failure && !record_failure; }
+    bool ok() const {
+        return !refused && !firewall.failure && !kernel.failure && !ipsec.failure && !record_failure;
+    }
 };
 
 // Applies the kernel objects of a plan within a scope (apply(), or the

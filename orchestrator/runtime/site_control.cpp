@@ -56,7 +56,8 @@ ChangeReport Site::reload_report() {
 }
 
 DownReport Site::down() {
-    DownReport d = down_site(state_, options_.vici_socket, *port_);
+    DownReport d = down_site(state_, options_.vici_socket, *port_, firewall_.get());
+    firewall_applied_.clear();
     // Whatever happened, the image and the incremental basis no longer
     // describe the kernel: the next converge observes it afresh.
     reconciler_.forget();

@@ -110,6 +110,9 @@ static std::optional<Error> apply_as_cli(const Intent& intent, const AppliedReco
     auto kernel = [&](const nl::KernelState& d, const OwnedScope& scope) { return apply(d, scope, port, false); };
     runtime::SiteApplyOptions o;
     o.state_dir = state_dir;  // the apply journal's; no charon (the demo has no [[ipsec]])
+    auto firewall = fw::NftTable::open();  // the demo's table inet avpn
+    REQUIRE(firewall.ok());
+    o.firewall = firewall->get();
     runtime::SiteApplyResult r = runtime::apply_site(intent, planned.state, last, port, kernel, o);
     if (r.refused) return r.refused;
     if (r.kernel.failure) return r.kernel.failure;

@@ -46,6 +46,13 @@ struct StateDirectory {
 
 std::string link_line() { return sh(std::string("ip -o link show ") + kTunnel + " 2>/dev/null"); }
 
+// Table inet avpn of the test's namespace: the demo's plan has one.
+fw::TablePort* nft() {
+    static auto table = fw::NftTable::open();
+    REQUIRE(table.ok());
+    return table->get();
+}
+
 runtime::SiteApplyResult apply_site_now(HubSite& site, const DesiredState& want, const std::string& state_dir) {
     StateDir state(state_dir);
     auto last = state.load();
@@ -54,6 +61,7 @@ runtime::SiteApplyResult apply_site_now(HubSite& site, const DesiredState& want,
     REQUIRE(port.ok());
     runtime::SiteApplyOptions o{"", state_dir, "/nonexistent/charon.vici", 0, false, {}};
     o.save = [&](const AppliedRecord& rec) { return state.save(rec, ""); };
+    o.firewall = nft();
     auto kernel = [&](const nl::KernelState& d, const OwnedScope& scope) { return apply(d, scope, **port, false); };
     return runtime::apply_site(site.demo.intent(), want, *last, **port, kernel, o);
 }
@@ -95,7 +103,7 @@ TEST_CASE("a kill between creating a link and marking it: the journal names it, 
         StateDir state(dir.path);
         auto port = NetlinkPort::open({});
         REQUIRE(port.ok());
-        runtime::DownReport d = runtime::down_site(state, "/nonexistent/charon.vici", **port);
+        runtime::DownReport d = runtime::down_site(state, "/nonexistent/charon.vici", **port, nft());
         CHECK(d.ok());
         CHECK(kernel_dump() == before);
     }
@@ -103,7 +111,7 @@ TEST_CASE("a kill between creating a link and marking it: the journal names it, 
         StateDir state(dir.path);
         auto port = NetlinkPort::open({});
         REQUIRE(port.ok());
-        runtime::DownReport d = runtime::down_site(state, "/nonexistent/charon.vici", **port);
+        runtime::DownReport d = runtime::down_site(state, "/nonexistent/charon.vici", **port, nft());
         CHECK_MESSAGE(d.ok(), (d.failure ? d.failure->str() : d.kernel.failure ? d.kernel.failure->str() : ""));
         CHECK(kernel_dump() == before);
         CHECK_FALSE(std::ifstream(dir.path + "/" + kApplyJournalFile).good());
@@ -134,7 +142,7 @@ TEST_CASE("a journaled name whose link existed before the create (an operator's)
     StateDir state(dir.path);
     auto port = NetlinkPort::open({});
     REQUIRE(port.ok());
-    runtime::DownReport d = runtime::down_site(state, "/nonexistent/charon.vici", **port);
+    runtime::DownReport d = runtime::down_site(state, "/nonexistent/charon.vici", **port, nft());
     CHECK(d.ok());
     std::string still = link_line();
     CHECK(still.find(kTunnel) != std::string::npos);
