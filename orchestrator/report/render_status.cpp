@@ -86,6 +86,28 @@ std::string wireguard_text(const std::vector<WgGroupStatus>& groups, int64_t now
     return o.str();
 }
 
+void firewall_json(JsonWriter& w, const runtime::FirewallStatus& f) {
+    w.key("firewall").begin_object().field("table", "inet avpn").field("present", f.present).key("error");
+    if (f.error)
+        w.begin_object().field("what", f.error->what).field("where", f.error->where).field("why", f.error->why).end_object();
+    else
+        w.null();
+    w.key("counters").begin_array();
+    for (const auto& [name, v] : f.counters)
+        w.begin_object().field("name", name).field("packets", v.packets).field("bytes", v.bytes).end_object();
+    w.end_array().end_object();
+}
+
+std::string firewall_text(const runtime::FirewallStatus& f) {
+    std::ostringstream o;
+    if (f.error) return "firewall: " + f.error->str() + "\n";
+    if (!f.present) return "firewall: no table inet avpn\n";
+    o << "firewall (table inet avpn), packets and bytes per rule:\n";
+    for (const auto& [name, v] : f.counters)
+        o << "  " << name << ": " << v.packets << " packets, " << v.bytes << " bytes\n";
+    return o.str();
+}
+
 // "avpnd", not "daemon": wireguard[].daemon is the wireguard-go serving a link.
 void avpnd_json(JsonWriter& w, const DaemonFacts* d) {
     w.key("avpnd");
@@ -197,6 +219,7 @@ Printed status_output(const runtime::SiteStatus& s, const DaemonFacts* daemon, b
             w.end_array().end_object();
         }
         wireguard_json(w, s.wireguard);
+        firewall_json(w, s.firewall);
         avpnd_json(w, daemon);
         w.end_object();
         p.out = w.str();
@@ -210,6 +233,7 @@ Printed status_output(const runtime::SiteStatus& s, const DaemonFacts* daemon, b
             for (const auto& t : s.tunnels) o << tunnel_text(t);
         }
         o << wireguard_text(s.wireguard, now);
+        o << firewall_text(s.firewall);
         if (daemon) o << daemon_text(*daemon, now);
         p.out = o.str();
     }

@@ -1,5 +1,10 @@
 #include "orchestrator/runtime/status.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+
+#include "plugins/firewall/nft_table.hpp"
+
 #include <set>
 
 #include "orchestrator/runtime/ipsec.hpp"
@@ -57,7 +62,28 @@ Result<SiteStatus> gather_status(const std::string& state_dir, const std::string
         }
     }
     s.wireguard = wireguard_status(s.last.owned.links, state_dir);
+    s.firewall = firewall_status();
     return s;
+}
+
+FirewallStatus firewall_status() {
+    FirewallStatus f;
+    auto table = fw::NftTable::open();
+    if (!table) return f.error = table.error(), f;
+    auto present = (*table)->present();
+    if (!present) return f.error = present.error(), f;
+    if (!(f.present = *present)) return f;
+    auto counters = (*table)->counters();
+    if (!counters) return f.error = counters.error(), f;
+    // rule-1, rule-2, ..., rule-10 by number, then the default drop.
+    auto rank = [](const std::string& name) -> long {
+        if (name.rfind("rule-", 0) == 0) return std::strtol(name.c_str() + 5, nullptr, 10);
+        return name == "default-drop" ? 1L << 40 : (1L << 40) + 1;
+    };
+    for (auto& [name, value] : *counters) f.counters.emplace_back(name, value);
+    std::stable_sort(f.counters.begin(), f.counters.end(),
+                     [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
+    return f;
 }
 
 }  // namespace avpn::runtime

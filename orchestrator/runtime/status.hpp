@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "orchestrator/reconcile/state_dir.hpp"
+#include "plugins/firewall/nft_batch.hpp"
 #include "plugins/vici/status.hpp"
 #include "plugins/wireguard/backend.hpp"
 #include "plugins/wireguard/daemon_record.hpp"
@@ -24,6 +25,15 @@ struct WgGroupStatus {
     std::optional<wg::DaemonRecord> daemon;  // userspace: its wireguard-go
 };
 
+// Table inet avpn's named counters (docs/firewall.md): one per
+// [[firewall]] rule ("rule-N", N its position in the file), in rule order,
+// then the default drop's ("default-drop").
+struct FirewallStatus {
+    bool present = false;
+    std::vector<std::pair<std::string, fw::CounterValue>> counters;
+    std::optional<Error> error;  // libnftables could not list it
+};
+
 struct SiteStatus {
     std::string state_dir, vici_socket;
     AppliedRecord last;
@@ -31,7 +41,11 @@ struct SiteStatus {
     std::optional<Error> ipsec_error;    // charon could not be asked
     std::vector<vici::TunnelStatus> tunnels;
     std::vector<WgGroupStatus> wireguard;
+    FirewallStatus firewall;
 };
+
+// The counters of the namespace's table inet avpn (none when it is absent).
+FirewallStatus firewall_status();
 
 // --listen: watch charon's log for listen_seconds first (failures it hears
 // are recorded in the state directory).
