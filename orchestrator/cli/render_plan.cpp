@@ -87,7 +87,7 @@ void text_ipsec(std::ostringstream& o, const vici::Connection& c) {
 }
 
 void text_firewall(std::ostringstream& o, const fw::FirewallTable& t) {
-    o << "\nfirewall: table inet avpn (planned; apply does not write it yet)\n";
+    o << "\nfirewall: table inet avpn (apply installs it whole, in one transaction)\n";
     for (const fw::Set& s : t.sets)
         o << "  set " << s.name << " " << (s.family == Family::v4 ? "ipv4_addr" : "ipv6_addr") << " interval ("
           << s.elements.size() << "): " << join(s.elements) << "\n";

@@ -52,9 +52,6 @@ void parse_rule(Loader& l, const ValueCtx& c, const SectionTable& t, size_t) {
     if (f.has("ports") && r.protocol != "tcp" && r.protocol != "udp" && !f.bad("protocol"))
         f.error("ports", "ports need protocol = \"tcp\" or \"udp\" (this rule's protocol is \"" + r.protocol + "\")");
     f.finish();
-    l.diag.inactive(r.loc, f.path(),
-                    "not acted on yet: avpnctl plan shows the nftables table this rule becomes, but apply "
-                    "does not write it yet; enforce this rule with your own firewall and remove the section");
     l.intent.firewall.push_back(std::move(r));
     l.firewall.push_back(Where::of(f));
 }
