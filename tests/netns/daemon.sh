@@ -12,6 +12,9 @@
 # - SIGHUP with a broken config: errors named, running state kept;
 # - a WireGuard peer removed by hand (wg set ... remove; no notification
 #   reports it) is back within seconds, found by avpnd's device poll;
+# - table inet avpn deleted, then given an extra rule, by hand (nftables
+#   reports neither on rtnetlink) is back as applied within seconds, found
+#   by the same poll;
 # - a route deleted by hand while avpnd applies a SIGHUP change of 2,000
 #   new spokes is repaired right after that apply, not at the resync
 #   (avpnd keeps the notifications that arrive while it applies);
@@ -23,7 +26,7 @@ AVPNCTL=$BIN/avpnctl
 AVPND=$BIN/avpnd
 # shellcheck source=lib/topology.sh
 . "$SRC/tests/netns/lib/topology.sh"
-topo_require jq wireguard-go ping
+topo_require jq wireguard-go ping nft
 [ -x "$AVPND" ] || { echo "FAIL: $AVPND not built"; exit 1; }
 topo_init
 topo_demo_copy "$SRC"
@@ -147,6 +150,24 @@ topo_exec branch1 wg set "$wg_if" peer "$hqkey" remove
 avpn branch1 apply "$DEMO/sites/branch1.toml" >/dev/null || fail "re-apply branch1"
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping through the restored peer"
 
+step "table inet avpn: deleted, then changed by hand, is repaired within seconds (--resync 3600)"
+# nftables raises no rtnetlink notification: avpnd polls the table with the
+# WireGuard devices and compares nft's listing with the last apply's.
+avpn_table() { ip netns exec "$hq_ns" nft list table inet avpn 2>/dev/null | grep -v 'packets'; }
+table_was=$(avpn_table)
+[ -n "$table_was" ] || fail "avpnd installed no table inet avpn"
+table_is() { [ "$(avpn_table)" = "$table_was" ]; }
+t0=$(ms_now)
+ip netns exec "$hq_ns" nft delete table inet avpn
+wait_for "table inet avpn back" 10 table_is
+echo "   table back after $(($(ms_now) - t0)) ms"
+wait_for "its drift line" 5 log_has "drift: table inet avpn is missing"
+ip netns exec "$hq_ns" nft insert rule inet avpn rules accept
+t0=$(ms_now)
+wait_for "the extra rule gone" 10 table_is
+echo "   extra rule gone after $(($(ms_now) - t0)) ms"
+wait_for "its drift line" 5 log_has "drift: table inet avpn differs from the last apply"
+
 step "a route deleted while avpnd applies a change of 2,000 spokes is repaired after it"
 cp "$DEMO/members.toml" "$TOPO_WORK/members.small"
 # Keys need no private half here: 32 bytes in base64 that differ per spoke.
@@ -194,4 +215,5 @@ log_has "stopping; tunnels stay up" || fail "no stop line"
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "the tunnel went down with avpnd"
 for s in hq branch1; do avpn "$s" down >/dev/null || fail "down $s"; done
 [ -z "$(topo_avpn_dump hq)" ] || fail "hq keeps avpn objects after down: $(topo_avpn_dump hq)"
-echo "PASS: avpnd applied, repaired drift (also a removed WireGuard peer, and a change made during an apply), applied one peer's change incrementally and kept state over a bad reload"
+! ip netns exec "$hq_ns" nft list table inet avpn >/dev/null 2>&1 || fail "hq keeps table inet avpn after down"
+echo "PASS: avpnd applied, repaired drift (also a removed WireGuard peer, table inet avpn deleted and changed, and a change made during an apply), applied one peer's change incrementally and kept state over a bad reload"
