@@ -3,6 +3,10 @@
 // (median of 7), rules, set sizes and the size of the libnftables document.
 // Prints figures; never fails on a time. What it shows: the rule count is the
 // rules' own (at most two per [[firewall]] rule), the members only grow sets.
+// As root, also the kernel side in a private network namespace (unshare):
+// installing that table with NftTable::replace (one libnftables
+// transaction, cold and over itself), the unchanged-table check an apply
+// makes instead (read + normalize), undoing to the previous table, remove.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,7 +16,11 @@
 #include "orchestrator/plan/firewall_json.hpp"
 #include "orchestrator/plan/firewall_plan.hpp"
 #include "orchestrator/plan/planner.hpp"
+#include "plugins/firewall/nft_table.hpp"
 #include "world.hpp"
+
+#include <sched.h>
+#include <unistd.h>
 
 namespace {
 
@@ -87,5 +95,43 @@ int main() {
     std::printf("  %zu sets, %zu elements:", table.sets.size(), elements);
     for (const fw::Set& s : table.sets) std::printf(" %s=%zu", s.name.c_str(), s.elements.size());
     std::printf("\n");
+
+    if (::geteuid() != 0) return std::printf("  kernel: skipped (not root)\n"), 0;
+    if (::unshare(CLONE_NEWNET) != 0) return std::printf("  kernel: skipped (unshare(CLONE_NEWNET) failed)\n"), 0;
+    auto nft = fw::NftTable::open();
+    if (!nft) return std::fprintf(stderr, "%s\n", nft.error().str().c_str()), 1;
+    fw::TablePort& t = **nft;
+    std::vector<double> cold_ms, over_ms, list_ms, read_ms, restore_ms, remove_ms;
+    size_t listing_bytes = 0;
+    for (int i = 0; i < kRuns; ++i) {
+        auto t0 = Clock::now();
+        if (Status st = t.replace(json); !st) return std::fprintf(stderr, "%s\n", st.error().str().c_str()), 1;
+        cold_ms.push_back(ms_since(t0));
+        t0 = Clock::now();
+        if (Status st = t.replace(json); !st) return std::fprintf(stderr, "%s\n", st.error().str().c_str()), 1;
+        over_ms.push_back(ms_since(t0));
+        t0 = Clock::now();
+        auto listing = t.read();
+        if (!listing) return std::fprintf(stderr, "%s\n", listing.error().str().c_str()), 1;
+        list_ms.push_back(ms_since(t0));
+        auto normalized = fw::normalized_listing(*listing);
+        auto previous = fw::contents_of_listing(*listing);
+        if (!normalized || !previous) return std::fprintf(stderr, "cannot read the listing back\n"), 1;
+        read_ms.push_back(ms_since(t0));
+        listing_bytes = listing->size();
+        t0 = Clock::now();
+        if (Status st = t.replace(*previous); !st) return std::fprintf(stderr, "%s\n", st.error().str().c_str()), 1;
+        restore_ms.push_back(ms_since(t0));
+        t0 = Clock::now();
+        if (Status st = t.remove(); !st) return std::fprintf(stderr, "%s\n", st.error().str().c_str()), 1;
+        remove_ms.push_back(ms_since(t0));
+    }
+    std::printf("  kernel (private netns, median of %d):\n", kRuns);
+    std::printf("    replace, no table before   %8.1f ms\n", median(cold_ms));
+    std::printf("    replace over the same      %8.1f ms\n", median(over_ms));
+    std::printf("    read (nft's JSON listing)  %8.1f ms, %zu bytes\n", median(list_ms), listing_bytes);
+    std::printf("    read + normalize + undo doc%8.1f ms\n", median(read_ms));
+    std::printf("    undo: replace from listing %8.1f ms\n", median(restore_ms));
+    std::printf("    remove                     %8.1f ms\n", median(remove_ms));
     return 0;
 }
