@@ -79,6 +79,11 @@ Printed apply_output(std::string_view command, const runtime::SiteApplyResult& r
     p.out = apply_report(r.kernel, dry_run, &r.ipsec, json);
     for (const std::string& w : r.warnings) p.err += "avpnctl " + std::string(command) + ": warning: " + w + "\n";
     p.exit = r.ok() ? kOk : kFailed;
+    // The firewall went first: its failure means nothing else was asked.
+    if (r.firewall.failure) add_failure(p, command, *r.firewall.failure);
+    if (r.firewall.undo_failure)
+        add_failure(p, command, Error{"put back the previous table inet avpn", r.firewall.undo_failure->where,
+                                      r.firewall.undo_failure->why});
     if (r.record_failure) add_failure(p, command, *r.record_failure);
     return p;
 }

@@ -1,23 +1,33 @@
 #include "orchestrator/runtime/firewall_apply.hpp"
 
 #include "orchestrator/plan/firewall_json.hpp"
+#include "orchestrator/plan/stable_hash.hpp"
 
 namespace avpn::runtime {
 
 namespace {
 
-// applied_text: "<contents>\n<normalized listing>\n".
-std::string listing_part(const std::string& applied_text) {
-    size_t nl = applied_text.find('\n');
-    if (nl == std::string::npos) return "";
-    std::string rest = applied_text.substr(nl + 1);
-    while (!rest.empty() && rest.back() == '\n') rest.pop_back();
-    return rest;
+// applied_text: "<sha256 of the contents> <sha256 of the normalized
+// listing>\n", in hex: a 10,000-member table's texts are megabytes, and
+// only their equality is ever asked.
+std::string digest(std::string_view text) {
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (uint8_t b : planner::sha256(text)) {
+        out += hex[b >> 4];
+        out += hex[b & 15];
+    }
+    return out;
 }
 
-std::string contents_part(const std::string& applied_text) {
-    size_t nl = applied_text.find('\n');
-    return nl == std::string::npos ? "" : applied_text.substr(0, nl);
+std::string contents_part(const std::string& applied_text) { return applied_text.substr(0, applied_text.find(' ')); }
+
+std::string listing_part(const std::string& applied_text) {
+    size_t sp = applied_text.find(' ');
+    if (sp == std::string::npos) return "";
+    std::string rest = applied_text.substr(sp + 1);
+    while (!rest.empty() && rest.back() == '\n') rest.pop_back();
+    return rest;
 }
 
 Result<std::string> normalized_now(fw::TablePort& table) {
@@ -43,10 +53,10 @@ FirewallOutcome install_firewall(fw::TablePort& table, const std::optional<fw::F
     if (*present) {
         auto listing = table.read();
         if (!listing) return o.failure = listing.error(), o;
-        if (want && !last.empty() && contents_part(last) == contents) {
+        if (want && !last.empty() && contents_part(last) == digest(contents)) {
             auto normalized = fw::normalized_listing(*listing);
             if (!normalized) return o.failure = normalized.error(), o;
-            if (*normalized == listing_part(last)) {
+            if (digest(*normalized) == listing_part(last)) {
                 o.unchanged = true;
                 o.applied_text = last;
                 return o;
@@ -68,7 +78,7 @@ FirewallOutcome install_firewall(fw::TablePort& table, const std::optional<fw::F
     auto normalized = normalized_now(table);
     // The table is in; only its record for the next apply is missing, so
     // that apply rewrites it rather than skipping it.
-    o.applied_text = normalized ? contents + "\n" + *normalized + "\n" : "";
+    o.applied_text = normalized ? digest(contents) + " " + digest(*normalized) + "\n" : "";
     return o;
 }
 
@@ -86,7 +96,7 @@ std::optional<std::string> firewall_drift(fw::TablePort& table, const std::strin
     if (!*present) return "table inet avpn is missing";
     auto normalized = normalized_now(table);
     if (!normalized) return "table inet avpn cannot be read: " + normalized.error().str();
-    if (*normalized != listing_part(applied_text)) return "table inet avpn differs from the last apply";
+    if (digest(*normalized) != listing_part(applied_text)) return "table inet avpn differs from the last apply";
     return std::nullopt;
 }
 

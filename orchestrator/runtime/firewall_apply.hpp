@@ -38,8 +38,9 @@ struct FirewallOutcome {
     std::optional<Error> undo_failure;  // putting the previous table back failed
     bool undone = false;
     size_t rules = 0, sets = 0, elements = 0;  // of the plan's table
-    // After a successful replace: the rendered contents and nft's normalized
-    // listing, one line each, for the next apply and for drift checks.
+    // After a successful replace: digests of the rendered contents and of
+    // nft's normalized listing, one line, for the next apply and for drift
+    // checks.
     std::string applied_text;
     bool changed() const { return replaced || removed; }
 };
