@@ -16,8 +16,10 @@ void json_diagnostics(JsonWriter& w, std::string_view key, const Errors& list) {
     w.end_array();
 }
 
-std::string apply_report(const ApplyReport& kernel, bool dry_run, const runtime::IpsecOutcome* ipsec, bool json) {
-    return json ? render_apply_json(kernel, dry_run, ipsec) : render_apply_text(kernel, dry_run, ipsec);
+std::string apply_report(const ApplyReport& kernel, bool dry_run, const runtime::IpsecOutcome* ipsec, bool json,
+                         const runtime::FirewallOutcome* firewall = nullptr) {
+    return json ? render_apply_json(kernel, dry_run, ipsec, firewall)
+                : render_apply_text(kernel, dry_run, ipsec, firewall);
 }
 
 }  // namespace
@@ -76,14 +78,12 @@ Printed plan_errors(const Errors& errors) {
 Printed apply_output(std::string_view command, const runtime::SiteApplyResult& r, bool json, bool dry_run) {
     if (r.refused) return failure(command, *r.refused);
     Printed p;
-    p.out = apply_report(r.kernel, dry_run, &r.ipsec, json);
+    p.out = apply_report(r.kernel, dry_run, &r.ipsec, json, &r.firewall);
     for (const std::string& w : r.warnings) p.err += "avpnctl " + std::string(command) + ": warning: " + w + "\n";
     p.exit = r.ok() ? kOk : kFailed;
-    // The firewall went first: its failure means nothing else was asked.
+    // The firewall went first: its failure means nothing else was asked
+    // (the report says so too, with its put-back's failure if any).
     if (r.firewall.failure) add_failure(p, command, *r.firewall.failure);
-    if (r.firewall.undo_failure)
-        add_failure(p, command, Error{"put back the previous table inet avpn", r.firewall.undo_failure->where,
-                                      r.firewall.undo_failure->why});
     if (r.record_failure) add_failure(p, command, *r.record_failure);
     return p;
 }

@@ -111,7 +111,39 @@ std::string tunnel_line(const vici::TunnelStatus& t) {
     return o.str();
 }
 
-std::string render_apply_json(const ApplyReport& r, bool dry_run, const runtime::IpsecOutcome* ipsec) {
+namespace {
+
+void firewall_json(JsonWriter& w, const runtime::FirewallOutcome& f) {
+    w.key("firewall").begin_object().field("table", "inet avpn");
+    w.field("action", f.replaced ? "replaced" : f.removed ? "removed" : f.unchanged ? "unchanged" : "none");
+    w.field("undone", f.undone);
+    // The sizes of what was written; a report of no change stays the same
+    // whatever the plan holds.
+    if (f.replaced) w.field("rules", uint64_t(f.rules)).field("sets", uint64_t(f.sets)).field("elements", uint64_t(f.elements));
+    w.key("error");
+    const std::optional<Error>& e = f.failure ? f.failure : f.undo_failure;
+    if (e)
+        w.begin_object().field("what", e->what).field("where", e->where).field("why", e->why).end_object();
+    else
+        w.null();
+    w.end_object();
+}
+
+std::string firewall_text(const runtime::FirewallOutcome& f) {
+    std::string sizes = " (" + std::to_string(f.rules) + " rules, " + std::to_string(f.sets) + " sets of " +
+                        std::to_string(f.elements) + " elements)";
+    if (f.failure) return "firewall: table inet avpn unchanged: " + f.failure->str() + "\n";
+    if (f.undo_failure) return "firewall: putting back the previous table inet avpn failed: " + f.undo_failure->str() + "\n";
+    if (f.undone) return "firewall: table inet avpn " + std::string(f.replaced ? "replaced" : "removed") + ", then put back\n";
+    if (f.replaced) return "firewall: table inet avpn replaced" + sizes + "\n";
+    if (f.removed) return "firewall: table inet avpn removed\n";
+    return "";
+}
+
+}  // namespace
+
+std::string render_apply_json(const ApplyReport& r, bool dry_run, const runtime::IpsecOutcome* ipsec,
+                              const runtime::FirewallOutcome* firewall) {
     JsonWriter w;
     OpCounts c = count(r.ops);
     w.begin_object().field("schema", "avpn.apply/1").field("dry_run", dry_run).field("applied", r.applied);
@@ -142,12 +174,15 @@ std::string render_apply_json(const ApplyReport& r, bool dry_run, const runtime:
     }
     w.end_array();
     ipsec_json(w, ipsec);
+    if (firewall) firewall_json(w, *firewall);
     w.end_object();
     return w.str();
 }
 
-std::string render_apply_text(const ApplyReport& r, bool dry_run, const runtime::IpsecOutcome* ipsec) {
+std::string render_apply_text(const ApplyReport& r, bool dry_run, const runtime::IpsecOutcome* ipsec,
+                              const runtime::FirewallOutcome* firewall) {
     std::string out = render_kernel_text(r, dry_run, ipsec && ipsec->kernel_rolled_back);
+    if (firewall) out += firewall_text(*firewall);
     if (ipsec && ipsec->asked) out += ipsec_text(*ipsec, dry_run);
     return out;
 }
