@@ -102,3 +102,52 @@ TEST_CASE("parse_counters reads avpn's named counters and skips other tables'") 
     CHECK(c->at("big") == CounterValue{4294967296ull, 9007199254740993ull});
     CHECK_FALSE(parse_counters(R"({"nftables": [{"counter": {"family": "inet", "table": "avpn", "name": "x"}}]})").ok());
 }
+
+namespace {
+
+// `nft -j list table inet avpn` as nft 1.0.6 prints it, shortened.
+const char* kListing =
+    R"({"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},
+        {"table": {"family": "inet", "name": "avpn", "handle": 7}},
+        {"counter": {"family": "inet", "name": "rule-1", "table": "avpn", "handle": 1, "packets": 3, "bytes": 252}},
+        {"set": {"family": "inet", "name": "peers-4", "table": "avpn", "type": "ipv4_addr", "handle": 2,
+                 "flags": ["interval"], "elem": [{"prefix": {"addr": "10.1.1.0", "len": 24}}]}},
+        {"chain": {"family": "inet", "table": "avpn", "name": "rules", "handle": 3}},
+        {"rule": {"family": "inet", "table": "avpn", "chain": "rules", "handle": 4,
+                  "expr": [{"counter": "rule-1"}, {"accept": null}]}}]})";
+
+}  // namespace
+
+TEST_CASE("a listing becomes contents again: adds without handles, counters with their values") {
+    auto c = contents_of_listing(kListing);
+    REQUIRE(c.ok());
+    CHECK(c->find("handle") == std::string::npos);
+    CHECK(c->find("metainfo") == std::string::npos);
+    CHECK(c->find(R"("packets":3)") != std::string::npos);  // an undo keeps the counts
+    CHECK(c->rfind(R"([{"add":{"counter":)", 0) == 0);
+    // The same ownership check as the planner's contents: it may be replaced.
+    auto batch = replace_batch(*c);
+    REQUIRE_MESSAGE(batch.ok(), (batch.ok() ? "" : batch.error().str()));
+    CHECK(batch->find(R"({"add":{"rule":{"family":"inet","table":"avpn","chain":"rules","expr")") != std::string::npos);
+}
+
+TEST_CASE("normalized listings differ only where the table does") {
+    std::string counted = kListing;
+    std::string other_handles = kListing;
+    other_handles.replace(other_handles.find(R"("handle": 4)"), 11, R"("handle": 9)");
+    counted.replace(counted.find(R"("packets": 3)"), 12, R"("packets": 8)");
+    auto a = normalized_listing(kListing), b = normalized_listing(counted), c = normalized_listing(other_handles);
+    REQUIRE((a.ok() && b.ok() && c.ok()));
+    CHECK(*a == *b);  // counting is no change
+    CHECK(*a == *c);  // nor is a re-created table's handles
+    std::string extra = kListing;
+    extra.replace(extra.find(R"({"accept": null})"), 16, R"({"drop": null})");
+    auto d = normalized_listing(extra);
+    REQUIRE(d.ok());
+    CHECK(*a != *d);
+    // An object of another table in a listing of avpn's is not taken for avpn's.
+    std::string foreign = kListing;
+    foreign.replace(foreign.find(R"("table": "avpn", "chain")"), 15, R"("table": "filt")");
+    CHECK_FALSE(normalized_listing(foreign).ok());
+    CHECK_FALSE(contents_of_listing(R"({"nftables": 1})").ok());
+}
