@@ -29,7 +29,7 @@ std::string render_plan_json(const DesiredState& s) {
     if (s.firewall) {
         // The commands plugins/firewall runs inside table inet avpn
         // (firewall_json.hpp), so the plan shows exactly what apply will send.
-        w.begin_object().field("table", "inet avpn").field("applied", false).key("nft");
+        w.begin_object().field("table", "inet avpn").field("applied", true).key("nft");
         fw::write_firewall_json(w, *s.firewall);
         w.end_object();
     } else {

@@ -80,8 +80,8 @@ w = d["wireguard"][0]
 assert "private_key_file" in w and "private_key" not in w
 assert all(set(p) == {"site", "public_key", "endpoint", "persistent_keepalive", "allowed_ips"} for p in w["peers"])
 assert d["rules"][0]["priority"] in range(7000, 7100)
-f = d["firewall"]  # docs/firewall.md: table inet avpn, planned, not yet written
-assert f["table"] == "inet avpn" and f["applied"] is False, f
+f = d["firewall"]  # docs/firewall.md: table inet avpn, what apply installs
+assert f["table"] == "inet avpn" and f["applied"] is True, f
 assert all(len(c) == 1 and "add" in c for c in f["nft"]), f["nft"][:3]
 PY
 grep -qF "$(head -c 20 "$src/examples/acme/keys/london.key")" "$work/out" && fail "plan --json leaks the key" || ok
