@@ -94,7 +94,10 @@ Printed down_output(const runtime::DownReport& d, bool json) {
     // charon's failure is said once, on stderr with what it means for the
     // down (d.failure); the text report keeps to what was done.
     const bool charon_failed = d.ipsec.failure.has_value();
-    if (d.has_report) p.out = apply_report(d.kernel, false, json || !charon_failed ? &d.ipsec : nullptr, json);
+    runtime::FirewallOutcome firewall;
+    firewall.removed = d.firewall_removed;
+    if (d.has_report)
+        p.out = apply_report(d.kernel, false, json || !charon_failed ? &d.ipsec : nullptr, json, &firewall);
     if (d.failure) add_failure(p, "down", *d.failure);
     else if (d.kernel.failure) p.exit = kFailed;
     return p;

@@ -180,6 +180,8 @@ grep -q '"blocked"' "$TOPO_WORK/operator.before" || fail "the operator's table i
 step "apply"
 for s in "${SITES[@]}"; do
   out=$(avpn "$s" apply --json "$DEMO/sites/$s.toml") || fail "$s: apply failed: $out"
+  jq -e '.firewall.action == "replaced" and .firewall.rules > 0' <<<"$out" >/dev/null ||
+    fail "$s: the apply report does not say the table was replaced: $(jq -c .firewall <<<"$out")"
   ip netns exec "$(topo_ns "$s")" nft list table inet avpn >/dev/null || fail "$s: no table inet avpn after apply"
 done
 cmp -s "$TOPO_WORK/operator.before" <(operator_ruleset) || fail "the operator's table changed with apply"
@@ -244,13 +246,15 @@ cmp -s "$TOPO_WORK/operator.before" <(operator_ruleset) || fail "the operator's 
 
 step "an unchanged apply keeps the counters (the table is not rewritten)"
 before=$(count "$st" rule-1)
-avpn hq apply "$DEMO/sites/hq.toml" >/dev/null || fail "re-apply failed"
+out=$(avpn hq apply --json "$DEMO/sites/hq.toml") || fail "re-apply failed: $out"
+jq -e '.firewall.action == "unchanged" and .changes == 0' <<<"$out" >/dev/null || fail "re-apply: $(jq -c .firewall <<<"$out")"
 after=$(count "$(avpn hq status --json)" rule-1)
 [ "$after" -ge "$before" ] || fail "rule-1's counter went from $before to $after: the table was rewritten"
 
 step "down"
 for s in "${SITES[@]}"; do
   out=$(avpn "$s" down --json) || fail "$s: down failed: $out"
+  jq -e '.firewall.action == "removed"' <<<"$out" >/dev/null || fail "$s: down does not say it removed the table"
   ! ip netns exec "$(topo_ns "$s")" nft list table inet avpn >/dev/null 2>&1 || fail "$s: table inet avpn left after down"
 done
 cmp -s "$TOPO_WORK/operator.before" <(operator_ruleset) || fail "the operator's table changed with down"
