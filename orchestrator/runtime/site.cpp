@@ -371,13 +371,6 @@ std::optional<std::string> Site::firewall_drift() {
     return runtime::firewall_drift(*firewall_, firewall_applied_);
 }
 
-Result<fw::Counters> Site::firewall_counters() {
-    auto present = firewall_->present();
-    if (!present) return present.error();
-    if (!*present) return fw::Counters{};
-    return firewall_->counters();
-}
-
 std::optional<std::string> Site::wireguard_drift() {
     for (const std::string& ifname : wireguard_.interfaces()) {
         auto dev = port_->read_wireguard(ifname);

@@ -133,8 +133,6 @@ public:
     // in words; nullopt when it holds or nothing was applied. nftables
     // changes come on a netlink group avpnd does not watch, so it polls.
     std::optional<std::string> firewall_drift();
-    // The named counters of table inet avpn (empty when there is none).
-    Result<fw::Counters> firewall_counters();
 
     bool last_ok() const { return last_ok_; }
     bool idle() const { return idle_; }
