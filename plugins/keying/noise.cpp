@@ -204,6 +204,13 @@ Result<Bytes> IkPsk2::read_message2(ByteView m) {
     return p;
 }
 
+Status IkPsk2::set_psk(const Secret32& psk) {
+    if (ready_ || (step_ != Step::write1 && step_ != Step::read1 && step_ != Step::write2 && step_ != Step::read2))
+        return out_of_order("set psk");
+    psk_ = psk;
+    return {};
+}
+
 Result<TransportKeys> IkPsk2::split() const {
     if (!ready_) return out_of_order("split");
     auto keys = sym_.split();

@@ -82,6 +82,11 @@ public:
     Result<Bytes> write_message2(ByteView payload);  // e || enc(payload)
     Result<Bytes> read_message2(ByteView message);   // -> payload
     Result<TransportKeys> split() const;
+    // Replaces the PSK before message 2 uses it (psk2 mixes it only there):
+    // a responder that learns the initiator from message 1 uses that
+    // initiator's PSK, as WireGuard's responder looks up the peer's preshared
+    // key after decrypting its static key. Fails once message 2 is done.
+    Status set_psk(const Secret32& psk);
 
     const Key32& remote_static() const { return rs_; }
     const Key32& handshake_hash() const { return sym_.handshake_hash(); }

@@ -1,0 +1,97 @@
+// A site's registry client as a state machine without I/O: time and the
+// registry's datagrams in, datagrams to send to that registry out. avpnd
+// (next: the tunnel's own socket) and the tests drive it the same way.
+//
+//   no session -> initiation (retried every 5 s with a new ephemeral, as
+//   WireGuard's REKEY_TIMEOUT) -> response -> session: register at once,
+//   send the queries for wanted members, then register every 10 s +- 1 s
+//   (the keepalive). A registration unanswered for 2 s starts a new
+//   handshake (the registry may have restarted and forgotten the session);
+//   a session 600 s old is replaced make-before-break. Unreachable after
+//   60 s without an authenticated answer (6 keepalives).
+#pragma once
+
+#include <map>
+#include <random>
+
+#include "plugins/keying/handshake_guard.hpp"
+#include "plugins/registry/session.hpp"
+
+namespace avpn::registry {
+
+struct ClientConfig {
+    Key32 site_private{};
+    Key32 registry_public{};
+    std::string group;
+    Key32 psk{};                 // the group key; zeros without one
+    std::vector<Endpoint> local;  // LAN contacts to register (at most 4)
+    uint32_t seed = 1;            // keepalive jitter
+    ~ClientConfig() { crypto::wipe(site_private.data(), 32), crypto::wipe(psk.data(), 32); }
+};
+
+struct ClientTiming {
+    std::chrono::milliseconds keepalive{10000}, jitter{1000};
+    std::chrono::milliseconds handshake_retry{5000};
+    std::chrono::milliseconds answer_timeout{2000};
+    std::chrono::seconds rekey_after{600};
+    std::chrono::seconds unreachable_after{60};
+};
+
+class Client {
+public:
+    static Result<Client> create(ClientConfig config, ClientTiming timing = {});
+
+    // Datagrams due at `now`; `wall` is tai64n_now() in production.
+    // `ephemeral_private` only for tests.
+    Result<std::vector<Bytes>> tick(Time now, const Tai64n& wall, std::optional<Key32> ephemeral_private = std::nullopt);
+    // A datagram from the registry; returns what to send in answer.
+    Result<std::vector<Bytes>> on_datagram(ByteView datagram, Time now);
+    // The members whose contacts this site wants (and wants pushed); queried
+    // on every new session and when the set grows.
+    void want(std::vector<Key32> members);
+
+    bool has_session() const { return current_.has_value(); }
+    bool reachable(Time now) const { return last_answer_ && now - *last_answer_ < timing_.unreachable_after; }
+    std::optional<Time> last_answer() const { return last_answer_; }
+    const std::optional<Endpoint>& observed() const { return observed_; }
+    const std::map<Key32, ContactEntry>& contacts() const { return contacts_; }
+    uint64_t rejected() const { return rejected_; }
+    uint64_t handshakes() const { return handshakes_; }
+
+private:
+    Client() = default;
+    Result<Bytes> start_handshake(Time now, const Tai64n& wall, std::optional<Key32> ephemeral_private);
+    Result<std::vector<Bytes>> on_response(ByteView d, Time now);
+    Result<Bytes> registration(Time now);
+    Result<std::vector<Bytes>> queries(const std::vector<Key32>& keys);
+    Time next_keepalive_after(Time now);
+
+    keying::StaticKey static_;
+    Key32 registry_public_{};
+    std::string group_;
+    keying::Secret32 psk_;
+    std::vector<Endpoint> local_;
+    ClientTiming timing_;
+    Key32 mac1_remote_{}, mac1_self_{}, cookie_remote_{};
+    std::minstd_rand rng_;
+
+    struct Pending {
+        keying::IkPsk2 hs;
+        uint32_t index;
+        Mac16 mac1;
+        Time sent;
+    };
+    std::optional<Pending> pending_;
+    std::optional<Mac16> cookie_;
+    Time cookie_at_{};
+    std::optional<TransportSession> current_;
+    Time next_keepalive_{};
+    std::optional<Time> awaiting_since_;  // a registration sent and not yet answered
+    std::optional<Time> last_answer_;
+    std::optional<Endpoint> observed_;
+    std::vector<Key32> wanted_;
+    std::map<Key32, ContactEntry> contacts_;
+    uint64_t rejected_ = 0, handshakes_ = 0;
+};
+
+}  // namespace avpn::registry

@@ -1,0 +1,300 @@
+#include "plugins/registry/wire.hpp"
+
+#include <algorithm>
+
+namespace avpn::registry {
+
+using namespace keying;
+
+namespace {
+
+Error malformed(const char* what, std::string why) { return Error{what, "", std::move(why)}; }
+
+void put_u16(Bytes& out, uint16_t v) { out.push_back(uint8_t(v >> 8)), out.push_back(uint8_t(v)); }
+void put_u32(Bytes& out, uint32_t v) {
+    for (int i = 3; i >= 0; --i) out.push_back(uint8_t(v >> (8 * i)));
+}
+void put_u64(Bytes& out, uint64_t v) {
+    for (int i = 7; i >= 0; --i) out.push_back(uint8_t(v >> (8 * i)));
+}
+uint16_t get_u16(ByteView b, size_t at) { return uint16_t(b[at] << 8 | b[at + 1]); }
+uint32_t get_u32(ByteView b, size_t at) {
+    return uint32_t(b[at]) << 24 | uint32_t(b[at + 1]) << 16 | uint32_t(b[at + 2]) << 8 | b[at + 3];
+}
+uint64_t get_u64(ByteView b, size_t at) { return uint64_t(get_u32(b, at)) << 32 | get_u32(b, at + 4); }
+
+// Header and type; the length rule is the caller's.
+Status expect_type(ByteView d, MessageType type, const char* what) {
+    auto t = peek_type(d);
+    if (!t) return malformed(what, t.error().why);
+    if (*t != uint8_t(type)) return malformed(what, "type " + std::to_string(*t) + " is another message");
+    return {};
+}
+Status expect(ByteView d, MessageType type, size_t len, const char* what) {
+    if (auto st = expect_type(d, type, what); !st) return st;
+    if (d.size() != len) return malformed(what, std::to_string(d.size()) + " bytes, expected " + std::to_string(len));
+    return {};
+}
+
+Status append_macs(Bytes& msg, const Key32& mac1_key, const std::optional<Mac16>& cookie) {
+    auto m1 = keyed_blake2s_128(mac1_key, {msg});
+    if (!m1) return m1.error();
+    msg.insert(msg.end(), m1->begin(), m1->end());
+    Mac16 m2{};
+    if (cookie) {
+        auto m = keyed_blake2s_128(*cookie, {msg});
+        if (!m) return m.error();
+        m2 = *m;
+    }
+    msg.insert(msg.end(), m2.begin(), m2.end());
+    return {};
+}
+
+void put_endpoint(Bytes& out, const std::optional<Endpoint>& e) {
+    if (!e) {
+        out.insert(out.end(), kEndpointLen, 0);
+        return;
+    }
+    out.push_back(e->addr.family == Family::v4 ? 4 : 6);
+    out.insert(out.end(), e->addr.bytes.begin(), e->addr.bytes.end());
+    put_u16(out, e->port);
+}
+
+// An endpoint field: family 0 (all zero) is "none"; 4 or 6 with a non-zero
+// port is one; anything else is malformed.
+Result<std::optional<Endpoint>> get_endpoint(ByteView b, size_t at) {
+    const uint8_t fam = b[at];
+    ByteView addr = b.subspan(at + 1, 16);
+    const uint16_t port = get_u16(b, at + 17);
+    if (fam == 0) {
+        if (port || std::any_of(addr.begin(), addr.end(), [](uint8_t x) { return x != 0; }))
+            return malformed("endpoint", "family 0 with an address");
+        return std::optional<Endpoint>{};
+    }
+    if ((fam != 4 && fam != 6) || port == 0) return malformed("endpoint", "bad family or port 0");
+    Endpoint e;
+    e.addr.family = fam == 4 ? Family::v4 : Family::v6;
+    if (fam == 4 && std::any_of(addr.begin() + 4, addr.end(), [](uint8_t x) { return x != 0; }))
+        return malformed("endpoint", "IPv4 address with bytes after the fourth");
+    std::copy(addr.begin(), addr.end(), e.addr.bytes.begin());
+    e.port = port;
+    return std::optional<Endpoint>(e);
+}
+
+}  // namespace
+
+Result<Bytes> encode(const InitiationPayload& p) {
+    if (p.group.empty() || p.group.size() > kMaxGroupNameLen) return malformed("initiation payload", "group name length");
+    Bytes b(p.timestamp.begin(), p.timestamp.end());
+    b.push_back(uint8_t(p.group.size()));
+    b.insert(b.end(), p.group.begin(), p.group.end());
+    b.resize(kInitiationPayloadLen, 0);
+    return b;
+}
+
+Result<InitiationPayload> decode_initiation_payload(ByteView b) {
+    if (b.size() != kInitiationPayloadLen) return malformed("initiation payload", "wrong length");
+    InitiationPayload p;
+    std::copy_n(b.begin(), 12, p.timestamp.begin());
+    const size_t n = b[12];
+    if (n == 0 || n > kMaxGroupNameLen) return malformed("initiation payload", "group name length");
+    if (std::any_of(b.begin() + 13 + n, b.end(), [](uint8_t x) { return x != 0; }))
+        return malformed("initiation payload", "padding after the group name is not zero");
+    p.group.assign(b.begin() + 13, b.begin() + 13 + n);
+    return p;
+}
+
+Result<Initiation> parse_initiation(ByteView d) {
+    if (auto st = expect(d, MessageType::initiation, kInitiationLen, "registry initiation"); !st) return st.error();
+    return Initiation{get_u32(d, 8), Bytes(d.begin() + 12, d.end() - 32)};
+}
+
+Result<Response> parse_response(ByteView d) {
+    if (auto st = expect(d, MessageType::response, kResponseLen, "registry response"); !st) return st.error();
+    return Response{get_u32(d, 8), get_u32(d, 12), Bytes(d.begin() + 16, d.end() - 32)};
+}
+
+Result<CookieReply> parse_cookie_reply(ByteView d) {
+    if (auto st = expect(d, MessageType::cookie_reply, kCookieReplyLen, "registry cookie reply"); !st) return st.error();
+    CookieReply r;
+    r.receiver = get_u32(d, 8);
+    std::copy_n(d.begin() + 12, 12, r.nonce.begin());
+    r.sealed_cookie.assign(d.begin() + 24, d.end());
+    return r;
+}
+
+Result<Transport> parse_transport(ByteView d) {
+    if (auto st = expect_type(d, MessageType::transport, "registry transport"); !st) return st.error();
+    if (d.size() < kTransportOverhead + 1 || d.size() > kMaxTransportLen)
+        return malformed("registry transport", std::to_string(d.size()) + " bytes, expected 37-" +
+                                                   std::to_string(kMaxTransportLen));
+    return Transport{get_u32(d, 8), get_u64(d, 12), d.subspan(20)};
+}
+
+Result<Bytes> encode_initiation(uint32_t sender, ByteView noise, const Key32& key, const std::optional<Mac16>& cookie) {
+    if (noise.size() != noise_msg1_len(kInitiationPayloadLen)) return malformed("registry initiation", "Noise part length");
+    Bytes msg;
+    msg.reserve(kInitiationLen);
+    put_header(msg, uint8_t(MessageType::initiation));
+    put_u32(msg, sender);
+    msg.insert(msg.end(), noise.begin(), noise.end());
+    if (auto st = append_macs(msg, key, cookie); !st) return st.error();
+    return msg;
+}
+
+Result<Bytes> encode_response(uint32_t sender, uint32_t receiver, ByteView noise, const Key32& key) {
+    if (noise.size() != noise_msg2_len(0)) return malformed("registry response", "Noise part length");
+    Bytes msg;
+    msg.reserve(kResponseLen);
+    put_header(msg, uint8_t(MessageType::response));
+    put_u32(msg, sender);
+    put_u32(msg, receiver);
+    msg.insert(msg.end(), noise.begin(), noise.end());
+    if (auto st = append_macs(msg, key, std::nullopt); !st) return st.error();
+    return msg;
+}
+
+Result<Bytes> encode_cookie_reply(uint32_t receiver, const Mac16& cookie, const Key32& key, const Mac16& answered_mac1) {
+    // keying's cookie reply has this layout; only the type byte differs
+    // (the AEAD's AD is the answered mac1, not the header).
+    auto msg = keying::encode_cookie_reply(receiver, cookie, key, answered_mac1);
+    if (!msg) return msg.error();
+    (*msg)[4] = uint8_t(MessageType::cookie_reply);
+    return msg;
+}
+
+Result<Mac16> open_cookie_reply(const CookieReply& r, const Key32& key, const Mac16& answered_mac1) {
+    keying::CookieReply k{r.receiver, r.nonce, r.sealed_cookie};
+    return keying::open_cookie_reply(k, key, answered_mac1);
+}
+
+Result<Bytes> seal_transport(uint32_t receiver, uint64_t counter, const Key32& key, ByteView body) {
+    if (body.empty() || body.size() > kMaxBodyLen) return malformed("registry transport", "body length");
+    Bytes msg;
+    msg.reserve(kTransportOverhead + body.size());
+    put_header(msg, uint8_t(MessageType::transport));
+    put_u32(msg, receiver);
+    put_u64(msg, counter);
+    auto sealed = aead_seal(key, noise_nonce(counter), msg, body);
+    if (!sealed) return sealed.error();
+    msg.insert(msg.end(), sealed->begin(), sealed->end());
+    return msg;
+}
+
+Result<Bytes> open_transport(ByteView d, const Transport& t, const Key32& key) {
+    auto body = aead_open(key, noise_nonce(t.counter), d.first(20), t.sealed);
+    if (!body) return Error{"registry transport", "", "tag does not verify under the session's key"};
+    return body;
+}
+
+// --- bodies ---
+
+Bytes encode(const Register& r) {
+    Bytes b{uint8_t(BodyKind::register_contact)};
+    const size_t n = std::min(r.local.size(), kMaxLocal);
+    b.push_back(uint8_t(n));
+    for (size_t i = 0; i < n; ++i) put_endpoint(b, r.local[i]);
+    return b;
+}
+
+Bytes encode(const Registered& r) {
+    Bytes b{uint8_t(BodyKind::registered)};
+    put_endpoint(b, r.observed);
+    put_u16(b, r.hold_seconds);
+    return b;
+}
+
+Bytes encode(const Query& q) {
+    Bytes b{uint8_t(BodyKind::query)};
+    const size_t n = std::min(q.members.size(), kMaxQueryKeys);
+    b.push_back(uint8_t(n));
+    for (size_t i = 0; i < n; ++i) b.insert(b.end(), q.members[i].begin(), q.members[i].end());
+    return b;
+}
+
+Bytes encode(const Contacts& c) {
+    Bytes b{uint8_t(BodyKind::contacts)};
+    const size_t n = std::min(c.entries.size(), kMaxQueryKeys);
+    b.push_back(uint8_t(n));
+    for (size_t i = 0; i < n; ++i) {
+        const ContactEntry& e = c.entries[i];
+        b.insert(b.end(), e.member.begin(), e.member.end());
+        b.push_back(uint8_t(e.state));
+        put_endpoint(b, e.observed);
+        put_endpoint(b, e.local);
+    }
+    return b;
+}
+
+Result<BodyKind> peek_kind(ByteView b) {
+    if (b.empty()) return malformed("registry body", "empty");
+    if (b[0] < 1 || b[0] > 4) return malformed("registry body", "unknown kind " + std::to_string(b[0]));
+    return BodyKind(b[0]);
+}
+
+namespace {
+// Kind byte, count byte (<= max) and exact length count * item + fixed.
+Result<size_t> counted(ByteView b, BodyKind kind, size_t max, size_t item, const char* what) {
+    if (b.size() < 2 || b[0] != uint8_t(kind)) return malformed(what, "wrong kind or too short");
+    const size_t n = b[1];
+    if (n > max) return malformed(what, "too many items");
+    if (b.size() != 2 + n * item) return malformed(what, "length does not match its count");
+    return n;
+}
+}  // namespace
+
+Result<Register> decode_register(ByteView b) {
+    auto n = counted(b, BodyKind::register_contact, kMaxLocal, kEndpointLen, "register");
+    if (!n) return n.error();
+    Register r;
+    for (size_t i = 0; i < *n; ++i) {
+        auto e = get_endpoint(b, 2 + i * kEndpointLen);
+        if (!e) return e.error();
+        if (!*e) return malformed("register", "an empty local contact");
+        r.local.push_back(**e);
+    }
+    return r;
+}
+
+Result<Registered> decode_registered(ByteView b) {
+    if (b.size() != 1 + kEndpointLen + 2 || b[0] != uint8_t(BodyKind::registered))
+        return malformed("registered", "wrong kind or length");
+    auto e = get_endpoint(b, 1);
+    if (!e) return e.error();
+    if (!*e) return malformed("registered", "no observed contact");
+    return Registered{**e, get_u16(b, 1 + kEndpointLen)};
+}
+
+Result<Query> decode_query(ByteView b) {
+    auto n = counted(b, BodyKind::query, kMaxQueryKeys, 32, "query");
+    if (!n) return n.error();
+    Query q;
+    q.members.resize(*n);
+    for (size_t i = 0; i < *n; ++i) std::copy_n(b.begin() + 2 + i * 32, 32, q.members[i].begin());
+    return q;
+}
+
+Result<Contacts> decode_contacts(ByteView b) {
+    auto n = counted(b, BodyKind::contacts, kMaxQueryKeys, kContactEntryLen, "contacts");
+    if (!n) return n.error();
+    Contacts c;
+    for (size_t i = 0; i < *n; ++i) {
+        const size_t at = 2 + i * kContactEntryLen;
+        ContactEntry e;
+        std::copy_n(b.begin() + at, 32, e.member.begin());
+        if (b[at + 32] > 2) return malformed("contacts", "unknown state");
+        e.state = ContactState(b[at + 32]);
+        auto o = get_endpoint(b, at + 33);
+        auto l = get_endpoint(b, at + 33 + kEndpointLen);
+        if (!o) return o.error();
+        if (!l) return l.error();
+        e.observed = *o;
+        e.local = *l;
+        if ((e.state == ContactState::registered) != e.observed.has_value())
+            return malformed("contacts", "a registered entry needs an observed contact, others none");
+        c.entries.push_back(e);
+    }
+    return c;
+}
+
+}  // namespace avpn::registry
