@@ -123,6 +123,21 @@ LoadResult load_site(const std::string& path) {
     return load_site_text(*text, path, system_files());
 }
 
+MemberListLoad load_member_list_file(const std::string& path, const config::FileSource& files) {
+    MemberListLoad out;
+    Loader l(files, path);
+    MemberList list;
+    Group g;
+    load_member_file_alone(l, list, g);
+    sort_by_place(l.diag.errors);
+    out.errors = std::move(l.diag.errors);
+    out.group = list.header.name;
+    out.members = std::move(g.members);
+    return out;
+}
+
+MemberListLoad load_member_list_file(const std::string& path) { return load_member_list_file(path, system_files()); }
+
 std::string format_diagnostic(const Error& e, Severity severity) {
     std::string s = e.where.empty() ? std::string() : e.where + ": ";
     s += severity == Severity::error ? "error: " : "warning: ";

@@ -45,6 +45,20 @@ LoadResult load_site_text(std::string_view toml, const std::string& path_for_mes
 LoadResult load_site_text(std::string_view toml, const std::string& path_for_messages,
                           const config::FileSource& files);
 
+// A member list file read on its own, as avpn-registry reads the lists of
+// the groups it serves: its [group] header (whose name is required here: it
+// says which group the list is for) and its [[member]] entries, checked as a
+// site checks them (each entry's keys, unique names and public keys) but
+// against no site. Errors have the layout above.
+struct MemberListLoad {
+    std::string group;
+    std::vector<Member> members;
+    Errors errors;
+    bool ok() const { return errors.empty(); }
+};
+MemberListLoad load_member_list_file(const std::string& path);
+MemberListLoad load_member_list_file(const std::string& path, const config::FileSource& files);
+
 enum class Severity { error, warning };
 std::string format_diagnostic(const Error&, Severity = Severity::error);
 

@@ -138,6 +138,9 @@ void parse_site(Loader&, const Node& table);
 void parse_vlans(Loader&, const Node& value);
 void parse_groups(Loader&, const Node& value);
 void load_member_list(Loader&, GroupState&, Group&, Fields& group_fields);
+// The member list file l.file on its own (load_member_list_file): header
+// required with a name, entries checked as a site checks them; no site.
+void load_member_file_alone(Loader&, MemberList&, Group&);
 // After load_member_list: the header's values become the group's; a site
 // value that differs, or a header for another group, is an error.
 void apply_group_header(Loader&, GroupState&, Group&, Fields& group_fields);

@@ -125,6 +125,32 @@ void load_member_file(Loader& l, GroupState& st, Group& g, Fields& gf) {
 
 }  // namespace
 
+void load_member_file_alone(Loader& l, MemberList& list, Group& g) {
+    auto text = l.files.read_text(l.file);
+    if (!text) {
+        l.diag.error(loc_at(l.file, Pos{}), "file", with_normal_path(text.error().why, l.file));
+        return;
+    }
+    ParsedDoc doc = parse_toml(*text, l.file);
+    if (doc.error) {
+        l.diag.error(loc_at(l.file, doc.error->pos), "syntax", doc.error->message);
+        return;
+    }
+    const Node& root = l.docs.emplace_back(std::move(*doc.root));
+    ValueCtx c = l.ctx();
+    Fields top(c, root, "");
+    const Node* members = top.get("member");
+    const Node* header = top.get("group");
+    top.finish("section");
+    list.file = l.file;
+    if (header) parse_header(c, *header, "group", list.header);
+    if (!list.header.present || list.header.name.empty())
+        l.diag.error(loc_at(l.file, Pos{1, 1}), "group.name",
+                     "a member list read on its own needs its [group] table with the group's name (which group it is for)");
+    if (members) parse_members(l, list, g, c, *members, "member");
+    list.loaded = true;
+}
+
 void load_member_list(Loader& l, GroupState& st, Group& g, Fields& gf) {
     bool from_file = gf.has("members"), inline_tables = gf.has("member");
     if (from_file && inline_tables) {

@@ -1,0 +1,118 @@
+// avpn-registry --key FILE --members FILE [--listen ADDR:PORT] [--group-key GROUP=FILE]:
+// serves the registry protocol (plugins/registry, docs/registry.md) on one
+// UDP socket. This file is the I/O shell only: the socket, signals and a
+// one-second tick around registry::Server. Logs to stderr.
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "orchestrator/registry/options.hpp"
+#include "orchestrator/registry/udp_socket.hpp"
+
+using namespace avpn;
+using namespace avpn::registry;
+
+namespace {
+
+constexpr int kUsageExit = 2;
+constexpr int kBatch = 256;  // datagrams per wakeup before timers and signals get a turn
+
+int serve(Server& server, UdpSocket& socket, int sigfd) {
+    Time next_tick = Clock::now() + std::chrono::seconds(1);
+    uint64_t send_failures = 0;
+    auto send_all = [&](const std::vector<Outgoing>& out) {
+        for (const Outgoing& o : out)
+            if (!socket.send(o.to, o.datagram)) ++send_failures;
+    };
+    for (;;) {
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now()).count();
+        pollfd fds[2] = {{socket.fd(), POLLIN, 0}, {sigfd, POLLIN, 0}};
+        if (poll(fds, 2, int(std::max<int64_t>(0, wait))) < 0 && errno != EINTR) {
+            std::perror("avpn-registry: poll");
+            return 1;
+        }
+        if (fds[1].revents & POLLIN) {
+            signalfd_siginfo si;
+            while (read(sigfd, &si, sizeof si) == sizeof si) {
+                std::fprintf(stderr, "%s send_failures=%llu\n", server.stats_line().c_str(),
+                             static_cast<unsigned long long>(send_failures));
+                if (si.ssi_signo != SIGUSR1) {
+                    std::fprintf(stderr, "avpn-registry: stopping on signal %u\n", si.ssi_signo);
+                    return 0;
+                }
+            }
+        }
+        if (fds[0].revents & POLLIN) {
+            for (int i = 0; i < kBatch; ++i) {
+                auto d = socket.receive();
+                if (!d) {
+                    std::fprintf(stderr, "avpn-registry: %s\n", d.error().str().c_str());
+                    break;
+                }
+                if (!*d) break;
+                auto out = server.on_datagram((*d)->bytes, (*d)->from, Clock::now());
+                if (out) send_all(*out);  // a rejection is counted by the server and answered with nothing
+            }
+        }
+        const Time now = Clock::now();
+        if (now >= next_tick) {
+            send_all(server.tick(now));
+            next_tick = now + std::chrono::seconds(1);
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    auto o = parse_options(args);
+    if (!o) {
+        std::fprintf(stderr, "%s\n%s", o.error().str().c_str(), kUsage);
+        return kUsageExit;
+    }
+    if (o->help) {
+        std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (o->version) {
+        std::printf("avpn-registry %s\n", AVPN_VERSION);
+        return 0;
+    }
+    auto config = load_server_config(*o);
+    if (!config) {
+        std::fprintf(stderr, "%s\n", config.error().str().c_str());
+        return 1;
+    }
+    std::string groups;
+    for (const GroupMembers& g : config->groups)
+        groups += (groups.empty() ? "" : ", ") + g.name + " (" + std::to_string(g.members.size()) + " members" +
+                  (g.psk == Key32{} ? ", no group key" : ", group key") + ")";
+    auto server = Server::create(std::move(*config));
+    if (!server) {
+        std::fprintf(stderr, "avpn-registry: %s\n", server.error().str().c_str());
+        return 1;
+    }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    int sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sigfd < 0) {
+        std::perror("avpn-registry: signalfd");
+        return 1;
+    }
+    auto socket = UdpSocket::bind(o->listen);
+    if (!socket) {
+        std::fprintf(stderr, "avpn-registry: %s\n", socket.error().str().c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "avpn-registry: listening on %s, public key %s, groups %s\n", socket->local().str().c_str(),
+                 crypto::base64_encode(server->static_public().data(), 32).c_str(), groups.c_str());
+    return serve(*server, *socket, sigfd);
+}

@@ -1,0 +1,33 @@
+// avpn-registry's command line and what it names: the registry's key, the
+// groups' member lists and group keys, read into the server's config.
+// Separate from main.cpp so tests can check every refusal.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/ip.hpp"
+#include "plugins/registry/server.hpp"
+
+namespace avpn::registry {
+
+struct Options {
+    Endpoint listen;  // default 0.0.0.0:9350
+    std::string key_file;
+    std::vector<std::string> member_files;
+    std::vector<std::pair<std::string, std::string>> group_keys;  // group name, file
+    bool help = false, version = false;
+};
+
+extern const char* const kUsage;
+
+// argv (without argv[0]) -> Options; an Error names the argument.
+Result<Options> parse_options(const std::vector<std::string>& args);
+
+// Reads the key file, every member list and group key file. Every problem
+// is an error (a member list with errors, a group key for a group no list
+// names, two lists for one group): the registry serves exactly what the
+// files say or does not start.
+Result<ServerConfig> load_server_config(const Options& o);
+
+}  // namespace avpn::registry
