@@ -85,7 +85,10 @@ Result<std::vector<Bytes>> Client::queries(const std::vector<Key32>& keys) {
 void Client::want(std::vector<Key32> members) {
     std::sort(members.begin(), members.end());
     members.erase(std::unique(members.begin(), members.end()), members.end());
+    for (const Key32& k : members)
+        if (!std::binary_search(wanted_.begin(), wanted_.end(), k)) unasked_.push_back(k);
     wanted_ = std::move(members);
+    std::erase_if(unasked_, [&](const Key32& k) { return !std::binary_search(wanted_.begin(), wanted_.end(), k); });
     std::erase_if(contacts_, [&](const auto& kv) { return !std::binary_search(wanted_.begin(), wanted_.end(), kv.first); });
 }
 
@@ -109,6 +112,12 @@ Result<std::vector<Bytes>> Client::tick(Time now, const Tai64n& wall, std::optio
         if (!msg) return msg.error();
         out.push_back(std::move(*msg));
         next_keepalive_ = next_keepalive_after(now);
+    }
+    if (current_ && !unasked_.empty()) {
+        auto q = queries(unasked_);
+        if (!q) return q.error();
+        for (auto& m : *q) out.push_back(std::move(m));
+        unasked_.clear();
     }
     return out;
 }
@@ -143,6 +152,7 @@ Result<std::vector<Bytes>> Client::on_response(ByteView d, Time now) {
     if (!reg) return reg.error();
     out.push_back(std::move(*reg));
     next_keepalive_ = next_keepalive_after(now);
+    unasked_.clear();
     auto q = queries(wanted_);
     if (!q) return q.error();
     for (auto& m : *q) out.push_back(std::move(m));

@@ -46,8 +46,8 @@ public:
     Result<std::vector<Bytes>> tick(Time now, const Tai64n& wall, std::optional<Key32> ephemeral_private = std::nullopt);
     // A datagram from the registry; returns what to send in answer.
     Result<std::vector<Bytes>> on_datagram(ByteView datagram, Time now);
-    // The members whose contacts this site wants (and wants pushed); queried
-    // on every new session and when the set grows.
+    // The members whose contacts this site wants (and wants pushed); all
+    // are queried on every new session, new ones at the next tick.
     void want(std::vector<Key32> members);
 
     bool has_session() const { return current_.has_value(); }
@@ -90,6 +90,7 @@ private:
     std::optional<Time> last_answer_;
     std::optional<Endpoint> observed_;
     std::vector<Key32> wanted_;
+    std::vector<Key32> unasked_;  // wanted, not yet queried on the current session
     std::map<Key32, ContactEntry> contacts_;
     uint64_t rejected_ = 0, handshakes_ = 0;
 };

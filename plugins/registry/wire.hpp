@@ -53,7 +53,7 @@ Result<Bytes> encode(const InitiationPayload& p);
 Result<InitiationPayload> decode_initiation_payload(ByteView b);
 
 inline constexpr size_t kInitiationLen = keying::kHeaderLen + 4 + keying::noise_msg1_len(kInitiationPayloadLen) + 32;  // 216
-inline constexpr size_t kResponseLen = keying::kHeaderLen + 8 + keying::noise_msg2_len(0) + 32;                        // 104
+inline constexpr size_t kResponseLen = keying::kHeaderLen + 8 + keying::noise_msg2_len(0) + 32;                        // 96
 inline constexpr size_t kCookieReplyLen = keying::kHeaderLen + 4 + 12 + 16 + keying::kTagLen;                          // 56
 inline constexpr size_t kTransportOverhead = keying::kHeaderLen + 4 + 8 + keying::kTagLen;                             // 36
 inline constexpr size_t kMaxBodyLen = 1200;  // fits a 1280-byte IPv6 minimum MTU with IP and UDP headers
