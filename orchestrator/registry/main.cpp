@@ -18,6 +18,11 @@ using namespace avpn::registry;
 namespace {
 
 constexpr int kUsageExit = 2;
+
+// "avpn-registry: ARGUMENT: why" (options.cpp puts the argument in `where`).
+void print_error(const Error& e) {
+    std::fprintf(stderr, "avpn-registry: %s%s\n", e.where.empty() ? "" : (e.where + ": ").c_str(), e.why.c_str());
+}
 constexpr int kBatch = 256;  // datagrams per wakeup before timers and signals get a turn
 
 int serve(Server& server, UdpSocket& socket, int sigfd) {
@@ -71,7 +76,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     auto o = parse_options(args);
     if (!o) {
-        std::fprintf(stderr, "%s\n%s", o.error().str().c_str(), kUsage);
+        print_error(o.error());
+        std::fputs(kUsage, stderr);
         return kUsageExit;
     }
     if (o->help) {
@@ -84,7 +90,7 @@ int main(int argc, char** argv) {
     }
     auto config = load_server_config(*o);
     if (!config) {
-        std::fprintf(stderr, "%s\n", config.error().str().c_str());
+        print_error(config.error());
         return 1;
     }
     std::string groups;

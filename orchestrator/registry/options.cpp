@@ -11,7 +11,8 @@ const char* const kUsage =
     "Usage: avpn-registry --key FILE --members FILE [options]\n"
     "avpn-registry: the registry of avpn's AutoVPN groups (docs/registry.md): sites register the\n"
     "contact it observes for them and learn the contacts of their group's members.\n\n"
-    "  --listen ADDR[:PORT]      UDP address to serve on [0.0.0.0:9350]; [v6]:PORT for IPv6\n"
+    "  --listen ADDR[:PORT]      UDP address to serve on [0.0.0.0:9350]; [v6]:PORT for IPv6;\n"
+    "                            port 0: any free port (it is logged)\n"
     "  --key FILE                the registry's X25519 private key (avpnctl genkey; mode 0600)\n"
     "  --members FILE            a group's member list (with its [group] name), repeatable\n"
     "  --group-key GROUP=FILE    the group key of GROUP (its sites' group_key_file), repeatable;\n"
@@ -50,7 +51,10 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
         }
         if (name == "--listen") {
             if (listen_set) return bad(name, "given twice");
-            auto e = Endpoint::parse(value, kDefaultPort);
+            // Port 0 lets the kernel choose (the tests' registries).
+            const bool any_port = value.size() > 2 && value.ends_with(":0");
+            auto e = Endpoint::parse(any_port ? value.substr(0, value.size() - 2) : value, kDefaultPort);
+            if (e && any_port) e->port = 0;
             if (!e) return bad(name, "'" + value + "' is not ADDR[:PORT] (IPv6: [ADDR]:PORT)");
             o.listen = *e;
             listen_set = true;

@@ -88,7 +88,7 @@ flock -u 9
 t3=$(date +%s)
 
 echo "== the installed package"
-for b in avpnctl avpnd; do
+for b in avpnctl avpnd avpn-registry; do
   got=$(in_root "/usr/sbin/$b" --version 2>&1) || true
   [ "$got" = "$b $version" ] && ok "$b --version: $got" || bad "$b --version printed '$got', want '$b $version'"
 done
@@ -122,7 +122,8 @@ else
 fi
 mode=$(stat -c '%a %U' "$r/etc/avpn" 2>/dev/null || echo missing)
 [ "$mode" = "700 root" ] && ok "/etc/avpn: 0700 root" || bad "/etc/avpn is '$mode', want '700 root'"
-for f in /usr/share/man/man8/avpnctl.8.gz /usr/share/man/man8/avpnd.8.gz /usr/share/man/man5/avpn-site.toml.5.gz \
+for f in /usr/share/man/man8/avpnctl.8.gz /usr/share/man/man8/avpnd.8.gz /usr/share/man/man8/avpn-registry.8.gz \
+  /usr/share/man/man5/avpn-site.toml.5.gz \
   /usr/share/bash-completion/completions/avpnctl /usr/lib/modules-load.d/avpn.conf /usr/lib/tmpfiles.d/avpn.conf; do
   [ -s "$r$f" ] && ok "$f" || bad "$f is missing"
 done
