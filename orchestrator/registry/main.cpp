@@ -7,6 +7,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <cstdio>
 
 #include "orchestrator/registry/options.hpp"
@@ -42,8 +44,10 @@ int serve(Server& server, UdpSocket& socket, int sigfd) {
         if (fds[1].revents & POLLIN) {
             signalfd_siginfo si;
             while (read(sigfd, &si, sizeof si) == sizeof si) {
-                std::fprintf(stderr, "%s send_failures=%llu\n", server.stats_line().c_str(),
-                             static_cast<unsigned long long>(send_failures));
+                // heap_bytes: what the heap holds now (glibc's count), so the
+                // memory per registered site can be read off a running registry.
+                std::fprintf(stderr, "%s send_failures=%llu heap_bytes=%zu\n", server.stats_line().c_str(),
+                             static_cast<unsigned long long>(send_failures), mallinfo2().uordblks);
                 if (si.ssi_signo != SIGUSR1) {
                     std::fprintf(stderr, "avpn-registry: stopping on signal %u\n", si.ssi_signo);
                     return 0;
@@ -102,6 +106,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "avpn-registry: %s\n", server.error().str().c_str());
         return 1;
     }
+    // Parsing the member lists peaks far above what the server keeps
+    // (100,000 members: ~150 MB against ~20 MB); give it back.
+    malloc_trim(0);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGUSR1);

@@ -70,6 +70,13 @@ Result<Bytes> Client::registration(Time now) {
     return msg;
 }
 
+Result<Bytes> Client::register_now(Time now) {
+    if (!current_) return refused("registry client", "no session yet");
+    auto msg = registration(now);
+    if (msg) next_keepalive_ = next_keepalive_after(now);
+    return msg;
+}
+
 Result<std::vector<Bytes>> Client::queries(const std::vector<Key32>& keys) {
     std::vector<Bytes> out;
     for (size_t at = 0; at < keys.size(); at += kMaxQueryKeys) {

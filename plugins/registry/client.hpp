@@ -49,6 +49,10 @@ public:
     // The members whose contacts this site wants (and wants pushed); all
     // are queried on every new session, new ones at the next tick.
     void want(std::vector<Key32> members);
+    // A registration now, outside the keepalive schedule (when the site's
+    // address changed it must not wait for the next keepalive); needs a
+    // session. The keepalive schedule restarts from now.
+    Result<Bytes> register_now(Time now);
 
     bool has_session() const { return current_.has_value(); }
     bool reachable(Time now) const { return last_answer_ && now - *last_answer_ < timing_.unreachable_after; }

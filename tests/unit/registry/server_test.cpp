@@ -307,3 +307,16 @@ TEST_CASE("the server's state goes when sites go: soft state") {
     CHECK(h.server.registered() == 0);
     CHECK(h.server.stats_line().find("registered=0 sessions=0") != std::string::npos);
 }
+
+TEST_CASE("register_now registers at once with a moved address; no session, no registration") {
+    auto h = Harness::make();
+    Site a = h.site(1, "corp", "203.0.113.1:40001");
+    CHECK_FALSE(a.client.register_now(h.now));
+    h.tick({&a}, a);
+    a.from = ep("203.0.113.1:40999");  // the uplink changed
+    auto b = a.client.register_now(h.now);
+    REQUIRE(b);
+    CHECK(h.deliver({&a}, a, {*b}).empty());
+    CHECK(*a.client.observed() == a.from);
+    CHECK(h.server.counters().registrations == 2);
+}
