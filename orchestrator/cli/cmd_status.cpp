@@ -49,6 +49,11 @@ int run_status(const StatusArgs& a) {
     }
     auto s = runtime::gather_status(a.state_dir, a.vici_socket, a.listen);
     if (!s) return report_failure("status", s.error());
+    if (!s->last.config_path.empty()) {
+        auto rows = runtime::planned_peer_rows(s->last.config_path, s->wireguard);
+        if (rows) s->peers = std::move(*rows);
+        else s->peers_error = rows.error();
+    }
     return print(report::status_output(*s, nullptr, a.json));
 }
 

@@ -505,6 +505,12 @@ Result<nl::WgDevice> NetlinkPort::read_wireguard(const std::string& ifname) {
     return (*b)->get(ifname);
 }
 
+Result<wg::WgDeviceStatus> NetlinkPort::read_wireguard_status(const std::string& ifname) {
+    auto b = wireguard(ifname);
+    if (!b) return b.error();
+    return (*b)->status(ifname);
+}
+
 Result<std::map<std::string, IpAddr>> NetlinkPort::interface_addresses(const std::vector<std::string>& names) {
     std::map<std::string, IpAddr> out;
     auto links = nl::dump_links(rtnl_);

@@ -64,6 +64,8 @@ public:
     // One WireGuard device as its backend reports it now, without the link
     // and netlink dumps of observe() (avpnd polls devices for drift).
     Result<nl::WgDevice> read_wireguard(const std::string& ifname);
+    // The same with each peer's handshake time and byte counters.
+    Result<wg::WgDeviceStatus> read_wireguard_status(const std::string& ifname);
 
     // avpn's XFRM SAs (its reqid range) with their counters, one dump
     // (avpnd: status, and expiries lost to an overrun).

@@ -6,6 +6,7 @@
 
 #include "common/json.hpp"
 #include "orchestrator/report/render_apply.hpp"
+#include "orchestrator/report/render_peers.hpp"
 
 namespace avpn::report {
 
@@ -151,6 +152,8 @@ void avpnd_json(JsonWriter& w, const DaemonFacts* d) {
     }
     w.end_array();
     w.field("xfrm_rejected", uint64_t(d->xfrm_rejected)).field("xfrm_last_rejected", d->xfrm_last_rejected);
+    uplinks_json(w, d->uplinks);
+    events_json(w, d->events);
     w.end_object();
 }
 
@@ -184,6 +187,7 @@ std::string daemon_text(const DaemonFacts& d, int64_t now) {
     }
     if (d.xfrm_rejected)
         o << "  " << d.xfrm_rejected << " handshake messages rejected, the last: " << d.xfrm_last_rejected << "\n";
+    o << uplinks_text(d.uplinks) << events_text(d.events);
     return o.str();
 }
 
@@ -220,12 +224,14 @@ Printed status_output(const runtime::SiteStatus& s, const DaemonFacts* daemon, b
         }
         wireguard_json(w, s.wireguard);
         firewall_json(w, s.firewall);
+        peers_json(w, s.peers, s.peers_error);
         avpnd_json(w, daemon);
         w.end_object();
         p.out = w.str();
     } else {
         std::ostringstream o;
         o << "site " << (s.last.site.empty() ? "(nothing applied)" : s.last.site) << "\n";
+        if (!s.last.site.empty()) o << peers_text(s.peers, s.peers_error, now);
         if (!s.has_ipsec) o << "ipsec: no tunnels\n";
         else if (s.ipsec_error) o << "ipsec: " << s.ipsec_error->str() << "\n";
         else {

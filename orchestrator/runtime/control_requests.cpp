@@ -6,6 +6,7 @@
 #include "orchestrator/report/command_output.hpp"
 #include "orchestrator/report/render_rekey.hpp"
 #include "orchestrator/report/render_status.hpp"
+#include "orchestrator/runtime/site_view.hpp"
 #include "orchestrator/runtime/control_server.hpp"
 
 namespace avpn::runtime {
@@ -68,6 +69,10 @@ Printed ControlServer::status(const Request& r, Site& site) {
     const SiteOptions& o = site.options();
     auto s = gather_status(o.state_dir, o.vici_socket, r.listen);
     if (!s) return report::failure("status", s.error());
+    // Peers by name from the committed plan, with the devices just read.
+    std::map<std::string, wg::WgDeviceStatus> devices;
+    for (const WgGroupStatus& g : s->wireguard) devices.emplace(g.ifname, g.status);
+    s->peers = site_peer_rows(site, devices);
     DaemonFacts f = facts(site);
     return report::status_output(*s, &f, r.json);
 }

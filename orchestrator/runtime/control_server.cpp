@@ -12,6 +12,7 @@
 
 #include "orchestrator/control/frame.hpp"
 #include "orchestrator/report/render_status.hpp"
+#include "orchestrator/runtime/site_view.hpp"
 
 namespace avpn::runtime {
 
@@ -139,6 +140,8 @@ DaemonFacts ControlServer::facts(const Site& site) const {
     for (const XfrmKeying::PeerStatus& s : site.keying_status())
         f.xfrm.push_back({s.group, s.peer, s.up, s.epoch, s.handshake_age_s, s.next_rekey_in_s,
                           s.initiations_unanswered, s.problem});
+    f.uplinks = site_uplinks(site);
+    f.events.assign(site.events().events().begin(), site.events().events().end());
     f.xfrm_rejected = site.keying_rejected();
     f.xfrm_last_rejected = site.keying_last_rejected();
     add_sa_counters(site, f.xfrm);

@@ -222,10 +222,11 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
         log_(r.line);
         last_ok_ = false;
         wireguard_.clear();
-        last_converge_ = LastConverge{int64_t(std::time(nullptr)), false, r.line};
+        finish_converge(false, r.line, t0);
         return r;
     }
     PlanInputs& inputs = *read;
+    note_uplinks(inputs.uplink_addresses);
     keying_->add_inputs(inputs);
     if (full || !reconciler_.has_image()) planner_.forget();
     IncrementalPlanner::Update u = planner_.update(*intent_, inputs);
@@ -248,7 +249,7 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
         r.applied.emplace().refused = s.error();
         planner_.forget();
         last_ok_ = false;
-        last_converge_ = LastConverge{int64_t(std::time(nullptr)), false, r.line};
+        finish_converge(false, r.line, t0);
         return r;
     }
     r = u.full ? apply_full(u, why, t0, settle) : apply_change(u, why, t0);
@@ -260,8 +261,38 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
     // An incremental change that cannot be done in place (an interface to
     // replace) is done in full right away.
     if (!r.ok && !full && !u.full) return converge_report(true, why + ", in full", settle);
-    last_converge_ = LastConverge{int64_t(std::time(nullptr)), r.ok, r.line};
+    finish_converge(r.ok, r.line, t0);
     return r;
+}
+
+void Site::finish_converge(bool ok, const std::string& line, Clock::time_point t0) {
+    const int64_t now = int64_t(std::time(nullptr));
+    last_converge_ = LastConverge{now, ok, line};
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    ++stats_.applies;
+    stats_.failures += ok ? 0 : 1;
+    stats_.last_seconds = seconds;
+    stats_.total_seconds += seconds;
+    events_.add(now, "apply", line);
+}
+
+// An uplink that got, lost or changed its address since the last converge
+// is an event of the history (the first read only sets the baseline).
+void Site::note_uplinks(const std::map<std::string, IpAddr>& addresses) {
+    const int64_t now = int64_t(std::time(nullptr));
+    if (uplinks_read_) {
+        for (const std::string& name : uplinks_of(*intent_)) {
+            auto was = uplink_addresses_.find(name);
+            auto is = addresses.find(name);
+            const bool had = was != uplink_addresses_.end(), has = is != addresses.end();
+            if (had && !has) events_.add(now, "uplink", name + ": lost its address " + was->second.str());
+            else if (!had && has) events_.add(now, "uplink", name + ": has the address " + is->second.str());
+            else if (had && has && was->second != is->second)
+                events_.add(now, "uplink", name + ": address " + was->second.str() + " -> " + is->second.str());
+        }
+    }
+    uplink_addresses_ = addresses;
+    uplinks_read_ = true;
 }
 
 Status Site::open_esp_sockets(const std::vector<EspSocketWant>& want, const std::vector<EspSocketWant>& held) {
@@ -323,7 +354,14 @@ std::vector<XfrmKeying::PeerStatus> Site::keying_status() const { return keying_
 // SAs first, then the messages that tell peers they are in place; work that
 // changes SAs waits in keying_hold_ so many handshakes share one converge.
 void Site::run_keying(XfrmKeying::Work&& work) {
-    for (const std::string& e : work.events) log_("xfrm: " + e);
+    const int64_t now = int64_t(std::time(nullptr));
+    for (const std::string& e : work.events) {
+        log_("xfrm: " + e);
+        // A peer's session coming up or going down is history; SA
+        // bookkeeping is only logged.
+        if (e.find(": up, epoch") != std::string::npos || e.find(": down (") != std::string::npos)
+            events_.add(now, "peer", e);
+    }
     work.events.clear();
     if (auto now = keying_hold_.add(std::move(work), Clock::now())) run_held(std::move(*now));
 }
@@ -371,13 +409,29 @@ std::optional<std::string> Site::firewall_drift() {
     return runtime::firewall_drift(*firewall_, firewall_applied_);
 }
 
+// The read keeps each device's peer counters too: status and the metrics
+// show them from here, so a scrape reads no kernel (their age is at most
+// the poll's interval).
 std::optional<std::string> Site::wireguard_drift() {
+    std::map<std::string, wg::WgDeviceStatus> seen;
+    std::optional<std::string> drift;
     for (const std::string& ifname : wireguard_.interfaces()) {
-        auto dev = port_->read_wireguard(ifname);
-        if (!dev) return ifname + ": " + dev.error().str();
-        if (auto d = wireguard_.difference(*dev)) return ifname + ": " + *d;
+        auto dev = port_->read_wireguard_status(ifname);
+        if (!dev) {
+            drift = ifname + ": " + dev.error().str();
+            break;
+        }
+        if (auto d = wireguard_.difference(dev->device)) {
+            drift = ifname + ": " + *d;
+            break;
+        }
+        seen.emplace(ifname, std::move(*dev));
     }
-    return std::nullopt;
+    if (!drift) {
+        wireguard_seen_ = std::move(seen);
+        wireguard_seen_at_ = int64_t(std::time(nullptr));
+    }
+    return drift;
 }
 
 void Site::forget_retries() { ::unlink(retries_path(options_.state_dir).c_str()); }

@@ -54,6 +54,7 @@
 #include "orchestrator/runtime/down.hpp"
 #include "orchestrator/runtime/drift.hpp"
 #include "orchestrator/runtime/esp_sockets.hpp"
+#include "orchestrator/runtime/events.hpp"
 #include "orchestrator/runtime/keying_hold.hpp"
 #include "netlink/xfrm_expire.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
@@ -166,6 +167,19 @@ public:
     // hands avpn's expiries to the key exchange and carries out its work.
     int expire_fd() const { return expire_watch_ ? expire_watch_->fd() : -1; }
     void expire_readable();
+    // For status and metrics (status.hpp, metrics.hpp): what avpnd holds in
+    // memory, read without touching the kernel.
+    const EventLog& events() const { return events_; }
+    const ApplyStats& apply_stats() const { return stats_; }
+    // Each uplink's address as the last converge read it (none: absent).
+    const std::map<std::string, IpAddr>& uplink_addresses() const { return uplink_addresses_; }
+    // The owned WireGuard devices with their peers' counters, as the last
+    // poll that found no drift read them, and when (unix time; 0: never).
+    const std::map<std::string, wg::WgDeviceStatus>& wireguard_seen() const { return wireguard_seen_; }
+    int64_t wireguard_seen_at() const { return wireguard_seen_at_; }
+    // The committed plan's pieces (peers by name with their inputs); null
+    // before the first successful apply.
+    const planner::SitePieces* committed() const { return planner_.committed(); }
     // Each XFRM peer's SA counters, by (group, peer): one dump of avpn's SAs.
     Result<std::map<std::pair<std::string, std::string>, SaCounters>> xfrm_sa_counters() const;
 
@@ -187,6 +201,8 @@ private:
     void watch_expiries();  // opens or closes the watch as keyed_ has groups or not
     XfrmKeying::Work take_expire(const nl::XfrmExpire& e, keying::Time now);
     XfrmKeying::Work resync_expiries(keying::Time now);
+    void finish_converge(bool ok, const std::string& line, Clock::time_point t0);
+    void note_uplinks(const std::map<std::string, IpAddr>& addresses);
 
     SiteOptions options_;
     Log log_;
@@ -211,6 +227,12 @@ private:
     KeyingHold keying_hold_;                        // SA-changing work waiting for its converge
     std::unique_ptr<fw::NftTable> firewall_;        // table inet avpn
     std::string firewall_applied_;                  // FirewallOutcome::applied_text of the last install
+    EventLog events_;
+    ApplyStats stats_;
+    std::map<std::string, IpAddr> uplink_addresses_;
+    bool uplinks_read_ = false;
+    std::map<std::string, wg::WgDeviceStatus> wireguard_seen_;
+    int64_t wireguard_seen_at_ = 0;
 };
 
 }  // namespace avpn::runtime

@@ -7,7 +7,9 @@
 
 #include <set>
 
+#include "orchestrator/plan/site_pieces.hpp"
 #include "orchestrator/runtime/ipsec.hpp"
+#include "orchestrator/runtime/load.hpp"
 #include "plugins/wireguard/select.hpp"
 #include "plugins/wireguard/wireguard_go.hpp"
 
@@ -84,6 +86,22 @@ FirewallStatus firewall_status() {
     std::stable_sort(f.counters.begin(), f.counters.end(),
                      [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
     return f;
+}
+
+Result<std::vector<PeerRow>> planned_peer_rows(const std::string& config_path,
+                                               const std::vector<WgGroupStatus>& wireguard) {
+    LoadedSite loaded = load_site(config_path, LoadFor::member);
+    if (!loaded.intent) {
+        std::string why = "it has errors";
+        if (!loaded.errors.empty()) why += " (first: " + loaded.errors.front().str() + ")";
+        return Error{"name the peers", config_path, why + "; `avpnctl check " + config_path + "` shows them"};
+    }
+    planner::SitePieces pieces = planner::decide(*loaded.intent, PlanInputs{});
+    std::vector<PeerRow> rows = peer_rows(*loaded.intent, pieces);
+    std::map<std::string, wg::WgDeviceStatus> devices;
+    for (const WgGroupStatus& g : wireguard) devices.emplace(g.ifname, g.status);
+    add_wireguard(rows, devices);
+    return rows;
 }
 
 }  // namespace avpn::runtime

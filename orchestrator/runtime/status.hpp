@@ -13,6 +13,8 @@
 
 #include "orchestrator/reconcile/state_dir.hpp"
 #include "plugins/firewall/nft_batch.hpp"
+#include "orchestrator/runtime/events.hpp"
+#include "orchestrator/runtime/peer_directory.hpp"
 #include "plugins/vici/status.hpp"
 #include "plugins/wireguard/backend.hpp"
 #include "plugins/wireguard/daemon_record.hpp"
@@ -42,6 +44,10 @@ struct SiteStatus {
     std::vector<vici::TunnelStatus> tunnels;
     std::vector<WgGroupStatus> wireguard;
     FirewallStatus firewall;
+    // Every member of the site's groups by name (peer_directory.hpp); empty
+    // with peers_error set when the applied config cannot be planned again.
+    std::vector<PeerRow> peers;
+    std::optional<Error> peers_error;
 };
 
 // The counters of the namespace's table inet avpn (none when it is absent).
@@ -50,6 +56,12 @@ FirewallStatus firewall_status();
 // --listen: watch charon's log for listen_seconds first (failures it hears
 // are recorded in the state directory).
 Result<SiteStatus> gather_status(const std::string& state_dir, const std::string& vici_socket, int listen_seconds);
+
+// The one-shot's peer rows: the config the last apply recorded, loaded and
+// planned again without live inputs (as the one-shot apply planned it),
+// joined with the WireGuard devices `wireguard` read.
+Result<std::vector<PeerRow>> planned_peer_rows(const std::string& config_path,
+                                               const std::vector<WgGroupStatus>& wireguard);
 
 // Bytes and packets through an XFRM peer's SAs, as the kernel counts them.
 struct SaCounters {
@@ -95,6 +107,15 @@ struct DaemonFacts {
         std::optional<SaCounters> sa;
     };
     std::vector<XfrmPeer> xfrm;
+    // The site's uplinks in order of preference: the address the last
+    // converge read (none: empty) and whether the tunnels use it.
+    struct Uplink {
+        std::string name;
+        std::optional<IpAddr> address;
+        bool active = false;
+    };
+    std::vector<Uplink> uplinks;
+    std::vector<SiteEvent> events;  // oldest first (events.hpp)
     // Handshake messages the key exchange dropped (junk, replays, strangers'
     // keys) since avpnd started, and the latest one's reason.
     uint64_t xfrm_rejected = 0;

@@ -1,0 +1,161 @@
+#include "orchestrator/report/render_peers.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+#include "orchestrator/report/render_status.hpp"
+
+namespace avpn::report {
+
+namespace {
+
+using runtime::PeerRow;
+
+constexpr size_t kWidth = 80;
+
+// `head` then the items, wrapped at kWidth; continuation lines are
+// indented under the first item (a single item longer than a line stays
+// whole).
+std::string wrapped(const std::string& head, const std::vector<std::string>& items, const char* separator = ",") {
+    std::string out, line = head;
+    const std::string indent(head.size(), ' ');
+    bool first_on_line = true;
+    for (size_t i = 0; i < items.size(); ++i) {
+        const std::string piece = items[i] + (i + 1 < items.size() ? separator : "");
+        if (!first_on_line && line.size() + 1 + piece.size() > kWidth) {
+            out += line + "\n";
+            line = indent;
+            first_on_line = true;
+        }
+        if (!first_on_line) line += " ";
+        line += piece;
+        first_on_line = false;
+    }
+    return out + line + "\n";
+}
+
+std::string path_text(const PeerRow& r) {
+    if (!r.direct) return r.via.empty() ? "no tunnel of its own, and no peer routes its exports" : "via " + r.via;
+    if (!r.endpoint) return "direct, no endpoint yet (it must reach this site first)";
+    return "direct to " + r.endpoint->str() + (r.contact == "static" ? " (static contact)" : " (learned)");
+}
+
+std::string tunnel_text(const PeerRow& r, int64_t now) {
+    std::ostringstream o;
+    if (r.transport == "xfrm") {
+        if (!r.up) return "";
+        o << (*r.up ? "up" : "DOWN");
+        if (r.handshake_age) o << ", handshake " << age(*r.handshake_age) << " ago";
+        else o << ", no handshake yet";
+    } else {
+        if (!r.last_handshake) return "";
+        if (*r.last_handshake == 0) o << "no handshake yet";
+        else o << "handshake " << age(now - *r.last_handshake) << " ago";
+    }
+    if (r.rx_bytes && r.tx_bytes) o << ", rx " << byte_size(*r.rx_bytes) << ", tx " << byte_size(*r.tx_bytes);
+    return o.str();
+}
+
+}  // namespace
+
+std::string byte_size(uint64_t bytes) {
+    static const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    if (bytes < 1024) return std::to_string(bytes) + " B";
+    double v = double(bytes);
+    int u = -1;
+    while (v >= 1024 && u < 4) v /= 1024, ++u;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+std::string age(int64_t s) {
+    if (s < 0) s = 0;
+    if (s < 120) return std::to_string(s) + " s";
+    if (s < 7200) return std::to_string(s / 60) + " min";
+    if (s < 2 * 86400) return std::to_string(s / 3600) + " h";
+    return std::to_string(s / 86400) + " d";
+}
+
+std::string peers_text(const std::vector<PeerRow>& rows, const std::optional<Error>& error, int64_t now) {
+    if (error) return "peers: " + error->str() + "\n";
+    std::ostringstream o;
+    o << "peers (" << rows.size() << "):\n";
+    for (const PeerRow& r : rows) {
+        o << "  " << r.site << " (" << r.role << ", " << r.group << ")"
+          << (r.tunnel_address ? " " + r.tunnel_address->str() : std::string()) << "\n";
+        o << "    " << path_text(r) << "\n";
+        std::vector<std::string> exports;
+        for (const Prefix& p : r.exports) exports.push_back(p.str());
+        if (exports.empty()) exports.push_back("(nothing)");
+        o << wrapped("    exports ", exports);
+        if (std::string t = tunnel_text(r, now); !t.empty()) o << "    " << t << "\n";
+    }
+    return o.str();
+}
+
+void peers_json(JsonWriter& w, const std::vector<PeerRow>& rows, const std::optional<Error>& error) {
+    w.key("peers_error");
+    if (error)
+        w.begin_object().field("what", error->what).field("where", error->where).field("why", error->why).end_object();
+    else
+        w.null();
+    w.key("peers").begin_array();
+    for (const PeerRow& r : rows) {
+        w.begin_object().field("site", r.site).field("group", r.group).field("role", r.role)
+            .field("transport", r.transport).field("interface", r.interface).field("public_key", r.public_key)
+            .key("tunnel_address");
+        r.tunnel_address ? (void)w.value(r.tunnel_address->str()) : (void)w.null();
+        std::vector<std::string> exports;
+        for (const Prefix& p : r.exports) exports.push_back(p.str());
+        w.field_strings("exports", exports).field("direct", r.direct);
+        w.key("endpoint");
+        r.endpoint ? (void)w.value(r.endpoint->str()) : (void)w.null();
+        w.field("contact", r.contact).field("via", r.via);
+        w.field("last_handshake", r.last_handshake).field("rx_bytes", r.rx_bytes).field("tx_bytes", r.tx_bytes);
+        w.field("up", r.up).field("handshake_age_s", r.handshake_age);
+        w.end_object();
+    }
+    w.end_array();
+}
+
+std::string uplinks_text(const std::vector<runtime::DaemonFacts::Uplink>& uplinks) {
+    std::ostringstream o;
+    o << "uplinks:\n";
+    for (const auto& u : uplinks)
+        o << "  " << u.name << ": " << (u.address ? u.address->str() : std::string("no address"))
+          << (u.active ? ", in use" : "") << "\n";
+    return o.str();
+}
+
+void uplinks_json(JsonWriter& w, const std::vector<runtime::DaemonFacts::Uplink>& uplinks) {
+    w.key("uplinks").begin_array();
+    for (const auto& u : uplinks) {
+        w.begin_object().field("name", u.name).key("address");
+        u.address ? (void)w.value(u.address->str()) : (void)w.null();
+        w.field("active", u.active).end_object();
+    }
+    w.end_array();
+}
+
+std::string events_text(const std::vector<runtime::SiteEvent>& events) {
+    std::ostringstream o;
+    o << "events (last " << events.size() << ", oldest first):\n";
+    for (const auto& e : events) {
+        // The time in the lead, the text wrapped word by word under it.
+        std::string head = "  " + clock_time(e.at).substr(11, 8) + " " + e.kind + ": ";
+        std::vector<std::string> words;
+        std::istringstream in(e.text);
+        for (std::string word; in >> word;) words.push_back(word);
+        o << wrapped(head, words, "");
+    }
+    return o.str();
+}
+
+void events_json(JsonWriter& w, const std::vector<runtime::SiteEvent>& events) {
+    w.key("events").begin_array();
+    for (const auto& e : events) w.begin_object().field("at", e.at).field("kind", e.kind).field("text", e.text).end_object();
+    w.end_array();
+}
+
+}  // namespace avpn::report

@@ -1,0 +1,42 @@
+#include "orchestrator/runtime/site_view.hpp"
+
+#include <algorithm>
+
+namespace avpn::runtime {
+
+std::vector<PeerRow> site_peer_rows(const Site& site, const std::map<std::string, wg::WgDeviceStatus>& devices) {
+    const planner::SitePieces* pieces = site.committed();
+    if (!pieces || site.idle()) return {};
+    std::vector<PeerRow> rows = peer_rows(site.intent(), *pieces);
+    add_wireguard(rows, devices);
+    if (site.has_xfrm()) {
+        std::map<std::pair<std::string, std::string>, XfrmKeying::PeerStatus> keyed;
+        for (XfrmKeying::PeerStatus& s : site.keying_status()) keyed.emplace(std::pair(s.group, s.peer), std::move(s));
+        for (PeerRow& r : rows) {
+            if (!r.direct || r.transport != "xfrm") continue;
+            auto it = keyed.find({r.group, r.site});
+            if (it == keyed.end()) continue;
+            r.up = it->second.up;
+            r.handshake_age = it->second.handshake_age_s;
+        }
+    }
+    return rows;
+}
+
+std::vector<DaemonFacts::Uplink> site_uplinks(const Site& site) {
+    std::vector<DaemonFacts::Uplink> out;
+    const Intent& in = site.intent();
+    bool active_found = false;
+    for (size_t i = 0; i < in.site.uplinks.size(); ++i) {
+        DaemonFacts::Uplink u;
+        u.name = in.site.uplinks[i].interface;
+        if (auto a = site.uplink_addresses().find(u.name); a != site.uplink_addresses().end()) u.address = a->second;
+        // failover = false: only the first is ever used, with or without an address.
+        u.active = !active_found && (in.site.failover ? u.address.has_value() : i == 0);
+        active_found |= u.active;
+        out.push_back(std::move(u));
+    }
+    return out;
+}
+
+}  // namespace avpn::runtime
