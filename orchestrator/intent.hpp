@@ -49,6 +49,9 @@ struct Site {
     NatTraversal nat;
     std::string key_file;       // X25519 private key, base64, mode 0600 or stricter
     std::string public_key;     // derived from key_file at load time (never the private key)
+    // Where avpnd serves Prometheus metrics (an IP literal and a port);
+    // nullopt: not served.
+    std::optional<Endpoint> metrics;
     SourceLoc loc;
 };
 

@@ -86,6 +86,16 @@ void parse_site(Loader& l, const Node& table) {
                         "not acted on yet: avpn uses one uplink at a time (the first with an address, "
                         "or only the first with failover = false); remove it or set it to false");
     read_nat(f, site);
+    // Only a process that stays can answer scrapes: avpnd serves them, the
+    // one-shot apply refuses the setting rather than ignore it.
+    if (const Node* n = f.get("metrics")) {
+        site.metrics = read_endpoint(f.ctx(), *n, f.path("metrics"), std::nullopt);
+        if (site.metrics)
+            l.diag.daemon_only(f.loc("metrics"), f.path("metrics"),
+                               "metrics = \"" + site.metrics->str() +
+                                   "\" needs avpnd: it serves the metrics; a one-shot apply exits and could not "
+                                   "answer a scrape; start avpnd (systemctl start avpnd) or remove metrics");
+    }
     if (f.get("key_file", true)) load_site_key(l, f);
     f.finish();
     l.site = Where::of(f);

@@ -9,10 +9,13 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <vector>
 
 #include "netlink/error.hpp"
+#include "orchestrator/runtime/metrics.hpp"
+#include "orchestrator/runtime/site_view.hpp"
 
 namespace avpn::daemon {
 
@@ -92,6 +95,34 @@ std::string Daemon::status_text() const {
            std::to_string(kRetryAfterFailure.count()) + " s";
 }
 
+void Daemon::sync_metrics() {
+    const std::optional<Endpoint>& want = site_->intent().site.metrics;
+    if (metrics_ && want && metrics_->endpoint() == *want) return;
+    if (metrics_) log("metrics: no longer serving on " + metrics_->endpoint().str());
+    metrics_.reset();
+    if (!want) return;
+    auto m = runtime::MetricsServer::open(*want, [this] { return render_metrics(); });
+    if (!m) {
+        // Not fatal: the tunnels matter more than their figures. The next
+        // apply or reload tries again.
+        log("metrics: " + m.error().str() + "; not served until the next apply or reload");
+        return;
+    }
+    metrics_ = std::move(*m);
+    log("metrics: serving http://" + want->str() + "/metrics");
+}
+
+std::string Daemon::render_metrics() const {
+    runtime::MetricsSnapshot s;
+    s.site = site_->intent().site.name;
+    s.now = int64_t(std::time(nullptr));
+    s.peers = runtime::site_peer_rows(*site_, site_->wireguard_seen());
+    s.uplinks = runtime::site_uplinks(*site_);
+    s.applies = site_->apply_stats();
+    s.wireguard_read_at = site_->wireguard_seen_at();
+    return runtime::render_metrics(s);
+}
+
 void Daemon::note_drift(const std::string& why) {
     // While the site fails to apply, the retry after a failure is the
     // repair: an apply that fails (and undoes itself) stirs the kernel,
@@ -140,6 +171,7 @@ void Daemon::serve_control() {
                                     : Clock::duration(kRetryAfterFailure),
                    Clock::now());
     notify("STATUS=" + status_text());
+    sync_metrics();
     note_kernel_events();  // a foreign change made while the request ran
 }
 
@@ -151,6 +183,7 @@ void Daemon::reload() {
     } else {
         log("reload: the configuration has errors; the running state is kept");
     }
+    sync_metrics();
     notify("READY=1\nSTATUS=" + status_text());
 }
 
@@ -215,6 +248,8 @@ Clock::time_point Daemon::next_deadline() const {
     if (site_->has_wireguard() || site_->has_firewall()) t = std::min(t, wireguard_poll_.at());
     if (site_->has_xfrm()) t = std::min(t, keying_tick_.at());
     if (auto at = site_->keying_flush_at()) t = std::min(t, *at);
+    if (metrics_)
+        if (auto at = metrics_->deadline()) t = std::min(t, *at);
     return t;
 }
 
@@ -233,7 +268,8 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
                                {watch_.xfrm_fd(), POLLIN, 0},
                                {site_->wireguard_go_fd(), POLLIN, 0},
                                {control_->fd(), POLLIN, 0},
-                               {site_->expire_fd(), POLLIN, 0}};
+                               {site_->expire_fd(), POLLIN, 0},
+                               {metrics_ ? metrics_->fd() : -1, metrics_ ? metrics_->events() : short(0), 0}};
     for (int fd : site_->keying_fds()) fds.push_back({fd, POLLIN, 0});
     Wakeup w;
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
@@ -246,7 +282,8 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
     w.wireguard_go = fds[3].revents & POLLIN;
     w.control = fds[4].revents & POLLIN;
     w.expire = fds[5].revents & (POLLIN | POLLERR);  // POLLERR: an overrun, which drain() reports
-    for (size_t i = 6; i < fds.size(); ++i) w.keying |= bool(fds[i].revents & POLLIN);
+    w.metrics = fds[6].revents != 0;  // an error or hang-up is handled by the read or write too
+    for (size_t i = 7; i < fds.size(); ++i) w.keying |= bool(fds[i].revents & POLLIN);
     return w;
 }
 
@@ -254,6 +291,7 @@ int Daemon::run() {
     const runtime::SiteOptions& so = site_->options();
     log("managing " + site_->intent().site.name + " from " + so.config + " (state " + so.state_dir + ")");
     converge(true, "start");
+    sync_metrics();
     // READY=1 after the first apply whatever its outcome: avpnd is then up
     // and doing its job, which includes retrying a failed apply every 10 s
     // and repairing; STATUS= and the journal say how it went. Failing the
@@ -279,6 +317,9 @@ int Daemon::run() {
         if (w.expire) site_->expire_readable();
         if (w.control) serve_control();
         if (w.keying) site_->keying_readable();
+        // Also when its deadline passed without the socket becoming ready.
+        if (metrics_ && (w.metrics || (metrics_->deadline() && *metrics_->deadline() <= Clock::now())))
+            metrics_->ready(Clock::now());
         // The full apply creates the link again (the kernel removed the TUN
         // device with the process) and so starts a new daemon.
         if (w.wireguard_go && site_->reap_wireguard_go()) note_drift("wireguard-go exited");

@@ -20,6 +20,10 @@
 // - a client on the control socket (runtime/control_server.hpp): avpnctl
 //   apply, down, status, reload, confirm, served one at a time; a
 //   commit-confirm deadline that passed: the rollback;
+// - a scraper on [site] metrics (runtime/metrics_server.hpp): served from
+//   memory, non-blocking, one connection at a time with a deadline; the
+//   server follows the config (opened, moved or closed after each apply
+//   or reload);
 // - SIGTERM / SIGINT: STOPPING=1 and exit, leaving tunnels up (`avpnctl
 //   down` removes them), as networkd and charon do.
 #pragma once
@@ -31,6 +35,7 @@
 #include "orchestrator/daemon/sd_notify.hpp"
 #include "orchestrator/daemon/timers.hpp"
 #include "orchestrator/runtime/control_server.hpp"
+#include "orchestrator/runtime/metrics_server.hpp"
 #include "orchestrator/runtime/site.hpp"
 
 namespace avpn::daemon {
@@ -63,6 +68,7 @@ private:
         bool control = false;       // a client on the control socket
         bool keying = false;        // a datagram on an XFRM group's ESP-in-UDP socket
         bool expire = false;        // the kernel expired an SA (XFRMNLGRP_EXPIRE)
+        bool metrics = false;       // the metrics socket is ready
         bool failed = false;        // poll itself failed
     };
     Wakeup wait(Clock::time_point deadline);
@@ -83,6 +89,9 @@ private:
     void run_due_timers();
     void notify(const std::string& state);
     std::string status_text() const;
+    // Opens, moves or closes the metrics server as the running config says.
+    void sync_metrics();
+    std::string render_metrics() const;
 
     Options options_;
     std::unique_ptr<runtime::Site> site_;
@@ -90,6 +99,7 @@ private:
     int signal_fd_ = -1;
     Notifier notifier_;
     std::unique_ptr<runtime::ControlServer> control_;
+    std::unique_ptr<runtime::MetricsServer> metrics_;
 
     DriftDebounce drift_;
     std::string drift_why_;  // what the pending repair is for, for its log line

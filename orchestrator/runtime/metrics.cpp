@@ -1,0 +1,120 @@
+#include "orchestrator/runtime/metrics.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace avpn::runtime {
+
+namespace {
+
+class Exposition {
+public:
+    // HELP and TYPE once per family, before its samples.
+    void family(const char* name, const char* type, const char* help) {
+        out_ += "# HELP ";
+        out_ += name;
+        out_ += ' ';
+        out_ += help;
+        out_ += "\n# TYPE ";
+        out_ += name;
+        out_ += ' ';
+        out_ += type;
+        out_ += '\n';
+    }
+    // labels: "k", "v", "k", "v", ...
+    void sample(const char* name, std::initializer_list<std::string_view> labels, std::string_view value) {
+        out_ += name;
+        if (labels.size()) {
+            out_ += '{';
+            bool first = true;
+            for (auto it = labels.begin(); it != labels.end(); it += 2) {
+                if (!first) out_ += ',';
+                first = false;
+                out_ += *it;
+                out_ += "=\"";
+                out_ += escape_label(*(it + 1));
+                out_ += '"';
+            }
+            out_ += '}';
+        }
+        out_ += ' ';
+        out_ += value;
+        out_ += '\n';
+    }
+    std::string take() { return std::move(out_); }
+
+private:
+    std::string out_;
+};
+
+std::string num(uint64_t v) { return std::to_string(v); }
+std::string num(int64_t v) { return std::to_string(v); }
+std::string num(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
+std::string path_of(const PeerRow& r) { return r.direct ? "direct" : "hub"; }
+
+}  // namespace
+
+std::string escape_label(std::string_view v) {
+    std::string out;
+    out.reserve(v.size());
+    for (char c : v) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
+
+std::string render_metrics(const MetricsSnapshot& s) {
+    Exposition e;
+    e.family("avpn_peer_info", "gauge",
+             "A member of the site's groups (1): role, transport and path (direct: a tunnel of its own; hub: through "
+             "the hub named by via).");
+    for (const PeerRow& r : s.peers)
+        e.sample("avpn_peer_info",
+                 {"group", r.group, "site", r.site, "role", r.role, "transport", r.transport, "path", path_of(r), "via",
+                  r.via},
+                 "1");
+    e.family("avpn_peer_handshake_age_seconds", "gauge",
+             "Seconds since the peer's last handshake; no sample before the first one.");
+    for (const PeerRow& r : s.peers) {
+        if (r.last_handshake && *r.last_handshake > 0)
+            e.sample("avpn_peer_handshake_age_seconds", {"group", r.group, "site", r.site},
+                     num(std::max<int64_t>(0, s.now - *r.last_handshake)));
+        else if (r.handshake_age)
+            e.sample("avpn_peer_handshake_age_seconds", {"group", r.group, "site", r.site}, num(*r.handshake_age));
+    }
+    e.family("avpn_peer_receive_bytes_total", "counter", "Bytes received from the peer (WireGuard).");
+    for (const PeerRow& r : s.peers)
+        if (r.rx_bytes) e.sample("avpn_peer_receive_bytes_total", {"group", r.group, "site", r.site}, num(*r.rx_bytes));
+    e.family("avpn_peer_transmit_bytes_total", "counter", "Bytes sent to the peer (WireGuard).");
+    for (const PeerRow& r : s.peers)
+        if (r.tx_bytes) e.sample("avpn_peer_transmit_bytes_total", {"group", r.group, "site", r.site}, num(*r.tx_bytes));
+    e.family("avpn_peer_up", "gauge", "Whether the XFRM key exchange holds a session with the peer.");
+    for (const PeerRow& r : s.peers)
+        if (r.up) e.sample("avpn_peer_up", {"group", r.group, "site", r.site}, *r.up ? "1" : "0");
+    e.family("avpn_uplink_up", "gauge", "Whether the uplink had an address at the last converge.");
+    for (const auto& u : s.uplinks) e.sample("avpn_uplink_up", {"uplink", u.name}, u.address ? "1" : "0");
+    e.family("avpn_uplink_active", "gauge", "Whether the tunnels use this uplink.");
+    for (const auto& u : s.uplinks) e.sample("avpn_uplink_active", {"uplink", u.name}, u.active ? "1" : "0");
+    e.family("avpn_applies_total", "counter", "Converges (full applies and changes) since avpnd started.");
+    e.sample("avpn_applies_total", {}, num(s.applies.applies));
+    e.family("avpn_apply_errors_total", "counter", "Converges that failed since avpnd started.");
+    e.sample("avpn_apply_errors_total", {}, num(s.applies.failures));
+    e.family("avpn_apply_duration_seconds_total", "counter", "Time spent converging since avpnd started.");
+    e.sample("avpn_apply_duration_seconds_total", {}, num(s.applies.total_seconds));
+    e.family("avpn_apply_last_duration_seconds", "gauge", "How long the last converge took.");
+    e.sample("avpn_apply_last_duration_seconds", {}, num(s.applies.last_seconds));
+    e.family("avpn_wireguard_read_timestamp_seconds", "gauge",
+             "When the WireGuard counters above were read (Unix time; 0: not yet).");
+    e.sample("avpn_wireguard_read_timestamp_seconds", {}, num(s.wireguard_read_at));
+    return e.take();
+}
+
+}  // namespace avpn::runtime

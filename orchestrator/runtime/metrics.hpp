@@ -1,0 +1,35 @@
+// avpnd's Prometheus metrics, text exposition format 0.0.4: rendered from a
+// snapshot of what avpnd holds in memory (metrics_server.hpp serves it), so
+// a scrape costs a render and reads no kernel. Per peer the label `site` is
+// the peer's site name and `group` its group; WireGuard counters are those
+// of the last poll (avpn_wireguard_read_timestamp_seconds says when).
+// Latency, loss and failover figures come with the uplink probes; until
+// then no such series exist (none is faked).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "orchestrator/runtime/events.hpp"
+#include "orchestrator/runtime/peer_directory.hpp"
+#include "orchestrator/runtime/status.hpp"
+
+namespace avpn::runtime {
+
+struct MetricsSnapshot {
+    std::string site;
+    int64_t now = 0;  // unix time the ages are computed at
+    std::vector<PeerRow> peers;
+    std::vector<DaemonFacts::Uplink> uplinks;
+    ApplyStats applies;
+    int64_t wireguard_read_at = 0;  // unix time, 0: never
+};
+
+std::string render_metrics(const MetricsSnapshot& snapshot);
+
+// A label value as the format wants it: \\, \" and \n escaped.
+std::string escape_label(std::string_view value);
+
+}  // namespace avpn::runtime
