@@ -93,8 +93,8 @@ void parse_site(Loader& l, const Node& table) {
         if (site.metrics)
             l.diag.daemon_only(f.loc("metrics"), f.path("metrics"),
                                "metrics = \"" + site.metrics->str() +
-                                   "\" needs avpnd: it serves the metrics; a one-shot apply exits and could not "
-                                   "answer a scrape; start avpnd (systemctl start avpnd) or remove metrics");
+                                   "\" needs avpnd: it serves the metrics, a one-shot apply exits and could not "
+                                   "answer a scrape (remove metrics to apply without avpnd)");
     }
     if (f.get("key_file", true)) load_site_key(l, f);
     f.finish();

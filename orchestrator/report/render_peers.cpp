@@ -58,6 +58,13 @@ std::string tunnel_text(const PeerRow& r, int64_t now) {
 
 }  // namespace
 
+std::string wrap_words(const std::string& indent, const std::string& text) {
+    std::vector<std::string> words;
+    std::istringstream in(text);
+    for (std::string word; in >> word;) words.push_back(word);
+    return wrapped(indent, words, "");
+}
+
 std::string byte_size(uint64_t bytes) {
     static const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
     if (bytes < 1024) return std::to_string(bytes) + " B";
@@ -143,11 +150,7 @@ std::string events_text(const std::vector<runtime::SiteEvent>& events) {
     o << "events (last " << events.size() << ", oldest first):\n";
     for (const auto& e : events) {
         // The time in the lead, the text wrapped word by word under it.
-        std::string head = "  " + clock_time(e.at).substr(11, 8) + " " + e.kind + ": ";
-        std::vector<std::string> words;
-        std::istringstream in(e.text);
-        for (std::string word; in >> word;) words.push_back(word);
-        o << wrapped(head, words, "");
+        o << wrap_words("  " + clock_time(e.at).substr(11, 8) + " " + e.kind + ": ", e.text);
     }
     return o.str();
 }

@@ -24,6 +24,10 @@ void uplinks_json(JsonWriter& w, const std::vector<runtime::DaemonFacts::Uplink>
 std::string events_text(const std::vector<runtime::SiteEvent>& events);
 void events_json(JsonWriter& w, const std::vector<runtime::SiteEvent>& events);
 
+// `text` after `indent`, wrapped at 80 columns word by word, continuation
+// lines under the first word.
+std::string wrap_words(const std::string& indent, const std::string& text);
+
 // "512 B", "1.5 KiB", "3.2 GiB"
 std::string byte_size(uint64_t bytes);
 // "12 s", "5 min", "3 h", "2 d" (whole units, rounded down)

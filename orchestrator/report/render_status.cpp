@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <set>
 #include <sstream>
 
 #include "common/json.hpp"
@@ -71,14 +72,21 @@ void wireguard_json(JsonWriter& w, const std::vector<WgGroupStatus>& groups) {
     w.end_array();
 }
 
-std::string wireguard_text(const std::vector<WgGroupStatus>& groups, int64_t now) {
+// The devices; their peers are in the peers section by name, so only a
+// peer the plan does not name (someone added it by hand, or the config
+// changed since) is listed here by key.
+std::string wireguard_text(const std::vector<WgGroupStatus>& groups, const std::vector<runtime::PeerRow>& named,
+                           int64_t now) {
+    std::set<std::pair<std::string, std::string>> known;
+    for (const runtime::PeerRow& r : named) known.emplace(r.interface, r.public_key);
     std::ostringstream o;
     for (const auto& g : groups) {
         o << "wireguard " << g.ifname << " (" << g.backend << (g.daemon ? daemon_text(*g.daemon) : "") << "), "
           << g.status.peers.size() << " peer"
-          << (g.status.peers.size() == 1 ? "" : "s") << ":\n";
+          << (g.status.peers.size() == 1 ? "" : "s") << "\n";
         for (const auto& p : g.status.peers) {
-            o << "  " << p.public_key << ": ";
+            if (known.count({g.ifname, p.public_key})) continue;
+            o << "  not in the plan: " << p.public_key << "\n    ";
             if (p.last_handshake_sec == 0) o << "no handshake yet";
             else o << "last handshake " << (now - p.last_handshake_sec) << " s ago";
             o << ", rx " << p.rx_bytes << " bytes, tx " << p.tx_bytes << " bytes\n";
@@ -163,7 +171,7 @@ std::string daemon_text(const DaemonFacts& d, int64_t now) {
       << (d.idle ? "; nothing applied since `avpnctl down` (apply or reload brings it back)" : "") << "\n";
     if (const auto& c = d.last_converge)
         o << "  last converge " << clock_time(c->at) << " (" << (now - c->at) << " s ago): " << (c->ok ? "ok" : "FAILED")
-          << ": " << c->line << "\n";
+          << ":\n" << wrap_words("    ", c->line);
     if (const auto& c = d.confirm)
         o << "  confirm pending: " << c->config << " is rolled back to "
           << (c->previous.empty() ? "nothing applied" : c->previous) << " at " << clock_time(c->deadline) << " (in "
@@ -238,7 +246,7 @@ Printed status_output(const runtime::SiteStatus& s, const DaemonFacts* daemon, b
             o << "ipsec (charon at " << s.vici_socket << "):\n";
             for (const auto& t : s.tunnels) o << tunnel_text(t);
         }
-        o << wireguard_text(s.wireguard, now);
+        o << wireguard_text(s.wireguard, s.peers, now);
         o << firewall_text(s.firewall);
         if (daemon) o << daemon_text(*daemon, now);
         p.out = o.str();

@@ -32,6 +32,6 @@ now=$(date +%s)
 hs=$(jq -r '.last_handshake' <<<"$peer")
 [ "$hs" -gt $((now - 60)) ] && [ "$hs" -le $((now + 1)) ] || fail "hq's last handshake $hs is not recent (now $now)"
 [ "$(jq -r '.rx_bytes' <<<"$peer")" -gt 0 ] && [ "$(jq -r '.tx_bytes' <<<"$peer")" -gt 0 ] || fail "no bytes counted: $peer"
-grep -q "last handshake [0-9]* s ago" <<<"$(avpn branch1 status)" || fail "text status shows no handshake"
+grep -q "    handshake [0-9]* s ago" <<<"$(avpn branch1 status)" || fail "text status shows no handshake"
 for s in hq branch1; do avpn "$s" down >/dev/null || fail "down $s"; done
 echo "PASS: branch1 status shows hq's handshake $((now - hs)) s ago"
