@@ -22,12 +22,6 @@ struct Planned {
     std::optional<Endpoint> endpoint;
 };
 
-const Group* group_named(const Intent& in, const std::string& name) {
-    for (const Group& g : in.groups)
-        if (g.name == name) return &g;
-    return nullptr;
-}
-
 std::vector<PeerRow> rows_of(const Intent& in, const std::vector<Planned>& planned,
                              const planner::SiteAllocations& allocations) {
     std::vector<PeerRow> rows;
@@ -35,12 +29,18 @@ std::vector<PeerRow> rows_of(const Intent& in, const std::vector<Planned>& plann
     // Per group: which planned peer routes which prefix, so a member without
     // a tunnel of its own is shown with the hub that carries its exports.
     std::map<std::string, std::vector<size_t>> by_group;
+    // Each group's members by name, built once: a 10,000-spoke hub looks up
+    // every spoke.
+    std::map<std::string_view, std::unordered_map<std::string_view, const Member*>> members;
+    for (const Group& g : in.groups) {
+        auto& index = members[g.name];
+        index.reserve(g.members.size());
+        for (const Member& x : g.members) index.emplace(x.name, &x);
+    }
     for (const Planned& p : planned) {
-        const Group* g = group_named(in, *p.group);
         const Member* m = nullptr;
-        if (g)
-            for (const Member& x : g->members)
-                if (x.name == *p.name) m = &x;
+        if (auto g = members.find(*p.group); g != members.end())
+            if (auto x = g->second.find(*p.name); x != g->second.end()) m = x->second;
         PeerRow r;
         r.group = *p.group;
         r.site = *p.name;
