@@ -80,6 +80,7 @@ jq -e '.avpnd.events | map(select(.kind == "apply" and (.text | startswith("full
 jq -e '.avpnd.uplinks == [{"name":"wan0","address":"192.0.2.1","active":true}]' <<<"$st" >/dev/null ||
   fail "uplinks: $(jq -c .avpnd.uplinks <<<"$st")"
 text=$(avpn hq status) || fail "text status"
+sed 's/^/   status| /' <<<"$text"
 long=$(awk 'length > 80' <<<"$text")
 [ -z "$long" ] || fail "status lines over 80 columns: $long"
 grep -q "^  branch1 (spoke, demo) $(jq -r '.peers[] | select(.site == "branch1") | .tunnel_address' <<<"$plan")\$" <<<"$text" ||
