@@ -1,6 +1,7 @@
 // The short history avpnd keeps for `avpnctl status`: the last few things
 // that happened to the site (an apply and how it went, an uplink that got or
-// lost its address, an XFRM peer that came up or went down), newest last.
+// lost its address, a WireGuard or XFRM peer that came up or went down),
+// newest last.
 // Bounded, so a flapping peer costs a fixed amount of memory; older events
 // are in the journal (avpnd logs every one of them too).
 #pragma once

@@ -398,8 +398,10 @@ std::optional<std::string> Site::wireguard_drift() {
         seen.emplace(ifname, std::move(*dev));
     }
     if (!drift) {
+        const int64_t now = int64_t(std::time(nullptr));
+        note_wireguard_peers(seen, now);
         wireguard_seen_ = std::move(seen);
-        wireguard_seen_at_ = int64_t(std::time(nullptr));
+        wireguard_seen_at_ = now;
     }
     return drift;
 }

@@ -203,6 +203,7 @@ private:
     XfrmKeying::Work resync_expiries(keying::Time now);
     void finish_converge(bool ok, const std::string& line, Clock::time_point t0);
     void note_uplinks(const std::map<std::string, IpAddr>& addresses);
+    void note_wireguard_peers(const std::map<std::string, wg::WgDeviceStatus>& seen, int64_t now);
 
     SiteOptions options_;
     Log log_;

@@ -38,4 +38,38 @@ void Site::note_uplinks(const std::map<std::string, IpAddr>& addresses) {
     uplinks_read_ = true;
 }
 
+// A WireGuard peer counts as up while its last handshake is younger than
+// WireGuard's Reject-After-Time (180 s: after that no data flows without a
+// new handshake). Compared with the previous poll's read; the names come
+// from the committed plan, looked up only when something changed.
+void Site::note_wireguard_peers(const std::map<std::string, wg::WgDeviceStatus>& seen, int64_t now) {
+    constexpr int64_t kRejectAfter = 180;
+    auto up = [&](const wg::WgPeerStats& p) { return p.last_handshake_sec > 0 && now - p.last_handshake_sec < kRejectAfter; };
+    auto was_up = [&](int64_t hs) { return hs > 0 && wireguard_seen_at_ - hs < kRejectAfter; };
+    std::vector<std::pair<std::string, bool>> changed;  // public key, up now
+    for (const auto& [ifname, dev] : seen) {
+        auto before = wireguard_seen_.find(ifname);
+        if (before == wireguard_seen_.end()) continue;  // a new device: no earlier state to compare
+        const auto& old = before->second.peers;  // both sorted by public key
+        size_t j = 0;
+        for (const wg::WgPeerStats& p : dev.peers) {
+            while (j < old.size() && old[j].public_key < p.public_key) ++j;
+            const bool had = j < old.size() && old[j].public_key == p.public_key && was_up(old[j].last_handshake_sec);
+            if (had != up(p)) changed.emplace_back(p.public_key, up(p));
+        }
+    }
+    if (changed.empty()) return;
+    std::map<std::string, std::string> names;  // public key -> "group/site"
+    if (const planner::SitePieces* pieces = planner_.committed())
+        for (const planner::GroupPieces& g : pieces->groups)
+            for (const planner::PeerInput& p : g.peers) names.emplace(p.public_key, g.constants.group + "/" + p.name);
+    for (const auto& [key, is_up] : changed) {
+        auto n = names.find(key);
+        const std::string who = n == names.end() ? "wireguard peer " + key : n->second;
+        const std::string text = who + (is_up ? ": up (handshake)" : ": down (no handshake for 180 s)");
+        log_("wireguard: " + text);
+        events_.add(now, "peer", text);
+    }
+}
+
 }  // namespace avpn::runtime
