@@ -120,6 +120,8 @@ std::string Daemon::render_metrics() const {
     s.uplinks = runtime::site_uplinks(*site_);
     s.applies = site_->apply_stats();
     s.wireguard_read_at = site_->wireguard_seen_at();
+    s.firewall = site_->firewall_counters();
+    s.firewall_read_at = site_->firewall_counters_at();
     return runtime::render_metrics(s);
 }
 
@@ -214,6 +216,7 @@ void Daemon::poll_wireguard() {
             note_drift("table inet avpn changed by another process");
         }
     }
+    if (metrics_) site_->read_firewall_counters();
     const auto now = Clock::now();
     const Clock::duration interval = milliseconds(options_.wireguard_poll_ms);
     wireguard_poll_.arm_in(std::max(interval, kPollCostFactor * (now - t0)), now);

@@ -114,6 +114,19 @@ std::string render_metrics(const MetricsSnapshot& s) {
     e.family("avpn_wireguard_read_timestamp_seconds", "gauge",
              "When the WireGuard counters above were read (Unix time; 0: not yet).");
     e.sample("avpn_wireguard_read_timestamp_seconds", {}, num(s.wireguard_read_at));
+    // rule="rule-N" is the site's Nth [[firewall]] rule in file order;
+    // "default-drop" what no rule allowed (docs/firewall.md). A new table
+    // (an apply that changed it) starts them at 0, which Prometheus reads
+    // as a counter reset.
+    e.family("avpn_firewall_packets_total", "counter",
+             "Packets matched by a rule of table inet avpn (rule-N in file order, or default-drop).");
+    for (const auto& [name, v] : s.firewall) e.sample("avpn_firewall_packets_total", {"rule", name}, num(v.packets));
+    e.family("avpn_firewall_bytes_total", "counter",
+             "Bytes matched by a rule of table inet avpn (rule-N in file order, or default-drop).");
+    for (const auto& [name, v] : s.firewall) e.sample("avpn_firewall_bytes_total", {"rule", name}, num(v.bytes));
+    e.family("avpn_firewall_read_timestamp_seconds", "gauge",
+             "When the firewall counters above were read (Unix time; 0: not yet).");
+    e.sample("avpn_firewall_read_timestamp_seconds", {}, num(s.firewall_read_at));
     return e.take();
 }
 

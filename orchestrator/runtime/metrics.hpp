@@ -15,6 +15,7 @@
 #include "orchestrator/runtime/events.hpp"
 #include "orchestrator/runtime/peer_directory.hpp"
 #include "orchestrator/runtime/status.hpp"
+#include "plugins/firewall/nft_batch.hpp"
 
 namespace avpn::runtime {
 
@@ -25,6 +26,8 @@ struct MetricsSnapshot {
     std::vector<DaemonFacts::Uplink> uplinks;
     ApplyStats applies;
     int64_t wireguard_read_at = 0;  // unix time, 0: never
+    fw::Counters firewall;          // table inet avpn's, by counter name (rule-N, default-drop)
+    int64_t firewall_read_at = 0;   // unix time, 0: never
 };
 
 std::string render_metrics(const MetricsSnapshot& snapshot);

@@ -379,6 +379,20 @@ std::optional<std::string> Site::firewall_drift() {
     return runtime::firewall_drift(*firewall_, firewall_applied_);
 }
 
+// Only the counters (`list counters`: one object per rule), not the
+// table's sets, so it stays cheap at 10,000 members. A failed read keeps
+// the last figures; their timestamp says how old they are.
+void Site::read_firewall_counters() {
+    if (!has_firewall()) {
+        firewall_counters_.clear();
+        return;
+    }
+    auto c = firewall_->counters();
+    if (!c) return;
+    firewall_counters_ = std::move(*c);
+    firewall_counters_at_ = int64_t(std::time(nullptr));
+}
+
 // The read keeps each device's peer counters too: status and the metrics
 // show them from here, so a scrape reads no kernel (their age is at most
 // the poll's interval).

@@ -177,6 +177,11 @@ public:
     // poll that found no drift read them, and when (unix time; 0: never).
     const std::map<std::string, wg::WgDeviceStatus>& wireguard_seen() const { return wireguard_seen_; }
     int64_t wireguard_seen_at() const { return wireguard_seen_at_; }
+    // table inet avpn's named counters as the last poll read them
+    // (read_firewall_counters), for the metrics: a scrape reads no kernel.
+    void read_firewall_counters();
+    const fw::Counters& firewall_counters() const { return firewall_counters_; }
+    int64_t firewall_counters_at() const { return firewall_counters_at_; }
     // The committed plan's pieces (peers by name with their inputs); null
     // before the first successful apply.
     const planner::SitePieces* committed() const { return planner_.committed(); }
@@ -234,6 +239,8 @@ private:
     bool uplinks_read_ = false;
     std::map<std::string, wg::WgDeviceStatus> wireguard_seen_;
     int64_t wireguard_seen_at_ = 0;
+    fw::Counters firewall_counters_;
+    int64_t firewall_counters_at_ = 0;
 };
 
 }  // namespace avpn::runtime

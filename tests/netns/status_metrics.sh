@@ -122,6 +122,19 @@ for _ in 1 2 3 4 5; do topo_exec branch1 ping -n -c 1 -W 1 -s 1000 -I 10.1.1.1 1
 grown() { m2=$(scrape) && [ "$(rx_of branch1 "$m2")" -gt $((rx1 + 5000)) ]; }
 wait_for "branch1's rx bytes to grow by 5 pings of 1000 bytes (from $rx1)" 5 grown
 echo "   rx branch1: $rx1 -> $(rx_of branch1 "$m2") bytes"
+# table inet avpn's counters: one series per counter status names (the
+# site's rules and the default drop), read by avpnd's poll, not the scrape.
+fw_names=$(avpn hq status --json | jq -r '.firewall.counters[].name' | sort)
+[ -n "$fw_names" ] && grep -qx default-drop <<<"$fw_names" || fail "status shows no firewall counters: '$fw_names'"
+fw_read() { m3=$(scrape) && grep -q '^avpn_firewall_read_timestamp_seconds [1-9]' <<<"$m3"; }
+wait_for "avpnd's poll to read the firewall counters" 10 fw_read
+for n in $fw_names; do
+  grep -q "^avpn_firewall_packets_total{rule=\"$n\"} [0-9]*$" <<<"$m3" || fail "no packets series for $n"
+  grep -q "^avpn_firewall_bytes_total{rule=\"$n\"} [0-9]*$" <<<"$m3" || fail "no bytes series for $n"
+done
+[ "$(grep -c '^avpn_firewall_packets_total{' <<<"$m3")" = "$(wc -l <<<"$fw_names")" ] ||
+  fail "the metrics' firewall rules differ from status': $(grep '^avpn_firewall_packets_total' <<<"$m3")"
+echo "   firewall counters in the metrics: $(echo $fw_names)"
 code=$(topo_exec hq python3 -c '
 import sys,urllib.request,urllib.error
 try: urllib.request.urlopen(sys.argv[1], timeout=5); print(200)

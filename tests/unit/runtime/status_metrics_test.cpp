@@ -211,6 +211,8 @@ TEST_CASE("metrics exposition: HELP and TYPE before each family's samples, label
     s.uplinks = {{"wan0", *IpAddr::parse("192.0.2.1"), true}, {"wan1", std::nullopt, false}};
     s.applies = ApplyStats{4, 1, 0.25, 1.5};
     s.wireguard_read_at = 998;
+    s.firewall = {{"rule-1", {12, 1008}}, {"rule-2", {0, 0}}, {"default-drop", {3, 252}}};
+    s.firewall_read_at = 997;
     const std::string text = render_metrics(s);
     REQUIRE(!text.empty());
     CHECK(text.back() == '\n');
@@ -259,6 +261,12 @@ TEST_CASE("metrics exposition: HELP and TYPE before each family's samples, label
     CHECK(values.at("avpn_apply_duration_seconds_total") == "1.5");
     CHECK(values.at("avpn_apply_last_duration_seconds") == "0.25");
     CHECK(values.at("avpn_wireguard_read_timestamp_seconds") == "998");
+    CHECK(values.at("avpn_firewall_packets_total{rule=\"rule-1\"}") == "12");
+    CHECK(values.at("avpn_firewall_bytes_total{rule=\"rule-1\"}") == "1008");
+    CHECK(values.at("avpn_firewall_packets_total{rule=\"rule-2\"}") == "0");
+    CHECK(values.at("avpn_firewall_packets_total{rule=\"default-drop\"}") == "3");
+    CHECK(values.at("avpn_firewall_bytes_total{rule=\"default-drop\"}") == "252");
+    CHECK(values.at("avpn_firewall_read_timestamp_seconds") == "997");
     // No probe-derived series until probes exist.
     CHECK(text.find("latency") == std::string::npos);
     CHECK(text.find("loss") == std::string::npos);
