@@ -16,6 +16,7 @@
 #include "orchestrator/plan/firewall_json.hpp"
 #include "orchestrator/plan/firewall_plan.hpp"
 #include "orchestrator/plan/planner.hpp"
+#include "netlink/nft_gen.hpp"
 #include "plugins/firewall/nft_table.hpp"
 #include "world.hpp"
 
@@ -101,7 +102,9 @@ int main() {
     auto nft = fw::NftTable::open();
     if (!nft) return std::fprintf(stderr, "%s\n", nft.error().str().c_str()), 1;
     fw::TablePort& t = **nft;
-    std::vector<double> cold_ms, over_ms, list_ms, read_ms, restore_ms, remove_ms;
+    auto nfnl = nl::Socket::open(NETLINK_NETFILTER);
+    if (!nfnl) return std::fprintf(stderr, "%s\n", nfnl.error().str().c_str()), 1;
+    std::vector<double> cold_ms, over_ms, list_ms, read_ms, gen_ms, restore_ms, remove_ms;
     size_t listing_bytes = 0;
     for (int i = 0; i < kRuns; ++i) {
         auto t0 = Clock::now();
@@ -119,6 +122,11 @@ int main() {
         if (!normalized || !previous) return std::fprintf(stderr, "cannot read the listing back\n"), 1;
         read_ms.push_back(ms_since(t0));
         listing_bytes = listing->size();
+        // What avpnd's drift poll pays instead of the read while nothing
+        // changed (Site::firewall_drift): the ruleset's generation.
+        t0 = Clock::now();
+        if (auto g = nl::nftables_generation(*nfnl); !g) return std::fprintf(stderr, "%s\n", g.error().str().c_str()), 1;
+        gen_ms.push_back(ms_since(t0));
         t0 = Clock::now();
         if (Status st = t.replace(*previous); !st) return std::fprintf(stderr, "%s\n", st.error().str().c_str()), 1;
         restore_ms.push_back(ms_since(t0));
@@ -131,6 +139,7 @@ int main() {
     std::printf("    replace over the same      %8.1f ms\n", median(over_ms));
     std::printf("    read (nft's JSON listing)  %8.1f ms, %zu bytes\n", median(list_ms), listing_bytes);
     std::printf("    read + normalize + undo doc%8.1f ms\n", median(read_ms));
+    std::printf("    generation (unchanged poll)%8.3f ms\n", median(gen_ms));
     std::printf("    undo: replace from listing %8.1f ms\n", median(restore_ms));
     std::printf("    remove                     %8.1f ms\n", median(remove_ms));
     return 0;

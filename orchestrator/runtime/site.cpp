@@ -9,6 +9,7 @@
 #include <ctime>
 #include <sstream>
 
+#include "netlink/nft_gen.hpp"
 #include "orchestrator/config/load.hpp"
 #include "orchestrator/runtime/ipsec.hpp"
 #include "orchestrator/runtime/load.hpp"
@@ -333,7 +334,7 @@ void Site::run_keying(XfrmKeying::Work&& work) {
             events_.add(now, "peer", e);
     }
     work.events.clear();
-    if (auto now = keying_hold_.add(std::move(work), Clock::now())) run_held(std::move(*now));
+    if (auto due = keying_hold_.add(std::move(work), Clock::now())) run_held(std::move(*due));
 }
 
 void Site::flush_keying() {
@@ -376,7 +377,21 @@ void Site::retry_ipsec() {
 
 std::optional<std::string> Site::firewall_drift() {
     if (idle_ || !last_ok_ || firewall_applied_.empty()) return std::nullopt;
-    return runtime::firewall_drift(*firewall_, firewall_applied_);
+    // The generation is read before the listing: a change in between
+    // shows in the listing, one after it moves the generation again.
+    std::optional<uint32_t> gen;
+    if (!nfnl_)
+        if (auto s = nl::Socket::open(NETLINK_NETFILTER, {64 << 10, 64 << 10, 2000})) nfnl_ = std::move(*s);
+    if (nfnl_) {
+        if (auto g = nl::nftables_generation(*nfnl_)) gen = *g;
+        else nfnl_.reset();  // a fresh socket next time, not one with a reply left over
+    }
+    if (gen && firewall_checked_ && firewall_checked_->first == *gen && firewall_checked_->second == firewall_applied_)
+        return std::nullopt;
+    auto drift = runtime::firewall_drift(*firewall_, firewall_applied_);
+    if (drift || !gen) firewall_checked_.reset();
+    else firewall_checked_ = std::make_pair(*gen, firewall_applied_);
+    return drift;
 }
 
 // Only the counters (`list counters`: one object per rule), not the

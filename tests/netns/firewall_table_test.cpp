@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "netlink/nft_gen.hpp"
 #include "plugins/firewall/nft_table.hpp"
 #include "tests/netns/netlink_fixture.hpp"
 
@@ -264,4 +265,34 @@ TEST_CASE("remove deletes table inet avpn only, and twice is fine") {
     CHECK(others() == before);
     auto c = t->counters();
     CHECK_FALSE(c.ok());
+}
+
+// avpnd lists table inet avpn again only when this generation moved
+// (Site::firewall_drift): it must move with every change, whoever makes it,
+// and stay put while nothing changes (listings, counter reads).
+TEST_CASE("the nftables generation moves with every committed change and with nothing else") {
+    auto t = open_table();
+    auto s = nl::Socket::open(NETLINK_NETFILTER);
+    REQUIRE_MESSAGE(s.ok(), (s.ok() ? std::string() : s.error().str()));
+    auto gen = [&] {
+        auto g = nl::nftables_generation(*s);
+        REQUIRE_MESSAGE(g.ok(), (g.ok() ? std::string() : g.error().str()));
+        return *g;
+    };
+    const uint32_t g0 = gen();
+    require_ok(t->replace(kFirst));
+    const uint32_t g1 = gen();
+    CHECK(g1 != g0);
+    (void)avpn_table_text();
+    REQUIRE(t->counters().ok());
+    REQUIRE(t->read().ok());
+    CHECK(gen() == g1);  // reads change nothing
+    must("nft add element inet avpn blocked '{ 192.0.2.7 }'");  // a hand edit inside avpn's table
+    const uint32_t g2 = gen();
+    CHECK(g2 != g1);
+    add_operator_tables();  // a change elsewhere moves it too
+    CHECK(gen() != g2);
+    const uint32_t g3 = gen();
+    CHECK_FALSE(t->replace(kSecond + "junk").ok());  // refused before the kernel: no transaction
+    CHECK(gen() == g3);
 }
