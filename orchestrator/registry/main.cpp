@@ -10,6 +10,7 @@
 #include <malloc.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "orchestrator/registry/options.hpp"
 #include "orchestrator/registry/udp_socket.hpp"
@@ -91,6 +92,21 @@ int main(int argc, char** argv) {
     if (o->version) {
         std::printf("avpn-registry %s\n", AVPN_VERSION);
         return 0;
+    }
+    if (o->credentials) {
+        const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+        if (!dir || !*dir) {
+            print_error(Error{"avpn-registry", "--credentials",
+                              "$CREDENTIALS_DIRECTORY is not set: --credentials is for avpn-registry.service "
+                              "(LoadCredential=); elsewhere give --key and --members"});
+            return kUsageExit;
+        }
+        auto from = options_from_credentials(*o, dir);
+        if (!from) {
+            print_error(from.error());
+            return 1;
+        }
+        o = std::move(*from);
     }
     auto config = load_server_config(*o);
     if (!config) {

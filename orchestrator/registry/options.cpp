@@ -1,6 +1,7 @@
 #include "orchestrator/registry/options.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "orchestrator/config/load.hpp"
 #include "plugins/wireguard/keys.hpp"
@@ -17,6 +18,9 @@ const char* const kUsage =
     "  --members FILE            a group's member list (with its [group] name), repeatable\n"
     "  --group-key GROUP=FILE    the group key of GROUP (its sites' group_key_file), repeatable;\n"
     "                            a group without one uses none\n"
+    "  --credentials             take the three above from systemd's credentials in\n"
+    "                            $CREDENTIALS_DIRECTORY: registry.key, members_*.toml,\n"
+    "                            group-key_GROUP.key (avpn-registry.service)\n"
     "  --help, --version\n\n"
     "Counters go to stderr on SIGUSR1 and at exit; SIGTERM/SIGINT stop it.\n";
 
@@ -36,6 +40,10 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
         }
         if (a == "--version") {
             o.version = true;
+            continue;
+        }
+        if (a == "--credentials") {
+            o.credentials = true;
             continue;
         }
         std::string name = a, value;
@@ -73,8 +81,40 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
         }
     }
     if (o.help || o.version) return o;
+    if (o.credentials) {
+        if (!o.key_file.empty() || !o.member_files.empty() || !o.group_keys.empty())
+            return bad("--credentials", "takes the key, member lists and group keys from the credentials: give no "
+                                        "--key, --members or --group-key beside it");
+        return o;
+    }
     if (o.key_file.empty()) return bad("--key", "required: the registry's private key file");
     if (o.member_files.empty()) return bad("--members", "required: at least one group's member list");
+    return o;
+}
+
+Result<Options> options_from_credentials(Options o, const std::string& dir) {
+    const std::string where = "--credentials (" + dir + ")";
+    std::error_code ec;
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) names.push_back(e.path().filename().string());
+    if (ec) return Error{"avpn-registry", where, "cannot list the credentials directory: " + ec.message()};
+    std::sort(names.begin(), names.end());  // member lists in a stable order
+    const std::string members = "members_", group_key = "group-key_", key_suffix = ".key";
+    for (const std::string& n : names) {
+        const std::string path = dir + "/" + n;
+        if (n == "registry.key") o.key_file = path;
+        else if (n.starts_with(members) && n.ends_with(".toml")) o.member_files.push_back(path);
+        else if (n.starts_with(group_key) && n.ends_with(key_suffix) &&
+                 n.size() > group_key.size() + key_suffix.size())
+            o.group_keys.emplace_back(n.substr(group_key.size(), n.size() - group_key.size() - key_suffix.size()), path);
+        else
+            return Error{"avpn-registry", where + "/" + n,
+                         "not a credential avpn-registry reads (registry.key, members_*.toml, group-key_GROUP.key)"};
+    }
+    if (o.key_file.empty())
+        return Error{"avpn-registry", where, "no registry.key: the unit loads it from /etc/avpn-registry/registry.key"};
+    if (o.member_files.empty())
+        return Error{"avpn-registry", where, "no members_*.toml: put the groups' member lists in /etc/avpn-registry/members/"};
     return o;
 }
 

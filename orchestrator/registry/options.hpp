@@ -16,6 +16,7 @@ struct Options {
     std::string key_file;
     std::vector<std::string> member_files;
     std::vector<std::pair<std::string, std::string>> group_keys;  // group name, file
+    bool credentials = false;  // --credentials: the files come from systemd's credentials
     bool help = false, version = false;
 };
 
@@ -23,6 +24,12 @@ extern const char* const kUsage;
 
 // argv (without argv[0]) -> Options; an Error names the argument.
 Result<Options> parse_options(const std::vector<std::string>& args);
+
+// --credentials: the inputs as systemd hands them to avpn-registry.service
+// (LoadCredential=, docs/packaging.md), all in `dir` ($CREDENTIALS_DIRECTORY):
+// `registry.key` is --key, every `members_*.toml` a --members, every
+// `group-key_GROUP.key` a --group-key GROUP. Errors name the directory.
+Result<Options> options_from_credentials(Options o, const std::string& dir);
 
 // Reads the key file, every member list and group key file. Every problem
 // is an error (a member list with errors, a group key for a group no list

@@ -272,3 +272,52 @@ TEST_CASE("avpn-registry refuses to start on a member list with errors, an open 
     CHECK(rc == 2);
     CHECK(text.find("--bogus") != std::string::npos);
 }
+
+// avpn-registry.service's way in: systemd copies the files named by its
+// LoadCredential= lines into $CREDENTIALS_DIRECTORY (a directory loaded
+// as ID gives ID_FILENAME), read-only and the service user's alone.
+TEST_CASE("avpn-registry --credentials reads its key, member lists and group keys as systemd hands them over") {
+    Fixture f;
+    TempDir creds;
+    std::ifstream members(f.args[5]);
+    std::string text((std::istreambuf_iterator<char>(members)), std::istreambuf_iterator<char>());
+    creds.write("registry.key", b64(f.registry_key) + "\n", 0400);
+    creds.write("members_corp.toml", text, 0400);
+    creds.write("group-key_corp.key", b64(f.group_key) + "\n", 0400);
+    ::setenv("CREDENTIALS_DIRECTORY", creds.path.c_str(), 1);
+    Registry reg = Registry::start({"--credentials", "--listen", "127.0.0.1:0"});
+    ::unsetenv("CREDENTIALS_DIRECTORY");
+    const Endpoint at = listening_on(reg);
+    RealSite spoke = RealSite::make(f, 1, at);  // its handshake mixes in the group key
+    spoke.run(300ms);
+    REQUIRE(spoke.client.has_session());
+    REQUIRE(spoke.client.observed());
+    CHECK(*spoke.client.observed() == spoke.socket.local());
+    CHECK(reg.stop() == 0);
+
+    auto run = [&](const std::string& dir, std::vector<std::string> args) {
+        if (!dir.empty()) ::setenv("CREDENTIALS_DIRECTORY", dir.c_str(), 1);
+        Registry r = Registry::start(args);
+        ::unsetenv("CREDENTIALS_DIRECTORY");
+        std::string all;
+        while (auto l = r.line(3000ms)) all += *l + "\n";
+        int status = 0;
+        waitpid(r.pid, &status, 0);
+        r.pid = -1;
+        return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, all);
+    };
+    auto [rc, out] = run("", {"--credentials"});
+    CHECK(rc == 2);
+    CHECK_MESSAGE(out.find("$CREDENTIALS_DIRECTORY is not set") != std::string::npos, out);
+    std::tie(rc, out) = run(creds.path, {"--credentials", "--key", f.args[3]});
+    CHECK(rc == 2);
+    CHECK_MESSAGE(out.find("give no --key, --members or --group-key") != std::string::npos, out);
+    creds.write("stray.txt", "x", 0400);
+    std::tie(rc, out) = run(creds.path, {"--credentials", "--listen", "127.0.0.1:0"});
+    CHECK(rc == 1);
+    CHECK_MESSAGE(out.find("stray.txt: not a credential avpn-registry reads") != std::string::npos, out);
+    TempDir empty;
+    std::tie(rc, out) = run(empty.path, {"--credentials", "--listen", "127.0.0.1:0"});
+    CHECK(rc == 1);
+    CHECK_MESSAGE(out.find("no registry.key") != std::string::npos, out);
+}
