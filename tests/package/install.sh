@@ -10,9 +10,13 @@
 #   wants it), systemd-analyze verify finds nothing to say about it,
 #   /etc/avpn is 0700, the man pages, completion, modules-load.d and
 #   tmpfiles.d are there;
-# - `apt-get purge avpn` then `apt-get autoremove --purge` leave the root
-#   as it was before the install: no file, unit link, user or group of
-#   avpn's (every path, type and mode compared, and the contents of /etc).
+# - then `apt-get install ./avpn-registry_*.deb` (a registry host's
+#   package): avpn-registry runs, avpn-registry.service is enabled and
+#   verified, /etc/avpn-registry and its two folders are 0700 root;
+# - `apt-get purge avpn avpn-registry` then `apt-get autoremove --purge`
+#   leave the root as it was before the installs: no file, unit link, user
+#   or group of avpn's (every path, type and mode compared, and the
+#   contents of /etc).
 # The netns demo with the package's binaries is package_demo (the host).
 # Exit 77 with the reason without root, debootstrap or the .deb.
 set -euo pipefail
@@ -20,7 +24,9 @@ src=${AVPN_SOURCE_DIR:?} out=${AVPN_BINARY_DIR:?}/package
 cache=${AVPN_TEST_CACHE:-/var/cache/avpn-test}
 [ "$(id -u)" -eq 0 ] || { echo "package_install: needs root (chroot, mounts)"; exit 77; }
 deb=$(ls "$out"/avpn_*.deb 2>/dev/null | head -1) || true
-[ -n "$deb" ] || { echo "package_install: no $out/avpn_*.deb: package_deb makes it (ctest -L package)"; exit 77; }
+registry_deb=$(ls "$out"/avpn-registry_*.deb 2>/dev/null | head -1) || true
+[ -n "$deb" ] && [ -n "$registry_deb" ] ||
+  { echo "package_install: no $out/avpn_*.deb and avpn-registry_*.deb: package_deb makes them (ctest -L package)"; exit 77; }
 version=$(dpkg-deb -f "$deb" Version)
 t0=$(date +%s)
 rc=0
@@ -88,7 +94,8 @@ flock -u 9
 t3=$(date +%s)
 
 echo "== the installed package"
-for b in avpnctl avpnd avpn-registry; do
+[ ! -e "$r/usr/sbin/avpn-registry" ] && ok "avpn brings no avpn-registry" || bad "avpn installed avpn-registry"
+for b in avpnctl avpnd; do
   got=$(in_root "/usr/sbin/$b" --version 2>&1) || true
   [ "$got" = "$b $version" ] && ok "$b --version: $got" || bad "$b --version printed '$got', want '$b $version'"
 done
@@ -122,18 +129,49 @@ else
 fi
 mode=$(stat -c '%a %U' "$r/etc/avpn" 2>/dev/null || echo missing)
 [ "$mode" = "700 root" ] && ok "/etc/avpn: 0700 root" || bad "/etc/avpn is '$mode', want '700 root'"
-for f in /usr/share/man/man8/avpnctl.8.gz /usr/share/man/man8/avpnd.8.gz /usr/share/man/man8/avpn-registry.8.gz \
-  /usr/share/man/man5/avpn-site.toml.5.gz \
+for f in /usr/share/man/man8/avpnctl.8.gz /usr/share/man/man8/avpnd.8.gz /usr/share/man/man5/avpn-site.toml.5.gz \
   /usr/share/bash-completion/completions/avpnctl /usr/lib/modules-load.d/avpn.conf /usr/lib/tmpfiles.d/avpn.conf; do
   [ -s "$r$f" ] && ok "$f" || bad "$f is missing"
 done
 world=$(in_root find /etc/avpn /var/lib/avpn -perm -o=r 2>/dev/null || true)
 [ -z "$world" ] && ok "nothing of avpn's in /etc or /var/lib is world-readable" || bad "world-readable: $world"
 
-echo "== apt-get purge avpn"
+echo "== apt-get install ./$(basename "$registry_deb")"
+cp "$registry_deb" "$r/tmp/"
+flock 9
+if in_root apt-get install -y -q "/tmp/$(basename "$registry_deb")" >"$work/install-registry.log" 2>&1; then
+  ok "apt-get install ./$(basename "$registry_deb")"
+else
+  cat "$work/install-registry.log"
+  bad "apt-get install ./$(basename "$registry_deb") failed"
+fi
+flock -u 9
+rm -f "$r/tmp/$(basename "$registry_deb")"
+got=$(in_root /usr/sbin/avpn-registry --version 2>&1) || true
+[ "$got" = "avpn-registry $version" ] && ok "avpn-registry --version: $got" ||
+  bad "avpn-registry --version printed '$got', want 'avpn-registry $version'"
+state=$(in_root systemctl is-enabled avpn-registry.service 2>&1) || true
+[ "$state" = enabled ] && ok "systemctl is-enabled avpn-registry.service: enabled" ||
+  bad "systemctl is-enabled avpn-registry.service: '$state'"
+if verify=$(in_root systemd-analyze verify --man=no /lib/systemd/system/avpn-registry.service 2>&1) && [ -z "$verify" ]; then
+  ok "systemd-analyze verify avpn-registry.service: nothing to say"
+else
+  echo "$verify"; bad "systemd-analyze verify avpn-registry.service complains (above)"
+fi
+for d in /etc/avpn-registry /etc/avpn-registry/members /etc/avpn-registry/group-keys; do
+  mode=$(stat -c '%a %U' "$r$d" 2>/dev/null || echo missing)
+  [ "$mode" = "700 root" ] && ok "$d: 0700 root" || bad "$d is '$mode', want '700 root'"
+done
+world=$(in_root find /etc/avpn-registry -perm -o=r 2>/dev/null || true)
+[ -z "$world" ] && ok "nothing in /etc/avpn-registry is world-readable" || bad "world-readable: $world"
+[ -s "$r/usr/share/man/man8/avpn-registry.8.gz" ] && ok /usr/share/man/man8/avpn-registry.8.gz ||
+  bad "/usr/share/man/man8/avpn-registry.8.gz is missing"
+
+echo "== apt-get purge avpn avpn-registry"
 flock 9
 t4=$(date +%s)
-in_root apt-get purge -y -q avpn >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; bad "apt-get purge avpn failed"; }
+in_root apt-get purge -y -q avpn avpn-registry >"$work/purge.log" 2>&1 ||
+  { cat "$work/purge.log"; bad "apt-get purge avpn avpn-registry failed"; }
 in_root apt-get autoremove --purge -y -q >>"$work/purge.log" 2>&1 || { cat "$work/purge.log"; bad "apt-get autoremove failed"; }
 snapshot >"$work/after"
 if diff -u "$work/before" "$work/after"; then
@@ -143,7 +181,9 @@ else
 fi
 state=$(in_root systemctl is-enabled avpnd.service 2>&1) || true
 case $state in *enabled*) bad "after purge systemctl is-enabled avpnd.service says '$state'" ;; *) ok "after purge avpnd.service is gone: $state" ;; esac
-left=$(in_root dpkg-query -W -f '${binary:Package} ${db:Status-Abbrev}\n' avpn 2>/dev/null || true)
+state=$(in_root systemctl is-enabled avpn-registry.service 2>&1) || true
+case $state in *enabled*) bad "after purge systemctl is-enabled avpn-registry.service says '$state'" ;; *) ok "after purge avpn-registry.service is gone: $state" ;; esac
+left=$(in_root dpkg-query -W -f '${binary:Package} ${db:Status-Abbrev}\n' avpn avpn-registry 2>/dev/null || true)
 [ -z "$left" ] && ok "dpkg knows no avpn" || bad "dpkg still lists: $left"
 echo "package_install: root $((t1 - t0)) s, apt-get update $((t2 - t1)) s, install $((t3 - t2)) s, checks $((t4 - t3)) s, purge $(($(date +%s) - t4)) s"
 exit "$fail"
