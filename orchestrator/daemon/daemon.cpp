@@ -134,6 +134,18 @@ void Daemon::note_drift(const std::string& why) {
     drift_.note(Clock::now());
 }
 
+// A watched wireguard-go that exited has taken its link's traffic with it,
+// so its restart must not wait for the retry after a failed apply (the
+// apply that failed may have been talking to it as it died: "read UAPI
+// response: Connection reset by peer"). Once per streak of failures only.
+void Daemon::note_daemon_exit() {
+    if (site_->last_ok()) return note_drift("wireguard-go exited");
+    if (exit_retry_spent_) return;
+    exit_retry_spent_ = true;
+    drift_why_ = "wireguard-go exited";
+    drift_.note(Clock::now());
+}
+
 bool Daemon::note_kernel_events() {
     for (const nl::KernelEvent& e : watch_.drain()) {
         if (!runtime::concerns_avpn(e, site_->watch_scope())) continue;
@@ -154,6 +166,7 @@ void Daemon::converge(bool full, const std::string& why) {
     if (full) drift_.clear();
     site_->converge(full, why);
     last_converge_ = why;
+    if (site_->last_ok()) exit_retry_spent_ = false;
     if (full || !site_->last_ok())
         resync_.arm_in(site_->last_ok() ? Clock::duration(std::chrono::seconds(options_.resync_seconds))
                                         : Clock::duration(kRetryAfterFailure),
@@ -169,6 +182,7 @@ void Daemon::serve_control() {
     note_kernel_events();  // what came before the request, as before a converge
     if (!control_->handle(*site_)) return;
     last_converge_ = "avpnctl request";
+    if (site_->last_ok()) exit_retry_spent_ = false;
     resync_.arm_in(site_->last_ok() ? Clock::duration(std::chrono::seconds(options_.resync_seconds))
                                     : Clock::duration(kRetryAfterFailure),
                    Clock::now());
@@ -325,7 +339,7 @@ int Daemon::run() {
             metrics_->ready(Clock::now());
         // The full apply creates the link again (the kernel removed the TUN
         // device with the process) and so starts a new daemon.
-        if (w.wireguard_go && site_->reap_wireguard_go()) note_drift("wireguard-go exited");
+        if (w.wireguard_go && site_->reap_wireguard_go()) note_daemon_exit();
         run_due_timers();
     }
     notify("STOPPING=1\nSTATUS=stopping; tunnels stay up");

@@ -85,6 +85,7 @@ private:
     // extends) the debounce. Returns whether one was seen.
     bool note_kernel_events();
     void note_drift(const std::string& why);
+    void note_daemon_exit();
     void poll_wireguard();
     void run_due_timers();
     void notify(const std::string& state);
@@ -105,6 +106,10 @@ private:
     std::string drift_why_;  // what the pending repair is for, for its log line
     Timer resync_, ipsec_round_, watchdog_, wireguard_poll_, keying_tick_;
     std::string last_converge_;  // why, for STATUS=
+    // A wireguard-go exit already brought the retry forward in this streak
+    // of failed applies: a daemon that dies on every start waits out the
+    // ordinary retry instead of looping.
+    bool exit_retry_spent_ = false;
 };
 
 }  // namespace avpn::daemon

@@ -11,7 +11,9 @@
 #     handshake on both sides, and a ping running throughout loses nothing;
 # (b) kill -9 of the adopted wireguard-go, then of the one avpnd started in
 #     its place: each is restarted within seconds with the log line, the
-#     second with its signal; status counts 2 restarts; pings pass again.
+#     second with its signal; status counts 2 restarts; pings pass again;
+# (d) after an apply that failed, a wireguard-go that dies is restarted at
+#     once, not at the failed apply's 10 s retry.
 set -euo pipefail
 SRC=${AVPN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${AVPN_BIN:-$SRC/build/bin}
@@ -144,6 +146,26 @@ wait_for "ping branch1 -> hq through pid $NEW_PID" 40 ping_once
 echo "   traffic resumed $(( ($(date +%s%N) - t_kill) / 1000000 )) ms after the first kill -9"
 bad=$(grep -v " SigBlk 0000000000000000 SigIgn 0000000000000000 fds 0=[^ ]* 1=[^ ]* 2=[^ ]*$" "$PROBES" || true)
 [ -z "$bad" ] || fail "a restarted wireguard-go was not exec'd clean: $bad"
+
+step "(d) a wireguard-go that dies after a failed apply is restarted without waiting for the 10 s retry"
+# avpn's route deleted and an operator's put in its place: the repair fails
+# (avpn never replaces what is not its own); once it is gone nothing else stirs avpnd,
+# so only the exit of wireguard-go can bring the next apply forward (the
+# failure CI once caught: the apply that failed was talking to the daemon
+# as it died, and its restart waited for the retry).
+log=$TOPO_WORK/avpnd-2.log
+topo_exec hq sh -c 'ip route del 10.2.1.0/24 table 7100 && ip route add 10.2.1.0/24 dev lo table 7100 proto static'
+wait_for "a repair that fails over the operator's route" 5 log_has "$log" "full apply (kernel changed by another process) failed: "
+grep "failed: " "$log" | tail -1 | sed 's/^/   /'
+topo_exec hq ip route del 10.2.1.0/24 table 7100 proto static
+old=$(hq_daemon pid)
+t0=$(date +%s%N)
+kill -KILL "$old"
+wait_for "a restart of pid $old before the retry" 4 log_has "$log" "wireguard-go for $ifname (pid $old) exited (.*): restarted as pid "
+wait_for "a full apply after the exit" 4 log_has "$log" "full apply (wireguard-go exited): "
+echo "   $(grep "pid $old) exited" "$log") ($(( ($(date +%s%N) - t0) / 1000000 )) ms after kill -9)"
+echo "   $(grep "full apply (wireguard-go exited): " "$log" | tail -1)"
+grep -q "full apply (wireguard-go exited) failed" "$log" && fail "the apply after the exit failed"
 
 kill -TERM "$AVPND_PID"
 wait "$AVPND_PID" || fail "avpnd exited $? on SIGTERM"
