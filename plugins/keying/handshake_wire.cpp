@@ -1,5 +1,7 @@
 #include "plugins/keying/handshake_wire.hpp"
 
+#include "plugins/keying/control_frame.hpp"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -9,29 +11,6 @@
 namespace avpn::keying {
 
 namespace {
-
-Error malformed(const char* what, std::string why) { return Error{what, "", std::move(why)}; }
-
-void put_u32(Bytes& out, uint32_t v) {
-    for (int i = 3; i >= 0; --i) out.push_back(uint8_t(v >> (8 * i)));
-}
-void put_u64(Bytes& out, uint64_t v) {
-    for (int i = 7; i >= 0; --i) out.push_back(uint8_t(v >> (8 * i)));
-}
-uint32_t get_u32(ByteView b, size_t at) {
-    return uint32_t(b[at]) << 24 | uint32_t(b[at + 1]) << 16 | uint32_t(b[at + 2]) << 8 | b[at + 3];
-}
-uint64_t get_u64(ByteView b, size_t at) { return uint64_t(get_u32(b, at)) << 32 | get_u32(b, at + 4); }
-
-// Header, type and exact length: the whole of a parser's cheap check.
-Status expect(ByteView d, MessageType type, size_t len, const char* what) {
-    auto t = peek_type(d);
-    if (!t) return malformed(what, t.error().why);
-    if (*t != uint8_t(type)) return malformed(what, "type " + std::to_string(*t) + " is another message");
-    if (d.size() != len)
-        return malformed(what, std::to_string(d.size()) + " bytes, expected " + std::to_string(len));
-    return {};
-}
 
 Result<Key32> labelled_key(std::string_view label, const Key32& pub) { return blake2s({view(label), pub}); }
 
@@ -104,26 +83,19 @@ Result<ResponsePayload> decode_response_payload(ByteView b) {
 }
 
 Result<Initiation> parse_initiation(ByteView d) {
-    if (auto st = expect(d, MessageType::initiation, kInitiationLen, "initiation"); !st) return st.error();
-    return Initiation{get_u32(d, 8), Bytes(d.begin() + 12, d.end() - 32)};
+    return parse_initiation_frame(d, uint8_t(MessageType::initiation), kInitiationLen, "initiation");
 }
 
 Result<Response> parse_response(ByteView d) {
-    if (auto st = expect(d, MessageType::response, kResponseLen, "response"); !st) return st.error();
-    return Response{get_u32(d, 8), get_u32(d, 12), Bytes(d.begin() + 16, d.end() - 32)};
+    return parse_response_frame(d, uint8_t(MessageType::response), kResponseLen, "response");
 }
 
 Result<CookieReply> parse_cookie_reply(ByteView d) {
-    if (auto st = expect(d, MessageType::cookie_reply, kCookieReplyLen, "cookie reply"); !st) return st.error();
-    CookieReply r;
-    r.receiver = get_u32(d, 8);
-    std::copy_n(d.begin() + 12, 12, r.nonce.begin());
-    r.sealed_cookie.assign(d.begin() + 24, d.end());
-    return r;
+    return parse_cookie_reply_frame(d, uint8_t(MessageType::cookie_reply), "cookie reply");
 }
 
 Result<KeyConfirm> parse_key_confirm(ByteView d) {
-    if (auto st = expect(d, MessageType::key_confirm, kKeyConfirmLen, "key confirm"); !st) return st.error();
+    if (auto st = check_frame(d, uint8_t(MessageType::key_confirm), kKeyConfirmLen, "key confirm"); !st) return st.error();
     KeyConfirm k;
     k.receiver = get_u32(d, 8);
     k.counter = get_u64(d, 12);
@@ -134,45 +106,15 @@ Result<KeyConfirm> parse_key_confirm(ByteView d) {
 Result<Key32> mac1_key(const Key32& pub) { return labelled_key("mac1----", pub); }
 Result<Key32> cookie_key(const Key32& pub) { return labelled_key("cookie--", pub); }
 
-namespace {
-// Appends mac1 and mac2 to a message that has everything before them.
-Status append_macs(Bytes& msg, const Key32& mac1_key, const std::optional<Mac16>& cookie) {
-    auto m1 = keyed_blake2s_128(mac1_key, {msg});
-    if (!m1) return m1.error();
-    msg.insert(msg.end(), m1->begin(), m1->end());
-    Mac16 m2{};
-    if (cookie) {
-        auto m = keyed_blake2s_128(*cookie, {msg});
-        if (!m) return m.error();
-        m2 = *m;
-    }
-    msg.insert(msg.end(), m2.begin(), m2.end());
-    return {};
-}
-}  // namespace
-
 Result<Bytes> encode_initiation(uint32_t sender, ByteView noise, const Key32& key, const std::optional<Mac16>& cookie) {
     if (noise.size() != noise_msg1_len(kInitiationPayloadLen)) return malformed("initiation", "Noise part has the wrong length");
-    Bytes msg;
-    msg.reserve(kInitiationLen);
-    put_header(msg, uint8_t(MessageType::initiation));
-    put_u32(msg, sender);
-    msg.insert(msg.end(), noise.begin(), noise.end());
-    if (auto st = append_macs(msg, key, cookie); !st) return st.error();
-    return msg;
+    return frame_handshake(uint8_t(MessageType::initiation), {sender}, noise, key, cookie);
 }
 
 Result<Bytes> encode_response(uint32_t sender, uint32_t receiver, ByteView noise, const Key32& key,
                               const std::optional<Mac16>& cookie) {
     if (noise.size() != noise_msg2_len(kResponsePayloadLen)) return malformed("response", "Noise part has the wrong length");
-    Bytes msg;
-    msg.reserve(kResponseLen);
-    put_header(msg, uint8_t(MessageType::response));
-    put_u32(msg, sender);
-    put_u32(msg, receiver);
-    msg.insert(msg.end(), noise.begin(), noise.end());
-    if (auto st = append_macs(msg, key, cookie); !st) return st.error();
-    return msg;
+    return frame_handshake(uint8_t(MessageType::response), {sender, receiver}, noise, key, cookie);
 }
 
 bool mac1_valid(ByteView d, const Key32& key) {

@@ -1,5 +1,7 @@
 #include "plugins/registry/wire.hpp"
 
+#include "plugins/keying/control_frame.hpp"
+
 #include <algorithm>
 
 namespace avpn::registry {
@@ -7,48 +9,6 @@ namespace avpn::registry {
 using namespace keying;
 
 namespace {
-
-Error malformed(const char* what, std::string why) { return Error{what, "", std::move(why)}; }
-
-void put_u16(Bytes& out, uint16_t v) { out.push_back(uint8_t(v >> 8)), out.push_back(uint8_t(v)); }
-void put_u32(Bytes& out, uint32_t v) {
-    for (int i = 3; i >= 0; --i) out.push_back(uint8_t(v >> (8 * i)));
-}
-void put_u64(Bytes& out, uint64_t v) {
-    for (int i = 7; i >= 0; --i) out.push_back(uint8_t(v >> (8 * i)));
-}
-uint16_t get_u16(ByteView b, size_t at) { return uint16_t(b[at] << 8 | b[at + 1]); }
-uint32_t get_u32(ByteView b, size_t at) {
-    return uint32_t(b[at]) << 24 | uint32_t(b[at + 1]) << 16 | uint32_t(b[at + 2]) << 8 | b[at + 3];
-}
-uint64_t get_u64(ByteView b, size_t at) { return uint64_t(get_u32(b, at)) << 32 | get_u32(b, at + 4); }
-
-// Header and type; the length rule is the caller's.
-Status expect_type(ByteView d, MessageType type, const char* what) {
-    auto t = peek_type(d);
-    if (!t) return malformed(what, t.error().why);
-    if (*t != uint8_t(type)) return malformed(what, "type " + std::to_string(*t) + " is another message");
-    return {};
-}
-Status expect(ByteView d, MessageType type, size_t len, const char* what) {
-    if (auto st = expect_type(d, type, what); !st) return st;
-    if (d.size() != len) return malformed(what, std::to_string(d.size()) + " bytes, expected " + std::to_string(len));
-    return {};
-}
-
-Status append_macs(Bytes& msg, const Key32& mac1_key, const std::optional<Mac16>& cookie) {
-    auto m1 = keyed_blake2s_128(mac1_key, {msg});
-    if (!m1) return m1.error();
-    msg.insert(msg.end(), m1->begin(), m1->end());
-    Mac16 m2{};
-    if (cookie) {
-        auto m = keyed_blake2s_128(*cookie, {msg});
-        if (!m) return m.error();
-        m2 = *m;
-    }
-    msg.insert(msg.end(), m2.begin(), m2.end());
-    return {};
-}
 
 void put_endpoint(Bytes& out, const std::optional<Endpoint>& e) {
     if (!e) {
@@ -105,26 +65,19 @@ Result<InitiationPayload> decode_initiation_payload(ByteView b) {
 }
 
 Result<Initiation> parse_initiation(ByteView d) {
-    if (auto st = expect(d, MessageType::initiation, kInitiationLen, "registry initiation"); !st) return st.error();
-    return Initiation{get_u32(d, 8), Bytes(d.begin() + 12, d.end() - 32)};
+    return parse_initiation_frame(d, uint8_t(MessageType::initiation), kInitiationLen, "registry initiation");
 }
 
 Result<Response> parse_response(ByteView d) {
-    if (auto st = expect(d, MessageType::response, kResponseLen, "registry response"); !st) return st.error();
-    return Response{get_u32(d, 8), get_u32(d, 12), Bytes(d.begin() + 16, d.end() - 32)};
+    return parse_response_frame(d, uint8_t(MessageType::response), kResponseLen, "registry response");
 }
 
 Result<CookieReply> parse_cookie_reply(ByteView d) {
-    if (auto st = expect(d, MessageType::cookie_reply, kCookieReplyLen, "registry cookie reply"); !st) return st.error();
-    CookieReply r;
-    r.receiver = get_u32(d, 8);
-    std::copy_n(d.begin() + 12, 12, r.nonce.begin());
-    r.sealed_cookie.assign(d.begin() + 24, d.end());
-    return r;
+    return parse_cookie_reply_frame(d, uint8_t(MessageType::cookie_reply), "registry cookie reply");
 }
 
 Result<Transport> parse_transport(ByteView d) {
-    if (auto st = expect_type(d, MessageType::transport, "registry transport"); !st) return st.error();
+    if (auto st = check_type(d, uint8_t(MessageType::transport), "registry transport"); !st) return st.error();
     if (d.size() < kTransportOverhead + 1 || d.size() > kMaxTransportLen)
         return malformed("registry transport", std::to_string(d.size()) + " bytes, expected 37-" +
                                                    std::to_string(kMaxTransportLen));
@@ -133,25 +86,12 @@ Result<Transport> parse_transport(ByteView d) {
 
 Result<Bytes> encode_initiation(uint32_t sender, ByteView noise, const Key32& key, const std::optional<Mac16>& cookie) {
     if (noise.size() != noise_msg1_len(kInitiationPayloadLen)) return malformed("registry initiation", "Noise part length");
-    Bytes msg;
-    msg.reserve(kInitiationLen);
-    put_header(msg, uint8_t(MessageType::initiation));
-    put_u32(msg, sender);
-    msg.insert(msg.end(), noise.begin(), noise.end());
-    if (auto st = append_macs(msg, key, cookie); !st) return st.error();
-    return msg;
+    return frame_handshake(uint8_t(MessageType::initiation), {sender}, noise, key, cookie);
 }
 
 Result<Bytes> encode_response(uint32_t sender, uint32_t receiver, ByteView noise, const Key32& key) {
     if (noise.size() != noise_msg2_len(0)) return malformed("registry response", "Noise part length");
-    Bytes msg;
-    msg.reserve(kResponseLen);
-    put_header(msg, uint8_t(MessageType::response));
-    put_u32(msg, sender);
-    put_u32(msg, receiver);
-    msg.insert(msg.end(), noise.begin(), noise.end());
-    if (auto st = append_macs(msg, key, std::nullopt); !st) return st.error();
-    return msg;
+    return frame_handshake(uint8_t(MessageType::response), {sender, receiver}, noise, key, std::nullopt);
 }
 
 Result<Bytes> encode_cookie_reply(uint32_t receiver, const Mac16& cookie, const Key32& key, const Mac16& answered_mac1) {
@@ -161,11 +101,6 @@ Result<Bytes> encode_cookie_reply(uint32_t receiver, const Mac16& cookie, const 
     if (!msg) return msg.error();
     (*msg)[4] = uint8_t(MessageType::cookie_reply);
     return msg;
-}
-
-Result<Mac16> open_cookie_reply(const CookieReply& r, const Key32& key, const Mac16& answered_mac1) {
-    keying::CookieReply k{r.receiver, r.nonce, r.sealed_cookie};
-    return keying::open_cookie_reply(k, key, answered_mac1);
 }
 
 Result<Bytes> seal_transport(uint32_t receiver, uint64_t counter, const Key32& key, ByteView body) {

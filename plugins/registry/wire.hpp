@@ -59,19 +59,11 @@ inline constexpr size_t kTransportOverhead = keying::kHeaderLen + 4 + 8 + keying
 inline constexpr size_t kMaxBodyLen = 1200;  // fits a 1280-byte IPv6 minimum MTU with IP and UDP headers
 inline constexpr size_t kMaxTransportLen = kTransportOverhead + kMaxBodyLen;
 
-struct Initiation {
-    uint32_t sender = 0;
-    Bytes noise;  // e || enc(s) || enc(payload)
-};
-struct Response {
-    uint32_t sender = 0, receiver = 0;
-    Bytes noise;  // e || enc(empty)
-};
-struct CookieReply {
-    uint32_t receiver = 0;
-    std::array<uint8_t, 12> nonce{};
-    Bytes sealed_cookie;
-};
+// The handshake messages have keying's layouts (plugins/keying/control_frame.hpp);
+// a cookie reply opens with keying::open_cookie_reply.
+using keying::CookieReply;
+using keying::Initiation;
+using keying::Response;
 struct Transport {
     uint32_t receiver = 0;
     uint64_t counter = 0;
@@ -89,7 +81,6 @@ Result<Bytes> encode_initiation(uint32_t sender, ByteView noise, const Key32& ma
 Result<Bytes> encode_response(uint32_t sender, uint32_t receiver, ByteView noise, const Key32& mac1_key);
 Result<Bytes> encode_cookie_reply(uint32_t receiver, const Mac16& cookie, const Key32& cookie_key,
                                   const Mac16& answered_mac1);
-Result<Mac16> open_cookie_reply(const CookieReply& r, const Key32& cookie_key, const Mac16& answered_mac1);
 
 // Transport: AEAD = ChaCha20-Poly1305 under the sender's Noise transport
 // key, nonce = Noise nonce(counter), AD = the 20 bytes before the body.
