@@ -11,39 +11,12 @@ With --expect-difference NAME it flips a bit of avpn's vector NAME first
 and exits 0 only if that is caught: the check itself is tested."""
 import hashlib
 import hmac
-import subprocess
+import os
 import sys
 
-try:
-    from dissononce.processing.impl.handshakestate import HandshakeState
-    from dissononce.processing.impl.symmetricstate import SymmetricState
-    from dissononce.processing.impl.cipherstate import CipherState
-    from dissononce.processing.handshakepatterns.interactive.IK import IKHandshakePattern
-    from dissononce.processing.modifiers.psk import PSKPatternModifier
-    from dissononce.cipher.chachapoly import ChaChaPolyCipher
-    from dissononce.dh.x25519.x25519 import X25519DH
-    from dissononce.dh.x25519.private import PrivateKey
-    from dissononce.hash.blake2s import Blake2sHash
-    from dissononce.extras.dh.dangerous.dh_nogen import NoGenDH
-    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-except ImportError as e:
-    print("skip: python3-dissononce is not installed for /usr/bin/python3 (%s)" % e)
-    sys.exit(77)
-
-failures = []
-
-
-def same(name, ours, theirs):
-    if ours != theirs:
-        failures.append(name)
-        print("DIFFERENT %s\n  avpn:       %s\n  dissononce: %s" % (name, ours.hex(), theirs.hex()))
-    else:
-        print("same %s (%d bytes)" % (name, len(ours)))
-
-
-def handshake_state(ephemeral):
-    return HandshakeState(SymmetricState(CipherState(ChaChaPolyCipher()), Blake2sHash()),
-                          NoGenDH(X25519DH(), PrivateKey(ephemeral)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "noise"))
+from dissononce_common import (ChaCha20Poly1305, failures, ikpsk2_pair, mac, main,  # noqa: E402
+                               same, verdict)
 
 
 def noise_hkdf(ck, ikm, n):  # Noise rev 34 section 4.3, with Python's HMAC
@@ -55,40 +28,8 @@ def noise_hkdf(ck, ikm, n):  # Noise rev 34 section 4.3, with Python's HMAC
     return out
 
 
-def main():
-    args = sys.argv[1:]
-    flip = None
-    if len(args) == 3 and args[0] == "--expect-difference":
-        flip, args = args[1], args[2:]
-    if len(args) != 1:
-        print("usage: dissononce_check.py [--expect-difference NAME] PRINT_VECTORS_BINARY")
-        return 2
-    text = subprocess.run([args[0]], check=True, capture_output=True, text=True).stdout
-    v = {k: bytes.fromhex(h) for k, h in (l.split() for l in text.splitlines())}
-    if flip:
-        v[flip] = bytes([v[flip][0] ^ 1]) + v[flip][1:]
-        try:
-            rc = compare(v)
-        except Exception as e:  # dissononce refusing avpn's bytes is a difference too
-            print("dissononce refused a flipped %s: %r" % (flip, e))
-            rc = 1
-        print("expected a difference in %s: %s" % (flip, "caught" if rc else "NOT caught"))
-        return 0 if rc else 1
-    return compare(v)
-
-
 def compare(v):
-
-    dh = X25519DH()
-    i_static = dh.generate_keypair(PrivateKey(v["initiator_static"]))
-    r_static = dh.generate_keypair(PrivateKey(v["responder_static"]))
-    pattern = PSKPatternModifier(2).modify(IKHandshakePattern())
-    print("pattern", pattern.name)
-
-    initiator = handshake_state(v["initiator_ephemeral"])
-    initiator.initialize(pattern, True, v["prologue"], s=i_static, rs=r_static.public, psks=[v["psk"]])
-    responder = handshake_state(v["responder_ephemeral"])
-    responder.initialize(pattern, False, v["prologue"], s=r_static, psks=[v["psk"]])
+    i_static, r_static, initiator, responder = ikpsk2_pair(v)
 
     msg1 = bytearray()
     initiator.write_message(v["payload1"], msg1)
@@ -112,8 +53,6 @@ def compare(v):
         same(name + " (responder)", v["responder_" + key], r_cs._key)
 
     # WireGuard-style fields, from hashlib and cryptography.
-    def mac(key, data):
-        return hashlib.blake2s(data, key=key, digest_size=16).digest()
     for name, dgram, receiver in (("initiation", v["initiation"], r_static.public.data),
                                   ("response", v["response"], i_static.public.data)):
         key = hashlib.blake2s(b"mac1----" + receiver).digest()
@@ -136,11 +75,7 @@ def compare(v):
     nonce = bytes(4) + counter.to_bytes(8, "little")
     same("key confirm tag", confirm[20:], ChaCha20Poly1305(i2r).encrypt(nonce, b"", confirm[:20]))
 
-    if failures:
-        print("FAIL: %d difference(s): %s" % (len(failures), ", ".join(failures)))
-        return 1
-    print("OK: avpn and dissononce agree byte for byte")
-    return 0
+    return verdict("avpn")
 
 
-sys.exit(main())
+sys.exit(main(compare, lambda name: 0))
