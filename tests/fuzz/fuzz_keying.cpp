@@ -7,17 +7,11 @@
 #include <cstdint>
 
 #include "plugins/keying/handshake.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace avpn;
 using namespace avpn::keying;
-
-namespace {
-Key32 fixed_key(uint8_t first) {
-    Key32 k;
-    for (size_t i = 0; i < 32; ++i) k[i] = uint8_t(first + i);
-    return k;
-}
-}  // namespace
+using avpn::fuzz::fixed_key;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
@@ -26,20 +20,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const Key32 responder_static = fixed_key(0x20), initiator_static = fixed_key(0x00);
     static const Key32 responder_public = *crypto::public_key(responder_static);
     static const Key32 initiator_public = *crypto::public_key(initiator_static);
-    const Time now = Time{} + std::chrono::hours(1);
-    const Endpoint from{IpAddr::v4(0xc000020b), 51820};
+    const Time now = fuzz::kNow;
+    const Endpoint from = fuzz::kFrom;
 
     (void)peek_type(d);
     (void)decode_initiation_payload(d);
     (void)decode_response_payload(d);
 
-    if (mode & 1) {  // make mac1 valid for whoever would receive this length
-        const Key32 key = *mac1_key(d.size() == kResponseLen ? initiator_public : responder_public);
-        if (d.size() == kInitiationLen || d.size() == kResponseLen) {
-            auto m = keyed_blake2s_128(key, {ByteView(d).first(d.size() - 32)});
-            std::copy(m->begin(), m->end(), d.end() - 32);
-        }
-    }
+    if ((mode & 1) && (d.size() == kInitiationLen || d.size() == kResponseLen))
+        fuzz::make_mac1_valid(d, d.size() == kResponseLen ? initiator_public : responder_public);
     auto responder = Responder::create({responder_static, "acme", {}, 20, {}, size_t(mode >> 4)},
                                        [](const Key32&) { return Result<LocalChoice>(LocalChoice{1, 0x40000002, 1}); });
     (void)responder->consume(d, from, now);

@@ -12,17 +12,11 @@
 
 #include "plugins/registry/client.hpp"
 #include "plugins/registry/server.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
 
 using namespace avpn;
 using namespace avpn::registry;
-
-namespace {
-Key32 fixed_key(uint8_t first) {
-    Key32 k;
-    for (size_t i = 0; i < 32; ++i) k[i] = uint8_t(first + i);
-    return k;
-}
-}  // namespace
+using avpn::fuzz::fixed_key;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0) return 0;
@@ -31,8 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const Key32 registry_static = fixed_key(0x20), site_static = fixed_key(0x00);
     static const Key32 registry_public = *crypto::public_key(registry_static);
     static const Key32 site_public = *crypto::public_key(site_static);
-    const Time now = Time{} + std::chrono::hours(1);
-    const Endpoint from{IpAddr::v4(0xc000020b), 51820};
+    const Time now = fuzz::kNow;
+    const Endpoint from = fuzz::kFrom;
 
     (void)keying::peek_type(d);
     if (mode & 4) {
@@ -43,11 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)decode_contacts(d);
         (void)decode_initiation_payload(d);
     }
-    if ((mode & 1) && (d.size() == kInitiationLen || d.size() == kResponseLen)) {
-        const Key32 key = *keying::mac1_key(d.size() == kResponseLen ? site_public : registry_public);
-        auto m = keying::keyed_blake2s_128(key, {ByteView(d).first(d.size() - 32)});
-        std::copy(m->begin(), m->end(), d.end() - 32);
-    }
+    if ((mode & 1) && (d.size() == kInitiationLen || d.size() == kResponseLen))
+        fuzz::make_mac1_valid(d, d.size() == kResponseLen ? site_public : registry_public);
 
     ServerConfig sc;
     sc.static_private = registry_static;
