@@ -56,11 +56,6 @@ step() { echo "== $*"; }
 TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
 avpn() { topo_avpn "$@"; }
 port=51820
-wait_for() {
-  local what=$1 secs=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-  fail "$what: not within $secs s"
-}
 log_has() { grep -qF "$2" "$TOPO_WORK/avpnd-$1.log"; }
 # start_avpnd SITE: avpnd for SITE on its control socket (topo_avpnd_socket,
 # the one topo_avpn asks); AVPND_PID.
@@ -80,9 +75,9 @@ for s in "${SITES[@]}"; do
   [ "$n_states" -eq 0 ] && [ "$n_pols" -gt 0 ] ||
     fail "$s: the plan must have policies and no SAs before any handshake: $(jq -c .created <<<"$plan")"
   start_avpnd "$s"
-  wait_for "$s: avpnd's first apply" 30 log_has "$s" "full apply (start)"
+  topo_wait_for "$s: avpnd's first apply" 30 log_has "$s" "full apply (start)"
   log_has "$s" "full apply (start): " || fail "$s: avpnd's first apply failed"
-  wait_for "$s: avpnd's control socket" 10 test -S "$(topo_avpnd_socket "$s")"
+  topo_wait_for "$s: avpnd's control socket" 10 test -S "$(topo_avpnd_socket "$s")"
   # The dry run's counts are what avpnd's first apply must have done.
   want=$(jq -r '[([.created[]] | add), ([.updated[]] | add), ([.deleted[]] | add)] |
     "\(add) ops (\(.[0]) created, \(.[1]) updated, \(.[2]) removed)"' <<<"$plan")
@@ -120,9 +115,9 @@ done
 
 step "key exchange: one SA pair per peer, mirrored at both ends"
 has_sas() { [ "$(in_site "$1" ip xfrm state | grep -c '^src ' || true)" -eq "$2" ]; }
-wait_for "hq: 4 SAs (2 peers)" 30 has_sas hq 4
-wait_for "branch1: 2 SAs" 30 has_sas branch1 2
-wait_for "branch2: 2 SAs" 30 has_sas branch2 2
+topo_wait_for "hq: 4 SAs (2 peers)" 30 has_sas hq 4
+topo_wait_for "branch1: 2 SAs" 30 has_sas branch1 2
+topo_wait_for "branch2: 2 SAs" 30 has_sas branch2 2
 # "src dst spi key" of every SA: an SA at one end is the same SA, with the
 # same key, at the other (both derived it from their handshake).
 sa_ids() { in_site "$1" ip xfrm state | awk '/^src /{s=$2; d=$4} /proto esp spi/{spi=$4} /aead /{print s, d, spi, $3}' | sort; }

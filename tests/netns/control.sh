@@ -53,11 +53,6 @@ TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
 avpn() { topo_avpn "$@"; }
 # ctl SITE CMD [ARGS]: reload and confirm take only the control socket.
 ctl() { local s=$1 c=$2; shift 2; topo_exec "$s" "$AVPNCTL" "$c" --control-socket "$(topo_avpnd_socket "$s")" "$@"; }
-wait_for() {
-  local what=$1 secs=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-  fail "$what: not within $secs s"
-}
 log_has() { grep -q "$2" "$TOPO_WORK/avpnd-$1.log"; }
 # start_avpnd SITE [ARGS]: avpnd for SITE on its control socket; PID_<SITE>.
 start_avpnd() {
@@ -84,8 +79,8 @@ as_user() { local u=$1; shift; topo_exec hq setpriv --reuid="$u" --regid=nogroup
 step "avpnd on hq (control group $GRP) and on branch1"
 start_avpnd hq --control-group "$GRP"
 start_avpnd branch1
-wait_for "hq's first apply" 20 log_has hq "full apply (start): "
-wait_for "branch1's first apply" 20 log_has branch1 "full apply (start): "
+topo_wait_for "hq's first apply" 20 log_has hq "full apply (start): "
+topo_wait_for "branch1's first apply" 20 log_has branch1 "full apply (start): "
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping branch1 -> hq"
 sock=$(topo_avpnd_socket hq)
 [ "$(stat -c '%a %U %G' "$sock")" = "660 root $GRP" ] || fail "hq's socket is $(stat -c '%a %U %G' "$sock")"
@@ -209,7 +204,7 @@ rc=0; ctl branch1 confirm >/dev/null 2>&1 || rc=$?
 mv "$DEMO/sites/hq.toml" "$DEMO/sites/hq.toml.away"
 sed -i 's|^exports = \["10.2.1.0/24"\]|exports = ["10.2.9.0/24"]|' "$DEMO/members.toml"
 rolled_back() { jq -e '.avpnd.last_rollback != null' <<<"$(status_json hq)" >/dev/null; }
-wait_for "hq's rollback" 15 rolled_back
+topo_wait_for "hq's rollback" 15 rolled_back
 st=$(status_json hq)
 jq -e --arg t "$DEMO/sites/hq-trial.toml" --arg p "$DEMO/sites/hq.toml" \
   '.avpnd.last_rollback.ok and .avpnd.last_rollback.config == $t and .avpnd.last_rollback.previous == $p and
@@ -242,9 +237,9 @@ out=$(avpn hq apply "$DEMO/sites/hq.toml") || fail "one-shot text apply"
 [ "$out" = "$noop_text" ] || fail "one-shot text differs from avpnd's: '$out' vs '$noop_text'"
 jq -e '.avpnd == null and .site == "hq"' <<<"$(status_json hq)" >/dev/null || fail "status did not fall back to the one-shot"
 start_avpnd hq --control-group "$GRP"
-wait_for "the new avpnd's first apply" 20 log_has hq "full apply (start): "
+topo_wait_for "the new avpnd's first apply" 20 log_has hq "full apply (start): "
 new_pid() { jq -e --argjson pid "$PID_hq" '.avpnd.pid == $pid' <<<"$(status_json hq)" >/dev/null; }
-wait_for "status through the new avpnd" 5 new_pid
+topo_wait_for "status through the new avpnd" 5 new_pid
 
 step "down everywhere; SIGTERM removes the sockets"
 for s in hq branch1; do

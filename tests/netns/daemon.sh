@@ -40,12 +40,6 @@ avpn() { topo_avpn "$@"; }
 hq_ns=$(topo_ns hq)
 LOG=$TOPO_WORK/avpnd.log
 
-# wait_for WHAT SECONDS CMD...: polls CMD every 0.1 s.
-wait_for() {
-  local what=$1 secs=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-  fail "$what: not within $secs s"
-}
 log_has() { grep -q "$1" "$LOG"; }
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 log_count() { grep -c "$1" "$LOG" || true; }
@@ -60,7 +54,7 @@ topo_spawn hq "$AVPND" "$DEMO/sites/hq.toml" --state-dir "$TOPO_WORK/state-hq" \
   --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$TOPO_WORK/hq-elsewhere.sock" \
   --resync 3600 --quiet-ms 100 2>"$LOG" >/dev/null
 pid=$TOPO_SPAWNED
-wait_for "first full apply" 20 log_has "full apply (start): "
+topo_wait_for "first full apply" 20 log_has "full apply (start): "
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping branch1 -> hq"
 echo "   $(grep 'full apply (start)' "$LOG")"
 rc=0; avpn hq apply "$DEMO/sites/hq.toml" >/dev/null 2>&1 || rc=$?
@@ -83,7 +77,7 @@ table=$(ip -n "$hq_ns" route show table all proto 147 | awk '$1 == "10.1.1.0/24"
 [ -n "$table" ] || fail "hq has no avpn route to 10.1.1.0/24"
 lines_before=$(wc -l <"$LOG")
 ip -n "$hq_ns" route del 10.1.1.0/24 table "$table"
-wait_for "route 10.1.1.0/24 back in table $table" 5 avpn_route 10.1.1.0/24
+topo_wait_for "route 10.1.1.0/24 back in table $table" 5 avpn_route 10.1.1.0/24
 # The kernel shows the route back before avpnd has logged its apply: wait
 # for the line (a run under load checked too early and failed).
 # The repair is the first apply after the drift line that names the route
@@ -95,7 +89,7 @@ repair_line() {
     seen && index($0, "full apply (kernel changed by another process): ") { print; found = 1; exit }
     END { exit !found }' "$LOG"
 }
-wait_for "the repair's log line" 5 repair_line
+topo_wait_for "the repair's log line" 5 repair_line
 [[ $(repair_line) == *": 1 ops (1 created"* ]] || fail "the repair wrote more than the route: $(repair_line)"
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping after the repair"
 repairs=$(log_count "kernel changed by another process")
@@ -109,7 +103,7 @@ sed -i 's|^exports = \["10.1.1.0/24"\]|exports = ["10.1.1.0/24", "10.1.2.0/24"]|
 sed -i 's/^permitted_vlans = \["Corp"\]/permitted_vlans = ["Corp", "Lab"]/' "$DEMO/sites/branch1.toml"
 avpn branch1 apply "$DEMO/sites/branch1.toml" >/dev/null || fail "re-apply branch1"
 kill -HUP "$pid"
-wait_for "the change" 10 log_has "change (configuration reloaded): "
+topo_wait_for "the change" 10 log_has "change (configuration reloaded): "
 line=$(grep "change (configuration reloaded): " "$LOG" | tail -1)
 echo "   $line"
 [[ $line == *"1 peers changed, 2 ops (1 created, 1 updated, 0 removed)"* ]] ||
@@ -121,7 +115,7 @@ step "SIGHUP with a broken config keeps the running state"
 cp "$DEMO/sites/hq.toml" "$TOPO_WORK/hq.good"
 sed -i 's/^role = "hub"/role = "bogus"/' "$DEMO/sites/hq.toml"
 kill -HUP "$pid"
-wait_for "the refusal" 5 log_has "reload: the configuration has errors"
+topo_wait_for "the refusal" 5 log_has "reload: the configuration has errors"
 grep -q "hq.toml:[0-9]*:[0-9]*" "$LOG" || fail "the config error names no file:line:column"
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "the tunnel went down after a bad reload"
 cp "$TOPO_WORK/hq.good" "$DEMO/sites/hq.toml"
@@ -134,11 +128,11 @@ wg_peer() { topo_exec hq wg show "$wg_if" peers | grep -qxF "$1"; }
 wg_peer "$b1key" || fail "branch1 is no peer of $wg_if"
 t0=$(ms_now)
 topo_exec hq wg set "$wg_if" peer "$b1key" remove
-wait_for "branch1's peer back" 10 wg_peer "$b1key"
+topo_wait_for "branch1's peer back" 10 wg_peer "$b1key"
 t1=$(ms_now)
 echo "   peer back after $((t1 - t0)) ms"
 [ $((t1 - t0)) -lt 10000 ] || fail "the peer came back after $((t1 - t0)) ms, not within 10 s"
-wait_for "the repair's log line" 5 log_has "full apply (WireGuard changed by another process): "
+topo_wait_for "the repair's log line" 5 log_has "full apply (WireGuard changed by another process): "
 log_has "full apply (WireGuard changed by another process): 1 ops" || fail "the repair was not one op"
 log_has "drift: WireGuard $wg_if: peer $b1key (branch1) is missing" || fail "no drift line naming the missing peer"
 # The re-added peer has no session (and a hub knows no spoke's endpoint).
@@ -159,14 +153,14 @@ table_was=$(avpn_table)
 table_is() { [ "$(avpn_table)" = "$table_was" ]; }
 t0=$(ms_now)
 ip netns exec "$hq_ns" nft delete table inet avpn
-wait_for "table inet avpn back" 10 table_is
+topo_wait_for "table inet avpn back" 10 table_is
 echo "   table back after $(($(ms_now) - t0)) ms"
-wait_for "its drift line" 5 log_has "drift: table inet avpn is missing"
+topo_wait_for "its drift line" 5 log_has "drift: table inet avpn is missing"
 ip netns exec "$hq_ns" nft insert rule inet avpn rules accept
 t0=$(ms_now)
-wait_for "the extra rule gone" 10 table_is
+topo_wait_for "the extra rule gone" 10 table_is
 echo "   extra rule gone after $(($(ms_now) - t0)) ms"
-wait_for "its drift line" 5 log_has "drift: table inet avpn differs from the last apply"
+topo_wait_for "its drift line" 5 log_has "drift: table inet avpn differs from the last apply"
 
 step "a route deleted while avpnd applies a change of 2,000 spokes is repaired after it"
 cp "$DEMO/members.toml" "$TOPO_WORK/members.small"
@@ -193,9 +187,9 @@ t0=$(ms_now)
   fail "the apply was over before the route was deleted: this step did not test a change made during it"
 echo "   route deleted $((t0 - th)) ms after SIGHUP, while avpnd applied"
 applied_since() { [ "$(log_count "(configuration reloaded")" -gt "$1" ]; }
-wait_for "the apply of 2,000 spokes" 60 applied_since "$applied_before"
+topo_wait_for "the apply of 2,000 spokes" 60 applied_since "$applied_before"
 echo "   $(grep "(configuration reloaded" "$LOG" | tail -1)"
-wait_for "route 10.1.1.0/24 back after the apply" 10 avpn_route 10.1.1.0/24
+topo_wait_for "route 10.1.1.0/24 back after the apply" 10 avpn_route 10.1.1.0/24
 t1=$(ms_now)
 echo "   route back $((t1 - t0)) ms after it was deleted"
 grep -A3 "(configuration reloaded" "$LOG" | tail -3 | grep -q "drift: route in table $table removed" ||
@@ -204,7 +198,7 @@ topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping after the repair"
 cp "$TOPO_WORK/members.small" "$DEMO/members.toml"
 applied_before=$(log_count "(configuration reloaded")
 kill -HUP "$pid"
-wait_for "the 2,000 spokes removed again" 60 applied_since "$applied_before"
+topo_wait_for "the 2,000 spokes removed again" 60 applied_since "$applied_before"
 topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping after the spokes were removed"
 
 step "SIGTERM: avpnd exits 0, the tunnel stays; down cleans up"

@@ -23,12 +23,6 @@ topo_demo_copy "$SRC"
 fail() { [ -f "${LOG:-}" ] && sed 's/^/   avpnd| /' "$LOG" >&2; [ -f "${OUT:-}" ] && sed 's/^/   notify| /' "$OUT" >&2; topo_fail "$@"; }
 step() { echo "== $*"; }
 
-# wait_for WHAT SECONDS CMD...: polls CMD every 0.1 s.
-wait_for() {
-  local what=$1 secs=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-  fail "$what: not within $secs s"
-}
 # The notifications' first assignments that mark state changes, in order.
 states() { grep -oE '^(READY|RELOADING|STOPPING)=1' "$OUT" | cut -d= -f1 | tr '\n' ' ' | sed 's/ $//'; }
 count() { grep -cE "^$1(\$|	)" "$OUT" || true; }
@@ -49,14 +43,14 @@ run_avpnd() {
 
 # sequence WATCHDOG_EXPECTED: READY -> SIGHUP -> RELOADING, READY -> SIGTERM -> STOPPING.
 sequence() {
-  wait_for "READY=1" 20 has_states "READY"
+  topo_wait_for "READY=1" 20 has_states "READY"
   log_has "full apply (start): " || fail "READY=1 came before the first apply finished"
   grep -q "^READY=1	STATUS=hq: converged (start)" "$OUT" || fail "READY=1 without the STATUS= of the first apply"
   if [ "$1" = yes ]; then
-    wait_for "WATCHDOG=1 five times" 5 at_least WATCHDOG=1 5
+    topo_wait_for "WATCHDOG=1 five times" 5 at_least WATCHDOG=1 5
   fi
   kill -HUP "$pid"
-  wait_for "RELOADING=1 then READY=1" 20 has_states "READY RELOADING READY"
+  topo_wait_for "RELOADING=1 then READY=1" 20 has_states "READY RELOADING READY"
   grep -qE "^RELOADING=1	MONOTONIC_USEC=[0-9]+	STATUS=reloading " "$OUT" || fail "RELOADING=1 without MONOTONIC_USEC"
   log_has "change (configuration reloaded)" || fail "READY=1 after the reload came before its apply"
   kill -TERM "$pid"
@@ -78,7 +72,7 @@ LOG=$TOPO_WORK/avpnd-path.log
 OUT=$TOPO_WORK/notify-path.txt
 "$SINK" "$TOPO_WORK/notify.sock" "$OUT" &
 TOPO_PIDS+=("$!")
-wait_for "the sink's socket" 5 test -f "$OUT"
+topo_wait_for "the sink's socket" 5 test -f "$OUT"
 run_avpnd "$TOPO_WORK/notify.sock" '$$'
 sequence yes
 log_has "systemd watchdog: WATCHDOG=1 every 150 ms" || fail "no watchdog line"
@@ -87,7 +81,7 @@ step "NOTIFY_SOCKET is an abstract name in hq's namespace; WATCHDOG_PID names an
 LOG=$TOPO_WORK/avpnd-abstract.log
 OUT=$TOPO_WORK/notify-abstract.txt
 topo_spawn hq "$SINK" "@avpn-test-$TOPO" "$OUT"
-wait_for "the sink's socket" 5 test -f "$OUT"
+topo_wait_for "the sink's socket" 5 test -f "$OUT"
 run_avpnd "@avpn-test-$TOPO" 1
 sequence no
 echo "PASS: READY, RELOADING+READY, STOPPING over a path and an abstract socket; WATCHDOG=1 only when it is avpnd's"

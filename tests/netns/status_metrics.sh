@@ -30,11 +30,6 @@ fail() { [ -f "$LOG" ] && sed 's/^/   avpnd| /' "$LOG" >&2; topo_fail "$@"; }
 step() { echo "== $*"; }
 TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
 avpn() { topo_avpn "$@"; }
-wait_for() {
-  local what=$1 secs=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-  fail "$what: not within $secs s"
-}
 log_has() { grep -q "$1" "$LOG"; }
 METRICS=127.0.0.1:9586
 sed -i "s|^key_file = \"../keys/hq.key\"|&\nmetrics = \"$METRICS\"|" "$DEMO/sites/hq.toml"
@@ -50,8 +45,8 @@ step "avpnd on hq, then the spokes one-shot"
 topo_spawn hq "$AVPND" "$DEMO/sites/hq.toml" --state-dir "$TOPO_WORK/state-hq" \
   --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$(topo_avpnd_socket hq)" \
   --resync 3600 --quiet-ms 100 --wireguard-poll-ms 300 2>"$LOG" >/dev/null
-wait_for "first full apply" 20 log_has "full apply (start): "
-wait_for "metrics served" 5 log_has "metrics: serving http://$METRICS/metrics"
+topo_wait_for "first full apply" 20 log_has "full apply (start): "
+topo_wait_for "metrics served" 5 log_has "metrics: serving http://$METRICS/metrics"
 # The spokes after avpnd's first WireGuard polls (every 300 ms): those saw
 # no handshake, so branch1's first one is a change the event history shows.
 sleep 1
@@ -85,7 +80,7 @@ jq -e '.avpnd.uplinks == [{"name":"wan0","address":"192.0.2.1","active":true}]' 
 # The WireGuard poll saw branch1's first handshake (the device existed
 # before it, without one).
 peer_up() { avpn hq status --json | jq -e '.avpnd.events | map(select(.kind == "peer" and .text == "demo/branch1: up (handshake)")) | length == 1' >/dev/null; }
-wait_for "branch1 up in the event history" 3 peer_up
+topo_wait_for "branch1 up in the event history" 3 peer_up
 text=$(avpn hq status) || fail "text status"
 sed 's/^/   status| /' <<<"$text"
 long=$(awk 'length > 80' <<<"$text")
@@ -120,14 +115,14 @@ rx1=$(rx_of branch1 "$m1")
 [ -n "$rx1" ] || fail "no rx series for branch1: $(grep receive <<<"$m1")"
 for _ in 1 2 3 4 5; do topo_exec branch1 ping -n -c 1 -W 1 -s 1000 -I 10.1.1.1 10.0.1.1 >/dev/null || true; done
 grown() { m2=$(scrape) && [ "$(rx_of branch1 "$m2")" -gt $((rx1 + 5000)) ]; }
-wait_for "branch1's rx bytes to grow by 5 pings of 1000 bytes (from $rx1)" 5 grown
+topo_wait_for "branch1's rx bytes to grow by 5 pings of 1000 bytes (from $rx1)" 5 grown
 echo "   rx branch1: $rx1 -> $(rx_of branch1 "$m2") bytes"
 # table inet avpn's counters: one series per counter status names (the
 # site's rules and the default drop), read by avpnd's poll, not the scrape.
 fw_names=$(avpn hq status --json | jq -r '.firewall.counters[].name' | sort)
 [ -n "$fw_names" ] && grep -qx default-drop <<<"$fw_names" || fail "status shows no firewall counters: '$fw_names'"
 fw_read() { m3=$(scrape) && grep -q '^avpn_firewall_read_timestamp_seconds [1-9]' <<<"$m3"; }
-wait_for "avpnd's poll to read the firewall counters" 10 fw_read
+topo_wait_for "avpnd's poll to read the firewall counters" 10 fw_read
 for n in $fw_names; do
   grep -q "^avpn_firewall_packets_total{rule=\"$n\"} [0-9]*$" <<<"$m3" || fail "no packets series for $n"
   grep -q "^avpn_firewall_bytes_total{rule=\"$n\"} [0-9]*$" <<<"$m3" || fail "no bytes series for $n"

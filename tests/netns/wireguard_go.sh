@@ -37,12 +37,6 @@ step() { echo "== $*"; }
 TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
 avpn() { topo_avpn "$@"; }
 
-# wait_for WHAT SECONDS CMD...: polls CMD every 0.1 s.
-wait_for() {
-  local what=$1 secs=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-  fail "$what: not within $secs s"
-}
 log_has() { grep -q -- "$2" "$1"; }
 
 # exec_probe is found first in avpnd's PATH under wireguard-go's name.
@@ -62,7 +56,7 @@ start_avpnd() {
     --state-dir "$TOPO_WORK/state-hq" --vici-socket "$TOPO_WORK/no-charon.vici" --resync 3600 --quiet-ms 100 \
     --control-socket "$TOPO_WORK/hq-elsewhere.sock" 2>"$1" >/dev/null
   AVPND_PID=$TOPO_SPAWNED
-  wait_for "first full apply" 20 log_has "$1" "full apply (start): "
+  topo_wait_for "first full apply" 20 log_has "$1" "full apply (start): "
 }
 hq_status() { avpn hq status --json; }
 hq_daemon() { hq_status | jq -r ".wireguard[0].daemon.$1"; }
@@ -120,7 +114,7 @@ restarted_after() {
   local old=$1 log=$2 t0 line
   t0=$(date +%s%N)
   kill -KILL "$old"
-  wait_for "a restart of pid $old" 5 log_has "$log" "wireguard-go for $ifname (pid $old) exited (.*): restarted as pid "
+  topo_wait_for "a restart of pid $old" 5 log_has "$log" "wireguard-go for $ifname (pid $old) exited (.*): restarted as pid "
   line=$(grep "wireguard-go for $ifname (pid $old) exited" "$log")
   echo "   $line ($(( ($(date +%s%N) - t0) / 1000000 )) ms after kill -9)"
   NEW_PID=${line##* }
@@ -142,7 +136,7 @@ avpn hq status | grep "^wireguard $ifname" | sed 's/^/   /'
 # from handshakes): traffic resumes once branch1 gives up on its old session
 # and handshakes again, 15 s (keepalive + rekey timeout) after its first
 # unanswered packet.
-wait_for "ping branch1 -> hq through pid $NEW_PID" 40 ping_once
+topo_wait_for "ping branch1 -> hq through pid $NEW_PID" 40 ping_once
 echo "   traffic resumed $(( ($(date +%s%N) - t_kill) / 1000000 )) ms after the first kill -9"
 bad=$(grep -v " SigBlk 0000000000000000 SigIgn 0000000000000000 fds 0=[^ ]* 1=[^ ]* 2=[^ ]*$" "$PROBES" || true)
 [ -z "$bad" ] || fail "a restarted wireguard-go was not exec'd clean: $bad"
@@ -155,14 +149,14 @@ step "(d) a wireguard-go that dies after a failed apply is restarted without wai
 # as it died, and its restart waited for the retry).
 log=$TOPO_WORK/avpnd-2.log
 topo_exec hq sh -c 'ip route del 10.2.1.0/24 table 7100 && ip route add 10.2.1.0/24 dev lo table 7100 proto static'
-wait_for "a repair that fails over the operator's route" 5 log_has "$log" "full apply (kernel changed by another process) failed: "
+topo_wait_for "a repair that fails over the operator's route" 5 log_has "$log" "full apply (kernel changed by another process) failed: "
 grep "failed: " "$log" | tail -1 | sed 's/^/   /'
 topo_exec hq ip route del 10.2.1.0/24 table 7100 proto static
 old=$(hq_daemon pid)
 t0=$(date +%s%N)
 kill -KILL "$old"
-wait_for "a restart of pid $old before the retry" 4 log_has "$log" "wireguard-go for $ifname (pid $old) exited (.*): restarted as pid "
-wait_for "a full apply after the exit" 4 log_has "$log" "full apply (wireguard-go exited): "
+topo_wait_for "a restart of pid $old before the retry" 4 log_has "$log" "wireguard-go for $ifname (pid $old) exited (.*): restarted as pid "
+topo_wait_for "a full apply after the exit" 4 log_has "$log" "full apply (wireguard-go exited): "
 echo "   $(grep "pid $old) exited" "$log") ($(( ($(date +%s%N) - t0) / 1000000 )) ms after kill -9)"
 echo "   $(grep "full apply (wireguard-go exited): " "$log" | tail -1)"
 grep -q "full apply (wireguard-go exited) failed" "$log" && fail "the apply after the exit failed"

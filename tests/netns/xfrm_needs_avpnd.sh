@@ -39,11 +39,6 @@ fail() { [ -f "$LOG" ] && sed 's/^/   avpnd| /' "$LOG" >&2; topo_fail "$@"; }
 step() { echo "== [${SECONDS}s] $*"; }
 TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
 avpn() { topo_avpn "$@"; }
-wait_for() {
-  local what=$1 secs=$2; shift 2
-  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-  fail "$what: not within $secs s"
-}
 log_has() { grep -qF "$1" "$LOG"; }
 port=51820
 hq_ns=$(topo_ns hq)
@@ -77,16 +72,16 @@ step "avpnd while another process holds UDP $port: refused before any kernel wri
 topo_spawn hq perl -MSocket -e 'socket(my $s, PF_INET, SOCK_DGRAM, 0) or die; bind($s, pack_sockaddr_in($ARGV[0], INADDR_ANY)) or die "bind: $!"; open(my $r, ">", $ARGV[1]); close $r; sleep' \
   "$port" "$TOPO_WORK/squatter.ready"
 squatter=$TOPO_SPAWNED
-wait_for "the squatter's socket" 5 test -e "$TOPO_WORK/squatter.ready"
+topo_wait_for "the squatter's socket" 5 test -e "$TOPO_WORK/squatter.ready"
 topo_spawn hq "$AVPND" "$DEMO/sites/hq.toml" --state-dir "$TOPO_WORK/state-hq" \
   --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$(topo_avpnd_socket hq)" \
   --resync 3600 --quiet-ms 100 2>"$LOG" >/dev/null
 avpnd=$TOPO_SPAWNED
-wait_for "avpnd's first apply" 20 log_has "full apply (start)"
+topo_wait_for "avpnd's first apply" 20 log_has "full apply (start)"
 bind_err="group \"demo\" (transport = \"xfrm\"): bind the ESP-in-UDP socket on UDP port $port (IPv4): Address already in use"
 log_has "full apply (start) failed: $DEMO/sites/hq.toml:" || fail "avpnd's first apply did not fail at the group's place"
 log_has "$bind_err" || fail "avpnd's log does not name group, port and errno"
-wait_for "avpnd's control socket" 10 test -S "$(topo_avpnd_socket hq)"
+topo_wait_for "avpnd's control socket" 10 test -S "$(topo_avpnd_socket hq)"
 rc=0; err=$(avpn hq apply "$DEMO/sites/hq.toml" 2>&1 >/dev/null) || rc=$?
 [ "$rc" = 3 ] || fail "apply through avpnd with the port taken exited $rc, not 3: $err"
 grep -qF "$bind_err" <<<"$err" || fail "the apply's error does not name group, port and errno: $err"
@@ -96,7 +91,7 @@ holder=$(topo_udp_holder hq "$port")
 [[ $holder != *avpnd* ]] || fail "avpnd holds $port after a failed apply: $holder"
 echo "   $(grep -F "$bind_err" "$LOG" | head -1)"
 kill "$squatter"; wait "$squatter" 2>/dev/null || true
-wait_for "the squatter gone" 5 test -z "$(topo_udp_holder hq "$port")"
+topo_wait_for "the squatter gone" 5 test -z "$(topo_udp_holder hq "$port")"
 
 # Can this kernel hold the plan (an XFRM interface, a GCM ESP SA)?
 command -v modprobe >/dev/null && modprobe -q -a xfrm_user xfrm_interface esp4 esp6 2>/dev/null || true

@@ -224,3 +224,12 @@ topo_udp_holder() {
 }
 
 topo_fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# topo_wait_for WHAT SECONDS CMD...: polls CMD every 0.1 s; on timeout fails
+# through the test's own fail() when it has one (it prints the test's logs),
+# else topo_fail.
+topo_wait_for() {
+  local what=$1 secs=$2; shift 2
+  for _ in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
+  if declare -F fail >/dev/null; then fail "$what: not within $secs s"; else topo_fail "$what: not within $secs s"; fi
+}
