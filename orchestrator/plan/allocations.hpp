@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/ip.hpp"
+#include "orchestrator/plan/firewall_plan.hpp"
 
 namespace avpn::planner {
 
@@ -33,6 +34,9 @@ struct ReqidAllocation {
 struct SiteAllocations {
     std::map<std::string, std::shared_ptr<const GroupAllocations>> groups;  // by group name
     std::shared_ptr<const ReqidAllocation> reqids;
+    // Not an allocation, but reused the same way: the last firewall table
+    // with its inputs (firewall_plan.hpp); null when the site is off.
+    std::shared_ptr<const fw::PlannedFirewall> firewall;
 };
 
 }  // namespace avpn::planner

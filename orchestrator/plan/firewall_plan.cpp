@@ -192,4 +192,37 @@ FirewallTable plan_firewall(const Intent& intent, const std::vector<PeerSite>& p
     return Builder(intent, peers, errors).build();
 }
 
+namespace {
+
+// Exactly the fields Builder reads: a VLAN's name and subnets, every field
+// of a rule but its comment.
+bool same_vlans(const std::vector<Vlan>& a, const std::vector<Vlan>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const Vlan& x, const Vlan& y) { return x.name == y.name && x.subnets == y.subnets; });
+}
+
+bool same_rules(const std::vector<FwRule>& a, const std::vector<FwRule>& b) {
+    auto same = [](const FwRule& x, const FwRule& y) {
+        return x.action == y.action && x.from == y.from && x.to == y.to && x.protocol == y.protocol &&
+               x.ports == y.ports && x.loc.file == y.loc.file && x.loc.line == y.loc.line &&
+               x.loc.column == y.loc.column;
+    };
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), same);
+}
+
+}  // namespace
+
+std::shared_ptr<const PlannedFirewall> plan_firewall_reusing(const Intent& intent, std::vector<PeerSite> peers,
+                                                             std::shared_ptr<const PlannedFirewall> previous) {
+    if (previous && previous->peers == peers && same_rules(previous->rules, intent.firewall) &&
+        same_vlans(previous->vlans, intent.vlans))
+        return previous;
+    auto out = std::make_shared<PlannedFirewall>();
+    out->table = plan_firewall(intent, peers, out->errors);
+    out->vlans = intent.vlans;
+    out->rules = intent.firewall;
+    out->peers = std::move(peers);
+    return out;
+}
+
 }  // namespace avpn::fw

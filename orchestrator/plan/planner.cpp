@@ -233,8 +233,13 @@ SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllo
         emit_shared(intent, w, out.groups.back(), uplinks, out.shared, out.errors);
     }
     plan_ipsec(intent, inputs, interop_routing(work), out.shared, out.errors);
-    if (intent.site.role != Role::off)
-        out.shared.firewall = fw::plan_firewall(intent, firewall_peers(work), out.errors);
+    if (intent.site.role != Role::off) {
+        out.allocations.firewall =
+            fw::plan_firewall_reusing(intent, firewall_peers(work), previous ? previous->firewall : nullptr);
+        out.shared.firewall = out.allocations.firewall->table;
+        out.errors.insert(out.errors.end(), out.allocations.firewall->errors.begin(),
+                          out.allocations.firewall->errors.end());
+    }
     return out;
 }
 
