@@ -163,7 +163,13 @@ ConvergeReport Site::apply_change(IncrementalPlanner::Update& u, const std::stri
     // renders the same commands) is not touched, so its counters run on.
     FirewallOutcome fw_change;
     auto rendered = [](const std::optional<fw::FirewallTable>& t) { return t ? fw::render_firewall_json(*t) : ""; };
-    if (rendered(u.want.firewall) != rendered(u.was.firewall)) {
+    // The planner handed back the committed table itself (its inputs did not
+    // change, firewall_plan.hpp): equal without rendering both (~25 ms each
+    // at 10,000 members).
+    const planner::SitePieces* before = planner_.committed();
+    bool same_table = before && before->allocations.firewall &&
+                      before->allocations.firewall == u.pieces.allocations.firewall;
+    if (!same_table && rendered(u.want.firewall) != rendered(u.was.firewall)) {
         fw_change = install_firewall(*firewall_, u.want.firewall, "", false);
         if (fw_change.failure) {
             out.line = "change (" + why + ") failed: " + fw_change.failure->str() + "; nothing changed";
