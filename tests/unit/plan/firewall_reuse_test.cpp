@@ -14,24 +14,12 @@
 
 #include "orchestrator/plan/firewall_json.hpp"
 #include "orchestrator/plan/incremental.hpp"
-#include "world.hpp"
+#include "helpers.hpp"
 
 using namespace avpn;
 using namespace avpn::test;
 
 namespace {
-
-FwRule rule(FwAction action, std::string from, std::string to, std::string protocol, std::vector<uint16_t> ports,
-            int line) {
-    FwRule r;
-    r.action = action;
-    r.from = std::move(from);
-    r.to = std::move(to);
-    r.protocol = std::move(protocol);
-    r.ports = std::move(ports);
-    r.loc = {"site.toml", line, 1};
-    return r;
-}
 
 // The rendered table plus what rendering leaves out (each rule's origin).
 std::string describe(const std::optional<fw::FirewallTable>& t) {

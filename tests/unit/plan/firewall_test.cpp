@@ -11,18 +11,6 @@ using namespace avpn::test;
 
 namespace {
 
-FwRule rule(FwAction action, std::string from, std::string to, std::string protocol = "any",
-            std::vector<uint16_t> ports = {}, int line = 0) {
-    FwRule r;
-    r.action = action;
-    r.from = std::move(from);
-    r.to = std::move(to);
-    r.protocol = std::move(protocol);
-    r.ports = std::move(ports);
-    r.loc = {"site.toml", line, 1};
-    return r;
-}
-
 // hq (hub, 10.1.0.0/16 and 2001:db8:1::/48) with spokes b1 and b2.
 World hq_world() {
     World w;

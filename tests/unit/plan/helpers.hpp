@@ -42,4 +42,17 @@ inline std::string errors_text(const PlanOutcome& o) {
     return s;
 }
 
+// A [[firewall]] rule as the loader would make it, at line `line` of site.toml.
+inline FwRule rule(FwAction action, std::string from, std::string to, std::string protocol = "any",
+                   std::vector<uint16_t> ports = {}, int line = 0) {
+    FwRule r;
+    r.action = action;
+    r.from = std::move(from);
+    r.to = std::move(to);
+    r.protocol = std::move(protocol);
+    r.ports = std::move(ports);
+    r.loc = {"site.toml", line, 1};
+    return r;
+}
+
 }  // namespace avpn::test
