@@ -1,5 +1,7 @@
 #include "plugins/keying/esp_socket.hpp"
 
+#include "common/sockaddr.hpp"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/udp.h>
@@ -75,21 +77,8 @@ EspSocket::~EspSocket() {
 
 Status EspSocket::send(const Endpoint& to, const std::vector<uint8_t>& bytes) {
     if (to.addr.family != family_) return Error{"send on the ESP-in-UDP socket", to.str(), "wrong address family", EAFNOSUPPORT};
-    sockaddr_storage dst{};
-    socklen_t len;
-    if (family_ == Family::v4) {
-        auto* a = reinterpret_cast<sockaddr_in*>(&dst);
-        a->sin_family = AF_INET;
-        std::memcpy(&a->sin_addr, to.addr.bytes.data(), 4);
-        a->sin_port = htons(to.port);
-        len = sizeof *a;
-    } else {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&dst);
-        a->sin6_family = AF_INET6;
-        std::memcpy(&a->sin6_addr, to.addr.bytes.data(), 16);
-        a->sin6_port = htons(to.port);
-        len = sizeof *a;
-    }
+    sockaddr_storage dst;
+    const socklen_t len = to_sockaddr(to, dst);
     ssize_t n;
     do {
         n = ::sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&dst), len);
@@ -113,16 +102,9 @@ Result<std::optional<Datagram>> EspSocket::receive() {
     Datagram d;
     buf.resize(size_t(n));
     d.bytes = std::move(buf);
-    if (from.ss_family == AF_INET) {
-        const auto* a = reinterpret_cast<const sockaddr_in*>(&from);
-        d.from.addr = IpAddr::v4(ntohl(a->sin_addr.s_addr));
-        d.from.port = ntohs(a->sin_port);
-    } else {
-        const auto* a = reinterpret_cast<const sockaddr_in6*>(&from);
-        d.from.addr.family = Family::v6;
-        std::memcpy(d.from.addr.bytes.data(), &a->sin6_addr, 16);
-        d.from.port = ntohs(a->sin6_port);
-    }
+    auto sender = from_sockaddr(from);
+    if (!sender) return Error{"read the ESP-in-UDP socket", "", "a sender of another address family", EAFNOSUPPORT};
+    d.from = *sender;
     return std::optional<Datagram>(std::move(d));
 }
 
