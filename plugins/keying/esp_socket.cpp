@@ -58,30 +58,13 @@ Result<EspSocket> EspSocket::open(Family family, uint16_t port) {
     return s;
 }
 
-EspSocket::EspSocket(EspSocket&& o) noexcept : fd_(o.fd_), family_(o.family_), port_(o.port_) { o.fd_ = -1; }
-
-EspSocket& EspSocket::operator=(EspSocket&& o) noexcept {
-    if (this != &o) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = o.fd_;
-        family_ = o.family_;
-        port_ = o.port_;
-        o.fd_ = -1;
-    }
-    return *this;
-}
-
-EspSocket::~EspSocket() {
-    if (fd_ >= 0) ::close(fd_);
-}
-
 Status EspSocket::send(const Endpoint& to, const std::vector<uint8_t>& bytes) {
     if (to.addr.family != family_) return Error{"send on the ESP-in-UDP socket", to.str(), "wrong address family", EAFNOSUPPORT};
     sockaddr_storage dst;
     const socklen_t len = to_sockaddr(to, dst);
     ssize_t n;
     do {
-        n = ::sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&dst), len);
+        n = ::sendto(fd_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&dst), len);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return Error{"send on the ESP-in-UDP socket", to.str(), std::strerror(errno), errno};
     return {};
@@ -93,7 +76,7 @@ Result<std::optional<Datagram>> EspSocket::receive() {
     socklen_t len = sizeof from;
     ssize_t n;
     do {
-        n = ::recvfrom(fd_, buf.data(), buf.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
+        n = ::recvfrom(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<Datagram>();

@@ -21,6 +21,7 @@
 
 #include "common/ip.hpp"
 #include "common/result.hpp"
+#include "common/unique_fd.hpp"
 
 namespace avpn::keying {
 
@@ -38,13 +39,8 @@ public:
     // another socket holds fails with EADDRINUSE in Error.code.
     static Result<EspSocket> open(Family family, uint16_t port);
 
-    EspSocket(EspSocket&& o) noexcept;
-    EspSocket& operator=(EspSocket&& o) noexcept;
-    EspSocket(const EspSocket&) = delete;
-    EspSocket& operator=(const EspSocket&) = delete;
-    ~EspSocket();
 
-    int fd() const { return fd_; }  // readable: receive() has a datagram
+    int fd() const { return fd_.get(); }  // readable: receive() has a datagram
     Family family() const { return family_; }
     uint16_t port() const { return port_; }
 
@@ -58,7 +54,7 @@ public:
 
 private:
     EspSocket(int fd, Family family, uint16_t port) : fd_(fd), family_(family), port_(port) {}
-    int fd_ = -1;
+    UniqueFd fd_;
     Family family_ = Family::v4;
     uint16_t port_ = 0;
 };

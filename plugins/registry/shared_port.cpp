@@ -90,21 +90,6 @@ Result<SharedPort> SharedPort::open(Family family, uint16_t port) {
     return s;
 }
 
-SharedPort::SharedPort(SharedPort&& o) noexcept : fd_(o.fd_), family_(o.family_), port_(o.port_) { o.fd_ = -1; }
-
-SharedPort& SharedPort::operator=(SharedPort&& o) noexcept {
-    if (this != &o) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = o.fd_, family_ = o.family_, port_ = o.port_;
-        o.fd_ = -1;
-    }
-    return *this;
-}
-
-SharedPort::~SharedPort() {
-    if (fd_ >= 0) ::close(fd_);
-}
-
 Status SharedPort::send(const Endpoint& to, const std::vector<uint8_t>& payload) {
     if (to.addr.family != family_) return Error{"send on the shared port", to.str(), "wrong address family", EAFNOSUPPORT};
     const size_t len = kUdpHeaderLen + payload.size();
@@ -121,7 +106,7 @@ Status SharedPort::send(const Endpoint& to, const std::vector<uint8_t>& payload)
     sockaddr_storage sa;
     const socklen_t sl = to_sockaddr(dst, sa);
     ssize_t n;
-    do n = ::sendto(fd_, dgram.data(), dgram.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), sl);
+    do n = ::sendto(fd_.get(), dgram.data(), dgram.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), sl);
     while (n < 0 && errno == EINTR);
     if (n < 0) return Error{"send on the shared port", to.str(), std::strerror(errno), errno};
     return {};
@@ -132,7 +117,7 @@ Result<std::optional<SharedPortDatagram>> SharedPort::receive() {
     sockaddr_storage from{};
     socklen_t fl = sizeof from;
     ssize_t n;
-    do n = ::recvfrom(fd_, buf.data(), buf.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fl);
+    do n = ::recvfrom(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fl);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<SharedPortDatagram>();

@@ -26,6 +26,7 @@
 
 #include "common/ip.hpp"
 #include "common/result.hpp"
+#include "common/unique_fd.hpp"
 
 namespace avpn::registry {
 
@@ -40,13 +41,8 @@ public:
     // else, or not yet), non-blocking and close-on-exec.
     static Result<SharedPort> open(Family family, uint16_t port);
 
-    SharedPort(SharedPort&& o) noexcept;
-    SharedPort& operator=(SharedPort&& o) noexcept;
-    SharedPort(const SharedPort&) = delete;
-    SharedPort& operator=(const SharedPort&) = delete;
-    ~SharedPort();
 
-    int fd() const { return fd_; }  // readable: receive() has a datagram
+    int fd() const { return fd_.get(); }  // readable: receive() has a datagram
     Family family() const { return family_; }
     uint16_t port() const { return port_; }
 
@@ -57,7 +53,7 @@ public:
 
 private:
     SharedPort(int fd, Family family, uint16_t port) : fd_(fd), family_(family), port_(port) {}
-    int fd_ = -1;
+    UniqueFd fd_;
     Family family_ = Family::v4;
     uint16_t port_ = 0;
 };
