@@ -66,6 +66,10 @@ bool parse_link_info(Bytes region, LinkState& out) {
 
 bool LinkState::up() const { return flags & IFF_UP; }
 
+bool LinkState::carrier() const {
+    return (flags & IFF_UP) && (flags & IFF_LOWER_UP) && (oper_state == IF_OPER_UP || oper_state == IF_OPER_UNKNOWN);
+}
+
 LinkIndex::LinkIndex(const std::vector<LinkState>& links) {
     for (const auto& l : links) add(l.index, l.name);
 }

@@ -33,6 +33,9 @@ struct LinkState {
     std::vector<InterfaceAddress> addresses;  // filled by dump_links
 
     bool up() const;
+    // Up, with carrier (IFF_LOWER_UP), operstate up or unknown (PPP and
+    // tunnel devices report unknown): it can carry packets.
+    bool carrier() const;
     auto operator<=>(const LinkState&) const = default;
 };
 

@@ -123,7 +123,7 @@ Result<std::vector<Route>> dump_routes(Transport& t, const RouteFilter& filter, 
         auto e = parse_route(h);
         if (!e) return e.error();
         // ...and this layer filters again, for kernels that do not.
-        if ((filter.table && e->route.table != filter.table) || e->protocol != filter.protocol ||
+        if ((filter.table && e->route.table != filter.table) || (filter.protocol && e->protocol != filter.protocol) ||
             e->type != RTN_UNICAST)
             return {};
         if (filter.family && e->route.dst.family() != *filter.family) return {};

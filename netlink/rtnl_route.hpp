@@ -20,8 +20,8 @@ enum class RouteOp : uint8_t { add, replace, remove };
 
 // Which routes a dump returns: one table, one protocol, optionally one family.
 struct RouteFilter {
-    uint32_t table = 0;  // 0: every table
-    uint8_t protocol = 0;
+    uint32_t table = 0;     // 0: every table
+    uint8_t protocol = 0;   // 0: any (an uplink's default route is the operator's or DHCP's)
     std::optional<Family> family;
 };
 

@@ -64,6 +64,7 @@ std::optional<KernelEvent> parse_rtnl(const nlmsghdr* h) {
             e.table = t[RTA_TABLE].u32().value_or(m->rtm_table);
             e.protocol = m->rtm_protocol;
             e.ifindex = t[RTA_OIF].u32().value_or(0);
+            e.dst_len = m->rtm_dst_len;
             break;
         }
         case RTM_NEWRULE:

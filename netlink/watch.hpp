@@ -24,6 +24,7 @@ struct KernelEvent {
     std::string ifname;        // link (and address, when the interface still exists)
     uint32_t ifindex = 0;      // link, address, route (output interface)
     uint32_t table = 0;        // route, rule
+    uint8_t dst_len = 0;       // route: its prefix length (0: a default route)
     uint8_t protocol = 0;      // route: rtm_protocol; rule: FRA_PROTOCOL
     uint32_t priority = 0;     // rule
     uint32_t if_id = 0;        // XFRM policy or SA (0: none)
