@@ -13,11 +13,19 @@ inline constexpr uint8_t kRouteProtocol = 147;
 
 // Policy rules live in this priority band and carry kRouteProtocol as their
 // FRA_PROTOCOL: an operator's rule inside the band is not avpn's. Each group
-// takes a slot of
-// kRuleSlot priorities (split tunnel: one rule; full tunnel: three).
+// takes a slot of kRuleSlot priorities between kRulePriorityFirst and
+// kRulePriorityLast (split tunnel: two rules; full tunnel: three); the
+// site's uplink steering (docs/uplinks.md) follows them, up to kRuleBandLast.
 inline constexpr uint32_t kRulePriorityFirst = 7000;
 inline constexpr uint32_t kRulePriorityLast = 7099;
 inline constexpr uint32_t kRuleSlot = 10;
+inline constexpr uint32_t kUplinkRulePriority = 7100;  // and the next two
+inline constexpr uint32_t kRuleBandLast = 7109;
+
+// Uplink steering: the n-th uplink's own table (a copy of its default
+// routes) is kUplinkTableBase + n, and that number is also the fwmark of the
+// WireGuard devices while the uplink carries the tunnels.
+inline constexpr uint32_t kUplinkTableBase = 7200;
 
 // Default routing table of the n-th group (0-based) when the config names none.
 inline constexpr uint32_t kTableBase = 7100;
@@ -45,7 +53,7 @@ inline constexpr const char* kLinkAlias = "avpn";
 // Default name prefix of avpn's interfaces.
 inline constexpr const char* kInterfacePrefix = "avpn-";
 
-inline bool owns_rule_priority(uint32_t p) { return p >= kRulePriorityFirst && p <= kRulePriorityLast; }
+inline bool owns_rule_priority(uint32_t p) { return p >= kRulePriorityFirst && p <= kRuleBandLast; }
 inline bool owns_reqid(uint32_t r) { return r >= kReqidFirst && r <= kReqidLast; }
 inline bool owns_if_id(uint32_t i) { return i >= kIfIdFirst && i <= kIfIdLast; }
 

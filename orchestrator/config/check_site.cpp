@@ -69,6 +69,16 @@ void check_between_groups(Loader& l) {
         names.add(g.name, w.loc("group"), w.field("group"));
         interfaces.add(g.interface, w.loc("interface"), w.field("interface"));
         tables.add(std::to_string(g.table), w.loc("table"), w.field("table"));
+        // avpnd steers a site that fails over between uplinks through one
+        // table per uplink (docs/uplinks.md, "Steering").
+        const size_t steered = l.intent.site.failover && l.intent.site.uplinks.size() >= 2 ? l.intent.site.uplinks.size() : 0;
+        if (g.table >= own::kUplinkTableBase && g.table < own::kUplinkTableBase + steered)
+            l.diag.error(w.loc("table"), w.field("table"),
+                         "table " + std::to_string(g.table) + " is avpn's table of uplink \"" +
+                             l.intent.site.uplinks[g.table - own::kUplinkTableBase].interface +
+                             "\" (tables " + std::to_string(own::kUplinkTableBase) + ".." +
+                             std::to_string(own::kUplinkTableBase + steered - 1) +
+                             " steer the tunnels to the uplinks); choose another");
         ports.add(std::to_string(g.listen_port), w.loc("listen_port"), w.field("listen_port"));
         for (size_t j = 0; j < i; ++j) {
             uint32_t other = l.intent.groups[j].rule_priority;

@@ -152,13 +152,14 @@ GroupPieces pieces_of(const Intent& intent, const PlanInputs& inputs, GroupWork&
 
 // The group-wide objects: everything of the group that is not per peer.
 void emit_shared(const Intent& intent, const GroupWork& w, const GroupPieces& pieces,
-                 const std::vector<IpAddr>& uplinks, DesiredState& state, Errors& errors) {
+                 const std::vector<IpAddr>& uplinks, const std::optional<UplinkSteering>& steering,
+                 DesiredState& state, Errors& errors) {
     const GroupModel& model = *w.model;
     GroupAggregates a = aggregate(pieces.constants, w.group().tunnel_subnet, pieces.peers);
     state.groups.push_back(describe_group(intent, model, w.topology));
-    plan_group_routing(w.group(), a, uplinks, state, errors);
+    plan_group_routing(w.group(), a, uplinks, steering ? &*steering : nullptr, state, errors);
     if (w.group().transport == Transport::wireguard)
-        state.wireguard.push_back(plan_wireguard_device(intent, model, a, state));
+        state.wireguard.push_back(plan_wireguard_device(intent, model, a, steering ? steering->mark : 0, state));
     else
         plan_xfrm_group(model, pieces.constants, a, state);
 }
@@ -224,14 +225,16 @@ SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllo
     SitePieces out;
     out.shared.site = intent.site.name;
     const std::vector<IpAddr> uplinks = known_uplink_addresses(intent, inputs);
+    const std::optional<UplinkSteering> steering = uplink_steering(intent, inputs);
     std::vector<GroupWork> work = decide_groups(intent, inputs, previous, out.errors);
     out.allocations.reqids = assign_reqids(work, previous, out.errors);
     check_spi_tags(work, out.errors);
     for (GroupWork& w : work) {
         out.allocations.groups[w.group().name] = w.model->allocations;
         out.groups.push_back(pieces_of(intent, inputs, w, uplinks));
-        emit_shared(intent, w, out.groups.back(), uplinks, out.shared, out.errors);
+        emit_shared(intent, w, out.groups.back(), uplinks, steering, out.shared, out.errors);
     }
+    if (!work.empty()) plan_uplink_steering(intent, inputs, out.shared);
     plan_ipsec(intent, inputs, interop_routing(work), out.shared, out.errors);
     if (intent.site.role != Role::off) {
         out.allocations.firewall =

@@ -42,6 +42,17 @@ struct PlanInputs {
     std::map<std::string, Endpoint> contacts;
     // WAN interface name -> its primary address (read by apply / the daemon).
     std::map<std::string, IpAddr> uplink_addresses;
+    // avpnd only, from its uplink selector (docs/uplinks.md): the uplinks
+    // that carry the tunnels, in order of preference. With it, and two or
+    // more uplinks with failover, the plan steers: each uplink gets a table
+    // of its own with its default routes (uplink_default_routes), its
+    // address a rule to that table, and the WireGuard devices the fwmark of
+    // the active uplink's. Absent (a one-shot apply): the tunnels use the
+    // first uplink with an address, through the main table. Empty (every
+    // uplink down): as absent, so nothing is torn down while none works.
+    std::optional<std::vector<std::string>> active_uplinks;
+    // WAN interface name -> its default routes in the main table.
+    std::map<std::string, std::vector<nl::Route>> uplink_default_routes;
     // True in avpnd, which runs the XFRM key exchange: every XFRM peer gets
     // exactly the SAs of its entry in xfrm_sessions, (group, peer site) ->
     // the SAs its handshakes made, and none before its first handshake (the

@@ -13,9 +13,21 @@
 //       the registry client's packets keep using the WAN)
 //   P+2 `not fwmark <table> lookup <table>` (WireGuard, whose device sets that
 //       fwmark) or `lookup <table>` (XFRM).
+//
+// Uplink steering (avpnd, two or more uplinks with failover; docs/uplinks.md
+// "Steering"): uplink n's default routes are copied into table U = 7200 + n,
+// and after every group's slot come
+//   7100 `lookup main suppress_prefixlength 0` (the host's specific routes win)
+//   7101 `from <uplink n's address> lookup U`  (XFRM's outer packets, charon's)
+//   7102 `fwmark U lookup U`                   (WireGuard: its devices carry
+//        the active uplink's U as their fwmark, so a switch changes one mark,
+//        which also makes WireGuard forget the source address it cached)
+// and a full tunnel's P+1 looks up U instead of main, its P+2 skips the
+// active mark instead of the group's table.
 #pragma once
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "common/ip.hpp"
@@ -29,8 +41,20 @@ namespace avpn::planner {
 inline constexpr uint32_t kMainTable = 254;  // RT_TABLE_MAIN
 
 // Addresses of this site's uplinks that the daemon reported, in the site's
-// order of preference.
+// order of preference: of the active uplinks when avpnd names them.
 std::vector<IpAddr> known_uplink_addresses(const Intent& intent, const PlanInputs& inputs);
+
+// The steering of a site whose tunnels follow its uplinks; nullopt: none.
+struct UplinkSteering {
+    // Every uplink address with the table its packets take: the uplink's own
+    // when it has a default route of the address's family, else main.
+    std::vector<std::pair<IpAddr, uint32_t>> sources;
+    uint32_t mark = 0;  // the WireGuard devices' fwmark: the active uplink's table
+};
+std::optional<UplinkSteering> uplink_steering(const Intent& intent, const PlanInputs& inputs);
+
+// The uplink tables' routes and the steering rules (7100-7102), site-wide.
+void plan_uplink_steering(const Intent& intent, const PlanInputs& inputs, DesiredState& state);
 
 // The preferred uplink address of a family (XFRM outer source address).
 std::optional<IpAddr> preferred_uplink_address(const std::vector<IpAddr>& uplinks, Family family);
@@ -40,6 +64,6 @@ void plan_peer_routes(const GroupConstants& c, const PeerInput& peer, DesiredSta
 
 // Appends the group-wide routing: the tunnel-subnet route and the rules.
 void plan_group_routing(const Group& g, const GroupAggregates& a, const std::vector<IpAddr>& uplinks,
-                        DesiredState& state, Errors& errors);
+                        const UplinkSteering* steering, DesiredState& state, Errors& errors);
 
 }  // namespace avpn::planner

@@ -15,7 +15,7 @@ uint16_t keepalive_for(const GroupConstants& c, const PeerInput& peer) {
 }  // namespace
 
 nl::WgDevice plan_wireguard_device(const Intent& intent, const GroupModel& model, const GroupAggregates& a,
-                                    DesiredState& state) {
+                                    uint32_t steering_mark, DesiredState& state) {
     const Group& g = *model.group;
     add_tunnel_interface(model, nl::LinkKind::wireguard, 0, state);
     nl::WgDevice dev;
@@ -25,7 +25,9 @@ nl::WgDevice plan_wireguard_device(const Intent& intent, const GroupModel& model
     // device holding the right key from a fresh one without reading secrets.
     dev.public_key = intent.site.public_key;
     dev.listen_port = g.listen_port;
-    dev.fwmark = a.full_tunnel ? g.table : 0;  // matched by the full-tunnel rule
+    // Matched by the full-tunnel rule, and by the steering rule of the
+    // active uplink.
+    dev.fwmark = steering_mark ? steering_mark : a.full_tunnel ? g.table : 0;
     return dev;
 }
 

@@ -12,9 +12,10 @@
 namespace avpn::planner {
 
 // Appends the interface and its address; returns the device without peers
-// (emit_peer adds them).
+// (emit_peer adds them). `steering_mark`: the active uplink's fwmark
+// (routing.hpp); 0: none, the group's table in a full tunnel.
 nl::WgDevice plan_wireguard_device(const Intent& intent, const GroupModel& model, const GroupAggregates& a,
-                                    DesiredState& state);
+                                    uint32_t steering_mark, DesiredState& state);
 
 nl::WgPeer wireguard_peer(const GroupConstants& c, const PeerInput& peer);
 

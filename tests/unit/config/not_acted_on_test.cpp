@@ -99,3 +99,14 @@ TEST_CASE("failover over two uplinks needs avpnd, named at failover or at the up
     CHECK(load(two + "failover = false\n[autovpn]\ngroup = \"corp\"\n").needs_daemon.empty());
     CHECK(load(kHub + "[autovpn]\ngroup = \"corp\"\n").needs_daemon.empty());  // one uplink
 }
+
+// avpnd steers such a site through one table per uplink (7200 + n): a group
+// may not take one of them; with nothing to steer, the numbers are free.
+TEST_CASE("a group's table may not be an uplink's steering table") {
+    const std::string two = "[site]\nname = \"london\"\nrole = \"hub\"\nuplinks = [\"wan0\", \"lte0\"]\nkey_file = \"london.key\"\n";
+    auto r = load(two + "[autovpn]\ngroup = \"corp\"\ntable = 7201\n");  // 6-8
+    expect_error(r, "autovpn.table", "8:9", {"table 7201 is avpn's table of uplink \"lte0\"", "7200..7201"});
+    expect_ok(load(two + "[autovpn]\ngroup = \"corp\"\ntable = 7202\n"));
+    expect_ok(load(two + "failover = false\n[autovpn]\ngroup = \"corp\"\ntable = 7201\n"));
+    expect_ok(load(kHub + "[autovpn]\ngroup = \"corp\"\ntable = 7200\n"));  // one uplink
+}
