@@ -35,6 +35,7 @@ constexpr int kPollCostFactor = 20;
 // The XFRM key exchange's timers (handshake retries, keepalives, rotation,
 // lingering SAs) are checked this often; its finest timer is one second.
 constexpr auto kKeyingTick = std::chrono::milliseconds(250);
+constexpr auto kUplinkCheckSpacing = std::chrono::milliseconds(100);
 
 void log(const std::string& line) { std::cerr << "avpnd: " << line << std::endl; }
 
@@ -118,6 +119,8 @@ std::string Daemon::render_metrics() const {
     s.now = int64_t(std::time(nullptr));
     s.peers = runtime::site_peer_rows(*site_, site_->wireguard_seen());
     s.uplinks = runtime::site_uplinks(*site_);
+    if (const runtime::UplinkSelector* u = site_->uplink_selector()) s.uplink_failovers = u->failovers();
+    if (auto d = site_->last_failover()) s.last_failover_seconds = std::chrono::duration<double>(*d).count();
     s.applies = site_->apply_stats();
     s.wireguard_read_at = site_->wireguard_seen_at();
     s.firewall = site_->firewall_counters();
@@ -149,6 +152,7 @@ void Daemon::note_daemon_exit() {
 bool Daemon::note_kernel_events() {
     for (const nl::KernelEvent& e : watch_.drain()) {
         if (!runtime::concerns_avpn(e, site_->watch_scope())) continue;
+        if (runtime::concerns_uplinks(e, site_->watch_scope())) site_->note_uplink_event(Clock::now());
         if (!drift_.pending() && site_->last_ok()) log("drift: " + runtime::describe(e));
         note_drift("kernel changed by another process");
         return true;  // the rest of the batch was drained with it
@@ -251,6 +255,10 @@ void Daemon::run_due_timers() {
         keying_tick_.arm_in(kKeyingTick, Clock::now());
     }
     if (auto at = site_->keying_flush_at(); at && *at <= Clock::now()) site_->flush_keying();
+    if (auto at = site_->uplink_check_at(); at && std::max(*at, uplink_check_after_) <= Clock::now()) {
+        uplink_check_after_ = Clock::now() + kUplinkCheckSpacing;
+        if (site_->uplink_tick()) converge(false, "uplink failback");
+    }
     // Last, after whatever else was due: a loop stuck in any of it misses
     // the ping and systemd restarts avpnd.
     if (watchdog_.due(Clock::now())) {
@@ -265,6 +273,7 @@ Clock::time_point Daemon::next_deadline() const {
     if (site_->has_wireguard() || site_->has_firewall()) t = std::min(t, wireguard_poll_.at());
     if (site_->has_xfrm()) t = std::min(t, keying_tick_.at());
     if (auto at = site_->keying_flush_at()) t = std::min(t, *at);
+    if (auto at = site_->uplink_check_at()) t = std::min(t, std::max(*at, uplink_check_after_));
     if (metrics_)
         if (auto at = metrics_->deadline()) t = std::min(t, *at);
     return t;

@@ -110,6 +110,9 @@ private:
     // of failed applies: a daemon that dies on every start waits out the
     // ordinary retry instead of looping.
     bool exit_retry_spent_ = false;
+    // A held uplink failback that fell due is checked no more often than
+    // this, so a check that moves nothing cannot spin the loop.
+    Clock::time_point uplink_check_after_{};
 };
 
 }  // namespace avpn::daemon

@@ -1,6 +1,7 @@
 #include "orchestrator/reconcile/netlink_port.hpp"
 
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/stat.h>
 
@@ -210,7 +211,7 @@ Status NetlinkPort::observe_netlink(const OwnedScope& scope, const nl::LinkIndex
         st.routes.insert(st.routes.end(), std::make_move_iterator(routes->begin()),
                          std::make_move_iterator(routes->end()));
     }
-    auto rules = nl::dump_rules(rtnl_, nl::RuleFilter{own::kRulePriorityFirst, own::kRulePriorityLast, std::nullopt, own::kRouteProtocol});
+    auto rules = nl::dump_rules(rtnl_, nl::RuleFilter{own::kRulePriorityFirst, own::kRuleBandLast, std::nullopt, own::kRouteProtocol});
     if (!rules) return rules.error();
     st.rules = std::move(*rules);
 
@@ -511,19 +512,49 @@ Result<wg::WgDeviceStatus> NetlinkPort::read_wireguard_status(const std::string&
     return (*b)->status(ifname);
 }
 
+namespace {
+
+// IPv4 first: ESP-in-UDP and IKE peers are dialled over v4 here.
+std::optional<IpAddr> primary_address(const nl::LinkState& ls) {
+    std::optional<IpAddr> out;
+    for (const auto& a : ls.addresses) {
+        if (is_link_local(a.address)) continue;
+        if (!out || (out->family == Family::v6 && a.address.family == Family::v4)) out = a.address;
+    }
+    return out;
+}
+
+}  // namespace
+
 Result<std::map<std::string, IpAddr>> NetlinkPort::interface_addresses(const std::vector<std::string>& names) {
     std::map<std::string, IpAddr> out;
     auto links = nl::dump_links(rtnl_);
     if (!links) return Error{"read the uplinks' addresses", "", links.error().str(), links.error().code};
     for (const auto& ls : *links) {
         if (std::find(names.begin(), names.end(), ls.name) == names.end()) continue;
-        for (const auto& a : ls.addresses) {
-            if (is_link_local(a.address)) continue;
-            // IPv4 first: ESP-in-UDP and IKE peers are dialled over v4 here.
-            auto it = out.find(ls.name);
-            if (it == out.end() || (it->second.family == Family::v6 && a.address.family == Family::v4))
-                out[ls.name] = a.address;
-        }
+        if (auto a = primary_address(ls)) out[ls.name] = *a;
+    }
+    return out;
+}
+
+Result<std::map<std::string, UplinkFacts>> NetlinkPort::uplink_facts(const std::vector<std::string>& names) {
+    std::map<std::string, UplinkFacts> out;
+    auto links = nl::dump_links(rtnl_);
+    if (!links) return Error{"read the uplinks", "", links.error().str(), links.error().code};
+    for (const auto& ls : *links) {
+        if (std::find(names.begin(), names.end(), ls.name) == names.end()) continue;
+        UplinkFacts& f = out[ls.name];
+        f.ifindex = ls.index;
+        f.carrier = ls.carrier();
+        f.address = primary_address(ls);
+    }
+    if (out.empty()) return out;
+    nl::LinkIndex index(*links);
+    auto routes = nl::dump_routes(rtnl_, nl::RouteFilter{RT_TABLE_MAIN, 0, std::nullopt}, index);
+    if (!routes) return Error{"read the uplinks' default routes", "", routes.error().str(), routes.error().code};
+    for (nl::Route& r : *routes) {
+        if (r.dst.len != 0) continue;
+        if (auto it = out.find(r.ifname); it != out.end()) it->second.default_routes.push_back(std::move(r));
     }
     return out;
 }

@@ -46,6 +46,16 @@ struct NetlinkPortOptions {
     std::function<Result<std::vector<uint8_t>>(uint64_t id, uint32_t key_bits, bool new_sa)> session_key;
 };
 
+// One WAN uplink as the kernel shows it now: the facts avpnd's uplink
+// health reads (orchestrator/runtime/uplink_health.hpp) and the routes its
+// steering copies (docs/uplinks.md).
+struct UplinkFacts {
+    uint32_t ifindex = 0;
+    bool carrier = false;  // nl::LinkState::carrier()
+    std::optional<IpAddr> address;          // the primary one, as interface_addresses picks it
+    std::vector<nl::Route> default_routes;  // main table, through this interface, any protocol
+};
+
 class NetlinkPort final : public KernelPort {
 public:
     static Result<std::unique_ptr<NetlinkPort>> open(NetlinkPortOptions options);
@@ -55,6 +65,10 @@ public:
     Status adopt_journaled(const std::vector<JournaledLink>&) override;
     std::vector<Status> execute(const std::vector<Op>&) override;
     Result<std::map<std::string, IpAddr>> interface_addresses(const std::vector<std::string>& names) override;
+
+    // The named interfaces that exist, from one link dump and one dump of
+    // the main table.
+    Result<std::map<std::string, UplinkFacts>> uplink_facts(const std::vector<std::string>& names);
 
     // Port ids of the sockets this port writes through in one netlink family
     // (NETLINK_ROUTE, NETLINK_XFRM): change notifications carrying one of

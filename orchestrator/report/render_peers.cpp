@@ -130,8 +130,8 @@ std::string uplinks_text(const std::vector<runtime::DaemonFacts::Uplink>& uplink
     std::ostringstream o;
     o << "uplinks:\n";
     for (const auto& u : uplinks)
-        o << "  " << u.name << ": " << (u.address ? u.address->str() : std::string("no address"))
-          << (u.active ? ", in use" : "") << "\n";
+        o << "  " << u.name << ": " << (u.address ? u.address->str() : std::string("no address")) << ", "
+          << (u.healthy ? "healthy" : "down (" + u.why + ")") << (u.active ? ", in use" : "") << "\n";
     return o.str();
 }
 
@@ -140,7 +140,7 @@ void uplinks_json(JsonWriter& w, const std::vector<runtime::DaemonFacts::Uplink>
     for (const auto& u : uplinks) {
         w.begin_object().field("name", u.name).key("address");
         u.address ? (void)w.value(u.address->str()) : (void)w.null();
-        w.field("active", u.active).end_object();
+        w.field("healthy", u.healthy).field("why", u.why).field("active", u.active).end_object();
     }
     w.end_array();
 }

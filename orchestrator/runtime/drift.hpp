@@ -23,6 +23,9 @@ namespace avpn::runtime {
 struct WatchScope {
     OwnedScope owned;                 // avpn's interfaces and routing tables
     std::set<std::string> uplinks;    // their addresses are planner inputs
+    // Their interface indexes as last read: a main-table default route
+    // through one is an input of the uplink health and steering.
+    std::set<uint32_t> uplink_ifindexes;
     // Port ids of avpnd's rtnetlink and XFRM sockets: notifications of its
     // own writes carry them. Kept per family, because a port id is only
     // unique within its netlink family.
@@ -30,6 +33,11 @@ struct WatchScope {
 };
 
 bool concerns_avpn(const nl::KernelEvent& e, const WatchScope& scope);
+
+// Whether it is a fact about an uplink (its link, an address, a main-table
+// route through it): avpnd notes when it learned it, the time a failure
+// counts from (docs/uplinks.md).
+bool concerns_uplinks(const nl::KernelEvent& e, const WatchScope& scope);
 
 // One line for the log: "route table 7100 removed by port 2044", so a
 // repair says what set it off.

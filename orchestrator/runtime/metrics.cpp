@@ -99,10 +99,17 @@ std::string render_metrics(const MetricsSnapshot& s) {
     e.family("avpn_peer_up", "gauge", "Whether the XFRM key exchange holds a session with the peer.");
     for (const PeerRow& r : s.peers)
         if (r.up) e.sample("avpn_peer_up", {"group", r.group, "site", r.site}, *r.up ? "1" : "0");
-    e.family("avpn_uplink_up", "gauge", "Whether the uplink had an address at the last converge.");
-    for (const auto& u : s.uplinks) e.sample("avpn_uplink_up", {"uplink", u.name}, u.address ? "1" : "0");
+    e.family("avpn_uplink_up", "gauge", "Whether the uplink is healthy (carrier, address and default route).");
+    for (const auto& u : s.uplinks) e.sample("avpn_uplink_up", {"uplink", u.name}, u.healthy ? "1" : "0");
     e.family("avpn_uplink_active", "gauge", "Whether the tunnels use this uplink.");
     for (const auto& u : s.uplinks) e.sample("avpn_uplink_active", {"uplink", u.name}, u.active ? "1" : "0");
+    e.family("avpn_uplink_failovers_total", "counter", "Tunnel moves forced by a failed uplink since avpnd started.");
+    e.sample("avpn_uplink_failovers_total", {}, num(s.uplink_failovers));
+    if (s.last_failover_seconds) {
+        e.family("avpn_uplink_last_failover_seconds", "gauge",
+                 "The last failover's interruption: from the uplink's failure to the switch.");
+        e.sample("avpn_uplink_last_failover_seconds", {}, num(*s.last_failover_seconds));
+    }
     e.family("avpn_applies_total", "counter", "Converges (full applies and changes) since avpnd started.");
     e.sample("avpn_applies_total", {}, num(s.applies.applies));
     e.family("avpn_apply_errors_total", "counter", "Converges that failed since avpnd started.");

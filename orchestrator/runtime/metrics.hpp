@@ -3,11 +3,12 @@
 // a scrape costs a render and reads no kernel. Per peer the label `site` is
 // the peer's site name and `group` its group; WireGuard counters are those
 // of the last poll (avpn_wireguard_read_timestamp_seconds says when).
-// Latency, loss and failover figures come with the uplink probes; until
-// then no such series exist (none is faked).
+// Uplink latency and loss come with the uplink probes; until then no such
+// series exist (none is faked).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,9 @@ struct MetricsSnapshot {
     int64_t now = 0;  // unix time the ages are computed at
     std::vector<PeerRow> peers;
     std::vector<DaemonFacts::Uplink> uplinks;
+    uint64_t uplink_failovers = 0;  // switches forced by a failure since avpnd started
+    // The last one's interruption: from the failure to the switch, seconds.
+    std::optional<double> last_failover_seconds;
     ApplyStats applies;
     int64_t wireguard_read_at = 0;  // unix time, 0: never
     fw::Counters firewall;          // table inet avpn's, by counter name (rule-N, default-drop)

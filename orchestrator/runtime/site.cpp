@@ -100,6 +100,7 @@ void Site::use(Intent intent) {
     intent_ = std::move(intent);
     scope_.uplinks.clear();
     for (const std::string& u : uplinks_of(*intent_)) scope_.uplinks.insert(u);
+    follow_intent_uplinks();
 }
 
 // After every apply, whatever its outcome: a failed apply and its undo
@@ -222,7 +223,7 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
     if (keying_hold_.due_at()) flush_keying();
     if (settle < 0) settle = options_.settle_seconds;
     auto t0 = Clock::now();
-    auto read = read_plan_inputs(*intent_, *port_);
+    auto read = read_inputs();
     if (!read) {  // nothing is planned from a read that failed, nothing applied
         ConvergeReport r;
         r.line = (full ? "full apply (" : "change (") + why + ") failed: " + read.error().str();
@@ -262,6 +263,7 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
     r = u.full ? apply_full(u, why, t0, settle) : apply_change(u, why, t0);
     close_esp_sockets(r.ok ? sockets_want : sockets_before);
     if (r.ok) configure_keying(full || u.full);
+    if (r.ok) note_failover_applied();
     last_ok_ = r.ok;
     refresh_own_ports();
     if (!last_ok_) wireguard_.clear();  // nothing to compare with until an apply succeeds

@@ -60,6 +60,7 @@
 #include "netlink/xfrm_expire.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
 #include "orchestrator/runtime/status.hpp"
+#include "orchestrator/runtime/uplink_selector.hpp"
 #include "orchestrator/runtime/wireguard_watch.hpp"
 #include "orchestrator/runtime/xfrm_keying.hpp"
 #include "plugins/firewall/nft_table.hpp"
@@ -174,6 +175,19 @@ public:
     const ApplyStats& apply_stats() const { return stats_; }
     // Each uplink's address as the last converge read it (none: absent).
     const std::map<std::string, IpAddr>& uplink_addresses() const { return uplink_addresses_; }
+    // Which uplinks are healthy and carry the tunnels (site_uplinks.cpp,
+    // docs/uplinks.md); null before the first intent.
+    const UplinkSelector* uplink_selector() const { return uplinks_.get(); }
+    // When a held failback may fall due (nullopt: none is held), and the
+    // check then: true when the tunnels are to move (a converge is due).
+    std::optional<std::chrono::steady_clock::time_point> uplink_check_at() const;
+    bool uplink_tick();
+    // avpnd saw a kernel event about an uplink at `at`: the facts the next
+    // converge reads count from then.
+    void note_uplink_event(std::chrono::steady_clock::time_point at);
+    // The last failover's interruption: from the failure (as the kernel
+    // reported it) until the apply that moved the tunnels was done.
+    std::optional<std::chrono::nanoseconds> last_failover() const { return last_failover_; }
     // The owned WireGuard devices with their peers' counters, as the last
     // poll that found no drift read them, and when (unix time; 0: never).
     const std::map<std::string, wg::WgDeviceStatus>& wireguard_seen() const { return wireguard_seen_; }
@@ -209,6 +223,12 @@ private:
     XfrmKeying::Work resync_expiries(keying::Time now);
     void finish_converge(bool ok, const std::string& line, Clock::time_point t0);
     void note_uplinks(const std::map<std::string, IpAddr>& addresses);
+    // site_uplinks.cpp
+    Result<PlanInputs> read_inputs();  // the uplinks' facts fed to the selector, and the plan's inputs
+    void follow_intent_uplinks();
+    void feed_uplinks(const std::map<std::string, UplinkFacts>& facts);
+    void note_uplink_switches();
+    void note_failover_applied();
     void note_wireguard_peers(const std::map<std::string, wg::WgDeviceStatus>& seen, int64_t now);
 
     SiteOptions options_;
@@ -238,6 +258,12 @@ private:
     ApplyStats stats_;
     std::map<std::string, IpAddr> uplink_addresses_;
     bool uplinks_read_ = false;
+    std::unique_ptr<UplinkSelector> uplinks_;
+    UplinkSelectorMode uplink_mode_;
+    uint64_t uplink_switches_seen_ = 0;  // UplinkSelector::recorded() already logged
+    std::optional<Clock::time_point> uplink_event_at_;  // the first uplink event since the last read
+    std::optional<UplinkSwitch> failover_to_apply_;     // a failover the next successful apply completes
+    std::optional<std::chrono::nanoseconds> last_failover_;
     std::map<std::string, wg::WgDeviceStatus> wireguard_seen_;
     int64_t wireguard_seen_at_ = 0;
     // The nftables generation at which the table last listed as applied

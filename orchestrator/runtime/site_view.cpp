@@ -26,13 +26,23 @@ std::vector<PeerRow> site_peer_rows(const Site& site, const std::map<std::string
 std::vector<DaemonFacts::Uplink> site_uplinks(const Site& site) {
     std::vector<DaemonFacts::Uplink> out;
     const Intent& in = site.intent();
+    const UplinkSelector* selector = site.uplink_selector();
+    // With no uplink healthy the plan falls back to the first with an
+    // address (planner.hpp, active_uplinks), and so does this view.
+    const bool selected = selector && !selector->active().empty();
     bool active_found = false;
     for (size_t i = 0; i < in.site.uplinks.size(); ++i) {
         DaemonFacts::Uplink u;
         u.name = in.site.uplinks[i].interface;
         if (auto a = site.uplink_addresses().find(u.name); a != site.uplink_addresses().end()) u.address = a->second;
-        // failover = false: only the first is ever used, with or without an address.
-        u.active = !active_found && (in.site.failover ? u.address.has_value() : i == 0);
+        if (const UplinkHealth* h = selector ? selector->health(u.name) : nullptr) {
+            u.healthy = h->up();
+            u.why = h->why();
+        }
+        if (selected)
+            u.active = selector->is_active(u.name);
+        else  // failover = false: only the first is ever used, with or without an address
+            u.active = !active_found && (in.site.failover ? u.address.has_value() : i == 0);
         active_found |= u.active;
         out.push_back(std::move(u));
     }

@@ -108,10 +108,13 @@ struct DaemonFacts {
     };
     std::vector<XfrmPeer> xfrm;
     // The site's uplinks in order of preference: the address the last
-    // converge read (none: empty) and whether the tunnels use it.
+    // converge read (none: empty), its health (docs/uplinks.md) and whether
+    // the tunnels use it.
     struct Uplink {
         std::string name;
         std::optional<IpAddr> address;
+        bool healthy = false;
+        std::string why;  // why it is not healthy
         bool active = false;
     };
     std::vector<Uplink> uplinks;

@@ -184,6 +184,7 @@ bool UplinkSelector::select(UplinkClock::time_point now) {
 }
 
 void UplinkSelector::record(UplinkSwitch s) {
+    ++recorded_;
     if (switches_.size() == kSwitchesKept) switches_.pop_front();
     switches_.push_back(std::move(s));
 }

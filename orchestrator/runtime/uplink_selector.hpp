@@ -78,6 +78,9 @@ public:
     // switch forced by a failure since start.
     const std::deque<UplinkSwitch>& switches() const { return switches_; }
     uint64_t failovers() const { return failovers_; }
+    // Every switch recorded since start: the newest `recorded() - n` of
+    // switches() are those after a caller saw `n`.
+    uint64_t recorded() const { return recorded_; }
 
 private:
     std::optional<size_t> index_of(const std::string& name) const;
@@ -94,6 +97,7 @@ private:
     std::optional<UplinkClock::time_point> none_since_;
     std::deque<UplinkSwitch> switches_;
     uint64_t failovers_ = 0;
+    uint64_t recorded_ = 0;
 };
 
 }  // namespace avpn::runtime

@@ -25,6 +25,10 @@ topo_require jq wireguard-go ping python3
 [ -x "$AVPND" ] || { echo "FAIL: $AVPND not built"; exit 1; }
 topo_init
 topo_demo_copy "$SRC"
+# A router's uplink has a default route; without one avpnd reports it down
+# (docs/uplinks.md). The gateway is nobody on the WAN bridge: nothing here
+# leaves through it.
+ip -n "$(topo_ns hq)" route add default via 192.0.2.254 dev wan0
 LOG=$TOPO_WORK/avpnd-hq.log
 fail() { [ -f "$LOG" ] && sed 's/^/   avpnd| /' "$LOG" >&2; topo_fail "$@"; }
 step() { echo "== $*"; }
@@ -75,7 +79,7 @@ jq -e '.peers[] | select(.site == "branch1") | .last_handshake > 0 and .rx_bytes
   fail "branch1 has no handshake or bytes after a ping: $(jq -c .peers <<<"$st")"
 jq -e '.avpnd.events | map(select(.kind == "apply" and (.text | startswith("full apply (start)")))) | length == 1' <<<"$st" >/dev/null ||
   fail "the event history lacks the first apply: $(jq -c .avpnd.events <<<"$st")"
-jq -e '.avpnd.uplinks == [{"name":"wan0","address":"192.0.2.1","active":true}]' <<<"$st" >/dev/null ||
+jq -e '.avpnd.uplinks == [{"name":"wan0","address":"192.0.2.1","healthy":true,"why":"","active":true}]' <<<"$st" >/dev/null ||
   fail "uplinks: $(jq -c .avpnd.uplinks <<<"$st")"
 # The WireGuard poll saw branch1's first handshake (the device existed
 # before it, without one).

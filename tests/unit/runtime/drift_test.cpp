@@ -52,6 +52,30 @@ TEST_CASE("routes: avpn's protocol in avpn's tables, from someone else") {
     CHECK_FALSE(concerns_avpn(route(7200, own::kRouteProtocol), scope())); // another site's table
 }
 
+TEST_CASE("main-table routes through an uplink: its default route is an input of the steering") {
+    WatchScope s = scope();
+    s.uplink_ifindexes = {3};
+    KernelEvent e = route(254, 3);  // the operator's or DHCP's route
+    e.ifindex = 3;
+    CHECK(concerns_avpn(e, s));
+    e.removed = true;
+    CHECK(concerns_avpn(e, s));
+    CHECK(concerns_uplinks(e, s));
+    e.dst_len = 24;  // an operator's route through the uplink, not its default
+    CHECK_FALSE(concerns_avpn(e, s));
+    CHECK_FALSE(concerns_uplinks(e, s));
+    e.dst_len = 0;
+    e.ifindex = 4;  // through another interface
+    CHECK_FALSE(concerns_avpn(e, s));
+    CHECK_FALSE(concerns_uplinks(e, s));
+    e.ifindex = 3;
+    e.table = 100;  // an operator's own table
+    CHECK_FALSE(concerns_avpn(e, s));
+    e.table = 254;
+    e.sender = 4242;  // avpnd's own write (it writes none in main, but its ports never count)
+    CHECK_FALSE(concerns_avpn(e, s));
+}
+
 TEST_CASE("links and addresses: avpn's interfaces and the uplinks") {
     CHECK(concerns_avpn(named(EventKind::link, "avpn-demo"), scope()));
     CHECK(concerns_avpn(named(EventKind::address, "wan0"), scope()));

@@ -208,7 +208,9 @@ TEST_CASE("metrics exposition: HELP and TYPE before each family's samples, label
     x.up = true;
     x.handshake_age = 7;
     s.peers = {a, b, x};
-    s.uplinks = {{"wan0", *IpAddr::parse("192.0.2.1"), true}, {"wan1", std::nullopt, false}};
+    s.uplinks = {{"wan0", *IpAddr::parse("192.0.2.1"), true, "", true}, {"wan1", std::nullopt, false, "carrier lost", false}};
+    s.uplink_failovers = 2;
+    s.last_failover_seconds = 0.07;
     s.applies = ApplyStats{4, 1, 0.25, 1.5};
     s.wireguard_read_at = 998;
     s.firewall = {{"rule-1", {12, 1008}}, {"rule-2", {0, 0}}, {"default-drop", {3, 252}}};
@@ -256,6 +258,8 @@ TEST_CASE("metrics exposition: HELP and TYPE before each family's samples, label
     CHECK(values.at("avpn_uplink_up{uplink=\"wan0\"}") == "1");
     CHECK(values.at("avpn_uplink_up{uplink=\"wan1\"}") == "0");
     CHECK(values.at("avpn_uplink_active{uplink=\"wan0\"}") == "1");
+    CHECK(values.at("avpn_uplink_failovers_total") == "2");
+    CHECK(values.at("avpn_uplink_last_failover_seconds") == "0.07");
     CHECK(values.at("avpn_applies_total") == "4");
     CHECK(values.at("avpn_apply_errors_total") == "1");
     CHECK(values.at("avpn_apply_duration_seconds_total") == "1.5");

@@ -1,0 +1,113 @@
+// The site's uplinks in avpnd (docs/uplinks.md): every converge reads each
+// uplink's carrier, address and default routes from the kernel, the
+// selector decides which uplinks carry the tunnels, and the plan steers
+// them there. A link, address or main-table route event on an uplink
+// converges (drift.hpp), so a carrier loss moves the tunnels within the
+// drift debounce and one apply; a held failback falls due at
+// uplink_check_at().
+#include <algorithm>
+
+#include "orchestrator/runtime/site.hpp"
+
+namespace avpn::runtime {
+
+namespace {
+
+// No probes yet (docs/uplinks.md, "Left"): link facts alone decide health.
+UplinkRules link_fact_rules() {
+    UplinkRules r;
+    r.probing = false;
+    return r;
+}
+
+std::string switch_line(const UplinkSwitch& s) {
+    std::string from = s.from.empty() ? "none" : s.from, to = s.to.empty() ? "none" : s.to;
+    return "tunnels moved from " + from + " to " + to + " (" + (s.failback ? "failback: " : "") + s.why + ")";
+}
+
+long long ms(std::chrono::nanoseconds d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+
+}  // namespace
+
+void Site::follow_intent_uplinks() {
+    std::vector<std::string> names;
+    for (const Uplink& u : intent_->site.uplinks) names.push_back(u.interface);
+    const UplinkSelectorMode mode{intent_->site.failover, intent_->site.active_active};
+    if (uplinks_ && uplinks_->names() == names && uplink_mode_.failover == mode.failover &&
+        uplink_mode_.active_active == mode.active_active)
+        return;  // a reload that keeps the uplinks keeps their health and history
+    uplinks_ = std::make_unique<UplinkSelector>(std::move(names), link_fact_rules(), mode);
+    uplink_mode_ = mode;
+    uplink_switches_seen_ = 0;
+}
+
+void Site::note_uplink_event(Clock::time_point at) {
+    if (!uplink_event_at_ || at < *uplink_event_at_) uplink_event_at_ = at;
+}
+
+// The facts are dated when the kernel's event about them arrived (a
+// converge runs after the drift debounce), so a failure counts from then.
+void Site::feed_uplinks(const std::map<std::string, UplinkFacts>& facts) {
+    const auto now = UplinkClock::now();
+    const auto learned = std::min(uplink_event_at_.value_or(now), now);
+    uplink_event_at_.reset();
+    for (const std::string& name : uplinks_->names()) {
+        auto it = facts.find(name);
+        const UplinkFacts* f = it == facts.end() ? nullptr : &it->second;
+        uplinks_->set_carrier(name, f && f->carrier, learned);
+        uplinks_->set_address(name, f && f->address, learned);
+        uplinks_->set_default_route(name, f && !f->default_routes.empty(), learned);
+    }
+    uplinks_->tick(now);
+    note_uplink_switches();
+}
+
+void Site::note_uplink_switches() {
+    const auto& kept = uplinks_->switches();
+    const uint64_t fresh = std::min<uint64_t>(uplinks_->recorded() - uplink_switches_seen_, kept.size());
+    for (size_t i = kept.size() - fresh; i < kept.size(); ++i) {
+        log_("uplink: " + switch_line(kept[i]));
+        events_.add(std::time(nullptr), "uplink", switch_line(kept[i]));
+        if (!kept[i].failback && !kept[i].from.empty()) failover_to_apply_ = kept[i];
+    }
+    uplink_switches_seen_ = uplinks_->recorded();
+}
+
+// After a successful converge: a failover it carried out is done now.
+void Site::note_failover_applied() {
+    if (!failover_to_apply_) return;
+    last_failover_ = Clock::now() - failover_to_apply_->failed_since;
+    log_("uplink: tunnels on " + (failover_to_apply_->to.empty() ? std::string("none") : failover_to_apply_->to) +
+         " " + std::to_string(ms(*last_failover_)) + " ms after " + failover_to_apply_->from + " failed");
+    failover_to_apply_.reset();
+}
+
+Result<PlanInputs> Site::read_inputs() {
+    auto facts = port_->uplink_facts(uplinks_of(*intent_));
+    if (!facts) return facts.error();
+    PlanInputs inputs;
+    // XFRM SAs come from avpnd's key exchange (xfrm_keying.hpp adds its sessions).
+    inputs.xfrm_handshake = true;
+    scope_.uplink_ifindexes.clear();
+    for (const auto& [name, f] : *facts) {
+        if (f.address) inputs.uplink_addresses[name] = *f.address;
+        if (!f.default_routes.empty()) inputs.uplink_default_routes[name] = f.default_routes;
+        scope_.uplink_ifindexes.insert(f.ifindex);
+    }
+    feed_uplinks(*facts);
+    inputs.active_uplinks = uplinks_->active();
+    return inputs;
+}
+
+std::optional<std::chrono::steady_clock::time_point> Site::uplink_check_at() const {
+    if (idle_ || !uplinks_) return std::nullopt;
+    return uplinks_->next_check(UplinkClock::now());
+}
+
+bool Site::uplink_tick() {
+    if (idle_ || !uplinks_ || !uplinks_->tick(UplinkClock::now())) return false;
+    note_uplink_switches();
+    return true;
+}
+
+}  // namespace avpn::runtime
