@@ -47,7 +47,12 @@ bool has_default_route(const PlanInputs& inputs, const std::string& uplink, Fami
 
 // Distinct priorities: rules of one priority are matched in the order they
 // were added, and a repair adds at the end.
-enum SteeringStep : uint32_t { kMainSpecific = 0, kFromUplink = 1, kMarked = 2 };
+// WireGuard's marked packets before the source rules: a source WireGuard
+// cached on the old uplink (it learns one from every packet it receives)
+// must not pull them back there. The kernel's WireGuard then sees the route
+// leave another interface than the one it learned the source on, and drops
+// the cached source.
+enum SteeringStep : uint32_t { kMainSpecific = 0, kMarked = 1, kFromUplink = 2 };
 
 nl::Rule steering_rule(SteeringStep step, Family family, uint32_t table) {
     nl::Rule r;
@@ -158,6 +163,9 @@ void add_full_tunnel_rules(const Group& g, Family family, const std::vector<IpAd
         outer.family = family;
         outer.table = table;
         outer.src = Prefix::host(a);
+        // Steered, WireGuard's own packets (marked) go on to the steering
+        // rules, whatever source it cached: only unmarked ones match here.
+        if (steering) outer.fwmask = 0xffffffff;
         state.rules.push_back(outer);
     }
 

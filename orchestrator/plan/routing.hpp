@@ -18,12 +18,13 @@
 // "Steering"): uplink n's default routes are copied into table U = 7200 + n,
 // and after every group's slot come
 //   7100 `lookup main suppress_prefixlength 0` (the host's specific routes win)
-//   7101 `from <uplink n's address> lookup U`  (XFRM's outer packets, charon's)
-//   7102 `fwmark U lookup U`                   (WireGuard: its devices carry
+//   7101 `fwmark U lookup U`                   (WireGuard: its devices carry
 //        the active uplink's U as their fwmark, so a switch changes one mark,
 //        which also makes WireGuard forget the source address it cached)
-// and a full tunnel's P+1 looks up U instead of main, its P+2 skips the
-// active mark instead of the group's table.
+//   7102 `from <uplink n's address> lookup U`  (XFRM's outer packets, charon's)
+// and a full tunnel's P+1 looks up U instead of main and matches unmarked
+// packets only (`fwmark 0/0xffffffff`), its P+2 skips the active mark
+// instead of the group's table.
 #pragma once
 
 #include <optional>

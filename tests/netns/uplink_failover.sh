@@ -17,6 +17,8 @@
 # issue's target (1 s after a carrier loss). (b), a silent loss upstream,
 # needs the uplink probes, which are not built yet (docs/uplinks.md).
 # AVPN_WG_BACKEND (userspace, the default, or kernel) picks the transport.
+# AVPN_FAILOVER_LIMIT_MS (default 1000, the target) is what (a) must stay
+# under; the VM tier, an emulated CPU, sets its own margin.
 set -euo pipefail
 SRC=${AVPN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${AVPN_BIN:-$SRC/build/bin}
@@ -25,6 +27,7 @@ AVPND=$BIN/avpnd
 # shellcheck source=lib/topology.sh
 . "$SRC/tests/netns/lib/topology.sh"
 BACKEND=${AVPN_WG_BACKEND:-userspace}
+LIMIT_MS=${AVPN_FAILOVER_LIMIT_MS:-1000}
 topo_require jq ping wg python3
 if [ "$BACKEND" = kernel ]; then
   probe=avpn-wgprobe-$$
@@ -109,8 +112,8 @@ topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping branch1 Corp -> hq Corp"
 # The steering as planned: both uplink tables, the three rule steps, the
 # device's mark on wan0's table.
 rules=$(ip -n "$(ns branch1)" rule show)
-for want in "7100:.*lookup main suppress_prefixlength 0" "7101:.*from 203.0.113.2 lookup 7200" \
-  "7101:.*from 198.51.100.2 lookup 7201" "7102:.*fwmark 0x1c20 lookup 7200" "7102:.*fwmark 0x1c21 lookup 7201"; do
+for want in "7100:.*lookup main suppress_prefixlength 0" "7102:.*from 203.0.113.2 lookup 7200" \
+  "7102:.*from 198.51.100.2 lookup 7201" "7101:.*fwmark 0x1c20 lookup 7200" "7101:.*fwmark 0x1c21 lookup 7201"; do
   grep -q "^$want" <<<"$rules" || fail "no rule like '$want' in: $rules"
 done
 ip -n "$(ns branch1)" route show table 7200 | grep -q "^default via 203.0.113.1 dev wan0 proto 147" ||
@@ -150,9 +153,9 @@ read -r sent got <<<"$PING_SUMMARY"
 lost=$((sent - got))
 echo "   moved within ${moved} ms: $(grep 'uplink: tunnels moved from wan0 to wan1' "$LOG")"
 echo "   $(grep 'uplink: tunnels on wan1 ' "$LOG" || fail "(a) avpnd did not log the failover's end")"
-echo "   10 ms ping: $sent sent, $got answered: interruption $((lost * 10)) ms (target < 1000 ms)"
+echo "   10 ms ping: $sent sent, $got answered: interruption $((lost * 10)) ms (target < 1000 ms, asserted < $LIMIT_MS ms)"
 [ "$got" -gt 0 ] || fail "(a) no ping answered at all"
-[ $((lost * 10)) -lt 1000 ] || fail "(a) interruption $((lost * 10)) ms, target < 1000 ms"
+[ $((lost * 10)) -lt "$LIMIT_MS" ] || fail "(a) interruption $((lost * 10)) ms, not under $LIMIT_MS ms"
 [ "$(fwmark)" = 0x1c21 ] || fail "(a) fwmark $(fwmark), not 0x1c21 (table 7201, wan1)"
 hq_sees 198.51.100.2 || fail "(a) hq does not see branch1 at wan1's 198.51.100.2: $(topo_exec hq wg show avpn-demo endpoints)"
 st=$(status_uplinks) || fail "(a) avpnctl status failed"
@@ -183,7 +186,7 @@ echo "   failback after ${held} ms: $(grep 'uplink: tunnels moved from wan1 to w
 echo "   10 ms ping: $sent sent, $got answered: interruption $((lost * 10)) ms"
 [ "$held" -ge 14500 ] || fail "(c) failback after ${held} ms, before the 15 s hold"
 [ "$(log_count 'uplink: tunnels moved from wan')" = 2 ] || fail "(c) tunnels moved $(log_count 'uplink: tunnels moved from wan') times between the uplinks, not twice"
-[ $((lost * 10)) -lt 1000 ] || fail "(c) interruption $((lost * 10)) ms during the failback"
+[ $((lost * 10)) -lt "$LIMIT_MS" ] || fail "(c) interruption $((lost * 10)) ms during the failback"
 [ "$(fwmark)" = 0x1c20 ] || fail "(c) fwmark $(fwmark), not 0x1c20 (wan0)"
 hq_sees 203.0.113.2 || fail "(c) hq does not see branch1 back at 203.0.113.2"
 

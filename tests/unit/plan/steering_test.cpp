@@ -79,13 +79,13 @@ TEST_CASE("steered: a table per uplink with its best default route, and the thre
     REQUIRE(main_specific.size() == 1);
     CHECK(main_specific[0].table == planner::kMainTable);
     CHECK(main_specific[0].suppress_prefixlen == 0);
-    auto from = rules_at(out.state, 7101);
+    auto from = rules_at(out.state, 7102);
     REQUIRE(from.size() == 2);
     CHECK(from[0].src == P("198.51.100.7/32"));
     CHECK(from[0].table == 7200);
     CHECK(from[1].src == P("203.0.113.9/32"));
     CHECK(from[1].table == 7201);
-    auto marked = rules_at(out.state, 7102);
+    auto marked = rules_at(out.state, 7101);
     REQUIRE(marked.size() == 2);
     for (size_t i = 0; i < 2; ++i) {
         CHECK(marked[i].fwmark == 7200 + i);
@@ -147,6 +147,10 @@ TEST_CASE("full tunnel steered: P+1 looks up each uplink's table, P+2 skips the 
     CHECK(outer[0].table == 7200);
     CHECK(outer[1].src == P("203.0.113.9/32"));
     CHECK(outer[1].table == 7201);
+    for (const nl::Rule& r : outer) {  // unmarked packets only: WireGuard's go on to the steering
+        CHECK(r.fwmark == 0);
+        CHECK(r.fwmask == 0xffffffffu);
+    }
     auto tunnel = rules_at(out.state, 7012);
     REQUIRE(tunnel.size() == 1);
     CHECK(tunnel[0].invert);
@@ -161,10 +165,10 @@ TEST_CASE("an uplink without a default route of its address's family keeps main 
     auto out = plan(t.in, t.inputs);
     REQUIRE(out.ok());
     CHECK(routes_in(out.state, 7201).empty());
-    auto from = rules_at(out.state, 7101);
+    auto from = rules_at(out.state, 7102);
     REQUIRE(from.size() == 1);
     CHECK(from[0].src == P("198.51.100.7/32"));
-    CHECK(rules_at(out.state, 7102).size() == 1);
+    CHECK(rules_at(out.state, 7101).size() == 1);
     auto s = planner::uplink_steering(t.in, t.inputs);
     REQUIRE(s);
     CHECK(s->sources.size() == 2);
