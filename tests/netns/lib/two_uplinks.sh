@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# Two uplinks through two routers to one hub: the topology of
+# tests/netns/uplink_failover.sh and bench/failover.sh. Source it after
+# topology.sh and topo_init, with SRC, AVPND, BACKEND (userspace or kernel)
+# and LOG set, and fail (printing LOG), step and log_has defined.
+# docs/uplinks.md, "Measured".
+#
+#   branch1 wan0 203.0.113.2 --- r0 --- 10.255.0.0/30 ---+
+#                                                         hq (192.0.2.1 on its wan0)
+#   branch1 wan1 198.51.100.2 -- r1 --- 10.255.1.0/30 ---+
+#
+# Both uplinks have a default route in branch1's main table (wan0 metric
+# 100, wan1 metric 200); nothing but avpnd's steering decides which one the
+# tunnel's packets take. branch1's metrics are served on $METRICS.
+
+ns() { topo_ns "$1"; }
+scrape() {
+  topo_exec branch1 python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+    "http://$METRICS/metrics"
+}
+
+# link A IFA B IFB ADDR_A/LEN ADDR_B/LEN: a veth between two namespaces.
+link() {
+  ip link add "$2" netns "$(ns "$1")" type veth peer name "$4" netns "$(ns "$3")"
+  ip -n "$(ns "$1")" addr add "$5" dev "$2"
+  ip -n "$(ns "$3")" addr add "$6" dev "$4"
+  ip -n "$(ns "$1")" link set "$2" up
+  ip -n "$(ns "$3")" link set "$4" up
+}
+
+# LANs with carrier (a veth pair inside the site), as topo_site makes them.
+lan() {
+  ip -n "$(ns "$1")" link add "$2" type veth peer name "${2}p"
+  ip -n "$(ns "$1")" addr add "$3" dev "$2"
+  ip -n "$(ns "$1")" link set "$2" up
+  ip -n "$(ns "$1")" link set "${2}p" up
+}
+
+# two_uplinks_make: the namespaces, links, routes and the demo's files.
+two_uplinks_make() {
+  DEMO=$TOPO_WORK/demo
+  cp -r "$SRC/examples/netns-demo" "$DEMO"
+  chmod 600 "$DEMO"/keys/*.key
+  sed -i 's|^uplinks = \["wan0"\]|uplinks = ["wan0", "wan1"]|' "$DEMO/sites/branch1.toml"
+  sed -i "s|^wireguard_backend = .*|wireguard_backend = \"$BACKEND\"|" "$DEMO/sites/branch1.toml" "$DEMO/sites/hq.toml"
+  sed -i 's|contact = "192.0.2.11:51820"|contact = "203.0.113.2:51820"|' "$DEMO/members.toml"
+  METRICS=127.0.0.1:9586
+  sed -i "s|^key_file = \"../keys/branch1.key\"|&\nmetrics = \"$METRICS\"|" "$DEMO/sites/branch1.toml"
+  grep -q '^uplinks = \["wan0", "wan1"\]' "$DEMO/sites/branch1.toml" || fail "branch1.toml: uplinks not rewritten"
+  grep -q "^metrics = " "$DEMO/sites/branch1.toml" || fail "branch1.toml: metrics not set"
+
+  for n in hq branch1 r0 r1; do
+    ip netns add "$(ns $n)"
+    ip -n "$(ns $n)" link set lo up
+    ip netns exec "$(ns $n)" sysctl -qw net.ipv4.ip_forward=1
+  done
+  link branch1 wan0 r0 s0 203.0.113.2/24 203.0.113.1/24
+  link branch1 wan1 r1 s1 198.51.100.2/24 198.51.100.1/24
+  link r0 h0 hq up0 10.255.0.1/30 10.255.0.2/30
+  link r1 h1 hq up1 10.255.1.1/30 10.255.1.2/30
+  # hq's contact address on a veth parked inside hq (carrier, no peer to reach).
+  ip -n "$(ns hq)" link add wan0 type veth peer name wan0p
+  ip -n "$(ns hq)" addr add 192.0.2.1/32 dev wan0
+  ip -n "$(ns hq)" link set wan0 up
+  ip -n "$(ns hq)" link set wan0p up
+  ip -n "$(ns hq)" route add 203.0.113.0/24 via 10.255.0.1
+  ip -n "$(ns hq)" route add 198.51.100.0/24 via 10.255.1.1
+  ip -n "$(ns r0)" route add 192.0.2.1/32 via 10.255.0.2
+  ip -n "$(ns r1)" route add 192.0.2.1/32 via 10.255.1.2
+  ip -n "$(ns branch1)" route add default via 203.0.113.1 dev wan0 metric 100
+  ip -n "$(ns branch1)" route add default via 198.51.100.1 dev wan1 metric 200
+  lan hq lan0 10.0.1.1/24; lan hq lan1 10.0.9.1/24
+  lan branch1 lan0 10.1.1.1/24; lan branch1 lan1 10.1.2.1/24
+}
+
+# two_uplinks_start: hq applied once, branch1 under avpnd, a ping through.
+two_uplinks_start() {
+  step "hq applied once, branch1 under avpnd ($BACKEND WireGuard)"
+  topo_avpn hq apply "$DEMO/sites/hq.toml" >/dev/null || fail "apply hq"
+  topo_spawn branch1 "$AVPND" "$DEMO/sites/branch1.toml" --state-dir "$TOPO_WORK/state-branch1" \
+    --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$(topo_avpnd_socket branch1)" \
+    --resync 3600 --quiet-ms 100 2>"$LOG" >/dev/null
+  topo_wait_for "first full apply" 20 log_has "full apply (start): "
+  topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping branch1 Corp -> hq Corp"
+}
+
+# ping_start NAME / ping_stop NAME -> "sent received" of a 10 ms ping
+# through the tunnel, Corp to Corp.
+ping_start() {
+  topo_spawn branch1 ping -n -q -i 0.01 -W 1 -I 10.1.1.1 10.0.1.1 >"$TOPO_WORK/ping-$1" 2>&1
+  PING_PID=$TOPO_SPAWNED
+}
+ping_stop() {
+  kill -INT "$PING_PID"
+  wait "$PING_PID" || true
+  PING_SUMMARY=$(awk '/packets transmitted/ {print $1, $4}' "$TOPO_WORK/ping-$1")
+  [ -n "$PING_SUMMARY" ] || fail "ping $1 printed no summary: $(cat "$TOPO_WORK/ping-$1")"
+}
