@@ -223,7 +223,7 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
     if (keying_hold_.due_at()) flush_keying();
     if (settle < 0) settle = options_.settle_seconds;
     auto t0 = Clock::now();
-    auto read = read_inputs();
+    auto read = read_inputs(full || !reconciler_.has_image());
     if (!read) {  // nothing is planned from a read that failed, nothing applied
         ConvergeReport r;
         r.line = (full ? "full apply (" : "change (") + why + ") failed: " + read.error().str();

@@ -224,7 +224,7 @@ private:
     void finish_converge(bool ok, const std::string& line, Clock::time_point t0);
     void note_uplinks(const std::map<std::string, IpAddr>& addresses);
     // site_uplinks.cpp
-    Result<PlanInputs> read_inputs();  // the uplinks' facts fed to the selector, and the plan's inputs
+    Result<PlanInputs> read_inputs(bool full);  // the uplinks' facts fed to the selector, and the plan's inputs
     void follow_intent_uplinks();
     void feed_uplinks(const std::map<std::string, UplinkFacts>& facts);
     void note_uplink_switches();
@@ -259,6 +259,8 @@ private:
     std::map<std::string, IpAddr> uplink_addresses_;
     bool uplinks_read_ = false;
     std::unique_ptr<UplinkSelector> uplinks_;
+    std::optional<std::map<std::string, UplinkFacts>> uplink_facts_;  // as last read
+    std::vector<std::string> uplink_facts_names_;                     // the names read
     UplinkSelectorMode uplink_mode_;
     uint64_t uplink_switches_seen_ = 0;  // UplinkSelector::recorded() already logged
     std::optional<Clock::time_point> uplink_event_at_;  // the first uplink event since the last read

@@ -82,19 +82,29 @@ void Site::note_failover_applied() {
     failover_to_apply_.reset();
 }
 
-Result<PlanInputs> Site::read_inputs() {
-    auto facts = port_->uplink_facts(uplinks_of(*intent_));
-    if (!facts) return facts.error();
+// The kernel is read again for a full converge, after an event about an
+// uplink, or when the uplinks are others than those read; a change of the
+// peers (a handshake's SAs at a busy hub, a reload) reuses the last read:
+// the main table can be large on a router, and every fact of an uplink
+// changes only with an event avpnd watches (drift.hpp).
+Result<PlanInputs> Site::read_inputs(bool full) {
+    const std::vector<std::string> names = uplinks_of(*intent_);
+    if (full || !uplink_facts_ || uplink_event_at_ || names != uplink_facts_names_) {
+        auto facts = port_->uplink_facts(names);
+        if (!facts) return facts.error();
+        uplink_facts_ = std::move(*facts);
+        uplink_facts_names_ = names;
+        scope_.uplink_ifindexes.clear();
+        for (const auto& [name, f] : *uplink_facts_) scope_.uplink_ifindexes.insert(f.ifindex);
+        feed_uplinks(*uplink_facts_);
+    }
     PlanInputs inputs;
     // XFRM SAs come from avpnd's key exchange (xfrm_keying.hpp adds its sessions).
     inputs.xfrm_handshake = true;
-    scope_.uplink_ifindexes.clear();
-    for (const auto& [name, f] : *facts) {
+    for (const auto& [name, f] : *uplink_facts_) {
         if (f.address) inputs.uplink_addresses[name] = *f.address;
         if (!f.default_routes.empty()) inputs.uplink_default_routes[name] = f.default_routes;
-        scope_.uplink_ifindexes.insert(f.ifindex);
     }
-    feed_uplinks(*facts);
     inputs.active_uplinks = uplinks_->active();
     return inputs;
 }
