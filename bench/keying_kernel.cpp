@@ -442,11 +442,12 @@ int main(int argc, char** argv) {
         ::poll(&p, 1, int(std::max<long long>(0, std::min<long long>(wait, 250))));
         if (p.revents & POLLIN) m.run([&] { hub.keying_readable(); });
     };
-    auto all_confirmed = [&] {
-        for (const auto& s : hub.keying_status())
-            if (s.epoch < 1) return false;
-        return true;
+    auto confirmed = [&] {
+        size_t c = 0;
+        for (const auto& s : hub.keying_status()) c += s.epoch >= 1;
+        return c;
     };
+    auto all_confirmed = [&] { return confirmed() == n; };
 
     // Cold: every spoke at once, the hub answering.
     HubMeter cold;
@@ -454,11 +455,23 @@ int main(int argc, char** argv) {
     const double change_ms0 = logged.change_ms;
     Timer cold_t;
     auto next_check = Clock::now();
+    // A line a minute: a 10,000-spoke cold phase under an emulated CPU ran
+    // for more than 95 minutes without a word (docs/benchmarks.md).
+    auto next_progress = Clock::now() + 60s;
     for (;;) {
         pass(cold, cold_tick);
         if (Clock::now() >= next_check) {
             if (all_confirmed()) break;
             next_check = Clock::now() + 100ms;
+        }
+        if (Clock::now() >= next_progress) {
+            const Counts c = counts_now();
+            std::printf("cold, %.0f s: %zu of %zu peers confirmed; hub cpu %.1f s; %zu converges; the spokes saw %zu "
+                        "initiations of the hub's (ignored: they lead) and sent %zu retries\n",
+                        cold_t.wall(), confirmed(), n, cold.cpu.total(), logged.changes - changes0,
+                        c.hub_initiations, c.retries);
+            std::fflush(stdout);
+            next_progress = Clock::now() + 60s;
         }
         if (logged.failures > 0) break;
     }
