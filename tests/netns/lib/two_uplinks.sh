@@ -19,8 +19,8 @@ scrape() {
     "http://$METRICS/metrics"
 }
 
-# link A IFA B IFB ADDR_A/LEN ADDR_B/LEN: a veth between two namespaces.
-link() {
+# veth_between A IFA B IFB ADDR_A/LEN ADDR_B/LEN: a veth between two namespaces.
+veth_between() {
   ip link add "$2" netns "$(ns "$1")" type veth peer name "$4" netns "$(ns "$3")"
   ip -n "$(ns "$1")" addr add "$5" dev "$2"
   ip -n "$(ns "$3")" addr add "$6" dev "$4"
@@ -29,7 +29,7 @@ link() {
 }
 
 # LANs with carrier (a veth pair inside the site), as topo_site makes them.
-lan() {
+lan_with_carrier() {
   ip -n "$(ns "$1")" link add "$2" type veth peer name "${2}p"
   ip -n "$(ns "$1")" addr add "$3" dev "$2"
   ip -n "$(ns "$1")" link set "$2" up
@@ -54,10 +54,10 @@ two_uplinks_make() {
     ip -n "$(ns $n)" link set lo up
     ip netns exec "$(ns $n)" sysctl -qw net.ipv4.ip_forward=1
   done
-  link branch1 wan0 r0 s0 203.0.113.2/24 203.0.113.1/24
-  link branch1 wan1 r1 s1 198.51.100.2/24 198.51.100.1/24
-  link r0 h0 hq up0 10.255.0.1/30 10.255.0.2/30
-  link r1 h1 hq up1 10.255.1.1/30 10.255.1.2/30
+  veth_between branch1 wan0 r0 s0 203.0.113.2/24 203.0.113.1/24
+  veth_between branch1 wan1 r1 s1 198.51.100.2/24 198.51.100.1/24
+  veth_between r0 h0 hq up0 10.255.0.1/30 10.255.0.2/30
+  veth_between r1 h1 hq up1 10.255.1.1/30 10.255.1.2/30
   # hq's contact address on a veth parked inside hq (carrier, no peer to reach).
   ip -n "$(ns hq)" link add wan0 type veth peer name wan0p
   ip -n "$(ns hq)" addr add 192.0.2.1/32 dev wan0
@@ -69,8 +69,8 @@ two_uplinks_make() {
   ip -n "$(ns r1)" route add 192.0.2.1/32 via 10.255.1.2
   ip -n "$(ns branch1)" route add default via 203.0.113.1 dev wan0 metric 100
   ip -n "$(ns branch1)" route add default via 198.51.100.1 dev wan1 metric 200
-  lan hq lan0 10.0.1.1/24; lan hq lan1 10.0.9.1/24
-  lan branch1 lan0 10.1.1.1/24; lan branch1 lan1 10.1.2.1/24
+  lan_with_carrier hq lan0 10.0.1.1/24; lan_with_carrier hq lan1 10.0.9.1/24
+  lan_with_carrier branch1 lan0 10.1.1.1/24; lan_with_carrier branch1 lan1 10.1.2.1/24
 }
 
 # two_uplinks_start: hq applied once, branch1 under avpnd, a ping through.
