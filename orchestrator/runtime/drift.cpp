@@ -8,32 +8,37 @@
 
 namespace avpn::runtime {
 
-namespace {
-
-// An uplink's default route in main: what the steering copies. An
-// operator's other routes through the uplink are none of avpn's business.
-bool is_uplink_default_route(const nl::KernelEvent& e, const WatchScope& s) {
-    return e.table == planner::kMainTable && e.dst_len == 0 && s.uplink_ifindexes.count(e.ifindex) > 0;
-}
-
-}  // namespace
-
-bool concerns_avpn(const nl::KernelEvent& e, const WatchScope& s) {
+bool concerns_uplinks(const nl::KernelEvent& e, const WatchScope& s) {
     using nl::EventKind;
-    if (e.kind == EventKind::overrun || e.kind == EventKind::xfrm_flush) return true;  // anything may have gone
-    const bool xfrm = e.kind == EventKind::xfrm_policy || e.kind == EventKind::xfrm_sa;
-    if (e.sender != 0 && (xfrm ? s.own_xfrm_ports : s.own_rtnl_ports).count(e.sender)) return false;
+    if (e.sender != 0 && s.own_rtnl_ports.count(e.sender)) return false;
     switch (e.kind) {
         case EventKind::address:
             // avpn neither owns IPv6 link-local addresses nor plans from
             // them (an uplink's is no contact address).
             if (e.link_local) return false;
             [[fallthrough]];
-        case EventKind::link:
-            return s.owned.links.count(e.ifname) > 0 || s.uplinks.count(e.ifname) > 0;
+        case EventKind::link: return s.uplinks.count(e.ifname) > 0;
         case EventKind::route:
-            if (is_uplink_default_route(e, s)) return true;
-            return e.protocol == own::kRouteProtocol && s.owned.tables.count(e.table) > 0;
+            // An uplink's default route in main: what the steering copies.
+            // An operator's other routes through the uplink are none of
+            // avpn's business.
+            return e.table == planner::kMainTable && e.dst_len == 0 && s.uplink_ifindexes.count(e.ifindex) > 0;
+        default: return false;
+    }
+}
+
+bool concerns_avpn(const nl::KernelEvent& e, const WatchScope& s) {
+    using nl::EventKind;
+    if (e.kind == EventKind::overrun || e.kind == EventKind::xfrm_flush) return true;  // anything may have gone
+    const bool xfrm = e.kind == EventKind::xfrm_policy || e.kind == EventKind::xfrm_sa;
+    if (e.sender != 0 && (xfrm ? s.own_xfrm_ports : s.own_rtnl_ports).count(e.sender)) return false;
+    if (concerns_uplinks(e, s)) return true;
+    switch (e.kind) {
+        case EventKind::address:
+            if (e.link_local) return false;  // as for uplinks: never avpn's
+            [[fallthrough]];
+        case EventKind::link: return s.owned.links.count(e.ifname) > 0;
+        case EventKind::route: return e.protocol == own::kRouteProtocol && s.owned.tables.count(e.table) > 0;
         case EventKind::rule:
             return e.protocol == own::kRouteProtocol && own::owns_rule_priority(e.priority);
         case EventKind::xfrm_policy:
@@ -41,19 +46,6 @@ bool concerns_avpn(const nl::KernelEvent& e, const WatchScope& s) {
             // AutoVPN groups' if_ids only: interop tunnels' SAs are charon's,
             // and charon rekeys them all the time.
             return e.if_id >= own::kIfIdFirst && e.if_id < planner::kInteropIfIdFirst;
-        default: return false;
-    }
-}
-
-bool concerns_uplinks(const nl::KernelEvent& e, const WatchScope& s) {
-    using nl::EventKind;
-    if (e.sender != 0 && s.own_rtnl_ports.count(e.sender)) return false;
-    switch (e.kind) {
-        case EventKind::address:
-            if (e.link_local) return false;
-            [[fallthrough]];
-        case EventKind::link: return s.uplinks.count(e.ifname) > 0;
-        case EventKind::route: return is_uplink_default_route(e, s);
         default: return false;
     }
 }
