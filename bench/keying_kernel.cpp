@@ -8,7 +8,9 @@
 // process, on a thread of their own (bench/keying_spokes.hpp): Noise
 // initiators over one UDP socket, each sending from its own address (a local
 // route for 10.64.0.0/16), with keys below the hub's so the spokes lead every
-// rotation and the hub answers.
+// rotation and the hub answers. A spoke answers the hub's own initiations as
+// avpnd's PeerSession does: ignored while its own is pending, else answered
+// (a Noise responder of its own), which replaces its session.
 //
 // Phases, each timed on the hub's thread alone (getrusage RUSAGE_THREAD
 // around every call into the site, so the spokes' CPU is not counted):
@@ -101,8 +103,9 @@ struct SpokeSocket {
     int fd = -1;
     bool open() {
         fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        int big = 64 << 20;
+        int big = 64 << 20, on = 1;
         ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);  // the hub's keepalive bursts
+        ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);        // which spoke a datagram is for
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(kSpokePort);
@@ -131,11 +134,26 @@ struct SpokeSocket {
         std::memcpy(CMSG_DATA(c), &info, sizeof info);
         return ::sendmsg(fd, &msg, 0) == ssize_t(bytes.size());
     }
-    // The next datagram, empty when none waits.
-    keying::Bytes receive() const {
+    // The next datagram, empty when none waits; `to` is the spoke address
+    // it was sent to.
+    keying::Bytes receive(uint32_t& to) const {
         keying::Bytes b(2048);
-        ssize_t n = ::recv(fd, b.data(), b.size(), 0);
+        iovec iov{b.data(), b.size()};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        ssize_t n = ::recvmsg(fd, &msg, 0);
         b.resize(n > 0 ? size_t(n) : 0);
+        to = 0;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+                in_pktinfo info{};
+                std::memcpy(&info, CMSG_DATA(c), sizeof info);
+                to = ntohl(info.ipi_addr.s_addr);
+            }
         return b;
     }
 };
@@ -151,7 +169,7 @@ struct SpokeState {
 
 struct Counts {
     size_t initiations = 0, retries = 0, cookies = 0, responses = 0, confirms = 0, keepalives = 0, hub_initiations = 0,
-           hub_keepalives = 0, send_failures = 0;
+           hub_initiations_answered = 0, hub_keepalives = 0, send_failures = 0;
 };
 
 // The hub's CPU (its thread only) and wall time, summed over the calls into
@@ -330,10 +348,28 @@ int main(int argc, char** argv) {
         ++counter;
         st[i].last_sent = now;
     };
+    // A spoke's responder, made when the hub first initiates to it.
+    std::vector<std::optional<keying::Responder>> responders(n);
+    auto responder = [&](size_t i) -> keying::Responder* {
+        if (!responders[i]) {
+            keying::ResponderConfig rc;
+            rc.static_private = spokes[i].priv;
+            rc.group = "bench";
+            auto r = keying::Responder::create(std::move(rc), [&, i](const crypto::Key32&) -> Result<keying::LocalChoice> {
+                // The hub is the spoke's only peer; SPIs as in initiate().
+                const uint32_t spi = 0x40000000u | uint32_t(i) << 1 | (st[i].epoch + 1) % 2;
+                return keying::LocalChoice{next_index++, spi, st[i].epoch + 1};
+            });
+            if (!r) return nullptr;
+            responders[i].emplace(std::move(*r));
+        }
+        return &*responders[i];
+    };
     // Everything waiting at the spokes' socket.
     auto spokes_read = [&](Clock::time_point now) {
         for (;;) {
-            keying::Bytes d = net.receive();
+            uint32_t to = 0;
+            keying::Bytes d = net.receive(to);
             if (d.empty()) return;
             auto type = keying::peek_type(d);
             if (!type) continue;
@@ -360,7 +396,26 @@ int main(int argc, char** argv) {
                 ++counts.cookies;
                 initiate(i, now);  // again at once, now with mac2
             } else if (*type == uint8_t(keying::MessageType::initiation)) {
-                ++counts.hub_initiations;  // the spokes lead: theirs win, the hub's are ignored
+                // The hub has no session with this spoke (its first wave
+                // has not come, its confirm was lost and the hub dropped
+                // the unconfirmed session after 15 s, or the hub marked it
+                // down). As avpnd's PeerSession: a spoke whose own
+                // initiation is pending ignores it (the leader's wins);
+                // otherwise it answers, and the hub's handshake replaces
+                // the spoke's session.
+                ++counts.hub_initiations;
+                const size_t i = size_t(to - spoke_address(0));
+                if (to < spoke_address(0) || i >= n || st[i].pending) continue;
+                auto r = responder(i);
+                if (!r) continue;
+                auto out = r->consume(d, Endpoint{*IpAddr::parse(kHubWan), kHubPort}, now);
+                if (!out) continue;
+                counts.send_failures += !net.send(spoke_address(i), out->reply);
+                if (!out->session) continue;  // a cookie reply
+                ++counts.hub_initiations_answered;
+                spokes[i].session.emplace(std::move(*out->session));
+                ++st[i].epoch;
+                st[i].last_sent = now;
             } else {
                 ++counts.hub_keepalives;
             }
@@ -399,7 +454,10 @@ int main(int argc, char** argv) {
             // so the hub's socket buffer is not what limits the rate.
             size_t unanswered = 0;
             for (size_t i = 0; i < first_sent; ++i) unanswered += st[i].pending && st[i].epoch == 0;
-            for (; first_sent < n && unanswered < wave; ++first_sent, ++unanswered) initiate(first_sent, now);
+            // (A spoke that already answered the hub's initiation has a
+            // session and sends no first initiation.)
+            for (; first_sent < n && unanswered < wave; ++first_sent)
+                if (!spokes[first_sent].session) initiate(first_sent, now), ++unanswered;
             for (size_t i = 0; i < first_sent; ++i) {
                 SpokeState& x = st[i];
                 if (x.pending && now - x.initiated >= kRetry) initiate(i, now);
@@ -474,9 +532,9 @@ int main(int argc, char** argv) {
         if (Clock::now() >= next_progress) {
             const Counts c = counts_now();
             std::printf("cold, %.0f s: %zu of %zu peers confirmed; hub cpu %.1f s; %zu converges; the spokes saw %zu "
-                        "initiations of the hub's (ignored: they lead) and sent %zu retries\n",
+                        "initiations of the hub's (%zu answered) and sent %zu retries\n",
                         cold_t.wall(), confirmed(), n, cold.cpu.total(), logged.changes - changes0,
-                        c.hub_initiations, c.retries);
+                        c.hub_initiations, c.hub_initiations_answered, c.retries);
             std::fflush(stdout);
             next_progress = Clock::now() + 60s;
         }
@@ -493,9 +551,10 @@ int main(int argc, char** argv) {
                 cold_changes, cold_changes ? double(n) / double(cold_changes) : 0.0, (logged.change_ms - change_ms0) / 1000,
                 cold.wall, cold_changes ? (logged.change_ms - change_ms0) / double(cold_changes) : 0.0);
     std::printf("cold: waves of %zu initiations; %zu spoke retries (5 s unanswered), %zu cookie replies; the hub sent "
-                "%zu initiations of its own (every peer without a session, again every 5 s) and %zu keepalives\n",
+                "%zu initiations of its own (every peer without a session, paced; %zu answered by a spoke not "
+                "waiting for its own) and %zu keepalives\n",
                 wave, counts_now().retries, counts_now().cookies, counts_now().hub_initiations,
-                counts_now().hub_keepalives);
+                counts_now().hub_initiations_answered, counts_now().hub_keepalives);
     bool ok = logged.failures == 0 && check_sas(n, "cold");
 
     if (ok && steady_s > 0) {
