@@ -255,6 +255,8 @@ void Daemon::run_due_timers() {
         keying_tick_.arm_in(kKeyingTick, Clock::now());
     }
     if (auto at = site_->keying_flush_at(); at && *at <= Clock::now()) site_->flush_keying();
+    if (auto at = site_->probe_at(); at && *at <= Clock::now() && site_->probe_tick())
+        converge(false, "uplink probes");
     if (auto at = site_->uplink_check_at(); at && std::max(*at, uplink_check_after_) <= Clock::now()) {
         uplink_check_after_ = Clock::now() + kUplinkCheckSpacing;
         if (site_->uplink_tick()) converge(false, "uplink failback");
@@ -274,6 +276,7 @@ Clock::time_point Daemon::next_deadline() const {
     if (site_->has_xfrm()) t = std::min(t, keying_tick_.at());
     if (auto at = site_->keying_flush_at()) t = std::min(t, *at);
     if (auto at = site_->uplink_check_at()) t = std::min(t, std::max(*at, uplink_check_after_));
+    if (auto at = site_->probe_at()) t = std::min(t, *at);
     if (metrics_)
         if (auto at = metrics_->deadline()) t = std::min(t, *at);
     return t;
@@ -297,6 +300,8 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
                                {site_->expire_fd(), POLLIN, 0},
                                {metrics_ ? metrics_->fd() : -1, metrics_ ? metrics_->events() : short(0), 0}};
     for (int fd : site_->keying_fds()) fds.push_back({fd, POLLIN, 0});
+    const size_t probes_from = fds.size();
+    for (int fd : site_->probe_fds()) fds.push_back({fd, POLLIN, 0});
     Wakeup w;
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
         log(std::string("poll: ") + std::strerror(errno));
@@ -309,7 +314,8 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
     w.control = fds[4].revents & POLLIN;
     w.expire = fds[5].revents & (POLLIN | POLLERR);  // POLLERR: an overrun, which drain() reports
     w.metrics = fds[6].revents != 0;  // an error or hang-up is handled by the read or write too
-    for (size_t i = 7; i < fds.size(); ++i) w.keying |= bool(fds[i].revents & POLLIN);
+    for (size_t i = 7; i < probes_from; ++i) w.keying |= bool(fds[i].revents & POLLIN);
+    for (size_t i = probes_from; i < fds.size(); ++i) w.probes |= bool(fds[i].revents & POLLIN);
     return w;
 }
 
@@ -343,6 +349,8 @@ int Daemon::run() {
         if (w.expire) site_->expire_readable();
         if (w.control) serve_control();
         if (w.keying) site_->keying_readable();
+        // Before the timers: a reply waiting must not be taken for a loss.
+        if (w.probes && site_->probe_readable()) converge(false, "uplink probes");
         // Also when its deadline passed without the socket becoming ready.
         if (metrics_ && (w.metrics || (metrics_->deadline() && *metrics_->deadline() <= Clock::now())))
             metrics_->ready(Clock::now());

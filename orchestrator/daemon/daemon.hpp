@@ -69,6 +69,7 @@ private:
         bool keying = false;        // a datagram on an XFRM group's ESP-in-UDP socket
         bool expire = false;        // the kernel expired an SA (XFRMNLGRP_EXPIRE)
         bool metrics = false;       // the metrics socket is ready
+        bool probes = false;        // a reply on an uplink's probe socket
         bool failed = false;        // poll itself failed
     };
     Wakeup wait(Clock::time_point deadline);

@@ -1,6 +1,7 @@
 #include "orchestrator/report/render_peers.hpp"
 
 #include <cstdio>
+#include <iomanip>
 #include <sstream>
 
 #include "orchestrator/report/render_status.hpp"
@@ -129,9 +130,17 @@ void peers_json(JsonWriter& w, const std::vector<PeerRow>& rows, const std::opti
 std::string uplinks_text(const std::vector<runtime::DaemonFacts::Uplink>& uplinks) {
     std::ostringstream o;
     o << "uplinks:\n";
-    for (const auto& u : uplinks)
+    for (const auto& u : uplinks) {
         o << "  " << u.name << ": " << (u.address ? u.address->str() : std::string("no address")) << ", "
-          << (u.healthy ? "healthy" : "down (" + u.why + ")") << (u.active ? ", in use" : "") << "\n";
+          << (u.healthy ? "healthy" : "down (" + u.why + ")") << (u.active ? ", in use" : "");
+        if (u.probes > 0) {
+            o << ", probes: ";
+            if (u.latency_ms) o << std::fixed << std::setprecision(1) << *u.latency_ms << " ms, ";
+            o << (100 * u.lost / u.probes) << " % lost of " << u.probes;
+        }
+        if (!u.probe_problem.empty()) o << ", probe problem: " << u.probe_problem;
+        o << "\n";
+    }
     return o.str();
 }
 
@@ -140,7 +149,10 @@ void uplinks_json(JsonWriter& w, const std::vector<runtime::DaemonFacts::Uplink>
     for (const auto& u : uplinks) {
         w.begin_object().field("name", u.name).key("address");
         u.address ? (void)w.value(u.address->str()) : (void)w.null();
-        w.field("healthy", u.healthy).field("why", u.why).field("active", u.active).end_object();
+        w.field("healthy", u.healthy).field("why", u.why).field("active", u.active);
+        w.field("probes", uint64_t(u.probes)).field("probes_lost", uint64_t(u.lost)).key("latency_ms");
+        u.latency_ms ? (void)w.value(*u.latency_ms) : (void)w.null();
+        w.field("probe_problem", u.probe_problem).end_object();
     }
     w.end_array();
 }

@@ -99,8 +99,15 @@ std::string render_metrics(const MetricsSnapshot& s) {
     e.family("avpn_peer_up", "gauge", "Whether the XFRM key exchange holds a session with the peer.");
     for (const PeerRow& r : s.peers)
         if (r.up) e.sample("avpn_peer_up", {"group", r.group, "site", r.site}, *r.up ? "1" : "0");
-    e.family("avpn_uplink_up", "gauge", "Whether the uplink is healthy (carrier, address and default route).");
+    e.family("avpn_uplink_up", "gauge", "Whether the uplink is healthy (carrier, address, default route and, once a target answered, probes).");
     for (const auto& u : s.uplinks) e.sample("avpn_uplink_up", {"uplink", u.name}, u.healthy ? "1" : "0");
+    e.family("avpn_uplink_latency_seconds", "gauge", "Mean RTT of the answered probes among the last 10 rounds.");
+    for (const auto& u : s.uplinks)
+        if (u.latency_ms) e.sample("avpn_uplink_latency_seconds", {"uplink", u.name}, num(*u.latency_ms / 1000.0));
+    e.family("avpn_uplink_probe_loss_ratio", "gauge", "Lost probe rounds among the last 10 (0 to 1).");
+    for (const auto& u : s.uplinks)
+        if (u.probes > 0)
+            e.sample("avpn_uplink_probe_loss_ratio", {"uplink", u.name}, num(double(u.lost) / double(u.probes)));
     e.family("avpn_uplink_active", "gauge", "Whether the tunnels use this uplink.");
     for (const auto& u : s.uplinks) e.sample("avpn_uplink_active", {"uplink", u.name}, u.active ? "1" : "0");
     e.family("avpn_uplink_failovers_total", "counter", "Tunnel moves forced by a failed uplink since avpnd started.");

@@ -60,6 +60,7 @@
 #include "netlink/xfrm_expire.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
 #include "orchestrator/runtime/status.hpp"
+#include "orchestrator/runtime/uplink_prober.hpp"
 #include "orchestrator/runtime/uplink_selector.hpp"
 #include "orchestrator/runtime/wireguard_watch.hpp"
 #include "orchestrator/runtime/xfrm_keying.hpp"
@@ -182,6 +183,16 @@ public:
     // check then: true when the tunnels are to move (a converge is due).
     std::optional<std::chrono::steady_clock::time_point> uplink_check_at() const;
     bool uplink_tick();
+    // Probes through the uplinks (uplink_prober.hpp): the sockets to wait
+    // on, when rounds or timeouts are due, and what to do then; each returns
+    // true when the tunnels are to move (a converge is due).
+    std::vector<int> probe_fds() const { return prober_.fds(); }
+    std::optional<std::chrono::steady_clock::time_point> probe_at() const;
+    bool probe_readable();
+    bool probe_tick();
+    const UplinkProber& uplink_prober() const { return prober_; }
+    // Uplinks whose probe socket could not be opened, with why.
+    const std::map<std::string, std::string>& probe_problems() const { return probe_problems_; }
     // avpnd saw a kernel event about an uplink at `at`: the facts the next
     // converge reads count from then.
     void note_uplink_event(std::chrono::steady_clock::time_point at);
@@ -229,6 +240,8 @@ private:
     void feed_uplinks(const std::map<std::string, UplinkFacts>& facts);
     void note_uplink_switches();
     void note_failover_applied();
+    bool feed_probes(const UplinkProber::Verdicts& verdicts);
+    void open_probes();
     void note_wireguard_peers(const std::map<std::string, wg::WgDeviceStatus>& seen, int64_t now);
 
     SiteOptions options_;
@@ -266,6 +279,8 @@ private:
     std::optional<Clock::time_point> uplink_event_at_;  // the first uplink event since the last read
     std::optional<UplinkSwitch> failover_to_apply_;     // a failover the next successful apply completes
     std::optional<std::chrono::nanoseconds> last_failover_;
+    UplinkProber prober_;
+    std::map<std::string, std::string> probe_problems_;  // logged socket errors, by uplink
     std::map<std::string, wg::WgDeviceStatus> wireguard_seen_;
     int64_t wireguard_seen_at_ = 0;
     // The nftables generation at which the table last listed as applied

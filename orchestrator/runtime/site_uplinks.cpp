@@ -13,11 +13,29 @@ namespace avpn::runtime {
 
 namespace {
 
-// No probes yet (docs/uplinks.md, "Left"): link facts alone decide health.
+// Probe losses count once a target has answered (set_probing): until
+// then link facts alone decide health.
 UplinkRules link_fact_rules() {
     UplinkRules r;
     r.probing = false;
     return r;
+}
+
+// What the uplinks are probed against: the contacts of the hubs this site
+// tunnels to (a spoke's hubs, a hub's fellow hubs), in every AutoVPN group.
+// A hub without a static contact is not probed (the registry's contacts
+// come with issue 14).
+std::vector<IpAddr> probe_targets(const Intent& in) {
+    std::vector<IpAddr> out;
+    for (const Group& g : in.groups) {
+        for (const Member& m : g.members) {
+            if (m.role != Role::hub || !m.contact) continue;
+            const bool mine = in.site.role == Role::hub ||
+                              std::any_of(g.hubs.begin(), g.hubs.end(), [&](const HubRef& h) { return h.name == m.name; });
+            if (mine) out.push_back(m.contact->addr);
+        }
+    }
+    return out;
 }
 
 std::string switch_line(const UplinkSwitch& s) {
@@ -33,12 +51,61 @@ void Site::follow_intent_uplinks() {
     std::vector<std::string> names;
     for (const Uplink& u : intent_->site.uplinks) names.push_back(u.interface);
     const UplinkSelectorMode mode{intent_->site.failover, intent_->site.active_active};
+    prober_.set_targets(probe_targets(*intent_));
+    if (uplinks_ && prober_.targets().empty()) uplinks_->set_probing(false, UplinkClock::now());
     if (uplinks_ && uplinks_->names() == names && uplink_mode_.failover == mode.failover &&
         uplink_mode_.active_active == mode.active_active)
         return;  // a reload that keeps the uplinks keeps their health and history
     uplinks_ = std::make_unique<UplinkSelector>(std::move(names), link_fact_rules(), mode);
     uplink_mode_ = mode;
     uplink_switches_seen_ = 0;
+}
+
+// A socket per uplink with an address, bound to it; one that cannot be
+// opened (no CAP_NET_RAW) is logged once per reason and leaves that uplink
+// on its link facts.
+void Site::open_probes() {
+    std::map<std::string, IpAddr> addresses;
+    for (const auto& [name, f] : *uplink_facts_)
+        if (f.address) addresses[name] = *f.address;
+    std::map<std::string, std::string> problems;
+    for (const auto& [uplink, e] : prober_.set_uplinks(addresses)) {
+        problems[uplink] = e.str();
+        if (probe_problems_[uplink] != e.str()) log_("uplink: no probes through " + uplink + ": " + e.str());
+    }
+    probe_problems_ = std::move(problems);
+}
+
+std::optional<std::chrono::steady_clock::time_point> Site::probe_at() const {
+    if (idle_ || !uplinks_) return std::nullopt;
+    return prober_.next_at();
+}
+
+bool Site::probe_tick() {
+    if (idle_ || !uplinks_) return false;
+    return feed_probes(prober_.tick(UplinkClock::now()));
+}
+
+bool Site::probe_readable() {
+    if (idle_ || !uplinks_) {
+        (void)prober_.readable(UplinkClock::now());  // drained, so poll does not spin
+        return false;
+    }
+    return feed_probes(prober_.readable(UplinkClock::now()));
+}
+
+// Each verdict into the selector; losses count from the first answer any
+// target gave (UplinkHealth::set_probing).
+bool Site::feed_probes(const UplinkProber::Verdicts& verdicts) {
+    const auto now = UplinkClock::now();
+    bool moved = false;
+    for (const auto& [name, result] : verdicts) moved |= uplinks_->add_probe(name, result, now);
+    if (prober_.answered_once() && !uplinks_->probing()) {
+        log_("uplink: probe targets answer; lost probes now count against an uplink");
+        moved |= uplinks_->set_probing(true, now);
+    }
+    if (moved) note_uplink_switches();
+    return moved;
 }
 
 void Site::note_uplink_event(Clock::time_point at) {
@@ -98,6 +165,7 @@ Result<PlanInputs> Site::read_inputs(bool full) {
         for (const auto& [name, f] : *uplink_facts_) scope_.uplink_ifindexes.insert(f.ifindex);
         feed_uplinks(*uplink_facts_);
     }
+    open_probes();  // cheap when nothing changed; a reload may have new targets
     PlanInputs inputs;
     // XFRM SAs come from avpnd's key exchange (xfrm_keying.hpp adds its sessions).
     inputs.xfrm_handshake = true;

@@ -38,7 +38,13 @@ std::vector<DaemonFacts::Uplink> site_uplinks(const Site& site) {
         if (const UplinkHealth* h = selector ? selector->health(u.name) : nullptr) {
             u.healthy = h->up();
             u.why = h->why();
+            const UplinkStats st = h->stats();
+            u.probes = st.probes;
+            u.lost = st.lost;
+            if (st.latency) u.latency_ms = double(st.latency->count()) / 1000.0;
         }
+        u.probe_problem = site.uplink_prober().send_problem(u.name);
+        if (auto p = site.probe_problems().find(u.name); p != site.probe_problems().end()) u.probe_problem = p->second;
         if (selected)
             u.active = selector->is_active(u.name);
         else  // failover = false: only the first is ever used, with or without an address

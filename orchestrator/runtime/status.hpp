@@ -116,6 +116,11 @@ struct DaemonFacts {
         bool healthy = false;
         std::string why;  // why it is not healthy
         bool active = false;
+        // From the probes' last 10 rounds (uplink_prober.hpp); probes = 0:
+        // none sent (no targets, or no socket: probe_problem says why).
+        size_t probes = 0, lost = 0;
+        std::optional<double> latency_ms;  // mean RTT of the answered rounds
+        std::string probe_problem;
     };
     std::vector<Uplink> uplinks;
     std::vector<SiteEvent> events;  // oldest first (events.hpp)

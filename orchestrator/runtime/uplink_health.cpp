@@ -88,6 +88,17 @@ void UplinkHealth::add_probe(const ProbeResult& probe, UplinkClock::time_point n
     }
 }
 
+void UplinkHealth::set_probing(bool on, UplinkClock::time_point now) {
+    if (rules_.probing == on) return;
+    rules_.probing = on;
+    if (on) {
+        if (up_ && link_good() && lost_streak_ >= rules_.lost_probes_for_down)
+            go_down(std::to_string(rules_.lost_probes_for_down) + " probes lost", *streak_first_lost_, now);
+        return;
+    }
+    if (!up_ && link_good()) go_up(now);
+}
+
 void UplinkHealth::go_down(std::string why, UplinkClock::time_point failed_since, UplinkClock::time_point now) {
     up_ = false;
     why_ = std::move(why);

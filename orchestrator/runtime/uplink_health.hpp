@@ -58,6 +58,14 @@ public:
     void set_address(bool present, UplinkClock::time_point now);
     void set_default_route(bool present, UplinkClock::time_point now);
     void add_probe(const ProbeResult& probe, UplinkClock::time_point now);
+    // Whether probe losses count (UplinkRules::probing), changed while
+    // running: avpnd counts them once a probe target has ever answered, so
+    // a hub that drops ICMP echo does not take every uplink down. Turned
+    // on, an uplink up on its link facts stays up and a losing streak
+    // already under way counts; turned off, an uplink down only for lost
+    // probes is up again.
+    void set_probing(bool on, UplinkClock::time_point now);
+    bool probing() const { return rules_.probing; }
 
     bool up() const { return up_; }
     // Why it is down ("carrier lost", "no address", "no default route",

@@ -62,6 +62,12 @@ bool UplinkSelector::add_probe(const std::string& name, const ProbeResult& probe
     return select(now);
 }
 
+bool UplinkSelector::set_probing(bool on, UplinkClock::time_point now) {
+    rules_.probing = on;
+    for (UplinkHealth& h : health_) h.set_probing(on, now);
+    return select(now);
+}
+
 std::vector<std::string> UplinkSelector::active() const {
     std::vector<std::string> out;
     for (size_t i = 0; i < names_.size(); ++i) {

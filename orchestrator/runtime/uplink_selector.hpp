@@ -57,6 +57,9 @@ public:
     bool set_address(const std::string& name, bool present, UplinkClock::time_point now);
     bool set_default_route(const std::string& name, bool present, UplinkClock::time_point now);
     bool add_probe(const std::string& name, const ProbeResult& probe, UplinkClock::time_point now);
+    // UplinkHealth::set_probing for every uplink.
+    bool set_probing(bool on, UplinkClock::time_point now);
+    bool probing() const { return rules_.probing; }
     // Re-evaluates held failbacks; call at next_check().
     bool tick(UplinkClock::time_point now) { return select(now); }
 

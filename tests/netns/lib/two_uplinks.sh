@@ -86,13 +86,20 @@ two_uplinks_start() {
 
 # ping_start NAME / ping_stop NAME -> "sent received" of a 10 ms ping
 # through the tunnel, Corp to Corp.
+# ping_start NAME / ping_stop NAME: a ping every 10 ms from branch1's LAN to
+# hq's through the tunnel. ping_stop sets PING_SUMMARY ("SENT ANSWERED") and
+# PING_GAP_MS, the longest time between two consecutive replies (by their
+# receive timestamps, -D): the interruption, whatever pace ping kept (a busy
+# machine stretches its 10 ms, so lost x 10 ms would understate it).
 ping_start() {
-  topo_spawn branch1 ping -n -q -i 0.01 -W 1 -I 10.1.1.1 10.0.1.1 >"$TOPO_WORK/ping-$1" 2>&1
+  topo_spawn branch1 ping -n -D -i 0.01 -W 1 -I 10.1.1.1 10.0.1.1 >"$TOPO_WORK/ping-$1" 2>&1
   PING_PID=$TOPO_SPAWNED
 }
 ping_stop() {
   kill -INT "$PING_PID"
   wait "$PING_PID" || true
   PING_SUMMARY=$(awk '/packets transmitted/ {print $1, $4}' "$TOPO_WORK/ping-$1")
-  [ -n "$PING_SUMMARY" ] || fail "ping $1 printed no summary: $(cat "$TOPO_WORK/ping-$1")"
+  [ -n "$PING_SUMMARY" ] || fail "ping $1 printed no summary: $(tail -5 "$TOPO_WORK/ping-$1")"
+  PING_GAP_MS=$(awk -F'[][]' '/ bytes from / {t = $2 * 1000; if (seen && t - last > gap) gap = t - last; last = t; seen = 1}
+    END {printf "%d", gap}' "$TOPO_WORK/ping-$1")
 }

@@ -209,6 +209,9 @@ TEST_CASE("metrics exposition: HELP and TYPE before each family's samples, label
     x.handshake_age = 7;
     s.peers = {a, b, x};
     s.uplinks = {{"wan0", *IpAddr::parse("192.0.2.1"), true, "", true}, {"wan1", std::nullopt, false, "carrier lost", false}};
+    s.uplinks[0].probes = 10;  // wan0 probed: 1 of the last 10 rounds lost; wan1 not probed
+    s.uplinks[0].lost = 1;
+    s.uplinks[0].latency_ms = 12.5;
     s.uplink_failovers = 2;
     s.last_failover_seconds = 0.07;
     s.applies = ApplyStats{4, 1, 0.25, 1.5};
@@ -271,7 +274,9 @@ TEST_CASE("metrics exposition: HELP and TYPE before each family's samples, label
     CHECK(values.at("avpn_firewall_packets_total{rule=\"default-drop\"}") == "3");
     CHECK(values.at("avpn_firewall_bytes_total{rule=\"default-drop\"}") == "252");
     CHECK(values.at("avpn_firewall_read_timestamp_seconds") == "997");
-    // No probe-derived series until probes exist.
-    CHECK(text.find("latency") == std::string::npos);
-    CHECK(text.find("loss") == std::string::npos);
+    // Probe figures for the probed uplink only.
+    CHECK(values.at("avpn_uplink_latency_seconds{uplink=\"wan0\"}") == "0.0125");
+    CHECK(values.at("avpn_uplink_probe_loss_ratio{uplink=\"wan0\"}") == "0.1");
+    CHECK(values.count("avpn_uplink_latency_seconds{uplink=\"wan1\"}") == 0);
+    CHECK(values.count("avpn_uplink_probe_loss_ratio{uplink=\"wan1\"}") == 0);
 }

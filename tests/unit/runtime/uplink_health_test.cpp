@@ -206,3 +206,41 @@ TEST_CASE("uplink health: flaps are counted within the window only") {
     CHECK(h.flaps(t0 + 200s) == 0);
     CHECK(h.has_failed());
 }
+
+TEST_CASE("uplink health: losses count only once probing is on, a streak under way included") {
+    UplinkRules rules;
+    rules.probing = false;
+    UplinkHealth h(rules);
+    link_up(h);
+    REQUIRE(h.up());  // link facts alone
+    for (int i = 0; i < 4; ++i) h.add_probe(lost(t0 + std::chrono::seconds(i)), t0 + std::chrono::seconds(i) + 500ms);
+    CHECK(h.up());
+    // Another uplink's target answered: the streak of 4 already counts.
+    h.set_probing(true, t0 + 5s);
+    CHECK_FALSE(h.up());
+    CHECK(h.why() == "3 probes lost");
+    REQUIRE(h.failed_since());
+    CHECK(*h.failed_since() == t0);
+    // Off again (the targets went): down only for probes, so up.
+    h.set_probing(false, t0 + 6s);
+    CHECK(h.up());
+}
+
+TEST_CASE("uplink health: probing turned on leaves a healthy uplink up and off leaves a dead link down") {
+    UplinkRules rules;
+    rules.probing = false;
+    UplinkHealth h(rules);
+    link_up(h);
+    h.add_probe(lost(t0 + 1s), t0 + 1500ms);
+    h.set_probing(true, t0 + 2s);
+    CHECK(h.up());  // one loss is no streak
+    h.add_probe(lost(t0 + 2s), t0 + 2500ms);
+    CHECK(h.up());
+    h.add_probe(lost(t0 + 3s), t0 + 3500ms);
+    CHECK_FALSE(h.up());
+    CHECK(*h.failed_since() == t0 + 1s);
+    h.set_carrier(false, t0 + 4s);
+    h.set_probing(false, t0 + 5s);
+    CHECK_FALSE(h.up());
+    CHECK(h.why() == "carrier lost");
+}
