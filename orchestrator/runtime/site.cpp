@@ -309,9 +309,11 @@ std::vector<int> Site::keying_fds() const {
 void Site::keying_readable() {
     XfrmKeying::Work work;
     const auto now = keying::Clock::now();
+    keying_backlog_ = false;
     for (auto& [want, socket] : esp_.sockets()) {
         // Bounded per wakeup, so a flood cannot starve the loop's other work.
-        for (int n = 0; n < 256; ++n) {
+        int n = 0;
+        for (; n < kKeyingReadBatch; ++n) {
             auto d = socket.receive();
             if (!d) {
                 log_("xfrm: " + d.error().str());
@@ -320,12 +322,15 @@ void Site::keying_readable() {
             if (!*d) break;
             work.merge(keying_->receive(want.group, (*d)->from, (*d)->bytes, now));
         }
+        keying_backlog_ |= n == kKeyingReadBatch;
     }
     run_keying(std::move(work));
 }
 
+// While a read left datagrams waiting, the site's own initiations wait:
+// they would add work and answers to a queue it is not keeping up with.
 void Site::keying_tick() {
-    if (!keyed_.empty()) run_keying(keying_->tick(keying::Clock::now()));
+    if (!keyed_.empty()) run_keying(keying_->tick(keying::Clock::now(), keying_backlog_));
 }
 
 std::vector<XfrmKeying::PeerStatus> Site::keying_status() const { return keying_->status(keying::Clock::now()); }

@@ -265,6 +265,8 @@ private:
     std::vector<planner::KeyingGroupView> keyed_;   // what keying_ was configured with
     std::optional<nl::ExpireWatch> expire_watch_;   // while keyed_ has groups
     KeyingHold keying_hold_;                        // SA-changing work waiting for its converge
+    static constexpr int kKeyingReadBatch = 256;    // datagrams per socket per wakeup
+    bool keying_backlog_ = false;                   // the last read left datagrams waiting
     std::unique_ptr<fw::NftTable> firewall_;        // table inet avpn
     std::string firewall_applied_;                  // FirewallOutcome::applied_text of the last install
     EventLog events_;

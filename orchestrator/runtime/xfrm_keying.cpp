@@ -370,7 +370,7 @@ XfrmKeying::Work XfrmKeying::on_confirm(Group& g, ByteView d, Time now) {
     return out;
 }
 
-XfrmKeying::Work XfrmKeying::tick(Time now) {
+XfrmKeying::Work XfrmKeying::tick(Time now, bool answering_first) {
     Work out = drop_reused(now);
     std::vector<std::pair<Group*, Peer*>> peers;
     for (Group& g : groups_)
@@ -389,7 +389,7 @@ XfrmKeying::Work XfrmKeying::tick(Time now) {
             const size_t k = (tick_from_ + i) % peers.size();
             const keying::PeerSession& s = peers[k].second->session;
             if (s.up() != live || !s.initiation_due(now)) continue;
-            may[k] = initiations_.allow(IpAddr{}, now);
+            may[k] = !answering_first && initiations_.allow(IpAddr{}, now);
             if (!may[k] && !first_waiting) first_waiting = k;
         }
     for (size_t i = 0; i < peers.size(); ++i) {

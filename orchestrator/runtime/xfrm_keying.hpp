@@ -82,7 +82,10 @@ public:
     // rekeys), then the rest (first handshakes, retries); within each,
     // peers take turns: the next tick starts with the first peer this one
     // had no budget for. A site with fewer peers than the burst never waits.
-    Work tick(keying::Time now);
+    // `answering_first`: the caller's socket still holds datagrams it had no
+    // time to read (docs/xfrm-keying.md, "Answers before initiations"): no
+    // initiation goes, the rest of the tick does.
+    Work tick(keying::Time now, bool answering_first = false);
 
     std::vector<PeerStatus> status(keying::Time now) const;
     size_t rejected() const { return rejected_; }  // datagrams dropped: junk, replays, strangers

@@ -692,3 +692,18 @@ TEST_CASE("a live peer's rotation goes before dead peers' retries when the pace 
     }
     (void)std::system(("rm -rf " + dir).c_str());
 }
+
+TEST_CASE("no initiation goes while the socket has a backlog; the next tick without one sends it") {
+    Pair p;  // one peer each side, no session yet
+    p.now = keying::Time{} + 1000s;
+    auto initiations = [&](bool backlog) {
+        size_t n = 0;
+        for (const XfrmKeying::Send& s : p.site[0]->tick(p.now, backlog).sends) n += s.bytes.size() == keying::kInitiationLen;
+        return n;
+    };
+    CHECK(initiations(true) == 0);
+    p.now += 250ms;
+    CHECK(initiations(true) == 0);
+    p.now += 250ms;
+    CHECK(initiations(false) == 1);  // still due: the backlog only held it
+}
