@@ -88,6 +88,35 @@ struct Lists {
     std::vector<Op> upserts;
 };
 
+// An SA of avpnd's key exchange that keeps its session and SPI but moves to
+// other addresses (a WAN failover: the local uplink; a peer that roamed) is
+// another object for the kernel, whose SA identity includes the
+// destination: a remove and a create. Created afresh, its sender would
+// start at sequence 1 again under the same key (AES-GCM nonces repeated,
+// the peer's replay window reopened), which XfrmKeying refuses. So the pair
+// becomes one update, which the port carries out as a replace: the old SA
+// read, deleted, and the moved one added with its sequence state carried on
+// (xfrm_replace.hpp).
+void sa_moves(Lists& l) {
+    std::map<std::pair<uint64_t, uint32_t>, size_t> removed;  // (session key, SPI) -> index in removes
+    for (size_t i = 0; i < l.removes.size(); ++i)
+        if (const auto* sa = std::get_if<nl::XfrmSa>(&l.removes[i].object); sa && sa->key.session_key != 0)
+            removed[{sa->key.session_key, sa->spi}] = i;
+    if (removed.empty()) return;
+    std::vector<bool> moved(l.removes.size(), false);
+    for (Op& op : l.upserts) {
+        const auto* sa = std::get_if<nl::XfrmSa>(&op.object);
+        if (!sa || op.kind != OpKind::create || sa->key.session_key == 0) continue;
+        auto it = removed.find({sa->key.session_key, sa->spi});
+        if (it == removed.end() || moved[it->second]) continue;
+        moved[it->second] = true;
+        op.kind = OpKind::update;
+        op.previous = l.removes[it->second].object;
+    }
+    size_t k = 0;
+    std::erase_if(l.removes, [&](const Op&) { return moved[k++]; });
+}
+
 // The objects of one kind ordered by key, as pointers: states are large
 // (150,000 XFRM policies at a 10,000-spoke hub), so neither side is copied,
 // and a side that already is in key order (the usual case) is not sorted.
@@ -210,6 +239,7 @@ std::vector<Op> diff(const nl::KernelState& desired, const nl::KernelState& obse
     diff_kind(desired.addresses, observed.addresses, doomed, l);
     diff_kind(desired.wireguard, observed.wireguard, doomed, l);
     diff_kind(desired.xfrm_states, observed.xfrm_states, none, l);
+    sa_moves(l);
     diff_kind(desired.xfrm_policies, observed.xfrm_policies, none, l);
     diff_kind(desired.routes, observed.routes, doomed, l);
     diff_kind(desired.rules, observed.rules, none, l);

@@ -58,6 +58,13 @@ void KernelImage::adopt_key_refs(const nl::KernelState& desired) {
     }
 }
 
+void KernelImage::lend_key_refs(nl::KernelState& dumped) const {
+    for (nl::XfrmSa& sa : dumped.xfrm_states) {
+        auto it = sas_.find(sa);
+        if (it != sas_.end() && it->key.session_key != 0 && sa.key.session_key == 0) sa.key = it->key;
+    }
+}
+
 nl::KernelState KernelImage::slice(const nl::KernelState& a, const nl::KernelState& b) const {
     nl::KernelState out;
     out.links = slice_of(links_, a.links, b.links);
@@ -117,6 +124,10 @@ void KernelImage::record(const Op& op) {
                     else if constexpr (std::is_same_v<T, nl::Route>) return routes_;
                     else return rules_;
                 }();
+                // A moved SA (diff.cpp, sa_moves) is an update whose old
+                // identity goes.
+                if constexpr (std::is_same_v<T, nl::XfrmSa>)
+                    if (op.kind == OpKind::update && op.previous) set.erase(std::get<T>(*op.previous));
                 if (!remove) return upsert(set, o);
                 set.erase(o);
                 if constexpr (std::is_same_v<T, nl::Link>) drop_link(o.name);

@@ -32,6 +32,12 @@ public:
     // handshake session an SA's key came from), so the next change can
     // tell a new session under the same SPI (diff.cpp, other_session).
     void adopt_key_refs(const nl::KernelState& desired);
+    // Before a full apply diffs a fresh dump: each dumped SA this image
+    // knows by identity gets the key reference the image holds, so the
+    // full path too can tell a session's SA that moved to other addresses
+    // (a WAN failover) from a new SA (diff.cpp, sa_moves) and a new session
+    // under the same SPI (other_session).
+    void lend_key_refs(nl::KernelState& dumped) const;
 
     size_t objects() const;
     nl::KernelState state() const;  // everything, sorted by value like a plan (tests)

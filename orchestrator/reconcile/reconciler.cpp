@@ -25,6 +25,7 @@ ApplyReport Reconciler::apply_full(const nl::KernelState& desired, const OwnedSc
         r.failure = observed.error();
         return r;
     }
+    if (image_) image_->lend_key_refs(*observed);
     image_ = KernelImage::of(*observed);
     ApplyReport r = execute(diff(desired, *observed), dry_run);
     if (r.applied && !dry_run && image_) image_->adopt_key_refs(desired);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "orchestrator/reconcile/diff.hpp"
+#include "orchestrator/reconcile/kernel_image.hpp"
 #include "plugins/wireguard/backend.hpp"
 
 using namespace avpn;
@@ -298,4 +299,43 @@ TEST_CASE("an SA replaced by one with another SPI goes after the new one is made
     CHECK(std::get<nl::XfrmSa>(ops[1].object).spi == 0x60000001);
     CHECK(ops[2].kind == OpKind::remove);
     CHECK(std::get<nl::XfrmSa>(ops[2].object).spi == 0x40000001);
+}
+
+TEST_CASE("an SA that keeps its session and SPI but moves to another address is one update (a replace)") {
+    nl::XfrmSa sa;
+    sa.src = *IpAddr::parse("192.0.2.1");
+    sa.dst = *IpAddr::parse("203.0.113.2");
+    sa.spi = 0x5b0eaf6d;
+    sa.reqid = 0x4156806d;
+    sa.encap_sport = sa.encap_dport = 51820;
+    sa.key.session_key = 7;
+    nl::KernelState was, want;
+    was.xfrm_states = {sa};
+    nl::XfrmSa moved = sa;
+    moved.dst = *IpAddr::parse("198.51.100.2");  // the spoke failed over to its backup uplink
+    want.xfrm_states = {moved};
+    auto ops = diff(want, was);
+    REQUIRE(ops.size() == 1);
+    CHECK(ops[0].kind == OpKind::update);
+    CHECK(std::get<nl::XfrmSa>(ops[0].object).dst == moved.dst);
+    REQUIRE(ops[0].previous);
+    CHECK(std::get<nl::XfrmSa>(*ops[0].previous).dst == sa.dst);
+    // Its undo moves it back.
+    Op back = ops[0].inverse();
+    CHECK(std::get<nl::XfrmSa>(back.object).dst == sa.dst);
+
+    // The image follows the move: the old identity is gone.
+    KernelImage im = KernelImage::of(was);
+    im.record(ops);
+    nl::KernelState slice = im.slice(want, was);
+    REQUIRE(slice.xfrm_states.size() == 1);
+    CHECK(slice.xfrm_states[0].dst == moved.dst);
+
+    // Another session under the same SPI at the new address is no move.
+    moved.key.session_key = 9;
+    want.xfrm_states = {moved};
+    ops = diff(want, was);
+    REQUIRE(ops.size() == 2);
+    CHECK(ops[0].kind == OpKind::create);  // make-before-break: another destination
+    CHECK(ops[1].kind == OpKind::remove);
 }

@@ -112,3 +112,36 @@ TEST_CASE("after a full apply the image knows which session keyed each SA; a dum
     CHECK(ops[0].kind == OpKind::remove);
     CHECK(ops[1].kind == OpKind::create);
 }
+
+TEST_CASE("a fresh dump borrows the key references the last image knew, so a full apply sees an SA's move") {
+    nl::XfrmSa sa;
+    sa.src = *IpAddr::parse("192.0.2.1");
+    sa.dst = *IpAddr::parse("203.0.113.2");
+    sa.spi = 0x5b0eaf6d;
+    nl::KernelState desired;
+    desired.xfrm_states = {sa};
+    desired.xfrm_states[0].key.session_key = 7;
+    nl::KernelState dumped;
+    dumped.xfrm_states = {sa};  // no session in a dump
+    KernelImage im = KernelImage::of(dumped);
+    im.adopt_key_refs(desired);
+
+    nl::KernelState again = dumped;
+    im.lend_key_refs(again);
+    REQUIRE(again.xfrm_states.size() == 1);
+    CHECK(again.xfrm_states[0].key.session_key == 7);
+    // The spoke moved: the plan has the same session at another address.
+    nl::KernelState moved = desired;
+    moved.xfrm_states[0].dst = *IpAddr::parse("198.51.100.2");
+    auto ops = diff(moved, again);
+    REQUIRE(ops.size() == 1);
+    CHECK(ops[0].kind == OpKind::update);
+    // Without the loan (a dump alone) it is a remove and a create.
+    CHECK(diff(moved, dumped).size() == 2);
+    // An SA the image does not know keeps the dump's blank reference.
+    nl::KernelState other;
+    other.xfrm_states = {sa};
+    other.xfrm_states[0].spi = 0x6b0eaf6d;
+    im.lend_key_refs(other);
+    CHECK(other.xfrm_states[0].key.session_key == 0);
+}
