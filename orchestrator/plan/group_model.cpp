@@ -33,6 +33,7 @@ MemberView view_of(const Group& g, const Member& m, const PlanInputs& inputs) {
     v.exit_hubs = &m.exit_hubs;
     auto live = inputs.contacts.find(m.name);
     v.endpoint = live != inputs.contacts.end() ? std::optional<Endpoint>(live->second) : m.contact;
+    if (auto moved = inputs.roamed.find({g.name, m.name}); moved != inputs.roamed.end()) v.endpoint = moved->second;
     v.dead = inputs.dead_peers.count({g.name, m.name}) > 0;
     v.loc = &m.loc;
     return v;

@@ -69,6 +69,12 @@ struct PlanInputs {
     // own peers know it; the relay rule is built so that they are the only
     // ones whose answer depends on it (docs/planner.md, "Dead hubs").
     std::set<std::pair<std::string, std::string>> dead_peers;
+    // XFRM peers whose authenticated handshake or keepalive came from
+    // another address than their contact, (group, peer site) -> that source
+    // (avpnd's key exchange, docs/xfrm-keying.md "Roaming"): a spoke that
+    // moved to its backup uplink. The peer's SAs go there; it overrides the
+    // member list's and the registry's contact in that group only.
+    std::map<std::pair<std::string, std::string>, Endpoint> roamed;
 };
 
 struct PlanOutcome {

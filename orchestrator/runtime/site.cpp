@@ -368,7 +368,7 @@ void Site::send_keying(const std::vector<XfrmKeying::Send>& sends) {
             log_("xfrm: " + s.group + ": no " + keying::family_name(s.to.addr.family) + " socket to reach " + s.to.str());
             continue;
         }
-        if (Status st = socket->send(s.to, s.bytes); !st)
+        if (Status st = socket->send(s.to, s.bytes, keying_source(s.to.addr.family)); !st)
             log_("xfrm: " + st.error().str());
     }
 }

@@ -241,6 +241,12 @@ private:
     void note_uplink_switches();
     void note_failover_applied();
     bool feed_probes(const UplinkProber::Verdicts& verdicts);
+    // The address the key exchange's messages leave from: the SAs' local
+    // address (the active uplink's while the plan steers, else the first
+    // uplink's with an address of `family`), so a peer sees them come from
+    // where its SAs go and does not roam its SAs elsewhere (a hub whose
+    // route out is another interface than its contact's). nullopt: none.
+    std::optional<IpAddr> keying_source(Family family) const;
     void open_probes();
     void note_wireguard_peers(const std::map<std::string, wg::WgDeviceStatus>& seen, int64_t now);
 
@@ -280,6 +286,7 @@ private:
     uint64_t uplink_switches_seen_ = 0;  // UplinkSelector::recorded() already logged
     std::optional<Clock::time_point> uplink_event_at_;  // the first uplink event since the last read
     std::optional<UplinkSwitch> failover_to_apply_;     // a failover the next successful apply completes
+    bool announce_to_apply_ = false;  // an uplink switch: tell the XFRM peers once it is applied
     std::optional<std::chrono::nanoseconds> last_failover_;
     UplinkProber prober_;
     std::map<std::string, std::string> probe_problems_;  // logged socket errors, by uplink

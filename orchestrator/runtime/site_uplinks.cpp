@@ -136,12 +136,19 @@ void Site::note_uplink_switches() {
         log_("uplink: " + switch_line(kept[i]));
         events_.add(std::time(nullptr), "uplink", switch_line(kept[i]));
         if (!kept[i].failback && !kept[i].from.empty()) failover_to_apply_ = kept[i];
+        announce_to_apply_ = true;
     }
     uplink_switches_seen_ = uplinks_->recorded();
 }
 
-// After a successful converge: a failover it carried out is done now.
+// After a successful converge: a failover it carried out is done now, and
+// the XFRM peers hear from the new uplink at once (XfrmKeying::announce):
+// their SAs towards this site follow the authenticated source.
 void Site::note_failover_applied() {
+    if (announce_to_apply_ && !keyed_.empty()) {
+        announce_to_apply_ = false;
+        send_keying(keying_->announce(keying::Clock::now()).sends);
+    }
     if (!failover_to_apply_) return;
     last_failover_ = Clock::now() - failover_to_apply_->failed_since;
     log_("uplink: tunnels on " + (failover_to_apply_->to.empty() ? std::string("none") : failover_to_apply_->to) +
@@ -175,6 +182,19 @@ Result<PlanInputs> Site::read_inputs(bool full) {
     }
     inputs.active_uplinks = uplinks_->active();
     return inputs;
+}
+
+std::optional<IpAddr> Site::keying_source(Family family) const {
+    if (!uplinks_ || !uplink_facts_) return std::nullopt;
+    // As the plan picks the SAs' local address: the active uplinks while it
+    // steers, else the uplinks in order.
+    const std::vector<std::string> active = uplinks_->active();
+    const bool steering = uplink_mode_.failover && uplinks_->names().size() >= 2 && !active.empty();
+    for (const std::string& name : steering ? active : uplinks_->names())
+        if (auto f = uplink_facts_->find(name); f != uplink_facts_->end() && f->second.address &&
+                                                f->second.address->family == family)
+            return f->second.address;
+    return std::nullopt;
 }
 
 std::optional<std::chrono::steady_clock::time_point> Site::uplink_check_at() const {

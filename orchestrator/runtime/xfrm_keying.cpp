@@ -142,6 +142,7 @@ void XfrmKeying::add_inputs(PlanInputs& inputs) const {
             if (const auto& out = p.session.sas().outbound) s.outbound = SessionSa{out->spi, out->key_id};
             inputs.xfrm_sessions[{g.name, p.view.name}] = std::move(s);
             if (p.dead) inputs.dead_peers.insert({g.name, p.view.name});
+            if (p.roamed) inputs.roamed[{g.name, p.view.name}] = *p.roamed;
         }
 }
 
@@ -214,11 +215,12 @@ void XfrmKeying::carry_out(Group& g, Peer& p, const std::vector<Action>& actions
                            const std::optional<Send>& response, Work& out) {
     const std::string who = g.name + "/" + p.view.name;
     auto send_to_peer = [&](Bytes bytes, const char* what) {
-        if (!p.view.endpoint) {
+        const std::optional<Endpoint>& to = p.roamed ? p.roamed : p.view.endpoint;
+        if (!to) {
             p.problem = std::string("no contact to send the ") + what + " to";
             return;
         }
-        out.sends.push_back({g.name, *p.view.endpoint, std::move(bytes)});
+        out.sends.push_back({g.name, *to, std::move(bytes)});
     };
     for (const Action& a : actions) {
         switch (a.kind) {
@@ -265,9 +267,9 @@ XfrmKeying::Work XfrmKeying::receive(const std::string& group, const Endpoint& f
     }
     switch (MessageType(*type)) {
     case MessageType::initiation: return on_initiation(*g, from, d, now);
-    case MessageType::response: return on_response(*g, d, now);
+    case MessageType::response: return on_response(*g, from, d, now);
     case MessageType::cookie_reply: return on_cookie(*g, d, now);
-    case MessageType::key_confirm: return on_confirm(*g, d, now);
+    case MessageType::key_confirm: return on_confirm(*g, from, d, now);
     }
     ++rejected_;  // a type of the discovery range: nothing reads those yet
     return {};
@@ -293,8 +295,18 @@ XfrmKeying::Work XfrmKeying::on_initiation(Group& g, const Endpoint& from, ByteV
     NewSession ns = hold(g, *p, std::move(*r->session));
     auto actions = p->session.on_initiation(ns, now);
     if (actions.empty()) drop(ns.session_id);  // a leader's own handshake won meanwhile
+    note_source(g, *p, from, out);
     carry_out(g, *p, actions, now, reply, out);
     return out;
+}
+
+void XfrmKeying::note_source(const Group& g, Peer& p, const Endpoint& from, Work& out) {
+    const std::optional<Endpoint>& at = p.roamed ? p.roamed : p.view.endpoint;
+    if (at == from) return;
+    out.events.push_back(g.name + "/" + p.view.name + ": roamed from " + (at ? at->str() : std::string("no contact")) +
+                         " to " + from.str());
+    p.roamed = from;
+    out.apply = true;  // its SAs' outer destination
 }
 
 // A rejected initiation is counted and its reason kept for status. From
@@ -309,7 +321,7 @@ void XfrmKeying::reject(Group& g, const Endpoint& from, const Error& why) {
         if (p.view.endpoint == from && !p.session.up()) p.problem = "its initiation was rejected: " + reason;
 }
 
-XfrmKeying::Work XfrmKeying::on_response(Group& g, ByteView d, Time now) {
+XfrmKeying::Work XfrmKeying::on_response(Group& g, const Endpoint& from, ByteView d, Time now) {
     Work out;
     auto parsed = parse_response(d);
     Peer* p = nullptr;
@@ -331,6 +343,7 @@ XfrmKeying::Work XfrmKeying::on_response(Group& g, ByteView d, Time now) {
     NewSession ns = hold(g, *p, std::move(*s));
     auto actions = p->session.on_response(ns, now);
     if (actions.empty()) drop(ns.session_id);  // not the answer to the handshake in flight
+    note_source(g, *p, from, out);
     carry_out(g, *p, actions, now, std::nullopt, out);
     return out;
 }
@@ -348,7 +361,7 @@ XfrmKeying::Work XfrmKeying::on_cookie(Group& g, ByteView d, Time now) {
     return {};
 }
 
-XfrmKeying::Work XfrmKeying::on_confirm(Group& g, ByteView d, Time now) {
+XfrmKeying::Work XfrmKeying::on_confirm(Group& g, const Endpoint& from, ByteView d, Time now) {
     Work out;
     auto parsed = parse_key_confirm(d);
     auto it = parsed ? live_.find(parsed->receiver) : live_.end();
@@ -366,7 +379,17 @@ XfrmKeying::Work XfrmKeying::on_confirm(Group& g, ByteView d, Time now) {
     }
     Peer* p = peer_of(g, l.session.peer_static);
     if (!p) return out;
+    note_source(g, *p, from, out);
     carry_out(g, *p, p->session.on_transport(it->first, now), now, std::nullopt, out);
+    return out;
+}
+
+XfrmKeying::Work XfrmKeying::announce(Time now) {
+    Work out;
+    for (Group& g : groups_)
+        for (Peer& p : g.peers)
+            if (auto id = p.session.current_session())
+                carry_out(g, p, {{ActionKind::send_keepalive, *id}}, now, std::nullopt, out);
     return out;
 }
 

@@ -118,6 +118,10 @@ public:
     std::optional<Work> expire(const nl::XfrmExpire& e, keying::Time now);
     // Expiries were lost and cannot be found again: every peer rotates.
     Work rotate_all(keying::Time now);
+    // This site's uplink changed (docs/uplinks.md): a key confirm to every
+    // peer with a session, from the new source, so each peer's SAs follow
+    // at once (note_source on their side) instead of at the next keepalive.
+    Work announce(keying::Time now);
 
 private:
     struct Peer {
@@ -129,6 +133,9 @@ private:
         std::string problem;
         std::optional<keying::Time> watched_since;  // when this avpnd first handled it
         bool dead = false;                          // in the plan's dead_peers
+        // Where its authenticated messages come from, when that is not
+        // its contact (PlanInputs::roamed); kept across configures.
+        std::optional<Endpoint> roamed;
     };
     struct Group {
         std::string name, key_file;
@@ -155,9 +162,12 @@ private:
     void carry_out(Group& g, Peer& p, const std::vector<keying::Action>& actions, keying::Time now,
                    const std::optional<Send>& response, Work& out);
     Work on_initiation(Group& g, const Endpoint& from, keying::ByteView d, keying::Time now);
-    Work on_response(Group& g, keying::ByteView d, keying::Time now);
+    // After a message of the peer's was authenticated: a new source is
+    // where its SAs and messages go from now on (WireGuard's roaming).
+    void note_source(const Group& g, Peer& p, const Endpoint& from, Work& out);
+    Work on_response(Group& g, const Endpoint& from, keying::ByteView d, keying::Time now);
     Work on_cookie(Group& g, keying::ByteView d, keying::Time now);
-    Work on_confirm(Group& g, keying::ByteView d, keying::Time now);
+    Work on_confirm(Group& g, const Endpoint& from, keying::ByteView d, keying::Time now);
     void reject(Group& g, const Endpoint& from, const Error& why);
 
     keying::SessionTimers timers_;

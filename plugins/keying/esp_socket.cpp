@@ -58,13 +58,38 @@ Result<EspSocket> EspSocket::open(Family family, uint16_t port) {
     return s;
 }
 
-Status EspSocket::send(const Endpoint& to, const std::vector<uint8_t>& bytes) {
+Status EspSocket::send(const Endpoint& to, const std::vector<uint8_t>& bytes, const std::optional<IpAddr>& source) {
     if (to.addr.family != family_) return Error{"send on the ESP-in-UDP socket", to.str(), "wrong address family", EAFNOSUPPORT};
     sockaddr_storage dst;
     const socklen_t len = to_sockaddr(to, dst);
+    iovec iov{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+    msghdr msg{};
+    msg.msg_name = &dst;
+    msg.msg_namelen = len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+    if (source && source->family == family_) {
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;  // CMSG_FIRSTHDR is null without room
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        if (family_ == Family::v4) {
+            in_pktinfo info{};
+            std::memcpy(&info.ipi_spec_dst, source->bytes.data(), 4);
+            c->cmsg_level = IPPROTO_IP, c->cmsg_type = IP_PKTINFO, c->cmsg_len = CMSG_LEN(sizeof info);
+            std::memcpy(CMSG_DATA(c), &info, sizeof info);
+            msg.msg_controllen = CMSG_SPACE(sizeof info);
+        } else {
+            in6_pktinfo info{};
+            std::memcpy(&info.ipi6_addr, source->bytes.data(), 16);
+            c->cmsg_level = IPPROTO_IPV6, c->cmsg_type = IPV6_PKTINFO, c->cmsg_len = CMSG_LEN(sizeof info);
+            std::memcpy(CMSG_DATA(c), &info, sizeof info);
+            msg.msg_controllen = CMSG_SPACE(sizeof info);
+        }
+    }
     ssize_t n;
     do {
-        n = ::sendto(fd_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&dst), len);
+        n = ::sendmsg(fd_.get(), &msg, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return Error{"send on the ESP-in-UDP socket", to.str(), std::strerror(errno), errno};
     return {};

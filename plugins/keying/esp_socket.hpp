@@ -50,7 +50,10 @@ public:
     // avpn's control messages start with the non-ESP marker, so the peer's
     // kernel hands them to its avpnd. A full send buffer is an error
     // (EAGAIN in Error.code); the protocol's retries cover the loss.
-    Status send(const Endpoint& to, const std::vector<uint8_t>& bytes);
+    // `source`: the address to send from (IP_PKTINFO), so the policy rule
+    // of that address picks the uplink (docs/uplinks.md); nullopt: the
+    // kernel's choice.
+    Status send(const Endpoint& to, const std::vector<uint8_t>& bytes, const std::optional<IpAddr>& source = std::nullopt);
 
 private:
     EspSocket(int fd, Family family, uint16_t port) : fd_(fd), family_(family), port_(port) {}

@@ -137,6 +137,10 @@ public:
     std::optional<Time> last_received() const { return last_rx_; }
     std::optional<Time> next_rekey() const;
     bool initiating() const { return initiating_.has_value(); }
+    // The session whose SAs carry traffic now (nullopt before the first).
+    std::optional<uint64_t> current_session() const {
+        return current_ ? std::optional<uint64_t>(current_->id) : std::nullopt;
+    }
     bool rekey_requested() const { return rekey_requested_; }  // by an expiry or rekey_now, not done yet
     uint32_t initiations_unanswered() const { return initiating_ ? initiating_->attempts : 0; }
 

@@ -284,3 +284,31 @@ TEST_CASE("a session change re-plans only that peer") {
     REQUIRE(full.ok());
     CHECK(full.state.xfrm_states.size() == 2);
 }
+
+TEST_CASE("a roamed peer's SAs and policy templates go to where it roamed, re-planning only that peer") {
+    World w = hub_and_spokes(20, 2, Transport::xfrm);
+    PlanInputs in = w.inputs_for("hub");
+    const std::string group = w.intent_for("hub").groups.at(0).name;
+    in.xfrm_handshake = true;
+    in.xfrm_sessions[{group, "s4"}] = XfrmSessionSas{{{0x41000005, 7}}, SessionSa{0x41000105, 8}};
+    IncrementalPlanner planner;
+    planner.commit(planner.update(w.intent_for("hub"), in));
+    const Endpoint moved = E("198.51.100.200:4500");
+    in.roamed[{group, "s4"}] = moved;
+    auto u = planner.update(w.intent_for("hub"), in);
+    REQUIRE_FALSE(u.full);
+    CHECK(u.peers_changed == 1);
+    REQUIRE(u.want.xfrm_states.size() == 2);
+    for (const nl::XfrmSa& sa : u.want.xfrm_states) {
+        const bool outbound = sa.spi == 0x41000105;
+        CHECK((outbound ? sa.dst : sa.src) == moved.addr);
+        CHECK((outbound ? sa.encap_dport : sa.encap_sport) == moved.port);
+    }
+    size_t templates = 0;
+    for (const nl::XfrmPolicy& p : u.want.xfrm_policies)
+        for (const auto& t : p.templates) {
+            CHECK((p.dir == nl::XfrmDir::out ? t.dst : t.src) == moved.addr);
+            ++templates;
+        }
+    CHECK(templates > 0);
+}

@@ -707,3 +707,39 @@ TEST_CASE("no initiation goes while the socket has a backlog; the next tick with
     p.now += 250ms;
     CHECK(initiations(false) == 1);  // still due: the backlog only held it
 }
+
+TEST_CASE("roaming: an authenticated keepalive from a new address moves the peer's SAs there; a replay does not") {
+    Pair p;
+    p.advance(3s);
+    p.check_mirrored();
+    // branch1 moved to its backup uplink and announces itself from there.
+    const Endpoint backup{IpAddr::v4(0xc6336408), 51820};
+    p.at[1] = backup;
+    XfrmKeying::Work hello = p.site[1]->announce(p.now);
+    REQUIRE(hello.sends.size() == 1);
+    const keying::Bytes captured = hello.sends[0].bytes;
+    XfrmKeying::Work w = p.site[0]->receive("demo", backup, captured, p.now);
+    CHECK(w.apply);  // the SAs' outer destination changed
+    REQUIRE(w.events.size() == 1);
+    CHECK(w.events[0] == "demo/branch1: roamed from 198.51.100.7:51820 to 198.51.100.8:51820");
+    PlanInputs in;
+    p.site[0]->add_inputs(in);
+    REQUIRE(in.roamed.count({"demo", "branch1"}) == 1);
+    CHECK(in.roamed.at({"demo", "branch1"}) == backup);
+    // hq's own messages go there now.
+    XfrmKeying::Work rekey;
+    REQUIRE(p.site[0]->rekey("demo", "branch1").ok());
+    p.now += 100ms;
+    rekey = p.site[0]->tick(p.now);
+    REQUIRE_FALSE(rekey.sends.empty());
+    for (const auto& s : rekey.sends) CHECK(s.to == backup);
+    // The same keepalive again, from elsewhere: a replay, rejected; no roam.
+    const size_t rejected = p.site[0]->rejected();
+    XfrmKeying::Work replay = p.site[0]->receive("demo", Endpoint{IpAddr::v4(0xcb007105), 51820}, captured, p.now);
+    CHECK_FALSE(replay.apply);
+    CHECK(replay.events.empty());
+    CHECK(p.site[0]->rejected() == rejected + 1);
+    PlanInputs after;
+    p.site[0]->add_inputs(after);
+    CHECK(after.roamed.at({"demo", "branch1"}) == backup);
+}
