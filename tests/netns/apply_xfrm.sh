@@ -22,18 +22,8 @@ AVPND=${AVPN_BIN:-$SRC/build/bin}/avpnd
 . "$SRC/tests/netns/lib/topology.sh"
 topo_require jq ss
 
-# Can this kernel hold what the plan needs? Load the modules where it has
-# them, then try an XFRM interface and a GCM ESP SA in a scratch namespace.
-probe=avpn-xprobe-$$
-command -v modprobe >/dev/null && modprobe -q -a xfrm_user xfrm_interface esp4 esp6 2>/dev/null || true
-ip netns add "$probe"
-why=""
-ip -n "$probe" link add avxprobe type xfrm if_id 0x41560099 2>/dev/null ||
-  why="no XFRM interfaces in this kernel ($(uname -r))"
-[ -n "$why" ] || ip -n "$probe" xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 reqid 1 mode tunnel \
-  aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 2>/dev/null ||
-  why="no ESP SAs (esp4, rfc4106(gcm(aes))) in this kernel ($(uname -r))"
-ip netns del "$probe"
+# Can this kernel hold what the plan needs?
+why=$(topo_xfrm_missing)
 [ -z "$why" ] || topo_skip "$why; the VM tier (tests/kernel, kernel-netns-suite) runs this test"
 [ -x "$AVPNCTL" ] && [ -x "$AVPND" ] || { echo "FAIL: avpnctl or avpnd not built"; exit 1; }
 

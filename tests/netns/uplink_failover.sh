@@ -13,7 +13,10 @@
 # Each prints its interruption (the longest time between two ping replies)
 # and must stay under the
 # issue's targets (1 s after a carrier loss, 4 s after a silent loss).
-# AVPN_WG_BACKEND (userspace, the default, or kernel) picks the transport.
+# AVPN_WG_BACKEND (userspace, the default, or kernel) picks the WireGuard
+# backend; AVPN_TRANSPORT=xfrm runs the group over XFRM instead (both sites
+# under avpnd): the spoke's SAs move to wan1's address and hq's follow its
+# authenticated keepalive from there (docs/xfrm-keying.md, "Roaming").
 # AVPN_FAILOVER_LIMIT_MS (default 1000, the target) is what (a) must stay
 # under, AVPN_SILENT_LIMIT_MS (default 4000) what (b) must; the VM tier, an
 # emulated CPU, sets its own margins.
@@ -25,10 +28,14 @@ AVPND=$BIN/avpnd
 # shellcheck source=lib/topology.sh
 . "$SRC/tests/netns/lib/topology.sh"
 BACKEND=${AVPN_WG_BACKEND:-userspace}
+TRANSPORT=${AVPN_TRANSPORT:-wireguard}
 LIMIT_MS=${AVPN_FAILOVER_LIMIT_MS:-1000}
 SILENT_LIMIT_MS=${AVPN_SILENT_LIMIT_MS:-4000}
 topo_require jq ping wg python3 nft
-if [ "$BACKEND" = kernel ]; then
+if [ "$TRANSPORT" = xfrm ]; then
+  why=$(topo_xfrm_missing)
+  [ -z "$why" ] || topo_skip "$why; the VM tier runs it (kernel-uplink-failover-xfrm)"
+elif [ "$BACKEND" = kernel ]; then
   probe=avpn-wgprobe-$$
   ip netns add "$probe"
   ok=0; ip -n "$probe" link add wg0 type wireguard 2>/dev/null && ok=1
@@ -40,7 +47,25 @@ fi
 [ -x "$AVPND" ] || { echo "FAIL: $AVPND not built"; exit 1; }
 topo_init
 LOG=$TOPO_WORK/avpnd.log
-fail() { [ -f "$LOG" ] && sed 's/^/   avpnd| /' "$LOG" >&2; topo_fail "$@"; }
+fail() {
+  [ -f "$LOG" ] && sed 's/^/   avpnd| /' "$LOG" >&2
+  [ -f "$TOPO_WORK/hq.log" ] && sed 's/^/   hq avpnd| /' "$TOPO_WORK/hq.log" >&2
+  # Exited: gone, or a zombie (this shell has not reaped it).
+  if [ -n "${BRANCH1_AVPND:-}" ] && [[ "$(ps -o stat= -p "$BRANCH1_AVPND" 2>/dev/null || echo gone)" =~ Z|gone ]]; then
+    local rc=0; wait "$BRANCH1_AVPND" || rc=$?
+    echo "   branch1's avpnd exited with status $rc" >&2
+  elif [ -n "${BRANCH1_AVPND:-}" ] && command -v gdb >/dev/null; then  # alive but maybe stuck: where
+    gdb -batch -p "$(pgrep -P "$BRANCH1_AVPND" avpnd || echo "$BRANCH1_AVPND")" -ex "thread apply all bt 8" 2>/dev/null |
+      grep '^#' | head -20 | sed 's/^/   branch1 avpnd stack| /' >&2 || true
+  fi
+  if [ "$TRANSPORT" = xfrm ]; then  # what each side's key exchange and kernel say
+    for site in branch1 hq; do
+      topo_avpn "$site" status 2>&1 | sed "s/^/   $site status| /" >&2 || true
+      ip -n "$(ns "$site")" xfrm state 2>&1 | grep -E '^src|encap' | sed "s/^/   $site xfrm| /" >&2 || true
+    done
+  fi
+  topo_fail "$@"
+}
 step() { echo "== $*"; }
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 log_has() { grep -q "$1" "$LOG"; }
@@ -62,11 +87,28 @@ ip -n "$(ns branch1)" route show table 7200 | grep -q "^default via 203.0.113.1 
   fail "table 7200: $(ip -n "$(ns branch1)" route show table 7200)"
 ip -n "$(ns branch1)" route show table 7201 | grep -q "^default via 198.51.100.1 dev wan1 proto 147" ||
   fail "table 7201: $(ip -n "$(ns branch1)" route show table 7201)"
-fwmark() { topo_exec branch1 wg show avpn-demo fwmark; }
-hq_sees() { topo_exec hq wg show avpn-demo endpoints | grep -q "[[:space:]]$1:51820$"; }
-[ "$(fwmark)" = 0x1c20 ] || fail "fwmark $(fwmark), not 0x1c20 (table 7200, wan0)"
-hq_sees 203.0.113.2 || fail "hq does not see branch1 at 203.0.113.2: $(topo_exec hq wg show avpn-demo endpoints)"
-echo "   rules 7100-7102 and tables 7200/7201 in place; tunnel on wan0 (fwmark 0x1c20)"
+# leaves_by: the uplink table the tunnel leaves branch1 by (0x1c20: wan0's
+# 7200, 0x1c21: wan1's 7201); hq_sees ADDR: hq sends to branch1 at ADDR.
+# WireGuard: the device's fwmark and hq's endpoint for branch1. XFRM: the
+# outer source of branch1's SA to hq, and the destination of hq's SA to it.
+if [ "$TRANSPORT" = xfrm ]; then
+  leaves_by() {
+    case "$(ip -n "$(ns branch1)" xfrm state | grep -o 'src [0-9.]* dst 192.0.2.1' | sort -u)" in
+    "src 203.0.113.2 dst 192.0.2.1") echo 0x1c20 ;;
+    "src 198.51.100.2 dst 192.0.2.1") echo 0x1c21 ;;
+    *) ip -n "$(ns branch1)" xfrm state | grep '^src' | tr '\n' ' ' ;;
+    esac
+  }
+  hq_sees() { [ "$(ip -n "$(ns hq)" xfrm state | grep -o 'src 192.0.2.1 dst [0-9.]*' | sort -u)" = "src 192.0.2.1 dst $1" ]; }
+  hq_view() { ip -n "$(ns hq)" xfrm state | grep '^src' | tr '\n' ' '; }
+else
+  leaves_by() { topo_exec branch1 wg show avpn-demo fwmark; }
+  hq_sees() { topo_exec hq wg show avpn-demo endpoints | grep -q "[[:space:]]$1:51820$"; }
+  hq_view() { topo_exec hq wg show avpn-demo endpoints; }
+fi
+[ "$(leaves_by)" = 0x1c20 ] || fail "tunnel leaves by $(leaves_by), not 0x1c20 (table 7200, wan0)"
+hq_sees 203.0.113.2 || fail "hq does not see branch1 at 203.0.113.2: $(hq_view)"
+echo "   rules 7100-7102 and tables 7200/7201 in place; tunnel on wan0 (table 0x1c20)"
 
 status_uplinks() { topo_avpn branch1 status --json | jq -c '[.avpnd.uplinks[] | {name, healthy, why, active}]'; }
 
@@ -95,8 +137,8 @@ echo "   $(grep 'uplink: tunnels on wan1 ' "$LOG" || fail "(a) avpnd did not log
 echo "   10 ms ping: $sent sent, $got answered ($lost lost): interruption $PING_GAP_MS ms, the longest time between replies (target < 1000 ms, asserted < $LIMIT_MS ms)"
 [ "$got" -gt 0 ] || fail "(a) no ping answered at all"
 [ "$PING_GAP_MS" -lt "$LIMIT_MS" ] || fail "(a) interruption $PING_GAP_MS ms, not under $LIMIT_MS ms"
-[ "$(fwmark)" = 0x1c21 ] || fail "(a) fwmark $(fwmark), not 0x1c21 (table 7201, wan1)"
-hq_sees 198.51.100.2 || fail "(a) hq does not see branch1 at wan1's 198.51.100.2: $(topo_exec hq wg show avpn-demo endpoints)"
+[ "$(leaves_by)" = 0x1c21 ] || fail "(a) tunnel leaves by $(leaves_by), not 0x1c21 (table 7201, wan1)"
+hq_sees 198.51.100.2 || fail "(a) hq does not see branch1 at wan1's 198.51.100.2: $(hq_view)"
 st=$(status_uplinks) || fail "(a) avpnctl status failed"
 echo "   status: $st"
 [ "$st" = '[{"name":"wan0","healthy":false,"why":"carrier lost","active":false},{"name":"wan1","healthy":true,"why":"","active":true}]' ] ||
@@ -126,7 +168,7 @@ echo "   10 ms ping: $sent sent, $got answered ($lost lost): longest time betwee
 [ "$held" -ge 14500 ] || fail "(c) failback after ${held} ms, before the 15 s hold"
 [ "$(log_count 'uplink: tunnels moved from wan')" = 2 ] || fail "(c) tunnels moved $(log_count 'uplink: tunnels moved from wan') times between the uplinks, not twice"
 [ "$PING_GAP_MS" -lt "$LIMIT_MS" ] || fail "(c) interruption $PING_GAP_MS ms during the failback"
-[ "$(fwmark)" = 0x1c20 ] || fail "(c) fwmark $(fwmark), not 0x1c20 (wan0)"
+[ "$(leaves_by)" = 0x1c20 ] || fail "(c) tunnel leaves by $(leaves_by), not 0x1c20 (wan0)"
 hq_sees 203.0.113.2 || fail "(c) hq does not see branch1 back at 203.0.113.2"
 
 step "(b) r0 silently drops everything upstream of wan0 (nftables), wan0's link up"
@@ -149,7 +191,7 @@ echo "   $(grep 'uplink: tunnels on wan1 ' "$LOG" | tail -1)"
 echo "   10 ms ping: $sent sent, $got answered ($lost lost): interruption $PING_GAP_MS ms, the longest time between replies (target < 4000 ms, asserted < $SILENT_LIMIT_MS ms)"
 [ "$got" -gt 0 ] || fail "(b) no ping answered at all"
 [ "$PING_GAP_MS" -lt "$SILENT_LIMIT_MS" ] || fail "(b) interruption $PING_GAP_MS ms, not under $SILENT_LIMIT_MS ms"
-[ "$(fwmark)" = 0x1c21 ] || fail "(b) fwmark $(fwmark), not 0x1c21 (table 7201, wan1)"
+[ "$(leaves_by)" = 0x1c21 ] || fail "(b) tunnel leaves by $(leaves_by), not 0x1c21 (table 7201, wan1)"
 hq_sees 198.51.100.2 || fail "(b) hq does not see branch1 at wan1's 198.51.100.2"
 st=$(status_uplinks) || fail "(b) avpnctl status failed"
 echo "   status: $st"

@@ -11,6 +11,22 @@
 
 topo_skip() { echo "SKIP: $*"; exit 77; }
 
+# topo_xfrm_missing: prints why this kernel cannot hold an XFRM plan (an
+# XFRM interface, a GCM ESP SA), tried in a scratch namespace after loading
+# the modules where it has them; prints nothing when it can.
+topo_xfrm_missing() {
+  local probe=avpn-xprobe-$$ why=""
+  command -v modprobe >/dev/null && modprobe -q -a xfrm_user xfrm_interface esp4 esp6 2>/dev/null || true
+  ip netns add "$probe"
+  ip -n "$probe" link add avxprobe type xfrm if_id 0x41560099 2>/dev/null ||
+    why="no XFRM interfaces in this kernel ($(uname -r))"
+  [ -n "$why" ] || ip -n "$probe" xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 reqid 1 mode tunnel \
+    aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 2>/dev/null ||
+    why="no ESP SAs (esp4, rfc4106(gcm(aes))) in this kernel ($(uname -r))"
+  ip netns del "$probe"
+  echo "$why"
+}
+
 topo_require() {
   [ "$(id -u)" -eq 0 ] || topo_skip "needs root (network namespaces)"
   ip netns add "avpn-probe-$$" 2>/dev/null || topo_skip "cannot create network namespaces"

@@ -3,6 +3,8 @@
 # tests/netns/uplink_failover.sh and bench/failover.sh. Source it after
 # topology.sh and topo_init, with SRC, AVPND, BACKEND (userspace or kernel)
 # and LOG set, and fail (printing LOG), step and log_has defined.
+# TRANSPORT (wireguard, the default, or xfrm) is the group's; with XFRM hq
+# runs avpnd too (its key exchange), logging to $TOPO_WORK/hq.log.
 # docs/uplinks.md, "Measured".
 #
 #   branch1 wan0 203.0.113.2 --- r0 --- 10.255.0.0/30 ---+
@@ -42,8 +44,14 @@ two_uplinks_make() {
   cp -r "$SRC/examples/netns-demo" "$DEMO"
   chmod 600 "$DEMO"/keys/*.key
   sed -i 's|^uplinks = \["wan0"\]|uplinks = ["wan0", "wan1"]|' "$DEMO/sites/branch1.toml"
-  sed -i "s|^wireguard_backend = .*|wireguard_backend = \"$BACKEND\"|" "$DEMO/sites/branch1.toml" "$DEMO/sites/hq.toml"
+  if [ "${TRANSPORT:-wireguard}" = xfrm ]; then  # no WireGuard setting with XFRM: check refuses it
+    sed -i "/^wireguard_backend = /d" "$DEMO/sites/branch1.toml" "$DEMO/sites/hq.toml"
+  else
+    sed -i "s|^wireguard_backend = .*|wireguard_backend = \"$BACKEND\"|" "$DEMO/sites/branch1.toml" "$DEMO/sites/hq.toml"
+  fi
   sed -i 's|contact = "192.0.2.11:51820"|contact = "203.0.113.2:51820"|' "$DEMO/members.toml"
+  sed -i "s|^transport = \"wireguard\"|transport = \"${TRANSPORT:-wireguard}\"|" "$DEMO/members.toml"
+  grep -q "^transport = \"${TRANSPORT:-wireguard}\"" "$DEMO/members.toml" || fail "members.toml: transport not set"
   METRICS=127.0.0.1:9586
   sed -i "s|^key_file = \"../keys/branch1.key\"|&\nmetrics = \"$METRICS\"|" "$DEMO/sites/branch1.toml"
   grep -q '^uplinks = \["wan0", "wan1"\]' "$DEMO/sites/branch1.toml" || fail "branch1.toml: uplinks not rewritten"
@@ -75,17 +83,28 @@ two_uplinks_make() {
 
 # two_uplinks_start: hq applied once, branch1 under avpnd, a ping through.
 two_uplinks_start() {
-  step "hq applied once, branch1 under avpnd ($BACKEND WireGuard)"
-  topo_avpn hq apply "$DEMO/sites/hq.toml" >/dev/null || fail "apply hq"
+  if [ "${TRANSPORT:-wireguard}" = xfrm ]; then
+    step "hq and branch1 under avpnd (XFRM)"
+    topo_spawn hq "$AVPND" "$DEMO/sites/hq.toml" --state-dir "$TOPO_WORK/state-hq" \
+      --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$(topo_avpnd_socket hq)" \
+      --resync 3600 --quiet-ms 100 2>"$TOPO_WORK/hq.log" >/dev/null
+    hq_started() { grep -q "full apply (start): " "$TOPO_WORK/hq.log"; }
+    topo_wait_for "hq's first full apply" 20 hq_started
+  else
+    step "hq applied once, branch1 under avpnd ($BACKEND WireGuard)"
+    topo_avpn hq apply "$DEMO/sites/hq.toml" >/dev/null || fail "apply hq"
+  fi
   topo_spawn branch1 "$AVPND" "$DEMO/sites/branch1.toml" --state-dir "$TOPO_WORK/state-branch1" \
     --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$(topo_avpnd_socket branch1)" \
     --resync 3600 --quiet-ms 100 2>"$LOG" >/dev/null
+  BRANCH1_AVPND=$TOPO_SPAWNED
   topo_wait_for "first full apply" 20 log_has "full apply (start): "
+  # XFRM: the first handshake brings the SAs (a ping may not get through before).
+  [ "${TRANSPORT:-wireguard}" != xfrm ] || topo_wait_for "hq's SAs to branch1" 20 \
+    bash -c "ip -n '$(ns hq)' xfrm state | grep -q 'src 192.0.2.1 dst 203.0.113.2'"
   topo_ping branch1 10.1.1.1 10.0.1.1 || fail "no ping branch1 Corp -> hq Corp"
 }
 
-# ping_start NAME / ping_stop NAME -> "sent received" of a 10 ms ping
-# through the tunnel, Corp to Corp.
 # ping_start NAME / ping_stop NAME: a ping every 10 ms from branch1's LAN to
 # hq's through the tunnel. ping_stop sets PING_SUMMARY ("SENT ANSWERED") and
 # PING_GAP_MS, the longest time between two consecutive replies (by their
