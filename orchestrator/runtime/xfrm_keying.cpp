@@ -227,7 +227,11 @@ void XfrmKeying::carry_out(Group& g, Peer& p, const std::vector<Action>& actions
         case ActionKind::apply: out.apply = true; break;
         case ActionKind::send_initiation: {
             LocalChoice c{new_index(), a.spi, p.session.epoch() + 1};
+            const auto t0 = std::chrono::steady_clock::now();
             auto bytes = p.initiator->start(c, wall_(), now);
+            const auto cost = std::chrono::steady_clock::now() - t0;
+            cost_spent_ += cost;
+            cost_each_ = cost_each_.count() == 0 ? cost : (cost_each_ * 7 + cost) / 8;
             if (!bytes) {
                 p.problem = bytes.error().str();
                 break;
@@ -407,12 +411,18 @@ XfrmKeying::Work XfrmKeying::tick(Time now, bool answering_first) {
     // let the live ones' rotations wait behind them.
     std::vector<char> may(peers.size(), 1);
     std::optional<size_t> first_waiting;
+    // Besides the pace, a CPU budget: as many as the time left in this
+    // second allows at the running mean cost of one (on a slow CPU the
+    // pace alone would spend it all on initiations and none on answers).
+    if (now - cost_window_ >= std::chrono::seconds(1)) cost_window_ = now, cost_spent_ = {};
+    std::chrono::nanoseconds planned = cost_spent_;
     for (const bool live : {true, false})
         for (size_t i = 0; i < peers.size(); ++i) {
             const size_t k = (tick_from_ + i) % peers.size();
             const keying::PeerSession& s = peers[k].second->session;
             if (s.up() != live || !s.initiation_due(now)) continue;
-            may[k] = !answering_first && initiations_.allow(IpAddr{}, now);
+            may[k] = !answering_first && planned < initiation_budget_ && initiations_.allow(IpAddr{}, now);
+            if (may[k]) planned += cost_each_;
             if (!may[k] && !first_waiting) first_waiting = k;
         }
     for (size_t i = 0; i < peers.size(); ++i) {

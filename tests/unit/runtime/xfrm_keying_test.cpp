@@ -743,3 +743,39 @@ TEST_CASE("roaming: an authenticated keepalive from a new address moves the peer
     p.site[0]->add_inputs(after);
     CHECK(after.roamed.at({"demo", "branch1"}) == backup);
 }
+
+TEST_CASE("initiations stop for the second once they took the CPU budget; the next second has its own") {
+    char tmpl[] = "/tmp/avpn-keying-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl));
+    const std::string dir = tmpl;
+    const KeyFile hub = make_key(dir, "hub");
+    planner::KeyingGroupView v{"demo", hub.path, 51820, {}};
+    for (size_t i = 0; i < 200; ++i) {
+        const KeyFile k = make_key(dir, "spoke" + std::to_string(i));
+        v.peers.push_back({"spoke" + std::to_string(i), k.public_b64,
+                           Endpoint{IpAddr::v4(0x0a400000u + uint32_t(i)), 51820},
+                           {0x40000000u + uint32_t(i), 0x60000000u + uint32_t(i)}});
+    }
+    XfrmKeying site;
+    REQUIRE(site.configure({v}).empty());
+    auto initiations = [&](keying::Time t) {
+        size_t n = 0;
+        for (const XfrmKeying::Send& s : site.tick(t).sends) n += s.bytes.size() == keying::kInitiationLen;
+        return n;
+    };
+    const keying::Time t0 = keying::Time{} + 1000s;
+    // 1 ns a second: one initiation's real cost (an X25519 key pair and
+    // two DHs, microseconds) spends it. The first tick knows no cost yet,
+    // so the pace's burst goes.
+    site.set_initiation_budget(std::chrono::nanoseconds(1));
+    CHECK(initiations(t0) == 100);
+    CHECK(initiations(t0 + 250ms) == 0);  // the second's budget is spent
+    CHECK(initiations(t0 + 750ms) == 0);
+    CHECK(initiations(t0 + 1000ms) == 1);  // a new second: one, then spent
+    CHECK(initiations(t0 + 1250ms) == 0);
+    // The default budget (200 ms a second) leaves the pace in charge: the
+    // bucket refilled to its burst of 100 less the one just taken.
+    site.set_initiation_budget(std::chrono::milliseconds(200));
+    CHECK(initiations(t0 + 2000ms) == 99);
+    (void)std::system(("rm -rf " + dir).c_str());
+}
