@@ -409,7 +409,10 @@ XfrmKeying::Work XfrmKeying::tick(Time now, bool answering_first) {
     // each class in turn order from tick_from_. Without that, a hub with
     // thousands of dead spokes would spend every initiation on retries and
     // let the live ones' rotations wait behind them.
-    std::vector<char> may(peers.size(), 1);
+    // Only what the budget granted: a peer whose initiation is not due yet
+    // may become due inside its own tick (found dead there), and would
+    // otherwise initiate unpaced; it waits for the next tick instead.
+    std::vector<char> may(peers.size(), 0);
     std::optional<size_t> first_waiting;
     // Besides the pace, a CPU budget: as many as the time left in this
     // second allows at the running mean cost of one (on a slow CPU the

@@ -779,3 +779,31 @@ TEST_CASE("initiations stop for the second once they took the CPU budget; the ne
     CHECK(initiations(t0 + 2000ms) == 99);
     (void)std::system(("rm -rf " + dir).c_str());
 }
+
+TEST_CASE("a peer found dead inside a tick initiates only when the pace grants it, not in that tick") {
+    // From each side in turn: the follower's peer is not due for a rotation
+    // before it goes dead, so only its own tick finds it dead.
+    for (int me : {0, 1}) {
+        CAPTURE(me);
+        Pair p;
+        p.advance(1s);
+        REQUIRE(p.site[me]->status(p.now)[0].up);
+        p.stopped[1 - me] = true;
+        // Tick by hand with initiations held (a backlog), until the peer is dead.
+        bool down = false, initiated_while_held = false;
+        for (int i = 0; i < 400 && !down; ++i) {
+            p.now += 100ms;
+            XfrmKeying::Work w = p.site[me]->tick(p.now, true);
+            for (const std::string& e : w.events) down |= e.find("down (") != std::string::npos;
+            for (const XfrmKeying::Send& s : w.sends) initiated_while_held |= s.bytes.size() == keying::kInitiationLen;
+        }
+        REQUIRE(down);
+        CHECK_FALSE(initiated_while_held);
+        // The next tick without a backlog sends its initiation.
+        p.now += 100ms;
+        bool initiation = false;
+        for (const XfrmKeying::Send& s : p.site[me]->tick(p.now).sends)
+            initiation |= s.bytes.size() == keying::kInitiationLen;
+        CHECK(initiation);
+    }
+}
