@@ -532,9 +532,11 @@ int main(int argc, char** argv) {
         if (Clock::now() >= next_progress) {
             const Counts c = counts_now();
             std::printf("cold, %.0f s: %zu of %zu peers confirmed; hub cpu %.1f s; %zu converges; the spokes saw %zu "
-                        "initiations of the hub's (%zu answered) and sent %zu retries\n",
+                        "initiations of the hub's (%zu answered) and sent %zu retries; the hub rejected %zu "
+                        "datagrams (last: %s)\n",
                         cold_t.wall(), confirmed(), n, cold.cpu.total(), logged.changes - changes0,
-                        c.hub_initiations, c.hub_initiations_answered, c.retries);
+                        c.hub_initiations, c.hub_initiations_answered, c.retries, hub.keying_rejected(),
+                        hub.keying_last_rejected().c_str());
             std::fflush(stdout);
             next_progress = Clock::now() + 60s;
         }
