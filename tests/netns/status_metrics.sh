@@ -79,7 +79,9 @@ jq -e '.peers[] | select(.site == "branch1") | .last_handshake > 0 and .rx_bytes
   fail "branch1 has no handshake or bytes after a ping: $(jq -c .peers <<<"$st")"
 jq -e '.avpnd.events | map(select(.kind == "apply" and (.text | startswith("full apply (start)")))) | length == 1' <<<"$st" >/dev/null ||
   fail "the event history lacks the first apply: $(jq -c .avpnd.events <<<"$st")"
-jq -e '.avpnd.uplinks == [{"name":"wan0","address":"192.0.2.1","healthy":true,"why":"","active":true}]' <<<"$st" >/dev/null ||
+# A hub with no fellow hub has no probe target: no rounds, no figures.
+jq -e '.avpnd.uplinks == [{"name":"wan0","address":"192.0.2.1","healthy":true,"why":"","active":true,
+  "probes":0,"probes_lost":0,"latency_ms":null,"probe_problem":""}]' <<<"$st" >/dev/null ||
   fail "uplinks: $(jq -c .avpnd.uplinks <<<"$st")"
 # The WireGuard poll saw branch1's first handshake (the device existed
 # before it, without one).
