@@ -113,10 +113,14 @@ at_least "branch2: packets through its SAs" "$(sa_total branch2)" 12
 # ESP-in-UDP: a non-zero SPI right after the UDP header, with avpn's SPI
 # prefix 01 (docs/planner.md); IKE's non-ESP marker would be zero.
 esp=$(tcpdump -r "$pcap" -n "udp port $port and (udp[8:4] & 0xc0000000) = 0x40000000" 2>/dev/null | wc -l)
-icmp=$(tcpdump -r "$pcap" -n icmp 2>/dev/null | wc -l)
+# Plain ICMP between the sites' LAN or tunnel addresses is traffic that left
+# the tunnel. ICMP between WAN addresses is the spokes' uplink probes to hq
+# (docs/uplinks.md), which belong on the WAN.
+icmp=$(tcpdump -r "$pcap" -n "icmp and (net 10.0.0.0/8 or net 100.64.0.0/10)" 2>/dev/null | wc -l)
+probes=$(tcpdump -r "$pcap" -n "icmp and not (net 10.0.0.0/8 or net 100.64.0.0/10)" 2>/dev/null | wc -l)
 at_least "hq wan0: ESP-in-UDP packets on $port" "$esp" 24
-[ "$icmp" -eq 0 ] || fail "hq wan0 saw $icmp plain ICMP packets: traffic left the tunnel"
-echo "hq wan0: plain ICMP packets: 0"
+[ "$icmp" -eq 0 ] || fail "hq wan0 saw $icmp plain ICMP packets between LAN or tunnel addresses: traffic left the tunnel"
+echo "hq wan0: plain ICMP packets between LAN or tunnel addresses: 0 (the spokes' uplink probes, WAN to WAN: $probes)"
 
 step "restart: branch1's avpnd SIGKILLed mid-ping and started again"
 # Its SAs outlive it; the new avpnd's first apply removes them (no session
