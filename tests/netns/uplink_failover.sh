@@ -121,6 +121,24 @@ echo "   probes: $probes"
 jq -e 'length == 2 and all(.[]; .probes > 0 and .latency_ms != null and .latency_ms < 500 and .probe_problem == "")' \
   <<<"$probes" >/dev/null || fail "probe figures: $probes"
 
+# on_wan1 CASE TARGET_MS LIMIT_MS WHY: after a move to wan1, the ping's
+# interruption (PING_SUMMARY, PING_GAP_MS) is under LIMIT_MS, the tunnel
+# leaves by wan1, hq sends to wan1's address, and status says wan0 is down
+# for WHY and wan1 carries the tunnels.
+on_wan1() {
+  local case=$1 target=$2 limit=$3 why=$4 sent got st
+  read -r sent got <<<"$PING_SUMMARY"
+  echo "   10 ms ping: $sent sent, $got answered ($((sent - got)) lost): interruption $PING_GAP_MS ms, the longest time between replies (target < $target ms, asserted < $limit ms)"
+  [ "$got" -gt 0 ] || fail "($case) no ping answered at all"
+  [ "$PING_GAP_MS" -lt "$limit" ] || fail "($case) interruption $PING_GAP_MS ms, not under $limit ms"
+  [ "$(leaves_by)" = 0x1c21 ] || fail "($case) tunnel leaves by $(leaves_by), not 0x1c21 (table 7201, wan1)"
+  hq_sees 198.51.100.2 || fail "($case) hq does not see branch1 at wan1's 198.51.100.2: $(hq_view)"
+  st=$(status_uplinks) || fail "($case) avpnctl status failed"
+  echo "   status: $st"
+  [ "$st" = '[{"name":"wan0","healthy":false,"why":"'"$why"'","active":false},{"name":"wan1","healthy":true,"why":"","active":true}]' ] ||
+    fail "($case) status uplinks: $st"
+}
+
 step "(a) wan0 loses its carrier (r0's side down)"
 ping_start a
 sleep 2
@@ -130,19 +148,9 @@ topo_wait_for "the move to wan1" 5 log_has "uplink: tunnels moved from wan0 to w
 moved=$(($(ms_now) - cut))
 sleep 3
 ping_stop a
-read -r sent got <<<"$PING_SUMMARY"
-lost=$((sent - got))
 echo "   moved within ${moved} ms: $(grep 'uplink: tunnels moved from wan0 to wan1' "$LOG")"
 echo "   $(grep 'uplink: tunnels on wan1 ' "$LOG" || fail "(a) avpnd did not log the failover's end")"
-echo "   10 ms ping: $sent sent, $got answered ($lost lost): interruption $PING_GAP_MS ms, the longest time between replies (target < 1000 ms, asserted < $LIMIT_MS ms)"
-[ "$got" -gt 0 ] || fail "(a) no ping answered at all"
-[ "$PING_GAP_MS" -lt "$LIMIT_MS" ] || fail "(a) interruption $PING_GAP_MS ms, not under $LIMIT_MS ms"
-[ "$(leaves_by)" = 0x1c21 ] || fail "(a) tunnel leaves by $(leaves_by), not 0x1c21 (table 7201, wan1)"
-hq_sees 198.51.100.2 || fail "(a) hq does not see branch1 at wan1's 198.51.100.2: $(hq_view)"
-st=$(status_uplinks) || fail "(a) avpnctl status failed"
-echo "   status: $st"
-[ "$st" = '[{"name":"wan0","healthy":false,"why":"carrier lost","active":false},{"name":"wan1","healthy":true,"why":"","active":true}]' ] ||
-  fail "(a) status uplinks: $st"
+on_wan1 a 1000 "$LIMIT_MS" "carrier lost"
 m=$(scrape) || fail "(a) metrics scrape failed"
 echo "   metrics: $(grep -E '^avpn_uplink_(up|active|failovers_total|last_failover_seconds)' <<<"$m" | tr '\n' ' ')"
 for want in 'avpn_uplink_up{uplink="wan0"} 0' 'avpn_uplink_up{uplink="wan1"} 1' 'avpn_uplink_active{uplink="wan1"} 1' \
@@ -184,19 +192,9 @@ topo_wait_for "the move to wan1 on lost probes" 8 log_has "uplink: tunnels moved
 moved=$(($(ms_now) - cut))
 sleep 3
 ping_stop b
-read -r sent got <<<"$PING_SUMMARY"
-lost=$((sent - got))
 echo "   moved within ${moved} ms: $(grep 'uplink: tunnels moved from wan0 to wan1 (3 probes' "$LOG")"
 echo "   $(grep 'uplink: tunnels on wan1 ' "$LOG" | tail -1)"
-echo "   10 ms ping: $sent sent, $got answered ($lost lost): interruption $PING_GAP_MS ms, the longest time between replies (target < 4000 ms, asserted < $SILENT_LIMIT_MS ms)"
-[ "$got" -gt 0 ] || fail "(b) no ping answered at all"
-[ "$PING_GAP_MS" -lt "$SILENT_LIMIT_MS" ] || fail "(b) interruption $PING_GAP_MS ms, not under $SILENT_LIMIT_MS ms"
-[ "$(leaves_by)" = 0x1c21 ] || fail "(b) tunnel leaves by $(leaves_by), not 0x1c21 (table 7201, wan1)"
-hq_sees 198.51.100.2 || fail "(b) hq does not see branch1 at wan1's 198.51.100.2"
-st=$(status_uplinks) || fail "(b) avpnctl status failed"
-echo "   status: $st"
-[ "$st" = '[{"name":"wan0","healthy":false,"why":"3 probes lost","active":false},{"name":"wan1","healthy":true,"why":"","active":true}]' ] ||
-  fail "(b) status uplinks: $st"
+on_wan1 b 4000 "$SILENT_LIMIT_MS" "3 probes lost"
 # r0 forwards again: a probe answered makes wan0 healthy; the tunnels wait
 # for the failback hold (doubled: wan0's second failure in 5 minutes).
 ip netns exec "$(ns r0)" nft delete table inet avpn_test_blackhole
