@@ -178,6 +178,36 @@ TEST_CASE("the ESP-in-UDP socket: bound, encapsulating, close-on-exec; only non-
     ::close(sender6);
 }
 
+TEST_CASE("a send from a given source address leaves from it (IP_PKTINFO); without one the kernel chooses") {
+    // The key exchange sends from the SAs' local address (runtime::Site::
+    // keying_source): a peer roams its SAs to wherever they come from.
+    auto s = keying::EspSocket::open(Family::v4, 4500);
+    REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.error().str()));
+    int plain = plain_udp(4501);
+    REQUIRE(plain >= 0);
+    const std::vector<uint8_t> bytes(kMarked.begin(), kMarked.end());
+    auto from_of_next = [&] {
+        sockaddr_in a{};
+        socklen_t len = sizeof a;
+        char buf[64];
+        REQUIRE(readable(plain, 1000));
+        REQUIRE(::recvfrom(plain, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&a), &len) > 0);
+        char text[INET_ADDRSTRLEN] = {};
+        ::inet_ntop(AF_INET, &a.sin_addr, text, sizeof text);
+        CHECK(ntohs(a.sin_port) == 4500);  // from the group's port either way
+        return std::string(text);
+    };
+    const Endpoint to{*IpAddr::parse("127.0.0.1"), 4501};
+    REQUIRE(s->send(to, bytes, *IpAddr::parse("127.0.0.2")).ok());
+    CHECK(from_of_next() == "127.0.0.2");
+    REQUIRE(s->send(to, bytes).ok());
+    CHECK(from_of_next() == "127.0.0.1");
+    // A source of the other family is no source: the kernel chooses.
+    REQUIRE(s->send(to, bytes, *IpAddr::parse("::1")).ok());
+    CHECK(from_of_next() == "127.0.0.1");
+    ::close(plain);
+}
+
 TEST_CASE("closing frees the port; a port in use is EADDRINUSE, and a failed open holds nothing") {
     {
         auto s = keying::EspSocket::open(Family::v4, 4600);
