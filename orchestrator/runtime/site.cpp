@@ -360,6 +360,9 @@ void Site::run_held(XfrmKeying::Work&& work) {
 }
 
 void Site::send_keying(const std::vector<XfrmKeying::Send>& sends) {
+    if (sends.empty()) return;
+    // Once per batch, not per datagram: a busy hub sends hundreds at once.
+    const std::optional<IpAddr> source[2] = {keying_source(Family::v4), keying_source(Family::v6)};
     for (const XfrmKeying::Send& s : sends) {
         keying::EspSocket* socket = nullptr;
         for (auto& [want, sock] : esp_.sockets())
@@ -368,7 +371,7 @@ void Site::send_keying(const std::vector<XfrmKeying::Send>& sends) {
             log_("xfrm: " + s.group + ": no " + keying::family_name(s.to.addr.family) + " socket to reach " + s.to.str());
             continue;
         }
-        if (Status st = socket->send(s.to, s.bytes, keying_source(s.to.addr.family)); !st)
+        if (Status st = socket->send(s.to, s.bytes, source[s.to.addr.family == Family::v6]); !st)
             log_("xfrm: " + st.error().str());
     }
 }
