@@ -80,7 +80,7 @@ void UplinkHealth::add_probe(const ProbeResult& probe, UplinkClock::time_point n
     if (lost_streak_ == 0) streak_first_lost_ = probe.sent_at;
     ++lost_streak_;
     if (!rules_.probing || !link_good() || lost_streak_ < rules_.lost_probes_for_down) return;
-    std::string why = std::to_string(rules_.lost_probes_for_down) + " probes lost";
+    std::string why = probes_lost_why();
     if (up_) {
         go_down(std::move(why), *streak_first_lost_, now);
     } else {
@@ -93,7 +93,7 @@ void UplinkHealth::set_probing(bool on, UplinkClock::time_point now) {
     rules_.probing = on;
     if (on) {
         if (up_ && link_good() && lost_streak_ >= rules_.lost_probes_for_down)
-            go_down(std::to_string(rules_.lost_probes_for_down) + " probes lost", *streak_first_lost_, now);
+            go_down(probes_lost_why(), *streak_first_lost_, now);
         return;
     }
     if (!up_ && link_good()) go_up(now);

@@ -88,6 +88,7 @@ public:
 
 private:
     bool link_good() const { return carrier_ && address_ && default_route_; }
+    std::string probes_lost_why() const { return std::to_string(rules_.lost_probes_for_down) + " probes lost"; }
     void link_changed(bool was_good, UplinkClock::time_point now);
     void go_down(std::string why, UplinkClock::time_point failed_since, UplinkClock::time_point now);
     void go_up(UplinkClock::time_point now);
