@@ -83,6 +83,15 @@ struct Member {
     SourceLoc loc;
 };
 
+// A registry of the group (docs/registry.md): where it listens (port
+// default 9350) and its public key, pinned here (IK's pre-message).
+struct RegistryPin {
+    Endpoint endpoint;
+    std::string public_key;  // base64
+    SourceLoc loc;
+    bool operator==(const RegistryPin& o) const { return endpoint == o.endpoint && public_key == o.public_key; }
+};
+
 struct Group {
     std::string name;
     Prefix tunnel_subnet;                 // default 100.64.0.0/10
@@ -94,8 +103,11 @@ struct Group {
     uint16_t listen_port = 51820;         // tunnel UDP port (WireGuard / ESP-in-UDP)
     std::optional<uint16_t> public_port;  // manual NAT: forwarded port, default listen_port
     uint16_t keepalive_seconds = 25;      // persistent keepalive (spokes and NATed sites)
-    std::vector<Endpoint> registries;     // default port 9350
+    std::vector<RegistryPin> registries;  // the registries avpnd registers with
     std::string group_key_file;           // registry authentication key (0600)
+    // How long a peer's contact learned from the registries is kept while no
+    // registry confirms it (all unreachable, or the peer unregistered).
+    std::chrono::seconds contact_hold{24 * 3600};
     std::vector<std::string> permitted_vlans;  // spokes: VLANs that participate
     std::vector<HubRef> hubs;             // spokes: ordered hubs
     std::vector<std::string> exit_hubs;   // hubs: full tunnel through these hubs

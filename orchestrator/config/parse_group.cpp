@@ -12,26 +12,66 @@ constexpr uint16_t kListenPortBase = 51820;
 
 Prefix default_tunnel_subnet() { return *Prefix::parse("100.64.0.0/10"); }
 
+// { endpoint = "ADDR[:PORT]", public_key = "..." }: a registry is only
+// trusted under the key pinned here (IK: the site must know it beforehand).
+std::optional<RegistryPin> read_registry_pin(const ValueCtx& c, const Node& n, const std::string& path) {
+    if (!n.is_table()) {
+        c.error(n, path,
+                "expected { endpoint = \"ADDR[:PORT]\", public_key = \"...\" } (the registry's public key is "
+                "pinned: avpn-registry logs it at start), found " + std::string(type_name(n.type)));
+        return std::nullopt;
+    }
+    Fields f(c, n, path);
+    std::optional<Endpoint> endpoint;
+    if (const Node* e = f.get("endpoint", true)) {
+        endpoint = read_endpoint(c, *e, f.path("endpoint"), kRegistryPort);
+        if (!endpoint) f.mark_bad("endpoint");
+    }
+    auto key = f.str("public_key", true);
+    if (key && !crypto::base64_decode_key(*key)) {
+        f.error("public_key", "not a base64 X25519 public key (44 characters encoding 32 bytes; "
+                              "avpn-registry logs its own at start)");
+        key.reset();
+    }
+    f.finish();
+    if (!endpoint || !key || !f.bad_keys().empty()) return std::nullopt;
+    return RegistryPin{*endpoint, *key, c.loc(n)};
+}
+
 void read_registries(Loader& l, Fields& f, Group& g) {
-    auto regs = f.list<Endpoint>("registries", [&](const Node& n, const std::string& p) {
-        return read_endpoint(f.ctx(), n, p, kRegistryPort);
+    auto regs = f.list<RegistryPin>("registries", [&](const Node& n, const std::string& p) {
+        return read_registry_pin(f.ctx(), n, p);
     });
     if (regs) g.registries = *regs;
+    if (auto hold = f.duration("contact_hold")) {
+        if (hold->count() < 60)
+            f.error("contact_hold", "contact_hold is at least 1m (a peer's registration itself lives 60 s)");
+        else
+            g.contact_hold = *hold;
+    }
     if (f.has("group_key_file")) {
         auto secret = read_secret_at(l, f, "group_key_file", &g.group_key_file);
         if (secret && !crypto::base64_decode_key(secret->trimmed()))
             f.error("group_key_file", normal_path(g.group_key_file) +
                                           " does not hold a base64 32-byte key (44 characters, as `wg genpsk` writes it)");
     }
+    for (size_t i = 0; i < g.registries.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+            if (g.registries[i].endpoint == g.registries[j].endpoint) {
+                f.ctx().diag.error(g.registries[i].loc, index_path(f.path("registries"), i),
+                                   "registry " + g.registries[i].endpoint.str() + " is listed twice");
+                f.mark_bad("registries");
+            }
+    if (f.has("contact_hold") && !f.has("registries"))
+        f.error("contact_hold", "contact_hold only applies with registries (contacts learned from them)");
     if (g.registries.empty()) return;
-    l.diag.inactive(f.loc("registries"), f.path("registries"),
-                    "not acted on yet: avpn has no registry client, so no contact is registered or learned; "
-                    "give members a static contact in the member list (or nat = \"manual\" with public_address)");
+    l.diag.daemon_only(f.loc("registries"), f.path("registries"),
+                       "registries need avpnd: it runs the registry client on the group's tunnel port");
     if (!f.has("group_key_file"))
         f.error("registries", "registries need group_key_file (the key that authenticates registry messages)");
     if (g.registries.size() == 1 && !f.bad("registries"))
         l.diag.warning(f.loc("registries"), f.path("registries"),
-                       "a single registry is a single point of failure; list two or more");
+                       "a single registry is a single point of failure, and the NAT type needs two; list two or more");
 }
 
 void read_ports(Loader& l, Fields& f, Group& g, size_t index) {

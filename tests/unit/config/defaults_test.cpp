@@ -64,7 +64,7 @@ TEST_CASE("site, group and IPsec defaults") {
 
 TEST_CASE("later groups take the next table, rule slot and port") {
     auto r = load(kHub + "[[autovpn]]\ngroup = \"a\"\n[[autovpn]]\ngroup = \"b\"\ntunnel_subnet = \"172.20.0.0/24\"\n"
-                         "registries = [\"192.0.2.1\", \"[2001:db8::1]:7000\"]\ngroup_key_file = \"g.key\"\n",
+                         "registries = [{ endpoint = \"192.0.2.1\", public_key = \"" + pub(7) + "\" }, { endpoint = \"[2001:db8::1]:7000\", public_key = \"" + pub(8) + "\" }]\ngroup_key_file = \"g.key\"\n",
                   [] {
                       MemFiles f;
                       f.put("/cfg/g.key", std::string(pub(9)) + "\n");
@@ -77,15 +77,50 @@ TEST_CASE("later groups take the next table, rule slot and port") {
     CHECK(b.listen_port == 51821);
     CHECK(b.interface == "avpn-b");
     REQUIRE(b.registries.size() == 2);
-    CHECK(b.registries[0].str() == "192.0.2.1:9350");
-    CHECK(b.registries[1].port == 7000);
+    CHECK(b.registries[0].endpoint.str() == "192.0.2.1:9350");
+    CHECK(b.registries[0].public_key == pub(7));
+    CHECK(b.registries[1].endpoint.port == 7000);
     CHECK(b.group_key_file == "/cfg/g.key");
 }
 
 TEST_CASE("registries need a group key; a single registry is a warning") {
-    auto r = load(kHub + "[autovpn]\ngroup = \"a\"\nregistries = [\"192.0.2.1\"]\n");
+    auto r = load(kHub + "[autovpn]\ngroup = \"a\"\nregistries = [{ endpoint = \"192.0.2.1\", public_key = \"" + pub(7) + "\" }]\n");
     expect_error(r, "autovpn.registries", "8:14", {"need group_key_file"});
-    expect_warning(r, "autovpn.registries", "8:14", {"single point of failure"});
+    expect_warning(r, "autovpn.registries", "8:14", {"single point of failure", "NAT type needs two"});
+}
+
+TEST_CASE("a registry's key is pinned: a bare endpoint, a bad key, a missing field or a duplicate is an error") {
+    MemFiles f;
+    f.put("/cfg/g.key", std::string(pub(9)) + "\n");
+    auto bare = load(kHub + "[autovpn]\ngroup = \"a\"\nregistries = [\"192.0.2.1\", \"192.0.2.2\"]\n"
+                            "group_key_file = \"g.key\"\n", f);
+    expect_error(bare, "autovpn.registries[0]", "8:15", {"expected { endpoint", "public_key", "pinned", "found a string"});
+    auto badkey = load(kHub + "[autovpn]\ngroup = \"a\"\nregistries = [{ endpoint = \"192.0.2.1\", public_key = \"xyz\" }, { endpoint = \"192.0.2.2\", public_key = \"" + pub(8) + "\" }]\ngroup_key_file = \"g.key\"\n", f);
+    expect_error(badkey, "autovpn.registries[0].public_key", "8:54", {"not a base64 X25519 public key"});
+    auto missing = load(kHub + "[autovpn]\ngroup = \"a\"\nregistries = [{ public_key = \"" + pub(7) + "\" }, { endpoint = \"192.0.2.2\", public_key = \"" + pub(8) + "\" }]\ngroup_key_file = \"g.key\"\n", f);
+    expect_error(missing, "autovpn.registries[0].endpoint", "8:15", {"required"});
+    auto twice = load(kHub + "[autovpn]\ngroup = \"a\"\nregistries = [{ endpoint = \"192.0.2.1\", public_key = \"" + pub(7) + "\" }, { endpoint = \"192.0.2.1:9350\", public_key = \"" + pub(8) + "\" }]\n"
+                             "group_key_file = \"g.key\"\n", f);
+    expect_error(twice, "autovpn.registries[1]", "8:104", {"192.0.2.1:9350 is listed twice"});
+    auto typo = load(kHub + "[autovpn]\ngroup = \"a\"\nregistries = [{ endpoint = \"192.0.2.1\", public_key = \"" + pub(7) +
+                            "\", pubkey = \"x\" }, { endpoint = \"192.0.2.2\", public_key = \"" + pub(8) + "\" }]\ngroup_key_file = \"g.key\"\n", f);
+    expect_error(typo, "autovpn.registries[0].pubkey", "8:102", {"unknown key"});
+}
+
+TEST_CASE("contact_hold: at least a minute, only with registries") {
+    MemFiles f;
+    f.put("/cfg/g.key", std::string(pub(9)) + "\n");
+    const std::string regs = "registries = [{ endpoint = \"192.0.2.1\", public_key = \"" + pub(7) + "\" }, { endpoint = \"192.0.2.2\", public_key = \"" + pub(8) + "\" }]\ngroup_key_file = \"g.key\"\n";
+    auto ok = load(kHub + "[autovpn]\ngroup = \"a\"\n" + regs + "contact_hold = \"2h\"\n", f);
+    expect_ok(ok);
+    CHECK(ok.intent->groups.at(0).contact_hold == std::chrono::hours(2));
+    auto dflt = load(kHub + "[autovpn]\ngroup = \"a\"\n" + regs, f);
+    expect_ok(dflt);
+    CHECK(dflt.intent->groups.at(0).contact_hold == std::chrono::hours(24));
+    auto short_hold = load(kHub + "[autovpn]\ngroup = \"a\"\n" + regs + "contact_hold = \"30s\"\n", f);
+    expect_error(short_hold, "autovpn.contact_hold", "10:16", {"at least 1m"});
+    auto alone = load(kHub + "[autovpn]\ngroup = \"a\"\ncontact_hold = \"2h\"\n");
+    expect_error(alone, "autovpn.contact_hold", "8:16", {"only applies with registries"});
 }
 
 TEST_CASE("manual NAT: public address required; public_port only with it") {
@@ -107,7 +142,7 @@ TEST_CASE("every Intent field can be set") {
                   "[[vlan]]\nname = \"Corp\"\nid = 20\nsubnet = \"10.0.20.0/24\"\nshareable = true\ninterface = \"lan0.20\"\n"
                   "[autovpn]\ngroup = \"corp\"\ntunnel_subnet = \"100.100.0.0/16\"\ntable = 300\nrule_priority = 7050\n"
                   "transport = \"xfrm\"\ninterface = \"tun-corp\"\nlisten_port = 4500\npublic_port = 14500\n"
-                  "keepalive = \"1m\"\nregistries = [\"192.0.2.1\", \"192.0.2.2:9000\"]\ngroup_key_file = \"g.key\"\n"
+                  "keepalive = \"1m\"\nregistries = [{ endpoint = \"192.0.2.1\", public_key = \"" + pub(7) + "\" }, { endpoint = \"192.0.2.2:9000\", public_key = \"" + pub(8) + "\" }]\ngroup_key_file = \"g.key\"\n"
                   "exit_hubs = [\"ny\"]\nadvertise = [\"10.99.0.0/16\"]\ntunnel_address = \"100.100.0.1\"\n"
                   "[[autovpn.member]]\nname = \"ny\"\nrole = \"hub\"\npublic_key = \"" + pub(1) + "\"\n"
                   "exports = [\"10.2.0.0/16\"]\ncontact = \"198.51.100.2:4500\"\ntunnel_address = \"100.100.0.2\"\n"
@@ -139,7 +174,7 @@ TEST_CASE("every Intent field can be set") {
     CHECK(g.listen_port == 4500);
     CHECK(g.public_port == 14500);
     CHECK(g.keepalive_seconds == 60);
-    CHECK(g.registries.at(1).port == 9000);
+    CHECK(g.registries.at(1).endpoint.port == 9000);
     CHECK(g.exit_hubs == std::vector<std::string>{"ny"});
     CHECK(g.advertise.at(0).str() == "10.99.0.0/16");
     CHECK(g.tunnel_address->str() == "100.100.0.1");

@@ -48,7 +48,7 @@ std::string source_dir() {
 
 const std::string kVlanAndGroup =
     "[[vlan]]\nname = \"Corp\"\nsubnet = \"10.30.20.0/24\"\nshareable = true\n"
-    "[autovpn]\ngroup = \"corp\"\nregistries = [\"192.0.2.1\", \"192.0.2.2\"]\ngroup_key_file = \"group.key\"\n";
+    "[autovpn]\ngroup = \"corp\"\nregistries = [{ endpoint = \"192.0.2.1\", public_key = \"" + avpn::test::pub(7) + "\" }, { endpoint = \"192.0.2.2\", public_key = \"" + avpn::test::pub(8) + "\" }]\ngroup_key_file = \"group.key\"\n";
 
 }  // namespace
 

@@ -16,11 +16,11 @@ const Error* inactive(const LoadResult& r, const std::string& field) {
 
 }  // namespace
 
-TEST_CASE("registries and active_active are accepted but marked not acted on; [[firewall]] acts") {
+TEST_CASE("active_active is accepted but marked not acted on; registries need avpnd; [[firewall]] acts") {
     std::string site = kHub;
     site.replace(site.find("[site]\n") + 7, 0, "active_active = true\n");
     auto r = load(site +
-                      "[autovpn]\ngroup = \"a\"\nregistries = [\"192.0.2.1\", \"192.0.2.2\"]\ngroup_key_file = \"g.key\"\n"
+                      "[autovpn]\ngroup = \"a\"\nregistries = [{ endpoint = \"192.0.2.1\", public_key = \"" + pub(7) + "\" }, { endpoint = \"192.0.2.2\", public_key = \"" + pub(8) + "\" }]\ngroup_key_file = \"g.key\"\n"
                       "[[firewall]]\naction = \"deny\"\nfrom = \"any\"\nto = \"any\"\n",
                   [] {
                       MemFiles f;
@@ -28,11 +28,12 @@ TEST_CASE("registries and active_active are accepted but marked not acted on; [[
                       return f;
                   }());
     expect_ok(r);
-    REQUIRE(r.not_acted_on.size() == 2);
-    const Error* regs = inactive(r, "autovpn.registries");
-    REQUIRE(regs);
-    CHECK(regs->where.rfind("/cfg/site.toml:", 0) == 0);
-    CHECK(regs->why.find("no registry client") != std::string::npos);
+    REQUIRE(r.not_acted_on.size() == 1);
+    CHECK(inactive(r, "autovpn.registries") == nullptr);
+    REQUIRE(r.needs_daemon.size() == 1);
+    CHECK(r.needs_daemon[0].what == "autovpn.registries");
+    CHECK(r.needs_daemon[0].where.rfind("/cfg/site.toml:", 0) == 0);
+    CHECK(r.needs_daemon[0].why.find("registries need avpnd") != std::string::npos);
     const Error* aa = inactive(r, "site.active_active");
     REQUIRE(aa);
     CHECK(aa->why.find("one uplink at a time") != std::string::npos);

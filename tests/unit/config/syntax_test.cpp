@@ -73,11 +73,11 @@ TEST_CASE("prefixes: host bits set is an error with the intended prefix as hint"
 
 TEST_CASE("addresses, endpoints and ports") {
     auto r = load(kSpoke + "nat = \"manual\"\npublic_address = \"203.0.113.300\"\n"
-                           "[autovpn]\ngroup = \"corp\"\nlisten_port = 70000\nregistries = [\"192.0.2.1:0\", \"192.0.2.2\"]\n"
+                           "[autovpn]\ngroup = \"corp\"\nlisten_port = 70000\nregistries = [{ endpoint = \"192.0.2.1:0\", public_key = \"" + pub(7) + "\" }]\n"
                            "group_key_file = \"london.key\"\n");
     expect_error(r, "site.public_address", "7:18", {"not an IP address"});
     expect_error(r, "autovpn.listen_port", "10:15", {"70000", "out of range", "1..65535"});
-    expect_error(r, "autovpn.registries[0]", "11:15", {"not an endpoint", "port 1..65535"});
+    expect_error(r, "autovpn.registries[0].endpoint", "11:28", {"not an endpoint", "port 1..65535"});
     auto m = load(kSpoke + "[autovpn]\ngroup = \"corp\"\n" + member("hq", "hub", 1, "[\"10.1.0.0/16\"]") +
                   "contact = \"192.0.2.1\"\n");
     expect_error(m, "autovpn.member[0].contact", "13:11", {"not an endpoint", "address:port"});
