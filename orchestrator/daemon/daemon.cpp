@@ -255,6 +255,8 @@ void Daemon::run_due_timers() {
         keying_tick_.arm_in(kKeyingTick, Clock::now());
     }
     if (auto at = site_->keying_flush_at(); at && *at <= Clock::now()) site_->flush_keying();
+    if (auto at = site_->registry_at(); at && *at <= Clock::now() && site_->registry_tick())
+        converge(false, "registry contacts");
     if (auto at = site_->probe_at(); at && *at <= Clock::now() && site_->probe_tick())
         converge(false, "uplink probes");
     if (auto at = site_->uplink_check_at(); at && std::max(*at, uplink_check_after_) <= Clock::now()) {
@@ -277,6 +279,7 @@ Clock::time_point Daemon::next_deadline() const {
     if (auto at = site_->keying_flush_at()) t = std::min(t, *at);
     if (auto at = site_->uplink_check_at()) t = std::min(t, std::max(*at, uplink_check_after_));
     if (auto at = site_->probe_at()) t = std::min(t, *at);
+    if (auto at = site_->registry_at()) t = std::min(t, *at);
     if (metrics_)
         if (auto at = metrics_->deadline()) t = std::min(t, *at);
     return t;
@@ -302,6 +305,8 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
     for (int fd : site_->keying_fds()) fds.push_back({fd, POLLIN, 0});
     const size_t probes_from = fds.size();
     for (int fd : site_->probe_fds()) fds.push_back({fd, POLLIN, 0});
+    const size_t registry_from = fds.size();
+    for (int fd : site_->registry_fds()) fds.push_back({fd, POLLIN, 0});
     Wakeup w;
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
         log(std::string("poll: ") + std::strerror(errno));
@@ -315,7 +320,8 @@ Daemon::Wakeup Daemon::wait(Clock::time_point deadline) {
     w.expire = fds[5].revents & (POLLIN | POLLERR);  // POLLERR: an overrun, which drain() reports
     w.metrics = fds[6].revents != 0;  // an error or hang-up is handled by the read or write too
     for (size_t i = 7; i < probes_from; ++i) w.keying |= bool(fds[i].revents & POLLIN);
-    for (size_t i = probes_from; i < fds.size(); ++i) w.probes |= bool(fds[i].revents & POLLIN);
+    for (size_t i = probes_from; i < registry_from; ++i) w.probes |= bool(fds[i].revents & POLLIN);
+    for (size_t i = registry_from; i < fds.size(); ++i) w.registry |= bool(fds[i].revents & POLLIN);
     return w;
 }
 
@@ -348,7 +354,8 @@ int Daemon::run() {
         // an SA the kernel just deleted at its hard limit.
         if (w.expire) site_->expire_readable();
         if (w.control) serve_control();
-        if (w.keying) site_->keying_readable();
+        if (w.keying && site_->keying_readable()) converge(false, "registry contacts");
+        if (w.registry && site_->registry_readable()) converge(false, "registry contacts");
         // Before the timers: a reply waiting must not be taken for a loss.
         if (w.probes && site_->probe_readable()) converge(false, "uplink probes");
         // Also when its deadline passed without the socket becoming ready.

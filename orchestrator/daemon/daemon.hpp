@@ -70,6 +70,7 @@ private:
         bool expire = false;        // the kernel expired an SA (XFRMNLGRP_EXPIRE)
         bool metrics = false;       // the metrics socket is ready
         bool probes = false;        // a reply on an uplink's probe socket
+        bool registry = false;      // a datagram on a WireGuard group's shared port (a registry's)
         bool failed = false;        // poll itself failed
     };
     Wakeup wait(Clock::time_point deadline);

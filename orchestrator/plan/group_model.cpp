@@ -31,7 +31,7 @@ MemberView view_of(const Group& g, const Member& m, const PlanInputs& inputs) {
     v.exports = &m.exports;
     v.hubs = &m.hubs;
     v.exit_hubs = &m.exit_hubs;
-    auto live = inputs.contacts.find(m.name);
+    auto live = inputs.contacts.find({g.name, m.name});
     v.endpoint = live != inputs.contacts.end() ? std::optional<Endpoint>(live->second) : m.contact;
     if (auto moved = inputs.roamed.find({g.name, m.name}); moved != inputs.roamed.end()) v.endpoint = moved->second;
     v.dead = inputs.dead_peers.count({g.name, m.name}) > 0;
@@ -43,7 +43,7 @@ MemberView view_of(const Group& g, const Member& m, const PlanInputs& inputs) {
 // contact, else its entry in the member list, else its manual port forward.
 // The relay rule (topology.hpp) needs it to agree with what the others see.
 std::optional<Endpoint> own_contact(const Intent& intent, const Group& g, const PlanInputs& inputs) {
-    if (auto live = inputs.contacts.find(intent.site.name); live != inputs.contacts.end()) return live->second;
+    if (auto live = inputs.contacts.find({g.name, intent.site.name}); live != inputs.contacts.end()) return live->second;
     if (g.self_contact) return g.self_contact;
     if (intent.site.nat.mode == NatMode::manual && intent.site.nat.public_address)
         return Endpoint{*intent.site.nat.public_address, g.public_port.value_or(g.listen_port)};

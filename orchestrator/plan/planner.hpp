@@ -37,9 +37,11 @@ struct XfrmSessionSas {
 };
 
 struct PlanInputs {
-    // Live contacts by site name (from the registry); they override the
-    // static contacts of the member lists.
-    std::map<std::string, Endpoint> contacts;
+    // Live contacts from the registries, (group, site) -> contact, this
+    // site's own as the registries observe it included; they override the
+    // static contacts of the member lists (avpnd only asks the registries
+    // for members without one, docs/registry.md "In avpnd").
+    std::map<std::pair<std::string, std::string>, Endpoint> contacts;
     // WAN interface name -> its primary address (read by apply / the daemon).
     std::map<std::string, IpAddr> uplink_addresses;
     // avpnd only, from its uplink selector (docs/uplinks.md): the uplinks

@@ -157,6 +157,38 @@ void uplinks_json(JsonWriter& w, const std::vector<runtime::DaemonFacts::Uplink>
     w.end_array();
 }
 
+std::string registries_text(const runtime::DaemonFacts& d, int64_t) {
+    if (d.registries.empty()) return "";
+    std::ostringstream o;
+    o << "registries:\n";
+    for (const auto& r : d.registries) {
+        o << "  " << r.group << " " << r.endpoint << ": " << (r.reachable ? "reachable" : "UNREACHABLE");
+        if (r.last_answer_age_ms) o << ", last answer " << age(*r.last_answer_age_ms / 1000) << " ago";
+        else o << ", never answered";
+        if (!r.observed.empty()) o << ", sees us as " << r.observed;
+        if (r.rejected) o << ", " << r.rejected << " datagrams rejected";
+        if (!r.problem.empty()) o << ", problem: " << r.problem;
+        o << "\n";
+    }
+    for (const auto& [group, type] : d.nat) o << "  NAT type of group " << group << "'s port: " << type << "\n";
+    return o.str();
+}
+
+void registries_json(JsonWriter& w, const runtime::DaemonFacts& d) {
+    w.key("registries").begin_array();
+    for (const auto& r : d.registries) {
+        w.begin_object().field("group", r.group).field("endpoint", r.endpoint).field("reachable", r.reachable);
+        w.key("last_answer_age_ms");
+        r.last_answer_age_ms ? (void)w.value(*r.last_answer_age_ms) : (void)w.null();
+        w.field("observed", r.observed).field("handshakes", r.handshakes).field("rejected", r.rejected);
+        w.field("problem", r.problem).end_object();
+    }
+    w.end_array();
+    w.key("nat").begin_array();
+    for (const auto& [group, type] : d.nat) w.begin_object().field("group", group).field("type", type).end_object();
+    w.end_array();
+}
+
 std::string events_text(const std::vector<runtime::SiteEvent>& events) {
     std::ostringstream o;
     o << "events (last " << events.size() << ", oldest first):\n";

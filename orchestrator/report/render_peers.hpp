@@ -21,6 +21,10 @@ void peers_json(JsonWriter& w, const std::vector<runtime::PeerRow>& rows, const 
 std::string uplinks_text(const std::vector<runtime::DaemonFacts::Uplink>& uplinks);
 void uplinks_json(JsonWriter& w, const std::vector<runtime::DaemonFacts::Uplink>& uplinks);
 
+// The registry clients and the NAT types; nothing when there are none.
+std::string registries_text(const runtime::DaemonFacts& d, int64_t now);
+void registries_json(JsonWriter& w, const runtime::DaemonFacts& d);
+
 std::string events_text(const std::vector<runtime::SiteEvent>& events);
 void events_json(JsonWriter& w, const std::vector<runtime::SiteEvent>& events);
 

@@ -161,6 +161,7 @@ void avpnd_json(JsonWriter& w, const DaemonFacts* d) {
     w.end_array();
     w.field("xfrm_rejected", uint64_t(d->xfrm_rejected)).field("xfrm_last_rejected", d->xfrm_last_rejected);
     uplinks_json(w, d->uplinks);
+    registries_json(w, *d);
     events_json(w, d->events);
     w.end_object();
 }
@@ -195,7 +196,7 @@ std::string daemon_text(const DaemonFacts& d, int64_t now) {
     }
     if (d.xfrm_rejected)
         o << "  " << d.xfrm_rejected << " handshake messages rejected, the last: " << d.xfrm_last_rejected << "\n";
-    o << uplinks_text(d.uplinks) << events_text(d.events);
+    o << uplinks_text(d.uplinks) << registries_text(d, now) << events_text(d.events);
     return o.str();
 }
 

@@ -141,6 +141,7 @@ DaemonFacts ControlServer::facts(const Site& site) const {
         f.xfrm.push_back({s.group, s.peer, s.up, s.epoch, s.handshake_age_s, s.next_rekey_in_s,
                           s.initiations_unanswered, s.problem});
     f.uplinks = site_uplinks(site);
+    site_registries(site, f);
     f.events.assign(site.events().events().begin(), site.events().events().end());
     f.xfrm_rejected = site.keying_rejected();
     f.xfrm_last_rejected = site.keying_last_rejected();

@@ -263,6 +263,7 @@ ConvergeReport Site::converge_report(bool full, const std::string& why, int sett
     r = u.full ? apply_full(u, why, t0, settle) : apply_change(u, why, t0);
     close_esp_sockets(r.ok ? sockets_want : sockets_before);
     if (r.ok) configure_keying(full || u.full);
+    if (r.ok) configure_registry(full || u.full);
     if (r.ok) note_failover_applied();
     last_ok_ = r.ok;
     refresh_own_ports();
@@ -306,10 +307,11 @@ std::vector<int> Site::keying_fds() const {
     return fds;
 }
 
-void Site::keying_readable() {
+bool Site::keying_readable() {
     XfrmKeying::Work work;
     const auto now = keying::Clock::now();
     keying_backlog_ = false;
+    std::vector<RegistryClients::Send> registry_sends;
     for (auto& [want, socket] : esp_.sockets()) {
         // Bounded per wakeup, so a flood cannot starve the loop's other work.
         int n = 0;
@@ -320,11 +322,16 @@ void Site::keying_readable() {
                 break;
             }
             if (!*d) break;
+            if (is_registry((*d)->bytes)) {
+                registry_.receive(want.group, (*d)->from, (*d)->bytes, now, registry_sends);
+                continue;
+            }
             work.merge(keying_->receive(want.group, (*d)->from, (*d)->bytes, now));
         }
         keying_backlog_ |= n == kKeyingReadBatch;
     }
     run_keying(std::move(work));
+    return run_registry(std::move(registry_sends));
 }
 
 // While a read left datagrams waiting, the site's own initiations wait:

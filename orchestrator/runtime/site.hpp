@@ -56,6 +56,7 @@
 #include "orchestrator/runtime/esp_sockets.hpp"
 #include "orchestrator/runtime/events.hpp"
 #include "orchestrator/runtime/keying_hold.hpp"
+#include "orchestrator/runtime/registry_clients.hpp"
 #include "netlink/socket.hpp"
 #include "netlink/xfrm_expire.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
@@ -65,6 +66,7 @@
 #include "orchestrator/runtime/wireguard_watch.hpp"
 #include "orchestrator/runtime/xfrm_keying.hpp"
 #include "plugins/firewall/nft_table.hpp"
+#include "plugins/registry/shared_port.hpp"
 #include "plugins/vici/retry.hpp"
 #include "plugins/wireguard/supervisor.hpp"
 
@@ -154,7 +156,9 @@ public:
     // key exchange's timers (at least once a second) are due.
     std::vector<int> keying_fds() const;
     bool has_xfrm() const { return !keyed_.empty(); }
-    void keying_readable();
+    // True when registry datagrams among them changed the contacts (an
+    // XFRM group's registry traffic shares its socket): a converge is due.
+    bool keying_readable();
     void keying_tick();
     // When held key-exchange work is due (nullopt: none held), and running
     // it: one converge, then the held messages in the order they came.
@@ -191,6 +195,18 @@ public:
     bool probe_readable();
     bool probe_tick();
     const UplinkProber& uplink_prober() const { return prober_; }
+    // The registry clients (site_registry.cpp, docs/registry.md "In
+    // avpnd"): the WireGuard groups' shared ports to wait on (an XFRM
+    // group's registry datagrams come through keying_readable), when the
+    // clients' timers are next due, and what to do then; each returns true
+    // when the contacts changed (a converge is due).
+    std::vector<int> registry_fds() const;
+    std::optional<std::chrono::steady_clock::time_point> registry_at() const;
+    bool registry_readable();
+    bool registry_tick();
+    const RegistryClients& registry() const { return registry_; }
+    // A WireGuard group whose shared port could not be opened: group -> why.
+    const std::map<std::string, std::string>& registry_problems() const { return registry_problems_; }
     // Uplinks whose probe socket could not be opened, with why.
     const std::map<std::string, std::string>& probe_problems() const { return probe_problems_; }
     // avpnd saw a kernel event about an uplink at `at`: the facts the next
@@ -248,6 +264,9 @@ private:
     // route out is another interface than its contact's). nullopt: none.
     std::optional<IpAddr> keying_source(Family family) const;
     void open_probes();
+    void configure_registry(bool full);
+    bool run_registry(std::vector<RegistryClients::Send>&& sends);
+    static bool is_registry(ByteView datagram);
     void note_wireguard_peers(const std::map<std::string, wg::WgDeviceStatus>& seen, int64_t now);
 
     SiteOptions options_;
@@ -288,6 +307,12 @@ private:
     std::optional<UplinkSwitch> failover_to_apply_;     // a failover the next successful apply completes
     bool announce_to_apply_ = false;  // an uplink switch: tell the XFRM peers once it is applied
     std::optional<std::chrono::nanoseconds> last_failover_;
+    RegistryClients registry_;
+    std::map<std::pair<std::string, Family>, registry::SharedPort> shared_ports_;  // WireGuard groups'
+    std::map<std::string, std::string> registry_problems_;
+    std::string registry_send_error_;  // the last one logged: one line per new error, not per datagram
+    Clock::time_point registry_tick_at_{};
+    static constexpr std::chrono::milliseconds kRegistryTick{250};
     UplinkProber prober_;
     std::map<std::string, std::string> probe_problems_;  // logged socket errors, by uplink
     std::map<std::string, wg::WgDeviceStatus> wireguard_seen_;

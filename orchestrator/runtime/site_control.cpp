@@ -78,6 +78,7 @@ DownReport Site::down() {
     // No key exchange without SAs or sockets: sessions and keys go, and a
     // later apply starts every peer with a fresh handshake.
     (void)keying_->configure({});
+    configure_registry(true);  // idle: no clients, no shared ports
     keyed_.clear();
     keying_hold_.clear();  // messages for sessions that are gone
     ipsec_.clear();

@@ -22,9 +22,9 @@ UplinkRules link_fact_rules() {
 }
 
 // What the uplinks are probed against: the contacts of the hubs this site
-// tunnels to (a spoke's hubs, a hub's fellow hubs), in every AutoVPN group.
-// A hub without a static contact is not probed (the registry's contacts
-// come with issue 14).
+// tunnels to (a spoke's hubs, a hub's fellow hubs), in every AutoVPN group,
+// and the groups' registries. A hub without a static contact is probed
+// through the registries only.
 std::vector<IpAddr> probe_targets(const Intent& in) {
     std::vector<IpAddr> out;
     for (const Group& g : in.groups) {
@@ -34,6 +34,8 @@ std::vector<IpAddr> probe_targets(const Intent& in) {
                               std::any_of(g.hubs.begin(), g.hubs.end(), [&](const HubRef& h) { return h.name == m.name; });
             if (mine) out.push_back(m.contact->addr);
         }
+        for (const RegistryPin& r : g.registries)
+            if (std::find(out.begin(), out.end(), r.endpoint.addr) == out.end()) out.push_back(r.endpoint.addr);
     }
     return out;
 }
@@ -151,6 +153,8 @@ void Site::note_failover_applied() {
     }
     if (!failover_to_apply_) return;
     last_failover_ = Clock::now() - failover_to_apply_->failed_since;
+    // The registries must see the new mapping now, not at the next keepalive.
+    if (!registry_.empty()) run_registry(registry_.register_now(registry::Clock::now()));
     log_("uplink: tunnels on " + (failover_to_apply_->to.empty() ? std::string("none") : failover_to_apply_->to) +
          " " + std::to_string(ms(*last_failover_)) + " ms after " + failover_to_apply_->from + " failed");
     failover_to_apply_.reset();
@@ -181,6 +185,7 @@ Result<PlanInputs> Site::read_inputs(bool full) {
         if (!f.default_routes.empty()) inputs.uplink_default_routes[name] = f.default_routes;
     }
     inputs.active_uplinks = uplinks_->active();
+    inputs.contacts = registry_.contacts();
     return inputs;
 }
 

@@ -55,4 +55,21 @@ std::vector<DaemonFacts::Uplink> site_uplinks(const Site& site) {
     return out;
 }
 
+void site_registries(const Site& site, DaemonFacts& facts) {
+    const auto now = registry::Clock::now();
+    for (const RegistryClients::RegistryStatus& s : site.registry().status(now)) {
+        DaemonFacts::Registry r;
+        r.group = s.group;
+        r.endpoint = s.endpoint.str();
+        r.reachable = s.reachable;
+        if (s.last_answer_age) r.last_answer_age_ms = s.last_answer_age->count();
+        if (s.observed) r.observed = s.observed->str();
+        r.handshakes = s.handshakes;
+        r.rejected = s.rejected;
+        if (auto p = site.registry_problems().find(s.group); p != site.registry_problems().end()) r.problem = p->second;
+        facts.registries.push_back(std::move(r));
+    }
+    for (const auto& [group, type] : site.registry().nat_types(now)) facts.nat.emplace_back(group, type);
+}
+
 }  // namespace avpn::runtime

@@ -20,4 +20,7 @@ std::vector<PeerRow> site_peer_rows(const Site& site, const std::map<std::string
 // first with an address (failover = true), else the first.
 std::vector<DaemonFacts::Uplink> site_uplinks(const Site& site);
 
+// The registry clients and each group's NAT type (registry_clients.hpp).
+void site_registries(const Site& site, DaemonFacts& facts);
+
 }  // namespace avpn::runtime

@@ -123,6 +123,18 @@ struct DaemonFacts {
         std::string probe_problem;
     };
     std::vector<Uplink> uplinks;
+    // The registry clients (registry_clients.hpp), in the site file's order.
+    struct Registry {
+        std::string group, endpoint;
+        bool reachable = false;
+        std::optional<int64_t> last_answer_age_ms;  // none: never answered
+        std::string observed;                       // this site's contact as it saw it ("" unknown)
+        uint64_t handshakes = 0, rejected = 0;
+        std::string problem;                        // why nothing can be sent (a shared port)
+    };
+    std::vector<Registry> registries;
+    // Per group with registries: "friendly", "unfriendly" or "unknown".
+    std::vector<std::pair<std::string, std::string>> nat;
     std::vector<SiteEvent> events;  // oldest first (events.hpp)
     // Handshake messages the key exchange dropped (junk, replays, strangers'
     // keys) since avpnd started, and the latest one's reason.

@@ -101,7 +101,7 @@ TEST_CASE("a live contact from the registry overrides the static one") {
     auto w = three_hubs_three_spokes();
     w.site("sanjose").contact = E("192.0.2.1:51820");
     PlanInputs in;
-    in.contacts["sanjose"] = E("203.0.113.9:40000");
+    in.contacts[{"corp", "sanjose"}] = E("203.0.113.9:40000");
     auto out = plan(w.intent_for("london"), in);
     REQUIRE(out.ok());
     CHECK(peer(out.state, "sanjose")->endpoint == E("203.0.113.9:40000"));

@@ -70,7 +70,7 @@ TEST_CASE("member order and contacts do not change the fingerprint") {
     member_named(in, "sanjose").contact = E("192.0.2.77:51820");
     CHECK(fingerprint_of(in) == before);
     PlanInputs live;
-    live.contacts["sf"] = E("198.51.100.9:4500");
+    live.contacts[{"corp", "sf"}] = E("198.51.100.9:4500");
     CHECK(plan(in, live).state.groups.at(0).fingerprint == before);
     // Local settings are not the group's either.
     in.groups[0].listen_port = 4000;

@@ -112,7 +112,7 @@ PlanInputs World::inputs_for(const std::string& name) const {
     PlanInputs in;
     for (const SiteSpec& s : sites) {
         if (s.name == name && s.contact) in.uplink_addresses["wan0"] = s.contact->addr;
-        if (s.live_contact && s.contact) in.contacts[s.name] = *s.contact;
+        if (s.live_contact && s.contact) in.contacts[{group.name, s.name}] = *s.contact;
     }
     for (const std::string& hub : dead_hubs)
         if (hub != name && peers_with_hub(name, hub)) in.dead_peers.insert({group.name, hub});

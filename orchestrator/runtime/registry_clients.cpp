@@ -1,0 +1,239 @@
+#include "orchestrator/runtime/registry_clients.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "common/crypto.hpp"
+#include "plugins/keying/noise_primitives.hpp"
+#include "plugins/wireguard/keys.hpp"
+
+namespace avpn::runtime {
+
+namespace {
+
+bool names_hub(const Member& m, const std::string& hub) {
+    return std::any_of(m.hubs.begin(), m.hubs.end(), [&](const HubRef& h) { return h.name == hub; });
+}
+
+// The members this site peers with (the planner's topology): a spoke its
+// hubs, a hub every hub and the spokes that chose it.
+bool peers_with(const Intent& intent, const Group& g, const Member& m) {
+    if (m.role == Role::off) return false;
+    if (intent.site.role == Role::spoke)
+        return std::any_of(g.hubs.begin(), g.hubs.end(), [&](const HubRef& h) { return h.name == m.name; });
+    return m.role == Role::hub || names_hub(m, intent.site.name);
+}
+
+}  // namespace
+
+std::vector<RegistryGroupView> registry_views(const Intent& intent) {
+    std::vector<RegistryGroupView> views;
+    if (intent.site.role == Role::off) return views;
+    for (const Group& g : intent.groups) {
+        if (g.registries.empty()) continue;
+        RegistryGroupView v;
+        v.group = g.name;
+        v.self = intent.site.name;
+        v.xfrm = g.transport == Transport::xfrm;
+        v.listen_port = g.listen_port;
+        v.key_file = intent.site.key_file;
+        v.group_key_file = g.group_key_file;
+        v.registries = g.registries;
+        for (const Member& m : g.members)
+            if (!m.contact && peers_with(intent, g, m)) v.wanted.emplace_back(m.name, m.public_key);
+        v.learn_own = !g.self_contact && intent.site.nat.mode != NatMode::manual;
+        v.contact_hold = g.contact_hold;
+        views.push_back(std::move(v));
+    }
+    return views;
+}
+
+const RegistryGroupView* RegistryClients::view(const std::string& group) const {
+    for (const RegistryGroupView& v : views_)
+        if (v.group == group) return &v;
+    return nullptr;
+}
+
+Errors RegistryClients::configure(const std::vector<RegistryGroupView>& views, Time now) {
+    Errors errors;
+    std::vector<Entry> next;
+    std::random_device seed;
+    for (const RegistryGroupView& v : views) {
+        auto site = wg::read_private_key_file(v.key_file);
+        auto group_key = wg::read_private_key_file(v.group_key_file);
+        if (!site || !group_key) {
+            errors.push_back(Error{"registry client", v.group, (!site ? site : group_key).error().str()});
+            continue;
+        }
+        // The keys a client was made from, so a changed key file makes a new
+        // one; a hash, not the secrets, is what stays in memory.
+        auto digest = keying::blake2s({site->bytes(), group_key->bytes()});
+        const std::string keys = digest ? std::string(digest->begin(), digest->end()) : std::string();
+        std::vector<Key32> wanted;
+        for (const auto& [name, key] : v.wanted)
+            if (auto k = crypto::base64_decode_key(key)) wanted.push_back(*k);
+        for (const RegistryPin& pin : v.registries) {
+            auto old = std::find_if(clients_.begin(), clients_.end(), [&](const Entry& e) {
+                return e.group == v.group && e.pin == pin && e.keys == keys && e.client;
+            });
+            if (old != clients_.end()) {
+                old->client->want(wanted);
+                next.push_back(std::move(*old));
+                continue;
+            }
+            registry::ClientConfig c;
+            std::copy(site->bytes().begin(), site->bytes().end(), c.site_private.begin());
+            std::copy(group_key->bytes().begin(), group_key->bytes().end(), c.psk.begin());
+            auto registry_key = crypto::base64_decode_key(pin.public_key);
+            if (!registry_key) {
+                errors.push_back(Error{"registry client", pin.loc.str(), "the registry's public_key is not a key"});
+                continue;
+            }
+            c.registry_public = *registry_key;
+            c.group = v.group;
+            c.seed = seed();
+            auto client = registry::Client::create(std::move(c));
+            if (!client) {
+                errors.push_back(Error{"registry client", v.group + " " + pin.endpoint.str(), client.error().str()});
+                continue;
+            }
+            Entry e{v.group, pin, std::make_unique<registry::Client>(std::move(*client)), false, keys};
+            e.client->want(wanted);
+            next.push_back(std::move(e));
+        }
+    }
+    clients_ = std::move(next);
+    views_ = views;
+    update(now);
+    return errors;
+}
+
+std::vector<RegistryClients::Send> RegistryClients::tick(Time now) {
+    std::vector<Send> sends;
+    const keying::Tai64n wall = keying::tai64n_now();
+    for (Entry& e : clients_) {
+        auto due = e.client->tick(now, wall);
+        if (!due) {
+            events_.push_back("registry " + e.pin.endpoint.str() + " (" + e.group + "): " + due.error().str());
+            continue;
+        }
+        for (Bytes& b : *due) sends.push_back(Send{e.group, e.pin.endpoint, std::move(b)});
+    }
+    update(now);
+    return sends;
+}
+
+bool RegistryClients::receive(const std::string& group, const Endpoint& from, ByteView bytes, Time now,
+                              std::vector<Send>& sends) {
+    for (Entry& e : clients_) {
+        if (e.group != group || e.pin.endpoint != from) continue;
+        // The client counts what it rejects (rejected()); nothing is answered.
+        if (auto answer = e.client->on_datagram(bytes, now))
+            for (Bytes& b : *answer) sends.push_back(Send{e.group, e.pin.endpoint, std::move(b)});
+        update(now);
+        return true;
+    }
+    ++strangers_;
+    return false;
+}
+
+std::vector<RegistryClients::Send> RegistryClients::register_now(Time now) {
+    std::vector<Send> sends;
+    for (Entry& e : clients_)
+        if (e.client->has_session())
+            if (auto b = e.client->register_now(now)) sends.push_back(Send{e.group, e.pin.endpoint, std::move(*b)});
+    return sends;
+}
+
+// Recomputes the contacts and the NAT types from the clients, keeping a
+// learned contact no reachable registry confirms for the group's hold.
+void RegistryClients::update(Time now) {
+    std::map<ContactKey, Endpoint> next;
+    std::map<std::string, std::string> nat;
+    for (Entry& e : clients_) {
+        const bool reachable = e.client->reachable(now);
+        if (reachable != e.was_reachable)
+            events_.push_back("registry " + e.pin.endpoint.str() + " (" + e.group + "): " +
+                              (reachable ? "reachable" : "unreachable"));
+        e.was_reachable = reachable;
+    }
+    for (const RegistryGroupView& v : views_) {
+        std::vector<const Entry*> live;
+        for (const Entry& e : clients_)
+            if (e.group == v.group && e.client->reachable(now)) live.push_back(&e);
+        for (const auto& [name, key_text] : v.wanted) {
+            const ContactKey key{v.group, name};
+            auto member = crypto::base64_decode_key(key_text);
+            for (const Entry* e : live) {
+                auto c = member ? e->client->contacts().find(*member) : e->client->contacts().end();
+                if (c == e->client->contacts().end() || c->second.state != registry::ContactState::registered ||
+                    !c->second.observed)
+                    continue;
+                learned_[key] = Learned{*c->second.observed, now};
+                break;
+            }
+        }
+        std::optional<Endpoint> own;
+        std::vector<Endpoint> seen;
+        for (const Entry* e : live)
+            if (e->client->observed()) {
+                if (!own) own = *e->client->observed();
+                seen.push_back(*e->client->observed());
+            }
+        if (v.learn_own && own) learned_[{v.group, v.self}] = Learned{*own, now};
+        nat[v.group] = seen.size() < 2 ? "unknown"
+                       : std::all_of(seen.begin(), seen.end(), [&](const Endpoint& s) { return s == seen[0]; })
+                           ? "friendly"
+                           : "unfriendly";
+    }
+    // Contacts of groups or members no longer configured go at once; the
+    // rest after their hold without confirmation.
+    for (auto it = learned_.begin(); it != learned_.end();) {
+        const RegistryGroupView* v = view(it->first.first);
+        bool wanted = v && ((v->learn_own && it->first.second == v->self) ||
+                            std::any_of(v->wanted.begin(), v->wanted.end(),
+                                        [&](const auto& w) { return w.first == it->first.second; }));
+        if (!wanted || now - it->second.confirmed > v->contact_hold) {
+            if (wanted) events_.push_back("registry: contact of " + it->first.second + " (" + it->first.first +
+                                          ") dropped: not confirmed by any registry for the contact hold");
+            it = learned_.erase(it);
+            continue;
+        }
+        next[it->first] = it->second.contact;
+        ++it;
+    }
+    for (const auto& [key, contact] : next) {
+        auto old = contacts_.find(key);
+        if (old == contacts_.end() || old->second != contact)
+            events_.push_back("registry: contact of " + key.second + " (" + key.first + ") " + contact.str() +
+                              (old == contacts_.end() ? "" : ", was " + old->second.str()));
+    }
+    for (const auto& [group, type] : nat)
+        if (auto old = nat_.find(group); old == nat_.end() || old->second != type)
+            if (type != "unknown" || old != nat_.end())
+                events_.push_back("registry: NAT type of group " + group + "'s port: " + type);
+    if (next != contacts_) changed_ = true;
+    contacts_ = std::move(next);
+    nat_ = std::move(nat);
+}
+
+std::vector<RegistryClients::RegistryStatus> RegistryClients::status(Time now) const {
+    std::vector<RegistryStatus> out;
+    for (const Entry& e : clients_) {
+        RegistryStatus s;
+        s.group = e.group;
+        s.endpoint = e.pin.endpoint;
+        s.reachable = e.client->reachable(now);
+        if (auto at = e.client->last_answer())
+            s.last_answer_age = std::chrono::duration_cast<std::chrono::milliseconds>(now - *at);
+        s.observed = e.client->observed();
+        s.handshakes = e.client->handshakes();
+        s.rejected = e.client->rejected();
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::map<std::string, std::string> RegistryClients::nat_types(Time) const { return nat_; }
+
+}  // namespace avpn::runtime

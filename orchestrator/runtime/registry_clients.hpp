@@ -1,0 +1,132 @@
+// The site's registry clients (docs/registry.md, "In avpnd"): one
+// registry::Client per (group, registry), and what their answers mean for
+// the plan. No I/O: the site runtime reads and sends the datagrams on the
+// group's tunnel port (an XFRM group's ESP-in-UDP socket, a WireGuard
+// group's registry::SharedPort), so a registry observes the NAT mapping of
+// that port (../shared/design/nat-traversal.md, "The one hard rule").
+//
+// Contacts. A member without a static contact in the member list is asked
+// for; its contact is the one the first reachable registry (in the order of
+// the site file) has registered. Once learned it is kept while no reachable
+// registry confirms it, for the group's contact_hold: a registry outage, or
+// a peer that stopped registering, leaves the established tunnels on their
+// last contacts. This site's own contact (what its peers learn) is the one
+// the first reachable registry observed, unless the site has a static or a
+// manual (port-forward) contact.
+//
+// NAT type, per group (its tunnel port, through the uplink the registry
+// traffic takes): two reachable registries that observed the same public
+// address and port see an endpoint-independent mapping ("friendly"),
+// different ones an address-dependent one ("unfriendly"); with fewer it is
+// "unknown".
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "orchestrator/intent.hpp"
+#include "plugins/registry/client.hpp"
+
+namespace avpn::runtime {
+
+// What the registry clients of one group need, from the intent and the
+// committed plan.
+struct RegistryGroupView {
+    std::string group, self;  // the group, this site's name
+    bool xfrm = false;        // the tunnel port is avpnd's ESP-in-UDP socket
+    uint16_t listen_port = 0;
+    std::string key_file, group_key_file;
+    std::vector<RegistryPin> registries;
+    // Members whose contact is wanted: (site name, base64 public key),
+    // those without a static contact.
+    std::vector<std::pair<std::string, std::string>> wanted;
+    bool learn_own = true;  // no static or manual contact of this site
+    std::chrono::seconds contact_hold{24 * 3600};
+    bool operator==(const RegistryGroupView&) const = default;
+};
+
+std::vector<RegistryGroupView> registry_views(const Intent& intent);
+
+using keying::Bytes;
+using keying::ByteView;
+using keying::Key32;
+
+class RegistryClients {
+public:
+    using Time = registry::Time;
+    using ContactKey = std::pair<std::string, std::string>;  // (group, site)
+
+    struct Send {
+        std::string group;
+        Endpoint to;
+        Bytes bytes;
+    };
+
+    // Clients are kept across calls while their group's keys and registry
+    // are unchanged (so a reload does not re-handshake); the rest are made
+    // anew. Errors name the group and the file.
+    Errors configure(const std::vector<RegistryGroupView>& views, Time now);
+    bool empty() const { return clients_.empty(); }
+    const std::vector<RegistryGroupView>& views() const { return views_; }
+
+    // Registrations, keepalives, handshakes and queries due at `now`.
+    std::vector<Send> tick(Time now);
+    // A datagram with avpn's registry header from `from` on `group`'s
+    // port; false when no registry of that group sent it (counted).
+    bool receive(const std::string& group, const Endpoint& from, ByteView bytes, Time now, std::vector<Send>& sends);
+    // A registration to every registry at once (the uplink changed: the
+    // registries must see the new mapping now, not at the next keepalive).
+    std::vector<Send> register_now(Time now);
+
+    // The contacts for PlanInputs, and whether they changed since the last
+    // take_changed() (then a converge is due).
+    const std::map<ContactKey, Endpoint>& contacts() const { return contacts_; }
+    bool take_changed() { return std::exchange(changed_, false); }
+    // Log lines (a registry reachable or lost, a contact learned, moved or
+    // dropped, the NAT type), taken by the caller.
+    std::vector<std::string> take_events() { return std::exchange(events_, {}); }
+
+    struct RegistryStatus {
+        std::string group;
+        Endpoint endpoint;
+        bool reachable = false;
+        std::optional<std::chrono::milliseconds> last_answer_age;
+        std::optional<Endpoint> observed;
+        uint64_t handshakes = 0, rejected = 0;
+    };
+    std::vector<RegistryStatus> status(Time now) const;
+    // Per group: "friendly", "unfriendly" or "unknown" (see above).
+    std::map<std::string, std::string> nat_types(Time now) const;
+    uint64_t strangers() const { return strangers_; }  // datagrams from no registry of the group
+
+private:
+    struct Entry {
+        std::string group;
+        RegistryPin pin;
+        std::unique_ptr<registry::Client> client;
+        bool was_reachable = false;
+        std::string keys;  // what the client was made from: key files' contents, hashed
+    };
+    struct Learned {
+        Endpoint contact;
+        Time confirmed{};
+    };
+    void update(Time now);
+    const RegistryGroupView* view(const std::string& group) const;
+
+    std::vector<RegistryGroupView> views_;
+    std::vector<Entry> clients_;  // in view order, registries in file order
+    std::map<ContactKey, Learned> learned_;
+    std::map<ContactKey, Endpoint> contacts_;
+    std::map<std::string, std::string> nat_;
+    bool changed_ = false;
+    std::vector<std::string> events_;
+    uint64_t strangers_ = 0;
+};
+
+}  // namespace avpn::runtime

@@ -1,0 +1,121 @@
+// The site's registry clients on the groups' tunnel ports (registry_clients.hpp,
+// docs/registry.md "In avpnd"): an XFRM group's through its ESP-in-UDP
+// socket (the key exchange's reads hand registry datagrams over), a
+// WireGuard group's through a registry::SharedPort per family, since the
+// port belongs to the kernel module or wireguard-go.
+#include <algorithm>
+
+#include "orchestrator/runtime/site.hpp"
+
+namespace avpn::runtime {
+
+namespace {
+
+constexpr int kRegistryReadBatch = 64;  // datagrams per shared port per wakeup
+
+// avpn's registry datagrams carry types 0x10-0x2f (docs/registry.md);
+// the key exchange's 0x01-0x04.
+bool is_registry_datagram(ByteView d) { return d.size() >= 8 && d[4] >= 0x10 && d[4] <= 0x2f; }
+
+}  // namespace
+
+bool Site::is_registry(ByteView datagram) { return is_registry_datagram(datagram); }
+
+// Follows the intent: clients for the groups with registries, and for the
+// WireGuard ones a shared port per family of their registries. A port that
+// cannot be opened (no CAP_NET_RAW) is logged once and retried at the next
+// full converge.
+void Site::configure_registry(bool full) {
+    std::vector<RegistryGroupView> views = intent_ && !idle_ ? registry_views(*intent_) : std::vector<RegistryGroupView>{};
+    if (!full && views == registry_.views()) return;
+    for (const Error& e : registry_.configure(views, registry::Clock::now())) log_("registry: " + e.str());
+    std::set<std::pair<std::string, Family>> want;
+    for (const RegistryGroupView& v : views)
+        if (!v.xfrm)
+            for (const RegistryPin& pin : v.registries) want.insert({v.group, pin.endpoint.addr.family});
+    for (auto it = registry_problems_.begin(); it != registry_problems_.end();)
+        it = std::any_of(want.begin(), want.end(), [&](auto& k) { return k.first == it->first; })
+                 ? std::next(it)
+                 : registry_problems_.erase(it);
+    for (auto it = shared_ports_.begin(); it != shared_ports_.end();)
+        it = want.count(it->first) ? std::next(it) : shared_ports_.erase(it);
+    for (const auto& key : want) {
+        if (shared_ports_.count(key)) continue;
+        const RegistryGroupView& v = *std::find_if(views.begin(), views.end(), [&](auto& x) { return x.group == key.first; });
+        auto port = registry::SharedPort::open(key.second, v.listen_port);
+        if (!port) {
+            registry_problems_[key.first] = port.error().str();
+            log_("registry: group " + key.first + ": cannot share UDP port " + std::to_string(v.listen_port) + ": " +
+                 port.error().str());
+            continue;
+        }
+        registry_problems_.erase(key.first);
+        shared_ports_.emplace(key, std::move(*port));
+    }
+    run_registry(registry_.tick(registry::Clock::now()));
+}
+
+std::vector<int> Site::registry_fds() const {
+    std::vector<int> fds;
+    for (const auto& [key, port] : shared_ports_) fds.push_back(port.fd());
+    return fds;
+}
+
+std::optional<std::chrono::steady_clock::time_point> Site::registry_at() const {
+    if (registry_.empty()) return std::nullopt;
+    return registry_tick_at_;
+}
+
+bool Site::registry_readable() {
+    std::vector<RegistryClients::Send> sends;
+    const auto now = registry::Clock::now();
+    for (auto& [key, port] : shared_ports_)
+        for (int n = 0; n < kRegistryReadBatch; ++n) {
+            auto d = port.receive();
+            if (!d) {
+                log_("registry: " + d.error().str());
+                break;
+            }
+            if (!*d) break;
+            if (is_registry_datagram((*d)->bytes)) registry_.receive(key.first, (*d)->from, (*d)->bytes, now, sends);
+        }
+    return run_registry(std::move(sends));
+}
+
+bool Site::registry_tick() {
+    registry_tick_at_ = Clock::now() + kRegistryTick;
+    return run_registry(registry_.tick(registry::Clock::now()));
+}
+
+// Sends what the clients produced, logs their events; true when the
+// contacts changed (a converge is due).
+bool Site::run_registry(std::vector<RegistryClients::Send>&& sends) {
+    std::optional<IpAddr> source[2];
+    bool sourced[2] = {false, false};
+    for (const RegistryClients::Send& s : sends) {
+        const Family family = s.to.addr.family;
+        Status sent;
+        if (auto port = shared_ports_.find({s.group, family}); port != shared_ports_.end()) {
+            sent = port->second.send(s.to, s.bytes);
+        } else {
+            auto socket = std::find_if(esp_.sockets().begin(), esp_.sockets().end(),
+                                       [&](auto& e) { return e.first.group == s.group && e.first.family == family; });
+            if (socket == esp_.sockets().end()) continue;  // no socket of that family: the status shows it unreachable
+            const int f = family == Family::v4 ? 0 : 1;
+            if (!sourced[f]) source[f] = keying_source(family), sourced[f] = true;
+            sent = socket->second.send(s.to, s.bytes, source[f]);
+        }
+        if (!sent && registry_send_error_ != sent.error().str()) {
+            registry_send_error_ = sent.error().str();
+            log_("registry: sending to " + s.to.str() + ": " + registry_send_error_);
+        }
+    }
+    for (const std::string& e : registry_.take_events()) {
+        log_(e);
+        if (e.find("reachable") != std::string::npos || e.find("NAT type") != std::string::npos)
+            events_.add(int64_t(std::time(nullptr)), "registry", e);
+    }
+    return registry_.take_changed();
+}
+
+}  // namespace avpn::runtime
