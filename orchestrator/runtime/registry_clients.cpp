@@ -110,7 +110,7 @@ Errors RegistryClients::configure(const std::vector<RegistryGroupView>& views, T
 
 std::vector<RegistryClients::Send> RegistryClients::tick(Time now) {
     std::vector<Send> sends;
-    const keying::Tai64n wall = keying::tai64n_now();
+    const keying::Tai64n wall = wall_();
     for (Entry& e : clients_) {
         auto due = e.client->tick(now, wall);
         if (!due) {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -66,6 +67,10 @@ public:
         Endpoint to;
         Bytes bytes;
     };
+    // The wall clock of the initiations' TAI64N (a registry accepts only
+    // newer ones); tests that simulate minutes pass their own.
+    using WallClock = std::function<keying::Tai64n()>;
+    explicit RegistryClients(WallClock wall = keying::tai64n_now) : wall_(std::move(wall)) {}
 
     // Clients are kept across calls while their group's keys and registry
     // are unchanged (so a reload does not re-handshake); the rest are made
@@ -119,6 +124,7 @@ private:
     void update(Time now);
     const RegistryGroupView* view(const std::string& group) const;
 
+    WallClock wall_;
     std::vector<RegistryGroupView> views_;
     std::vector<Entry> clients_;  // in view order, registries in file order
     std::map<ContactKey, Learned> learned_;

@@ -265,6 +265,7 @@ private:
     std::optional<IpAddr> keying_source(Family family) const;
     void open_probes();
     void configure_registry(bool full);
+    void mark_shared_ports();
     bool run_registry(std::vector<RegistryClients::Send>&& sends);
     static bool is_registry(ByteView datagram);
     void note_wireguard_peers(const std::map<std::string, wg::WgDeviceStatus>& seen, int64_t now);

@@ -27,7 +27,7 @@ bool Site::is_registry(ByteView datagram) { return is_registry_datagram(datagram
 // full converge.
 void Site::configure_registry(bool full) {
     std::vector<RegistryGroupView> views = intent_ && !idle_ ? registry_views(*intent_) : std::vector<RegistryGroupView>{};
-    if (!full && views == registry_.views()) return;
+    if (!full && views == registry_.views()) return mark_shared_ports();
     for (const Error& e : registry_.configure(views, registry::Clock::now())) log_("registry: " + e.str());
     std::set<std::pair<std::string, Family>> want;
     for (const RegistryGroupView& v : views)
@@ -52,7 +52,25 @@ void Site::configure_registry(bool full) {
         registry_problems_.erase(key.first);
         shared_ports_.emplace(key, std::move(*port));
     }
+    mark_shared_ports();
     run_registry(registry_.tick(registry::Clock::now()));
+}
+
+// Each shared port sends with its group's WireGuard device's fwmark, as
+// planned (wireguard_plan.cpp): the active uplink's table while the plan
+// steers, the group's table in a full tunnel (so the datagrams bypass the
+// tunnel's default route, as WireGuard's own do), else none.
+void Site::mark_shared_ports() {
+    const planner::SitePieces* committed = planner_.committed();
+    if (!committed || shared_ports_.empty()) return;
+    for (auto& [key, port] : shared_ports_) {
+        uint32_t mark = 0;
+        for (const GroupPlan& g : committed->shared.groups)
+            if (g.group == key.first)
+                for (const nl::WgDevice& d : committed->shared.wireguard)
+                    if (d.ifname == g.interface) mark = d.fwmark;
+        if (Status s = port.set_mark(mark); !s) log_("registry: " + s.error().str());
+    }
 }
 
 std::vector<int> Site::registry_fds() const {

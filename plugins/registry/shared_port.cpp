@@ -139,4 +139,12 @@ Result<std::optional<SharedPortDatagram>> SharedPort::receive() {
     return std::optional<SharedPortDatagram>(std::move(d));
 }
 
+Status SharedPort::set_mark(uint32_t mark) {
+    if (mark == mark_) return {};
+    if (::setsockopt(fd_.get(), SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0)
+        return sys_error("setting the fwmark of", family_, port_, errno);
+    mark_ = mark;
+    return {};
+}
+
 }  // namespace avpn::registry

@@ -46,6 +46,13 @@ public:
     Family family() const { return family_; }
     uint16_t port() const { return port_; }
 
+    // The fwmark of what it sends: the WireGuard device's own, so that
+    // avpn's datagrams take the route WireGuard's packets take (a full
+    // tunnel's bypass, the active uplink's table). Needs CAP_NET_ADMIN;
+    // a no-op when unchanged.
+    Status set_mark(uint32_t mark);
+    uint32_t mark() const { return mark_; }
+
     // The next avpn datagram to the port, nullopt when none waits.
     Result<std::optional<SharedPortDatagram>> receive();
     // `payload` to `to` (of this family) from the shared port.
@@ -56,6 +63,7 @@ private:
     UniqueFd fd_;
     Family family_ = Family::v4;
     uint16_t port_ = 0;
+    uint32_t mark_ = 0;
 };
 
 }  // namespace avpn::registry

@@ -1,0 +1,232 @@
+// The site's registry clients (orchestrator/runtime/registry_clients.hpp)
+// against two real registry servers (plugins/registry/server.hpp) in memory:
+// the datagrams are the real ones, the network between them a function that
+// plays the NATs (each site's mapping as each registry sees it). The same
+// code in avpnd runs over UDP in tests/netns/registry_nat.sh.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "common/crypto.hpp"
+#include "orchestrator/runtime/registry_clients.hpp"
+#include "plugins/registry/server.hpp"
+
+using namespace avpn;
+using namespace avpn::runtime;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct KeyFile {
+    std::string path, public_b64;
+    Key32 public_key{};
+};
+
+KeyFile make_key(const std::string& dir, const std::string& name) {
+    auto priv = crypto::generate_private_key();
+    REQUIRE(priv.ok());
+    auto pub = crypto::public_key(*priv);
+    REQUIRE(pub.ok());
+    KeyFile k{dir + "/" + name + ".key", crypto::base64_encode(pub->data(), 32), *pub};
+    std::ofstream(k.path) << crypto::base64_encode(priv->data(), 32) << "\n";
+    ::chmod(k.path.c_str(), 0600);
+    return k;
+}
+
+Endpoint ep(const char* text) { return *Endpoint::parse(text); }
+
+// Sites "a" and "b" of group "corp", two registries; `mapping[i][r]` is
+// site i's tunnel port as registry r sees it.
+struct Net {
+    std::string dir;
+    KeyFile key[2], group_key, reg_key[2];
+    Endpoint reg_at[2] = {ep("198.51.100.10:9350"), ep("198.51.100.11:9350")};
+    std::optional<registry::Server> reg[2];
+    bool reg_down[2] = {false, false};
+    Endpoint mapping[2][2] = {{ep("203.0.113.1:51820"), ep("203.0.113.1:51820")},
+                              {ep("203.0.113.2:51820"), ep("203.0.113.2:51820")}};
+    const char* name[2] = {"a", "b"};
+    registry::Time now = registry::Time{} + 1h;
+    std::unique_ptr<RegistryClients> site[2];
+    int registries = 2;
+
+    explicit Net(int n = 2) : registries(n) {
+        char tmpl[] = "/tmp/avpn-registry-clients-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl));
+        dir = tmpl;
+        key[0] = make_key(dir, "a");
+        key[1] = make_key(dir, "b");
+        group_key = make_key(dir, "group");
+        for (int r = 0; r < 2; ++r) {
+            reg_key[r] = make_key(dir, "registry" + std::to_string(r));
+            restart_registry(r);
+        }
+        for (int i = 0; i < 2; ++i) {
+            site[i] = std::make_unique<RegistryClients>([this] {
+                // Simulated minutes must give newer timestamps.
+                auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+                return keying::tai64n_from_unix(1'800'000'000 + uint64_t(ns / 1'000'000'000), uint32_t(ns % 1'000'000'000));
+            });
+            Errors e = site[i]->configure({view(i)}, now);
+            REQUIRE_MESSAGE(e.empty(), (e.empty() ? "" : e[0].str()));
+        }
+    }
+    ~Net() { (void)std::system(("rm -rf " + dir).c_str()); }
+
+    void restart_registry(int r) {
+        registry::ServerConfig c;
+        std::ifstream in(reg_key[r].path);
+        std::string text;
+        in >> text;
+        c.static_private = *crypto::base64_decode_key(text);
+        std::ifstream gin(group_key.path);
+        gin >> text;
+        c.groups = {{"corp", *crypto::base64_decode_key(text), {key[0].public_key, key[1].public_key}}};
+        auto s = registry::Server::create(std::move(c));
+        REQUIRE(s.ok());
+        reg[r].emplace(std::move(*s));
+    }
+
+    RegistryGroupView view(int i) const {
+        RegistryGroupView v;
+        v.group = "corp";
+        v.self = name[i];
+        v.listen_port = 51820;
+        v.key_file = key[i].path;
+        v.group_key_file = group_key.path;
+        for (int r = 0; r < registries; ++r) v.registries.push_back(RegistryPin{reg_at[r], reg_key[r].public_b64, {}});
+        v.wanted = {{name[1 - i], key[1 - i].public_b64}};
+        v.contact_hold = 1h;
+        return v;
+    }
+
+    int registry_at(const Endpoint& to) const { return to == reg_at[0] ? 0 : to == reg_at[1] ? 1 : -1; }
+
+    // Site i's datagrams to the registries and everything that follows.
+    void deliver(int i, std::vector<RegistryClients::Send> sends) {
+        for (RegistryClients::Send& s : sends) {
+            const int r = registry_at(s.to);
+            REQUIRE(r >= 0);
+            if (reg_down[r]) continue;
+            auto out = reg[r]->on_datagram(s.bytes, mapping[i][r], now);
+            if (out) route(r, *out);
+        }
+    }
+    void route(int r, const std::vector<registry::Outgoing>& out) {
+        for (const registry::Outgoing& o : out)
+            for (int j = 0; j < 2; ++j)
+                if (mapping[j][r] == o.to) {
+                    std::vector<RegistryClients::Send> back;
+                    CHECK(site[j]->receive("corp", reg_at[r], o.datagram, now, back));
+                    deliver(j, std::move(back));
+                }
+    }
+    // `d` of simulated time in 100 ms steps, every side ticking.
+    void run(std::chrono::milliseconds d) {
+        for (const auto end = now + d; now < end; now += 100ms) {
+            for (int r = 0; r < 2; ++r)
+                if (!reg_down[r]) route(r, reg[r]->tick(now));
+            for (int i = 0; i < 2; ++i) deliver(i, site[i]->tick(now));
+        }
+    }
+};
+
+}  // namespace
+
+TEST_CASE("registry clients: each site learns its peer's contact and its own; the same mapping at two registries is friendly") {
+    Net net;
+    net.run(3s);
+    const auto& a = net.site[0]->contacts();
+    REQUIRE(a.count({"corp", "b"}) == 1);
+    CHECK(a.at({"corp", "b"}) == ep("203.0.113.2:51820"));
+    CHECK(a.at({"corp", "a"}) == ep("203.0.113.1:51820"));
+    CHECK(net.site[1]->contacts().at({"corp", "a"}) == ep("203.0.113.1:51820"));
+    CHECK(net.site[0]->take_changed());
+    CHECK_FALSE(net.site[0]->take_changed());
+    CHECK(net.site[0]->nat_types(net.now).at("corp") == "friendly");
+    for (const auto& s : net.site[0]->status(net.now)) {
+        CHECK(s.reachable);
+        CHECK(s.observed == ep("203.0.113.1:51820"));
+        CHECK(s.handshakes == 1);
+    }
+    // Keepalives keep it so without new handshakes or changes.
+    net.run(60s);
+    CHECK_FALSE(net.site[0]->take_changed());
+    CHECK(net.site[0]->status(net.now)[0].handshakes == 1);
+}
+
+TEST_CASE("registry clients: different mappings at two registries are unfriendly; one registry says unknown") {
+    Net net;
+    net.mapping[0][1] = ep("203.0.113.1:61000");  // a's NAT maps per destination
+    net.run(3s);
+    CHECK(net.site[0]->nat_types(net.now).at("corp") == "unfriendly");
+    CHECK(net.site[1]->nat_types(net.now).at("corp") == "friendly");
+    // The contact is the first registry's (the order of the site file).
+    CHECK(net.site[1]->contacts().at({"corp", "a"}) == ep("203.0.113.1:51820"));
+    Net one(1);
+    one.run(3s);
+    CHECK(one.site[0]->nat_types(one.now).at("corp") == "unknown");
+    CHECK(one.site[0]->contacts().count({"corp", "b"}) == 1);
+}
+
+TEST_CASE("registry clients: a moved peer's contact follows the push; a registry outage keeps contacts for the hold") {
+    Net net;
+    net.run(3s);
+    REQUIRE(net.site[0]->take_changed());
+    // b's NAT mapping changes: its next keepalive moves it, and the registry pushes it to a.
+    net.mapping[1][0] = net.mapping[1][1] = ep("203.0.113.2:40000");
+    net.run(12s);
+    CHECK(net.site[0]->contacts().at({"corp", "b"}) == ep("203.0.113.2:40000"));
+    CHECK(net.site[0]->take_changed());
+    // Both registries go: after 60 s they are unreachable, the contacts stay.
+    net.reg_down[0] = net.reg_down[1] = true;
+    net.run(70s);
+    for (const auto& s : net.site[0]->status(net.now)) CHECK_FALSE(s.reachable);
+    CHECK(net.site[0]->contacts().at({"corp", "b"}) == ep("203.0.113.2:40000"));
+    CHECK_FALSE(net.site[0]->take_changed());
+    // One comes back, having forgotten everything: every site registers again
+    // within a keepalive plus the answer timeout (docs/registry.md).
+    net.restart_registry(0);
+    net.reg_down[0] = false;
+    const auto back = net.now;
+    while (!(net.site[0]->status(net.now)[0].reachable && net.site[1]->status(net.now)[0].reachable) &&
+           net.now - back < 30s)
+        net.run(100ms);
+    CHECK(net.now - back <= 13s);
+    // Both gone for longer than the hold: the contact is dropped.
+    net.reg_down[0] = true;
+    net.run(61min);
+    CHECK(net.site[0]->contacts().count({"corp", "b"}) == 0);
+    CHECK(net.site[0]->take_changed());
+    auto events = net.site[0]->take_events();
+    CHECK(std::any_of(events.begin(), events.end(),
+                      [](const std::string& e) { return e.find("dropped") != std::string::npos; }));
+}
+
+TEST_CASE("registry clients: an unchanged view keeps the sessions; a new group key starts over; strangers are counted") {
+    Net net;
+    net.run(3s);
+    REQUIRE(net.site[0]->configure({net.view(0)}, net.now).empty());
+    net.run(1s);
+    CHECK(net.site[0]->status(net.now)[0].handshakes == 1);
+    std::vector<RegistryClients::Send> sends;
+    CHECK_FALSE(net.site[0]->receive("corp", ep("192.0.2.99:9350"), Bytes(40, 0), net.now, sends));
+    CHECK(net.site[0]->strangers() == 1);
+    // The group key file changes: new clients, whose handshakes the
+    // registries (still on the old key) refuse.
+    make_key(net.dir, "group");
+    REQUIRE(net.site[0]->configure({net.view(0)}, net.now).empty());
+    CHECK(net.site[0]->status(net.now)[0].handshakes == 0);
+    net.run(3s);
+    CHECK(net.site[0]->status(net.now)[0].handshakes == 0);
+    CHECK_FALSE(net.site[0]->status(net.now)[0].reachable);
+    // A key file that cannot be read is an error naming the group.
+    RegistryGroupView v = net.view(0);
+    v.group_key_file = net.dir + "/missing.key";
+    Errors e = net.site[0]->configure({v}, net.now);
+    REQUIRE(e.size() == 1);
+    CHECK(e[0].where == "corp");
+    CHECK(net.site[0]->empty());
+}
