@@ -119,6 +119,9 @@ std::string Daemon::render_metrics() const {
     s.now = int64_t(std::time(nullptr));
     s.peers = runtime::site_peer_rows(*site_, site_->wireguard_seen());
     s.uplinks = runtime::site_uplinks(*site_);
+    runtime::DaemonFacts registries;
+    runtime::site_registries(*site_, registries);
+    s.registries = std::move(registries.registries);
     if (const runtime::UplinkSelector* u = site_->uplink_selector()) s.uplink_failovers = u->failovers();
     if (auto d = site_->last_failover()) s.last_failover_seconds = std::chrono::duration<double>(*d).count();
     s.applies = site_->apply_stats();

@@ -110,6 +110,14 @@ std::string render_metrics(const MetricsSnapshot& s) {
             e.sample("avpn_uplink_probe_loss_ratio", {"uplink", u.name}, num(double(u.lost) / double(u.probes)));
     e.family("avpn_uplink_active", "gauge", "Whether the tunnels use this uplink.");
     for (const auto& u : s.uplinks) e.sample("avpn_uplink_active", {"uplink", u.name}, u.active ? "1" : "0");
+    e.family("avpn_registry_up", "gauge", "Whether the registry answered within the last 60 s (6 keepalives).");
+    for (const auto& r : s.registries)
+        e.sample("avpn_registry_up", {"group", r.group, "registry", r.endpoint}, r.reachable ? "1" : "0");
+    e.family("avpn_registry_last_answer_age_seconds", "gauge", "Time since the registry's last authenticated answer.");
+    for (const auto& r : s.registries)
+        if (r.last_answer_age_ms)
+            e.sample("avpn_registry_last_answer_age_seconds", {"group", r.group, "registry", r.endpoint},
+                     num(double(*r.last_answer_age_ms) / 1000.0));
     e.family("avpn_uplink_failovers_total", "counter", "Tunnel moves forced by a failed uplink since avpnd started.");
     e.sample("avpn_uplink_failovers_total", {}, num(s.uplink_failovers));
     if (s.last_failover_seconds) {

@@ -3,8 +3,8 @@
 // a scrape costs a render and reads no kernel. Per peer the label `site` is
 // the peer's site name and `group` its group; WireGuard counters are those
 // of the last poll (avpn_wireguard_read_timestamp_seconds says when).
-// Uplink latency and loss come with the uplink probes; until then no such
-// series exist (none is faked).
+// A series whose value is not known (an uplink no probe answered, a
+// registry that never answered) is left out, never faked.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,7 @@ struct MetricsSnapshot {
     int64_t wireguard_read_at = 0;  // unix time, 0: never
     fw::Counters firewall;          // table inet avpn's, by counter name (rule-N, default-drop)
     int64_t firewall_read_at = 0;   // unix time, 0: never
+    std::vector<DaemonFacts::Registry> registries;
 };
 
 std::string render_metrics(const MetricsSnapshot& snapshot);
