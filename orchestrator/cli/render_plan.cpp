@@ -94,6 +94,11 @@ void text_firewall(std::ostringstream& o, const fw::FirewallTable& t) {
     o << "  chain " << fw::kForwardChain << " (filter hook forward priority " << fw::kForwardPriority
       << ", policy accept)\n";
     for (const fw::Rule& r : t.forward) o << "    " << fw::rule_text(r) << "\n";
+    if (!t.input.empty()) {
+        o << "  chain " << fw::kInputChain << " (filter hook input priority " << fw::kForwardPriority
+          << ", policy accept)\n";
+        for (const fw::Rule& r : t.input) o << "    " << fw::rule_text(r) << "\n";
+    }
     o << "  chain " << fw::kRulesChain << "\n";
     for (const fw::Rule& r : t.rules)
         o << "    " << fw::rule_text(r) << (r.origin ? "  # " + r.origin->str() : std::string()) << "\n";

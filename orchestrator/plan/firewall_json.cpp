@@ -53,6 +53,12 @@ void statements(JsonWriter& w, const Rule& r) {
     // and the default drop are per family, like everything else).
     if (!r.saddr && !r.daddr)
         match(w, "==", [&] { meta(w, "nfproto"); }, [&] { w.value(r.family == Family::v4 ? "ipv4" : "ipv6"); });
+    if (!r.iifnames.empty())
+        match(w, "==", [&] { meta(w, "iifname"); }, [&] {
+            w.begin_object().key("set").begin_array();
+            for (const std::string& n : r.iifnames) w.value(n);
+            w.end_array().end_object();
+        });
     if (r.established)
         match(w, "in", [&] { w.begin_object().key("ct").begin_object().field("key", "state").end_object().end_object(); },
               [&] { w.begin_array().value("established").value("related").end_array(); });
@@ -114,8 +120,15 @@ void write_firewall_json(JsonWriter& w, const FirewallTable& t) {
     w.field("name", kForwardChain).field("type", "filter").field("hook", "forward");
     w.field("prio", kForwardPriority).field("policy", "accept");
     close(w);
+    if (!t.input.empty()) {
+        open(w, "chain");
+        w.field("name", kInputChain).field("type", "filter").field("hook", "input");
+        w.field("prio", kForwardPriority).field("policy", "accept");
+        close(w);
+    }
     rules(w, kRulesChain, t.rules);
     rules(w, kForwardChain, t.forward);
+    rules(w, kInputChain, t.input);
     w.end_array();
 }
 
@@ -134,6 +147,11 @@ std::string rule_text(const Rule& r) {
     if (r.saddr) side("saddr", *r.saddr);
     if (r.daddr) side("daddr", *r.daddr);
     if (!r.saddr && !r.daddr) s += std::string("meta nfproto ") + (r.family == Family::v4 ? "ipv4 " : "ipv6 ");
+    if (!r.iifnames.empty()) {
+        std::string names;
+        for (const std::string& n : r.iifnames) names += (names.empty() ? "\"" : ", \"") + n + "\"";
+        s += "meta iifname " + (r.iifnames.size() == 1 ? names : "{ " + names + " }") + " ";
+    }
     if (r.established) s += "ct state established,related ";
     if (!r.protocol.empty()) s += "meta l4proto " + r.protocol + " ";
     if (!r.dports.empty()) {

@@ -16,6 +16,7 @@ namespace avpn::fw {
 inline constexpr const char* kTable = "avpn";       // family inet
 inline constexpr const char* kForwardChain = "forward";
 inline constexpr const char* kRulesChain = "rules";
+inline constexpr const char* kInputChain = "input";   // only while the plan steers WireGuard (uplink guard)
 inline constexpr int kForwardPriority = -10;        // docs/firewall.md: before filter (0), after conntrack
 inline constexpr const char* kDefaultDropCounter = "default-drop";
 
@@ -43,6 +44,7 @@ struct Rule {
     bool established = false;         // ct state established,related
     std::string protocol;             // "" (any), "tcp", "udp", "icmp" (v4) or "ipv6-icmp" (v6)
     std::vector<uint16_t> dports;     // tcp/udp destination ports, sorted
+    std::vector<std::string> iifnames;  // arrived on one of these interfaces (empty: any), sorted
     std::string counter;              // named counter; empty: none
     Verdict verdict = Verdict::accept;
     std::optional<SourceLoc> origin;  // the [[firewall]] rule it comes from
@@ -54,6 +56,9 @@ struct FirewallTable {
     std::vector<std::string> counters;   // rule-1..rule-N, then default-drop
     std::vector<Rule> forward;           // base chain: local VLAN <-> peer prefixes jump to rules
     std::vector<Rule> rules;             // established, the [[firewall]] rules in order, default drop
+    // Base chain hook input, present only when not empty: the uplink guard
+    // (routing.hpp's steering; docs/uplinks.md "The uplink guard").
+    std::vector<Rule> input;
     bool operator==(const FirewallTable&) const = default;
 };
 

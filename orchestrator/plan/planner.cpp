@@ -1,5 +1,6 @@
 #include "orchestrator/plan/planner.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include "orchestrator/ownership.hpp"
@@ -166,6 +167,39 @@ void emit_shared(const Intent& intent, const GroupWork& w, const GroupPieces& pi
 
 // Every active member of every group but this site: what site: and the
 // peer side of the firewall resolve to (firewall_plan.hpp).
+// The uplink guard (docs/uplinks.md): while the plan steers, WireGuard
+// datagrams that arrive on an uplink the tunnels do not use are dropped.
+// A WireGuard device learns its source address and interface from every
+// packet it receives; a peer's packet still on its way to the old uplink
+// after a switch would set that one again, and wireguard-go, which sends
+// with the interface it cached (IP_PKTINFO) whatever table the device's
+// fwmark picks, would then leave by the old uplink and the peer roam back
+// there: both stuck on it while traffic flows. XFRM's SAs follow the plan
+// and its roaming only authenticated handshakes, so it needs none.
+void add_uplink_guard(const Intent& intent, const PlanInputs& inputs, bool steering, DesiredState& state) {
+    if (!steering || !state.firewall || !inputs.active_uplinks || inputs.active_uplinks->empty()) return;
+    std::vector<uint16_t> ports;
+    for (const Group& g : intent.groups)
+        if (g.transport == Transport::wireguard) ports.push_back(g.listen_port);
+    std::vector<std::string> idle;
+    for (const Uplink& u : intent.site.uplinks)
+        if (u.interface != inputs.active_uplinks->front()) idle.push_back(u.interface);
+    if (ports.empty() || idle.empty()) return;
+    std::sort(ports.begin(), ports.end());
+    ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+    std::sort(idle.begin(), idle.end());
+    idle.erase(std::unique(idle.begin(), idle.end()), idle.end());
+    for (Family f : {Family::v4, Family::v6}) {
+        fw::Rule r;
+        r.family = f;
+        r.iifnames = idle;
+        r.protocol = "udp";
+        r.dports = ports;
+        r.verdict = fw::Verdict::drop;
+        state.firewall->input.push_back(std::move(r));
+    }
+}
+
 std::vector<fw::PeerSite> firewall_peers(const std::vector<GroupWork>& work) {
     std::vector<fw::PeerSite> out;
     for (const GroupWork& w : work)
@@ -242,6 +276,7 @@ SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllo
         out.shared.firewall = out.allocations.firewall->table;
         out.errors.insert(out.errors.end(), out.allocations.firewall->errors.begin(),
                           out.allocations.firewall->errors.end());
+        add_uplink_guard(intent, inputs, steering.has_value(), out.shared);
     }
     return out;
 }

@@ -43,7 +43,7 @@ FirewallOutcome install_firewall(fw::TablePort& table, const std::optional<fw::F
     FirewallOutcome o;
     std::string contents;
     if (want) {
-        o.rules = want->forward.size() + want->rules.size();
+        o.rules = want->forward.size() + want->rules.size() + want->input.size();
         o.sets = want->sets.size();
         for (const fw::Set& s : want->sets) o.elements += s.elements.size();
         contents = fw::render_firewall_json(*want);

@@ -6,6 +6,12 @@
 #   (a) r0's side of wan0 goes down (branch1's wan0 loses its carrier): the
 #       tunnel moves to wan1; hq sees branch1's endpoint on wan1's address;
 #   (c) it comes back: the tunnel returns to wan0 once, after the 15 s hold;
+#   (d) WireGuard: hq is made to send to branch1's wan1 address (as a reply
+#       of its still in flight after a failback does); avpn's uplink guard
+#       drops them on wan1, so branch1's WireGuard does not cache wan1 as
+#       its source, its packets keep leaving wan0 and hq roams back there
+#       (without the guard both stayed on wan1: wireguard-go sends with the
+#       interface it cached, whatever table the fwmark picks);
 #   (b) then r0 silently drops everything it would forward (nftables), wan0's
 #       link untouched: avpnd's probes to hq through wan0 go unanswered and
 #       after 3 lost rounds the tunnel moves to wan1; when r0 forwards again
@@ -178,6 +184,25 @@ echo "   10 ms ping: $sent sent, $got answered ($lost lost): longest time betwee
 [ "$PING_GAP_MS" -lt "$LIMIT_MS" ] || fail "(c) interruption $PING_GAP_MS ms during the failback"
 [ "$(leaves_by)" = 0x1c20 ] || fail "(c) tunnel leaves by $(leaves_by), not 0x1c20 (wan0)"
 hq_sees 203.0.113.2 || fail "(c) hq does not see branch1 back at 203.0.113.2"
+
+if [ "$TRANSPORT" != xfrm ]; then
+  step "(d) a source on wan1 that WireGuard cached from hq's packet does not pull the tunnel back there"
+  guard=$(ip netns exec "$(ns branch1)" nft list chain inet avpn input 2>&1 || true)
+  grep -q 'iifname "wan1" udp dport 51820 drop' <<<"$guard" || fail "(d) no uplink guard on wan1: $guard"
+  branch1_key=$(topo_exec branch1 wg show avpn-demo public-key)
+  ping_start d
+  # hq's next packets go to wan1's address, through r1, as a reply of hq's
+  # still in flight after the failback does; branch1's WireGuard takes
+  # wan1's address and interface from them as its source.
+  topo_exec hq wg set avpn-demo peer "$branch1_key" endpoint 198.51.100.2:51820
+  topo_exec hq ping -c 3 -i 0.2 -W 1 -I 10.0.1.1 10.1.1.1 >/dev/null || true
+  sleep 2
+  ping_stop d
+  read -r sent got <<<"$PING_SUMMARY"
+  echo "   10 ms ping: $sent sent, $got answered: longest time between replies $PING_GAP_MS ms; hq sees: $(hq_view)"
+  hq_sees 203.0.113.2 || fail "(d) hq still sends to branch1 at $(hq_view), not wan0's 203.0.113.2: stuck on wan1"
+  [ "$PING_GAP_MS" -lt "$LIMIT_MS" ] || fail "(d) interruption $PING_GAP_MS ms"
+fi
 
 step "(b) r0 silently drops everything upstream of wan0 (nftables), wan0's link up"
 ping_start b

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "helpers.hpp"
+#include "orchestrator/plan/firewall_json.hpp"
 #include "orchestrator/plan/routing.hpp"
 
 using namespace avpn;
@@ -94,6 +95,38 @@ TEST_CASE("steered: a table per uplink with its best default route, and the thre
         CHECK_FALSE(marked[i].invert);
     }
     CHECK(out.state.wireguard[0].fwmark == 7200);
+}
+
+// The uplink guard (planner.cpp, docs/uplinks.md): table inet avpn's input
+// chain drops WireGuard's ports on the uplinks the tunnels do not use.
+std::vector<std::string> guard_of(const PlanOutcome& o) {
+    std::vector<std::string> out;
+    if (o.state.firewall)
+        for (const fw::Rule& r : o.state.firewall->input) out.push_back(fw::rule_text(r));
+    return out;
+}
+
+TEST_CASE("the uplink guard drops WireGuard's port on the uplinks not in use, and follows a switch") {
+    auto w = small_group();
+    auto t0 = two_uplinks(w, {"wan0", "lte0"}), t1 = two_uplinks(w, {"lte0"});
+    auto on_wan0 = plan(t0.in, t0.inputs), on_lte0 = plan(t1.in, t1.inputs);
+    REQUIRE(on_wan0.ok());
+    REQUIRE(on_lte0.ok());
+    CHECK(guard_of(on_wan0) == std::vector<std::string>{"meta nfproto ipv4 meta iifname \"lte0\" meta l4proto udp udp dport 51820 drop",
+                                                       "meta nfproto ipv6 meta iifname \"lte0\" meta l4proto udp udp dport 51820 drop"});
+    CHECK(guard_of(on_lte0) == std::vector<std::string>{"meta nfproto ipv4 meta iifname \"wan0\" meta l4proto udp udp dport 51820 drop",
+                                                       "meta nfproto ipv6 meta iifname \"wan0\" meta l4proto udp udp dport 51820 drop"});
+    // The rest of the table is the [[firewall]] rules', unchanged.
+    on_wan0.state.firewall->input = on_lte0.state.firewall->input = {};
+    CHECK(fw::render_firewall_json(*on_wan0.state.firewall) == fw::render_firewall_json(*on_lte0.state.firewall));
+    // Nothing to guard: every uplink down (no active one), a one-shot, or XFRM.
+    CHECK(guard_of(plan(two_uplinks(w, {}).in, two_uplinks(w, {}).inputs)).empty());
+    PlanInputs oneshot = t0.inputs;
+    oneshot.active_uplinks.reset();
+    CHECK(guard_of(plan(t0.in, oneshot)).empty());
+    auto x = small_group(Transport::xfrm);
+    auto tx = two_uplinks(x, {"wan0"});
+    CHECK(guard_of(plan(tx.in, tx.inputs)).empty());
 }
 
 TEST_CASE("a switch changes the WireGuard device's mark and nothing else") {
