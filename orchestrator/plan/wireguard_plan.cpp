@@ -6,7 +6,15 @@ namespace avpn::planner {
 
 namespace {
 
+// None while the peer has no endpoint: there is nowhere to send it, and its
+// arrival (a contact from the registries) then turns the keepalive on, on
+// which the kernel's WireGuard and wireguard-go both send one at once (they
+// do on a change from 0 only), so the handshake starts the moment the
+// contact is known instead of at the next retry, up to 5 s later: both
+// sites of a pair get each other's contact pushed together and send first,
+// which is the hole punch (docs/registry.md, "In avpnd").
 uint16_t keepalive_for(const GroupConstants& c, const PeerInput& peer) {
+    if (!peer.endpoint) return 0;
     if (c.site_role == Role::spoke) return c.keepalive_seconds;
     if (c.nat_mode == NatMode::automatic && peer.role == Role::hub) return c.keepalive_seconds;
     return 0;

@@ -2,7 +2,8 @@
 // IPs. Persistent keepalive: a spoke sends it to all its hubs (it sits behind
 // NAT more often than not, and its hubs cannot reach it otherwise); a hub
 // whose NAT mode is auto sends it to the other hubs only (a spoke's own
-// keepalives keep a hub's NAT mapping for that spoke alive).
+// keepalives keep a hub's NAT mapping for that spoke alive); none to a peer
+// without an endpoint, so that the contact's arrival starts a handshake.
 #pragma once
 
 #include "orchestrator/plan/desired_state.hpp"
