@@ -173,19 +173,13 @@ void RegistryClients::update(Time now) {
                 break;
             }
         }
-        std::optional<Endpoint> own;
-        std::vector<Endpoint> seen;
         for (const Entry* e : live)
             if (e->client->observed()) {
-                if (!own) own = *e->client->observed();
-                seen.push_back(*e->client->observed());
+                if (v.learn_own) learned_[{v.group, v.self}] = Learned{*e->client->observed(), now};
+                break;
             }
-        if (v.learn_own && own) learned_[{v.group, v.self}] = Learned{*own, now};
-        nat[v.group] = seen.size() < 2 ? "unknown"
-                       : std::all_of(seen.begin(), seen.end(), [&](const Endpoint& s) { return s == seen[0]; })
-                           ? "friendly"
-                           : "unfriendly";
     }
+    nat = nat_types(now);
     // Contacts of groups or members no longer configured go at once; the
     // rest after their hold without confirmation.
     for (auto it = learned_.begin(); it != learned_.end();) {
@@ -234,6 +228,21 @@ std::vector<RegistryClients::RegistryStatus> RegistryClients::status(Time now) c
     return out;
 }
 
-std::map<std::string, std::string> RegistryClients::nat_types(Time) const { return nat_; }
+// From the clients as they are at `now` (status asks between ticks, and must
+// not show a registry unreachable beside a type it no longer supports).
+std::map<std::string, std::string> RegistryClients::nat_types(Time now) const {
+    std::map<std::string, std::string> out;
+    for (const RegistryGroupView& v : views_) {
+        std::vector<Endpoint> seen;
+        for (const Entry& e : clients_)
+            if (e.group == v.group && e.client->reachable(now) && e.client->observed())
+                seen.push_back(*e.client->observed());
+        out[v.group] = seen.size() < 2 ? "unknown"
+                       : std::all_of(seen.begin(), seen.end(), [&](const Endpoint& s) { return s == seen[0]; })
+                           ? "friendly"
+                           : "unfriendly";
+    }
+    return out;
+}
 
 }  // namespace avpn::runtime
