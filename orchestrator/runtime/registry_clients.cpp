@@ -26,7 +26,7 @@ bool peers_with(const Intent& intent, const Group& g, const Member& m) {
 
 }  // namespace
 
-std::vector<RegistryGroupView> registry_views(const Intent& intent) {
+std::vector<RegistryGroupView> registry_views(const Intent& intent, const std::map<std::string, IpAddr>& uplink_addresses) {
     std::vector<RegistryGroupView> views;
     if (intent.site.role == Role::off) return views;
     for (const Group& g : intent.groups) {
@@ -43,6 +43,9 @@ std::vector<RegistryGroupView> registry_views(const Intent& intent) {
             if (!m.contact && peers_with(intent, g, m)) v.wanted.emplace_back(m.name, m.public_key);
         v.learn_own = !g.self_contact && intent.site.nat.mode != NatMode::manual;
         v.contact_hold = g.contact_hold;
+        for (const Uplink& u : intent.site.uplinks)
+            if (auto a = uplink_addresses.find(u.interface); a != uplink_addresses.end())
+                v.local.push_back(Endpoint{a->second, g.listen_port});
         views.push_back(std::move(v));
     }
     return views;
@@ -78,6 +81,7 @@ Errors RegistryClients::configure(const std::vector<RegistryGroupView>& views, T
             });
             if (old != clients_.end()) {
                 old->client->want(wanted);
+                old->client->set_local(v.local);
                 next.push_back(std::move(*old));
                 continue;
             }
@@ -91,6 +95,7 @@ Errors RegistryClients::configure(const std::vector<RegistryGroupView>& views, T
             }
             c.registry_public = *registry_key;
             c.group = v.group;
+            c.local = v.local;
             c.seed = seed();
             auto client = registry::Client::create(std::move(c));
             if (!client) {
@@ -169,7 +174,10 @@ void RegistryClients::update(Time now) {
                 if (c == e->client->contacts().end() || c->second.state != registry::ContactState::registered ||
                     !c->second.observed)
                     continue;
-                learned_[key] = Learned{*c->second.observed, now};
+                // Behind the same public address as this site: its LAN contact.
+                const auto& own = e->client->observed();
+                const bool same_nat = own && own->addr == c->second.observed->addr && c->second.local;
+                learned_[key] = Learned{same_nat ? *c->second.local : *c->second.observed, now};
                 break;
             }
         }

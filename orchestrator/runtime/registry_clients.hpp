@@ -7,7 +7,9 @@
 //
 // Contacts. A member without a static contact in the member list is asked
 // for; its contact is the one the first reachable registry (in the order of
-// the site file) has registered. Once learned it is kept while no reachable
+// the site file) has registered, or its LAN contact when the registry saw
+// it at this site's own public address (both behind one NAT: a NAT that
+// does not hairpin would drop the public one). Once learned it is kept while no reachable
 // registry confirms it, for the group's contact_hold: a registry outage, or
 // a peer that stopped registering, leaves the established tunnels on their
 // last contacts. This site's own contact (what its peers learn) is the one
@@ -47,11 +49,15 @@ struct RegistryGroupView {
     // those without a static contact.
     std::vector<std::pair<std::string, std::string>> wanted;
     bool learn_own = true;  // no static or manual contact of this site
+    // This site's LAN contacts, registered for peers behind the same NAT:
+    // its uplinks' addresses with the tunnel port.
+    std::vector<Endpoint> local;
     std::chrono::seconds contact_hold{24 * 3600};
     bool operator==(const RegistryGroupView&) const = default;
 };
 
-std::vector<RegistryGroupView> registry_views(const Intent& intent);
+// `uplink_addresses`: as avpnd read them (the LAN contacts).
+std::vector<RegistryGroupView> registry_views(const Intent& intent, const std::map<std::string, IpAddr>& uplink_addresses);
 
 using keying::Bytes;
 using keying::ByteView;

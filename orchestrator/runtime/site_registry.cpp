@@ -26,7 +26,7 @@ bool Site::is_registry(ByteView datagram) { return is_registry_datagram(datagram
 // cannot be opened (no CAP_NET_RAW) is logged once and retried at the next
 // full converge.
 void Site::configure_registry(bool full) {
-    std::vector<RegistryGroupView> views = intent_ && !idle_ ? registry_views(*intent_) : std::vector<RegistryGroupView>{};
+    std::vector<RegistryGroupView> views = intent_ && !idle_ ? registry_views(*intent_, uplink_addresses_) : std::vector<RegistryGroupView>{};
     if (!full && views == registry_.views()) return mark_shared_ports();
     for (const Error& e : registry_.configure(views, registry::Clock::now())) log_("registry: " + e.str());
     std::set<std::pair<std::string, Family>> want;

@@ -53,6 +53,12 @@ public:
     // address changed it must not wait for the next keepalive); needs a
     // session. The keepalive schedule restarts from now.
     Result<Bytes> register_now(Time now);
+    // The LAN contacts the next registrations carry (at most 4): the site's
+    // own addresses and tunnel port, for a peer behind the same NAT.
+    void set_local(std::vector<Endpoint> local) {
+        if (local.size() > 4) local.resize(4);
+        local_ = std::move(local);
+    }
 
     bool has_session() const { return current_.has_value(); }
     bool reachable(Time now) const { return last_answer_ && now - *last_answer_ < timing_.unreachable_after; }

@@ -27,6 +27,9 @@
 #   5. reg2, still stopped, is unreachable at every site within 75 s of its
 #      stop (a client's 60 s without an answer), the NAT type is "unknown"
 #      with one registry left, and the pings still pass.
+# AVPN_TRANSPORT=xfrm: the group over XFRM (avpnd's ESP-in-UDP socket
+# carries the registry datagrams; ESP needs the VM tier's kernel, where
+# kernel-registry-nat-xfrm runs it).
 # AVPN_NAT=random: both NATs use `masquerade random` (address-dependent
 # mapping: "unfriendly"). AVPN_REGISTRY_BASELINE=1: the same topology with a
 # static contact for hq and no registries: checks only 1., i.e. the
@@ -44,7 +47,14 @@ REGISTRY=$BIN/avpn-registry
 NAT_MODE=${AVPN_NAT:-friendly}
 BASELINE=${AVPN_REGISTRY_BASELINE:-0}
 case "$NAT_MODE" in friendly | random) ;; *) topo_fail "AVPN_NAT=$NAT_MODE: friendly or random" ;; esac
-topo_require jq ping wg wireguard-go nft python3
+TRANSPORT=${AVPN_TRANSPORT:-wireguard}
+topo_require jq ping wg nft python3
+if [ "$TRANSPORT" = xfrm ]; then
+  why=$(topo_xfrm_missing)
+  [ -z "$why" ] || topo_skip "$why; the VM tier runs it (kernel-registry-nat-xfrm)"
+else
+  topo_require wireguard-go
+fi
 for b in "$AVPNCTL" "$AVPND" "$REGISTRY"; do [ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }; done
 started=$EPOCHREALTIME
 trap 'echo; echo "interrupted: cleaning up"; exit 130' INT
@@ -65,10 +75,20 @@ TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
 elapsed() { awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}'; }
 step() { echo; echo "== [$(elapsed) s] $*"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# endpoints SITE: SITE's WireGuard peers as NAME=ENDPOINT.
+# peer_ends SITE: "KEY ENDPOINT" for every peer SITE sends to: WireGuard's
+# endpoints, or for XFRM "sa DST:DPORT" of each SA (the ESP-in-UDP
+# destination; the site's own inbound ones name itself).
+peer_ends() {
+  if [ "$TRANSPORT" = xfrm ]; then
+    topo_exec "$1" ip xfrm state | awk '/^src/ {dst = $4} /encap type espinudp/ {print "sa", dst ":" $7}' | sort -u
+  else
+    topo_exec "$1" wg show "$IFACE" endpoints
+  fi
+}
+# endpoints SITE: SITE's WireGuard peers as NAME=ENDPOINT (XFRM: sa=DST:PORT).
 endpoints() {
   local out key ep s
-  out=$(topo_exec "$1" wg show "$IFACE" endpoints 2>&1) || { echo "($out)"; return; }
+  out=$(peer_ends "$1" 2>&1) || { echo "($out)"; return; }
   while read -r key ep; do
     for s in "${SITES[@]}"; do [ "$key" = "$(pub "$s")" ] && key=$s; done
     printf '%s=%s ' "$key" "$ep"
@@ -146,7 +166,7 @@ pub() { echo "${PUBKEY[$1]:-}"; }
 [group]
 name = "corp"
 tunnel_subnet = "100.64.0.0/24"
-transport = "wireguard"
+transport = "$TRANSPORT"
 
 [[member]]
 name = "hq"
@@ -186,9 +206,9 @@ interface = "lan0"
 [autovpn]
 group = "corp"
 members = "../corp-members.toml"
-wireguard_backend = "userspace"
 keepalive = "5s"
 EOF
+  [ "$TRANSPORT" = xfrm ] || echo 'wireguard_backend = "userspace"' 
   [ "$2" = spoke ] && printf 'permitted_vlans = ["Corp"]\nhubs = ["hq"]\n'
   [ "$BASELINE" = 1 ] || cat <<EOF
 # reg1 on the default port 9350, reg2's written out.
@@ -349,7 +369,7 @@ done
 # before the spoke's first one (the registries push contacts to both sides)
 # leaves an inbound entry, and masquerade maps the spoke's flow to hq to
 # another port (printed, not asserted).
-ends=$(topo_exec hq wg show "$IFACE" endpoints)
+ends=$(peer_ends hq)
 for s in "${SPOKES[@]}"; do
   grep -q "[[:space:]]${PUBLIC[$s]}:[0-9]*$" <<<"$ends" || fail "2. hq's WireGuard does not see $s at ${PUBLIC[$s]}: $ends"
   echo "   ${NAT_OF[$s]} maps $s's port $PORT to ${PUBLIC[$s]}:$(nat_mapping "${NAT_OF[$s]}" "$PORT" "${PUBLIC[hq]}") toward hq," \
@@ -488,7 +508,7 @@ sleep 1
 obs=$(reg_status branch1 | jq -r --arg ep "${REG_EPS[0]}" '[.registries[] | select(.endpoint == $ep)][0].observed')
 echo "   branch1's contact as reg1 observed it, after the replay: $obs"
 [ "${obs%:*}" = "${PUBLIC[branch1]}" ] || fail "4. branch1's observed contact moved to $obs"
-q=$(topo_exec hq wg show "$IFACE" endpoints)
+q=$(peer_ends hq)
 grep -q "[[:space:]]${PUBLIC[branch1]}:[0-9]*$" <<<"$q" || fail "4. hq's WireGuard lost branch1 at ${PUBLIC[branch1]}: $q"
 
 step "5. reg2, stopped since 3.: unreachable at every site after the clients' 60 s without an answer"

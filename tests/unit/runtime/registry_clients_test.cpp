@@ -51,6 +51,7 @@ struct Net {
     registry::Time now = registry::Time{} + 1h;
     std::unique_ptr<RegistryClients> site[2];
     int registries = 2;
+    std::vector<Endpoint> local[2];  // each site's LAN contacts
 
     explicit Net(int n = 2) : registries(n) {
         char tmpl[] = "/tmp/avpn-registry-clients-XXXXXX";
@@ -99,6 +100,7 @@ struct Net {
         for (int r = 0; r < registries; ++r) v.registries.push_back(RegistryPin{reg_at[r], reg_key[r].public_b64, {}});
         v.wanted = {{name[1 - i], key[1 - i].public_b64}};
         v.contact_hold = 1h;
+        v.local = local[i];
         return v;
     }
 
@@ -203,6 +205,23 @@ TEST_CASE("registry clients: a moved peer's contact follows the push; a registry
     auto events = net.site[0]->take_events();
     CHECK(std::any_of(events.begin(), events.end(),
                       [](const std::string& e) { return e.find("dropped") != std::string::npos; }));
+}
+
+TEST_CASE("registry clients: two sites behind one public address get each other's LAN contact") {
+    Net net;
+    net.mapping[1][0] = net.mapping[1][1] = ep("203.0.113.1:40001");  // b behind a's NAT, another port
+    net.local[0] = {ep("192.168.1.2:51820")};
+    net.local[1] = {ep("192.168.1.3:51820")};
+    for (int i = 0; i < 2; ++i) REQUIRE(net.site[i]->configure({net.view(i)}, net.now).empty());
+    net.run(3s);
+    CHECK(net.site[0]->contacts().at({"corp", "b"}) == ep("192.168.1.3:51820"));
+    CHECK(net.site[1]->contacts().at({"corp", "a"}) == ep("192.168.1.2:51820"));
+    // Their own contacts, for the peers elsewhere, stay the public ones.
+    CHECK(net.site[0]->contacts().at({"corp", "a"}) == ep("203.0.113.1:51820"));
+    // Behind different public addresses the LAN contact is not used.
+    net.mapping[1][0] = net.mapping[1][1] = ep("203.0.113.2:51820");
+    net.run(12s);
+    CHECK(net.site[0]->contacts().at({"corp", "b"}) == ep("203.0.113.2:51820"));
 }
 
 TEST_CASE("registry clients: an unchanged view keeps the sessions; a new group key starts over; strangers are counted") {
