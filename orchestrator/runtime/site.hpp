@@ -266,7 +266,10 @@ private:
     void open_probes();
     void configure_registry(bool full);
     void mark_shared_ports();
+    // Sends and logs; run_registry also says whether the contacts changed
+    // since they were last taken (a converge is due).
     bool run_registry(std::vector<RegistryClients::Send>&& sends);
+    void send_registry(std::vector<RegistryClients::Send>&& sends);
     static bool is_registry(ByteView datagram);
     void note_wireguard_peers(const std::map<std::string, wg::WgDeviceStatus>& seen, int64_t now);
 

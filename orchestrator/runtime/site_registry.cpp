@@ -29,23 +29,25 @@ void Site::configure_registry(bool full) {
     std::vector<RegistryGroupView> views = intent_ && !idle_ ? registry_views(*intent_, uplink_addresses_) : std::vector<RegistryGroupView>{};
     if (!full && views == registry_.views()) return mark_shared_ports();
     for (const Error& e : registry_.configure(views, registry::Clock::now())) log_("registry: " + e.str());
-    std::set<std::pair<std::string, Family>> want;
+    std::map<std::pair<std::string, Family>, uint16_t> want;  // -> the WireGuard port
     for (const RegistryGroupView& v : views)
         if (!v.xfrm)
-            for (const RegistryPin& pin : v.registries) want.insert({v.group, pin.endpoint.addr.family});
+            for (const RegistryPin& pin : v.registries) want[{v.group, pin.endpoint.addr.family}] = v.listen_port;
     for (auto it = registry_problems_.begin(); it != registry_problems_.end();)
-        it = std::any_of(want.begin(), want.end(), [&](auto& k) { return k.first == it->first; })
+        it = std::any_of(want.begin(), want.end(), [&](auto& k) { return k.first.first == it->first; })
                  ? std::next(it)
                  : registry_problems_.erase(it);
-    for (auto it = shared_ports_.begin(); it != shared_ports_.end();)
-        it = want.count(it->first) ? std::next(it) : shared_ports_.erase(it);
-    for (const auto& key : want) {
+    // A group gone, or its port changed: the old shared port goes.
+    for (auto it = shared_ports_.begin(); it != shared_ports_.end();) {
+        auto w = want.find(it->first);
+        it = w != want.end() && w->second == it->second.port() ? std::next(it) : shared_ports_.erase(it);
+    }
+    for (const auto& [key, listen_port] : want) {
         if (shared_ports_.count(key)) continue;
-        const RegistryGroupView& v = *std::find_if(views.begin(), views.end(), [&](auto& x) { return x.group == key.first; });
-        auto port = registry::SharedPort::open(key.second, v.listen_port);
+        auto port = registry::SharedPort::open(key.second, listen_port);
         if (!port) {
             registry_problems_[key.first] = port.error().str();
-            log_("registry: group " + key.first + ": cannot share UDP port " + std::to_string(v.listen_port) + ": " +
+            log_("registry: group " + key.first + ": cannot share UDP port " + std::to_string(listen_port) + ": " +
                  port.error().str());
             continue;
         }
@@ -53,7 +55,9 @@ void Site::configure_registry(bool full) {
         shared_ports_.emplace(key, std::move(*port));
     }
     mark_shared_ports();
-    run_registry(registry_.tick(registry::Clock::now()));
+    // Contacts this changed (a member gone) are left for the next tick's
+    // converge: this one is already done.
+    send_registry(registry_.tick(registry::Clock::now()));
 }
 
 // Each shared port sends with its group's WireGuard device's fwmark, as
@@ -105,9 +109,13 @@ bool Site::registry_tick() {
     return run_registry(registry_.tick(registry::Clock::now()));
 }
 
-// Sends what the clients produced, logs their events; true when the
-// contacts changed (a converge is due).
 bool Site::run_registry(std::vector<RegistryClients::Send>&& sends) {
+    send_registry(std::move(sends));
+    return registry_.take_changed();
+}
+
+// Sends what the clients produced and logs their events.
+void Site::send_registry(std::vector<RegistryClients::Send>&& sends) {
     std::optional<IpAddr> source[2];
     bool sourced[2] = {false, false};
     for (const RegistryClients::Send& s : sends) {
@@ -133,7 +141,6 @@ bool Site::run_registry(std::vector<RegistryClients::Send>&& sends) {
         if (e.find("reachable") != std::string::npos || e.find("NAT type") != std::string::npos)
             events_.add(int64_t(std::time(nullptr)), "registry", e);
     }
-    return registry_.take_changed();
 }
 
 }  // namespace avpn::runtime

@@ -154,7 +154,7 @@ void Site::note_failover_applied() {
     if (!failover_to_apply_) return;
     last_failover_ = Clock::now() - failover_to_apply_->failed_since;
     // The registries must see the new mapping now, not at the next keepalive.
-    if (!registry_.empty()) run_registry(registry_.register_now(registry::Clock::now()));
+    if (!registry_.empty()) send_registry(registry_.register_now(registry::Clock::now()));
     log_("uplink: tunnels on " + (failover_to_apply_->to.empty() ? std::string("none") : failover_to_apply_->to) +
          " " + std::to_string(ms(*last_failover_)) + " ms after " + failover_to_apply_->from + " failed");
     failover_to_apply_.reset();
