@@ -29,6 +29,10 @@
 //   the peers concerned) and only then sends the handshake's next message.
 //   Such work is held up to keying_hold_ms (keying_flush_at(), then
 //   flush_keying()) so that a busy hub converges once for many handshakes.
+// - the registry clients (registry_clients.hpp, site_registry.cpp): one per
+//   group and registry on the group's tunnel port (an XFRM group's ESP-in-UDP
+//   socket, a WireGuard group's shared port); the contacts they learn are
+//   PlanInputs::contacts, and a change converges.
 // A bad config on reload is reported and the running state kept.
 //
 // Through avpnd's control socket (site_control.cpp) the site is also changed
