@@ -3,8 +3,9 @@
 # "corp" comes from two avpn-registry instances, none from the member list.
 # Hub hq has a public address; spokes branch1 and branch2 each sit behind
 # their own NAT (nftables masquerade), so nobody could know their contacts
-# without a registry (lib/nat_topology.sh draws the topology). Every site
-# runs under avpnd (wireguard-go).
+# without a registry (lib/nat_topology.sh draws the topology,
+# lib/registry_group.sh sets the group up, as bench/registry-punch does).
+# Every site runs under avpnd (wireguard-go).
 #   0. the NATs are what the variant says, without avpn: two UDP flows from
 #      one port of a spoke to the two registries' addresses leave by the
 #      same public port (friendly) or by two different ones (random);
@@ -44,6 +45,8 @@ REGISTRY=$BIN/avpn-registry
 . "$SRC/tests/netns/lib/topology.sh"
 # shellcheck source=lib/nat_topology.sh
 . "$SRC/tests/netns/lib/nat_topology.sh"
+# shellcheck source=lib/registry_group.sh
+. "$SRC/tests/netns/lib/registry_group.sh"
 NAT_MODE=${AVPN_NAT:-friendly}
 BASELINE=${AVPN_REGISTRY_BASELINE:-0}
 case "$NAT_MODE" in friendly | random) ;; *) topo_fail "AVPN_NAT=$NAT_MODE: friendly or random" ;; esac
@@ -61,73 +64,15 @@ trap 'echo; echo "interrupted: cleaning up"; exit 130' INT
 trap 'exit 143' TERM
 topo_init # its EXIT trap removes the namespaces on every path
 
-SITES=(hq branch1 branch2)
-SPOKES=(branch1 branch2)
-declare -A LAN=([hq]=10.10.0.1 [branch1]=10.11.0.1 [branch2]=10.12.0.1)
-declare -A PUBLIC=([hq]=198.51.100.20 [branch1]=$(nat_public_addr 1) [branch2]=$(nat_public_addr 2))
-declare -A NAT_OF=([branch1]=nat1 [branch2]=nat2)
-declare -A REG_ADDR=([reg1]=198.51.100.10 [reg2]=198.51.100.11)
-declare -A REG_PID=() PUBKEY=()
-PORT=51820 # the group's listen_port (the default)
-IFACE=avpn-corp
-TOPO_AVPN_ARGS="--vici-socket $TOPO_WORK/no-charon.vici"
+registry_group_init
 
 elapsed() { awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}'; }
 step() { echo; echo "== [$(elapsed) s] $*"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# peer_ends SITE: "KEY ENDPOINT" for every peer SITE sends to: WireGuard's
-# endpoints, or for XFRM "sa DST:DPORT" of each SA (the ESP-in-UDP
-# destination; the site's own inbound ones name itself).
-peer_ends() {
-  if [ "$TRANSPORT" = xfrm ]; then
-    topo_exec "$1" ip xfrm state | awk '/^src/ {dst = $4} /encap type espinudp/ {print "sa", dst ":" $7}' | sort -u
-  else
-    topo_exec "$1" wg show "$IFACE" endpoints
-  fi
-}
-# endpoints SITE: SITE's WireGuard peers as NAME=ENDPOINT (XFRM: sa=DST:PORT).
-endpoints() {
-  local out key ep s
-  out=$(peer_ends "$1" 2>&1) || { echo "($out)"; return; }
-  while read -r key ep; do
-    for s in "${SITES[@]}"; do [ "$key" = "$(pub "$s")" ] && key=$s; done
-    printf '%s=%s ' "$key" "$ep"
-  done <<<"$out"
-}
-# reg_status SITE: {registries, nat} of SITE's `avpnctl status --json`
-# through its avpnd, which reports them beside its uplinks (.avpnd).
-reg_status() {
-  local st
-  st=$(topo_avpn "$1" status --json) || { echo "status failed: $st"; return 1; }
-  jq -c '{registries: .avpnd.registries, nat: .avpnd.nat}' <<<"$st"
-}
-fail() {
-  local l s
-  for l in "$TOPO_WORK"/avpnd-*.log "$TOPO_WORK"/reg?.log; do
-    [ -f "$l" ] && sed "s#^#   ${l##*/}| #" "$l" >&2
-  done
-  for s in "${SITES[@]}"; do
-    [ -S "$(topo_avpnd_socket "$s")" ] || continue
-    echo "   $s status: $(reg_status "$s" 2>&1 || true)" >&2
-    echo "   $s wg endpoints: $(endpoints "$s")" >&2
-  done
-  for s in nat1 nat2; do  # the NATs' UDP mappings (original, then reply direction)
-    ip netns exec "$(nat_ns "$s")" cat /proc/net/nf_conntrack 2>/dev/null | awk '$3 == "udp"' | sed "s/^/   $s conntrack| /" >&2 || true
-  done
-  topo_fail "$@"
-}
+fail() { registry_group_fail "$@"; }
 
 step "topology: an internet, reg1, reg2 and hq on it, branch1 and branch2 behind $NAT_MODE NATs"
-nat_internet
-nat_public reg1 "${REG_ADDR[reg1]}"
-nat_public reg2 "${REG_ADDR[reg2]}"
-nat_public hq "${PUBLIC[hq]}" "${LAN[hq]}/24"
-nat_behind branch1 nat1 1 "$NAT_MODE" "${LAN[branch1]}/24"
-nat_behind branch2 nat2 2 "$NAT_MODE" "${LAN[branch2]}/24"
-for s in "${SITES[@]}"; do
-  printf '   %-7s public %-14s LAN %s/24%s\n' "$s" "${PUBLIC[$s]}" "${LAN[$s]}" \
-    "$([ "$s" = hq ] || echo " (wan0 $(ip -n "$(nat_ns "$s")" -4 -o addr show wan0 | awk '{print $4}') behind ${NAT_OF[$s]})")"
-done
+registry_group_topology
 
 step "0. the NATs, without avpn"
 for s in "${SPOKES[@]}"; do
@@ -150,122 +95,7 @@ done
 echo "   hq cannot reach the spokes' private addresses"
 
 step "keys, member list (no contact for anyone), site files"
-CORP=$TOPO_WORK/corp
-mkdir -p "$CORP/keys" "$CORP/sites"
-(
-  umask 077
-  for k in "${SITES[@]}" reg1 reg2; do "$AVPNCTL" genkey >"$CORP/keys/$k.key"; done
-  wg genpsk >"$CORP/keys/corp-group.key"
-)
-for k in "${SITES[@]}" reg1 reg2; do PUBKEY[$k]=$("$AVPNCTL" pubkey <"$CORP/keys/$k.key"); done
-pub() { echo "${PUBKEY[$1]:-}"; }
-{
-  cat <<EOF
-# Group corp of tests/netns/registry_nat.sh: no member has a contact here;
-# the registries tell every site where its peers are.
-[group]
-name = "corp"
-tunnel_subnet = "100.64.0.0/24"
-transport = "$TRANSPORT"
-
-[[member]]
-name = "hq"
-role = "hub"
-public_key = "$(pub hq)"
-exports = ["${LAN[hq]%.1}.0/24"]
-EOF
-  [ "$BASELINE" = 1 ] && echo "contact = \"${PUBLIC[hq]}:$PORT\"  # baseline: no registry"
-  for s in "${SPOKES[@]}"; do
-    cat <<EOF
-
-[[member]]
-name = "$s"
-role = "spoke"
-public_key = "$(pub "$s")"
-exports = ["${LAN[$s]%.1}.0/24"]
-hubs = ["hq"]
-EOF
-  done
-} >"$CORP/corp-members.toml"
-# site_file SITE ROLE: the site file (the demo's shape; the registries pinned).
-site_file() {
-  cat <<EOF
-[site]
-name = "$1"
-role = "$2"
-uplinks = ["wan0"]
-key_file = "../keys/$1.key"
-
-[[vlan]]
-name = "Corp"
-id = 10
-subnet = "${LAN[$1]%.1}.0/24"
-shareable = true
-interface = "lan0"
-
-[autovpn]
-group = "corp"
-members = "../corp-members.toml"
-keepalive = "5s"
-EOF
-  [ "$TRANSPORT" = xfrm ] || echo 'wireguard_backend = "userspace"' 
-  [ "$2" = spoke ] && printf 'permitted_vlans = ["Corp"]\nhubs = ["hq"]\n'
-  [ "$BASELINE" = 1 ] || cat <<EOF
-# reg1 on the default port 9350, reg2's written out.
-registries = [{ endpoint = "${REG_ADDR[reg1]}", public_key = "$(pub reg1)" },
-              { endpoint = "${REG_ADDR[reg2]}:9350", public_key = "$(pub reg2)" }]
-group_key_file = "../keys/corp-group.key"
-EOF
-  cat <<EOF
-
-[[firewall]]
-comment = "Corp here reaches the group"
-from = "vlan:Corp"
-to = "any"
-
-[[firewall]]
-comment = "The group reaches Corp here"
-from = "any"
-to = "vlan:Corp"
-EOF
-}
-site_file hq hub >"$CORP/sites/hq.toml"
-for s in "${SPOKES[@]}"; do site_file "$s" spoke >"$CORP/sites/$s.toml"; done
-for s in "${SITES[@]}"; do
-  out=$(topo_exec "$s" "$AVPNCTL" check "$CORP/sites/$s.toml" 2>&1) || fail "avpnctl check $s: $out"
-done
-echo "   $CORP: keys/, corp-members.toml (3 members, no contact$([ "$BASELINE" = 1 ] && echo " but hq's: baseline")), sites/{hq,branch1,branch2}.toml; avpnctl check passes"
-
-# start_registry REG: avpn-registry in REG's namespace, logging (appended)
-# to $TOPO_WORK/REG.log; waits for its start line.
-start_registry() {
-  local r=$1 log=$TOPO_WORK/$1.log n
-  n=$(grep -c "listening on" "$log" 2>/dev/null || true)
-  topo_spawn "$r" "$REGISTRY" --key "$CORP/keys/$r.key" --members "$CORP/corp-members.toml" \
-    --group-key "corp=$CORP/keys/corp-group.key" --listen "${REG_ADDR[$r]}:9350" 2>>"$log" >/dev/null
-  REG_PID[$r]=$TOPO_SPAWNED
-  reg_up() { [ "$(grep -c "listening on" "$log" 2>/dev/null || true)" -gt "${n:-0}" ]; }
-  topo_wait_for "$r's start line" 10 reg_up
-  echo "   $r (pid ${REG_PID[$r]}): $(grep "listening on" "$log" | tail -1)"
-  grep "listening on" "$log" | tail -1 | grep -qF "public key $(pub "$r")" || fail "$r logs another public key than $(pub "$r")"
-}
-# stop_registry REG: SIGTERM; it prints its counters and exits.
-stop_registry() {
-  kill -TERM "${REG_PID[$1]}"
-  wait "${REG_PID[$1]}" || true
-  echo "   $1 stopped: $(grep '^registry: ' "$TOPO_WORK/$1.log" | tail -1)"
-}
-# counters REG: a fresh counter line of REG (SIGUSR1), as "key=value" words.
-counters() {
-  local log=$TOPO_WORK/$1.log n
-  n=$(grep -c '^registry: ' "$log" || true)
-  kill -USR1 "${REG_PID[$1]}"
-  more_lines() { [ "$(grep -c '^registry: ' "$log" || true)" -gt "$n" ]; }
-  topo_wait_for "$1's counters" 5 more_lines
-  grep '^registry: ' "$log" | tail -1 | sed 's/^registry: //'
-}
-# counter NAME LINE: NAME's value in a counter line.
-counter() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k {print $2}'; }
+registry_group_files
 
 if [ "$BASELINE" != 1 ]; then
   step "registries"
@@ -274,12 +104,7 @@ if [ "$BASELINE" != 1 ]; then
 fi
 
 step "avpnd on hq, branch1, branch2"
-for s in "${SITES[@]}"; do
-  topo_spawn "$s" "$AVPND" "$CORP/sites/$s.toml" --state-dir "$TOPO_WORK/state-$s" \
-    --vici-socket "$TOPO_WORK/no-charon.vici" --control-socket "$(topo_avpnd_socket "$s")" \
-    --resync 3600 --quiet-ms 100 2>"$TOPO_WORK/avpnd-$s.log" >/dev/null
-  printf -v "AVPND_$s" %s "$TOPO_SPAWNED"
-done
+for s in "${SITES[@]}"; do start_avpnd "$s"; done
 t0=$(now_ms)
 for s in "${SITES[@]}"; do
   pid_var=AVPND_$s
