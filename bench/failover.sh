@@ -6,7 +6,10 @@
 # Per repetition: the 10 ms ping's interruption (the longest time between two replies) and
 # avpnd's own figure (the failure's kernel event to the applied move); then
 # the median and maximum of each. Prints figures; never fails on a time.
-# Usage: sudo bench/failover.sh [REPS] [userspace|kernel]   (default 20, userspace)
+# Usage: sudo bench/failover.sh [REPS] [userspace|kernel|xfrm]   (default 20, userspace)
+# userspace: wireguard-go; kernel: the kernel's WireGuard; xfrm: the group
+# over XFRM, both sites under avpnd (ESP: the VM tier's kernel,
+# bench/failover-vm runs the last two there).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${AVPN_BIN:-$SRC/build/bin}
@@ -14,10 +17,19 @@ AVPNCTL=$BIN/avpnctl
 AVPND=$BIN/avpnd
 REPS=${1:-20}
 BACKEND=${2:-userspace}
+case "$BACKEND" in
+userspace | kernel) ;;
+xfrm) export TRANSPORT=xfrm ;;
+*) echo "usage: $0 [REPS] [userspace|kernel|xfrm]" >&2; exit 2 ;;
+esac
 # shellcheck source=../tests/netns/lib/topology.sh
 . "$SRC/tests/netns/lib/topology.sh"
 topo_require jq ping wg python3
-[ "$BACKEND" = kernel ] || topo_require wireguard-go
+[ "$BACKEND" != userspace ] || topo_require wireguard-go
+if [ "$BACKEND" = xfrm ]; then
+  why=$(topo_xfrm_missing)
+  [ -z "$why" ] || { echo "bench/failover.sh xfrm: $why (run it in the VM: bench/failover-vm)"; exit 77; }
+fi
 [ -x "$AVPND" ] || { echo "$AVPND not built"; exit 1; }
 topo_init
 LOG=$TOPO_WORK/avpnd.log
@@ -32,7 +44,7 @@ two_uplinks_make
 two_uplinks_start
 healthy() { topo_avpn branch1 status --json | jq -e --arg u "$1" '.avpnd.uplinks[] | select(.name == $u) | .healthy' >/dev/null; }
 
-step "$REPS carrier losses, alternating wan0 and wan1 ($BACKEND WireGuard)"
+step "$REPS carrier losses, alternating wan0 and wan1 ($([ "$BACKEND" = xfrm ] && echo XFRM || echo "$BACKEND WireGuard"))"
 lost_ms=() avpnd_ms=()
 for i in $(seq "$REPS"); do
   if [ $((i % 2)) = 1 ]; then router=r0 side=s0 dead=wan0; else router=r1 side=s1 dead=wan1; fi
