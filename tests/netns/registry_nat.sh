@@ -28,6 +28,9 @@
 #   5. reg2, still stopped, is unreachable at every site within 75 s of its
 #      stop (a client's 60 s without an answer), the NAT type is "unknown"
 #      with one registry left, and the pings still pass.
+# AVPN_WG_BACKEND=kernel: the kernel's WireGuard instead of wireguard-go
+# (the shared port then sits beside the module's socket; the VM tier runs
+# it as kernel-registry-nat-wireguard).
 # AVPN_TRANSPORT=xfrm: the group over XFRM (avpnd's ESP-in-UDP socket
 # carries the registry datagrams; ESP needs the VM tier's kernel, where
 # kernel-registry-nat-xfrm runs it).
@@ -51,10 +54,17 @@ NAT_MODE=${AVPN_NAT:-friendly}
 BASELINE=${AVPN_REGISTRY_BASELINE:-0}
 case "$NAT_MODE" in friendly | random) ;; *) topo_fail "AVPN_NAT=$NAT_MODE: friendly or random" ;; esac
 TRANSPORT=${AVPN_TRANSPORT:-wireguard}
+WG_BACKEND=${AVPN_WG_BACKEND:-userspace}
 topo_require jq ping wg nft python3
 if [ "$TRANSPORT" = xfrm ]; then
   why=$(topo_xfrm_missing)
   [ -z "$why" ] || topo_skip "$why; the VM tier runs it (kernel-registry-nat-xfrm)"
+elif [ "$WG_BACKEND" = kernel ]; then
+  probe=avpn-wgprobe-$$
+  ip netns add "$probe"
+  ok=0; ip -n "$probe" link add wg0 type wireguard 2>/dev/null && ok=1
+  ip netns del "$probe"
+  [ "$ok" = 1 ] || topo_skip "this kernel has no WireGuard; the VM tier runs it (kernel-registry-nat-wireguard)"
 else
   topo_require wireguard-go
 fi

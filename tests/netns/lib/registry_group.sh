@@ -163,7 +163,7 @@ group = "corp"
 members = "../corp-members.toml"
 keepalive = "5s"
 EOF
-  [ "$TRANSPORT" = xfrm ] || echo 'wireguard_backend = "userspace"' 
+  [ "$TRANSPORT" = xfrm ] || echo "wireguard_backend = \"${WG_BACKEND:-userspace}\""
   [ "$2" = spoke ] && printf 'permitted_vlans = ["Corp"]\nhubs = ["hq"]\n'
   [ "$BASELINE" = 1 ] || cat <<EOF
 # reg1 on the default port 9350, reg2's written out.
