@@ -73,8 +73,13 @@ Errors RegistryClients::configure(const std::vector<RegistryGroupView>& views, T
         auto digest = keying::blake2s({site->bytes(), group_key->bytes()});
         const std::string keys = digest ? std::string(digest->begin(), digest->end()) : std::string();
         std::vector<Key32> wanted;
+        Wanted& decoded = wanted_[v.group] = {};
         for (const auto& [name, key] : v.wanted)
-            if (auto k = crypto::base64_decode_key(key)) wanted.push_back(*k);
+            if (auto k = crypto::base64_decode_key(key)) {
+                wanted.push_back(*k);
+                decoded.members.emplace_back(name, *k);
+                decoded.names.insert(name);
+            }
         for (const RegistryPin& pin : v.registries) {
             auto old = std::find_if(clients_.begin(), clients_.end(), [&](const Entry& e) {
                 return e.group == v.group && e.pin == pin && e.keys == keys && e.client;
@@ -109,6 +114,8 @@ Errors RegistryClients::configure(const std::vector<RegistryGroupView>& views, T
     }
     clients_ = std::move(next);
     views_ = views;
+    for (auto it = wanted_.begin(); it != wanted_.end();)
+        it = view(it->first) ? std::next(it) : wanted_.erase(it);
     update(now);
     return errors;
 }
@@ -166,11 +173,10 @@ void RegistryClients::update(Time now) {
         std::vector<const Entry*> live;
         for (const Entry& e : clients_)
             if (e.group == v.group && e.client->reachable(now)) live.push_back(&e);
-        for (const auto& [name, key_text] : v.wanted) {
+        for (const auto& [name, member] : wanted_[v.group].members) {
             const ContactKey key{v.group, name};
-            auto member = crypto::base64_decode_key(key_text);
             for (const Entry* e : live) {
-                auto c = member ? e->client->contacts().find(*member) : e->client->contacts().end();
+                auto c = e->client->contacts().find(member);
                 if (c == e->client->contacts().end() || c->second.state != registry::ContactState::registered ||
                     !c->second.observed)
                     continue;
@@ -192,9 +198,9 @@ void RegistryClients::update(Time now) {
     // rest after their hold without confirmation.
     for (auto it = learned_.begin(); it != learned_.end();) {
         const RegistryGroupView* v = view(it->first.first);
+        auto w = wanted_.find(it->first.first);
         bool wanted = v && ((v->learn_own && it->first.second == v->self) ||
-                            std::any_of(v->wanted.begin(), v->wanted.end(),
-                                        [&](const auto& w) { return w.first == it->first.second; }));
+                            (w != wanted_.end() && w->second.names.count(it->first.second)));
         if (!wanted || now - it->second.confirmed > v->contact_hold) {
             if (wanted) events_.push_back("registry: contact of " + it->first.second + " (" + it->first.first +
                                           ") dropped: not confirmed by any registry for the contact hold");

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -127,12 +128,19 @@ private:
         Endpoint contact;
         Time confirmed{};
     };
+    // A view's wanted members decoded once (update() runs every tick, and a
+    // hub wants every spoke), with their names for the hold's sweep.
+    struct Wanted {
+        std::vector<std::pair<std::string, Key32>> members;
+        std::set<std::string, std::less<>> names;
+    };
     void update(Time now);
     const RegistryGroupView* view(const std::string& group) const;
 
     WallClock wall_;
     std::vector<RegistryGroupView> views_;
     std::vector<Entry> clients_;  // in view order, registries in file order
+    std::map<std::string, Wanted> wanted_;  // by group
     std::map<ContactKey, Learned> learned_;
     std::map<ContactKey, Endpoint> contacts_;
     std::map<std::string, std::string> nat_;
