@@ -60,11 +60,8 @@ if [ "$TRANSPORT" = xfrm ]; then
   why=$(topo_xfrm_missing)
   [ -z "$why" ] || topo_skip "$why; the VM tier runs it (kernel-registry-nat-xfrm)"
 elif [ "$WG_BACKEND" = kernel ]; then
-  probe=avpn-wgprobe-$$
-  ip netns add "$probe"
-  ok=0; ip -n "$probe" link add wg0 type wireguard 2>/dev/null && ok=1
-  ip netns del "$probe"
-  [ "$ok" = 1 ] || topo_skip "this kernel has no WireGuard; the VM tier runs it (kernel-registry-nat-wireguard)"
+  why=$(topo_wireguard_missing)
+  [ -z "$why" ] || topo_skip "$why; the VM tier runs it (kernel-registry-nat-wireguard)"
 else
   topo_require wireguard-go
 fi

@@ -27,6 +27,16 @@ topo_xfrm_missing() {
   echo "$why"
 }
 
+# topo_wireguard_missing: why this kernel cannot make a WireGuard link, or
+# nothing (the kernel backend's tests skip with it; the VM tier has one).
+topo_wireguard_missing() {
+  local probe=avpn-wgprobe-$$ why=""
+  ip netns add "$probe"
+  ip -n "$probe" link add wg0 type wireguard 2>/dev/null || why="this kernel ($(uname -r)) has no WireGuard"
+  ip netns del "$probe"
+  echo "$why"
+}
+
 topo_require() {
   [ "$(id -u)" -eq 0 ] || topo_skip "needs root (network namespaces)"
   ip netns add "avpn-probe-$$" 2>/dev/null || topo_skip "cannot create network namespaces"
