@@ -10,30 +10,17 @@
 #include <fstream>
 
 #include "common/crypto.hpp"
+#include "key_file.hpp"
 #include "orchestrator/runtime/registry_clients.hpp"
 #include "plugins/registry/server.hpp"
 
 using namespace avpn;
 using namespace avpn::runtime;
+using avpn::test::KeyFile;
+using avpn::test::make_key;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct KeyFile {
-    std::string path, public_b64;
-    Key32 public_key{};
-};
-
-KeyFile make_key(const std::string& dir, const std::string& name) {
-    auto priv = crypto::generate_private_key();
-    REQUIRE(priv.ok());
-    auto pub = crypto::public_key(*priv);
-    REQUIRE(pub.ok());
-    KeyFile k{dir + "/" + name + ".key", crypto::base64_encode(pub->data(), 32), *pub};
-    std::ofstream(k.path) << crypto::base64_encode(priv->data(), 32) << "\n";
-    ::chmod(k.path.c_str(), 0600);
-    return k;
-}
 
 Endpoint ep(const char* text) { return *Endpoint::parse(text); }
 

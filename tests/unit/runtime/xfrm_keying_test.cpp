@@ -14,6 +14,7 @@
 #include <set>
 
 #include "common/crypto.hpp"
+#include "key_file.hpp"
 #include "orchestrator/plan/ipsec_plan.hpp"
 #include "orchestrator/runtime/xfrm_expiry.hpp"
 #include "orchestrator/runtime/xfrm_keying.hpp"
@@ -21,24 +22,11 @@
 
 using namespace avpn;
 using namespace avpn::runtime;
+using avpn::test::KeyFile;
+using avpn::test::make_key;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct KeyFile {
-    std::string path, public_b64;
-};
-
-KeyFile make_key(const std::string& dir, const std::string& name) {
-    auto priv = crypto::generate_private_key();
-    REQUIRE(priv.ok());
-    auto pub = crypto::public_key(*priv);
-    REQUIRE(pub.ok());
-    KeyFile k{dir + "/" + name + ".key", crypto::base64_encode(pub->data(), 32)};
-    std::ofstream(k.path) << crypto::base64_encode(priv->data(), 32) << "\n";
-    ::chmod(k.path.c_str(), 0600);
-    return k;
-}
 
 struct Pair {
     std::string dir;
