@@ -47,6 +47,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -260,6 +261,7 @@ private:
     void feed_uplinks(const std::map<std::string, UplinkFacts>& facts);
     void note_uplink_switches();
     void note_failover_applied();
+    void sweep_conntrack();  // after an applied switch: the tunnels' stale entries (conntrack_sweep.hpp)
     bool feed_probes(const UplinkProber::Verdicts& verdicts);
     // The address the key exchange's messages leave from: the SAs' local
     // address (the active uplink's while the plan steers, else the first
@@ -315,6 +317,12 @@ private:
     std::optional<UplinkSwitch> failover_to_apply_;     // a failover the next successful apply completes
     bool announce_to_apply_ = false;  // an uplink switch: tell the XFRM peers once it is applied
     std::optional<std::chrono::nanoseconds> last_failover_;
+    // A switch the next successful apply completes: the uplink the tunnels
+    // moved to (empty: none), and every uplink address known before it, so
+    // entries of an address the old uplink has lost still count as avpn's.
+    std::optional<std::string> sweep_to_;
+    std::set<IpAddr> sweep_addresses_;
+    bool conntrack_unavailable_logged_ = false;
     RegistryClients registry_;
     std::map<std::pair<std::string, Family>, registry::SharedPort> shared_ports_;  // WireGuard groups'
     std::map<std::string, std::string> registry_problems_;

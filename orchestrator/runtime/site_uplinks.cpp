@@ -6,7 +6,10 @@
 // drift debounce and one apply; a held failback falls due at
 // uplink_check_at().
 #include <algorithm>
+#include <ctime>
+#include <utility>
 
+#include "orchestrator/runtime/conntrack_sweep.hpp"
 #include "orchestrator/runtime/site.hpp"
 
 namespace avpn::runtime {
@@ -139,25 +142,61 @@ void Site::note_uplink_switches() {
         events_.add(std::time(nullptr), "uplink", switch_line(kept[i]));
         if (!kept[i].failback && !kept[i].from.empty()) failover_to_apply_ = kept[i];
         announce_to_apply_ = true;
+        sweep_to_ = kept[i].to;
+        for (const auto& [name, address] : uplink_addresses_) sweep_addresses_.insert(address);
     }
     uplink_switches_seen_ = uplinks_->recorded();
 }
 
 // After a successful converge: a failover it carried out is done now, and
 // the XFRM peers hear from the new uplink at once (XfrmKeying::announce):
-// their SAs towards this site follow the authenticated source.
+// their SAs towards this site follow the authenticated source. The stale
+// conntrack entries go last: the tunnels' packets already leave the new
+// uplink under a tuple of its own, and the peers should not wait for a dump.
 void Site::note_failover_applied() {
     if (announce_to_apply_ && !keyed_.empty()) {
         announce_to_apply_ = false;
         send_keying(keying_->announce(keying::Clock::now()).sends);
     }
-    if (!failover_to_apply_) return;
-    last_failover_ = Clock::now() - failover_to_apply_->failed_since;
-    // The registries must see the new mapping now, not at the next keepalive.
-    if (!registry_.empty()) send_registry(registry_.register_now(registry::Clock::now()));
-    log_("uplink: tunnels on " + (failover_to_apply_->to.empty() ? std::string("none") : failover_to_apply_->to) +
-         " " + std::to_string(ms(*last_failover_)) + " ms after " + failover_to_apply_->from + " failed");
-    failover_to_apply_.reset();
+    if (failover_to_apply_) {
+        last_failover_ = Clock::now() - failover_to_apply_->failed_since;
+        // The registries must see the new mapping now, not at the next keepalive.
+        if (!registry_.empty()) send_registry(registry_.register_now(registry::Clock::now()));
+        log_("uplink: tunnels on " + (failover_to_apply_->to.empty() ? std::string("none") : failover_to_apply_->to) +
+             " " + std::to_string(ms(*last_failover_)) + " ms after " + failover_to_apply_->from + " failed");
+        failover_to_apply_.reset();
+    }
+    if (sweep_to_) sweep_conntrack();
+}
+
+// Entries of avpn's tunnel traffic not on the uplink the tunnels moved to
+// (conntrack_sweep.hpp). With every uplink down there is no path to keep,
+// so nothing is deleted; neither when the new uplink's address is unknown.
+void Site::sweep_conntrack() {
+    const std::string to = *std::exchange(sweep_to_, std::nullopt);
+    TunnelPath path;
+    path.uplink_addresses = std::exchange(sweep_addresses_, {});
+    if (to.empty() || !uplink_facts_) return;
+    const auto active = uplink_facts_->find(to);
+    if (active == uplink_facts_->end() || !active->second.address) return;
+    path.active = *active->second.address;
+    for (const auto& [name, f] : *uplink_facts_)
+        if (f.address) path.uplink_addresses.insert(*f.address);
+    for (const Group& g : intent_->groups) path.ports.insert(g.listen_port);
+    if (path.ports.empty()) return;
+    SweepResult r = sweep_stale_tunnel_entries(path);
+    if (r.unavailable) {
+        if (!conntrack_unavailable_logged_)
+            log_("conntrack: not available here (" + *r.unavailable + "): no stale entry to flush after a switch");
+        conntrack_unavailable_logged_ = true;
+        return;
+    }
+    for (const Error& e : r.errors) log_("conntrack: " + e.str());
+    for (const std::string& e : r.deleted_entries) log_("conntrack: deleted " + e);
+    const std::string line = "conntrack: " + std::to_string(r.deleted) + " entr" + (r.deleted == 1 ? "y" : "ies") +
+                             " of the tunnels not on " + to + " deleted";
+    log_("uplink: " + line);
+    if (r.deleted) events_.add(std::time(nullptr), "uplink", line);
 }
 
 // The kernel is read again for a full converge, after an event about an
