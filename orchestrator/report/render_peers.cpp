@@ -170,7 +170,11 @@ std::string registries_text(const runtime::DaemonFacts& d, int64_t) {
         if (!r.problem.empty()) o << ", problem: " << r.problem;
         o << "\n";
     }
-    for (const auto& [group, type] : d.nat) o << "  NAT type of group " << group << "'s port: " << type << "\n";
+    for (const auto& n : d.nat) {
+        o << "  NAT type of group " << n.group << "'s port";
+        if (!n.uplink.empty()) o << " on " << n.uplink;
+        o << ": " << n.type << (n.active || n.uplink.empty() ? "" : " (last tested; not in use)") << "\n";
+    }
     return o.str();
 }
 
@@ -185,7 +189,13 @@ void registries_json(JsonWriter& w, const runtime::DaemonFacts& d) {
     }
     w.end_array();
     w.key("nat").begin_array();
-    for (const auto& [group, type] : d.nat) w.begin_object().field("group", group).field("type", type).end_object();
+    for (const auto& n : d.nat)
+        w.begin_object()
+            .field("group", n.group)
+            .field("uplink", n.uplink)
+            .field("type", n.type)
+            .field("active", n.active)
+            .end_object();
     w.end_array();
 }
 

@@ -157,6 +157,15 @@ std::vector<RegistryClients::Send> RegistryClients::register_now(Time now) {
     return sends;
 }
 
+std::vector<RegistryClients::Send> RegistryClients::follow_uplink(const std::string& uplink,
+                                                                  const std::optional<IpAddr>& address, Time now) {
+    if (uplink == uplink_ && address == uplink_address_) return {};
+    uplink_ = uplink;
+    uplink_address_ = address;
+    uplink_since_ = now;
+    return register_now(now);
+}
+
 // Recomputes the contacts and the NAT types from the clients, keeping a
 // learned contact no reachable registry confirms for the group's hold.
 void RegistryClients::update(Time now) {
@@ -193,7 +202,12 @@ void RegistryClients::update(Time now) {
                 break;
             }
     }
-    nat = nat_types(now);
+    for (const RegistryGroupView& v : views_) {
+        nat[v.group] = nat_type(v.group, now);
+        if (nat[v.group] != "unknown") tested_[{v.group, uplink_}] = nat[v.group];
+    }
+    for (auto it = tested_.begin(); it != tested_.end();)
+        it = view(it->first.first) ? std::next(it) : tested_.erase(it);
     // Contacts of groups or members no longer configured go at once; the
     // rest after their hold without confirmation.
     for (auto it = learned_.begin(); it != learned_.end();) {
@@ -216,10 +230,18 @@ void RegistryClients::update(Time now) {
             events_.push_back("registry: contact of " + key.second + " (" + key.first + ") " + contact.str() +
                               (old == contacts_.end() ? "" : ", was " + old->second.str()));
     }
-    for (const auto& [group, type] : nat)
-        if (auto old = nat_.find(group); old == nat_.end() || old->second != type)
-            if (type != "unknown" || old != nat_.end())
-                events_.push_back("registry: NAT type of group " + group + "'s port: " + type);
+    // Logged when it changes, but not the "unknown" of a new uplink's test
+    // under way (its verdict follows within a round trip).
+    for (auto& [group, type] : nat) {
+        const std::string now_seen = uplink_ + "/" + type;
+        auto old = nat_.find(group);
+        if (old != nat_.end() && old->second == now_seen) continue;
+        const bool same_uplink = old != nat_.end() && old->second.rfind(uplink_ + "/", 0) == 0;
+        if (type != "unknown" || same_uplink)
+            events_.push_back("registry: NAT type of group " + group + "'s port" +
+                              (uplink_.empty() ? "" : " on " + uplink_) + ": " + type);
+        type = now_seen;
+    }
     if (next != contacts_) changed_ = true;
     contacts_ = std::move(next);
     nat_ = std::move(nat);
@@ -243,18 +265,29 @@ std::vector<RegistryClients::RegistryStatus> RegistryClients::status(Time now) c
 }
 
 // From the clients as they are at `now` (status asks between ticks, and must
-// not show a registry unreachable beside a type it no longer supports).
-std::map<std::string, std::string> RegistryClients::nat_types(Time now) const {
-    std::map<std::string, std::string> out;
+// not show a registry unreachable beside a type it no longer supports), and
+// from answers since the uplink took the tunnels only: one registry's
+// answer through the old uplink and one through the new would read as a
+// mapping that depends on the destination.
+std::string RegistryClients::nat_type(const std::string& group, Time now) const {
+    std::vector<Endpoint> seen;
+    for (const Entry& e : clients_) {
+        const auto answered = e.client->last_answer();
+        if (e.group == group && e.client->reachable(now) && e.client->observed() && answered &&
+            *answered >= uplink_since_)
+            seen.push_back(*e.client->observed());
+    }
+    if (seen.size() < 2) return "unknown";
+    return std::all_of(seen.begin(), seen.end(), [&](const Endpoint& s) { return s == seen[0]; }) ? "friendly"
+                                                                                               : "unfriendly";
+}
+
+std::vector<RegistryClients::NatType> RegistryClients::nat_types(Time now) const {
+    std::vector<NatType> out;
     for (const RegistryGroupView& v : views_) {
-        std::vector<Endpoint> seen;
-        for (const Entry& e : clients_)
-            if (e.group == v.group && e.client->reachable(now) && e.client->observed())
-                seen.push_back(*e.client->observed());
-        out[v.group] = seen.size() < 2 ? "unknown"
-                       : std::all_of(seen.begin(), seen.end(), [&](const Endpoint& s) { return s == seen[0]; })
-                           ? "friendly"
-                           : "unfriendly";
+        out.push_back(NatType{v.group, uplink_, nat_type(v.group, now), true});
+        for (const auto& [key, type] : tested_)
+            if (key.first == v.group && key.second != uplink_) out.push_back(NatType{v.group, key.second, type, false});
     }
     return out;
 }

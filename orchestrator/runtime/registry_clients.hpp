@@ -16,11 +16,14 @@
 // the first reachable registry observed, unless the site has a static or a
 // manual (port-forward) contact.
 //
-// NAT type, per group (its tunnel port, through the uplink the registry
-// traffic takes): two reachable registries that observed the same public
-// address and port see an endpoint-independent mapping ("friendly"),
+// NAT type, per group and uplink (the group's tunnel port through the
+// uplink the tunnels, and so the registrations, leave by): two reachable
+// registries that observed the same public address and port since that
+// uplink took the tunnels see an endpoint-independent mapping ("friendly"),
 // different ones an address-dependent one ("unfriendly"); with fewer it is
-// "unknown".
+// "unknown". Another uplink, or a new address of it, is another NAT: the
+// test starts over (follow_uplink), and the uplinks left keep their last
+// verdict.
 #pragma once
 
 #include <chrono>
@@ -94,6 +97,10 @@ public:
     // A registration to every registry at once (the uplink changed: the
     // registries must see the new mapping now, not at the next keepalive).
     std::vector<Send> register_now(Time now);
+    // The uplink the tunnels leave by now ("" none) and its address. On a
+    // change, register_now() and a new NAT type test for that uplink: only
+    // answers after `now` count. No sends when nothing changed.
+    std::vector<Send> follow_uplink(const std::string& uplink, const std::optional<IpAddr>& address, Time now);
 
     // The contacts for PlanInputs, and whether they changed since the last
     // take_changed() (then a converge is due).
@@ -112,8 +119,17 @@ public:
         uint64_t handshakes = 0, rejected = 0;
     };
     std::vector<RegistryStatus> status(Time now) const;
-    // Per group: "friendly", "unfriendly" or "unknown" (see above).
-    std::map<std::string, std::string> nat_types(Time now) const;
+    // Per group: the uplink the tunnels use now (`active`, its type
+    // "friendly", "unfriendly" or "unknown", see above), then the others
+    // tested before with their last verdict; groups in the site file's order.
+    struct NatType {
+        std::string group, uplink, type;
+        bool active = false;
+        bool operator==(const NatType&) const = default;
+    };
+    std::vector<NatType> nat_types(Time now) const;
+    // The active uplink's type of `group` ("unknown" without registries).
+    std::string nat_type(const std::string& group, Time now) const;
     uint64_t strangers() const { return strangers_; }  // datagrams from no registry of the group
 
 private:
@@ -143,7 +159,13 @@ private:
     std::map<std::string, Wanted> wanted_;  // by group
     std::map<ContactKey, Learned> learned_;
     std::map<ContactKey, Endpoint> contacts_;
-    std::map<std::string, std::string> nat_;
+    std::map<std::string, std::string> nat_;  // group -> "uplink/type" as last logged
+    // The uplink being tested, since when, and the verdicts other than
+    // "unknown" per (group, uplink).
+    std::string uplink_;
+    std::optional<IpAddr> uplink_address_;
+    Time uplink_since_{};
+    std::map<std::pair<std::string, std::string>, std::string> tested_;
     bool changed_ = false;
     std::vector<std::string> events_;
     uint64_t strangers_ = 0;

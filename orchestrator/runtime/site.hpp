@@ -272,6 +272,7 @@ private:
     void open_probes();
     void configure_registry(bool full);
     void mark_shared_ports();
+    void follow_uplink();
     // Sends and logs; run_registry also says whether the contacts changed
     // since they were last taken (a converge is due).
     bool run_registry(std::vector<RegistryClients::Send>&& sends);

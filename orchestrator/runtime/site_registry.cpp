@@ -27,7 +27,10 @@ bool Site::is_registry(ByteView datagram) { return is_registry_datagram(datagram
 // full converge.
 void Site::configure_registry(bool full) {
     std::vector<RegistryGroupView> views = intent_ && !idle_ ? registry_views(*intent_, uplink_addresses_) : std::vector<RegistryGroupView>{};
-    if (!full && views == registry_.views()) return mark_shared_ports();
+    if (!full && views == registry_.views()) {
+        mark_shared_ports();
+        return follow_uplink();
+    }
     for (const Error& e : registry_.configure(views, registry::Clock::now())) log_("registry: " + e.str());
     std::map<std::pair<std::string, Family>, uint16_t> want;  // -> the WireGuard port
     for (const RegistryGroupView& v : views)
@@ -58,6 +61,20 @@ void Site::configure_registry(bool full) {
     // Contacts this changed (a member gone) are left for the next tick's
     // converge: this one is already done.
     send_registry(registry_.tick(registry::Clock::now()));
+    follow_uplink();
+}
+
+// After a converge that moved the tunnels to another uplink (a failover or
+// a failback) or gave theirs another address: the registries must see the
+// new mapping now, not at the next keepalive, and that uplink's NAT type is
+// tested anew. The shared ports already carry the new uplink's mark.
+void Site::follow_uplink() {
+    if (registry_.empty() || !uplinks_) return;
+    const std::vector<std::string> active = uplinks_->active();
+    const std::string uplink = active.empty() ? std::string() : active.front();
+    std::optional<IpAddr> address;
+    if (auto a = uplink_addresses_.find(uplink); a != uplink_addresses_.end()) address = a->second;
+    send_registry(registry_.follow_uplink(uplink, address, registry::Clock::now()));
 }
 
 // Each shared port sends with its group's WireGuard device's fwmark, as

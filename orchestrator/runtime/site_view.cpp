@@ -69,7 +69,8 @@ void site_registries(const Site& site, DaemonFacts& facts) {
         if (auto p = site.registry_problems().find(s.group); p != site.registry_problems().end()) r.problem = p->second;
         facts.registries.push_back(std::move(r));
     }
-    for (const auto& [group, type] : site.registry().nat_types(now)) facts.nat.emplace_back(group, type);
+    for (const RegistryClients::NatType& n : site.registry().nat_types(now))
+        facts.nat.push_back(DaemonFacts::Nat{n.group, n.uplink, n.type, n.active});
 }
 
 }  // namespace avpn::runtime

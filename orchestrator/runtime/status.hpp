@@ -133,8 +133,14 @@ struct DaemonFacts {
         std::string problem;                        // why nothing can be sent (a shared port)
     };
     std::vector<Registry> registries;
-    // Per group with registries: "friendly", "unfriendly" or "unknown".
-    std::vector<std::pair<std::string, std::string>> nat;
+    // Per group with registries and uplink: "friendly", "unfriendly" or
+    // "unknown"; `active`: the uplink the tunnels use now, the others with
+    // their last verdict (registry_clients.hpp).
+    struct Nat {
+        std::string group, uplink, type;
+        bool active = false;
+    };
+    std::vector<Nat> nat;
     std::vector<SiteEvent> events;  // oldest first (events.hpp)
     // Handshake messages the key exchange dropped (junk, replays, strangers'
     // keys) since avpnd started, and the latest one's reason.

@@ -24,6 +24,14 @@ namespace {
 
 Endpoint ep(const char* text) { return *Endpoint::parse(text); }
 
+// nat_types() as "group/uplink: type" lines, the active uplink marked "*".
+std::string nat_of(const RegistryClients& c, registry::Time now) {
+    std::string out;
+    for (const RegistryClients::NatType& n : c.nat_types(now))
+        out += n.group + "/" + n.uplink + ": " + n.type + (n.active ? "*" : "") + "\n";
+    return out;
+}
+
 // Sites "a" and "b" of group "corp", two registries; `mapping[i][r]` is
 // site i's tunnel port as registry r sees it.
 struct Net {
@@ -134,7 +142,7 @@ TEST_CASE("registry clients: each site learns its peer's contact and its own; th
     CHECK(net.site[1]->contacts().at({"corp", "a"}) == ep("203.0.113.1:51820"));
     CHECK(net.site[0]->take_changed());
     CHECK_FALSE(net.site[0]->take_changed());
-    CHECK(net.site[0]->nat_types(net.now).at("corp") == "friendly");
+    CHECK(net.site[0]->nat_type("corp", net.now) == "friendly");
     for (const auto& s : net.site[0]->status(net.now)) {
         CHECK(s.reachable);
         CHECK(s.observed == ep("203.0.113.1:51820"));
@@ -150,14 +158,53 @@ TEST_CASE("registry clients: different mappings at two registries are unfriendly
     Net net;
     net.mapping[0][1] = ep("203.0.113.1:61000");  // a's NAT maps per destination
     net.run(3s);
-    CHECK(net.site[0]->nat_types(net.now).at("corp") == "unfriendly");
-    CHECK(net.site[1]->nat_types(net.now).at("corp") == "friendly");
+    CHECK(net.site[0]->nat_type("corp", net.now) == "unfriendly");
+    CHECK(net.site[1]->nat_type("corp", net.now) == "friendly");
     // The contact is the first registry's (the order of the site file).
     CHECK(net.site[1]->contacts().at({"corp", "a"}) == ep("203.0.113.1:51820"));
     Net one(1);
     one.run(3s);
-    CHECK(one.site[0]->nat_types(one.now).at("corp") == "unknown");
+    CHECK(one.site[0]->nat_type("corp", one.now) == "unknown");
     CHECK(one.site[0]->contacts().count({"corp", "b"}) == 1);
+}
+
+TEST_CASE("registry clients: the NAT type is per uplink, tested anew when the tunnels move, the old uplink's kept") {
+    Net net;
+    CHECK(net.site[0]->follow_uplink("wan0", ep("203.0.113.1:1").addr, net.now).empty());  // no session yet
+    net.run(3s);
+    CHECK(nat_of(*net.site[0], net.now) == "corp/wan0: friendly*\n");
+    // Unchanged: nothing sent.
+    CHECK(net.site[0]->follow_uplink("wan0", ep("203.0.113.1:1").addr, net.now).empty());
+    // The tunnels move to wan1, whose NAT maps per destination. Until both
+    // registries answer through it, one old answer and one new one must not
+    // read as unfriendly: the test starts over.
+    net.mapping[0][0] = ep("192.0.2.9:40000");
+    net.mapping[0][1] = ep("192.0.2.9:40001");
+    auto sends = net.site[0]->follow_uplink("wan1", ep("192.0.2.9:1").addr, net.now);
+    net.now += 10ms;  // the answers come a little later
+    CHECK(sends.size() == 2);  // a registration to each registry at once
+    CHECK(net.site[0]->nat_type("corp", net.now) == "unknown");
+    net.deliver(0, std::move(sends));
+    CHECK(nat_of(*net.site[0], net.now) == "corp/wan1: unfriendly*\ncorp/wan0: friendly\n");
+    // One registry answering since the move is not enough for a verdict.
+    net.mapping[0][0] = ep("198.18.0.1:51820");
+    net.mapping[0][1] = ep("198.18.0.1:51820");
+    net.now += 10ms;
+    sends = net.site[0]->follow_uplink("wan1", ep("198.18.0.1:1").addr, net.now);  // a new address: a new NAT
+    net.now += 10ms;
+    REQUIRE(sends.size() == 2);
+    net.deliver(0, {sends[0]});
+    CHECK(net.site[0]->nat_type("corp", net.now) == "unknown");
+    net.deliver(0, {sends[1]});
+    CHECK(nat_of(*net.site[0], net.now) == "corp/wan1: friendly*\ncorp/wan0: friendly\n");
+    // Back on wan0: its last verdict is replaced by the new test's.
+    net.mapping[0][0] = ep("203.0.113.1:51820");
+    net.mapping[0][1] = ep("203.0.113.1:61000");
+    sends = net.site[0]->follow_uplink("wan0", ep("203.0.113.1:1").addr, net.now);
+    net.now += 10ms;
+    net.deliver(0, std::move(sends));
+    net.run(1s);
+    CHECK(nat_of(*net.site[0], net.now) == "corp/wan0: unfriendly*\ncorp/wan1: friendly\n");
 }
 
 TEST_CASE("registry clients: a moved peer's contact follows the push; a registry outage keeps contacts for the hold") {
