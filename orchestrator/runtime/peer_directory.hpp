@@ -46,6 +46,12 @@ struct PeerRow {
     // XFRM, from avpnd's key exchange.
     std::optional<bool> up;
     std::optional<int64_t> handshake_age;  // seconds
+    // avpnd's uplink probes to this peer's endpoint (a hub with a static
+    // contact is a probe target) through the uplink the tunnels use:
+    // `probe_uplink` empty when none. Over the last 10 rounds.
+    std::string probe_uplink;
+    size_t probes = 0, probes_lost = 0;
+    std::optional<double> probe_latency_ms;  // mean RTT of the answered ones
 };
 
 // The planner's decisions (avpnd: the committed pieces; the one-shot:

@@ -4,6 +4,28 @@
 
 namespace avpn::runtime {
 
+namespace {
+
+// The probes to each peer's endpoint through the uplink the tunnels use
+// (the first active one; none while every uplink is down).
+void add_probes(const Site& site, std::vector<PeerRow>& rows) {
+    const UplinkSelector* selector = site.uplink_selector();
+    if (!selector) return;
+    const std::vector<std::string> active = selector->active();
+    if (active.empty()) return;
+    for (PeerRow& r : rows) {
+        if (!r.direct || !r.endpoint) continue;
+        auto st = site.uplink_prober().target_stats(active.front(), r.endpoint->addr);
+        if (!st) continue;
+        r.probe_uplink = active.front();
+        r.probes = st->probes;
+        r.probes_lost = st->lost;
+        if (st->latency) r.probe_latency_ms = double(st->latency->count()) / 1000.0;
+    }
+}
+
+}  // namespace
+
 std::vector<PeerRow> site_peer_rows(const Site& site, const std::map<std::string, wg::WgDeviceStatus>& devices) {
     const planner::SitePieces* pieces = site.committed();
     if (!pieces || site.idle()) return {};
@@ -20,6 +42,7 @@ std::vector<PeerRow> site_peer_rows(const Site& site, const std::map<std::string
             r.handshake_age = it->second.handshake_age_s;
         }
     }
+    add_probes(site, rows);
     return rows;
 }
 

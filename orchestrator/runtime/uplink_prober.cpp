@@ -67,7 +67,9 @@ std::map<std::string, Error> UplinkProber::set_uplinks(const std::map<std::strin
             problems.emplace(name, s.error());
             continue;
         }
-        uplinks_.emplace(name, std::make_unique<Uplink>(Uplink{std::move(*s), ProbeRounds(timing_), {}}));
+        uplinks_.emplace(name, std::make_unique<Uplink>(Uplink{std::move(*s), ProbeRounds(timing_),
+                                                               TargetRounds(timing_.timeout, UplinkRules{}.stats_window),
+                                                               {}}));
     }
     return problems;
 }
@@ -90,14 +92,18 @@ UplinkProber::Verdicts UplinkProber::tick(UplinkClock::time_point now) {
     if (targets_.empty()) return out;
     for (auto& [name, u] : uplinks_) {
         for (const ProbeResult& r : u->rounds.expire(now)) out.emplace_back(name, r);
+        u->targets.expire(now);
         if (!u->rounds.due(now)) continue;
         const uint16_t seq = u->rounds.start(now);
         // A failed send is a lost round: its timeout says so.
         std::string problem;
+        std::vector<IpAddr> sent_to;
         for (const IpAddr& t : targets_) {
             if (t.family != u->socket.source().family) continue;
+            sent_to.push_back(t);
             if (auto sent = u->socket.send(t, seq); !sent && problem.empty()) problem = sent.error().str();
         }
+        u->targets.sent(seq, now, sent_to);
         u->send_problem = std::move(problem);
     }
     return out;
@@ -111,6 +117,7 @@ UplinkProber::Verdicts UplinkProber::readable(UplinkClock::time_point now) {
             if (!reply || !*reply) break;  // a read error is a lost round, which its timeout reports
             const auto& r = **reply;
             if (!std::binary_search(targets_.begin(), targets_.end(), r.from)) continue;
+            u->targets.answer(r.sequence, r.from, now);
             if (auto verdict = u->rounds.answer(r.sequence, now)) {
                 answered_once_ |= verdict->rtt.has_value();
                 out.emplace_back(name, *verdict);
@@ -123,6 +130,11 @@ UplinkProber::Verdicts UplinkProber::readable(UplinkClock::time_point now) {
 std::string UplinkProber::send_problem(const std::string& uplink) const {
     auto it = uplinks_.find(uplink);
     return it == uplinks_.end() ? std::string() : it->second->send_problem;
+}
+
+std::optional<UplinkStats> UplinkProber::target_stats(const std::string& uplink, const IpAddr& target) const {
+    auto it = uplinks_.find(uplink);
+    return it == uplinks_.end() ? std::nullopt : it->second->targets.stats(target);
 }
 
 }  // namespace avpn::runtime

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/ip.hpp"
+#include "orchestrator/runtime/probe_targets.hpp"
 #include "orchestrator/runtime/uplink_health.hpp"
 #include "plugins/probe/icmp_echo.hpp"
 
@@ -94,11 +95,15 @@ public:
     bool answered_once() const { return answered_once_; }
     // The last send error per uplink (empty: none since it last worked).
     std::string send_problem(const std::string& uplink) const;
+    // One target's latency and loss through `uplink` (probe_targets.hpp);
+    // nullopt: not probed through it.
+    std::optional<UplinkStats> target_stats(const std::string& uplink, const IpAddr& target) const;
 
 private:
     struct Uplink {
         probe::IcmpEchoSocket socket;
         ProbeRounds rounds;
+        TargetRounds targets;
         std::string send_problem;
     };
     ProbeTiming timing_;

@@ -123,6 +123,16 @@ probes=$(topo_avpn branch1 status --json | jq -c '[.avpnd.uplinks[] | {name, pro
 echo "   probes: $probes"
 jq -e 'length == 2 and all(.[]; .probes > 0 and .latency_ms != null and .latency_ms < 500 and .probe_problem == "")' \
   <<<"$probes" >/dev/null || fail "probe figures: $probes"
+# hq_probe UPLINK: branch1's status shows its probes to hq (a probe target:
+# its static contact) through UPLINK, answered.
+hq_probe() {
+  local p
+  p=$(topo_avpn branch1 status --json | jq -c '.peers[] | select(.site == "hq") | .probe')
+  echo "   peer hq: probe $p"
+  jq -e --arg u "$1" '.uplink == $u and .probes > 0 and .latency_ms != null and .latency_ms < 500' <<<"$p" >/dev/null ||
+    fail "branch1's status shows no answered probes to hq via $1: $p"
+}
+hq_probe wan0
 
 # on_wan1 CASE TARGET_MS LIMIT_MS WHY: after a move to wan1, the ping's
 # interruption (PING_SUMMARY, PING_GAP_MS) is under LIMIT_MS, the tunnel
@@ -154,6 +164,7 @@ ping_stop a
 echo "   moved within ${moved} ms: $(grep 'uplink: tunnels moved from wan0 to wan1' "$LOG")"
 echo "   $(grep 'uplink: tunnels on wan1 ' "$LOG" || fail "(a) avpnd did not log the failover's end")"
 on_wan1 a 1000 "$LIMIT_MS" "carrier lost"
+hq_probe wan1
 m=$(scrape) || fail "(a) metrics scrape failed"
 echo "   metrics: $(grep -E '^avpn_uplink_(up|active|failovers_total|last_failover_seconds)' <<<"$m" | tr '\n' ' ')"
 for want in 'avpn_uplink_up{uplink="wan0"} 0' 'avpn_uplink_up{uplink="wan1"} 1' 'avpn_uplink_active{uplink="wan1"} 1' \

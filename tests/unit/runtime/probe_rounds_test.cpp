@@ -87,3 +87,43 @@ TEST_CASE("echo request: ICMP's checksum over the message comes out 0, and repli
     REQUIRE(h6);
     CHECK(h6->sequence == 2);
 }
+
+TEST_CASE("probe targets: each target's own answers, a late or missing one lost, over the last 10 rounds") {
+    TargetRounds t(500ms, 10);
+    const IpAddr hub_a = *IpAddr::parse("192.0.2.1"), hub_b = *IpAddr::parse("192.0.2.2");
+    const IpAddr stranger = *IpAddr::parse("192.0.2.99");
+    CHECK_FALSE(t.stats(hub_a));  // never probed
+    t.sent(1, t0, {hub_a, hub_b});
+    t.answer(1, hub_a, t0 + 4ms);
+    t.answer(1, hub_a, t0 + 5ms);     // a duplicate counts once
+    t.answer(1, stranger, t0 + 5ms);  // not asked in this round
+    t.answer(7, hub_b, t0 + 5ms);     // no such round
+    t.expire(t0 + 499ms);
+    CHECK_FALSE(t.stats(hub_b));  // hub_b's answer may still come
+    t.expire(t0 + 500ms);
+    auto a = t.stats(hub_a), b = t.stats(hub_b);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a->probes == 1);
+    CHECK(a->lost == 0);
+    CHECK(a->latency == 4ms);
+    CHECK(b->probes == 1);
+    CHECK(b->lost == 1);
+    CHECK_FALSE(b->latency);
+    CHECK_FALSE(t.stats(stranger));
+    // Round 2: hub_b answers after the timeout (lost), hub_a in 10 ms.
+    t.sent(2, t0 + 1s, {hub_a, hub_b});
+    t.answer(2, hub_a, t0 + 1s + 10ms);
+    t.answer(2, hub_b, t0 + 1s + 600ms);
+    CHECK(t.stats(hub_a)->latency == 7ms);  // (4 + 10) / 2
+    CHECK(t.stats(hub_b)->lost == 2);
+    // Only the last 10 count: 10 answered rounds of hub_b forget its losses.
+    for (uint16_t s = 3; s < 13; ++s) {
+        t.sent(s, t0 + s * 1s, {hub_b});
+        t.answer(s, hub_b, t0 + s * 1s + 2ms);
+    }
+    CHECK(t.stats(hub_b)->probes == 10);
+    CHECK(t.stats(hub_b)->lost == 0);
+    CHECK(t.stats(hub_b)->latency == 2ms);
+    CHECK(t.stats(hub_a)->probes == 2);  // rounds without it leave it alone
+}
