@@ -160,8 +160,8 @@ void Site::note_failover_applied() {
     }
     if (failover_to_apply_) {
         last_failover_ = Clock::now() - failover_to_apply_->failed_since;
-        // The registries must see the new mapping now, not at the next keepalive.
-        if (!registry_.empty()) send_registry(registry_.register_now(registry::Clock::now()));
+        // The registries have seen the new mapping already: configure_registry
+        // follows the uplink after every converge (follow_uplink).
         log_("uplink: tunnels on " + (failover_to_apply_->to.empty() ? std::string("none") : failover_to_apply_->to) +
              " " + std::to_string(ms(*last_failover_)) + " ms after " + failover_to_apply_->from + " failed");
         failover_to_apply_.reset();
