@@ -16,6 +16,10 @@
 #              branch1 wan0 192.168.1.2    branch2 wan0 192.168.2.2
 #              (LAN lan0)                  (LAN lan0)
 #
+# tests/netns/registry_hairpin.sh puts two sites behind one NAT instead
+# (nat_shared + nat_join): nat1's private side is then a bridge, and office
+# (192.168.1.2) and branch1 (192.168.1.3) both sit on it.
+#
 # A NAT masquerades what leaves by its public side (nftables) and forwards
 # nothing new inwards; the internet has no route to the private segments.
 # "friendly" masquerade keeps a flow's source port whenever it can (Linux
@@ -78,6 +82,16 @@ nat_behind() {
   nat_veth "$site" wan0 "192.168.$n.2/24" "$nat" in "192.168.$n.1/24"
   ip -n "$(nat_ns "$nat")" route add default via "$gw" dev pub
   ip -n "$(nat_ns "$site")" route add default via "192.168.$n.1" dev wan0
+  nat_masquerade "$nat" "$mode"
+  nat_lan "$site" lan0 "$lan"
+}
+
+# nat_masquerade NAT MODE: NAT's ruleset: masquerade (MODE friendly or
+# random) out of `pub`, nothing new forwarded in from it. No DNAT at all, so
+# no hairpinning: a datagram from the private side to the public address is
+# the NAT's own (nobody listens), never turned back to another private host.
+nat_masquerade() {
+  local nat=$1 mode=$2
   # The internet reaches the NAT's public /30 only (no private route).
   local flag=""
   [ "$mode" = random ] && flag=" random"
@@ -93,22 +107,51 @@ table ip avpn_test_nat {
   }
 }
 NFT
+}
+
+# nat_shared NAT N MODE: NAT namespace NAT as nat_behind makes it (public
+# 203.0.113.(4N-2)/30 on `pub`, MODE's masquerade), its private side a
+# bridge `in` with 192.168.N.1/24 that several sites join (nat_join).
+nat_shared() {
+  local nat=$1 n=$2 mode=$3
+  local pub="203.0.113.$((4 * n - 2))" gw="203.0.113.$((4 * n - 3))"
+  nat_router "$nat"
+  nat_veth "$nat" pub "$pub/30" wan "n${n}up" "$gw/30"
+  ip -n "$(nat_ns "$nat")" route add default via "$gw" dev pub
+  ip -n "$(nat_ns "$nat")" link add in type bridge
+  ip -n "$(nat_ns "$nat")" addr add "192.168.$n.1/24" dev in
+  ip -n "$(nat_ns "$nat")" link set in up
+  nat_masquerade "$nat" "$mode"
+}
+
+# nat_join SITE NAT N HOST LAN_CIDR: SITE with wan0 192.168.N.HOST on the
+# bridge of nat_shared's NAT (its port there: inHOST), default route through
+# the NAT, one LAN lan0.
+nat_join() {
+  local site=$1 nat=$2 n=$3 host=$4 lan=$5
+  nat_router "$site"
+  ip link add wan0 netns "$(nat_ns "$site")" type veth peer name "in$host" netns "$(nat_ns "$nat")"
+  ip -n "$(nat_ns "$site")" addr add "192.168.$n.$host/24" dev wan0
+  ip -n "$(nat_ns "$nat")" link set "in$host" master in up
+  ip -n "$(nat_ns "$site")" link set wan0 up
+  ip -n "$(nat_ns "$site")" route add default via "192.168.$n.1" dev wan0
   nat_lan "$site" lan0 "$lan"
 }
 
 # nat_public_addr N: the public address of NAT N.
 nat_public_addr() { echo "203.0.113.$((4 * $1 - 2))"; }
 
-# nat_mapping NAT SRC_PORT DST: the public port NAT maps a UDP flow from
-# SRC_PORT to DST (IP) to, from its conntrack table; empty without one.
+# nat_mapping NAT SRC_PORT DST [SRC]: the public port NAT maps a UDP flow
+# from SRC_PORT (of SRC, an IP: needed when several hosts share the NAT) to
+# DST (IP) to, from its conntrack table; empty without one.
 nat_mapping() {
   ip netns exec "$(nat_ns "$1")" cat /proc/net/nf_conntrack |
-    awk -v sp="sport=$2" -v d="dst=$3" '$3 == "udp" {
+    awk -v sp="sport=$2" -v d="dst=$3" -v s="src=${4:-}" '$3 == "udp" {
       n = 0
       for (i = 1; i <= NF; i++) if ($i ~ /^(src|dst|sport|dport)=/) f[++n] = $i
       # f[1..4]: the original direction, f[5..8]: the reply direction,
       # whose destination port is the mapped source port.
-      if (f[2] == d && f[3] == sp) { sub(/^dport=/, "", f[8]); print f[8]; exit }
+      if (f[2] == d && f[3] == sp && (s == "src=" || f[1] == s)) { sub(/^dport=/, "", f[8]); print f[8]; exit }
     }'
 }
 

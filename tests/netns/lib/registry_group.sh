@@ -11,17 +11,23 @@
 #   registry_group_init      the names and addresses below (TRANSPORT:
 #                            wireguard or xfrm, NAT_MODE: friendly or random,
 #                            BASELINE: 1 gives hq a static contact and no
-#                            registries)
+#                            registries); a test may change them before
+#                            registry_group_files (registry_hairpin.sh: a
+#                            second hub, and a spoke on two hubs; KEEPALIVE,
+#                            the site files' keepalive, default "5s")
 #   registry_group_topology  the namespaces and NATs
 #   registry_group_files     keys, member list and site files in $CORP
 #   start_registry REG / stop_registry REG / counters REG
 #   start_avpnd SITE         avpnd in SITE; its PID in AVPND_<SITE>
 
-# registry_group_init: SITES, SPOKES, LAN, PUBLIC, NAT_OF, REG_ADDR, REG_PID,
-# PUBKEY, PORT, IFACE, CORP and TOPO_AVPN_ARGS (after topo_init).
+# registry_group_init: SITES, HUBS, SPOKES, HUBS_OF (a spoke's hubs, in
+# order, space-separated), LAN, PUBLIC, NAT_OF, REG_ADDR, REG_PID, PUBKEY,
+# PORT, IFACE, CORP and TOPO_AVPN_ARGS (after topo_init).
 registry_group_init() {
   SITES=(hq branch1 branch2)
+  HUBS=(hq)
   SPOKES=(branch1 branch2)
+  declare -gA HUBS_OF=([branch1]=hq [branch2]=hq)
   declare -gA LAN=([hq]=10.10.0.1 [branch1]=10.11.0.1 [branch2]=10.12.0.1)
   declare -gA PUBLIC=([hq]=198.51.100.20 [branch1]=$(nat_public_addr 1) [branch2]=$(nat_public_addr 2))
   declare -gA NAT_OF=([branch1]=nat1 [branch2]=nat2)
@@ -73,7 +79,7 @@ registry_group_fail() {
     echo "   $s status: $(reg_status "$s" 2>&1 || true)" >&2
     echo "   $s wg endpoints: $(endpoints "$s")" >&2
   done
-  for s in nat1 nat2; do  # the NATs' UDP mappings (original, then reply direction)
+  for s in $(printf '%s\n' "${NAT_OF[@]}" | sort -u); do  # the NATs' UDP mappings (original, then reply direction)
     ip netns exec "$(nat_ns "$s")" cat /proc/net/nf_conntrack 2>/dev/null | awk '$3 == "udp"' | sed "s/^/   $s conntrack| /" >&2 || true
   done
   topo_fail "$@"
@@ -98,7 +104,7 @@ registry_group_topology() {
 # registry_group_files: keys, the member list (no contact for anyone) and
 # the site files in $CORP, each checked by avpnctl check.
 registry_group_files() {
-  local k s out
+  local k s out h
   mkdir -p "$CORP/keys" "$CORP/sites"
   (
     umask 077
@@ -114,14 +120,18 @@ registry_group_files() {
 name = "corp"
 tunnel_subnet = "100.64.0.0/24"
 transport = "$TRANSPORT"
+EOF
+    for s in "${HUBS[@]}"; do
+      cat <<EOF
 
 [[member]]
-name = "hq"
+name = "$s"
 role = "hub"
-public_key = "$(pub hq)"
-exports = ["${LAN[hq]%.1}.0/24"]
+public_key = "$(pub "$s")"
+exports = ["${LAN[$s]%.1}.0/24"]
 EOF
-    [ "$BASELINE" = 1 ] && echo "contact = \"${PUBLIC[hq]}:$PORT\"  # baseline: no registry"
+      if [ "$BASELINE" = 1 ] && [ "$s" = hq ]; then echo "contact = \"${PUBLIC[hq]}:$PORT\"  # baseline: no registry"; fi
+    done
     for s in "${SPOKES[@]}"; do
       cat <<EOF
 
@@ -130,16 +140,23 @@ name = "$s"
 role = "spoke"
 public_key = "$(pub "$s")"
 exports = ["${LAN[$s]%.1}.0/24"]
-hubs = ["hq"]
+hubs = [$(hub_list "$s")]
 EOF
     done
   } >"$CORP/corp-members.toml"
-  site_file hq hub >"$CORP/sites/hq.toml"
+  for h in "${HUBS[@]}"; do site_file "$h" hub >"$CORP/sites/$h.toml"; done
   for s in "${SPOKES[@]}"; do site_file "$s" spoke >"$CORP/sites/$s.toml"; done
   for s in "${SITES[@]}"; do
     out=$(topo_exec "$s" "$AVPNCTL" check "$CORP/sites/$s.toml" 2>&1) || fail "avpnctl check $s: $out"
   done
-  echo "   $CORP: keys/, corp-members.toml (3 members, no contact$([ "$BASELINE" = 1 ] && echo " but hq's: baseline")), sites/{hq,branch1,branch2}.toml; avpnctl check passes"
+  echo "   $CORP: keys/, corp-members.toml (${#SITES[@]} members, no contact$([ "$BASELINE" = 1 ] && echo " but hq's: baseline")), sites/{$(IFS=,; echo "${SITES[*]}")}.toml; avpnctl check passes"
+}
+
+# hub_list SPOKE: its hubs (HUBS_OF) as TOML strings: "office", "hq"
+hub_list() {
+  local h out=""
+  for h in ${HUBS_OF[$1]}; do out+="${out:+, }\"$h\""; done
+  echo "$out"
 }
 
 # site_file SITE ROLE: the site file (the demo's shape; the registries pinned).
@@ -161,10 +178,10 @@ interface = "lan0"
 [autovpn]
 group = "corp"
 members = "../corp-members.toml"
-keepalive = "5s"
+keepalive = "${KEEPALIVE:-5s}"
 EOF
   [ "$TRANSPORT" = xfrm ] || echo "wireguard_backend = \"${WG_BACKEND:-userspace}\""
-  [ "$2" = spoke ] && printf 'permitted_vlans = ["Corp"]\nhubs = ["hq"]\n'
+  [ "$2" = spoke ] && printf 'permitted_vlans = ["Corp"]\nhubs = [%s]\n' "$(hub_list "$1")"
   [ "$BASELINE" = 1 ] || cat <<EOF
 # reg1 on the default port 9350, reg2's written out.
 registries = [{ endpoint = "${REG_ADDR[reg1]}", public_key = "$(pub reg1)" },
