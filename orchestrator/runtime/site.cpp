@@ -426,8 +426,8 @@ std::optional<std::string> Site::firewall_drift() {
     return drift;
 }
 
-// Only the counters (`list counters`: one object per rule), not the
-// table's sets, so it stays cheap at 10,000 members. A failed read keeps
+// Only the counters (one object per rule, over nfnetlink: nft_table.hpp),
+// not the table's sets, so it stays cheap at 10,000 members. A failed read keeps
 // the last figures; their timestamp says how old they are.
 void Site::read_firewall_counters() {
     if (!has_firewall()) {

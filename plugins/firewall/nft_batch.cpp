@@ -190,23 +190,4 @@ Result<std::string> normalized_listing(std::string_view list_table_json) {
     return dump(objects->get());
 }
 
-Result<Counters> parse_counters(std::string_view list_counters_json) {
-    auto parsed = parse(list_counters_json, "nft's counter list");
-    if (!parsed) return parsed.error();
-    auto items = listing(*parsed, "nft's counter list");
-    if (!items) return items.error();
-    Counters out;
-    for (size_t i = 0; i < json_array_size(*items); ++i) {
-        const json_t* c = json_object_get(json_array_get(*items, i), "counter");
-        if (!c || string_member(c, "family") != kOwnedFamily || string_member(c, "table") != kOwnedTable) continue;
-        const json_t* packets = json_object_get(c, "packets");
-        const json_t* bytes = json_object_get(c, "bytes");
-        std::string name = string_member(c, "name");
-        if (name.empty() || !json_is_integer(packets) || !json_is_integer(bytes))
-            return Error{"nft's counter list", "counter " + std::to_string(i), "no name, packets or bytes"};
-        out[name] = CounterValue{uint64_t(json_integer_value(packets)), uint64_t(json_integer_value(bytes))};
-    }
-    return out;
-}
-
 }  // namespace avpn::fw

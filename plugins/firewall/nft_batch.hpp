@@ -55,7 +55,5 @@ Result<std::string> contents_of_listing(std::string_view list_table_json);
 // checks and for skipping a replace that would change nothing.
 Result<std::string> normalized_listing(std::string_view list_table_json);
 
-// `list counters table inet avpn` in JSON: avpn's named counters.
-Result<Counters> parse_counters(std::string_view list_counters_json);
 
 }  // namespace avpn::fw

@@ -1,8 +1,12 @@
 #include "plugins/firewall/nft_table.hpp"
 
+#include <linux/netfilter.h>
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
 
 #include <cerrno>
+
+#include "netlink/nft_counters.hpp"
 
 namespace avpn::fw {
 namespace {
@@ -63,9 +67,19 @@ Result<bool> NftTable::present() {
 Result<std::string> NftTable::read() { return run("list table inet avpn", "read nftables table"); }
 
 Result<Counters> NftTable::counters() {
-    auto out = run("list counters table inet avpn", "read nftables counters");
-    if (!out) return out.error();
-    return parse_counters(*out);
+    if (!nfnl_) {
+        auto s = nl::Socket::open(NETLINK_NETFILTER, {64 << 10, 16 << 10, 2000});
+        if (!s) return s.error();
+        nfnl_ = std::move(*s);
+    }
+    auto listed = nl::nftables_counters(*nfnl_, NFPROTO_INET, kOwnedTable);
+    if (!listed) {
+        nfnl_.reset();  // a fresh socket next time, whatever state this one is in
+        return listed.error();
+    }
+    Counters out;
+    for (const nl::NftCounter& c : *listed) out[c.name] = CounterValue{c.packets, c.bytes};
+    return out;
 }
 
 }  // namespace avpn::fw

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/result.hpp"
+#include "netlink/socket.hpp"
 #include "plugins/firewall/nft_batch.hpp"
 
 struct nft_ctx;
@@ -30,7 +32,7 @@ public:
     // `list table inet avpn` as nft prints it in JSON (handles included),
     // for drift checks.
     virtual Result<std::string> read() = 0;
-    // The named counters of table inet avpn.
+    // The named counters of table inet avpn; none when it does not exist.
     virtual Result<Counters> counters() = 0;
 };
 
@@ -54,6 +56,9 @@ private:
     Result<std::string> run(const std::string& buffer, std::string_view what);
 
     nft_ctx* ctx_;
+    // The counters are read over nfnetlink (netlink/nft_counters.hpp), not
+    // libnftables, which lists every set element first; opened at the first read.
+    std::optional<nl::Socket> nfnl_;
 };
 
 }  // namespace avpn::fw

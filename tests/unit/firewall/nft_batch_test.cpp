@@ -89,20 +89,6 @@ TEST_CASE("has_table finds inet avpn only") {
     CHECK_FALSE(has_table("[]").ok());
 }
 
-TEST_CASE("parse_counters reads avpn's named counters and skips other tables'") {
-    auto c = parse_counters(
-        R"({"nftables": [{"metainfo": {}},
-            {"counter": {"family": "inet", "name": "fwd", "table": "avpn", "handle": 1, "packets": 3, "bytes": 252}},
-            {"counter": {"family": "inet", "name": "other", "table": "filter", "handle": 1, "packets": 9, "bytes": 9}},
-            {"counter": {"family": "inet", "name": "big", "table": "avpn", "handle": 2, "packets": 4294967296,
-                         "bytes": 9007199254740993}}]})");
-    REQUIRE(c.ok());
-    CHECK(c->size() == 2);
-    CHECK(c->at("fwd") == CounterValue{3, 252});
-    CHECK(c->at("big") == CounterValue{4294967296ull, 9007199254740993ull});
-    CHECK_FALSE(parse_counters(R"({"nftables": [{"counter": {"family": "inet", "table": "avpn", "name": "x"}}]})").ok());
-}
-
 namespace {
 
 // `nft -j list table inet avpn` as nft 1.0.6 prints it, shortened.
