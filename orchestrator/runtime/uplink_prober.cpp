@@ -88,7 +88,10 @@ std::optional<UplinkClock::time_point> UplinkProber::next_at() const {
 }
 
 UplinkProber::Verdicts UplinkProber::tick(UplinkClock::time_point now) {
-    Verdicts out;
+    // Replies already in the sockets first: a loop that woke late must not
+    // time out a round whose answer came in time (the kernel's receive
+    // time says when).
+    Verdicts out = readable(now);
     if (targets_.empty()) return out;
     for (auto& [name, u] : uplinks_) {
         for (const ProbeResult& r : u->rounds.expire(now)) out.emplace_back(name, r);
@@ -117,8 +120,10 @@ UplinkProber::Verdicts UplinkProber::readable(UplinkClock::time_point now) {
             if (!reply || !*reply) break;  // a read error is a lost round, which its timeout reports
             const auto& r = **reply;
             if (!std::binary_search(targets_.begin(), targets_.end(), r.from)) continue;
-            u->targets.answer(r.sequence, r.from, now);
-            if (auto verdict = u->rounds.answer(r.sequence, now)) {
+            // When the kernel took it in, not when this loop got to it.
+            const auto at = r.waited ? now - std::chrono::duration_cast<UplinkClock::duration>(*r.waited) : now;
+            u->targets.answer(r.sequence, r.from, at);
+            if (auto verdict = u->rounds.answer(r.sequence, at)) {
                 answered_once_ |= verdict->rtt.has_value();
                 out.emplace_back(name, *verdict);
             }

@@ -86,9 +86,11 @@ public:
 
     std::vector<int> fds() const;
     std::optional<UplinkClock::time_point> next_at() const;
-    // Sends the rounds that are due and returns the verdicts of those timed out.
+    // Reads the replies waiting (as readable()), then sends the rounds that
+    // are due; returns the verdicts of both and of the rounds timed out.
     Verdicts tick(UplinkClock::time_point now);
-    // Reads every socket's replies; returns the rounds they answered.
+    // Reads every socket's replies; returns the rounds they answered, timed
+    // by the kernel's receive time, so a busy loop's delay is not the path's.
     Verdicts readable(UplinkClock::time_point now);
     // Whether any target ever answered through any uplink: until one does,
     // losses say nothing about the uplinks (a hub that drops ICMP echo).

@@ -5,6 +5,8 @@
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 
 #include <array>
 #include <cstring>
@@ -81,6 +83,10 @@ Result<IcmpEchoSocket> IcmpEchoSocket::open(const std::string& device, const IpA
         if (::setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof f) != 0)
             return socket_error("set the probe socket's ICMPv6 filter", device, errno);
     }
+    // The kernel's receive time of each reply (EchoReply::waited).
+    const int on = 1;
+    if (::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0)
+        return socket_error("ask for the probe socket's receive timestamps", device, errno);
     sockaddr_storage a;
     const socklen_t len = to_sockaddr(Endpoint{source, 0}, a);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0)
@@ -104,18 +110,38 @@ Status IcmpEchoSocket::send(const IpAddr& target, uint16_t sequence) {
 
 Result<std::optional<EchoReply>> IcmpEchoSocket::receive() {
     std::array<uint8_t, 1500> buf;
+    alignas(cmsghdr) std::array<uint8_t, CMSG_SPACE(sizeof(timespec))> control;
     for (;;) {
         sockaddr_storage from{};
-        socklen_t len = sizeof from;
-        const ssize_t n =
-            ::recvfrom(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len);
+        iovec iov{buf.data(), buf.size()};
+        msghdr msg{};
+        msg.msg_name = &from;
+        msg.msg_namelen = sizeof from;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.data();
+        msg.msg_controllen = control.size();
+        const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return std::optional<EchoReply>{};
         if (n < 0) return Error{"read a probe reply", "from " + source_.str(), std::strerror(errno), errno};
         auto h = parse_echo_reply(source_.family, buf.data(), size_t(n));
         auto peer = from_sockaddr(from);
         if (!h || h->identifier != identifier_ || !peer) continue;
-        return std::optional<EchoReply>{EchoReply{peer->addr, h->sequence}};
+        EchoReply reply{peer->addr, h->sequence, std::nullopt};
+        // The timestamp is the wall clock's; its age now is the wait, which
+        // the caller takes off its own (steady) clock.
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+            timespec at;
+            std::memcpy(&at, CMSG_DATA(c), sizeof at);
+            timespec now;
+            ::clock_gettime(CLOCK_REALTIME, &now);
+            const auto waited = std::chrono::seconds(now.tv_sec - at.tv_sec) +
+                                std::chrono::nanoseconds(now.tv_nsec - at.tv_nsec);
+            if (waited >= std::chrono::nanoseconds(0)) reply.waited = waited;  // a clock step back: no figure
+        }
+        return std::optional<EchoReply>{reply};
     }
 }
 

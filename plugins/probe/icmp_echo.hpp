@@ -11,6 +11,7 @@
 // replies carrying it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +25,10 @@ namespace avpn::probe {
 struct EchoReply {
     IpAddr from;
     uint16_t sequence = 0;
+    // How long before receive() returned it the kernel took the reply in
+    // (SO_TIMESTAMPNS): a busy daemon reads late, and the path's RTT must
+    // not include that wait. nullopt: the kernel gave no timestamp.
+    std::optional<std::chrono::nanoseconds> waited;
 };
 
 class IcmpEchoSocket {
