@@ -230,6 +230,8 @@ void Daemon::poll_wireguard() {
         if (auto d = site_->wireguard_drift()) {
             log("drift: WireGuard " + *d);
             note_drift("WireGuard changed by another process");
+        } else if (site_->take_wireguard_roams()) {
+            converge(false, "WireGuard peers roamed");
         } else if (auto f = site_->firewall_drift()) {
             // nftables' changes come on a netlink group avpnd does not
             // watch: the table is polled with the devices.

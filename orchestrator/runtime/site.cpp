@@ -461,6 +461,19 @@ std::optional<std::string> Site::wireguard_drift() {
     if (!drift) {
         const int64_t now = int64_t(std::time(nullptr));
         note_wireguard_peers(seen, now);
+        if (const planner::SitePieces* committed = planner_.committed()) {
+            auto roams = wireguard_roams(*committed, seen, now, wireguard_roams_);
+            for (const auto& [key, at] : roams)
+                if (auto old = wireguard_roams_.find(key); old == wireguard_roams_.end() || old->second != at)
+                    log_("wireguard: " + key.first + "/" + key.second + " roamed to " + at.str() +
+                         ": the plan follows it");
+            for (const auto& [key, at] : wireguard_roams_)
+                if (!roams.count(key))
+                    log_("wireguard: " + key.first + "/" + key.second + " no longer at " + at.str() +
+                         " with a live handshake: back to its contact");
+            if (roams != wireguard_roams_) wireguard_roams_changed_ = true;
+            wireguard_roams_ = std::move(roams);
+        }
         wireguard_seen_ = std::move(seen);
         wireguard_seen_at_ = now;
     }

@@ -49,6 +49,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "orchestrator/plan/incremental.hpp"
@@ -140,6 +141,10 @@ public:
     // nullopt when all hold (or nothing was applied). A device that cannot
     // be read counts as a difference.
     std::optional<std::string> wireguard_drift();
+    // After a wireguard_drift() that found none: whether WireGuard peers
+    // roamed from their planned endpoints, or back (wireguard_roams in
+    // wireguard_watch.hpp); then a converge makes the plan follow them.
+    bool take_wireguard_roams() { return std::exchange(wireguard_roams_changed_, false); }
     // How table inet avpn differs from the last apply (firewall_apply.hpp),
     // in words; nullopt when it holds or nothing was applied. nftables
     // changes come on a netlink group avpnd does not watch, so it polls.
@@ -334,6 +339,8 @@ private:
     std::map<std::string, std::string> probe_problems_;  // logged socket errors, by uplink
     std::map<std::string, wg::WgDeviceStatus> wireguard_seen_;
     int64_t wireguard_seen_at_ = 0;
+    std::map<std::pair<std::string, std::string>, Endpoint> wireguard_roams_;  // PlanInputs::roamed, WireGuard's
+    bool wireguard_roams_changed_ = false;
     // The nftables generation at which the table last listed as applied
     // (firewall_drift), and that applied text: the 0.8 s listing of a
     // 10,000-member table is skipped while neither moves.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "orchestrator/plan/site_pieces.hpp"
 #include "plugins/wireguard/backend.hpp"
 
 namespace avpn::runtime {
@@ -94,6 +95,38 @@ std::optional<std::string> WireguardExpectation::difference(const nl::WgDevice& 
     for (const auto& [t, many] : {std::pair{&missing, "peers missing"}, std::pair{&changed, "peers changed"},
                                   std::pair{&extra, "peers not avpn's"}})
         if (t->count) say(t->text(many));
+    return out;
+}
+
+std::map<std::pair<std::string, std::string>, Endpoint> wireguard_roams(
+    const planner::SitePieces& committed, const std::map<std::string, wg::WgDeviceStatus>& seen, int64_t now,
+    const std::map<std::pair<std::string, std::string>, Endpoint>& current) {
+    constexpr int64_t kRejectAfter = 180;
+    std::map<std::pair<std::string, std::string>, Endpoint> out;
+    for (const planner::GroupPieces& g : committed.groups) {
+        if (g.constants.transport != Transport::wireguard) continue;
+        auto dev = seen.find(g.constants.interface);
+        if (dev == seen.end()) continue;
+        const auto& peers = dev->second.device.peers;  // both sorted by public key
+        const auto& stats = dev->second.peers;
+        for (const planner::PeerInput& p : g.peers) {
+            if (!p.endpoint) continue;
+            auto have = std::lower_bound(peers.begin(), peers.end(), p.public_key,
+                                         [](const nl::WgPeer& x, const std::string& k) { return x.public_key < k; });
+            if (have == peers.end() || have->public_key != p.public_key || !have->endpoint) continue;
+            auto st = std::lower_bound(stats.begin(), stats.end(), p.public_key,
+                                       [](const wg::WgPeerStats& x, const std::string& k) { return x.public_key < k; });
+            if (st == stats.end() || st->public_key != p.public_key) continue;
+            const bool live = st->last_handshake_sec > 0 && now - st->last_handshake_sec < kRejectAfter;
+            if (!live) continue;
+            const std::pair<std::string, std::string> key{g.constants.group, p.name};
+            // The plan follows a roam already: it is still one while the
+            // device holds it.
+            auto followed = current.find(key);
+            if (*have->endpoint != *p.endpoint || (followed != current.end() && followed->second == *have->endpoint))
+                out[key] = *have->endpoint;
+        }
+    }
     return out;
 }
 

@@ -3,7 +3,9 @@
 // does a roamed endpoint (peers roam; the resync still sets a configured one).
 #include <doctest/doctest.h>
 
+#include "orchestrator/plan/site_pieces.hpp"
 #include "orchestrator/runtime/wireguard_watch.hpp"
+#include "plugins/wireguard/backend.hpp"
 
 using namespace avpn;
 using namespace avpn::runtime;
@@ -139,4 +141,63 @@ TEST_CASE("an incremental apply updates the expectation: peers of `was` go, peer
     e.apply({}, {now});  // the device itself went
     CHECK(e.empty());
     CHECK_FALSE(e.difference(observed_of(device())));  // not avpn's any more: nothing to say
+}
+
+namespace {
+
+planner::SitePieces pieces_with(std::optional<Endpoint> branch1_at) {
+    planner::SitePieces s;
+    planner::GroupPieces g;
+    g.constants.group = "corp";
+    g.constants.transport = Transport::wireguard;
+    g.constants.interface = "avpn-demo";
+    planner::PeerInput p;
+    p.name = "branch1";
+    p.public_key = "AAA=";
+    p.endpoint = branch1_at;
+    g.peers.push_back(p);
+    p.name = "branch2";
+    p.public_key = "BBB=";
+    p.endpoint.reset();  // a spoke without contact: the plan never sets its endpoint
+    g.peers.push_back(p);
+    s.groups.push_back(g);
+    return s;
+}
+
+std::map<std::string, wg::WgDeviceStatus> seen_with(const char* branch1_at, int64_t handshake, const char* branch2_at) {
+    wg::WgDeviceStatus d;
+    d.device = device();
+    d.device.peers[0].endpoint = *Endpoint::parse(branch1_at);
+    d.device.peers[1].endpoint = *Endpoint::parse(branch2_at);
+    d.peers = {wg::WgPeerStats{"AAA=", handshake, 0, 0}, wg::WgPeerStats{"BBB=", 1000, 0, 0}};
+    return {{"avpn-demo", d}};
+}
+
+}  // namespace
+
+TEST_CASE("WireGuard roams: a live peer away from its planned endpoint is followed, a stale one is not") {
+    using Roams = std::map<std::pair<std::string, std::string>, Endpoint>;
+    const Endpoint contact = *Endpoint::parse("198.51.100.7:51820");
+    const Endpoint mapped = *Endpoint::parse("198.51.100.7:40001");
+    const int64_t now = 1000;
+    // At its contact: nothing to follow; branch2 (no planned endpoint) never.
+    CHECK(wireguard_roams(pieces_with(contact), seen_with("198.51.100.7:51820", 990, "203.0.113.9:1"), now, {}).empty());
+    // Elsewhere with a handshake 10 s ago: a roam.
+    Roams roams = wireguard_roams(pieces_with(contact), seen_with("198.51.100.7:40001", 990, "203.0.113.9:1"), now, {});
+    CHECK(roams == Roams{{{"corp", "branch1"}, mapped}});
+    // The plan follows it (its endpoint is the roamed one): kept while held and live.
+    CHECK(wireguard_roams(pieces_with(mapped), seen_with("198.51.100.7:40001", 995, "203.0.113.9:1"), now, roams) ==
+          roams);
+    // Moved again: the new place.
+    CHECK(wireguard_roams(pieces_with(mapped), seen_with("198.51.100.7:40002", 995, "203.0.113.9:1"), now, roams) ==
+          Roams{{{"corp", "branch1"}, *Endpoint::parse("198.51.100.7:40002")}});
+    // No handshake for 180 s: dropped, the plan goes back to the contact.
+    CHECK(wireguard_roams(pieces_with(mapped), seen_with("198.51.100.7:40001", now - 180, "203.0.113.9:1"), now, roams)
+              .empty());
+    // Never a handshake: an endpoint WireGuard did not learn, not a roam.
+    CHECK(wireguard_roams(pieces_with(contact), seen_with("198.51.100.7:40001", 0, "203.0.113.9:1"), now, {}).empty());
+    // Another transport's group is not read.
+    auto xfrm = pieces_with(contact);
+    xfrm.groups[0].constants.transport = Transport::xfrm;
+    CHECK(wireguard_roams(xfrm, seen_with("198.51.100.7:40001", 990, "203.0.113.9:1"), now, {}).empty());
 }
