@@ -235,9 +235,9 @@ void RegistryClients::update(Time now) {
     for (auto& [group, type] : nat) {
         const std::string now_seen = uplink_ + "/" + type;
         auto old = nat_.find(group);
-        if (old != nat_.end() && old->second == now_seen) continue;
+        const bool changed = old == nat_.end() || old->second != now_seen;
         const bool same_uplink = old != nat_.end() && old->second.rfind(uplink_ + "/", 0) == 0;
-        if (type != "unknown" || same_uplink)
+        if (changed && (type != "unknown" || same_uplink))
             events_.push_back("registry: NAT type of group " + group + "'s port" +
                               (uplink_.empty() ? "" : " on " + uplink_) + ": " + type);
         type = now_seen;

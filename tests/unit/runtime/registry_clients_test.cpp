@@ -173,6 +173,15 @@ TEST_CASE("registry clients: the NAT type is per uplink, tested anew when the tu
     CHECK(net.site[0]->follow_uplink("wan0", ep("203.0.113.1:1").addr, net.now).empty());  // no session yet
     net.run(3s);
     CHECK(nat_of(*net.site[0], net.now) == "corp/wan0: friendly*\n");
+    // Logged once when found, not at every tick after.
+    auto nat_lines = [&] {
+        size_t n = 0;
+        for (const std::string& e : net.site[0]->take_events()) n += e.find("NAT type") != std::string::npos;
+        return n;
+    };
+    CHECK(nat_lines() == 1);
+    net.run(30s);
+    CHECK(nat_lines() == 0);
     // Unchanged: nothing sent.
     CHECK(net.site[0]->follow_uplink("wan0", ep("203.0.113.1:1").addr, net.now).empty());
     // The tunnels move to wan1, whose NAT maps per destination. Until both
