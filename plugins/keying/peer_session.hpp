@@ -111,10 +111,19 @@ public:
     // retry, a rotation), as far as the state before the tick tells.
     bool initiation_due(Time now) const;
 
-    // Whether to answer the peer's initiation at all (a leader with its own
-    // handshake pending ignores it), and the inbound SPI to offer in the
-    // response if so.
-    bool accepts_initiation() const { return !(leader_ && initiating_); }
+    // Whether to answer the peer's initiation at all, and the inbound SPI to
+    // offer in the response if so. A leader whose own initiation first went
+    // out less than kCrossing ago ignores it: the two crossed, and the peer
+    // answers the leader's. One that has waited longer gives way: its
+    // initiation did not reach the peer while the peer's reached here (a
+    // NAT in front of the peer that holds the contact's port for the
+    // leader's dropped datagram maps the peer's own flow elsewhere;
+    // kernel-registry-nat-xfrm deadlocked so, the leader retrying to the
+    // contact forever and ignoring every initiation from the real mapping).
+    static constexpr Millis kCrossing{1000};
+    bool accepts_initiation(Time now) const {
+        return !(leader_ && initiating_ && now - initiating_->first_sent_at < kCrossing);
+    }
     uint32_t inbound_spi_for_response() const;
 
     // A handshake completed: the peer's initiation was authenticated (this
@@ -157,8 +166,9 @@ private:
     };
     struct Pending {
         uint32_t spi = 0;
-        Time sent_at{};
+        Time sent_at{};  // the latest attempt
         uint32_t attempts = 0;
+        Time first_sent_at{};
     };
 
     bool rotation_due(Time now) const;

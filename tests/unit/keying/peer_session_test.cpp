@@ -83,7 +83,7 @@ struct Sim {
         PeerSession& s = *side[to];
         switch (m.kind) {
         case ActionKind::send_initiation: {
-            if (!s.accepts_initiation()) return;
+            if (!s.accepts_initiation(now)) return;
             Answer a;
             a.responder_session = next_id++;
             a.initiator_session = next_id++;
@@ -264,18 +264,40 @@ TEST_CASE("soft expire rotates at once; hard expire drops the session and starts
     CHECK(sim.kernel[0].outbound);
 }
 
+TEST_CASE("a leader whose initiation went unanswered for a second answers the follower's") {
+    // Behind a NAT the follower's contact can be a port the NAT holds for the
+    // leader's dropped datagram, so the leader's initiations never arrive
+    // while the follower's do, from another port: without giving way the two
+    // would never meet.
+    PeerSession leader(fast_timers(), true, {0x100, 0x200});
+    Time t{};
+    REQUIRE(leader.tick(t).size() == 1);  // its initiation, lost
+    CHECK_FALSE(leader.accepts_initiation(t + 999ms));
+    CHECK(leader.accepts_initiation(t + 1000ms));
+    // A retry does not make it fresh again.
+    bool retried = false;
+    for (Time at = t; at < t + 30s && !retried; at += 100ms)
+        for (const Action& a : leader.tick(at)) retried |= a.kind == ActionKind::send_initiation;
+    REQUIRE(retried);
+    CHECK(leader.accepts_initiation(t + 30s));
+    auto b = leader.on_initiation({7, {leader.inbound_spi_for_response(), 1}, {0x300, 2}}, t + 30s);
+    REQUIRE(b.size() == 2);
+    CHECK(b[1].kind == ActionKind::send_response);
+}
+
 TEST_CASE("a leader with its own handshake pending ignores the follower's initiation") {
     PeerSession leader(fast_timers(), true, {0x100, 0x200});
     Time t{};
     auto a = leader.tick(t);
     REQUIRE(a.size() == 1);
     CHECK(a[0] == Action{ActionKind::send_initiation, 0, 0x100});
-    CHECK_FALSE(leader.accepts_initiation());
+    CHECK_FALSE(leader.accepts_initiation(t));
     CHECK(leader.on_initiation({7, {0x100, 1}, {0x300, 2}}, t).empty());
+    CHECK_FALSE(leader.accepts_initiation(t + 999ms));
 
     PeerSession follower(fast_timers(), false, {0x300, 0x400});
     CHECK(follower.tick(t)[0].kind == ActionKind::send_initiation);
-    CHECK(follower.accepts_initiation());
+    CHECK(follower.accepts_initiation(t));
     auto b = follower.on_initiation({9, {follower.inbound_spi_for_response(), 3}, {0x100, 4}}, t);
     REQUIRE(b.size() == 2);
     CHECK(b[0].kind == ActionKind::apply);  // inbound installed before the response leaves
