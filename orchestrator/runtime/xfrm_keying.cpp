@@ -169,7 +169,7 @@ Result<LocalChoice> XfrmKeying::choose(const std::string& group, const Key32& pe
     Group* g = group_named(group);
     Peer* p = g ? peer_of(*g, peer) : nullptr;
     if (!p) return Error{"initiation", group, "the key is not one of this site's peers in the group"};
-    if (!p->session.accepts_initiation(receiving_at_))
+    if (!p->session.accepts_initiation())
         return Error{"initiation", group + "/" + p->view.name, "this site's own handshake with it leads"};
     return LocalChoice{new_index(), p->session.inbound_spi_for_response(), p->session.epoch() + 1};
 }
@@ -263,7 +263,6 @@ void XfrmKeying::carry_out(Group& g, Peer& p, const std::vector<Action>& actions
 }
 
 XfrmKeying::Work XfrmKeying::receive(const std::string& group, const Endpoint& from, ByteView d, Time now) {
-    receiving_at_ = now;  // choose() answers as of this datagram
     Group* g = group_named(group);
     auto type = peek_type(d);
     if (!g || !type) {

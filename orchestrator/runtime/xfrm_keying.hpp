@@ -159,7 +159,6 @@ private:
     Peer* peer_of(Group& g, const keying::Key32& key);
     uint32_t new_index();
     Result<keying::LocalChoice> choose(const std::string& group, const keying::Key32& peer);
-    keying::Time receiving_at_{};  // the time receive() was given, for choose()
     keying::NewSession hold(Group& g, Peer& p, keying::Session&& s);
     void drop(uint64_t session_id);
     Work drop_reused(keying::Time now);

@@ -104,7 +104,7 @@ std::vector<Action> PeerSession::tick(Time now, bool may_initiate) {
                 last_tx_ = now;
             }
         } else if (uint32_t spi = free_spi(); spi != 0) {
-            initiating_ = Pending{spi, now, 1, now};
+            initiating_ = Pending{spi, now, 1};
             out.push_back({ActionKind::send_initiation, 0, spi});
             last_tx_ = now;
         }
@@ -118,7 +118,7 @@ std::vector<Action> PeerSession::tick(Time now, bool may_initiate) {
 
 std::vector<Action> PeerSession::on_initiation(const NewSession& s, Time now) {
     std::vector<Action> out;
-    if (!accepts_initiation(now)) return out;
+    if (!accepts_initiation()) return out;
     initiating_.reset();  // the follower's own handshake gives way
     if (lingering_ && lingering_->in.spi == s.inbound.spi) {
         out.push_back({ActionKind::drop_session, lingering_->id});

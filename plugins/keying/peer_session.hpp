@@ -112,18 +112,18 @@ public:
     bool initiation_due(Time now) const;
 
     // Whether to answer the peer's initiation at all, and the inbound SPI to
-    // offer in the response if so. A leader whose own initiation first went
-    // out less than kCrossing ago ignores it: the two crossed, and the peer
-    // answers the leader's. One that has waited longer gives way: its
-    // initiation did not reach the peer while the peer's reached here (a
-    // NAT in front of the peer that holds the contact's port for the
-    // leader's dropped datagram maps the peer's own flow elsewhere;
+    // offer in the response if so. A leader ignores it while its own first
+    // initiation may still be answered: the two crossed, and the peer
+    // answers the leader's. Once that one went unanswered for a whole
+    // handshake_retry (a retry went out), the leader gives way: its
+    // initiations do not reach the peer while the peer's reach here (a NAT
+    // in front of the peer that holds the contact's port for the leader's
+    // dropped datagram maps the peer's own flow elsewhere;
     // kernel-registry-nat-xfrm deadlocked so, the leader retrying to the
     // contact forever and ignoring every initiation from the real mapping).
-    static constexpr Millis kCrossing{1000};
-    bool accepts_initiation(Time now) const {
-        return !(leader_ && initiating_ && now - initiating_->first_sent_at < kCrossing);
-    }
+    // Not sooner: both sides answering each other's initiation would leave
+    // both waiting for confirms that never come.
+    bool accepts_initiation() const { return !(leader_ && initiating_ && initiating_->attempts < 2); }
     uint32_t inbound_spi_for_response() const;
 
     // A handshake completed: the peer's initiation was authenticated (this
@@ -168,7 +168,6 @@ private:
         uint32_t spi = 0;
         Time sent_at{};  // the latest attempt
         uint32_t attempts = 0;
-        Time first_sent_at{};
     };
 
     bool rotation_due(Time now) const;
