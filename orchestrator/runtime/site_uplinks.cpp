@@ -142,8 +142,12 @@ void Site::note_uplink_switches() {
         events_.add(std::time(nullptr), "uplink", switch_line(kept[i]));
         if (!kept[i].failback && !kept[i].from.empty()) failover_to_apply_ = kept[i];
         announce_to_apply_ = true;
-        sweep_to_ = kept[i].to;
-        for (const auto& [name, address] : uplink_addresses_) sweep_addresses_.insert(address);
+        // Only a move leaves entries on another uplink: not the first
+        // uplink at start, nor one after none worked.
+        if (!kept[i].from.empty()) {
+            sweep_to_ = kept[i].to;
+            for (const auto& [name, address] : uplink_addresses_) sweep_addresses_.insert(address);
+        }
     }
     uplink_switches_seen_ = uplinks_->recorded();
 }

@@ -43,8 +43,8 @@ fail() {
 step() { echo "== $*"; }
 log_has() { grep -q "$1" "$LOG"; }
 log_count() { grep -c "$1" "$LOG" || true; }
-# swept N TO: the sweep after a switch to TO has run N times (the start
-# itself is a switch from none).
+# swept N TO: the sweep after a move to TO has run N times (the start, a
+# switch from none, sweeps nothing).
 swept() { [ "$(log_count "uplink: conntrack: .* not on $2 deleted")" -ge "$1" ]; }
 cts() { ip netns exec "$(topo_ns branch1)" "$CT_LIST"; }
 has_ct() { cts | grep -q "^udp $1"; }
@@ -122,7 +122,7 @@ ip -n "$(ns r0)" link set s0 up
 udp_from lanhost 10.1.3.2:51820 198.51.100.1:51820
 LAN1="10.1.3.2:51820 -> 198.51.100.1:51820 reply 198.51.100.1:51820 -> $W1:"
 has_ct "$LAN1" || fail "(c) lanhost's entry not masqueraded to wan1: $(cts)"
-topo_wait_for "the sweep after the failback" 25 swept 2 wan0
+topo_wait_for "the sweep after the failback" 25 swept 1 wan0
 sleep 2
 ping_stop c
 echo "   $(grep 'uplink: tunnels moved from wan1 to wan0' "$LOG")"
