@@ -33,6 +33,9 @@ const IpAddr kTarget = *IpAddr::parse("10.97.0.2");
 struct FarEnd {
     std::string ns = "avpn-probe-far-" + std::to_string(::getpid());
     FarEnd() {
+        // A run killed before its exit left its far end: gone first.
+        (void)std::system("for n in $(ip netns list | grep -o 'avpn-probe-far-[0-9]*'); do "
+                          "kill -0 ${n##*-} 2>/dev/null || ip netns del $n; done");
         const std::string script =
             "set -e; ip link set lo up; ip netns add " + ns + "; ip link add wan0 type veth peer name far netns " +
             ns + "; ip addr add 10.97.0.1/24 dev wan0; ip link set wan0 up; ip -n " + ns +
