@@ -81,10 +81,7 @@ TEST_CASE("conntrack: the dump asks for UDP of one family and filters again") {
     CtEntry tcp = entry("10.1.1.5", 40000, "9.9.9.9", 443, "203.0.113.2", 40000);
     tcp.l4proto = IPPROTO_TCP;
     CtEntry v6 = entry("2001:db8::2", 51820, "2001:db8:1::1", 51820, "2001:db8::2", 51820);
-    uint8_t family = 0;
-    AttrTable<CTA_MAX + 1> asked{};
     t.kernel = [&](Bytes d) {
-        asked = request_attrs(d, &family);
         uint32_t seq = test::messages(d)[0]->nlmsg_seq;
         // As a kernel without CTA_FILTER answers: every entry of every family.
         return test::Datagrams{test::concat({entry_msg(seq, tunnel), entry_msg(seq, tcp), entry_msg(seq, v6),
@@ -94,6 +91,10 @@ TEST_CASE("conntrack: the dump asks for UDP of one family and filters again") {
     auto all = dump_conntrack_udp(t, Family::v4);
     REQUIRE(all);
     CHECK(*all == std::vector<CtEntry>{tunnel, dns});
+    // Read from the copy the transport kept: the datagram the kernel callback
+    // saw lived on the sender's stack.
+    uint8_t family = 0;
+    AttrTable<CTA_MAX + 1> asked = request_attrs(t.sent.at(0), &family);
     CHECK(family == AF_INET);
     CHECK(test::messages(t.sent[0])[0]->nlmsg_flags == (NLM_F_REQUEST | NLM_F_DUMP));
     // CTA_FILTER: the original tuple's protocol number, which CTA_TUPLE_ORIG gives.
