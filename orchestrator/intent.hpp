@@ -119,6 +119,11 @@ struct Group {
     // XFRM: each SA's soft limits, where the kernel tells avpnd to rekey
     // (nullopt: the planner's defaults, docs/plan-json.md "SA defaults").
     std::optional<uint64_t> rekey_bytes, rekey_packets;
+    // Direct spoke-to-spoke shortcuts (docs/shortcuts.md): avpnd sets one up
+    // between two spokes that exchange traffic through a hub when their NATs
+    // allow it. Opt-in per group, as DMVPN's: each costs a WireGuard peer,
+    // holes in two NATs and keepalives.
+    bool shortcuts = false;
     SourceLoc loc;
 };
 

@@ -42,6 +42,7 @@ struct GroupHeader {
     std::string name;                     // the group this list is for
     std::optional<Prefix> tunnel_subnet;  // set and valid
     std::optional<Transport> transport;
+    std::optional<bool> shortcuts;
     Where where;
 };
 

@@ -155,6 +155,23 @@ void read_rekey_limits(Fields& f, Group& g) {
             f.error(key, std::string(key) + " only applies with transport = \"xfrm\" (WireGuard rekeys by itself)");
 }
 
+// Shortcuts are set by the group header (every member alike: a spoke that
+// tries one with a spoke that does not only times out) or the site's group.
+void check_shortcuts(Loader& l, const GroupState& st, const Group& g, Fields& f) {
+    if (!g.shortcuts) return;
+    const Where& h = st.members.header.where;
+    bool own = f.has("shortcuts") && !f.bad("shortcuts");
+    const SourceLoc at = own ? f.loc("shortcuts") : h.loc("shortcuts");
+    const std::string field = own ? f.path("shortcuts") : h.field("shortcuts");
+    if (g.transport != Transport::wireguard) {
+        l.diag.error(at, field,
+                     "shortcuts are built for WireGuard groups only; an XFRM group relays every spoke-to-spoke "
+                     "packet through a hub (docs/shortcuts.md)");
+        return;
+    }
+    l.diag.daemon_only(at, field, "shortcuts need avpnd: it watches spoke-to-spoke traffic and sets them up");
+}
+
 void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t index) {
     Fields f(c, *t.table, t.path);
     Group g;
@@ -168,6 +185,7 @@ void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t ind
     read_registries(l, f, g);
     read_roles_lists(f, g);
     g.tunnel_address = f.address("tunnel_address");
+    if (auto v = f.boolean("shortcuts")) g.shortcuts = *v;
 
     GroupState state;
     load_member_list(l, state, g, f);
@@ -181,6 +199,7 @@ void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t ind
             f.error("wireguard_backend", "wireguard_backend only applies with transport = \"wireguard\"");
     }
     read_rekey_limits(f, g);
+    check_shortcuts(l, state, g, f);
     f.finish();
     state.where = Where::of(f);
     l.intent.groups.push_back(std::move(g));

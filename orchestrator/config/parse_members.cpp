@@ -90,6 +90,7 @@ void parse_header(const ValueCtx& c, const Node& n, const std::string& path, Gro
     if (auto v = f.name("name", true)) h.name = *v;
     h.tunnel_subnet = f.prefix("tunnel_subnet");
     h.transport = read_transport(f);
+    h.shortcuts = f.boolean("shortcuts");
     f.finish();
     h.where = Where::of(f);
     h.present = true;
@@ -207,6 +208,11 @@ void apply_group_header(Loader& l, GroupState& st, Group& g, Fields& f) {
         if (f.has("transport") && !f.bad("transport") && g.transport != *h.transport)
             report_differs(f, h, "transport", std::string(to_string(g.transport)), std::string(to_string(*h.transport)));
         g.transport = *h.transport;
+    }
+    if (h.shortcuts) {
+        if (f.has("shortcuts") && !f.bad("shortcuts") && g.shortcuts != *h.shortcuts)
+            report_differs(f, h, "shortcuts", g.shortcuts ? "true" : "false", *h.shortcuts ? "true" : "false");
+        g.shortcuts = *h.shortcuts;
     }
 }
 
