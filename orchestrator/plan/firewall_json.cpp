@@ -1,5 +1,8 @@
 #include "orchestrator/plan/firewall_json.hpp"
 
+#include <algorithm>
+#include <utility>
+
 namespace avpn::fw {
 
 namespace {
@@ -83,6 +86,62 @@ void statements(JsonWriter& w, const Rule& r) {
     }
 }
 
+// The shortcut watch (docs/firewall.md "The shortcut watch"): per family,
+// one interval map from every watched prefix to its counter, and two rules
+// at the top of forward that count a packet into the counter its
+// destination, then its source, maps to. They have no verdict, so every
+// packet goes on to the rules below as before.
+bool has_family(const std::vector<ShortcutWatch>& watch, Family f) {
+    for (const ShortcutWatch& s : watch)
+        for (const Prefix& p : s.prefixes)
+            if (p.family() == f) return true;
+    return false;
+}
+
+const char* watch_map(Family f) { return f == Family::v4 ? kShortcutMap4 : kShortcutMap6; }
+
+void watch_maps(JsonWriter& w, const std::vector<ShortcutWatch>& watch) {
+    for (Family f : {Family::v4, Family::v6}) {
+        if (!has_family(watch, f)) continue;  // nft refuses an empty "elem"; no map, no rule
+        // The planner made the prefixes disjoint, and an interval map wants
+        // its elements in no particular order, but sorted they list as nft
+        // lists them back.
+        std::vector<std::pair<Prefix, const std::string*>> elems;
+        for (const ShortcutWatch& s : watch)
+            for (const Prefix& p : s.prefixes)
+                if (p.family() == f) elems.emplace_back(p, &s.counter);
+        std::sort(elems.begin(), elems.end());
+        open(w, "map");
+        w.field("name", watch_map(f)).field("type", f == Family::v4 ? "ipv4_addr" : "ipv6_addr").field("map", "counter");
+        w.key("flags").begin_array().value("interval").end_array();
+        w.key("elem").begin_array();
+        for (const auto& [p, counter] : elems) {
+            w.begin_array();
+            element(w, p);
+            w.value(*counter);
+            w.end_array();
+        }
+        w.end_array();
+        close(w);
+    }
+}
+
+void watch_rules(JsonWriter& w, const std::vector<ShortcutWatch>& watch) {
+    for (Family f : {Family::v4, Family::v6}) {
+        if (!has_family(watch, f)) continue;
+        for (const char* field : {"daddr", "saddr"}) {
+            open(w, "rule");
+            w.field("chain", kForwardChain).key("expr").begin_array();
+            w.begin_object().key("counter").begin_object().key("map").begin_object().key("key");
+            payload(w, ip_proto(f), field);
+            w.field("data", std::string("@") + watch_map(f));
+            w.end_object().end_object().end_object();
+            w.end_array();
+            close(w);
+        }
+    }
+}
+
 void rules(JsonWriter& w, const char* chain, const std::vector<Rule>& list) {
     for (const Rule& r : list) {
         open(w, "rule");
@@ -97,6 +156,11 @@ void rules(JsonWriter& w, const char* chain, const std::vector<Rule>& list) {
 
 void write_firewall_json(JsonWriter& w, const FirewallTable& t) {
     w.begin_array();
+    for (const ShortcutWatch& s : t.shortcut_watch) {
+        open(w, "counter");
+        w.field("name", s.counter);
+        close(w);
+    }
     for (const std::string& c : t.counters) {
         open(w, "counter");
         w.field("name", c);
@@ -113,6 +177,7 @@ void write_firewall_json(JsonWriter& w, const FirewallTable& t) {
         }
         close(w);
     }
+    watch_maps(w, t.shortcut_watch);
     open(w, "chain");
     w.field("name", kRulesChain);
     close(w);
@@ -127,6 +192,7 @@ void write_firewall_json(JsonWriter& w, const FirewallTable& t) {
         close(w);
     }
     rules(w, kRulesChain, t.rules);
+    watch_rules(w, t.shortcut_watch);  // first in forward: they count and go on
     rules(w, kForwardChain, t.forward);
     rules(w, kInputChain, t.input);
     w.end_array();

@@ -3,8 +3,9 @@
 //
 // The document is a JSON array of commands, each {"add": {...}}, holding
 // ONLY the objects inside the table, in an order nft can run top to bottom:
-// named counters, sets (with their elements), the chains `rules` and
-// `forward`, then the rules of `rules`, then those of `forward`. Every
+// named counters (the shortcut watch's first), sets (with their elements),
+// the shortcut watch's maps, the chains `rules` and `forward`, then the
+// rules of `rules`, then those of `forward` (the watch's first). Every
 // object names family "inet" and table "avpn". The table object itself is
 // NOT in it: the kernel side wraps the array as
 //   {"nftables": [ {"add": {"table": ...}}, {"delete": {"table": ...}},

@@ -19,6 +19,9 @@ inline constexpr const char* kRulesChain = "rules";
 inline constexpr const char* kInputChain = "input";   // only while the plan steers WireGuard (uplink guard)
 inline constexpr int kForwardPriority = -10;        // docs/firewall.md: before filter (0), after conntrack
 inline constexpr const char* kDefaultDropCounter = "default-drop";
+// The shortcut watch's maps (prefix -> counter), one per family.
+inline constexpr const char* kShortcutMap4 = "shortcut-v4";
+inline constexpr const char* kShortcutMap6 = "shortcut-v6";
 
 // A named interval set (`flags interval`) of one family. Elements are sorted
 // and none lies inside another: nftables refuses overlapping intervals.
@@ -51,6 +54,17 @@ struct Rule {
     bool operator==(const Rule&) const = default;
 };
 
+// One other spoke this spoke could take a direct shortcut to (issue 14,
+// docs/firewall.md "The shortcut watch"): a named counter of the packets
+// this site forwards to or from its prefixes. avpnd reads the counters and
+// sets a shortcut up where they grow.
+struct ShortcutWatch {
+    std::string counter;             // "shortcut-<group>/<site>"
+    std::string group, site;
+    std::vector<Prefix> prefixes;    // its exports and tunnel address; sorted, disjoint across all watches
+    bool operator==(const ShortcutWatch&) const = default;
+};
+
 struct FirewallTable {
     std::vector<Set> sets;               // sorted by name
     std::vector<std::string> counters;   // rule-1..rule-N, then default-drop
@@ -59,6 +73,9 @@ struct FirewallTable {
     // Base chain hook input, present only when not empty: the uplink guard
     // (routing.hpp's steering; docs/uplinks.md "The uplink guard").
     std::vector<Rule> input;
+    // Counted first in forward, both directions, whatever the rules then
+    // decide; not part of plan_firewall's table (planner.cpp adds it).
+    std::vector<ShortcutWatch> shortcut_watch;  // sorted by counter
     bool operator==(const FirewallTable&) const = default;
 };
 

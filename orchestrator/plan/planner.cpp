@@ -10,6 +10,7 @@
 #include "orchestrator/plan/ipsec_plan.hpp"
 #include "orchestrator/plan/normalize.hpp"
 #include "orchestrator/plan/routing.hpp"
+#include "orchestrator/plan/shortcut_watch.hpp"
 #include "orchestrator/plan/site_pieces.hpp"
 #include "orchestrator/plan/topology.hpp"
 #include "orchestrator/plan/wireguard_plan.hpp"
@@ -274,6 +275,11 @@ SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllo
         out.allocations.firewall =
             fw::plan_firewall_reusing(intent, firewall_peers(work), previous ? previous->firewall : nullptr);
         out.shared.firewall = out.allocations.firewall->table;
+        // Outside the reused table, like the uplink guard: it reads roles and
+        // hub lists, which plan_firewall_reusing does not compare.
+        std::vector<const GroupModel*> models;
+        for (const GroupWork& w : work) models.push_back(w.model.get());
+        out.shared.firewall->shortcut_watch = plan_shortcut_watch(models);
         out.errors.insert(out.errors.end(), out.allocations.firewall->errors.begin(),
                           out.allocations.firewall->errors.end());
         add_uplink_guard(intent, inputs, steering.has_value(), out.shared);
