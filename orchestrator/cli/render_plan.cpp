@@ -117,7 +117,8 @@ std::string render_plan_text(const DesiredState& s) {
             if (p.group != g.group) continue;
             o << "  peer " << p.site << " (" << p.role << ") " << p.tunnel_address.str() << " endpoint "
               << (p.endpoint ? p.endpoint->str() : std::string("(learned)"))
-              << (p.default_route ? " default-route" : "") << "\n    allowed " << join(p.allowed) << "\n";
+              << (p.default_route ? " default-route" : "")
+              << (p.shortcut.empty() ? "" : " shortcut " + p.shortcut) << "\n    allowed " << join(p.allowed) << "\n";
         }
     }
     section(o, "links", s.links.size());

@@ -29,6 +29,9 @@ struct PeerPlan {
     // Why no tunnel to this peer can be set up yet (XFRM: no contact, or no
     // local uplink address of the contact's family). Empty: ready.
     std::string pending;
+    // Another spoke reached by a direct shortcut: "trying" (handshaking, the
+    // traffic still on the hub) or "up" (carrying it); empty otherwise.
+    std::string shortcut;
     auto operator<=>(const PeerPlan&) const = default;
 };
 

@@ -35,6 +35,9 @@ MemberView view_of(const Group& g, const Member& m, const PlanInputs& inputs) {
     v.endpoint = live != inputs.contacts.end() ? std::optional<Endpoint>(live->second) : m.contact;
     if (auto moved = inputs.roamed.find({g.name, m.name}); moved != inputs.roamed.end()) v.endpoint = moved->second;
     v.dead = inputs.dead_peers.count({g.name, m.name}) > 0;
+    if (auto s = inputs.shortcuts.find({g.name, m.name}); s != inputs.shortcuts.end() && g.shortcuts &&
+                                                          g.transport == Transport::wireguard)
+        v.shortcut = s->second;
     v.loc = &m.loc;
     return v;
 }

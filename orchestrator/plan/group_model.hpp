@@ -27,6 +27,7 @@ struct MemberView {
     const std::vector<std::string>* exit_hubs = nullptr;
     std::optional<Endpoint> endpoint;  // live contact, else static contact
     bool dead = false;                 // in PlanInputs::dead_peers: this site heard nothing from it
+    std::optional<ShortcutState> shortcut;  // PlanInputs::shortcuts, where the group has them on
     IpAddr tunnel_address;
     uint64_t name_hash = 0;            // stable_hash(name)
     const SourceLoc* loc = nullptr;

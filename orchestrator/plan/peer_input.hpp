@@ -56,6 +56,7 @@ struct PeerInput {
     uint32_t reqid = 0;  // XFRM
     uint32_t slot = 0;   // XFRM: SPI slot
     std::optional<XfrmSessionSas> sessions;  // XFRM: SAs from the handshake (PlanInputs)
+    std::optional<ShortcutState> shortcut;   // another spoke, reached by a shortcut
     bool operator==(const PeerInput&) const = default;
 };
 

@@ -139,6 +139,7 @@ GroupPieces pieces_of(const Intent& intent, const PlanInputs& inputs, GroupWork&
         p.tunnel_address = m.tunnel_address;
         p.allowed = std::move(choice.allowed);
         p.default_route = choice.default_route;
+        p.shortcut = choice.shortcut;
         if (xfrm) {
             p.reqid = w.reqids[k];
             p.slot = slots[choice.member];

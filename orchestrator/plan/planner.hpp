@@ -36,6 +36,13 @@ struct XfrmSessionSas {
     bool operator==(const XfrmSessionSas&) const = default;
 };
 
+// A direct spoke-to-spoke shortcut as avpnd's shortcut keeper sees it
+// (docs/shortcuts.md): `trying` adds the other spoke as a WireGuard peer at
+// its contact with no prefixes, so the two punch and handshake while the
+// traffic still goes through the hub; `up` (after that handshake) moves the
+// other spoke's prefixes onto it.
+enum class ShortcutState { trying, up };
+
 struct PlanInputs {
     // Live contacts from the registries, (group, site) -> contact, this
     // site's own as the registries observe it included; they override the
@@ -77,6 +84,10 @@ struct PlanInputs {
     // moved to its backup uplink. The peer's SAs go there; it overrides the
     // member list's and the registry's contact in that group only.
     std::map<std::pair<std::string, std::string>, Endpoint> roamed;
+    // avpnd only: (group, other spoke) -> its shortcut. Acts only where the
+    // group has shortcuts on, this site and the other are spokes and the
+    // other has a contact; both ends keep theirs alike (docs/shortcuts.md).
+    std::map<std::pair<std::string, std::string>, ShortcutState> shortcuts;
 };
 
 struct PlanOutcome {

@@ -181,6 +181,14 @@ void plan_spoke(const GroupModel& model, PeerSet& set, Errors& errors) {
             if (!contains(up, i)) carry_exports(model, i, via_home);
             continue;
         }
+        if (m.shortcut && m.endpoint) {
+            PeerChoice& direct = set.add(i);
+            direct.shortcut = m.shortcut;
+            if (*m.shortcut == ShortcutState::up) {
+                carry_member(model, i, direct);
+                continue;
+            }
+        }
         up_hubs(model, i, up_other);
         auto meet = meeting_hub(model, up, up_other);
         if (!meet || *meet == home)

@@ -22,9 +22,17 @@
 // - full tunnel: the default route(s) go to the spoke's first default_route
 //   hub, or to a hub's first exit hub, that this site can reach (the first
 //   configured when it reaches none).
+// - shortcuts (docs/shortcuts.md), spoke, another spoke T with a contact and
+//   a shortcut: `trying` makes T a peer with nothing routed to it (the
+//   handshake runs, the traffic stays on the hub); `up` moves T's exports and
+//   tunnel address from its hub onto T. The relay rule still holds: T keeps
+//   the same state for this site (both ends move after one handshake) and no
+//   third site's path changes, as T's traffic to others still leaves by T's
+//   hubs.
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "common/ip.hpp"
@@ -37,6 +45,7 @@ struct PeerChoice {
     size_t member = 0;            // index into GroupModel::members
     std::vector<Prefix> allowed;  // sorted, unique
     bool default_route = false;
+    std::optional<ShortcutState> shortcut;  // a spoke reached by a shortcut
 };
 
 struct Topology {

@@ -155,7 +155,9 @@ void to_json(JsonWriter& w, const PeerPlan& p) {
     w.field("public_key", p.public_key).field("tunnel_address", p.tunnel_address.str());
     prefixes(w, "allowed", p.allowed);
     optional_endpoint(w, "endpoint", p.endpoint);
-    w.field("default_route", p.default_route).end_object();
+    w.field("default_route", p.default_route);
+    if (!p.shortcut.empty()) w.field("shortcut", p.shortcut);  // docs/plan-json.md
+    w.end_object();
 }
 
 }  // namespace avpn::report
