@@ -1,5 +1,7 @@
 #include "orchestrator/runtime/firewall_apply.hpp"
 
+#include <algorithm>
+
 #include "orchestrator/plan/firewall_json.hpp"
 #include "orchestrator/plan/stable_hash.hpp"
 
@@ -46,6 +48,17 @@ FirewallOutcome install_firewall(fw::TablePort& table, const std::optional<fw::F
         o.rules = want->forward.size() + want->rules.size() + want->input.size();
         o.sets = want->sets.size();
         for (const fw::Set& s : want->sets) o.elements += s.elements.size();
+        // The shortcut watch: per family it has, a map and two rules.
+        for (Family f : {Family::v4, Family::v6}) {
+            size_t n = 0;
+            for (const fw::ShortcutWatch& w : want->shortcut_watch)
+                n += size_t(std::count_if(w.prefixes.begin(), w.prefixes.end(),
+                                          [&](const Prefix& p) { return p.family() == f; }));
+            if (n == 0) continue;
+            o.sets += 1;
+            o.rules += 2;
+            o.elements += n;
+        }
         contents = fw::render_firewall_json(*want);
     }
     auto present = table.present();

@@ -168,17 +168,22 @@ ConvergeReport Site::apply_change(IncrementalPlanner::Update& u, const std::stri
     // change, firewall_plan.hpp): equal without rendering both (12–30 ms each
     // at 10,000 members, bench_firewall_plan).
     const planner::SitePieces* before = planner_.committed();
-    // The uplink guard (the input chain) follows the active uplink, outside
-    // the reused part, so it is compared on its own.
+    // The uplink guard (the input chain) follows the active uplink, and the
+    // shortcut watch the roles and hub lists, both outside the reused part,
+    // so they are compared on their own.
     auto guard = [](const std::optional<fw::FirewallTable>& t) {
         std::string text;
         if (t)
             for (const fw::Rule& r : t->input) text += fw::rule_text(r) + "\n";
         return text;
     };
+    auto watch = [](const std::optional<fw::FirewallTable>& t) {
+        return t ? t->shortcut_watch : std::vector<fw::ShortcutWatch>{};
+    };
     bool same_table = before && before->allocations.firewall &&
                       before->allocations.firewall == u.pieces.allocations.firewall &&
-                      guard(before->shared.firewall) == guard(u.want.firewall);
+                      guard(before->shared.firewall) == guard(u.want.firewall) &&
+                      watch(before->shared.firewall) == watch(u.want.firewall);
     if (!same_table && rendered(u.want.firewall) != rendered(u.was.firewall)) {
         fw_change = install_firewall(*firewall_, u.want.firewall, "", false);
         if (fw_change.failure) {
