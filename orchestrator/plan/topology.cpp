@@ -13,7 +13,9 @@ struct PeerSet {
     std::vector<PeerChoice> peers;
     std::vector<long> slot_of;  // -1: not a peer
 
-    explicit PeerSet(size_t members) : slot_of(members, -1) {}
+    // Room for every member up front: callers hold references to peers
+    // across add() (a spoke's home hub while its shortcuts are added).
+    explicit PeerSet(size_t members) : slot_of(members, -1) { peers.reserve(members); }
     PeerChoice& add(size_t member) {
         if (slot_of[member] < 0) {
             slot_of[member] = long(peers.size());

@@ -88,6 +88,8 @@ std::string describe(const World& w) {
         if (!m.local_only.empty()) s += " local " + prefixes(m.local_only);
         if (!m.unpermitted.empty()) s += " unpermitted " + prefixes(m.unpermitted);
     }
+    for (const auto& [pair, state] : w.shortcuts)
+        s += "\n  shortcut " + pair.first + " <-> " + pair.second + (state == ShortcutState::up ? " up" : " trying");
     return s;
 }
 

@@ -42,6 +42,7 @@ bool is_dead(const World& w, const std::string& site) {
 // What walking one group found.
 struct GroupCheck {
     size_t paths = 0, leak_checks = 0, exit_reached = 0, policy_ties = 0, plan_errors = 0;
+    size_t shortcut_paths = 0;                      // between the ends of an up shortcut
     size_t failed = 0;                              // wrong walks and plans with errors
     std::map<std::string, size_t> failed_by_step;   // "delivered": at the wrong site
     std::string failures;                           // plan errors, the first two wrong walks
@@ -76,7 +77,18 @@ GroupCheck check_group(const World& w) {
                     ++c.paths;
                     Walk k = walker.walk(a.name, src, dst);
                     c.policy_ties += k.policy_tie;
-                    if (!k.delivered || k.delivered_at() != b.name) record(k);
+                    if (!k.delivered || k.delivered_at() != b.name) {
+                        record(k);
+                        continue;
+                    }
+                    // An up shortcut carries its ends' traffic directly.
+                    auto sc = w.shortcuts.find(std::minmax(a.name, b.name));
+                    if (sc == w.shortcuts.end() || sc->second != ShortcutState::up) continue;
+                    ++c.shortcut_paths;
+                    if (k.hops.size() != 2) {
+                        k.why = "delivered, but not over the shortcut";
+                        record(k);
+                    }
                 }
         }
     for (const SiteSpec& b : w.sites) {
@@ -162,6 +174,7 @@ Totals check_groups(const char* title, size_t count, Rng& r, Make&& make) {
         t.all.exit_reached += c.exit_reached;
         t.all.policy_ties += c.policy_ties;
         t.all.plan_errors += c.plan_errors;
+        t.all.shortcut_paths += c.shortcut_paths;
         t.all.failed += c.failed;
         for (const auto& [step, n] : c.failed_by_step) t.all.failed_by_step[step] += n;
         if (!c.failed) continue;
@@ -196,6 +209,40 @@ std::optional<World> with_dead_hubs(Rng& r) {
     return w;
 }
 
+// A WireGuard group with shortcuts on, some pairs of spokes with contacts
+// that share a hub in a shortcut, up or trying (both ends alike), and
+// sometimes dead hubs as above.
+std::optional<World> with_shortcuts(Rng& r) {
+    World w = random_group(r);
+    if (w.group.transport != Transport::wireguard) return std::nullopt;
+    w.group.shortcuts = true;
+    // Shortcuts need both ends' contacts (the registry's, here live ones).
+    uint32_t next = 0xcb007101u;  // 203.0.113.x
+    for (SiteSpec& s : w.sites)
+        if (s.role == Role::spoke && !s.contact && r.chance(80)) {
+            s.contact = Endpoint{IpAddr::v4(next++), 51820};
+            s.live_contact = true;
+        }
+    auto shares_hub = [](const SiteSpec& a, const SiteSpec& b) {
+        for (const HubRef& x : a.hubs)
+            for (const HubRef& y : b.hubs)
+                if (x.name == y.name) return true;
+        return false;
+    };
+    for (const SiteSpec& a : w.sites)
+        for (const SiteSpec& b : w.sites) {
+            if (a.name >= b.name || a.role != Role::spoke || b.role != Role::spoke || !a.contact || !b.contact ||
+                !shares_hub(a, b) || r.chance(30))
+                continue;
+            w.shortcuts[{a.name, b.name}] = r.chance(75) ? ShortcutState::up : ShortcutState::trying;
+        }
+    if (w.shortcuts.empty()) return std::nullopt;
+    if (r.chance(30))
+        for (const SiteSpec& s : w.sites)
+            if (s.role == Role::hub && r.chance(40)) w.dead_hubs.push_back(s.name);
+    return w;
+}
+
 }  // namespace
 
 TEST_CASE("packet walk: in random groups every connected member reaches every other, and nothing more") {
@@ -226,4 +273,20 @@ TEST_CASE("packet walk: with dead hubs known only to their peers, every live mem
     CHECK(t.all.failed == 0);
     CHECK(t.all.plan_errors == 0);
     CHECK(t.all.policy_ties == 0);
+}
+
+// docs/shortcuts.md: with shortcuts up or trying between pairs of spokes
+// (both ends alike), every member still reaches every other through every
+// hop's source check, hidden networks stay hidden, and an up shortcut's
+// ends reach each other directly, through no hub.
+TEST_CASE("packet walk: with shortcuts, every member reaches every other and shortcut ends go direct") {
+    constexpr size_t kGroups = 3000;
+    Rng r{std::mt19937(20261207)};
+    Totals t = check_groups("walk property, shortcuts", kGroups, r, with_shortcuts);
+    std::printf("  %zu paths between the ends of an up shortcut\n", t.all.shortcut_paths);
+    CHECK(t.groups > kGroups / 10);
+    CHECK(t.all.shortcut_paths > t.groups);
+    INFO("first failing groups:" << t.shown);
+    CHECK(t.all.failed == 0);
+    CHECK(t.all.plan_errors == 0);
 }

@@ -116,6 +116,10 @@ PlanInputs World::inputs_for(const std::string& name) const {
     }
     for (const std::string& hub : dead_hubs)
         if (hub != name && peers_with_hub(name, hub)) in.dead_peers.insert({group.name, hub});
+    for (const auto& [pair, state] : shortcuts) {
+        if (pair.first == name) in.shortcuts[{group.name, pair.second}] = state;
+        if (pair.second == name) in.shortcuts[{group.name, pair.first}] = state;
+    }
     return in;
 }
 

@@ -4,8 +4,10 @@
 // tests plan at two sites and compare what they agree on.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/ip.hpp"
@@ -43,6 +45,10 @@ public:
     // hub, the spokes that list it): inputs_for() puts it in their
     // PlanInputs.dead_peers and in nobody else's.
     std::vector<std::string> dead_hubs;
+    // Direct spoke-to-spoke shortcuts, (one spoke, the other) with the first
+    // the smaller name: both ends have it in their PlanInputs.shortcuts, as
+    // avpnd's keepers agree after one handshake (docs/shortcuts.md).
+    std::map<std::pair<std::string, std::string>, ShortcutState> shortcuts;
 
     SiteSpec& hub(const std::string& name, std::vector<Prefix> exports = {});
     SiteSpec& spoke(const std::string& name, std::vector<std::string> hubs,
