@@ -35,6 +35,7 @@ constexpr int kPollCostFactor = 20;
 // The XFRM key exchange's timers (handshake retries, keepalives, rotation,
 // lingering SAs) are checked this often; its finest timer is one second.
 constexpr auto kKeyingTick = std::chrono::milliseconds(250);
+constexpr auto kShortcutTick = std::chrono::seconds(1);
 constexpr auto kUplinkCheckSpacing = std::chrono::milliseconds(100);
 
 void log(const std::string& line) { std::cerr << "avpnd: " << line << std::endl; }
@@ -260,6 +261,11 @@ void Daemon::run_due_timers() {
         keying_tick_.arm_in(kKeyingTick, Clock::now());
     }
     if (auto at = site_->keying_flush_at(); at && *at <= Clock::now()) site_->flush_keying();
+    // Shortcuts (docs/shortcuts.md): a look each second, as their probes.
+    if (site_->has_shortcuts() && shortcut_tick_.due(Clock::now())) {
+        shortcut_tick_.arm_in(kShortcutTick, Clock::now());
+        if (site_->shortcut_tick()) converge(false, "shortcuts");
+    }
     if (auto at = site_->registry_at(); at && *at <= Clock::now() && site_->registry_tick())
         converge(false, "registry contacts");
     if (auto at = site_->probe_at(); at && *at <= Clock::now() && site_->probe_tick())
@@ -281,6 +287,7 @@ Clock::time_point Daemon::next_deadline() const {
     if (site_->has_ipsec()) t = std::min(t, ipsec_round_.at());
     if (site_->has_wireguard() || site_->has_firewall()) t = std::min(t, wireguard_poll_.at());
     if (site_->has_xfrm()) t = std::min(t, keying_tick_.at());
+    if (site_->has_shortcuts()) t = std::min(t, shortcut_tick_.at());
     if (auto at = site_->keying_flush_at()) t = std::min(t, *at);
     if (auto at = site_->uplink_check_at()) t = std::min(t, std::max(*at, uplink_check_after_));
     if (auto at = site_->probe_at()) t = std::min(t, *at);
@@ -346,6 +353,7 @@ int Daemon::run() {
     ipsec_round_.arm_in(std::chrono::seconds(so.retry_first), now);
     if (options_.wireguard_poll_ms > 0) wireguard_poll_.arm_in(milliseconds(options_.wireguard_poll_ms), now);
     keying_tick_.arm_at(now);
+    shortcut_tick_.arm_at(now);
     if (auto interval = notifier_.watchdog()) {
         log("systemd watchdog: WATCHDOG=1 every " + std::to_string(interval->count() / 2000) + " ms");
         watchdog_.arm_at(now);

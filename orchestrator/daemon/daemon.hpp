@@ -106,7 +106,7 @@ private:
 
     DriftDebounce drift_;
     std::string drift_why_;  // what the pending repair is for, for its log line
-    Timer resync_, ipsec_round_, watchdog_, wireguard_poll_, keying_tick_;
+    Timer resync_, ipsec_round_, watchdog_, wireguard_poll_, keying_tick_, shortcut_tick_;
     std::string last_converge_;  // why, for STATUS=
     // A wireguard-go exit already brought the retry forward in this streak
     // of failed applies: a daemon that dies on every start waits out the

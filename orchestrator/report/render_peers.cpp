@@ -38,6 +38,9 @@ std::string wrapped(const std::string& head, const std::vector<std::string>& ite
 std::string path_text(const PeerRow& r) {
     if (!r.direct) return r.via.empty() ? "no tunnel of its own, and no peer routes its exports" : "via " + r.via;
     if (!r.endpoint) return "direct, no endpoint yet (it must reach this site first)";
+    if (r.shortcut == "trying")
+        return "shortcut trying " + r.endpoint->str() + (r.via.empty() ? "" : ", traffic via " + r.via);
+    if (r.shortcut == "up") return "shortcut up to " + r.endpoint->str();
     return "direct to " + r.endpoint->str() + (r.contact == "static" ? " (static contact)" : " (learned)");
 }
 
@@ -131,6 +134,7 @@ void peers_json(JsonWriter& w, const std::vector<PeerRow>& rows, const std::opti
         w.key("endpoint");
         r.endpoint ? (void)w.value(r.endpoint->str()) : (void)w.null();
         w.field("contact", r.contact).field("via", r.via);
+        if (!r.shortcut.empty()) w.field("shortcut", r.shortcut);
         w.field("last_handshake", r.last_handshake).field("rx_bytes", r.rx_bytes).field("tx_bytes", r.tx_bytes);
         w.field("up", r.up).field("handshake_age_s", r.handshake_age);
         w.key("probe");

@@ -20,7 +20,18 @@ struct Planned {
     IpAddr tunnel_address;
     const std::vector<Prefix>* allowed;
     std::optional<Endpoint> endpoint;
+    std::optional<ShortcutState> shortcut;
 };
+
+// The hub whose allowed prefixes hold `m`'s first export.
+std::string carrier_of(const std::vector<Planned>& planned, const std::string& group, const Member& m) {
+    for (const Planned& p : planned) {
+        if (*p.group != group || m.exports.empty()) continue;
+        for (const Prefix& a : *p.allowed)
+            if (a.contains(m.exports.front()) && !a.is_default()) return *p.name;
+    }
+    return "";
+}
 
 std::vector<PeerRow> rows_of(const Intent& in, const std::vector<Planned>& planned,
                              const planner::SiteAllocations& allocations) {
@@ -52,6 +63,10 @@ std::vector<PeerRow> rows_of(const Intent& in, const std::vector<Planned>& plann
         if (m) r.exports = m->exports;
         r.endpoint = p.endpoint;
         if (p.endpoint) r.contact = m && m->contact == p.endpoint ? "static" : "learned";
+        if (p.shortcut) {
+            r.shortcut = *p.shortcut == ShortcutState::up ? "up" : "trying";
+            if (*p.shortcut == ShortcutState::trying && m) r.via = carrier_of(planned, r.group, *m);
+        }
         by_group[r.group].push_back(rows.size());
         rows.push_back(std::move(r));
     }
@@ -71,17 +86,7 @@ std::vector<PeerRow> rows_of(const Intent& in, const std::vector<Planned>& plann
             r.public_key = m.public_key;
             r.exports = m.exports;
             r.direct = false;
-            // The hub whose allowed prefixes hold the member's first export.
-            for (size_t i = 0; i < planned.size() && !m.exports.empty(); ++i) {
-                const Planned& p = planned[i];
-                if (*p.group != g.name) continue;
-                for (const Prefix& a : *p.allowed)
-                    if (a.contains(m.exports.front()) && !a.is_default()) {
-                        r.via = *p.name;
-                        break;
-                    }
-                if (!r.via.empty()) break;
-            }
+            r.via = carrier_of(planned, g.name, m);
             rows.push_back(std::move(r));
         }
     }
@@ -108,7 +113,7 @@ std::vector<PeerRow> peer_rows(const Intent& in, const planner::SitePieces& piec
         for (const planner::PeerInput& p : g.peers)
             planned.push_back(Planned{&g.constants.group, &g.constants.interface, g.constants.transport, &p.name,
                                       std::string(to_string(p.role)), &p.public_key, p.tunnel_address, &p.allowed,
-                                      p.endpoint});
+                                      p.endpoint, p.shortcut});
     return rows_of(in, planned, pieces.allocations);
 }
 

@@ -40,6 +40,9 @@ struct PeerRow {
     // peer routes its exports).
     bool direct = true;
     std::string via;
+    // Another spoke this site has a direct shortcut with (docs/shortcuts.md):
+    // "trying" (its traffic still goes `via` a hub) or "up"; "" otherwise.
+    std::string shortcut;
     // WireGuard, from the device (absent when it could not be read).
     std::optional<int64_t> last_handshake;  // unix time, 0: never
     std::optional<uint64_t> rx_bytes, tx_bytes;

@@ -15,12 +15,21 @@ bool names_hub(const Member& m, const std::string& hub) {
     return std::any_of(m.hubs.begin(), m.hubs.end(), [&](const HubRef& h) { return h.name == hub; });
 }
 
-// The members this site peers with (the planner's topology): a spoke its
-// hubs, a hub every hub and the spokes that chose it.
+bool shares_hub(const Group& g, const Member& m) {
+    return std::any_of(g.hubs.begin(), g.hubs.end(), [&](const HubRef& h) { return names_hub(m, h.name); });
+}
+
+// Whose contacts a site asks for: the members it peers with (the planner's
+// topology: a spoke its hubs, a hub every hub and the spokes that chose it),
+// and with shortcuts (docs/shortcuts.md) a spoke also the spokes it shares a
+// hub with.
 bool peers_with(const Intent& intent, const Group& g, const Member& m) {
     if (m.role == Role::off) return false;
-    if (intent.site.role == Role::spoke)
+    if (intent.site.role == Role::spoke) {
+        if (g.shortcuts && g.transport == Transport::wireguard && m.role == Role::spoke && shares_hub(g, m))
+            return true;
         return std::any_of(g.hubs.begin(), g.hubs.end(), [&](const HubRef& h) { return h.name == m.name; });
+    }
     return m.role == Role::hub || names_hub(m, intent.site.name);
 }
 
@@ -276,6 +285,25 @@ std::string RegistryClients::nat_type(const std::string& group, Time now) const 
         if (e.group == group && e.client->reachable(now) && e.client->observed() && answered &&
             *answered >= uplink_since_)
             seen.push_back(*e.client->observed());
+    }
+    if (seen.size() < 2) return "unknown";
+    return std::all_of(seen.begin(), seen.end(), [&](const Endpoint& s) { return s == seen[0]; }) ? "friendly"
+                                                                                               : "unfriendly";
+}
+
+std::string RegistryClients::peer_nat_type(const std::string& group, const std::string& site, Time now) const {
+    auto w = wanted_.find(group);
+    if (w == wanted_.end()) return "unknown";
+    auto member = std::find_if(w->second.members.begin(), w->second.members.end(),
+                               [&](const auto& m) { return m.first == site; });
+    if (member == w->second.members.end()) return "unknown";
+    std::vector<Endpoint> seen;
+    for (const Entry& e : clients_) {
+        if (e.group != group || !e.client->reachable(now)) continue;
+        auto c = e.client->contacts().find(member->second);
+        if (c != e.client->contacts().end() && c->second.state == registry::ContactState::registered &&
+            c->second.observed)
+            seen.push_back(*c->second.observed);
     }
     if (seen.size() < 2) return "unknown";
     return std::all_of(seen.begin(), seen.end(), [&](const Endpoint& s) { return s == seen[0]; }) ? "friendly"

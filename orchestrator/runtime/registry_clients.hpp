@@ -130,6 +130,10 @@ public:
     std::vector<NatType> nat_types(Time now) const;
     // The active uplink's type of `group` ("unknown" without registries).
     std::string nat_type(const std::string& group, Time now) const;
+    // Another member's type as this site's registries see it: "friendly"
+    // when two or more report the same observed contact for it,
+    // "unfriendly" when they differ, else "unknown" (shortcuts read it).
+    std::string peer_nat_type(const std::string& group, const std::string& site, Time now) const;
     uint64_t strangers() const { return strangers_; }  // datagrams from no registry of the group
 
 private:

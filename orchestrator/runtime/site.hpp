@@ -63,6 +63,7 @@
 #include "orchestrator/runtime/events.hpp"
 #include "orchestrator/runtime/keying_hold.hpp"
 #include "orchestrator/runtime/registry_clients.hpp"
+#include "orchestrator/runtime/shortcut_keeper.hpp"
 #include "netlink/socket.hpp"
 #include "netlink/xfrm_expire.hpp"
 #include "orchestrator/runtime/site_apply.hpp"
@@ -72,6 +73,7 @@
 #include "orchestrator/runtime/wireguard_watch.hpp"
 #include "orchestrator/runtime/xfrm_keying.hpp"
 #include "plugins/firewall/nft_table.hpp"
+#include "plugins/probe/icmp_echo.hpp"
 #include "plugins/registry/shared_port.hpp"
 #include "plugins/vici/retry.hpp"
 #include "plugins/wireguard/supervisor.hpp"
@@ -217,6 +219,13 @@ public:
     const RegistryClients& registry() const { return registry_; }
     // A WireGuard group whose shared port could not be opened: group -> why.
     const std::map<std::string, std::string>& registry_problems() const { return registry_problems_; }
+    // Direct spoke-to-spoke shortcuts (site_shortcuts.cpp, docs/shortcuts.md):
+    // whether any group of this site may have them, and the look due once a
+    // second: the watch counters, the trying peers' handshakes, the up ones'
+    // probes. True when the shortcuts changed (a converge is due).
+    bool has_shortcuts() const;
+    bool shortcut_tick();
+    std::vector<ShortcutKeeper::Row> shortcut_status() const { return shortcuts_.status(Clock::now()); }
     // Uplinks whose probe socket could not be opened, with why.
     const std::map<std::string, std::string>& probe_problems() const { return probe_problems_; }
     // avpnd saw a kernel event about an uplink at `at`: the facts the next
@@ -284,6 +293,9 @@ private:
     void send_registry(std::vector<RegistryClients::Send>&& sends);
     static bool is_registry(ByteView datagram);
     void note_wireguard_peers(const std::map<std::string, wg::WgDeviceStatus>& seen, int64_t now);
+    // site_shortcuts.cpp
+    std::map<ShortcutKeeper::Key, ShortcutSeen> look_at_shortcuts();
+    void send_shortcut_probes();
 
     SiteOptions options_;
     Log log_;
@@ -348,6 +360,11 @@ private:
     std::optional<std::pair<uint32_t, std::string>> firewall_checked_;
     fw::Counters firewall_counters_;
     int64_t firewall_counters_at_ = 0;
+    ShortcutKeeper shortcuts_;
+    std::map<std::string, probe::IcmpEchoSocket> shortcut_probes_;  // by group, while it has an up shortcut
+    std::map<ShortcutKeeper::Key, uint16_t> shortcut_probe_sent_;   // the round in flight: its sequence
+    uint16_t shortcut_seq_ = 0;
+    std::string shortcut_error_;  // the last one logged
 };
 
 }  // namespace avpn::runtime

@@ -230,6 +230,7 @@ Result<PlanInputs> Site::read_inputs(bool full) {
     inputs.active_uplinks = uplinks_->active();
     inputs.contacts = registry_.contacts();
     for (const auto& [key, at] : wireguard_roams_) inputs.roamed[key] = at;
+    inputs.shortcuts = shortcuts_.states();
     return inputs;
 }
 
