@@ -136,3 +136,34 @@ TEST_CASE("a member list file carries its own header, not the site file") {
                  "[autovpn.header] is for inline member tables");
     CHECK(r.errors.size() == 1);
 }
+
+// docs/shortcuts.md: opt-in per group, from the header (every member alike)
+// or the site's group; WireGuard only.
+TEST_CASE("shortcuts: set by the header or the site, refused for XFRM, a differing site value named") {
+    std::string list = list_with_header();
+    list.insert(list.find("[[member]]"), "shortcuts = true\n");  // header line 5
+    auto r = load_hub("", list);
+    expect_ok(r);
+    CHECK(r.intent->groups[0].shortcuts);
+
+    r = load_hub("shortcuts = true\n");
+    expect_ok(r);
+    CHECK(r.intent->groups[0].shortcuts);
+    r = load_hub("");
+    expect_ok(r);
+    CHECK_FALSE(r.intent->groups[0].shortcuts);
+
+    r = load_hub("shortcuts = false\n", list);
+    expect_exact(r, "autovpn.shortcuts", "9:13",
+                 "\"false\" differs from \"true\" set by the group header (group.shortcuts at "
+                 "/cfg/members.toml:5:13); every member uses the header's shortcuts: remove it here or make it equal");
+
+    std::string xfrm = list_with_header("corp", "100.64.0.0/10", "xfrm");
+    xfrm.insert(xfrm.find("[[member]]"), "shortcuts = true\n");
+    r = load_hub("", xfrm);
+    expect_error(r, "group.shortcuts", "/cfg/members.toml:5:13", {"WireGuard groups only"});
+    r = load_hub("transport = \"xfrm\"\nshortcuts = true\n", list_with_header("corp", "100.64.0.0/10", "xfrm"));
+    expect_error(r, "autovpn.shortcuts", "10:13", {"WireGuard groups only"});
+    r = load_hub("shortcuts = \"yes\"\n");
+    expect_error(r, "autovpn.shortcuts", "9:13", {"boolean"});
+}
