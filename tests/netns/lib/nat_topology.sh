@@ -138,6 +138,21 @@ nat_join() {
   nat_lan "$site" lan0 "$lan"
 }
 
+# nat_lan_host SITE HOST ADDR/LEN GW: a host on SITE's LAN lan0, namespace
+# HOST (topo_ns, so topo_cleanup removes it): the LAN's parked veth end
+# lan0p moves there with ADDR, default route through GW (SITE's lan0
+# address). Its packets are forwarded by SITE, as a real LAN's are, where
+# pings from SITE's own LAN address are SITE's own (output, not forward).
+nat_lan_host() {
+  local site=$1 host=$2 addr=$3 gw=$4
+  ip netns add "$(nat_ns "$host")"
+  ip -n "$(nat_ns "$host")" link set lo up
+  ip -n "$(nat_ns "$site")" link set lan0p netns "$(nat_ns "$host")"
+  ip -n "$(nat_ns "$host")" addr add "$addr" dev lan0p
+  ip -n "$(nat_ns "$host")" link set lan0p up
+  ip -n "$(nat_ns "$host")" route add default via "$gw" dev lan0p
+}
+
 # nat_public_addr N: the public address of NAT N.
 nat_public_addr() { echo "203.0.113.$((4 * $1 - 2))"; }
 

@@ -14,15 +14,22 @@
 #                            registries); a test may change them before
 #                            registry_group_files (registry_hairpin.sh: a
 #                            second hub, and a spoke on two hubs; KEEPALIVE,
-#                            the site files' keepalive, default "5s")
+#                            the site files' keepalive, default "5s";
+#                            SHORTCUTS, true or false: the member list's
+#                            [group] header says shortcuts = it, unset: no
+#                            line) or registry_group_topology (a third spoke
+#                            behind its own NAT, registry_shortcut.sh;
+#                            NAT_MODE_OF[SPOKE], its NAT's mode when not
+#                            NAT_MODE)
 #   registry_group_topology  the namespaces and NATs
 #   registry_group_files     keys, member list and site files in $CORP
 #   start_registry REG / stop_registry REG / counters REG
 #   start_avpnd SITE         avpnd in SITE; its PID in AVPND_<SITE>
 
 # registry_group_init: SITES, HUBS, SPOKES, HUBS_OF (a spoke's hubs, in
-# order, space-separated), LAN, PUBLIC, NAT_OF, REG_ADDR, REG_PID, PUBKEY,
-# PORT, IFACE, CORP and TOPO_AVPN_ARGS (after topo_init).
+# order, space-separated), LAN, PUBLIC, NAT_OF (natN: the NAT's number N
+# picks its addresses, nat_behind), NAT_MODE_OF (empty), REG_ADDR, REG_PID,
+# PUBKEY, PORT, IFACE, CORP and TOPO_AVPN_ARGS (after topo_init).
 registry_group_init() {
   SITES=(hq branch1 branch2)
   HUBS=(hq)
@@ -31,6 +38,7 @@ registry_group_init() {
   declare -gA LAN=([hq]=10.10.0.1 [branch1]=10.11.0.1 [branch2]=10.12.0.1)
   declare -gA PUBLIC=([hq]=198.51.100.20 [branch1]=$(nat_public_addr 1) [branch2]=$(nat_public_addr 2))
   declare -gA NAT_OF=([branch1]=nat1 [branch2]=nat2)
+  declare -gA NAT_MODE_OF=()
   declare -gA REG_ADDR=([reg1]=198.51.100.10 [reg2]=198.51.100.11)
   declare -gA REG_PID=() PUBKEY=()
   PORT=51820 # the group's listen_port (the default)
@@ -85,19 +93,22 @@ registry_group_fail() {
   topo_fail "$@"
 }
 
-# registry_group_topology: an internet, reg1, reg2 and hq on it, branch1
-# and branch2 behind $NAT_MODE NATs; prints each site's addresses.
+# registry_group_topology: an internet, reg1, reg2 and hq on it, each spoke
+# behind its own NAT (NAT_OF), of mode NAT_MODE_OF[SPOKE] or else $NAT_MODE;
+# prints each site's addresses.
 registry_group_topology() {
-  local s
+  local s nat
   nat_internet
   nat_public reg1 "${REG_ADDR[reg1]}"
   nat_public reg2 "${REG_ADDR[reg2]}"
   nat_public hq "${PUBLIC[hq]}" "${LAN[hq]}/24"
-  nat_behind branch1 nat1 1 "$NAT_MODE" "${LAN[branch1]}/24"
-  nat_behind branch2 nat2 2 "$NAT_MODE" "${LAN[branch2]}/24"
+  for s in "${SPOKES[@]}"; do
+    nat=${NAT_OF[$s]}
+    nat_behind "$s" "$nat" "${nat#nat}" "${NAT_MODE_OF[$s]:-$NAT_MODE}" "${LAN[$s]}/24"
+  done
   for s in "${SITES[@]}"; do
     printf '   %-7s public %-14s LAN %s/24%s\n' "$s" "${PUBLIC[$s]}" "${LAN[$s]}" \
-      "$([ "$s" = hq ] || echo " (wan0 $(ip -n "$(nat_ns "$s")" -4 -o addr show wan0 | awk '{print $4}') behind ${NAT_OF[$s]})")"
+      "$([ "$s" = hq ] || echo " (wan0 $(ip -n "$(nat_ns "$s")" -4 -o addr show wan0 | awk '{print $4}') behind ${NAT_OF[$s]}, ${NAT_MODE_OF[$s]:-$NAT_MODE})")"
   done
 }
 
@@ -121,6 +132,7 @@ name = "corp"
 tunnel_subnet = "100.64.0.0/24"
 transport = "$TRANSPORT"
 EOF
+    [ -z "${SHORTCUTS:-}" ] || echo "shortcuts = $SHORTCUTS"
     for s in "${HUBS[@]}"; do
       cat <<EOF
 
