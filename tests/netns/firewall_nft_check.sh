@@ -25,7 +25,7 @@ for site in "$src"/examples/*/sites/*.toml; do
 import json, sys
 plan = json.load(open(sys.argv[1]))
 cmds = plan["firewall"]["nft"]
-order = {"counter": 0, "set": 1, "chain": 2, "rule": 3}
+order = {"counter": 0, "set": 1, "map": 1, "chain": 2, "rule": 3}  # maps: the shortcut watch
 seen = -1
 for c in cmds:
     assert list(c) == ["add"], c
