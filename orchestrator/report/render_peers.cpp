@@ -35,8 +35,18 @@ std::string wrapped(const std::string& head, const std::vector<std::string>& ite
     return out + line + "\n";
 }
 
+// A spoke with no shortcut running: why not, as avpnd's keeper sees it.
+std::string shortcut_note(const PeerRow& r) {
+    if (r.shortcut_idle == "held")
+        return "; no shortcut for " + age((r.shortcut_for_ms.value_or(0) + 999) / 1000) + " (" + r.shortcut_why + ")";
+    if (r.shortcut_idle == "idle" && !r.shortcut_why.empty()) return "; no shortcut: " + r.shortcut_why;
+    return "";
+}
+
 std::string path_text(const PeerRow& r) {
-    if (!r.direct) return r.via.empty() ? "no tunnel of its own, and no peer routes its exports" : "via " + r.via;
+    if (!r.direct)
+        return (r.via.empty() ? "no tunnel of its own, and no peer routes its exports" : "via " + r.via) +
+               shortcut_note(r);
     if (!r.endpoint) return "direct, no endpoint yet (it must reach this site first)";
     if (r.shortcut == "trying")
         return "shortcut trying " + r.endpoint->str() + (r.via.empty() ? "" : ", traffic via " + r.via);
@@ -135,6 +145,9 @@ void peers_json(JsonWriter& w, const std::vector<PeerRow>& rows, const std::opti
         r.endpoint ? (void)w.value(r.endpoint->str()) : (void)w.null();
         w.field("contact", r.contact).field("via", r.via);
         if (!r.shortcut.empty()) w.field("shortcut", r.shortcut);
+        if (!r.shortcut_idle.empty()) w.field("shortcut_idle", r.shortcut_idle);
+        if (!r.shortcut_why.empty()) w.field("shortcut_why", r.shortcut_why);
+        if (r.shortcut_for_ms) w.field("shortcut_for_ms", *r.shortcut_for_ms);
         w.field("last_handshake", r.last_handshake).field("rx_bytes", r.rx_bytes).field("tx_bytes", r.tx_bytes);
         w.field("up", r.up).field("handshake_age_s", r.handshake_age);
         w.key("probe");

@@ -43,6 +43,13 @@ struct PeerRow {
     // Another spoke this site has a direct shortcut with (docs/shortcuts.md):
     // "trying" (its traffic still goes `via` a hub) or "up"; "" otherwise.
     std::string shortcut;
+    // avpnd's shortcut keeper on a spoke it could have one with, when none
+    // runs (`shortcut_idle`): "idle" or "held" (a back-off after a failure),
+    // and why (a NAT type, how the last one ended); `shortcut_for_ms`: the
+    // back-off left.
+    std::string shortcut_idle;
+    std::string shortcut_why;
+    std::optional<int64_t> shortcut_for_ms;
     // WireGuard, from the device (absent when it could not be read).
     std::optional<int64_t> last_handshake;  // unix time, 0: never
     std::optional<uint64_t> rx_bytes, tx_bytes;

@@ -24,6 +24,22 @@ void add_probes(const Site& site, std::vector<PeerRow>& rows) {
     }
 }
 
+// The shortcut keeper's view of the spokes with no shortcut running: held
+// (and how long yet) or idle, and why not (docs/shortcuts.md).
+void add_shortcuts(const Site& site, std::vector<PeerRow>& rows) {
+    if (!site.has_shortcuts()) return;
+    std::map<std::pair<std::string, std::string>, ShortcutKeeper::Row> kept;
+    for (ShortcutKeeper::Row& k : site.shortcut_status()) kept.emplace(k.key, std::move(k));
+    for (PeerRow& r : rows) {
+        auto k = kept.find({r.group, r.site});
+        if (k == kept.end() || !r.shortcut.empty()) continue;
+        if (k->second.state != "idle" && k->second.state != "held") continue;
+        r.shortcut_idle = k->second.state;
+        r.shortcut_why = k->second.why;
+        if (k->second.for_ms) r.shortcut_for_ms = k->second.for_ms->count();
+    }
+}
+
 }  // namespace
 
 std::vector<PeerRow> site_peer_rows(const Site& site, const std::map<std::string, wg::WgDeviceStatus>& devices) {
@@ -43,6 +59,7 @@ std::vector<PeerRow> site_peer_rows(const Site& site, const std::map<std::string
         }
     }
     add_probes(site, rows);
+    add_shortcuts(site, rows);
     return rows;
 }
 
