@@ -1,0 +1,420 @@
+#!/usr/bin/env bash
+# Direct spoke-to-spoke shortcuts end to end (issue 14): group "corp" with
+# shortcuts = true in its member list, every contact from two avpn-registry
+# instances (lib/registry_group.sh), every site under avpnd with
+# wireguard-go. Hub hq is public; spokes branch1, branch2 and branch3 each
+# sit behind their own NAT (lib/nat_topology.sh): nat1 and nat2 friendly
+# (masquerade, port-preserving), nat3 `masquerade random` (unfriendly). Each
+# spoke has a host on its LAN (nat_lan_host: host1 10.11.0.2, host2
+# 10.12.0.2, host3 10.13.0.2) whose packets the spoke forwards, as a real
+# LAN's: avpnd's shortcut watch counts forwarded packets only.
+#
+#   reg1 .10   reg2 .11   hq .20 (198.51.100.0/24: the internet, ns wan)
+#      |          |         |
+#   ------------ wan --------------------------------
+#        | nat1 203.0.113.2  | nat2 203.0.113.6  | nat3 203.0.113.10 (random)
+#     branch1             branch2             branch3
+#     host1               host2               host3
+#
+# How a packet's path shows: the internet router (ns wan) counts UDP
+# between each pair of NAT public addresses and between each NAT and hq
+# (table ip avpn_test_wan); hq's WireGuard counts each spoke's bytes (wg
+# show transfer); and an echo reply's TTL tells its hops: host2 -> branch2
+# -> branch1 -> host1 arrives with 62, through hq with 61.
+#   1. baseline: the tunnels come up from the registries alone; NAT types
+#      friendly, friendly, unfriendly; LAN-to-LAN pings between the spokes'
+#      own LAN addresses (their own packets, which the watch does not count)
+#      branch1 <-> branch2 and branch1 <-> branch3 pass through hq (nothing
+#      between the NATs); each host reaches hq's LAN;
+#   2. a continuous ping host1 -> host2 (50 ms): both branch1 and branch2
+#      report the shortcut "up" to each other (status --json peer rows,
+#      "shortcut up" in the text status) within 15 s; then over 2 s every
+#      reply came back direct (TTL 62), the internet carried the pings
+#      between nat1 and nat2, and hq's WireGuard and the NAT-hq flows did
+#      not grow by ping volume; prints the time from the first ping to up;
+#   3. host1 <-> host3 (nat3 unfriendly) for 8 s: the pings pass through hq
+#      (TTL 61, hq's counters), and neither branch1 nor branch3 ever shows a
+#      shortcut (trying or up) to the other, and nothing went between nat1
+#      and nat3;
+#   4. the internet router drops UDP between nat1 and nat2: within 10 s the
+#      pings host1 -> host2 come back through hq (TTL 61) and keep passing
+#      (>= 90 % over 3 s, hq's counters grow), neither side shows the
+#      shortcut up; prints the lost pings x 50 ms; the drop is removed.
+# Each avpnd logs "shortcut to <site>" for its peer (checked at the end).
+# AVPN_SHORTCUTS=false: the same with shortcuts off (the mutation check:
+# 2. must fail).
+# AVPN_NAT_INPUT=drop: the NATs also drop what is new to themselves from
+# the internet (a firewalled router's input chain). By default they accept
+# it, as lib/nat_topology.sh's NAT does: a punch datagram that reaches a NAT
+# before its own spoke sent one then leaves a conntrack entry there, so
+# masquerade maps that spoke's own punch to another port, which the other
+# NAT does not let in (both NATs are friendly: endpoint-independent
+# mapping, address- and port-dependent filtering).
+set -euo pipefail
+SRC=${AVPN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BIN=${AVPN_BIN:-$SRC/build/bin}
+AVPNCTL=$BIN/avpnctl
+AVPND=$BIN/avpnd
+REGISTRY=$BIN/avpn-registry
+# shellcheck source=lib/topology.sh
+. "$SRC/tests/netns/lib/topology.sh"
+# shellcheck source=lib/nat_topology.sh
+. "$SRC/tests/netns/lib/nat_topology.sh"
+# shellcheck source=lib/registry_group.sh
+. "$SRC/tests/netns/lib/registry_group.sh"
+NAT_MODE=friendly
+BASELINE=0
+TRANSPORT=wireguard
+WG_BACKEND=userspace
+SHORTCUTS=${AVPN_SHORTCUTS:-true}
+topo_require jq ping wg nft python3 wireguard-go
+for b in "$AVPNCTL" "$AVPND" "$REGISTRY"; do [ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }; done
+started=$EPOCHREALTIME
+trap 'echo; echo "interrupted: cleaning up"; exit 130' INT
+trap 'exit 143' TERM
+topo_init # its EXIT trap removes the namespaces on every path
+
+registry_group_init
+SITES=(hq branch1 branch2 branch3)
+SPOKES=(branch1 branch2 branch3)
+HUBS_OF[branch3]=hq
+LAN[branch3]=10.13.0.1
+PUBLIC[branch3]=$(nat_public_addr 3)
+NAT_OF[branch3]=nat3
+NAT_MODE_OF[branch3]=random
+declare -A HOST=([branch1]=host1 [branch2]=host2 [branch3]=host3)
+declare -A HOST_ADDR=([branch1]=10.11.0.2 [branch2]=10.12.0.2 [branch3]=10.13.0.2)
+INTERVAL=0.05 # the continuous pings' interval (s)
+
+elapsed() { awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}'; }
+step() { echo; echo "== [$(elapsed) s] $*"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%d", (b - a) * 1000}'; }
+# fail: the avpnd and registry logs, each site's status, then the shortcut
+# states and the internet's counters.
+fail() {
+  local s
+  for s in "${SPOKES[@]}"; do
+    [ -S "$(topo_avpnd_socket "$s")" ] || continue
+    echo "   $s peers: $(topo_avpn "$s" status --json 2>&1 | jq -c '[.peers[]? | {site, endpoint, contact, shortcut}]' 2>&1 || true)" >&2
+    topo_avpn "$s" status 2>&1 | sed "s/^/   $s status| /" >&2 || true
+  done
+  echo "   hq wg transfer: $(topo_exec hq wg show "$IFACE" transfer 2>&1 | tr '\n' ' ')" >&2
+  echo "   internet counters: $(wan_counters_line 2>&1 || true)" >&2
+  for s in "$TOPO_WORK"/ping-*; do [ -f "$s" ] && tail -5 "$s" | sed "s#^#   ${s##*/}| #" >&2; done
+  registry_group_fail "$@"
+}
+
+# shortcut_of SITE PEER: PEER's "shortcut" in SITE's status --json, or
+# "none" when its row has none ("?" when status fails).
+shortcut_of() {
+  topo_avpn "$1" status --json 2>/dev/null | jq -r --arg p "$2" '[.peers[]? | select(.site == $p) | .shortcut // empty][0] // "none"' 2>/dev/null || echo "?"
+}
+# hub_bytes SPOKE: rx + tx of SPOKE's peer in hq's WireGuard.
+hub_bytes() { topo_exec hq wg show "$IFACE" transfer | awk -v k="$(pub "$1")" '$1 == k {print $2 + $3}'; }
+
+# The internet router's view: UDP between two NATs' public addresses, or
+# between one NAT and hq, each pair one counter (both directions).
+WAN_PAIRS=(nat1-nat2 nat1-nat3 nat2-nat3 nat1-hq nat2-hq nat3-hq)
+addr_of() { case $1 in hq) echo "${PUBLIC[hq]}" ;; nat*) nat_public_addr "${1#nat}" ;; esac; }
+wan_counters() {
+  local p a b
+  {
+    echo "table ip avpn_test_wan {"
+    for p in "${WAN_PAIRS[@]}"; do echo "  counter ${p//-/_} {}"; done
+    echo "  counter cut {}"
+    echo "  chain forward {"
+    echo "    type filter hook forward priority filter; policy accept;"
+    for p in "${WAN_PAIRS[@]}"; do
+      a=$(addr_of "${p%-*}") b=$(addr_of "${p#*-}")
+      echo "    ip saddr { $a, $b } ip daddr { $a, $b } meta l4proto udp counter name ${p//-/_}"
+    done
+    echo "  }"
+    # 4. puts its drop here, before the counters.
+    echo "  chain cut { type filter hook forward priority filter - 10; policy accept; }"
+    echo "}"
+  } | ip netns exec "$TOPO-wan" nft -f -
+}
+# wan_packets PAIR: the packets counted for PAIR (e.g. nat1-nat2), or "cut".
+wan_packets() {
+  ip netns exec "$TOPO-wan" nft list counter ip avpn_test_wan "${1//-/_}" | awk '/packets/ {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}'
+}
+wan_counters_line() { local p; for p in "${WAN_PAIRS[@]}" cut; do printf '%s=%s ' "$p" "$(wan_packets "$p")"; done; }
+
+# Replies in a ping -D output file: "TIME SEQ TTL" per line.
+replies() { awk '/ bytes from / {t = $1; gsub(/[][]/, "", t); s = ""; l = ""
+  for (i = 2; i <= NF; i++) { if ($i ~ /^icmp_seq=/) s = substr($i, 10); if ($i ~ /^ttl=/) l = substr($i, 5) }
+  print t, s, l}' "$1"; }
+# window FILE FROM TO: "ANSWERED TTL61 TTL62 OTHER" of the replies received
+# in [FROM, TO] (epoch seconds).
+window() {
+  replies "$1" | awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b {n++; if ($3 == 61) h++; else if ($3 == 62) d++; else o++}
+    END {printf "%d %d %d %d\n", n, h, d, o}'
+}
+
+step "topology: an internet, reg1, reg2 and hq on it; branch1, branch2 behind friendly NATs, branch3 behind a random one; a host on each spoke's LAN"
+registry_group_topology
+for s in "${SPOKES[@]}"; do
+  nat_lan_host "$s" "${HOST[$s]}" "${HOST_ADDR[$s]}/24" "${LAN[$s]}"
+  echo "   ${HOST[$s]} ${HOST_ADDR[$s]} on $s's LAN"
+done
+if [ "${AVPN_NAT_INPUT:-accept}" = drop ]; then
+  for n in nat1 nat2 nat3; do
+    ip netns exec "$(nat_ns "$n")" nft add chain ip avpn_test_nat input '{ type filter hook input priority filter; policy accept; }'
+    ip netns exec "$(nat_ns "$n")" nft add rule ip avpn_test_nat input iifname pub ct state new drop
+  done
+  echo "   the NATs drop what is new to themselves from the internet"
+fi
+wan_counters
+echo "   the internet router counts UDP per pair of: nat1 $(addr_of nat1), nat2 $(addr_of nat2), nat3 $(addr_of nat3), hq $(addr_of hq)"
+
+step "keys, member list (shortcuts = $SHORTCUTS, no contact for anyone), site files"
+registry_group_files
+grep -q "^shortcuts = $SHORTCUTS$" "$CORP/corp-members.toml" || fail "the member list does not say shortcuts = $SHORTCUTS"
+
+step "registries"
+start_registry reg1
+start_registry reg2
+
+step "avpnd on ${SITES[*]}"
+for s in "${SITES[@]}"; do start_avpnd "$s"; done
+t0=$(now_ms)
+sleep 0.2
+for s in "${SITES[@]}"; do
+  pid_var=AVPND_$s
+  kill -0 "${!pid_var}" 2>/dev/null || fail "$s's avpnd exited at start"
+done
+
+step "1. baseline: every tunnel from the registries, spoke-to-spoke through hq"
+# ping_until NS SRC DST LIMIT_S: one echo from SRC (an address in NS; empty:
+# NS's own choice) to DST until one is answered; prints the milliseconds
+# since avpnd's start.
+ping_until() {
+  local deadline=$((t0 + $4 * 1000))
+  while [ "$(now_ms)" -lt "$deadline" ]; do
+    if topo_exec "$1" ping -n -c 1 -W 1 ${2:+-I "$2"} "$3" >/dev/null 2>&1; then
+      echo $(($(now_ms) - t0))
+      return 0
+    fi
+    sleep 0.2 # no route yet fails at once
+  done
+  return 1
+}
+for s in "${SPOKES[@]}"; do
+  ms=$(ping_until "$s" "${LAN[$s]}" "${LAN[hq]}" 20) || fail "1. $s ${LAN[$s]} -> hq ${LAN[hq]}: no reply within 20 s of avpnd's start"
+  echo "   $s ${LAN[$s]} -> hq ${LAN[hq]}: first reply ${ms} ms after avpnd's start"
+done
+# nat_type SITE: SITE's NAT type in group corp (status --json).
+nat_type() { reg_status "$1" | jq -r '[.nat[]? | select(.group == "corp")][0].type // "none"'; }
+declare -A WANT_NAT=([hq]=friendly [branch1]=friendly [branch2]=friendly [branch3]=unfriendly)
+for s in "${SITES[@]}"; do
+  nat_is() { [ "$(nat_type "$1")" = "${WANT_NAT[$1]}" ]; }
+  topo_wait_for "$s's NAT type ${WANT_NAT[$s]} (it says $(nat_type "$s"))" 15 nat_is "$s"
+done
+echo "   NAT types: $(for s in "${SITES[@]}"; do printf '%s %s, ' "$s" "$(nat_type "$s")"; done | sed 's/, $//')"
+before=$(wan_counters_line)
+for pair in "branch1 branch2" "branch2 branch1" "branch1 branch3" "branch3 branch1"; do
+  read -r a b <<<"$pair"
+  ms=$(ping_until "$a" "${LAN[$a]}" "${LAN[$b]}" 25) || fail "1. $a ${LAN[$a]} -> $b ${LAN[$b]}: no reply within 25 s of avpnd's start"
+  out=$(topo_exec "$a" ping -n -c 1 -W 2 -I "${LAN[$a]}" "${LAN[$b]}" 2>&1) || fail "1. $a ${LAN[$a]} -> $b ${LAN[$b]}: one reply, then none: $out"
+  ttl=$(grep -o 'ttl=[0-9]*' <<<"$out" | cut -d= -f2)
+  echo "   $a ${LAN[$a]} -> $b ${LAN[$b]}: first reply ${ms} ms after avpnd's start; ttl $ttl"
+  # b's own reply, forwarded by hq only: 63 (direct it would be 64).
+  [ "$ttl" = 63 ] || fail "1. $a -> $b: reply ttl $ttl, not 63 (through hq)"
+done
+after=$(wan_counters_line)
+echo "   internet UDP packets, before: $before"
+echo "                          after: $after"
+for p in nat1-nat2 nat1-nat3 nat2-nat3; do
+  [ "$(wan_packets "$p")" = 0 ] || fail "1. the internet carried UDP between $p: $after"
+done
+for p in nat1-hq nat2-hq nat3-hq; do
+  b=$(tr ' ' '\n' <<<"$before" | awk -F= -v k="$p" '$1 == k {print $2}')
+  [ "$(wan_packets "$p")" -ge $((b + 2)) ] || fail "1. $p did not carry the spoke-to-spoke pings: $before -> $after"
+done
+echo "   the pings went through hq: nothing between the NATs, each NAT-hq flow grew"
+for s in "${SPOKES[@]}"; do
+  ms=$(ping_until "${HOST[$s]}" "" "${LAN[hq]}" 20) || fail "1. ${HOST[$s]} ${HOST_ADDR[$s]} -> hq ${LAN[hq]}: no reply"
+  echo "   ${HOST[$s]} ${HOST_ADDR[$s]} -> hq ${LAN[hq]}: reply (through $s)"
+done
+for s in "${SPOKES[@]}"; do echo "   $s wg endpoints: $(endpoints "$s")"; done
+
+step "2. a continuous ping host1 -> host2 every ${INTERVAL} s: the shortcut comes up and carries it"
+PING12=$TOPO_WORK/ping-host1-host2
+first=$EPOCHREALTIME
+topo_spawn host1 ping -n -D -i "$INTERVAL" -W 1 "${HOST_ADDR[branch2]}" >"$PING12" 2>&1
+PING12_PID=$TOPO_SPAWNED
+declare -A UP_MS=() SEEN=()
+# both_up: branch1 has branch2 "up" and branch2 has branch1 (recording when
+# each first was, and every state each showed on the way).
+both_up() {
+  local a b st all=0
+  for pair in "branch1 branch2" "branch2 branch1"; do
+    read -r a b <<<"$pair"
+    [ -n "${UP_MS[$a]:-}" ] && continue
+    st=$(shortcut_of "$a" "$b")
+    [[ " ${SEEN[$a]:-} " == *" $st "* ]] || SEEN[$a]+=" $st"
+    if [ "$st" = up ]; then UP_MS[$a]=$(ms_since "$first"); else all=1; fi
+  done
+  return $all
+}
+until both_up || [ "$(ms_since "$first")" -gt 15000 ]; do sleep 0.2; done
+for s in branch1 branch2; do echo "   $s: states seen:${SEEN[$s]:-}; up ${UP_MS[$s]:-never} ms after the first ping"; done
+[ -n "${UP_MS[branch1]:-}" ] && [ -n "${UP_MS[branch2]:-}" ] ||
+  fail "2. the shortcut branch1 <-> branch2 is not up at both within 15 s of the first ping (branch1:${SEEN[branch1]:-}, branch2:${SEEN[branch2]:-})"
+first_direct=$(replies "$PING12" | awk '$3 == 62 {print $1; exit}')
+echo "   time from the first ping to the shortcut up at both: $(( UP_MS[branch1] > UP_MS[branch2] ? UP_MS[branch1] : UP_MS[branch2] )) ms;" \
+  "first reply direct (ttl 62): $([ -n "$first_direct" ] && awk -v a="$first" -v b="$first_direct" 'BEGIN {printf "%d ms", (b - a) * 1000}' || echo never)"
+for pair in "branch1 branch2" "branch2 branch1"; do
+  read -r a b <<<"$pair"
+  # b's block under "peers": its line "  b (spoke, corp) ...", then lines
+  # indented deeper.
+  line=$(topo_avpn "$a" status | awk -v b="$b" '/^peers/ {p = 1; next} p && /^[^ ]/ {p = 0}
+    p && /^  [^ ]/ {in_b = ($1 == b)} p && in_b && /shortcut/' | sed 's/^ *//')
+  echo "   $a's text status, peer $b: ${line:-(no line with shortcut)}"
+  grep -q "^shortcut up" <<<"$line" || fail "2. $a's text status has no \"shortcut up\" under peer $b"
+done
+sleep 1 # the other side's converge after its own look
+w0=$EPOCHREALTIME
+declare -A W0=() H0=()
+for p in "${WAN_PAIRS[@]}"; do W0[$p]=$(wan_packets "$p"); done
+for s in branch1 branch2; do H0[$s]=$(hub_bytes "$s"); done
+sleep 2
+w1=$EPOCHREALTIME
+declare -A DW=() DH=()
+for p in "${WAN_PAIRS[@]}"; do DW[$p]=$(($(wan_packets "$p") - W0[$p])); done
+for s in branch1 branch2; do DH[$s]=$(($(hub_bytes "$s") - H0[$s])); done
+read -r n ttl61 ttl62 other <<<"$(window "$PING12" "$w0" "$w1")"
+sent=$(awk -v a="$w0" -v b="$w1" -v i="$INTERVAL" 'BEGIN {printf "%d", (b - a) / i}')
+echo "   over $(awk -v a="$w0" -v b="$w1" 'BEGIN {printf "%.1f", b - a}') s (~$sent pings): $n replies, $ttl62 direct (ttl 62), $ttl61 through hq (ttl 61), $other other"
+echo "   internet UDP packets: nat1-nat2 +${DW[nat1-nat2]}, nat1-hq +${DW[nat1-hq]}, nat2-hq +${DW[nat2-hq]}; hq's WireGuard: branch1 +${DH[branch1]} B, branch2 +${DH[branch2]} B"
+[ "$n" -ge $((sent * 8 / 10)) ] || fail "2. only $n of ~$sent pings answered over the shortcut"
+[ "$ttl61" = 0 ] && [ "$other" = 0 ] || fail "2. replies not direct with the shortcut up at both: $ttl61 through hq, $other other"
+[ "${DW[nat1-nat2]}" -ge "$n" ] || fail "2. the internet carried ${DW[nat1-nat2]} UDP packets between nat1 and nat2 for $n pings"
+# Through hq each ping is 2 packets on each of nat1-hq and nat2-hq; what
+# is left is keepalives and handshakes.
+[ $((DW[nat1-hq] + DW[nat2-hq])) -lt 10 ] ||
+  fail "2. the NAT-hq flows grew by $((DW[nat1-hq] + DW[nat2-hq])) packets for $n pings that went direct"
+[ $((DH[branch1] + DH[branch2])) -lt 2048 ] ||
+  fail "2. hq's WireGuard grew by $((DH[branch1] + DH[branch2])) bytes for $n pings that went direct"
+echo "   the pings go direct between nat1 and nat2, not through hq"
+counter=$(ip netns exec "$(nat_ns branch1)" nft list counters table inet avpn 2>/dev/null | grep -A2 'shortcut-corp.branch2' | tr -s ' \n' ' ' || true)
+echo "   branch1's watch counter for branch2: ${counter:-(not found)}"
+
+step "3. host1 <-> host3 (nat3 unfriendly): through hq, no shortcut"
+PING13=$TOPO_WORK/ping-host1-host3
+w0=$EPOCHREALTIME
+for p in "${WAN_PAIRS[@]}"; do W0[$p]=$(wan_packets "$p"); done
+H0[branch3]=$(hub_bytes branch3)
+topo_spawn host1 ping -n -D -i 0.1 -W 1 -w 8 "${HOST_ADDR[branch3]}" >"$PING13" 2>&1
+PING13_PID=$TOPO_SPAWNED
+topo_spawn host3 ping -n -D -i 0.1 -W 1 -w 8 "${HOST_ADDR[branch1]}" >"$PING13.back" 2>&1
+PING31_PID=$TOPO_SPAWNED
+declare -A ST13=()
+while kill -0 "$PING13_PID" 2>/dev/null; do
+  for pair in "branch1 branch3" "branch3 branch1"; do
+    read -r a b <<<"$pair"
+    st=$(shortcut_of "$a" "$b")
+    [[ " ${ST13[$a]:-} " == *" $st "* ]] || ST13[$a]+=" $st"
+  done
+  sleep 0.5
+done
+wait "$PING13_PID" || true
+wait "$PING31_PID" || true
+w1=$EPOCHREALTIME
+for p in "${WAN_PAIRS[@]}"; do DW[$p]=$(($(wan_packets "$p") - W0[$p])); done
+DH[branch3]=$(($(hub_bytes branch3) - H0[branch3]))
+read -r n ttl61 ttl62 other <<<"$(window "$PING13" "$w0" "$w1")"
+sent=$(awk '/packets transmitted/ {print $1}' "$PING13")
+read -r nb _ _ _ <<<"$(window "$PING13.back" "$w0" "$w1")"
+sentb=$(awk '/packets transmitted/ {print $1}' "$PING13.back")
+echo "   host1 -> host3: $sent sent, $n answered ($ttl61 through hq, $ttl62 direct, $other other); host3 -> host1: $sentb sent, $nb answered"
+echo "   states seen over 8 s: branch1's peer branch3:${ST13[branch1]}; branch3's peer branch1:${ST13[branch3]}"
+echo "   internet UDP packets: nat1-nat3 +${DW[nat1-nat3]}, nat1-hq +${DW[nat1-hq]}, nat3-hq +${DW[nat3-hq]}; hq's WireGuard: branch3 +${DH[branch3]} B (the through-hq volume of 8 s of pings at 0.1 s both ways)"
+[ "${sent:-0}" -gt 0 ] && [ "$n" -ge $((sent * 9 / 10)) ] && [ "${sentb:-0}" -gt 0 ] && [ "$nb" -ge $((sentb * 9 / 10)) ] ||
+  fail "3. host1 <-> host3: $n of $sent, $nb of $sentb answered"
+[ "$ttl61" = "$n" ] || fail "3. host1 -> host3: $ttl62 replies direct, $other other, not all through hq"
+[ "${ST13[branch1]}" = " none" ] && [ "${ST13[branch3]}" = " none" ] ||
+  fail "3. a shortcut branch1 <-> branch3 behind the random nat3: branch1 showed${ST13[branch1]}, branch3${ST13[branch3]}"
+[ "${DW[nat1-nat3]}" = 0 ] || fail "3. the internet carried ${DW[nat1-nat3]} UDP packets between nat1 and nat3"
+[ "${DW[nat3-hq]}" -ge "$n" ] || fail "3. nat3-hq carried ${DW[nat3-hq]} UDP packets for $n pings through hq"
+[ "${DH[branch3]}" -ge 2048 ] || fail "3. hq's WireGuard grew by ${DH[branch3]} bytes for branch3: 2. could not tell the hub's share"
+st=$(shortcut_of branch1 branch2)
+echo "   meanwhile branch1's shortcut to branch2: $st"
+[ "$st" = up ] || fail "3. the shortcut branch1 -> branch2 went from up to $st while host1 pinged host3"
+
+step "4. the internet drops UDP between nat1 and nat2: the pings go back through hq"
+cut_at=$EPOCHREALTIME
+ip netns exec "$TOPO-wan" nft add rule ip avpn_test_wan cut \
+  ip saddr "{ $(addr_of nat1), $(addr_of nat2) }" ip daddr "{ $(addr_of nat1), $(addr_of nat2) }" meta l4proto udp counter name cut drop
+declare -A DOWN_MS=()
+# back_on_hub: neither side shows the shortcut up, and a reply came back
+# through hq after the cut.
+back_on_hub() {
+  local a b st
+  for pair in "branch1 branch2" "branch2 branch1"; do
+    read -r a b <<<"$pair"
+    [ -n "${DOWN_MS[$a]:-}" ] && continue
+    st=$(shortcut_of "$a" "$b")
+    [ "$st" = up ] || DOWN_MS[$a]=$(ms_since "$cut_at")
+  done
+  [ -n "${DOWN_MS[branch1]:-}" ] && [ -n "${DOWN_MS[branch2]:-}" ] &&
+    [ -n "$(replies "$PING12" | awk -v a="$cut_at" '$1 > a && $3 == 61 {print; exit}')" ]
+}
+until back_on_hub || [ "$(ms_since "$cut_at")" -gt 15000 ]; do sleep 0.2; done
+back_on_hub || fail "4. 15 s after the cut: branch1 up until ${DOWN_MS[branch1]:-still} ms, branch2 ${DOWN_MS[branch2]:-still}, replies through hq: $(replies "$PING12" | awk -v a="$cut_at" '$1 > a && $3 == 61' | wc -l)"
+echo "   the shortcut no longer up: at branch1 ${DOWN_MS[branch1]} ms, at branch2 ${DOWN_MS[branch2]} ms after the cut (states polled every 0.2 s)"
+sleep 0.5 # the later side's converge
+w0=$EPOCHREALTIME
+for p in "${WAN_PAIRS[@]}"; do W0[$p]=$(wan_packets "$p"); done
+for s in branch1 branch2; do H0[$s]=$(hub_bytes "$s"); done
+sleep 3
+w2=$EPOCHREALTIME
+for p in "${WAN_PAIRS[@]}"; do DW[$p]=$(($(wan_packets "$p") - W0[$p])); done
+for s in branch1 branch2; do DH[$s]=$(($(hub_bytes "$s") - H0[$s])); done
+# The outage: the longest time between two replies since the cut, and the
+# sequence numbers missing in it.
+read -r gap_ms lost last_direct first_hub <<<"$(replies "$PING12" | awk -v a="$cut_at" '
+  $1 <= a {pt = $1; ps = $2; next}
+  { if (pt != "" && ($1 - pt) * 1000 > gap) { gap = ($1 - pt) * 1000; lost = $2 - ps - 1; from = pt; to = $1 }
+    pt = $1; ps = $2 }
+  END {printf "%d %d %s %s\n", gap, lost, from, to}')"
+read -r n ttl61 ttl62 other <<<"$(window "$PING12" "$w0" "$w2")"
+sent=$(awk -v a="$w0" -v b="$w2" -v i="$INTERVAL" 'BEGIN {printf "%d", (b - a) / i}')
+echo "   outage: $lost pings lost x ${INTERVAL} s = $(awk -v l="$lost" -v i="$INTERVAL" 'BEGIN {printf "%.2f", l * i}') s; longest gap between replies ${gap_ms} ms" \
+  "(cut at $(awk -v a="$started" -v b="$cut_at" 'BEGIN {printf "%.1f", b - a}') s, last reply before the gap $(awk -v a="$cut_at" -v b="${last_direct:-$cut_at}" 'BEGIN {printf "%+d", (b - a) * 1000}') ms, first after $(awk -v a="$cut_at" -v b="${first_hub:-$cut_at}" 'BEGIN {printf "%+d", (b - a) * 1000}') ms)"
+echo "   afterwards over $(awk -v a="$w0" -v b="$w2" 'BEGIN {printf "%.1f", b - a}') s (~$sent pings): $n replies, $ttl61 through hq, $ttl62 direct, $other other;" \
+  "nat1-hq +${DW[nat1-hq]}, nat2-hq +${DW[nat2-hq]} UDP packets, hq's WireGuard branch1 +${DH[branch1]} B, branch2 +${DH[branch2]} B; dropped by the cut: $(wan_packets cut)"
+[ "$lost" -gt 0 ] || fail "4. no ping lost across the cut: did the pings pass the cut at all? $(wan_counters_line)"
+awk -v l="$lost" -v i="$INTERVAL" 'BEGIN {exit !(l * i < 10)}' || fail "4. $lost pings lost across the cut: ${gap_ms} ms, not < 10 s"
+[ "$n" -ge $((sent * 9 / 10)) ] || fail "4. after the fallback only $n of ~$sent pings answered"
+[ "$ttl61" = "$n" ] || fail "4. after the fallback $ttl62 replies direct, $other other, of $n"
+[ "${DW[nat1-hq]}" -ge 20 ] && [ "${DW[nat2-hq]}" -ge 20 ] ||
+  fail "4. after the fallback the NAT-hq flows grew by only ${DW[nat1-hq]} and ${DW[nat2-hq]} packets"
+for pair in "branch1 branch2" "branch2 branch1"; do
+  read -r a b <<<"$pair"
+  st=$(shortcut_of "$a" "$b")
+  echo "   $a's peer $b: shortcut $st"
+  [ "$st" != up ] || fail "4. $a still shows the shortcut to $b up"
+done
+ip netns exec "$TOPO-wan" nft flush chain ip avpn_test_wan cut
+echo "   the drop removed"
+kill -INT "$PING12_PID" 2>/dev/null || true # its summary line
+wait "$PING12_PID" 2>/dev/null || true
+echo "   host1 -> host2 in all: $(grep 'packets transmitted' "$PING12" || echo "?")"
+
+step "the logs"
+for pair in "branch1 branch2" "branch2 branch1"; do
+  read -r a b <<<"$pair"
+  lines=$(grep -E "shortcut to (corp/)?$b\b" "$TOPO_WORK/avpnd-$a.log" || true)
+  [ -n "$lines" ] || fail "$a's avpnd logged nothing with \"shortcut to corp/$b\""
+  sed "s/^/   $a| /" <<<"$lines"
+done
+for pair in "branch1 branch3" "branch3 branch1"; do
+  read -r a b <<<"$pair"
+  grep -E "shortcut to (corp/)?$b\b" "$TOPO_WORK/avpnd-$a.log" | sed "s/^/   $a| /" || true
+done
+
+echo
+echo "time: $(elapsed) s"
+echo "PASS: a shortcut between the spokes behind friendly NATs carried their traffic direct, none behind the random NAT, and a cut shortcut gave its traffic back to hq within seconds"
