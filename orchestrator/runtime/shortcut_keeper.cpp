@@ -60,10 +60,17 @@ std::vector<std::string> ShortcutKeeper::update(const std::map<Key, ShortcutSeen
                 break;
             }
             if (traffic && now >= e.next_try) {
+                e.phase = Phase::opening;
+                e.since = now;
+                log.push_back("shortcut to " + name_of(key) + " opening: traffic passes through the hub");
+            }
+            break;
+        case Phase::opening:
+            if (now - e.since >= timing_.opening_for) {
                 e.phase = Phase::trying;
                 e.since = now;
                 changed_ = true;
-                log.push_back("shortcut to " + name_of(key) + " trying: traffic passes through the hub");
+                log.push_back("shortcut to " + name_of(key) + " trying: its WireGuard peer handshakes");
             }
             break;
         case Phase::trying:
@@ -88,7 +95,7 @@ std::vector<std::string> ShortcutKeeper::update(const std::map<Key, ShortcutSeen
                 end(key, e, now, "idle for " + seconds_text(timing_.idle_after), false, log);
             break;
         }
-        if (e.phase == Phase::trying && now - e.last_traffic >= timing_.idle_after)
+        if ((e.phase == Phase::opening || e.phase == Phase::trying) && now - e.last_traffic >= timing_.idle_after)
             end(key, e, now, "idle for " + seconds_text(timing_.idle_after), false, log);
     }
     return log;
@@ -103,6 +110,13 @@ std::map<ShortcutKeeper::Key, ShortcutState> ShortcutKeeper::states() const {
     return out;
 }
 
+std::vector<ShortcutKeeper::Key> ShortcutKeeper::opening() const {
+    std::vector<Key> out;
+    for (const auto& [key, e] : entries_)
+        if (e.phase == Phase::opening || e.phase == Phase::trying) out.push_back(key);
+    return out;
+}
+
 bool ShortcutKeeper::any_active() const {
     return std::any_of(entries_.begin(), entries_.end(), [](const auto& kv) { return kv.second.phase != Phase::idle; });
 }
@@ -113,6 +127,7 @@ std::vector<ShortcutKeeper::Row> ShortcutKeeper::status(Time now) const {
     std::vector<Row> out;
     for (const auto& [key, e] : entries_) {
         Row r{key, "idle", e.why, std::nullopt, e.ups, e.failures};
+        if (e.phase == Phase::opening) r.state = "opening";
         if (e.phase == Phase::trying) r.state = "trying";
         if (e.phase == Phase::up) r.state = "up";
         if (e.phase != Phase::idle) r.for_ms = duration_cast<milliseconds>(now - e.since);

@@ -3,9 +3,10 @@
 // each candidate once a second. Pure: the caller passes the time and the
 // observations; the states become PlanInputs::shortcuts.
 //
-// Per candidate: idle -> trying (traffic to or from it passed through a hub
-// since the last look, both NATs allow it, and no back-off holds) -> up (its
-// shortcut peer completed a WireGuard handshake) -> idle again when:
+// Per candidate: idle -> opening (traffic to or from it passed through a hub
+// since the last look, both NATs allow it, and no back-off holds) -> trying
+// (after `opening_for`) -> up (its shortcut peer completed a WireGuard
+// handshake) -> idle again when:
 // - trying found no handshake within `trying_for` (back-off, doubling);
 // - up lost `lost_probes` probes in a row once `settle` passed (back-off):
 //   the shortcut stopped carrying authenticated traffic in both directions;
@@ -29,6 +30,10 @@
 namespace avpn::runtime {
 
 struct ShortcutTiming {
+    // Openers only, no WireGuard peer yet: each end's NAT gets its mapping
+    // toward the other before any initiation arrives there (docs/
+    // shortcuts.md, "The punch"). Longer than the two ends' looks are apart.
+    std::chrono::seconds opening_for{2};
     // Two of WireGuard's handshake attempts (one each 5 s) and a margin.
     std::chrono::seconds trying_for{12};
     std::chrono::seconds idle_after{60};
@@ -66,11 +71,14 @@ public:
     std::vector<std::string> update(const std::map<Key, ShortcutSeen>& seen, Time now);
     std::map<Key, ShortcutState> states() const;
     bool take_changed() { return std::exchange(changed_, false); }
-    bool any_active() const;  // a shortcut trying or up: probes and fast looks are due
+    bool any_active() const;  // a shortcut opening, trying or up
+    // Those whose NAT mapping toward the other end is being opened: opening
+    // and trying (the openers go on until the handshake).
+    std::vector<Key> opening() const;
 
     struct Row {
         Key key;
-        std::string state;  // "idle", "trying", "up" or "held" (a back-off runs)
+        std::string state;  // "idle", "opening", "trying", "up" or "held" (a back-off runs)
         std::string why;    // not eligible, or how the last one ended
         std::optional<std::chrono::milliseconds> for_ms;  // in this state (trying, up) or left of the back-off (held)
         uint64_t ups = 0, failures = 0;
@@ -78,7 +86,7 @@ public:
     std::vector<Row> status(Time now) const;
 
 private:
-    enum class Phase { idle, trying, up };
+    enum class Phase { idle, opening, trying, up };
     struct Entry {
         Phase phase = Phase::idle;
         std::optional<uint64_t> packets;  // at the last look

@@ -296,6 +296,11 @@ private:
     // site_shortcuts.cpp
     std::map<ShortcutKeeper::Key, ShortcutSeen> look_at_shortcuts();
     void send_shortcut_probes();
+    void send_shortcut_openers();
+    // The openers' TTL: past a NAT one hop out (this router's upstream, as
+    // a site router behind a modem), dead at the next router, short of the
+    // other end's NAT (docs/shortcuts.md, "The punch").
+    static constexpr int kOpenerHops = 2;
 
     SiteOptions options_;
     Log log_;

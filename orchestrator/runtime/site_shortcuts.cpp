@@ -6,6 +6,7 @@
 
 #include "orchestrator/runtime/shortcut_counters.hpp"
 #include "orchestrator/runtime/site.hpp"
+#include "plugins/registry/wire.hpp"
 
 namespace avpn::runtime {
 
@@ -158,9 +159,33 @@ void Site::send_shortcut_probes() {
         it = groups.count(it->first) ? std::next(it) : shortcut_probes_.erase(it);
 }
 
+// The punch's first half (docs/shortcuts.md, "The punch"): a datagram from
+// the tunnel port to the other end's contact that opens this site's NAT
+// mapping toward it and dies two hops out, before the other end's NAT. Were
+// it to arrive there before that NAT had a mapping of its own toward us, a
+// NAT that takes it in (no firewall on its own address) would keep a
+// conntrack entry for it, and the other end's initiation would then get
+// another port than its registered one: the pair would never meet.
+void Site::send_shortcut_openers() {
+    static const std::vector<uint8_t> opener = {0, 0, 0, 0, uint8_t(registry::MessageType::opener), 'a', 'v', 'p'};
+    for (const ShortcutKeeper::Key& key : shortcuts_.opening()) {
+        const Group* g = intent_ ? group_named(*intent_, key.first) : nullptr;
+        const Member* m = g ? member_named(*g, key.second) : nullptr;
+        if (!m) continue;
+        std::optional<Endpoint> to = m->contact;
+        if (auto c = registry_.contacts().find(key); c != registry_.contacts().end()) to = c->second;
+        if (!to) continue;
+        auto port = shared_ports_.find({key.first, to->addr.family});
+        if (port == shared_ports_.end()) continue;  // no registry of that family: nothing shares the port
+        if (Status s = port->second.send(*to, opener, kOpenerHops); !s && s.error().str() != shortcut_error_)
+            log_("shortcuts: opener: " + (shortcut_error_ = s.error().str()));
+    }
+}
+
 bool Site::shortcut_tick() {
     auto seen = look_at_shortcuts();
     for (const std::string& line : shortcuts_.update(seen, Clock::now())) log_(line);
+    send_shortcut_openers();
     send_shortcut_probes();
     return shortcuts_.take_changed();
 }

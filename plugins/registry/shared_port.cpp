@@ -90,7 +90,17 @@ Result<SharedPort> SharedPort::open(Family family, uint16_t port) {
     return s;
 }
 
-Status SharedPort::send(const Endpoint& to, const std::vector<uint8_t>& payload) {
+namespace {
+
+// The socket's TTL (hop limit) for its next sends; -1: the default again.
+int set_hop_limit(int fd, Family family, int value) {
+    return family == Family::v4 ? ::setsockopt(fd, IPPROTO_IP, IP_TTL, &value, sizeof value)
+                                : ::setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &value, sizeof value);
+}
+
+}  // namespace
+
+Status SharedPort::send(const Endpoint& to, const std::vector<uint8_t>& payload, std::optional<int> hop_limit) {
     if (to.addr.family != family_) return Error{"send on the shared port", to.str(), "wrong address family", EAFNOSUPPORT};
     const size_t len = kUdpHeaderLen + payload.size();
     if (len > 0xffff) return Error{"send on the shared port", to.str(), "datagram too long", EMSGSIZE};
@@ -105,10 +115,14 @@ Status SharedPort::send(const Endpoint& to, const std::vector<uint8_t>& payload)
     dst.port = 0;
     sockaddr_storage sa;
     const socklen_t sl = to_sockaddr(dst, sa);
+    if (hop_limit && set_hop_limit(fd_.get(), family_, *hop_limit) < 0)
+        return Error{"set the TTL on the shared port", to.str(), std::strerror(errno), errno};
     ssize_t n;
     do n = ::sendto(fd_.get(), dgram.data(), dgram.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), sl);
     while (n < 0 && errno == EINTR);
-    if (n < 0) return Error{"send on the shared port", to.str(), std::strerror(errno), errno};
+    const int err = errno;
+    if (hop_limit) set_hop_limit(fd_.get(), family_, -1);
+    if (n < 0) return Error{"send on the shared port", to.str(), std::strerror(err), err};
     return {};
 }
 

@@ -55,8 +55,9 @@ public:
 
     // The next avpn datagram to the port, nullopt when none waits.
     Result<std::optional<SharedPortDatagram>> receive();
-    // `payload` to `to` (of this family) from the shared port.
-    Status send(const Endpoint& to, const std::vector<uint8_t>& payload);
+    // `payload` to `to` (of this family) from the shared port; with
+    // `hop_limit`, as its IP TTL (IPv6 hop limit) instead of the default.
+    Status send(const Endpoint& to, const std::vector<uint8_t>& payload, std::optional<int> hop_limit = std::nullopt);
 
 private:
     SharedPort(int fd, Family family, uint16_t port) : fd_(fd), family_(family), port_(port) {}

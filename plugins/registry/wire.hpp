@@ -37,6 +37,10 @@ enum class MessageType : uint8_t {
     response = 0x11,
     cookie_reply = 0x12,
     transport = 0x13,
+    // A site's NAT opener before a shortcut's handshake (docs/shortcuts.md):
+    // the header alone, sent with a small TTL so it dies past the site's own
+    // NAT; nobody parses it, a receiver drops it like any stranger's.
+    opener = 0x14,
 };
 
 inline constexpr uint16_t kDefaultPort = 9350;

@@ -32,10 +32,15 @@ std::optional<ShortcutState> state(const ShortcutKeeper& k) {
     return it->second;
 }
 
-// Drives the keeper from idle through a handshake to up, one look a second,
-// with traffic at each look; returns the time of the last look.
+// Drives the keeper from idle through opening and a handshake to up, one
+// look a second, with traffic at each look; returns the last look's time.
 Time bring_up(ShortcutKeeper& k, Time t, uint64_t& packets) {
     k.update({{b2, seen(packets)}}, t);  // the baseline
+    k.update({{b2, seen(packets += 10)}}, t += 1s);
+    REQUIRE_FALSE(state(k));  // opening: not planned yet
+    REQUIRE(k.opening() == std::vector<ShortcutKeeper::Key>{b2});
+    k.update({{b2, seen(packets += 10)}}, t += 1s);
+    REQUIRE_FALSE(state(k));
     t += 1s;
     k.update({{b2, seen(packets += 10)}}, t);
     REQUIRE(state(k) == ShortcutState::trying);
@@ -47,22 +52,32 @@ Time bring_up(ShortcutKeeper& k, Time t, uint64_t& packets) {
 
 }  // namespace
 
-TEST_CASE("shortcut keeper: traffic starts a try, a handshake brings it up") {
+TEST_CASE("shortcut keeper: traffic opens the NATs, then a try, and a handshake brings it up") {
     ShortcutKeeper k;
     k.update({{b2, seen(100)}}, t0);
     CHECK_FALSE(state(k));  // the first reading is a baseline: a restart counts nothing old
     k.update({{b2, seen(100)}}, t0 + 1s);
     CHECK_FALSE(state(k));  // no traffic
+    CHECK(k.opening().empty());
     CHECK_FALSE(k.take_changed());
     auto log = k.update({{b2, seen(105)}}, t0 + 2s);
+    REQUIRE(log.size() == 1);
+    CHECK(log[0].find("corp/branch2 opening") != std::string::npos);
+    CHECK(k.opening() == std::vector<ShortcutKeeper::Key>{b2});
+    CHECK_FALSE(state(k));  // openers only, for opening_for (2 s)
+    CHECK_FALSE(k.take_changed());
+    k.update({{b2, seen(107)}}, t0 + 3s);
+    CHECK_FALSE(state(k));
+    log = k.update({{b2, seen(108)}}, t0 + 4s);
     CHECK(state(k) == ShortcutState::trying);
     CHECK(k.take_changed());
     REQUIRE(log.size() == 1);
     CHECK(log[0].find("corp/branch2 trying") != std::string::npos);
-    k.update({{b2, seen(110)}}, t0 + 3s);
+    CHECK(k.opening() == std::vector<ShortcutKeeper::Key>{b2});  // the openers go on
+    k.update({{b2, seen(110)}}, t0 + 5s);
     CHECK(state(k) == ShortcutState::trying);
     CHECK_FALSE(k.take_changed());
-    k.update({{b2, seen(115, true)}}, t0 + 4s);
+    k.update({{b2, seen(115, true)}}, t0 + 6s);
     CHECK(state(k) == ShortcutState::up);
     CHECK(k.take_changed());
     auto rows = k.status(t0 + 5s);
@@ -95,8 +110,9 @@ TEST_CASE("shortcut keeper: no handshake in time gives up, backs off, then tries
     uint64_t p = 0;
     k.update({{b2, seen(p)}}, t0);
     k.update({{b2, seen(p += 1)}}, t0 + 1s);
+    k.update({{b2, seen(p += 1)}}, t0 + 3s);
     REQUIRE(state(k) == ShortcutState::trying);
-    Time t = t0 + 1s;
+    Time t = t0 + 3s;
     for (int i = 0; i < 11; ++i) k.update({{b2, seen(p += 1)}}, t += 1s);
     CHECK(state(k) == ShortcutState::trying);  // 11 s: still within trying_for (12 s)
     auto log = k.update({{b2, seen(p += 1)}}, t += 1s);
@@ -109,11 +125,13 @@ TEST_CASE("shortcut keeper: no handshake in time gives up, backs off, then tries
     CHECK_FALSE(state(k));
     // ... after it, it does; a second failure doubles the back-off.
     k.update({{b2, seen(p += 1)}}, t + 30s);
+    CHECK(k.status(t + 30s).at(0).state == "opening");
+    k.update({{b2, seen(p += 1)}}, t + 32s);
     CHECK(state(k) == ShortcutState::trying);
-    log = k.update({{b2, seen(p += 1)}}, t + 42s);
+    log = k.update({{b2, seen(p += 1)}}, t + 44s);
     REQUIRE(log.size() == 1);
     CHECK(log[0].find("next try in 60 s") != std::string::npos);
-    CHECK(k.status(t + 42s).at(0).failures == 2);
+    CHECK(k.status(t + 44s).at(0).failures == 2);
 }
 
 TEST_CASE("shortcut keeper: three lost probes after the settling time drop an up shortcut") {
@@ -152,7 +170,7 @@ TEST_CASE("shortcut keeper: an idle shortcut is torn down and the next packet tr
     CHECK(log[0].find("idle for 60 s") != std::string::npos);
     CHECK(log[0].find("next try") == std::string::npos);
     k.update({{b2, seen(p += 1)}}, t += 1s);
-    CHECK(state(k) == ShortcutState::trying);
+    CHECK(k.status(t).at(0).state == "opening");
 }
 
 TEST_CASE("shortcut keeper: a running one outlives the registries, not its contact or its config") {
@@ -171,6 +189,7 @@ TEST_CASE("shortcut keeper: a running one outlives the registries, not its conta
     // Forgotten when the config no longer watches it.
     k.update({{b2, seen(p)}}, t += 1s);
     k.update({{b2, seen(p += 1)}}, t += 1s);
+    k.update({{b2, seen(p += 1)}}, t += 2s);
     REQUIRE(state(k) == ShortcutState::trying);
     k.take_changed();
     k.update({}, t += 1s);
