@@ -65,9 +65,17 @@ REGISTRY=$BIN/avpn-registry
 NAT_MODE=friendly
 BASELINE=0
 TRANSPORT=wireguard
-WG_BACKEND=userspace
+# AVPN_WG_BACKEND=kernel: the kernel's WireGuard instead of wireguard-go
+# (the VM tier: kernel-registry-shortcut-wireguard).
+WG_BACKEND=${AVPN_WG_BACKEND:-userspace}
 SHORTCUTS=${AVPN_SHORTCUTS:-true}
-topo_require jq ping wg nft python3 wireguard-go
+topo_require jq ping wg nft python3
+if [ "$WG_BACKEND" = kernel ]; then
+  why=$(topo_wireguard_missing)
+  [ -z "$why" ] || topo_skip "$why; the VM tier runs it (kernel-registry-shortcut-wireguard)"
+else
+  topo_require wireguard-go
+fi
 for b in "$AVPNCTL" "$AVPND" "$REGISTRY"; do [ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }; done
 started=$EPOCHREALTIME
 trap 'echo; echo "interrupted: cleaning up"; exit 130' INT
