@@ -38,7 +38,7 @@ PeerPlan emit_peer(const GroupConstants& c, const PeerInput& in, nl::WgDevice* d
     p.allowed = in.allowed;
     p.endpoint = in.endpoint;
     p.default_route = in.default_route;
-    if (in.shortcut) p.shortcut = *in.shortcut == ShortcutState::up ? "up" : "trying";
+    if (in.shortcut) p.shortcut = *in.shortcut == ShortcutState::up ? "up" : "trying";  // answering too
     plan_peer_routes(c, in, state);
     if (c.transport == Transport::wireguard) {
         if (device) device->peers.push_back(wireguard_peer(c, in));

@@ -38,10 +38,12 @@ struct XfrmSessionSas {
 
 // A direct spoke-to-spoke shortcut as avpnd's shortcut keeper sees it
 // (docs/shortcuts.md): `trying` adds the other spoke as a WireGuard peer at
-// its contact with no prefixes, so the two punch and handshake while the
-// traffic still goes through the hub; `up` (after that handshake) moves the
-// other spoke's prefixes onto it.
-enum class ShortcutState { trying, up };
+// its contact with no prefixes and a keepalive, so this end initiates the
+// handshake while the traffic still goes through the hub; `answering` is
+// the same without the keepalive (the other end initiates: two initiations
+// that cross can keep both ends without a session for minutes); `up`
+// (after that handshake) moves the other spoke's prefixes onto it.
+enum class ShortcutState { trying, answering, up };
 
 struct PlanInputs {
     // Live contacts from the registries, (group, site) -> contact, this

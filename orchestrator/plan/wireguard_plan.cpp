@@ -14,7 +14,7 @@ namespace {
 // sites of a pair get each other's contact pushed together and send first,
 // which is the hole punch (docs/registry.md, "In avpnd").
 uint16_t keepalive_for(const GroupConstants& c, const PeerInput& peer) {
-    if (!peer.endpoint) return 0;
+    if (!peer.endpoint || peer.shortcut == ShortcutState::answering) return 0;
     if (c.site_role == Role::spoke) return c.keepalive_seconds;
     if (c.nat_mode == NatMode::automatic && peer.role == Role::hub) return c.keepalive_seconds;
     return 0;

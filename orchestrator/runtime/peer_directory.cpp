@@ -65,7 +65,7 @@ std::vector<PeerRow> rows_of(const Intent& in, const std::vector<Planned>& plann
         if (p.endpoint) r.contact = m && m->contact == p.endpoint ? "static" : "learned";
         if (p.shortcut) {
             r.shortcut = *p.shortcut == ShortcutState::up ? "up" : "trying";
-            if (*p.shortcut == ShortcutState::trying && m) r.via = carrier_of(planned, r.group, *m);
+            if (*p.shortcut != ShortcutState::up && m) r.via = carrier_of(planned, r.group, *m);
         }
         by_group[r.group].push_back(rows.size());
         rows.push_back(std::move(r));

@@ -49,6 +49,8 @@ std::vector<std::string> ShortcutKeeper::update(const std::map<Key, ShortcutSeen
             e.packets = s.packets;
         }
         if (traffic) e.last_traffic = now;
+        if (e.initiate != s.initiate && e.phase == Phase::trying) changed_ = true;
+        e.initiate = s.initiate;
         if (e.phase != Phase::idle && !s.contact) {
             end(key, e, now, "its contact is gone", false, log);
             continue;
@@ -66,7 +68,7 @@ std::vector<std::string> ShortcutKeeper::update(const std::map<Key, ShortcutSeen
             }
             break;
         case Phase::opening:
-            if (now - e.since >= timing_.opening_for) {
+            if (now - e.since >= timing_.opening_for + (e.initiate ? timing_.answer_lead : std::chrono::seconds(0))) {
                 e.phase = Phase::trying;
                 e.since = now;
                 changed_ = true;
@@ -104,7 +106,7 @@ std::vector<std::string> ShortcutKeeper::update(const std::map<Key, ShortcutSeen
 std::map<ShortcutKeeper::Key, ShortcutState> ShortcutKeeper::states() const {
     std::map<Key, ShortcutState> out;
     for (const auto& [key, e] : entries_) {
-        if (e.phase == Phase::trying) out.emplace(key, ShortcutState::trying);
+        if (e.phase == Phase::trying) out.emplace(key, e.initiate ? ShortcutState::trying : ShortcutState::answering);
         if (e.phase == Phase::up) out.emplace(key, ShortcutState::up);
     }
     return out;

@@ -34,6 +34,10 @@ struct ShortcutTiming {
     // toward the other before any initiation arrives there (docs/
     // shortcuts.md, "The punch"). Longer than the two ends' looks are apart.
     std::chrono::seconds opening_for{2};
+    // The initiating end opens this much longer, so the answering end (which
+    // started within a look of it) has its peer before the initiation comes:
+    // WireGuard drops one from a key it does not know, and retries 5 s later.
+    std::chrono::seconds answer_lead{1};
     // Two of WireGuard's handshake attempts (one each 5 s) and a margin.
     std::chrono::seconds trying_for{12};
     std::chrono::seconds idle_after{60};
@@ -57,6 +61,9 @@ struct ShortcutSeen {
     std::string why_not;              // why not eligible, for status and the log
     bool handshake = false;           // its shortcut peer completed a handshake
     std::optional<bool> probe;        // a probe round that ended now: answered (true) or lost
+    // This end sends the handshake's initiation while trying; the other end
+    // only answers (both ends must agree: glue's rule, docs/shortcuts.md).
+    bool initiate = true;
 };
 
 class ShortcutKeeper {
@@ -91,6 +98,7 @@ private:
         Phase phase = Phase::idle;
         std::optional<uint64_t> packets;  // at the last look
         Time last_traffic{}, since{}, next_try{};
+        bool initiate = true;
         std::chrono::seconds backoff{0};
         int lost = 0;
         std::string why;

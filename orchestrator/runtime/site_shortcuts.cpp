@@ -48,6 +48,17 @@ std::string why_not(const std::string& own, const std::string& peer, const std::
     return name + "'s NAT type is " + peer;
 }
 
+// Which end of a trying pair sends the initiation (the other only answers:
+// initiations that cross can leave both ends without a session): the end
+// behind a NAT when the other is open (its NAT may map the open end's way
+// to another port than the registries saw, and the open end answers where
+// the initiation came from), else the smaller name. Both ends compute it
+// alike from what they both read from the registries.
+bool initiates(const std::string& own, const std::string& other, const std::string& self, const std::string& name) {
+    if ((own == "open") != (other == "open")) return other == "open";
+    return self < name;
+}
+
 const planner::PeerInput* planned_peer(const planner::SitePieces& p, const std::string& group, const std::string& site) {
     for (const planner::GroupPieces& g : p.groups) {
         if (g.constants.group != group) continue;
@@ -96,7 +107,7 @@ std::map<ShortcutKeeper::Key, ShortcutSeen> Site::look_at_shortcuts() {
     // its handshake and both ends move close together.
     std::map<std::string, wg::WgDeviceStatus> devices;
     for (const auto& [key, state] : shortcuts_.states()) {
-        if (state != ShortcutState::trying) continue;
+        if (state == ShortcutState::up) continue;
         const GroupPlan* gp = group_plan(*committed, key.first);
         if (!gp || devices.count(gp->interface)) continue;
         if (auto d = port_->read_wireguard_status(gp->interface)) devices.emplace(gp->interface, std::move(*d));
@@ -109,8 +120,10 @@ std::map<ShortcutKeeper::Key, ShortcutSeen> Site::look_at_shortcuts() {
         if (packets)
             if (auto p = packets->find(w.counter); p != packets->end()) s.packets = p->second;
         s.contact = m->contact || registry_.contacts().count({w.group, w.site});
-        s.why_not = why_not(own_class(*intent_, *g, registry_, now), peer_class(*g, *m, registry_, now), w.site);
+        const std::string own = own_class(*intent_, *g, registry_, now), other = peer_class(*g, *m, registry_, now);
+        s.why_not = why_not(own, other, w.site);
         s.eligible = s.why_not.empty();
+        s.initiate = initiates(own, other, intent_->site.name, w.site);
         const planner::PeerInput* peer = planned_peer(*committed, w.group, w.site);
         const GroupPlan* gp = group_plan(*committed, w.group);
         if (peer && peer->shortcut && gp)

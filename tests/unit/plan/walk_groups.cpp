@@ -89,7 +89,7 @@ std::string describe(const World& w) {
         if (!m.unpermitted.empty()) s += " unpermitted " + prefixes(m.unpermitted);
     }
     for (const auto& [pair, state] : w.shortcuts)
-        s += "\n  shortcut " + pair.first + " <-> " + pair.second + (state == ShortcutState::up ? " up" : " trying");
+        s += "\n  shortcut " + pair.first + " <-> " + pair.second + (state == ShortcutState::up ? " up" : " trying");  // or answering
     return s;
 }
 

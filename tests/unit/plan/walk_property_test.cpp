@@ -234,7 +234,8 @@ std::optional<World> with_shortcuts(Rng& r) {
             if (a.name >= b.name || a.role != Role::spoke || b.role != Role::spoke || !a.contact || !b.contact ||
                 !shares_hub(a, b) || r.chance(30))
                 continue;
-            w.shortcuts[{a.name, b.name}] = r.chance(75) ? ShortcutState::up : ShortcutState::trying;
+            w.shortcuts[{a.name, b.name}] = r.chance(75) ? ShortcutState::up
+                                            : r.chance(50) ? ShortcutState::trying : ShortcutState::answering;
         }
     if (w.shortcuts.empty()) return std::nullopt;
     if (r.chance(30))

@@ -40,8 +40,9 @@ Time bring_up(ShortcutKeeper& k, Time t, uint64_t& packets) {
     REQUIRE_FALSE(state(k));  // opening: not planned yet
     REQUIRE(k.opening() == std::vector<ShortcutKeeper::Key>{b2});
     k.update({{b2, seen(packets += 10)}}, t += 1s);
+    k.update({{b2, seen(packets += 10)}}, t += 1s);
     REQUIRE_FALSE(state(k));
-    t += 1s;
+    t += 1s;  // the initiating end opens 3 s (opening_for + answer_lead)
     k.update({{b2, seen(packets += 10)}}, t);
     REQUIRE(state(k) == ShortcutState::trying);
     t += 1s;
@@ -67,17 +68,18 @@ TEST_CASE("shortcut keeper: traffic opens the NATs, then a try, and a handshake 
     CHECK_FALSE(state(k));  // openers only, for opening_for (2 s)
     CHECK_FALSE(k.take_changed());
     k.update({{b2, seen(107)}}, t0 + 3s);
+    k.update({{b2, seen(108)}}, t0 + 4s);
     CHECK_FALSE(state(k));
-    log = k.update({{b2, seen(108)}}, t0 + 4s);
+    log = k.update({{b2, seen(108)}}, t0 + 5s);
     CHECK(state(k) == ShortcutState::trying);
     CHECK(k.take_changed());
     REQUIRE(log.size() == 1);
     CHECK(log[0].find("corp/branch2 trying") != std::string::npos);
     CHECK(k.opening() == std::vector<ShortcutKeeper::Key>{b2});  // the openers go on
-    k.update({{b2, seen(110)}}, t0 + 5s);
+    k.update({{b2, seen(110)}}, t0 + 6s);
     CHECK(state(k) == ShortcutState::trying);
     CHECK_FALSE(k.take_changed());
-    k.update({{b2, seen(115, true)}}, t0 + 6s);
+    k.update({{b2, seen(115, true)}}, t0 + 7s);
     CHECK(state(k) == ShortcutState::up);
     CHECK(k.take_changed());
     auto rows = k.status(t0 + 5s);
@@ -110,9 +112,9 @@ TEST_CASE("shortcut keeper: no handshake in time gives up, backs off, then tries
     uint64_t p = 0;
     k.update({{b2, seen(p)}}, t0);
     k.update({{b2, seen(p += 1)}}, t0 + 1s);
-    k.update({{b2, seen(p += 1)}}, t0 + 3s);
+    k.update({{b2, seen(p += 1)}}, t0 + 4s);
     REQUIRE(state(k) == ShortcutState::trying);
-    Time t = t0 + 3s;
+    Time t = t0 + 4s;
     for (int i = 0; i < 11; ++i) k.update({{b2, seen(p += 1)}}, t += 1s);
     CHECK(state(k) == ShortcutState::trying);  // 11 s: still within trying_for (12 s)
     auto log = k.update({{b2, seen(p += 1)}}, t += 1s);
@@ -126,12 +128,12 @@ TEST_CASE("shortcut keeper: no handshake in time gives up, backs off, then tries
     // ... after it, it does; a second failure doubles the back-off.
     k.update({{b2, seen(p += 1)}}, t + 30s);
     CHECK(k.status(t + 30s).at(0).state == "opening");
-    k.update({{b2, seen(p += 1)}}, t + 32s);
+    k.update({{b2, seen(p += 1)}}, t + 33s);
     CHECK(state(k) == ShortcutState::trying);
-    log = k.update({{b2, seen(p += 1)}}, t + 44s);
+    log = k.update({{b2, seen(p += 1)}}, t + 45s);
     REQUIRE(log.size() == 1);
     CHECK(log[0].find("next try in 60 s") != std::string::npos);
-    CHECK(k.status(t + 44s).at(0).failures == 2);
+    CHECK(k.status(t + 45s).at(0).failures == 2);
 }
 
 TEST_CASE("shortcut keeper: three lost probes after the settling time drop an up shortcut") {
@@ -189,11 +191,26 @@ TEST_CASE("shortcut keeper: a running one outlives the registries, not its conta
     // Forgotten when the config no longer watches it.
     k.update({{b2, seen(p)}}, t += 1s);
     k.update({{b2, seen(p += 1)}}, t += 1s);
-    k.update({{b2, seen(p += 1)}}, t += 2s);
+    k.update({{b2, seen(p += 1)}}, t += 3s);
     REQUIRE(state(k) == ShortcutState::trying);
     k.take_changed();
     k.update({}, t += 1s);
     CHECK_FALSE(state(k));
     CHECK(k.take_changed());
     CHECK(k.status(t).empty());
+}
+
+TEST_CASE("shortcut keeper: the end that does not initiate only answers while trying") {
+    ShortcutKeeper k;
+    auto s = [](uint64_t p, bool handshake = false) {
+        ShortcutSeen x = seen(p, handshake);
+        x.initiate = false;
+        return x;
+    };
+    k.update({{b2, s(0)}}, t0);
+    k.update({{b2, s(1)}}, t0 + 1s);
+    k.update({{b2, s(2)}}, t0 + 3s);
+    CHECK(state(k) == ShortcutState::answering);  // opening_for only: it must be ready first
+    k.update({{b2, s(3, true)}}, t0 + 4s);
+    CHECK(state(k) == ShortcutState::up);  // up is up at both ends
 }
