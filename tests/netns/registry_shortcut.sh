@@ -194,11 +194,12 @@ for s in "${SITES[@]}"; do
 done
 
 step "1. baseline: every tunnel from the registries, spoke-to-spoke through hq"
-# ping_until NS SRC DST LIMIT_S: one echo from SRC (an address in NS; empty:
-# NS's own choice) to DST until one is answered; prints the milliseconds
-# since avpnd's start.
+# ping_until NS SRC DST LIMIT_S [BASE_MS]: one echo from SRC (an address in
+# NS; empty: NS's own choice) to DST until one is answered, for LIMIT_S
+# from BASE_MS (default avpnd's start); prints the milliseconds since
+# avpnd's start.
 ping_until() {
-  local deadline=$((t0 + $4 * 1000))
+  local deadline=$((${5:-$t0} + $4 * 1000))
   while [ "$(now_ms)" -lt "$deadline" ]; do
     if topo_exec "$1" ping -n -c 1 -W 1 ${2:+-I "$2"} "$3" >/dev/null 2>&1; then
       echo $(($(now_ms) - t0))
@@ -242,7 +243,9 @@ for p in nat1-hq nat2-hq nat3-hq; do
 done
 echo "   the pings went through hq: nothing between the NATs, each NAT-hq flow grew"
 for s in "${SPOKES[@]}"; do
-  ms=$(ping_until "${HOST[$s]}" "" "${LAN[hq]}" 20) || fail "1. ${HOST[$s]} ${HOST_ADDR[$s]} -> hq ${LAN[hq]}: no reply"
+  # 20 s from now, not from avpnd's start: an emulated CPU (the VM tier)
+  # takes most of that to get here.
+  ms=$(ping_until "${HOST[$s]}" "" "${LAN[hq]}" 20 "$(now_ms)") || fail "1. ${HOST[$s]} ${HOST_ADDR[$s]} -> hq ${LAN[hq]}: no reply within 20 s"
   echo "   ${HOST[$s]} ${HOST_ADDR[$s]} -> hq ${LAN[hq]}: reply (through $s)"
 done
 for s in "${SPOKES[@]}"; do echo "   $s wg endpoints: $(endpoints "$s")"; done
