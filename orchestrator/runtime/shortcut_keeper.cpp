@@ -41,11 +41,12 @@ std::vector<std::string> ShortcutKeeper::update(const std::map<Key, ShortcutSeen
     }
     for (const auto& [key, s] : seen) {
         Entry& e = entries_[key];
-        // Traffic: the counter moved since the last look. The first reading
-        // is only a baseline, so a restart does not count old packets.
+        // Traffic: the counter grew since the last look. The first reading
+        // is only a baseline, so a restart does not count old packets; a
+        // smaller one is a new start (the table was replaced), not traffic.
         bool traffic = false;
         if (s.packets) {
-            traffic = e.packets && *s.packets != *e.packets;
+            traffic = e.packets && *s.packets > *e.packets;
             e.packets = s.packets;
         }
         if (traffic) e.last_traffic = now;

@@ -60,6 +60,12 @@ TEST_CASE("shortcut keeper: traffic opens the NATs, then a try, and a handshake 
     k.update({{b2, seen(100)}}, t0 + 1s);
     CHECK_FALSE(state(k));  // no traffic
     CHECK(k.opening().empty());
+    k.update({{b2, seen(0)}}, t0 + 1s);  // the table was replaced: its counters start at 0 again
+    CHECK(k.opening().empty());
+    k.update({{b2, seen(100)}}, t0 + 1s);
+    CHECK(k.opening() == std::vector<ShortcutKeeper::Key>{b2});  // 100 packets since
+    k = ShortcutKeeper{};
+    k.update({{b2, seen(100)}}, t0);
     CHECK_FALSE(k.take_changed());
     auto log = k.update({{b2, seen(105)}}, t0 + 2s);
     REQUIRE(log.size() == 1);
