@@ -55,7 +55,11 @@ std::string num(double v) {
     return buf;
 }
 
-std::string path_of(const PeerRow& r) { return r.direct ? "direct" : "hub"; }
+// A shortcut that is trying still sends through its hub (docs/shortcuts.md).
+std::string path_of(const PeerRow& r) {
+    if (r.shortcut == "up") return "shortcut";
+    return r.direct && r.shortcut.empty() ? "direct" : "hub";
+}
 
 }  // namespace
 
@@ -75,7 +79,7 @@ std::string render_metrics(const MetricsSnapshot& s) {
     Exposition e;
     e.family("avpn_peer_info", "gauge",
              "A member of the site's groups (1): role, transport and path (direct: a tunnel of its own; hub: through "
-             "the hub named by via).");
+             "the hub named by via; shortcut: another spoke, directly over a shortcut).");
     for (const PeerRow& r : s.peers)
         e.sample("avpn_peer_info",
                  {"group", r.group, "site", r.site, "role", r.role, "transport", r.transport, "path", path_of(r), "via",
