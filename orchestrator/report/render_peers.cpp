@@ -35,6 +35,13 @@ std::string wrapped(const std::string& head, const std::vector<std::string>& ite
     return out + line + "\n";
 }
 
+// A learned contact (the registries', or where the peer roamed to) that a
+// handshake went through: the NATs on the way let both ends in.
+bool punched(const PeerRow& r) {
+    if (r.contact != "learned") return false;
+    return (r.last_handshake && *r.last_handshake > 0) || (r.up && *r.up);
+}
+
 // A spoke with no shortcut running: why not, as avpnd's keeper sees it.
 std::string shortcut_note(const PeerRow& r) {
     if (r.shortcut_idle == "held")
@@ -51,7 +58,8 @@ std::string path_text(const PeerRow& r) {
     if (r.shortcut == "trying")
         return "shortcut trying " + r.endpoint->str() + (r.via.empty() ? "" : ", traffic via " + r.via);
     if (r.shortcut == "up") return "shortcut up to " + r.endpoint->str();
-    return "direct to " + r.endpoint->str() + (r.contact == "static" ? " (static contact)" : " (learned)");
+    if (r.contact == "static") return "direct to " + r.endpoint->str() + " (static contact)";
+    return "direct to " + r.endpoint->str() + (punched(r) ? " (learned, punched)" : " (learned)");
 }
 
 std::string tunnel_text(const PeerRow& r, int64_t now) {
@@ -143,7 +151,7 @@ void peers_json(JsonWriter& w, const std::vector<PeerRow>& rows, const std::opti
         w.field_strings("exports", exports).field("direct", r.direct);
         w.key("endpoint");
         r.endpoint ? (void)w.value(r.endpoint->str()) : (void)w.null();
-        w.field("contact", r.contact).field("via", r.via);
+        w.field("contact", r.contact).field("punched", punched(r)).field("via", r.via);
         if (!r.shortcut.empty()) w.field("shortcut", r.shortcut);
         if (!r.shortcut_idle.empty()) w.field("shortcut_idle", r.shortcut_idle);
         if (!r.shortcut_why.empty()) w.field("shortcut_why", r.shortcut_why);
