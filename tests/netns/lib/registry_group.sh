@@ -18,7 +18,8 @@
 #                            SHORTCUTS, true or false: the member list's
 #                            [group] header says shortcuts = it, unset: no
 #                            line) or registry_group_topology (a third spoke
-#                            behind its own NAT, registry_shortcut.sh;
+#                            behind its own NAT and a fourth behind the
+#                            first's, registry_shortcut.sh;
 #                            NAT_MODE_OF[SPOKE], its NAT's mode when not
 #                            NAT_MODE)
 #   registry_group_topology  the namespaces and NATs
@@ -94,17 +95,31 @@ registry_group_fail() {
 }
 
 # registry_group_topology: an internet, reg1, reg2 and hq on it, each spoke
-# behind its own NAT (NAT_OF), of mode NAT_MODE_OF[SPOKE] or else $NAT_MODE;
-# prints each site's addresses.
+# behind its NAT (NAT_OF), of mode NAT_MODE_OF[SPOKE] or else $NAT_MODE;
+# prints each site's addresses. A NAT that several spokes name is shared
+# (nat_shared, nat_join: no hairpin), its mode the first one's; its spokes'
+# wan0 are 192.168.N.2, .3, ... in SPOKES' order (registry_shortcut.sh:
+# branch1 and branch4 behind nat1).
 registry_group_topology() {
   local s nat
+  local -A behind=() next=()
   nat_internet
   nat_public reg1 "${REG_ADDR[reg1]}"
   nat_public reg2 "${REG_ADDR[reg2]}"
   nat_public hq "${PUBLIC[hq]}" "${LAN[hq]}/24"
+  for s in "${SPOKES[@]}"; do behind[${NAT_OF[$s]}]=$((${behind[${NAT_OF[$s]}]:-0} + 1)); done
   for s in "${SPOKES[@]}"; do
     nat=${NAT_OF[$s]}
-    nat_behind "$s" "$nat" "${nat#nat}" "${NAT_MODE_OF[$s]:-$NAT_MODE}" "${LAN[$s]}/24"
+    if [ "${behind[$nat]}" = 1 ]; then
+      nat_behind "$s" "$nat" "${nat#nat}" "${NAT_MODE_OF[$s]:-$NAT_MODE}" "${LAN[$s]}/24"
+      continue
+    fi
+    if [ -z "${next[$nat]:-}" ]; then
+      nat_shared "$nat" "${nat#nat}" "${NAT_MODE_OF[$s]:-$NAT_MODE}"
+      next[$nat]=2
+    fi
+    nat_join "$s" "$nat" "${nat#nat}" "${next[$nat]}" "${LAN[$s]}/24"
+    next[$nat]=$((next[$nat] + 1))
   done
   for s in "${SITES[@]}"; do
     printf '   %-7s public %-14s LAN %s/24%s\n' "$s" "${PUBLIC[$s]}" "${LAN[$s]}" \
