@@ -201,7 +201,7 @@ void RegistryClients::update(Time now) {
                 // Behind the same public address as this site: its LAN contact.
                 const auto& own = e->client->observed();
                 const bool same_nat = own && own->addr == c->second.observed->addr && c->second.local;
-                learned_[key] = Learned{same_nat ? *c->second.local : *c->second.observed, now};
+                learned_[key] = Learned{same_nat ? *c->second.local : *c->second.observed, now, same_nat};
                 break;
             }
         }

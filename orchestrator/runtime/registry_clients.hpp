@@ -134,6 +134,12 @@ public:
     // when two or more report the same observed contact for it,
     // "unfriendly" when they differ, else "unknown" (shortcuts read it).
     std::string peer_nat_type(const std::string& group, const std::string& site, Time now) const;
+    // Whether a member's contact is its LAN contact (it sits behind the same
+    // public address as this site): no NAT lies between the two.
+    bool lan_contact(const std::string& group, const std::string& site) const {
+        auto it = learned_.find({group, site});
+        return it != learned_.end() && it->second.lan;
+    }
     uint64_t strangers() const { return strangers_; }  // datagrams from no registry of the group
 
 private:
@@ -147,6 +153,7 @@ private:
     struct Learned {
         Endpoint contact;
         Time confirmed{};
+        bool lan = false;  // its LAN contact: behind this site's own public address
     };
     // A view's wanted members decoded once (update() runs every tick, and a
     // hub wants every spoke), with their names for the hold's sweep.

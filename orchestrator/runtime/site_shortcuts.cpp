@@ -121,7 +121,9 @@ std::map<ShortcutKeeper::Key, ShortcutSeen> Site::look_at_shortcuts() {
             if (auto p = packets->find(w.counter); p != packets->end()) s.packets = p->second;
         s.contact = m->contact || registry_.contacts().count({w.group, w.site});
         const std::string own = own_class(*intent_, *g, registry_, now), other = peer_class(*g, *m, registry_, now);
-        s.why_not = why_not(own, other, w.site);
+        // Behind this site's own NAT (its LAN contact): no NAT in between,
+        // whatever type the two share (docs/shortcuts.md, "Eligible").
+        s.why_not = registry_.lan_contact(w.group, w.site) ? "" : why_not(own, other, w.site);
         s.eligible = s.why_not.empty();
         s.initiate = initiates(own, other, intent_->site.name, w.site);
         const planner::PeerInput* peer = planned_peer(*committed, w.group, w.site);
