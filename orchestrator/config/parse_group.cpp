@@ -170,6 +170,11 @@ void check_shortcuts(Loader& l, const GroupState& st, const Group& g, Fields& f)
         return;
     }
     l.diag.daemon_only(at, field, "shortcuts need avpnd: it watches spoke-to-spoke traffic and sets them up");
+    if (g.registries.size() < 2)
+        l.diag.warning(at, field,
+                       "shortcuts go only where both NATs allow them, which takes two registries to tell; with " +
+                           std::to_string(g.registries.size()) +
+                           ", only spokes with a static contact or behind one public address get them");
 }
 
 void parse_group(Loader& l, const ValueCtx& c, const SectionTable& t, size_t index) {

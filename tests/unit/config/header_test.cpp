@@ -166,4 +166,9 @@ TEST_CASE("shortcuts: set by the header or the site, refused for XFRM, a differi
     expect_error(r, "autovpn.shortcuts", "10:13", {"WireGuard groups only"});
     r = load_hub("shortcuts = \"yes\"\n");
     expect_error(r, "autovpn.shortcuts", "9:13", {"boolean"});
+    // Without two registries no NAT type is known: said, not refused.
+    r = load_hub("shortcuts = true\n");
+    bool warned = false;
+    for (const Error& w : r.warnings) warned = warned || w.why.find("two registries") != std::string::npos;
+    CHECK(warned);
 }
