@@ -13,10 +13,20 @@ namespace {
 // contact is known instead of at the next retry, up to 5 s later: both
 // sites of a pair get each other's contact pushed together and send first,
 // which is the hole punch (docs/registry.md, "In avpnd").
+//
+// Two hubs behind NATs both keep their pair alive. The one with the larger
+// name does it a second less often: two initiations that cross reset both
+// ends' keepalive timers, and at equal periods (short ones above all, at or
+// below WireGuard's 5 s retry) the two can cross again every round and stay
+// without a session for minutes (seen with wireguard-go; docs/shortcuts.md,
+// "The punch", where shortcuts avoid it with one initiator).
 uint16_t keepalive_for(const GroupConstants& c, const PeerInput& peer) {
     if (!peer.endpoint || peer.shortcut == ShortcutState::answering) return 0;
     if (c.site_role == Role::spoke) return c.keepalive_seconds;
-    if (c.nat_mode == NatMode::automatic && peer.role == Role::hub) return c.keepalive_seconds;
+    if (c.nat_mode == NatMode::automatic && peer.role == Role::hub) {
+        const bool later = c.site > peer.name && c.keepalive_seconds != 0 && c.keepalive_seconds < 65535;
+        return uint16_t(c.keepalive_seconds + (later ? 1 : 0));
+    }
     return 0;
 }
 

@@ -89,3 +89,27 @@ TEST_CASE("the WireGuard link says which backend the config asks for; auto leave
         CHECK(out.state.links[0].wg_impl == impl);
     }
 }
+
+// wireguard_plan.cpp, keepalive_for: a spoke keeps its hubs alive, a hub
+// behind a NAT keeps the other hubs alive, and of two such hubs the one with
+// the larger name a second less often, so initiations that cross cannot
+// stay in step.
+TEST_CASE("keepalive: spokes to hubs, hubs to hubs a second apart, hubs to spokes none") {
+    World w;
+    w.hub("a", {P("10.1.0.0/16")}).contact = E("192.0.2.1:51820");
+    w.hub("b", {P("10.2.0.0/16")}).contact = E("192.0.2.2:51820");
+    w.spoke("s", {"a"}, {P("10.9.0.0/24")}).contact = E("198.51.100.9:51820");
+    w.group.keepalive_seconds = 5;
+    auto keepalive = [&](const std::string& site, const std::string& peer) {
+        auto out = w.plan_for(site);
+        REQUIRE_MESSAGE(out.ok(), errors_text(out));
+        for (const nl::WgPeer& p : out.state.wireguard.at(0).peers)
+            if (p.site == peer) return int(p.keepalive_seconds);
+        FAIL("no peer " << peer << " at " << site);
+        return -1;
+    };
+    CHECK(keepalive("a", "b") == 5);
+    CHECK(keepalive("b", "a") == 6);
+    CHECK(keepalive("s", "a") == 5);
+    CHECK(keepalive("a", "s") == 0);
+}
