@@ -25,11 +25,14 @@ const Member* member_named(const Group& g, const std::string& name) {
 }
 
 // Whether a site's tunnel port can be reached from anywhere once it has
-// sent there: "open" (a static or forwarded contact: no NAT in the way, or
-// one that forwards every source), else a NAT type from the registries.
-std::string own_class(const Intent& in, const Group& g, const RegistryClients& reg,
-                      RegistryClients::Time now) {
-    if (g.self_contact || in.site.nat.mode == NatMode::manual) return "open";
+// sent there: "open" (a static contact in the member list: no NAT in the
+// way, or one that forwards every source), else a NAT type from the
+// registries. Only what the member list says counts as open, as that is
+// what the other end reads about this one (peer_class): both must agree on
+// who initiates. A port forward without a listed contact registers like
+// any site, and its registries see it as friendly.
+std::string own_class(const Group& g, const RegistryClients& reg, RegistryClients::Time now) {
+    if (g.self_contact) return "open";
     return reg.nat_type(g.name, now);
 }
 
@@ -120,7 +123,7 @@ std::map<ShortcutKeeper::Key, ShortcutSeen> Site::look_at_shortcuts() {
         if (packets)
             if (auto p = packets->find(w.counter); p != packets->end()) s.packets = p->second;
         s.contact = m->contact || registry_.contacts().count({w.group, w.site});
-        const std::string own = own_class(*intent_, *g, registry_, now), other = peer_class(*g, *m, registry_, now);
+        const std::string own = own_class(*g, registry_, now), other = peer_class(*g, *m, registry_, now);
         // Behind this site's own NAT (its LAN contact): no NAT in between,
         // whatever type the two share (docs/shortcuts.md, "Eligible").
         s.why_not = registry_.lan_contact(w.group, w.site) ? "" : why_not(own, other, w.site);
