@@ -120,10 +120,6 @@ std::vector<ShortcutKeeper::Key> ShortcutKeeper::opening() const {
     return out;
 }
 
-bool ShortcutKeeper::any_active() const {
-    return std::any_of(entries_.begin(), entries_.end(), [](const auto& kv) { return kv.second.phase != Phase::idle; });
-}
-
 std::vector<ShortcutKeeper::Row> ShortcutKeeper::status(Time now) const {
     using std::chrono::duration_cast;
     using std::chrono::milliseconds;

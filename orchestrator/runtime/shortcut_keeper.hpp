@@ -78,7 +78,6 @@ public:
     std::vector<std::string> update(const std::map<Key, ShortcutSeen>& seen, Time now);
     std::map<Key, ShortcutState> states() const;
     bool take_changed() { return std::exchange(changed_, false); }
-    bool any_active() const;  // a shortcut opening, trying or up
     // Those whose NAT mapping toward the other end is being opened: opening
     // and trying (the openers go on until the handshake).
     std::vector<Key> opening() const;
