@@ -80,8 +80,16 @@ struct Member {
     std::vector<std::string> exit_hubs;  // hubs: full tunnel through these hubs
     std::optional<Endpoint> contact;     // static contact (no registry needed)
     std::optional<IpAddr> tunnel_address;  // pinned tunnel address (else derived)
+    // Tunnels this member runs to each peer (docs/uplinks.md "Active-active"):
+    // 1, or its number of uplinks with active_active. A pair runs the larger
+    // of its two members' counts; path i >= 1 is a device of its own.
+    uint8_t paths = 1;
     SourceLoc loc;
 };
+
+// Most paths a member may run: one per uplink, and the per-group mark and
+// table range (ownership.hpp, kPathTableBase) has room for this many.
+inline constexpr uint8_t kMaxPaths = 4;
 
 // A registry of the group (docs/registry.md): where it listens (port
 // default 9350) and its public key, pinned here (IK's pre-message).
@@ -116,6 +124,7 @@ struct Group {
     std::string members_file;             // where the member list came from
     std::vector<Member> members;          // every other member (this site excluded)
     std::optional<Endpoint> self_contact;  // this site's contact in its own member-list entry
+    uint8_t self_paths = 1;                // `paths` of this site's own member-list entry
     // XFRM: each SA's soft limits, where the kernel tells avpnd to rekey
     // (nullopt: the planner's defaults, docs/plan-json.md "SA defaults").
     std::optional<uint64_t> rekey_bytes, rekey_packets;
@@ -126,6 +135,14 @@ struct Group {
     bool shortcuts = false;
     SourceLoc loc;
 };
+
+// The most paths any member of the group runs, this site included: how
+// many devices (and ports, listen_port + i) the group may need here.
+inline uint8_t most_paths(const Group& g) {
+    uint8_t most = g.self_paths;
+    for (const Member& m : g.members) most = m.paths > most ? m.paths : most;
+    return most;
+}
 
 // Bounds of rekey_bytes / rekey_packets (docs/config.md). The upper ones are
 // the planner's defaults, a quarter below the SAs' hard limits (4 TiB, 2^32

@@ -3,6 +3,7 @@
 // routes, rules, SAs, policies and interfaces are never touched.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace avpn::own {
@@ -26,6 +27,16 @@ inline constexpr uint32_t kRuleBandLast = 7109;
 // routes) is kUplinkTableBase + n, and that number is also the fwmark of the
 // WireGuard devices while the uplink carries the tunnels.
 inline constexpr uint32_t kUplinkTableBase = 7200;
+
+// Active-active (docs/uplinks.md): path i (0..kMaxPaths-1) of the n-th group
+// has table and mark kPathTableBase + 4n + i. The mark goes on a flow's
+// packets (conntrack keeps it); table i >= 1 holds the group's routes through
+// path i's device, and rule P+1 of the group's slot sends the mark there.
+inline constexpr uint32_t kPathTableBase = 7300;
+inline constexpr uint32_t kPathsPerGroup = 4;
+inline constexpr uint32_t path_table(size_t group_index, size_t path) {
+    return kPathTableBase + kPathsPerGroup * uint32_t(group_index) + uint32_t(path);
+}
 
 // Default routing table of the n-th group (0-based) when the config names none.
 inline constexpr uint32_t kTableBase = 7100;

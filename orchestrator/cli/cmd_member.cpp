@@ -42,6 +42,8 @@ void print_member(std::ostream& o, const Intent& in, const Group& g) {
         o << "]\n";
     }
     if (!g.exit_hubs.empty()) o << "exit_hubs = " << quoted_list(g.exit_hubs) << "\n";
+    // Active-active: the peers run a tunnel per uplink (docs/uplinks.md).
+    if (in.site.active_active && in.site.uplinks.size() >= 2) o << "paths = " << in.site.uplinks.size() << "\n";
     if (in.site.nat.mode == NatMode::manual && in.site.nat.public_address) {
         Endpoint contact{*in.site.nat.public_address, g.public_port.value_or(g.listen_port)};
         o << "contact = \"" << contact.str() << "\"\n";

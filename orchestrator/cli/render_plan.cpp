@@ -99,6 +99,12 @@ void text_firewall(std::ostringstream& o, const fw::FirewallTable& t) {
           << ", policy accept)\n";
         for (const fw::Rule& r : t.input) o << "    " << fw::rule_text(r) << "\n";
     }
+    for (const fw::PathSpread& p : t.paths) {
+        o << "  chain " << fw::kPathsChain << " (filter hook prerouting priority " << fw::kPathsPriority
+          << ", policy accept): group " << p.group << ", path i = " << join(p.devices) << " with ct mark and mark "
+          << p.first_mark << " + i; a new connection to (" << p.remote.size() << ") " << join(p.remote)
+          << " takes jhash(five-tuple) mod " << p.devices.size() << ", one arriving on path i's device takes i\n";
+    }
     o << "  chain " << fw::kRulesChain << "\n";
     for (const fw::Rule& r : t.rules)
         o << "    " << fw::rule_text(r) << (r.origin ? "  # " + r.origin->str() : std::string()) << "\n";
@@ -118,7 +124,8 @@ std::string render_plan_text(const DesiredState& s) {
             o << "  peer " << p.site << " (" << p.role << ") " << p.tunnel_address.str() << " endpoint "
               << (p.endpoint ? p.endpoint->str() : std::string("(learned)"))
               << (p.default_route ? " default-route" : "")
-              << (p.shortcut.empty() ? "" : " shortcut " + p.shortcut) << "\n    allowed " << join(p.allowed) << "\n";
+              << (p.shortcut.empty() ? "" : " shortcut " + p.shortcut)
+              << (p.paths > 1 ? " paths " + std::to_string(p.paths) : std::string()) << "\n    allowed " << join(p.allowed) << "\n";
         }
     }
     section(o, "links", s.links.size());

@@ -166,6 +166,62 @@ void check_self_entry(GroupView& v) {
                            prefix_list(actual) + "; regenerate its entry with `avpnctl member`");
 }
 
+// Active-active (docs/uplinks.md): a site with it runs a tunnel per uplink to
+// every peer, and its peers learn that from its member-list entry (`paths`),
+// so site.toml and the entry must agree. What is not built yet is refused.
+void check_paths(GroupView& v) {
+    Loader& l = v.l;
+    const Group& g = v.g;
+    const Site& site = l.intent.site;
+    const size_t uplinks = site.uplinks.size();
+    const uint8_t most = most_paths(g);
+    const Where* self = v.st.members.self ? &v.st.members.self_where : nullptr;
+    if (site.active_active && uplinks >= 2) {
+        const std::string in_site = site.loc.file + ": active_active with " + std::to_string(uplinks) + " uplinks";
+        if (!self)
+            l.diag.error(l.site.loc("active_active"), l.site.field("active_active"),
+                         "group \"" + g.name + "\": the member list has no entry for \"" + site.name +
+                             "\", which must say paths = " + std::to_string(uplinks) +
+                             " so that its peers run a tunnel per uplink");
+        else if (self->ok("paths") && g.self_paths != uplinks)
+            l.diag.error(self->has("paths") ? self->loc("paths") : self->loc("name"), self->field("paths"),
+                         "\"" + site.name + "\" needs paths = " + std::to_string(uplinks) + " (" + in_site +
+                             "), so that its peers run a tunnel per uplink; the entry says " +
+                             std::to_string(g.self_paths));
+        if (g.transport == Transport::xfrm)
+            l.diag.error(v.w.loc("transport"), v.w.field("transport"),
+                         "active_active is built for WireGuard groups only; XFRM's per-path SAs are not built yet");
+        bool full = !g.exit_hubs.empty();
+        for (const HubRef& h : g.hubs) full = full || h.default_route;
+        if (full)
+            l.diag.error(v.w.loc("hubs"), v.w.field("hubs"),
+                         "active_active with a full tunnel (a default-route hub) is not built yet: its rules would "
+                         "send the other paths' own packets into the tunnel");
+    } else if (self && g.self_paths > 1) {
+        l.diag.error(self->loc("paths"), self->field("paths"),
+                     "paths = " + std::to_string(g.self_paths) + " for \"" + site.name +
+                         "\" needs active_active = true in " + site.loc.file + " (one tunnel per uplink)");
+    }
+    if (most <= 1) return;
+    if (g.transport == Transport::xfrm) {
+        for (size_t m = 0; m < g.members.size(); ++m)
+            if (g.members[m].paths > 1)
+                l.diag.error(v.st.members.where[m].loc("paths"), v.st.members.where[m].field("paths"),
+                             "paths > 1 is built for WireGuard groups only; group \"" + g.name + "\" uses XFRM");
+        return;
+    }
+    const std::string suffix = ".p" + std::to_string(most - 1);
+    if (g.interface.size() + suffix.size() > 15)
+        l.diag.error(v.w.loc("interface"), v.w.field("interface"),
+                     "interface \"" + g.interface + "\" leaves no room for its path devices (\"" + g.interface +
+                         suffix + "\" is over 15 characters): a member runs " + std::to_string(most) +
+                         " paths; choose a shorter name");
+    if (uint32_t(g.listen_port) + most - 1 > 65535)
+        l.diag.error(v.w.loc("listen_port"), v.w.field("listen_port"),
+                     "listen_port " + std::to_string(g.listen_port) + " leaves no room for path ports (path i listens on " +
+                         "listen_port + i, up to " + std::to_string(most - 1) + ")");
+}
+
 }  // namespace
 
 void check_group(Loader& l, size_t i) {
@@ -181,6 +237,7 @@ void check_group(Loader& l, size_t i) {
     }
     check_tunnel_addresses(v);
     check_self_entry(v);
+    check_paths(v);
 }
 
 }  // namespace avpn::config

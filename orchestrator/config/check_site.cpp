@@ -80,6 +80,16 @@ void check_between_groups(Loader& l) {
                              std::to_string(own::kUplinkTableBase + steered - 1) +
                              " steer the tunnels to the uplinks); choose another");
         ports.add(std::to_string(g.listen_port), w.loc("listen_port"), w.field("listen_port"));
+        // Path i >= 1 of an active-active pair listens on listen_port + i
+        // and routes through table own::path_table(i, path) (check_group.cpp).
+        for (uint32_t p = 1; p < most_paths(g) && g.listen_port + p <= 65535; ++p)
+            ports.add(std::to_string(g.listen_port + p), w.loc("listen_port"), w.field("listen_port") + " + " + std::to_string(p));
+        for (size_t j = 0; j < l.intent.groups.size(); ++j)
+            for (uint32_t p = 0; p < most_paths(l.intent.groups[j]); ++p)
+                if (most_paths(l.intent.groups[j]) > 1 && g.table == own::path_table(j, p))
+                    l.diag.error(w.loc("table"), w.field("table"),
+                                 "table " + std::to_string(g.table) + " is avpn's table of path " + std::to_string(p) +
+                                     " of group \"" + l.intent.groups[j].name + "\" (active-active); choose another");
         for (size_t j = 0; j < i; ++j) {
             uint32_t other = l.intent.groups[j].rule_priority;
             if (g.rule_priority < other + own::kRuleSlot && other < g.rule_priority + own::kRuleSlot)

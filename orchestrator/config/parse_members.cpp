@@ -55,6 +55,7 @@ void parse_member(Loader& l, MemberList& list, Group& g, Seen& seen, const Value
         if (!m.contact) f.mark_bad("contact");
     }
     m.tunnel_address = f.address("tunnel_address");
+    if (auto v = f.integer("paths", 1, kMaxPaths)) m.paths = uint8_t(*v);
     f.finish();
 
     Where w = Where::of(f);
@@ -63,6 +64,7 @@ void parse_member(Loader& l, MemberList& list, Group& g, Seen& seen, const Value
     check_unique(l, seen, m, w);
     if (!m.name.empty() && m.name == l.intent.site.name) {
         g.self_contact = m.contact;  // what the other members use to reach this site
+        g.self_paths = m.paths;
         list.self = std::move(m);
         list.self_where = std::move(w);
         return;

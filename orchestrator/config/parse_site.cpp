@@ -80,11 +80,14 @@ void parse_site(Loader& l, const Node& table) {
                                " uplinks needs avpnd: it follows them and moves the tunnels; a one-shot apply "
                                "cannot; set failover = false to use only " + shown(site.uplinks.front().interface));
     }
+    // Checked against the groups and the member lists in check_group.cpp:
+    // every peer runs a tunnel per path, so the member list must say so.
     if (auto v = f.boolean("active_active")) site.active_active = *v;
-    if (site.active_active)
-        l.diag.inactive(f.loc("active_active"), f.path("active_active"),
-                        "not acted on yet: avpn uses one uplink at a time (the first with an address, "
-                        "or only the first with failover = false); remove it or set it to false");
+    if (site.active_active && site.uplinks.size() < 2)
+        f.error("active_active", "active_active spreads flows over two or more uplinks; [site] uplinks names " +
+                                     std::to_string(site.uplinks.size()));
+    else if (site.active_active && !site.failover)
+        f.error("active_active", "active_active needs failover = true: a dead uplink's flows move to the others");
     read_nat(f, site);
     // Only a process that stays can answer scrapes: avpnd serves them, the
     // one-shot apply refuses the setting rather than ignore it.

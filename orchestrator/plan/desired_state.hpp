@@ -32,6 +32,9 @@ struct PeerPlan {
     // Another spoke reached by a direct shortcut: "trying" (handshaking, the
     // traffic still on the hub) or "up" (carrying it); empty otherwise.
     std::string shortcut;
+    // Tunnels to this peer, one per path (active-active; docs/uplinks.md):
+    // path i >= 1 is the group's device "<interface>.p<i>".
+    uint8_t paths = 1;
     auto operator<=>(const PeerPlan&) const = default;
 };
 

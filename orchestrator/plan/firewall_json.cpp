@@ -142,6 +142,94 @@ void watch_rules(JsonWriter& w, const std::vector<ShortcutWatch>& watch) {
     }
 }
 
+// Active-active's spreading (firewall_table.hpp, PathSpread): a set of the
+// remote prefixes per group and family, and the `paths` chain.
+std::string paths_set(const PathSpread& p, Family f) { return "paths-" + p.group + (f == Family::v4 ? "-v4" : "-v6"); }
+
+bool has_family(const PathSpread& p, Family f) {
+    for (const Prefix& x : p.remote)
+        if (x.family() == f) return true;
+    return false;
+}
+
+void paths_sets(JsonWriter& w, const std::vector<PathSpread>& paths) {
+    for (const PathSpread& p : paths)
+        for (Family f : {Family::v4, Family::v6}) {
+            if (!has_family(p, f)) continue;
+            open(w, "set");
+            w.field("name", paths_set(p, f)).field("type", f == Family::v4 ? "ipv4_addr" : "ipv6_addr");
+            w.key("flags").begin_array().value("interval").end_array();
+            w.key("elem").begin_array();
+            for (const Prefix& x : p.remote)
+                if (x.family() == f) element(w, x);
+            w.end_array();
+            close(w);
+        }
+}
+
+void ct(JsonWriter& w, const char* key) {
+    w.begin_object().key("ct").begin_object().field("key", key).end_object().end_object();
+}
+
+// `<key> set <value>`, value written by `value()`.
+void mangle(JsonWriter& w, auto&& key, auto&& value) {
+    w.begin_object().key("mangle").begin_object().key("key");
+    key();
+    w.key("value");
+    value();
+    w.end_object().end_object();
+}
+
+void paths_rule(JsonWriter& w, auto&& exprs) {
+    open(w, "rule");
+    w.field("chain", kPathsChain).key("expr").begin_array();
+    exprs();
+    w.end_array();
+    close(w);
+}
+
+void paths_rules(JsonWriter& w, const std::vector<PathSpread>& paths) {
+    for (const PathSpread& p : paths) {
+        // The far end chose the path of a connection it opened.
+        for (size_t i = 0; i < p.devices.size(); ++i)
+            paths_rule(w, [&] {
+                match(w, "==", [&] { meta(w, "iifname"); }, [&] { w.value(p.devices[i]); });
+                match(w, "==", [&] { ct(w, "direction"); }, [&] { w.value("original"); });
+                mangle(w, [&] { ct(w, "mark"); }, [&] { w.value(unsigned(p.first_mark + i)); });
+            });
+        // This end opens it: the five-tuple's hash picks, once per connection.
+        for (Family f : {Family::v4, Family::v6}) {
+            if (!has_family(p, f)) continue;
+            paths_rule(w, [&] {
+                match(w, "in", [&] { ct(w, "state"); }, [&] { w.value("new"); });
+                match(w, "==", [&] { ct(w, "mark"); }, [&] { w.value(0u); });
+                match(w, "==", [&] { payload(w, ip_proto(f), "daddr"); }, [&] { w.value("@" + paths_set(p, f)); });
+                mangle(w, [&] { ct(w, "mark"); }, [&] {
+                    w.begin_object().key("jhash").begin_object();
+                    w.field("mod", unsigned(p.devices.size())).field("offset", unsigned(p.first_mark));
+                    w.key("expr").begin_object().key("concat").begin_array();
+                    payload(w, ip_proto(f), "saddr");
+                    payload(w, ip_proto(f), "daddr");
+                    meta(w, "l4proto");
+                    payload(w, "th", "sport");
+                    payload(w, "th", "dport");
+                    w.end_array().end_object();
+                    w.end_object().end_object();
+                });
+            });
+        }
+        // Every packet of a connection with a path carries it to the rules.
+        paths_rule(w, [&] {
+            match(w, "==", [&] { ct(w, "mark"); }, [&] {
+                w.begin_object().key("range").begin_array();
+                w.value(unsigned(p.first_mark)).value(unsigned(p.first_mark + p.devices.size() - 1));
+                w.end_array().end_object();
+            });
+            mangle(w, [&] { meta(w, "mark"); }, [&] { ct(w, "mark"); });
+        });
+    }
+}
+
 void rules(JsonWriter& w, const char* chain, const std::vector<Rule>& list) {
     for (const Rule& r : list) {
         open(w, "rule");
@@ -178,6 +266,7 @@ void write_firewall_json(JsonWriter& w, const FirewallTable& t) {
         close(w);
     }
     watch_maps(w, t.shortcut_watch);
+    paths_sets(w, t.paths);
     open(w, "chain");
     w.field("name", kRulesChain);
     close(w);
@@ -191,7 +280,14 @@ void write_firewall_json(JsonWriter& w, const FirewallTable& t) {
         w.field("prio", kForwardPriority).field("policy", "accept");
         close(w);
     }
+    if (!t.paths.empty()) {
+        open(w, "chain");
+        w.field("name", kPathsChain).field("type", "filter").field("hook", "prerouting");
+        w.field("prio", kPathsPriority).field("policy", "accept");
+        close(w);
+    }
     rules(w, kRulesChain, t.rules);
+    paths_rules(w, t.paths);
     watch_rules(w, t.shortcut_watch);  // first in forward: they count and go on
     rules(w, kForwardChain, t.forward);
     rules(w, kInputChain, t.input);

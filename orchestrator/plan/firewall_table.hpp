@@ -17,6 +17,8 @@ inline constexpr const char* kTable = "avpn";       // family inet
 inline constexpr const char* kForwardChain = "forward";
 inline constexpr const char* kRulesChain = "rules";
 inline constexpr const char* kInputChain = "input";   // only while the plan steers WireGuard (uplink guard)
+inline constexpr const char* kPathsChain = "paths";  // only with active-active paths
+inline constexpr int kPathsPriority = -150;         // mangle: before the routing decision
 inline constexpr int kForwardPriority = -10;        // docs/firewall.md: before filter (0), after conntrack
 inline constexpr const char* kDefaultDropCounter = "default-drop";
 // The shortcut watch's maps (prefix -> counter), one per family.
@@ -65,6 +67,19 @@ struct ShortcutWatch {
     bool operator==(const ShortcutWatch&) const = default;
 };
 
+// A group that runs more than one path (active-active, docs/uplinks.md "Per
+// flow"): a connection's first packet towards `remote` picks path jhash(five-
+// tuple) mod devices.size() into its conntrack mark; one arriving from path
+// i's device takes path i (the far end chose); every packet of a marked
+// connection carries the mark, which rule P+1 routes to path i's table.
+struct PathSpread {
+    std::string group;
+    std::vector<std::string> devices;  // path i's device at index i
+    uint32_t first_mark = 0;           // path i's mark (and table): first_mark + i
+    std::vector<Prefix> remote;        // sorted, none inside another
+    bool operator==(const PathSpread&) const = default;
+};
+
 struct FirewallTable {
     std::vector<Set> sets;               // sorted by name
     std::vector<std::string> counters;   // rule-1..rule-N, then default-drop
@@ -76,6 +91,9 @@ struct FirewallTable {
     // Counted first in forward, both directions, whatever the rules then
     // decide; not part of plan_firewall's table (planner.cpp adds it).
     std::vector<ShortcutWatch> shortcut_watch;  // sorted by counter
+    // Base chain `paths` (prerouting, mangle) and a set per group and family;
+    // not part of plan_firewall's table (planner.cpp adds it).
+    std::vector<PathSpread> paths;  // sorted by group
     bool operator==(const FirewallTable&) const = default;
 };
 

@@ -38,6 +38,8 @@ MemberView view_of(const Group& g, const Member& m, const PlanInputs& inputs) {
     if (auto s = inputs.shortcuts.find({g.name, m.name}); s != inputs.shortcuts.end() && g.shortcuts &&
                                                           g.transport == Transport::wireguard)
         v.shortcut = s->second;
+    v.contact = &m.contact;
+    v.paths = m.paths;
     v.loc = &m.loc;
     return v;
 }
@@ -62,6 +64,8 @@ MemberView view_of_self(const Intent& intent, const GroupModel& model, const Pla
     v.exports = &model.self_exports;
     v.hubs = &model.group->hubs;
     v.exit_hubs = &model.group->exit_hubs;
+    v.contact = &model.group->self_contact;
+    v.paths = model.group->self_paths;
     v.loc = &model.group->loc;
     return v;
 }

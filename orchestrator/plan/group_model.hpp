@@ -28,6 +28,8 @@ struct MemberView {
     std::optional<Endpoint> endpoint;  // live contact, else static contact
     bool dead = false;                 // in PlanInputs::dead_peers: this site heard nothing from it
     std::optional<ShortcutState> shortcut;  // PlanInputs::shortcuts, where the group has them on
+    const std::optional<Endpoint>* contact = nullptr;  // the member list's static contact
+    uint8_t paths = 1;                 // its member-list entry's `paths` (active-active)
     IpAddr tunnel_address;
     uint64_t name_hash = 0;            // stable_hash(name)
     const SourceLoc* loc = nullptr;

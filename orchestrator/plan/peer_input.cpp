@@ -39,9 +39,11 @@ PeerPlan emit_peer(const GroupConstants& c, const PeerInput& in, nl::WgDevice* d
     p.endpoint = in.endpoint;
     p.default_route = in.default_route;
     if (in.shortcut) p.shortcut = *in.shortcut == ShortcutState::up ? "up" : "trying";  // answering too
+    p.paths = in.paths;
     plan_peer_routes(c, in, state);
     if (c.transport == Transport::wireguard) {
         if (device) device->peers.push_back(wireguard_peer(c, in));
+        for (size_t i = 1; i < in.paths; ++i) plan_path_peer(c, in, i, state);
     } else {
         p.pending = xfrm_pending(c, in);
         if (p.pending.empty()) plan_xfrm_peer(c, in, state);

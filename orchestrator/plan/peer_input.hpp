@@ -41,6 +41,13 @@ struct GroupConstants {
     uint32_t my_slot = 0;
     std::vector<IpAddr> uplinks;  // known uplink addresses, preferred first
     uint64_t rekey_bytes = 0, rekey_packets = 0;  // each SA's soft limits
+    // Active-active (docs/uplinks.md): the most paths a peer runs with this
+    // site; path i >= 1 is device path_device(i), port listen_port + i, and
+    // table path_table_first + i.
+    uint8_t paths = 1;
+    uint16_t wg_listen_port = 0;
+    uint32_t path_table_first = 0;
+    std::string path_device(size_t i) const { return interface + ".p" + std::to_string(i); }
     bool operator==(const GroupConstants&) const = default;
 };
 
@@ -57,6 +64,8 @@ struct PeerInput {
     uint32_t slot = 0;   // XFRM: SPI slot
     std::optional<XfrmSessionSas> sessions;  // XFRM: SAs from the handshake (PlanInputs)
     std::optional<ShortcutState> shortcut;   // another spoke, reached by a shortcut
+    uint8_t paths = 1;                       // tunnels with this peer (active-active)
+    std::optional<Endpoint> contact;         // its member-list contact: path i's endpoint is port + i
     bool operator==(const PeerInput&) const = default;
 };
 

@@ -1,6 +1,7 @@
 #include "orchestrator/plan/planner.hpp"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 
 #include "orchestrator/ownership.hpp"
@@ -107,6 +108,8 @@ GroupConstants constants_of(const Intent& intent, const GroupWork& w, const std:
     c.site_role = intent.site.role;
     c.nat_mode = intent.site.nat.mode;
     c.keepalive_seconds = g.keepalive_seconds;
+    c.wg_listen_port = g.transport == Transport::wireguard ? g.listen_port : 0;
+    c.path_table_first = own::path_table(w.model->group_index, 0);
     if (g.transport == Transport::xfrm) {
         c.key_file = intent.site.key_file;
         c.listen_port = g.listen_port;
@@ -118,6 +121,18 @@ GroupConstants constants_of(const Intent& intent, const GroupWork& w, const std:
         c.rekey_packets = g.rekey_packets.value_or(kSaSoftPackets);
     }
     return c;
+}
+
+// Tunnels this site runs with a peer (docs/uplinks.md "Active-active"): the
+// larger `paths` of the two member-list entries, which both ends read. A
+// path needs one end that the other can reach without a registry (path i's
+// port is the contact's port + i; the registries learn only path 0's), so a
+// pair with no static contact runs one, as does a shortcut.
+uint8_t pair_paths(const GroupModel& model, const MemberView& peer) {
+    const MemberView& me = model.me();
+    if (model.group->transport != Transport::wireguard || peer.shortcut) return 1;
+    const bool reachable = (me.contact && *me.contact) || (peer.contact && *peer.contact);
+    return reachable ? std::max(me.paths, peer.paths) : uint8_t(1);
 }
 
 GroupPieces pieces_of(const Intent& intent, const PlanInputs& inputs, GroupWork& w,
@@ -140,6 +155,9 @@ GroupPieces pieces_of(const Intent& intent, const PlanInputs& inputs, GroupWork&
         p.allowed = std::move(choice.allowed);
         p.default_route = choice.default_route;
         p.shortcut = choice.shortcut;
+        p.paths = pair_paths(model, m);
+        if (p.paths > 1 && m.contact) p.contact = *m.contact;
+        out.constants.paths = std::max(out.constants.paths, p.paths);
         if (xfrm) {
             p.reqid = w.reqids[k];
             p.slot = slots[choice.member];
@@ -161,14 +179,22 @@ void emit_shared(const Intent& intent, const GroupWork& w, const GroupPieces& pi
     GroupAggregates a = aggregate(pieces.constants, w.group().tunnel_subnet, pieces.peers);
     state.groups.push_back(describe_group(intent, model, w.topology));
     plan_group_routing(w.group(), a, uplinks, steering ? &*steering : nullptr, state, errors);
-    if (w.group().transport == Transport::wireguard)
+    if (w.group().transport == Transport::wireguard) {
         state.wireguard.push_back(plan_wireguard_device(intent, model, a, steering ? steering->mark : 0, state));
-    else
+        if (pieces.constants.paths > 1) {
+            // Without active_active here (a peer runs the paths), every path
+            // leaves as the group's device does.
+            std::vector<uint32_t> marks(pieces.constants.paths, state.wireguard.back().fwmark);
+            if (steering && !steering->path_marks.empty())
+                for (size_t i = 0; i < marks.size(); ++i) marks[i] = steering->path_marks[i];
+            plan_path_devices(intent, model, pieces.constants, marks, state);
+            plan_path_rules(w.group(), a, pieces.constants.paths, pieces.constants.path_table_first, state);
+        }
+    } else {
         plan_xfrm_group(model, pieces.constants, a, state);
+    }
 }
 
-// Every active member of every group but this site: what site: and the
-// peer side of the firewall resolve to (firewall_plan.hpp).
 // The uplink guard (docs/uplinks.md): while the plan steers, WireGuard
 // datagrams that arrive on an uplink the tunnels do not use are dropped.
 // A WireGuard device learns its source address and interface from every
@@ -178,30 +204,39 @@ void emit_shared(const Intent& intent, const GroupWork& w, const GroupPieces& pi
 // fwmark picks, would then leave by the old uplink and the peer roam back
 // there: both stuck on it while traffic flows. XFRM's SAs follow the plan
 // and its roaming only authenticated handshakes, so it needs none.
+//
+// Each WireGuard device is guarded on its own: with active_active, path i's
+// device leaves by its own uplink and takes its port's datagrams there only.
 void add_uplink_guard(const Intent& intent, const PlanInputs& inputs, bool steering, DesiredState& state) {
     if (!steering || !state.firewall || !inputs.active_uplinks || inputs.active_uplinks->empty()) return;
-    std::vector<uint16_t> ports;
-    for (const Group& g : intent.groups)
-        if (g.transport == Transport::wireguard) ports.push_back(g.listen_port);
-    std::vector<std::string> idle;
-    for (const Uplink& u : intent.site.uplinks)
-        if (u.interface != inputs.active_uplinks->front()) idle.push_back(u.interface);
-    if (ports.empty() || idle.empty()) return;
-    std::sort(ports.begin(), ports.end());
-    ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
-    std::sort(idle.begin(), idle.end());
-    idle.erase(std::unique(idle.begin(), idle.end()), idle.end());
-    for (Family f : {Family::v4, Family::v6}) {
-        fw::Rule r;
-        r.family = f;
-        r.iifnames = idle;
-        r.protocol = "udp";
-        r.dports = ports;
-        r.verdict = fw::Verdict::drop;
-        state.firewall->input.push_back(std::move(r));
+    const std::vector<Uplink>& uplinks = intent.site.uplinks;
+    std::map<size_t, std::vector<uint16_t>> ports_by_uplink;  // the uplink a device leaves by -> its ports
+    for (const nl::WgDevice& d : state.wireguard)
+        if (d.fwmark >= own::kUplinkTableBase && d.fwmark < own::kUplinkTableBase + uplinks.size())
+            ports_by_uplink[d.fwmark - own::kUplinkTableBase].push_back(d.listen_port);
+    for (auto& [used, ports] : ports_by_uplink) {
+        std::vector<std::string> idle;
+        for (size_t i = 0; i < uplinks.size(); ++i)
+            if (uplinks[i].interface != uplinks[used].interface) idle.push_back(uplinks[i].interface);
+        if (idle.empty()) continue;
+        std::sort(ports.begin(), ports.end());
+        ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+        std::sort(idle.begin(), idle.end());
+        idle.erase(std::unique(idle.begin(), idle.end()), idle.end());
+        for (Family f : {Family::v4, Family::v6}) {
+            fw::Rule r;
+            r.family = f;
+            r.iifnames = idle;
+            r.protocol = "udp";
+            r.dports = ports;
+            r.verdict = fw::Verdict::drop;
+            state.firewall->input.push_back(std::move(r));
+        }
     }
 }
 
+// Every active member of every group but this site: what site: and the
+// peer side of the firewall resolve to (firewall_plan.hpp).
 std::vector<fw::PeerSite> firewall_peers(const std::vector<GroupWork>& work) {
     std::vector<fw::PeerSite> out;
     for (const GroupWork& w : work)
@@ -209,6 +244,40 @@ std::vector<fw::PeerSite> firewall_peers(const std::vector<GroupWork>& work) {
             const MemberView& m = w.model->members[i];
             if (i != w.model->self && m.active()) out.push_back({*m.name, *m.exports, m.tunnel_address});
         }
+    return out;
+}
+
+// Active-active (docs/uplinks.md, "Per flow"): the groups that run more than
+// one path here, with what their multi-path peers carry. A prefix inside
+// another is left out: nftables' interval sets refuse overlaps, and the
+// larger one already matches it.
+std::vector<fw::PathSpread> path_spreads(const std::vector<GroupPieces>& groups) {
+    std::vector<fw::PathSpread> out;
+    for (const GroupPieces& g : groups) {
+        if (g.constants.paths < 2) continue;
+        fw::PathSpread spread;
+        spread.group = g.constants.group;
+        spread.first_mark = g.constants.path_table_first;
+        spread.devices.push_back(g.constants.interface);
+        for (size_t i = 1; i < g.constants.paths; ++i) spread.devices.push_back(g.constants.path_device(i));
+        std::vector<Prefix> all;
+        for (const PeerInput& p : g.peers)
+            if (p.paths > 1) all.insert(all.end(), p.allowed.begin(), p.allowed.end());
+        std::sort(all.begin(), all.end());
+        all.erase(std::unique(all.begin(), all.end()), all.end());
+        // Sorted by address, then length: a prefix that holds another comes
+        // before it and before everything else inside it.
+        std::optional<Prefix> last[2];
+        for (const Prefix& p : all) {
+            std::optional<Prefix>& l = last[p.family() == Family::v4 ? 0 : 1];
+            if (l && l->contains(p)) continue;
+            l = p;
+            spread.remote.push_back(p);
+        }
+        std::sort(spread.remote.begin(), spread.remote.end());
+        out.push_back(std::move(spread));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.group < b.group; });
     return out;
 }
 
@@ -281,6 +350,7 @@ SitePieces decide(const Intent& intent, const PlanInputs& inputs, const SiteAllo
         std::vector<const GroupModel*> models;
         for (const GroupWork& w : work) models.push_back(w.model.get());
         out.shared.firewall->shortcut_watch = plan_shortcut_watch(models);
+        out.shared.firewall->paths = path_spreads(out.groups);
         out.errors.insert(out.errors.end(), out.allocations.firewall->errors.begin(),
                           out.allocations.firewall->errors.end());
         add_uplink_guard(intent, inputs, steering.has_value(), out.shared);

@@ -72,6 +72,15 @@ std::optional<UplinkSteering> uplink_steering(const Intent& intent, const PlanIn
     if (!inputs.active_uplinks->empty())
         for (size_t i = 0; i < uplinks.size(); ++i)
             if (uplinks[i].interface == inputs.active_uplinks->front()) s.mark = uplink_table(i);
+    if (intent.site.active_active) {
+        auto active = [&](size_t i) {
+            for (const std::string& n : *inputs.active_uplinks)
+                if (n == uplinks[i].interface) return true;
+            return false;
+        };
+        for (size_t i = 0; i < kMaxPaths; ++i)
+            s.path_marks.push_back(i < uplinks.size() && active(i) ? uplink_table(i) : s.mark);
+    }
     for (size_t i = 0; i < uplinks.size(); ++i) {
         auto a = inputs.uplink_addresses.find(uplinks[i].interface);
         if (a == inputs.uplink_addresses.end()) continue;
@@ -196,6 +205,23 @@ bool rule_slot_fits(const Group& g, Errors& errors) {
 
 void plan_peer_routes(const GroupConstants& c, const PeerInput& peer, DesiredState& state) {
     for (const Prefix& p : peer.allowed) state.routes.push_back(nl::Route{c.table, p, c.interface, {}, {}, 0});
+}
+
+void plan_path_rules(const Group& g, const GroupAggregates& a, uint8_t paths, uint32_t path_table_first,
+                     DesiredState& state) {
+    const Family families[2] = {Family::v4, Family::v6};
+    for (size_t f = 0; f < 2; ++f) {
+        if (!a.routed[f]) continue;
+        for (uint32_t i = 1; i < paths; ++i) {
+            nl::Rule r;
+            r.priority = g.rule_priority + 1;
+            r.family = families[f];
+            r.table = path_table_first + i;
+            r.fwmark = path_table_first + i;
+            r.fwmask = 0xffffffff;
+            state.rules.push_back(r);
+        }
+    }
 }
 
 void plan_group_routing(const Group& g, const GroupAggregates& a, const std::vector<IpAddr>& uplinks,

@@ -51,6 +51,10 @@ struct UplinkSteering {
     // when it has a default route of the address's family, else main.
     std::vector<std::pair<IpAddr, uint32_t>> sources;
     uint32_t mark = 0;  // the WireGuard devices' fwmark: the active uplink's table
+    // active_active: path i's devices' fwmark at index i, for every path a
+    // site may run: uplink i's table while it is active, else the first
+    // active uplink's (the path survives on another uplink). Empty: `mark`.
+    std::vector<uint32_t> path_marks;
 };
 std::optional<UplinkSteering> uplink_steering(const Intent& intent, const PlanInputs& inputs);
 
@@ -62,6 +66,11 @@ std::optional<IpAddr> preferred_uplink_address(const std::vector<IpAddr>& uplink
 
 // Appends one peer's routes (one per allowed prefix) to `state`.
 void plan_peer_routes(const GroupConstants& c, const PeerInput& peer, DesiredState& state);
+
+// Active-active: P+1 `fwmark T lookup T` for path i's table T (i >= 1), per
+// family the group routes. Disjoint marks, so one priority serves them all.
+void plan_path_rules(const Group& g, const GroupAggregates& a, uint8_t paths, uint32_t path_table_first,
+                     DesiredState& state);
 
 // Appends the group-wide routing: the tunnel-subnet route and the rules.
 void plan_group_routing(const Group& g, const GroupAggregates& a, const std::vector<IpAddr>& uplinks,

@@ -59,4 +59,44 @@ nl::WgPeer wireguard_peer(const GroupConstants& c, const PeerInput& in) {
     return peer;
 }
 
+void plan_path_devices(const Intent& intent, const GroupModel& model, const GroupConstants& c,
+                       const std::vector<uint32_t>& path_marks, DesiredState& state) {
+    const Group& g = *model.group;
+    for (size_t i = 1; i < c.paths; ++i) {
+        nl::Link link;
+        link.name = c.path_device(i);
+        link.kind = nl::LinkKind::wireguard;
+        link.wg_impl = g.wg_backend == WgBackend::kernel      ? nl::WgImpl::kernel
+                       : g.wg_backend == WgBackend::userspace ? nl::WgImpl::userspace
+                                                              : nl::WgImpl::any;
+        state.links.push_back(link);
+        nl::WgDevice dev;
+        dev.ifname = link.name;
+        dev.private_key.private_key_file = intent.site.key_file;
+        dev.public_key = intent.site.public_key;
+        dev.listen_port = uint16_t(g.listen_port + i);
+        dev.fwmark = i < path_marks.size() ? path_marks[i] : 0;
+        state.wireguard.push_back(std::move(dev));
+    }
+}
+
+void plan_path_peer(const GroupConstants& c, const PeerInput& in, size_t path, DesiredState& state) {
+    const std::string device = c.path_device(path);
+    const uint32_t table = c.path_table_first + uint32_t(path);
+    for (const Prefix& p : in.allowed) state.routes.push_back(nl::Route{table, p, device, {}, {}, 0});
+    for (nl::WgDevice& d : state.wireguard) {
+        if (d.ifname != device) continue;
+        nl::WgPeer peer;
+        peer.public_key = in.public_key;
+        if (in.contact) peer.endpoint = Endpoint{in.contact->addr, uint16_t(in.contact->port + path)};
+        // Either end that knows the other's path port keeps the path up, so a
+        // flow hashed onto it never waits for a first handshake.
+        peer.keepalive_seconds = peer.endpoint ? c.keepalive_seconds : 0;
+        peer.allowed_ips = in.allowed;
+        peer.site = in.name;
+        d.peers.push_back(std::move(peer));
+        return;
+    }
+}
+
 }  // namespace avpn::planner

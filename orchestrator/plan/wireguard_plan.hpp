@@ -20,4 +20,16 @@ nl::WgDevice plan_wireguard_device(const Intent& intent, const GroupModel& model
 
 nl::WgPeer wireguard_peer(const GroupConstants& c, const PeerInput& peer);
 
+// Active-active (docs/uplinks.md): path i's devices, "<interface>.p<i>" for
+// i = 1..c.paths-1, each a WireGuard device with this site's key on
+// listen_port + i and fwmark path_marks[i] (the uplink the path leaves by).
+// No address: the tunnel address stays on the group's device, path 0.
+void plan_path_devices(const Intent& intent, const GroupModel& model, const GroupConstants& c,
+                       const std::vector<uint32_t>& path_marks, DesiredState& state);
+
+// The peer on path i's device and its routes in path i's table: the same
+// allowed IPs (each device's source check is its own), at the member list's
+// contact with port + i when there is one, else where it comes from.
+void plan_path_peer(const GroupConstants& c, const PeerInput& peer, size_t path, DesiredState& state);
+
 }  // namespace avpn::planner

@@ -157,6 +157,7 @@ void to_json(JsonWriter& w, const PeerPlan& p) {
     optional_endpoint(w, "endpoint", p.endpoint);
     w.field("default_route", p.default_route);
     if (!p.shortcut.empty()) w.field("shortcut", p.shortcut);  // docs/plan-json.md
+    if (p.paths > 1) w.field("paths", int(p.paths));
     w.end_object();
 }
 

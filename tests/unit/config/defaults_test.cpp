@@ -138,7 +138,7 @@ TEST_CASE("every Intent field can be set") {
     files.put("/cfg/g.key", pub(5) + "\n");
     files.put("/cfg/t.psk", "psk\n");
     auto r = load("[site]\nname = \"hq\"\nrole = \"hub\"\nuplinks = [\"wan0\", \"wan1\"]\nfailover = false\n"
-                  "active_active = true\nnat = \"manual\"\npublic_address = \"203.0.113.5\"\nkey_file = \"/cfg/london.key\"\n"
+                  "nat = \"manual\"\npublic_address = \"203.0.113.5\"\nkey_file = \"/cfg/london.key\"\n"
                   "[[vlan]]\nname = \"Corp\"\nid = 20\nsubnet = \"10.0.20.0/24\"\nshareable = true\ninterface = \"lan0.20\"\n"
                   "[autovpn]\ngroup = \"corp\"\ntunnel_subnet = \"100.100.0.0/16\"\ntable = 300\nrule_priority = 7050\n"
                   "transport = \"xfrm\"\ninterface = \"tun-corp\"\nlisten_port = 4500\npublic_port = 14500\n"
@@ -161,7 +161,6 @@ TEST_CASE("every Intent field can be set") {
     const Intent& in = *r.intent;
     CHECK(in.site.uplinks.size() == 2);
     CHECK_FALSE(in.site.failover);
-    CHECK(in.site.active_active);
     CHECK(in.site.nat.public_address->str() == "203.0.113.5");
     CHECK(in.vlans[0].id == 20);
     CHECK(in.vlans[0].interface == "lan0.20");

@@ -6,20 +6,8 @@
 using namespace avpn;
 using namespace avpn::test;
 
-namespace {
-
-const Error* inactive(const LoadResult& r, const std::string& field) {
-    for (const Error& e : r.not_acted_on)
-        if (e.what == field) return &e;
-    return nullptr;
-}
-
-}  // namespace
-
-TEST_CASE("active_active is accepted but marked not acted on; registries need avpnd; [[firewall]] acts") {
-    std::string site = kHub;
-    site.replace(site.find("[site]\n") + 7, 0, "active_active = true\n");
-    auto r = load(site +
+TEST_CASE("registries need avpnd; [[firewall]] acts; nothing is marked not acted on") {
+    auto r = load(kHub +
                       "[autovpn]\ngroup = \"a\"\nregistries = [{ endpoint = \"192.0.2.1\", public_key = \"" + pub(7) + "\" }, { endpoint = \"192.0.2.2\", public_key = \"" + pub(8) + "\" }]\ngroup_key_file = \"g.key\"\n"
                       "[[firewall]]\naction = \"deny\"\nfrom = \"any\"\nto = \"any\"\n",
                   [] {
@@ -28,16 +16,11 @@ TEST_CASE("active_active is accepted but marked not acted on; registries need av
                       return f;
                   }());
     expect_ok(r);
-    REQUIRE(r.not_acted_on.size() == 1);
-    CHECK(inactive(r, "autovpn.registries") == nullptr);
+    CHECK(r.not_acted_on.empty());  // active_active acts since issue 15 (active_active_test.cpp)
     REQUIRE(r.needs_daemon.size() == 1);
     CHECK(r.needs_daemon[0].what == "autovpn.registries");
     CHECK(r.needs_daemon[0].where.rfind("/cfg/site.toml:", 0) == 0);
     CHECK(r.needs_daemon[0].why.find("registries need avpnd") != std::string::npos);
-    const Error* aa = inactive(r, "site.active_active");
-    REQUIRE(aa);
-    CHECK(aa->why.find("one uplink at a time") != std::string::npos);
-    CHECK(inactive(r, "firewall[0]") == nullptr);  // apply installs table inet avpn
 }
 
 TEST_CASE("the defaults act: nothing is marked") {
