@@ -180,19 +180,23 @@ void mangle(JsonWriter& w, auto&& key, auto&& value) {
     w.end_object().end_object();
 }
 
-void paths_rule(JsonWriter& w, auto&& exprs) {
+void paths_rule(JsonWriter& w, const char* chain, auto&& exprs) {
     open(w, "rule");
-    w.field("chain", kPathsChain).key("expr").begin_array();
+    w.field("chain", chain).key("expr").begin_array();
     exprs();
     w.end_array();
     close(w);
 }
 
-void paths_rules(JsonWriter& w, const std::vector<PathSpread>& paths) {
+// `paths` (prerouting) sees what this site forwards and what arrives;
+// `paths-out` (output, a route chain, so a changed mark routes again) what
+// the router itself sends. Both pick a path for a connection this end opens
+// and put its path on every packet; only arrivals say the far end chose.
+void paths_rules(JsonWriter& w, const std::vector<PathSpread>& paths, const char* chain) {
+    const bool arrivals = std::string_view(chain) == kPathsChain;
     for (const PathSpread& p : paths) {
-        // The far end chose the path of a connection it opened.
-        for (size_t i = 0; i < p.devices.size(); ++i)
-            paths_rule(w, [&] {
+        for (size_t i = 0; arrivals && i < p.devices.size(); ++i)
+            paths_rule(w, chain, [&] {
                 match(w, "==", [&] { meta(w, "iifname"); }, [&] { w.value(p.devices[i]); });
                 match(w, "==", [&] { ct(w, "direction"); }, [&] { w.value("original"); });
                 mangle(w, [&] { ct(w, "mark"); }, [&] { w.value(unsigned(p.first_mark + i)); });
@@ -200,7 +204,7 @@ void paths_rules(JsonWriter& w, const std::vector<PathSpread>& paths) {
         // This end opens it: the five-tuple's hash picks, once per connection.
         for (Family f : {Family::v4, Family::v6}) {
             if (!has_family(p, f)) continue;
-            paths_rule(w, [&] {
+            paths_rule(w, chain, [&] {
                 match(w, "in", [&] { ct(w, "state"); }, [&] { w.value("new"); });
                 match(w, "==", [&] { ct(w, "mark"); }, [&] { w.value(0u); });
                 match(w, "==", [&] { payload(w, ip_proto(f), "daddr"); }, [&] { w.value("@" + paths_set(p, f)); });
@@ -219,7 +223,7 @@ void paths_rules(JsonWriter& w, const std::vector<PathSpread>& paths) {
             });
         }
         // Every packet of a connection with a path carries it to the rules.
-        paths_rule(w, [&] {
+        paths_rule(w, chain, [&] {
             match(w, "==", [&] { ct(w, "mark"); }, [&] {
                 w.begin_object().key("range").begin_array();
                 w.value(unsigned(p.first_mark)).value(unsigned(p.first_mark + p.devices.size() - 1));
@@ -285,9 +289,14 @@ void write_firewall_json(JsonWriter& w, const FirewallTable& t) {
         w.field("name", kPathsChain).field("type", "filter").field("hook", "prerouting");
         w.field("prio", kPathsPriority).field("policy", "accept");
         close(w);
+        open(w, "chain");
+        w.field("name", kPathsOutChain).field("type", "route").field("hook", "output");
+        w.field("prio", kPathsPriority).field("policy", "accept");
+        close(w);
     }
     rules(w, kRulesChain, t.rules);
-    paths_rules(w, t.paths);
+    paths_rules(w, t.paths, kPathsChain);
+    paths_rules(w, t.paths, kPathsOutChain);
     watch_rules(w, t.shortcut_watch);  // first in forward: they count and go on
     rules(w, kForwardChain, t.forward);
     rules(w, kInputChain, t.input);

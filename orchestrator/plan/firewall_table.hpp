@@ -18,6 +18,7 @@ inline constexpr const char* kForwardChain = "forward";
 inline constexpr const char* kRulesChain = "rules";
 inline constexpr const char* kInputChain = "input";   // only while the plan steers WireGuard (uplink guard)
 inline constexpr const char* kPathsChain = "paths";  // only with active-active paths
+inline constexpr const char* kPathsOutChain = "paths-out";
 inline constexpr int kPathsPriority = -150;         // mangle: before the routing decision
 inline constexpr int kForwardPriority = -10;        // docs/firewall.md: before filter (0), after conntrack
 inline constexpr const char* kDefaultDropCounter = "default-drop";
@@ -91,7 +92,8 @@ struct FirewallTable {
     // Counted first in forward, both directions, whatever the rules then
     // decide; not part of plan_firewall's table (planner.cpp adds it).
     std::vector<ShortcutWatch> shortcut_watch;  // sorted by counter
-    // Base chain `paths` (prerouting, mangle) and a set per group and family;
+    // Base chains `paths` (prerouting) and `paths-out` (output, type route),
+    // both at mangle priority, and a set per group and family;
     // not part of plan_firewall's table (planner.cpp adds it).
     std::vector<PathSpread> paths;  // sorted by group
     bool operator==(const FirewallTable&) const = default;

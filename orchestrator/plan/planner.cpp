@@ -124,14 +124,17 @@ GroupConstants constants_of(const Intent& intent, const GroupWork& w, const std:
 }
 
 // Tunnels this site runs with a peer (docs/uplinks.md "Active-active"): the
-// larger `paths` of the two member-list entries, which both ends read. A
-// path needs one end that the other can reach without a registry (path i's
-// port is the contact's port + i; the registries learn only path 0's), so a
-// pair with no static contact runs one, as does a shortcut.
+// larger `paths` of the two member-list entries, which both ends read. The
+// end that spreads over its uplinks initiates every path, at the other
+// end's member-list contact with port + i (the registries learn only path
+// 0's port), so the other end must have one and run a single path itself:
+// otherwise, as for XFRM and a shortcut, the pair runs one path.
 uint8_t pair_paths(const GroupModel& model, const MemberView& peer) {
     const MemberView& me = model.me();
     if (model.group->transport != Transport::wireguard || peer.shortcut) return 1;
-    const bool reachable = (me.contact && *me.contact) || (peer.contact && *peer.contact);
+    if (me.paths > 1 && peer.paths > 1) return 1;  // both spread: per-uplink contacts are not built
+    const MemberView& fixed = me.paths > 1 ? peer : me;
+    const bool reachable = fixed.contact && *fixed.contact;
     return reachable ? std::max(me.paths, peer.paths) : uint8_t(1);
 }
 
@@ -156,7 +159,7 @@ GroupPieces pieces_of(const Intent& intent, const PlanInputs& inputs, GroupWork&
         p.default_route = choice.default_route;
         p.shortcut = choice.shortcut;
         p.paths = pair_paths(model, m);
-        if (p.paths > 1 && m.contact) p.contact = *m.contact;
+        if (p.paths > 1 && m.paths <= 1) p.contact = *m.contact;  // this end initiates the paths
         out.constants.paths = std::max(out.constants.paths, p.paths);
         if (xfrm) {
             p.reqid = w.reqids[k];

@@ -89,8 +89,9 @@ void plan_path_peer(const GroupConstants& c, const PeerInput& in, size_t path, D
         nl::WgPeer peer;
         peer.public_key = in.public_key;
         if (in.contact) peer.endpoint = Endpoint{in.contact->addr, uint16_t(in.contact->port + path)};
-        // Either end that knows the other's path port keeps the path up, so a
-        // flow hashed onto it never waits for a first handshake.
+        // The spreading end keeps every path up from its uplink, so a flow
+        // hashed onto a path finds a session; the other end learns where
+        // each path is from its packets.
         peer.keepalive_seconds = peer.endpoint ? c.keepalive_seconds : 0;
         peer.allowed_ips = in.allowed;
         peer.site = in.name;

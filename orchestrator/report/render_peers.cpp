@@ -75,6 +75,12 @@ std::string tunnel_text(const PeerRow& r, int64_t now) {
         else o << "handshake " << age(now - *r.last_handshake) << " ago";
     }
     if (r.rx_bytes && r.tx_bytes) o << ", rx " << byte_size(*r.rx_bytes) << ", tx " << byte_size(*r.tx_bytes);
+    // Active-active: each further path, on its own device.
+    for (const PeerRow::Path& p : r.paths) {
+        o << "; " << p.device << " " << (p.endpoint ? p.endpoint->str() : std::string("no endpoint yet"));
+        if (p.last_handshake) o << (*p.last_handshake == 0 ? ", no handshake yet" : ", handshake " + age(now - *p.last_handshake) + " ago");
+        if (p.rx_bytes && p.tx_bytes) o << ", rx " << byte_size(*p.rx_bytes) << ", tx " << byte_size(*p.tx_bytes);
+    }
     return o.str();
 }
 
@@ -158,6 +164,16 @@ void peers_json(JsonWriter& w, const std::vector<PeerRow>& rows, const std::opti
         if (r.shortcut_for_ms) w.field("shortcut_for_ms", *r.shortcut_for_ms);
         w.field("last_handshake", r.last_handshake).field("rx_bytes", r.rx_bytes).field("tx_bytes", r.tx_bytes);
         w.field("up", r.up).field("handshake_age_s", r.handshake_age);
+        if (!r.paths.empty()) {  // active-active: path 1 on (docs/cli.md)
+            w.key("paths").begin_array();
+            for (const PeerRow::Path& p : r.paths) {
+                w.begin_object().field("device", p.device).key("endpoint");
+                p.endpoint ? (void)w.value(p.endpoint->str()) : (void)w.null();
+                w.field("last_handshake", p.last_handshake).field("rx_bytes", p.rx_bytes).field("tx_bytes", p.tx_bytes);
+                w.end_object();
+            }
+            w.end_array();
+        }
         w.key("probe");
         if (r.probe_uplink.empty()) {
             w.null();

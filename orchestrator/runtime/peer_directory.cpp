@@ -21,6 +21,7 @@ struct Planned {
     const std::vector<Prefix>* allowed;
     std::optional<Endpoint> endpoint;
     std::optional<ShortcutState> shortcut;
+    uint8_t paths = 1;
 };
 
 // The hub whose allowed prefixes hold `m`'s first export.
@@ -67,6 +68,7 @@ std::vector<PeerRow> rows_of(const Intent& in, const std::vector<Planned>& plann
             r.shortcut = *p.shortcut == ShortcutState::up ? "up" : "trying";
             if (*p.shortcut != ShortcutState::up && m) r.via = carrier_of(planned, r.group, *m);
         }
+        for (size_t i = 1; i < p.paths; ++i) r.paths.push_back({*p.interface + ".p" + std::to_string(i), {}, {}, {}, {}});
         by_group[r.group].push_back(rows.size());
         rows.push_back(std::move(r));
     }
@@ -113,13 +115,28 @@ std::vector<PeerRow> peer_rows(const Intent& in, const planner::SitePieces& piec
         for (const planner::PeerInput& p : g.peers)
             planned.push_back(Planned{&g.constants.group, &g.constants.interface, g.constants.transport, &p.name,
                                       std::string(to_string(p.role)), &p.public_key, p.tunnel_address, &p.allowed,
-                                      p.endpoint, p.shortcut});
+                                      p.endpoint, p.shortcut, p.paths});
     return rows_of(in, planned, pieces.allocations);
 }
+
+namespace {
+
+// The path's device's view of the peer: where it is, its handshake, bytes.
+void fill_path(PeerRow::Path& path, const std::string& key, const std::map<std::string, wg::WgDeviceStatus>& devices) {
+    auto d = devices.find(path.device);
+    if (d == devices.end()) return;
+    for (const nl::WgPeer& p : d->second.device.peers)
+        if (p.public_key == key) path.endpoint = p.endpoint;
+    for (const wg::WgPeerStats& s : d->second.peers)
+        if (s.public_key == key) path.last_handshake = s.last_handshake_sec, path.rx_bytes = s.rx_bytes, path.tx_bytes = s.tx_bytes;
+}
+
+}  // namespace
 
 void add_wireguard(std::vector<PeerRow>& rows, const std::map<std::string, wg::WgDeviceStatus>& devices) {
     for (PeerRow& r : rows) {
         if (!r.direct || r.transport != "wireguard") continue;
+        for (PeerRow::Path& path : r.paths) fill_path(path, r.public_key, devices);
         auto d = devices.find(r.interface);
         if (d == devices.end()) continue;
         const auto& peers = d->second.peers;  // sorted by public key

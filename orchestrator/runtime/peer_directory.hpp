@@ -62,6 +62,15 @@ struct PeerRow {
     std::string probe_uplink;
     size_t probes = 0, probes_lost = 0;
     std::optional<double> probe_latency_ms;  // mean RTT of the answered ones
+    // Active-active (docs/uplinks.md): the peer's tunnel on each path i >= 1,
+    // its own device, as that device shows it (the fields above are path 0's).
+    struct Path {
+        std::string device;
+        std::optional<Endpoint> endpoint;
+        std::optional<int64_t> last_handshake;  // unix time, 0: never
+        std::optional<uint64_t> rx_bytes, tx_bytes;
+    };
+    std::vector<Path> paths;
 };
 
 // The planner's decisions (avpnd: the committed pieces; the one-shot:

@@ -43,8 +43,12 @@ std::vector<IpAddr> probe_targets(const Intent& in) {
     return out;
 }
 
-std::string switch_line(const UplinkSwitch& s) {
+// With active_active every healthy uplink carries its own paths: a switch
+// is one uplink leaving (its paths go to the first one left) or rejoining.
+std::string switch_line(const UplinkSwitch& s, bool active_active) {
     std::string from = s.from.empty() ? "none" : s.from, to = s.to.empty() ? "none" : s.to;
+    if (active_active && s.from.empty()) return "paths of " + to + " back on it (" + s.why + ")";
+    if (active_active) return "paths of " + from + " moved to " + to + " (" + s.why + ")";
     return "tunnels moved from " + from + " to " + to + " (" + (s.failback ? "failback: " : "") + s.why + ")";
 }
 
@@ -138,8 +142,9 @@ void Site::note_uplink_switches() {
     const auto& kept = uplinks_->switches();
     const uint64_t fresh = std::min<uint64_t>(uplinks_->recorded() - uplink_switches_seen_, kept.size());
     for (size_t i = kept.size() - fresh; i < kept.size(); ++i) {
-        log_("uplink: " + switch_line(kept[i]));
-        events_.add(std::time(nullptr), "uplink", switch_line(kept[i]));
+        const std::string line = switch_line(kept[i], intent_->site.active_active);
+        log_("uplink: " + line);
+        events_.add(std::time(nullptr), "uplink", line);
         if (!kept[i].failback && !kept[i].from.empty()) failover_to_apply_ = kept[i];
         announce_to_apply_ = true;
         // Only a move leaves entries on another uplink: not the first
@@ -186,7 +191,8 @@ void Site::sweep_conntrack() {
     path.active = *active->second.address;
     for (const auto& [name, f] : *uplink_facts_)
         if (f.address) path.uplink_addresses.insert(*f.address);
-    for (const Group& g : intent_->groups) path.ports.insert(g.listen_port);
+    for (const Group& g : intent_->groups)  // path i's devices listen on listen_port + i (active-active)
+        for (uint32_t i = 0; i < most_paths(g) && g.listen_port + i <= 65535; ++i) path.ports.insert(uint16_t(g.listen_port + i));
     if (path.ports.empty()) return;
     SweepResult r = sweep_stale_tunnel_entries(path);
     if (r.unavailable) {
