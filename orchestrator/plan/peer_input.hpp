@@ -45,7 +45,6 @@ struct GroupConstants {
     // site; path i >= 1 is device path_device(i), port listen_port + i, and
     // table path_table_first + i.
     uint8_t paths = 1;
-    uint16_t wg_listen_port = 0;
     uint32_t path_table_first = 0;
     std::string path_device(size_t i) const { return interface + ".p" + std::to_string(i); }
     bool operator==(const GroupConstants&) const = default;

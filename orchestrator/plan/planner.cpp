@@ -108,7 +108,6 @@ GroupConstants constants_of(const Intent& intent, const GroupWork& w, const std:
     c.site_role = intent.site.role;
     c.nat_mode = intent.site.nat.mode;
     c.keepalive_seconds = g.keepalive_seconds;
-    c.wg_listen_port = g.transport == Transport::wireguard ? g.listen_port : 0;
     c.path_table_first = own::path_table(w.model->group_index, 0);
     if (g.transport == Transport::xfrm) {
         c.key_file = intent.site.key_file;
