@@ -172,4 +172,15 @@ jq -e 'length == 1 and .[0].device == "avpn-demo.p1" and .[0].endpoint == "192.0
   and .[0].rx_bytes > 0' <<<"$hq_path" >/dev/null || fail "status shows no path 1 to hq: $hq_path"
 topo_avpn branch1 status | grep -A3 "^ *hq" | sed 's/^/   status| /'
 grep -E "paths|uplink" "$LOG" | grep -v probe | sed 's/^/   avpnd| /' | tail -6
+
+step "down: no path device, rule, route or chain left on either site"
+topo_avpn branch1 down >/dev/null || fail "down through avpnd"
+topo_avpn hq down >/dev/null || fail "down of hq"
+for site in branch1 hq; do
+  [ -z "$(ip -n "$(ns $site)" -o link show | grep -o 'avpn-demo[^:@]*')" ] ||
+    fail "$site: links left after down: $(ip -n "$(ns $site)" -o link show | grep -o 'avpn-demo[^:@]*')"
+  [ -z "$(ip -n "$(ns $site)" rule show | grep -E '^7[01][0-9][0-9]:')" ] || fail "$site: rules left after down"
+  [ -z "$(ip -n "$(ns $site)" route show table all proto 147)" ] || fail "$site: avpn routes left after down"
+  ! ip netns exec "$(ns $site)" nft list table inet avpn >/dev/null 2>&1 || fail "$site: table inet avpn left after down"
+done
 echo "PASS"

@@ -18,12 +18,13 @@ struct Decision {
     bool own_address = false;    // local: the site's own tunnel address
     bool default_route = false;  // tunnel: by a default route (full tunnel)
     std::string how;
+    size_t path = 0;             // tunnel: through path i's device (active-active)
 };
 
 bool rule_matches(const nl::Rule& r, const Packet& p) {
     if (r.family != p.dst.family) return false;
-    // Walked packets carry no mark: only WireGuard's own UDP packets do.
-    const bool mark_matches = (0u & r.fwmask) == r.fwmark;
+    // A walked packet carries its path's mark (active-active) or none.
+    const bool mark_matches = (p.mark & r.fwmask) == r.fwmark;
     const bool match = (!r.src || r.src->contains(p.src)) && (!r.dst || r.dst->contains(p.dst)) && mark_matches;
     return r.invert ? !match : match;
 }
@@ -66,8 +67,9 @@ Decision route_at(const At& x, const Packet& p) {
         const nl::Route* route = longest_route(s.plan, r.table, p.dst);
         if (!route) continue;
         std::string how = "rule " + rule_text(r) + " → " + route->dst.str() + " dev " + route->ifname;
-        if (route->ifname != x.group->interface) return {Decision::left, false, false, how + " (not this group)"};
-        return {Decision::tunnel, false, route->dst.is_default(), how};
+        const std::optional<size_t> path = path_of_device(x, route->ifname);
+        if (!path) return {Decision::left, false, false, how + " (not this group)"};
+        return {Decision::tunnel, false, route->dst.is_default(), how, *path};
     }
     if (auto d = lookup_main(s, p, -1, "main")) return *d;
     return {};
@@ -146,9 +148,9 @@ std::optional<IpAddr> PacketWalker::tunnel_address(const std::string& name) cons
     return a->group->tunnel_address;
 }
 
-Walk PacketWalker::walk(const std::string& from, const IpAddr& src, const IpAddr& dst) const {
+Walk PacketWalker::walk(const std::string& from, const IpAddr& src, const IpAddr& dst, size_t path) const {
     const GroupSites all{&sites_, group_, ties_};
-    const Packet p{src, dst};
+    Packet p{src, dst};
     Walk w;
     w.trace.push_back(src.str() + " → " + dst.str() + " from " + from);
     auto drop = [&](const std::string& where, std::string step, std::string why) {
@@ -160,6 +162,16 @@ Walk PacketWalker::walk(const std::string& from, const IpAddr& src, const IpAddr
     const WalkSite* start = site(from);
     std::optional<At> x = start ? all.at(*start) : std::nullopt;
     if (!x) return drop(from, "start", "not a site of group " + group_);
+    // The source's paths chain: a connection towards a multi-path peer's
+    // prefixes takes path `path` (what the hash would pick for some flow).
+    if (const fw::PathSpread* spread = spread_of(*x); spread && longest_match(spread->remote, dst)) {
+        if (path >= spread->devices.size())
+            return drop(from, "start", "path " + std::to_string(path) + " of " + std::to_string(spread->devices.size()));
+        p.mark = spread->first_mark + uint32_t(path);
+        w.trace.push_back(from + ": path " + std::to_string(path) + " (mark " + std::to_string(p.mark) + ")");
+    } else if (path != 0) {
+        return drop(from, "start", "no paths towards " + dst.str() + " here");
+    }
     std::optional<Crossing> came;  // how the packet reached x
     for (;;) {
         const std::string& here = x->site->name;
@@ -168,6 +180,11 @@ Walk PacketWalker::walk(const std::string& from, const IpAddr& src, const IpAddr
             return drop(here, "loop", "the packet came back to " + here);
         }
         w.hops.push_back(here);
+        // Arrival on path i's device: the connection is on path i here too.
+        if (came) {
+            const fw::PathSpread* spread = spread_of(*x);
+            p.mark = spread && came->path < spread->devices.size() ? spread->first_mark + uint32_t(came->path) : 0;
+        }
         const Decision d = route_at(*x, p);
         if (came) {
             const bool wg = x->link->kind == nl::LinkKind::wireguard;
@@ -181,7 +198,7 @@ Walk PacketWalker::walk(const std::string& from, const IpAddr& src, const IpAddr
         }
         if (d.kind == Decision::left) return drop(here, "route", d.how);
         w.via_default_route = w.via_default_route || d.default_route;
-        Crossing c = x->link->kind == nl::LinkKind::wireguard ? send_wireguard(all, *x, p) : send_xfrm(all, *x, p);
+        Crossing c = x->link->kind == nl::LinkKind::wireguard ? send_wireguard(all, *x, p, d.path) : send_xfrm(all, *x, p);
         w.trace.push_back(here + ": " + c.note);
         w.via_default_route = w.via_default_route || c.via_default_route;
         w.policy_tie = w.policy_tie || c.policy_tie;

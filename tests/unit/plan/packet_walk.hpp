@@ -22,6 +22,10 @@
 //     X's key longest. XFRM: the best in (local) or fwd policy matching
 //     (src, dst) must have a template for the SA the packet came through.
 //  4. On at P, at most one visit per site (a second one is a loop).
+// Active-active: the source puts a connection towards a multi-path peer on
+// the path asked for (its ct mark), an arrival on path i's device puts it on
+// path i, and the mark takes the rules to path i's table and device; the
+// receiver checks its own device of that path.
 #pragma once
 
 #include <string>
@@ -83,7 +87,9 @@ public:
     // This site's tunnel address in the group; unset when it takes no part.
     std::optional<IpAddr> tunnel_address(const std::string& site) const;
 
-    Walk walk(const std::string& from, const IpAddr& src, const IpAddr& dst) const;
+    // `path`: the path a connection from `from` takes where that site spreads
+    // flows over several (active-active); elsewhere only 0.
+    Walk walk(const std::string& from, const IpAddr& src, const IpAddr& dst, size_t path = 0) const;
 
 private:
     std::string group_;

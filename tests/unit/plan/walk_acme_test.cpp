@@ -126,3 +126,54 @@ TEST_CASE("packet walk: examples/acme, every exported network reaches every othe
     INFO(failed << " walks went wrong, the first:" << first_failures);
     CHECK(failed == 0);
 }
+
+// tokyo has active_active over two uplinks (paths = 2 in its entry): a
+// connection from it takes path 0 or 1, a hub answering or relaying keeps
+// the path it arrived on towards tokyo, and every other peer is reached on
+// path 0 (docs/uplinks.md "Active-active").
+TEST_CASE("packet walk: examples/acme, tokyo's two paths hold both ways and through the hubs") {
+    Acme acme = load_acme();
+    const PacketWalker walker("corp", acme.sites);
+    size_t walks = 0, on_path1 = 0, failed = 0;
+    std::string first_failures;
+    for (const std::string& b : kSites) {
+        if (b == "tokyo") continue;
+        for (size_t path : {0, 1}) {
+            for (const IpAddr& src : addresses_of(acme, walker, "tokyo"))
+                for (const IpAddr& dst : addresses_of(acme, walker, b)) {
+                    ++walks;
+                    Walk w = walker.walk("tokyo", src, dst, path);
+                    bool p1 = false;
+                    for (const std::string& t : w.trace) p1 = p1 || t.find("on avpn-corp.p1") != std::string::npos;
+                    on_path1 += p1;
+                    if (!w.delivered || w.hops.back() != b || p1 != (path == 1)) {
+                        if (++failed <= 3) first_failures += "\n" + w.str();
+                    }
+                }
+            // The hubs spread towards tokyo too (each runs both paths with
+            // it); the spokes send on path 0 and a hub relays that.
+            const bool hub = b == "sanjose" || b == "newyork";
+            if (!hub && path == 1) continue;
+            Walk back = between(acme, walker, b, "tokyo");
+            if (hub) back = walker.walk(b, host_in(acme.exports.at(b).front()), host_in(acme.exports.at("tokyo").front()), path);
+            INFO(back.str());
+            CHECK(back.delivered);
+            CHECK(back.hops.back() == "tokyo");
+        }
+    }
+    INFO(failed << " walks went wrong, the first:" << first_failures);
+    CHECK(failed == 0);
+    CHECK(walks == 108);  // 2 paths x tokyo's 3 addresses x the other sites' 18
+    CHECK(on_path1 == 54);  // every path-1 walk left on avpn-corp.p1, no path-0 walk did
+
+    // A path one end lacks fails: sanjose without its path-1 peer for tokyo.
+    for (WalkSite& s : acme.sites)
+        if (s.name == "sanjose")
+            for (nl::WgDevice& d : s.plan.wireguard)
+                if (d.ifname == "avpn-corp.p1") d.peers.clear();
+    const PacketWalker broken("corp", acme.sites);
+    Walk w = broken.walk("tokyo", host_in(acme.exports.at("tokyo").front()), host_in(acme.exports.at("london").front()), 1);
+    INFO(w.str());
+    CHECK_FALSE(w.delivered);
+    CHECK(w.why.find("no peer tokyo on avpn-corp.p1") != std::string::npos);
+}

@@ -14,7 +14,9 @@ namespace avpn::test::walk {
 struct Packet {
     IpAddr src;
     IpAddr dst;
+    uint32_t mark = 0;  // active-active: the path's mark at this site (its ct mark), 0: none
 };
+
 
 // A site that takes part in the group, with its part of the plan.
 struct At {
@@ -22,6 +24,13 @@ struct At {
     const GroupPlan* group = nullptr;
     const nl::Link* link = nullptr;  // the group's tunnel interface
 };
+
+// Active-active (docs/uplinks.md): path i's WireGuard device of the group.
+std::string path_device(const At& x, size_t path);
+// The path a device is (0: the group's own), or nullopt: not the group's.
+std::optional<size_t> path_of_device(const At& x, const std::string& ifname);
+// The site's spread of the group (firewall_table.hpp's PathSpread), or null.
+const fw::PathSpread* spread_of(const At& x);
 
 // Every site of the group, to find who is at the other end of a tunnel.
 struct GroupSites {
@@ -43,9 +52,10 @@ struct Crossing {
     bool policy_tie = false;
     std::string sender_key;           // WireGuard: the sender's public key
     std::optional<nl::XfrmSa> sa_in;  // XFRM: the receiver's SA it came through
+    size_t path = 0;                  // WireGuard: the path (device) it crossed on
 };
 
-Crossing send_wireguard(const GroupSites& sites, const At& x, const Packet& p);
+Crossing send_wireguard(const GroupSites& sites, const At& x, const Packet& p, size_t path);
 Crossing send_xfrm(const GroupSites& sites, const At& x, const Packet& p);
 
 // Empty when the receiver accepts the packet from where it came; otherwise

@@ -9,9 +9,10 @@ namespace avpn::test::walk {
 
 namespace {
 
-const nl::WgDevice* device_of(const At& x) {
+const nl::WgDevice* device_of(const At& x, size_t path = 0) {
+    const std::string name = path_device(x, path);
     for (const nl::WgDevice& d : x.site->plan.wireguard)
-        if (d.ifname == x.group->interface) return &d;
+        if (d.ifname == name) return &d;
     return nullptr;
 }
 
@@ -44,20 +45,41 @@ Crossing dropped(std::string step, std::string why, std::string note = {}) {
 
 }  // namespace
 
-Crossing send_wireguard(const GroupSites& sites, const At& x, const Packet& p) {
-    const nl::WgDevice* dev = device_of(x);
-    if (!dev) return dropped("wireguard", "no WireGuard device " + x.group->interface);
+std::string path_device(const At& x, size_t path) {
+    return path == 0 ? x.group->interface : x.group->interface + ".p" + std::to_string(path);
+}
+
+std::optional<size_t> path_of_device(const At& x, const std::string& ifname) {
+    if (ifname == x.group->interface) return 0;
+    const std::string prefix = x.group->interface + ".p";
+    if (ifname.rfind(prefix, 0) != 0) return std::nullopt;
+    return size_t(std::stoul(ifname.substr(prefix.size())));
+}
+
+const fw::PathSpread* spread_of(const At& x) {
+    if (!x.site->plan.firewall) return nullptr;
+    for (const fw::PathSpread& s : x.site->plan.firewall->paths)
+        if (s.group == x.group->group) return &s;
+    return nullptr;
+}
+
+Crossing send_wireguard(const GroupSites& sites, const At& x, const Packet& p, size_t path) {
+    const nl::WgDevice* dev = device_of(x, path);
+    if (!dev) return dropped("wireguard", "no WireGuard device " + path_device(x, path));
     const Prefix* allowed = nullptr;
     const nl::WgPeer* peer = peer_for(*dev, p.dst, &allowed);
     if (!peer) return dropped("wireguard peer", "no peer's allowed IPs hold " + p.dst.str());
-    std::string note = "WireGuard peer " + peer->site + " (allowed " + allowed->str() + ")";
+    std::string note = "WireGuard peer " + peer->site + " (allowed " + allowed->str() + ")" +
+                       (path ? " on " + dev->ifname : "");
     for (const WalkSite& s : *sites.sites) {
         std::optional<At> to = sites.at(s);
         if (!to || s.name == x.site->name) continue;
-        const nl::WgDevice* there = device_of(*to);
+        const nl::WgDevice* there = device_of(*to);  // the site's key: on its group device
         if (!there || there->public_key != peer->public_key) continue;
-        const nl::WgPeer* back = peer_with_key(*there, dev->public_key);
-        if (!back) return dropped("link", s.name + " has no peer " + x.site->name, note);
+        there = device_of(*to, path);  // the other end of this path
+        const nl::WgPeer* back = there ? peer_with_key(*there, dev->public_key) : nullptr;
+        if (!back)
+            return dropped("link", s.name + " has no peer " + x.site->name + " on " + path_device(*to, path), note);
         if (!peer->endpoint && !back->endpoint)
             return dropped("link", "neither " + x.site->name + " nor " + s.name +
                                        " has an endpoint for the other: no handshake", note);
@@ -66,14 +88,15 @@ Crossing send_wireguard(const GroupSites& sites, const At& x, const Packet& p) {
         c.note = std::move(note);
         c.via_default_route = allowed->is_default();
         c.sender_key = dev->public_key;
+        c.path = path;
         return c;
     }
     return dropped("link", "no site of the group has the public key of peer " + peer->site, note);
 }
 
 std::string wireguard_arrival(const At& p, const Crossing& c, const Packet& packet) {
-    const nl::WgDevice* dev = device_of(p);
-    if (!dev) return "no WireGuard device " + p.group->interface;
+    const nl::WgDevice* dev = device_of(p, c.path);
+    if (!dev) return "no WireGuard device " + path_device(p, c.path);
     const Prefix* allowed = nullptr;
     const nl::WgPeer* owner = peer_for(*dev, packet.src, &allowed);
     const nl::WgPeer* sender = peer_with_key(*dev, c.sender_key);
