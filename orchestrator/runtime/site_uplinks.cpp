@@ -26,16 +26,21 @@ UplinkRules link_fact_rules() {
 
 // What the uplinks are probed against: the contacts of the hubs this site
 // tunnels to (a spoke's hubs, a hub's fellow hubs), in every AutoVPN group,
-// and the groups' registries. A hub without a static contact is probed
-// through the registries only.
-std::vector<IpAddr> probe_targets(const Intent& in) {
+// and the groups' registries. A hub without a static contact is probed at
+// the contact the registries gave for it, once there is one.
+std::vector<IpAddr> probe_targets(const Intent& in, const std::map<RegistryClients::ContactKey, Endpoint>& learned) {
     std::vector<IpAddr> out;
     for (const Group& g : in.groups) {
         for (const Member& m : g.members) {
-            if (m.role != Role::hub || !m.contact) continue;
+            if (m.role != Role::hub) continue;
             const bool mine = in.site.role == Role::hub ||
                               std::any_of(g.hubs.begin(), g.hubs.end(), [&](const HubRef& h) { return h.name == m.name; });
-            if (mine) out.push_back(m.contact->addr);
+            if (!mine) continue;
+            if (m.contact) {
+                out.push_back(m.contact->addr);
+            } else if (auto it = learned.find({g.name, m.name}); it != learned.end()) {
+                out.push_back(it->second.addr);
+            }
         }
         for (const RegistryPin& r : g.registries)
             if (std::find(out.begin(), out.end(), r.endpoint.addr) == out.end()) out.push_back(r.endpoint.addr);
@@ -60,7 +65,7 @@ void Site::follow_intent_uplinks() {
     std::vector<std::string> names;
     for (const Uplink& u : intent_->site.uplinks) names.push_back(u.interface);
     const UplinkSelectorMode mode{intent_->site.failover, intent_->site.active_active};
-    prober_.set_targets(probe_targets(*intent_));
+    prober_.set_targets(probe_targets(*intent_, registry_.contacts()));
     if (uplinks_ && prober_.targets().empty()) uplinks_->set_probing(false, UplinkClock::now());
     if (uplinks_ && uplinks_->names() == names && uplink_mode_.failover == mode.failover &&
         uplink_mode_.active_active == mode.active_active)
@@ -225,6 +230,9 @@ Result<PlanInputs> Site::read_inputs(bool full) {
         for (const auto& [name, f] : *uplink_facts_) scope_.uplink_ifindexes.insert(f.ifindex);
         feed_uplinks(*uplink_facts_);
     }
+    // A hub's contact from the registries is a target as soon as it is
+    // known (a no-op while the targets stay the same).
+    prober_.set_targets(probe_targets(*intent_, registry_.contacts()));
     open_probes();  // cheap when nothing changed; a reload may have new targets
     PlanInputs inputs;
     // XFRM SAs come from avpnd's key exchange (xfrm_keying.hpp adds its sessions).

@@ -190,6 +190,18 @@ for s in "${SITES[@]}"; do
   [ "$ok" = 1 ] || fail "2. $s's status: $STATUS_WHY"
 done
 echo "   every site: both registries reachable, observed at its public address$([ "$NAT_MODE" = friendly ] && echo " and port $PORT"), NAT type as expected"
+# hq has no contact in the member list: the spokes probe it at the contact
+# the registries gave (docs/uplinks.md, "Probes"), and status shows it.
+hq_probed() {
+  HQ_PROBE=$(topo_avpn "$1" status --json | jq -c '.peers[] | select(.site == "hq") | .probe')
+  [ -n "$HQ_PROBE" ] && jq -e '.probes > 0 and .latency_ms != null' <<<"$HQ_PROBE" >/dev/null 2>&1
+}
+for s in branch1 branch2; do
+  ok=0
+  for _ in $(seq 50); do hq_probed "$s" && { ok=1; break; }; sleep 0.2; done
+  echo "   $s: probes to hq at its learned contact: $HQ_PROBE"
+  [ "$ok" = 1 ] || fail "2. $s does not probe hq at the contact the registries gave: $HQ_PROBE"
+done
 for r in reg1 reg2; do
   c=$(counters "$r")
   echo "   $r: $c"
