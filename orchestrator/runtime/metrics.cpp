@@ -100,6 +100,27 @@ std::string render_metrics(const MetricsSnapshot& s) {
     e.family("avpn_peer_transmit_bytes_total", "counter", "Bytes sent to the peer (WireGuard).");
     for (const PeerRow& r : s.peers)
         if (r.tx_bytes) e.sample("avpn_peer_transmit_bytes_total", {"group", r.group, "site", r.site}, num(*r.tx_bytes));
+    // Active-active (docs/uplinks.md): each further path's tunnel on its own
+    // device; the avpn_peer_* series above are path 0's.
+    e.family("avpn_peer_path_handshake_age_seconds", "gauge",
+             "Seconds since the last handshake on one of the peer's further paths (active-active), by device.");
+    for (const PeerRow& r : s.peers)
+        for (const PeerRow::Path& p : r.paths)
+            if (p.last_handshake && *p.last_handshake > 0)
+                e.sample("avpn_peer_path_handshake_age_seconds", {"group", r.group, "site", r.site, "device", p.device},
+                         num(std::max<int64_t>(0, s.now - *p.last_handshake)));
+    e.family("avpn_peer_path_receive_bytes_total", "counter", "Bytes received from the peer on one of its further paths.");
+    for (const PeerRow& r : s.peers)
+        for (const PeerRow::Path& p : r.paths)
+            if (p.rx_bytes)
+                e.sample("avpn_peer_path_receive_bytes_total", {"group", r.group, "site", r.site, "device", p.device},
+                         num(*p.rx_bytes));
+    e.family("avpn_peer_path_transmit_bytes_total", "counter", "Bytes sent to the peer on one of its further paths.");
+    for (const PeerRow& r : s.peers)
+        for (const PeerRow::Path& p : r.paths)
+            if (p.tx_bytes)
+                e.sample("avpn_peer_path_transmit_bytes_total", {"group", r.group, "site", r.site, "device", p.device},
+                         num(*p.tx_bytes));
     e.family("avpn_peer_up", "gauge", "Whether the XFRM key exchange holds a session with the peer.");
     for (const PeerRow& r : s.peers)
         if (r.up) e.sample("avpn_peer_up", {"group", r.group, "site", r.site}, *r.up ? "1" : "0");

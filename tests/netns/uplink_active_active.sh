@@ -95,16 +95,20 @@ done
 [ "$(topo_exec branch1 wg show avpn-demo.p1 listen-port)" = 51821 ] || fail "avpn-demo.p1 does not listen on 51821"
 rules=$(ip -n "$(ns branch1)" rule show)
 grep -q "^7001:.*fwmark 0x1c85 lookup 7301" <<<"$rules" || fail "no path rule 7001 in: $rules"
-ip -n "$(ns branch1)" route show table 7301 | grep -q "^10.0.1.0/24 dev avpn-demo.p1 proto 147" ||
+# Listings are read whole before grep: with pipefail, grep -q leaving early
+# fails the lister with SIGPIPE (seen once on the nft listing).
+table7301=$(ip -n "$(ns branch1)" route show table 7301)
+grep -q "^10.0.1.0/24 dev avpn-demo.p1 proto 147" <<<"$table7301" ||
   fail "table 7301: $(ip -n "$(ns branch1)" route show table 7301)"
-ip netns exec "$(ns branch1)" nft list chain inet avpn paths | grep -q "jhash" || fail "no paths chain in branch1"
-hq_sees() { topo_exec hq wg show "$1" endpoints | grep -q "[[:space:]]$2$"; }
+chain=$(ip netns exec "$(ns branch1)" nft list chain inet avpn paths) || fail "no paths chain in branch1"
+grep -q "jhash" <<<"$chain" || fail "no jhash in branch1's paths chain: $chain"
+hq_sees() { local e; e=$(topo_exec hq wg show "$1" endpoints) && grep -q "[[:space:]]$2$" <<<"$e"; }
 topo_wait_for "hq to see path 1 from wan1" 10 hq_sees avpn-demo.p1 198.51.100.2:51821
 hq_sees avpn-demo 203.0.113.2:51820 || fail "hq sees path 0 at $(topo_exec hq wg show avpn-demo endpoints)"
 echo "   branch1: avpn-demo on wan0, avpn-demo.p1 on wan1; hq sees both"
 
 topo_spawn hq python3 "$FLOWS_PY" serve 10.0.1.1 7000
-serving() { ip netns exec "$(ns hq)" ss -Huln 'sport = :7000' | grep -q .; }
+serving() { [ -n "$(ip netns exec "$(ns hq)" ss -Huln 'sport = :7000')" ]; }
 topo_wait_for "hq's echo server" 5 serving
 # flows SECONDS OUT: the flows from branch1's Corp to hq's for SECONDS.
 flows() { topo_exec branch1 python3 "$FLOWS_PY" send 10.1.1.1 10.0.1.1 7000 "$FLOWS" "$1" "$2"; }
@@ -174,6 +178,9 @@ echo "   status: peer hq's path 1: $hq_path"
 [ -n "$hq_path" ] && jq -e 'length == 1 and .[0].device == "avpn-demo.p1" and .[0].endpoint == "192.0.2.1:51821" and .[0].last_handshake > 0
   and .[0].rx_bytes > 0' <<<"$hq_path" >/dev/null || fail "status shows no path 1 to hq: $hq_path"
 topo_avpn branch1 status | grep -A3 "^ *hq" | sed 's/^/   status| /'
+metric=$(scrape | grep '^avpn_peer_path_receive_bytes_total{group="demo",site="hq",device="avpn-demo.p1"} ' || true)
+echo "   metrics: $metric"
+[ -n "$metric" ] && [ "${metric##* }" -gt 0 ] || fail "no path-1 bytes in the metrics: '$metric'"
 grep -E "paths|uplink" "$LOG" | grep -v probe | sed 's/^/   avpnd| /' | tail -6
 
 step "down: no path device, rule, route or chain left on either site"

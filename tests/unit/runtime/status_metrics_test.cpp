@@ -193,6 +193,7 @@ TEST_CASE("metrics exposition: HELP and TYPE before each family's samples, label
     a.last_handshake = 990;
     a.rx_bytes = 100;
     a.tx_bytes = 200;
+    a.paths = {{"avpn-corp.p1", Endpoint{*IpAddr::parse("198.51.100.2"), 51821}, 995, 300, 400}};
     PeerRow b;  // via a hub: info only, no counters
     b.group = "corp";
     b.site = "branch2";
@@ -256,6 +257,11 @@ TEST_CASE("metrics exposition: HELP and TYPE before each family's samples, label
     CHECK(values.at("avpn_peer_receive_bytes_total{group=\"corp\",site=\"branch1\"}") == "100");
     CHECK(values.at("avpn_peer_transmit_bytes_total{group=\"corp\",site=\"branch1\"}") == "200");
     CHECK(values.count("avpn_peer_receive_bytes_total{group=\"corp\",site=\"branch2\"}") == 0);
+    // Active-active: path 1's own series, by device.
+    CHECK(values.at("avpn_peer_path_handshake_age_seconds{group=\"corp\",site=\"branch1\",device=\"avpn-corp.p1\"}") == "5");
+    CHECK(values.at("avpn_peer_path_receive_bytes_total{group=\"corp\",site=\"branch1\",device=\"avpn-corp.p1\"}") == "300");
+    CHECK(values.at("avpn_peer_path_transmit_bytes_total{group=\"corp\",site=\"branch1\",device=\"avpn-corp.p1\"}") == "400");
+    CHECK(values.count("avpn_peer_path_receive_bytes_total{group=\"corp\",site=\"branch2\",device=\"avpn-corp.p1\"}") == 0);
     CHECK(values.at("avpn_peer_up{group=\"esp\",site=\"paris\"}") == "1");
     CHECK(values.count("avpn_peer_up{group=\"corp\",site=\"branch1\"}") == 0);  // WireGuard has no session state
     CHECK(values.at("avpn_uplink_up{uplink=\"wan0\"}") == "1");
