@@ -66,6 +66,7 @@ Member member_of(const SiteSpec& s) {
     m.exit_hubs = s.exit_hubs;
     if (!s.live_contact) m.contact = s.contact;
     m.tunnel_address = s.pinned;
+    m.paths = s.paths;
     m.loc = {"members.toml", 1, 1};
     return m;
 }
@@ -85,6 +86,9 @@ Intent World::intent_for(const std::string& name) const {
         in.site.name = s.name;
         in.site.role = s.role;
         in.site.uplinks = {{"wan0", {}}};
+        for (uint8_t i = 1; i < s.paths; ++i) in.site.uplinks.push_back({"wan" + std::to_string(i), {}});
+        in.site.active_active = s.paths > 1;
+        g.self_paths = s.paths;
         in.site.key_file = "/etc/avpn/" + s.name + ".key";
         in.site.public_key = public_key_of(s.name);
         g.hubs = s.hubs;

@@ -33,6 +33,9 @@ struct SiteSpec {
     bool live_contact = false;
     std::vector<Prefix> local_only;   // non-shareable VLANs: never exported
     std::vector<Prefix> unpermitted;  // spokes: shareable VLANs the group is not permitted
+    // Active-active (docs/uplinks.md): paths > 1 gives the site uplinks wan0,
+    // wan1, ... and active_active, and says `paths` in its member entry.
+    uint8_t paths = 1;
 };
 
 class World {

@@ -1,0 +1,142 @@
+// Active-active (docs/uplinks.md "Active-active"): which pairs run more than
+// one path, what each path is in the plan at both ends, and how avpnd's
+// active uplinks steer each path's device. The packet walk of the acme
+// example (walk_acme_test.cpp) checks what the paths mean together.
+#include <doctest/doctest.h>
+
+#include "helpers.hpp"
+#include "orchestrator/plan/firewall_json.hpp"
+#include "orchestrator/plan/routing.hpp"
+
+using namespace avpn;
+using namespace avpn::test;
+
+namespace {
+
+// hub sanjose (static contact), spoke london spreading over two uplinks.
+World spreading_spoke() {
+    World w;
+    w.hub("sanjose", {P("10.1.0.0/16")}).contact = E("192.0.2.50:51820");
+    SiteSpec& london = w.spoke("london", {"sanjose"}, {P("10.10.1.0/24")});
+    london.paths = 2;
+    return w;
+}
+
+const nl::WgDevice* device(const PlanOutcome& o, const std::string& name) {
+    for (const nl::WgDevice& d : o.state.wireguard)
+        if (d.ifname == name) return &d;
+    return nullptr;
+}
+
+const PeerPlan* peer(const PlanOutcome& o, const std::string& site) {
+    for (const PeerPlan& p : o.state.peers)
+        if (p.site == site) return &p;
+    return nullptr;
+}
+
+// london under avpnd with wan0 and wan1, the given ones active.
+PlanOutcome london_steered(const World& w, std::vector<std::string> active) {
+    Intent in = w.intent_for("london");
+    PlanInputs inputs = w.inputs_for("london");
+    inputs.uplink_addresses["wan0"] = A("198.51.100.7");
+    inputs.uplink_addresses["wan1"] = A("203.0.113.9");
+    inputs.uplink_default_routes["wan0"] = {nl::Route{planner::kMainTable, P("0.0.0.0/0"), "wan0", A("198.51.100.1"), {}, 100}};
+    inputs.uplink_default_routes["wan1"] = {nl::Route{planner::kMainTable, P("0.0.0.0/0"), "wan1", A("203.0.113.1"), {}, 200}};
+    inputs.active_uplinks = std::move(active);
+    return plan(in, inputs);
+}
+
+}  // namespace
+
+TEST_CASE("paths: both ends run path 1 as a device of its own; the spreading end initiates it") {
+    World w = spreading_spoke();
+    PlanOutcome spoke = w.plan_for("london"), hub = w.plan_for("sanjose");
+    REQUIRE(spoke.ok());
+    REQUIRE(hub.ok());
+    for (const PlanOutcome* o : {&spoke, &hub}) {
+        const nl::WgDevice* p1 = device(*o, "avpn-corp.p1");
+        REQUIRE(p1);
+        const nl::WgDevice* p0 = device(*o, "avpn-corp");
+        REQUIRE(p0);
+        CHECK(p1->listen_port == p0->listen_port + 1);
+        CHECK(p1->public_key == p0->public_key);
+        REQUIRE(p1->peers.size() == 1);
+        CHECK(p1->peers[0].allowed_ips == p0->peers[0].allowed_ips);  // each device's source check is its own
+    }
+    // london initiates path 1 at sanjose's contact + 1, with its keepalive;
+    // sanjose learns where path 1 is from london's packets.
+    const nl::WgPeer& to_hub = device(spoke, "avpn-corp.p1")->peers[0];
+    CHECK(to_hub.endpoint == E("192.0.2.50:51821"));
+    CHECK(to_hub.keepalive_seconds == 25);
+    const nl::WgPeer& to_spoke = device(hub, "avpn-corp.p1")->peers[0];
+    CHECK_FALSE(to_spoke.endpoint);
+    CHECK(to_spoke.keepalive_seconds == 0);
+    CHECK(peer(spoke, "sanjose")->paths == 2);
+    CHECK(peer(hub, "london")->paths == 2);
+    // Path 1's table and rule (group index 0: table and mark 7301).
+    bool routed = false;
+    for (const nl::Route& r : hub.state.routes) routed |= r.table == 7301 && r.dst == P("10.10.1.0/24") && r.ifname == "avpn-corp.p1";
+    CHECK(routed);
+    bool rule = false;
+    for (const nl::Rule& r : hub.state.rules) rule |= r.fwmark == 7301 && r.table == 7301 && r.fwmask == 0xffffffff;
+    CHECK(rule);
+    // The spreading chain: both devices, marks 7300 + i, what the pair carries.
+    REQUIRE(hub.state.firewall);
+    REQUIRE(hub.state.firewall->paths.size() == 1);
+    const fw::PathSpread& spread = hub.state.firewall->paths[0];
+    CHECK(spread.devices == std::vector<std::string>{"avpn-corp", "avpn-corp.p1"});
+    CHECK(spread.first_mark == 7300);
+    CHECK(std::find(spread.remote.begin(), spread.remote.end(), P("10.10.1.0/24")) != spread.remote.end());
+    CHECK(fw::render_firewall_json(*hub.state.firewall).find("\"jhash\"") != std::string::npos);
+}
+
+TEST_CASE("paths: a pair runs one path without a static contact at the fixed end, when both spread, or over XFRM") {
+    World no_contact = spreading_spoke();
+    no_contact.site("sanjose").live_contact = true;  // the registries give it: path 1's port is unknown
+    CHECK(peer(no_contact.plan_for("london"), "sanjose")->paths == 1);
+    CHECK(peer(no_contact.plan_for("sanjose"), "london")->paths == 1);
+    CHECK_FALSE(device(no_contact.plan_for("sanjose"), "avpn-corp.p1"));
+
+    World both = spreading_spoke();
+    both.site("sanjose").paths = 2;
+    CHECK(peer(both.plan_for("london"), "sanjose")->paths == 1);
+    CHECK(peer(both.plan_for("sanjose"), "london")->paths == 1);
+    CHECK_FALSE(both.plan_for("london").state.firewall->paths.size());
+
+    World xfrm = spreading_spoke();
+    xfrm.group.transport = Transport::xfrm;
+    CHECK(peer(xfrm.plan_for("sanjose"), "london")->paths == 1);
+
+    // A peer of the hub that runs one path has no route in path 1's table.
+    World mixed = spreading_spoke();
+    mixed.spoke("paris", {"sanjose"}, {P("10.20.1.0/24")});
+    PlanOutcome hub = mixed.plan_for("sanjose");
+    for (const nl::Route& r : hub.state.routes) CHECK_FALSE((r.table == 7301 && r.dst == P("10.20.1.0/24")));
+    REQUIRE(device(hub, "avpn-corp.p1"));
+    CHECK(device(hub, "avpn-corp.p1")->peers.size() == 1);
+}
+
+TEST_CASE("paths under avpnd: each path's device leaves by its own uplink, a dead one's path takes the first left") {
+    World w = spreading_spoke();
+    PlanOutcome both = london_steered(w, {"wan0", "wan1"});
+    REQUIRE(both.ok());
+    CHECK(device(both, "avpn-corp")->fwmark == 7200);
+    CHECK(device(both, "avpn-corp.p1")->fwmark == 7201);
+    PlanOutcome wan0_dead = london_steered(w, {"wan1"});
+    CHECK(device(wan0_dead, "avpn-corp")->fwmark == 7201);
+    CHECK(device(wan0_dead, "avpn-corp.p1")->fwmark == 7201);
+    PlanOutcome wan1_dead = london_steered(w, {"wan0"});
+    CHECK(device(wan1_dead, "avpn-corp")->fwmark == 7200);
+    CHECK(device(wan1_dead, "avpn-corp.p1")->fwmark == 7200);
+    // Nothing else moves: the devices' marks are the whole switch.
+    CHECK(both.state.routes == wan0_dead.state.routes);
+    CHECK(both.state.rules == wan0_dead.state.rules);
+    // The uplink guard keeps each path's port off the uplink it does not use.
+    std::vector<std::string> guard;
+    for (const fw::Rule& r : both.state.firewall->input) guard.push_back(fw::rule_text(r));
+    CHECK(guard == std::vector<std::string>{
+                       "meta nfproto ipv4 meta iifname \"wan1\" meta l4proto udp udp dport 51820 drop",
+                       "meta nfproto ipv6 meta iifname \"wan1\" meta l4proto udp udp dport 51820 drop",
+                       "meta nfproto ipv4 meta iifname \"wan0\" meta l4proto udp udp dport 51821 drop",
+                       "meta nfproto ipv6 meta iifname \"wan0\" meta l4proto udp udp dport 51821 drop"});
+}
