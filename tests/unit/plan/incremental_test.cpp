@@ -112,7 +112,7 @@ std::string mutate(World& w, const std::string& viewpoint, std::mt19937& rng, in
     auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
     std::vector<std::string> spokes = spokes_of(w, viewpoint), hubs = hubs_of(w);
     // Without spokes left, the only change is a new one.
-    switch (spokes.empty() ? 1 : rng() % 7) {
+    switch (spokes.empty() ? 1 : rng() % 8) {
         case 0: {  // a spoke moves one of its VLANs
             SiteSpec& s = w.site(pick(spokes));
             if (s.exports.empty()) s.exports.push_back(fresh_prefix(fresh++));
@@ -146,6 +146,11 @@ std::string mutate(World& w, const std::string& viewpoint, std::mt19937& rng, in
             SiteSpec& s = w.site(pick(spokes));
             s.role = s.role == Role::off ? Role::spoke : Role::off;
             return "toggle " + s.name;
+        }
+        case 6: {  // a spoke starts or stops spreading over two uplinks (active-active)
+            SiteSpec& s = w.site(pick(spokes));
+            s.paths = s.paths == 1 ? 2 : 1;
+            return std::string(s.paths == 2 ? "spread " : "unspread ") + s.name;
         }
         default: {  // a hub's exports change
             SiteSpec& s = w.site(pick(hubs));
@@ -198,6 +203,16 @@ void run_sequence(World w, const std::string& viewpoint, unsigned seed, int step
 
 TEST_CASE("incremental plan equals the full plan: hub view, WireGuard") {
     run_sequence(hub_and_spokes(30, 3, Transport::wireguard), "hub", 1, 60);
+}
+
+// Active-active: half the spokes run two paths with the hub (path devices,
+// their peers and path 1's table at the hub), and the changes keep toggling.
+TEST_CASE("incremental plan equals the full plan: hub view, WireGuard, spokes on two paths") {
+    World w = hub_and_spokes(30, 3, Transport::wireguard);
+    for (size_t i = 0; i < w.sites.size(); i += 2)
+        if (w.sites[i].role == Role::spoke) w.sites[i].paths = 2;
+    run_sequence(w, "hub", 3, 60);
+    run_sequence(w, w.sites[2].name, 4, 40);  // a spreading spoke's view
 }
 
 TEST_CASE("incremental plan equals the full plan: hub view, XFRM") {
