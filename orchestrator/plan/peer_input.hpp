@@ -65,6 +65,11 @@ struct PeerInput {
     std::optional<ShortcutState> shortcut;   // another spoke, reached by a shortcut
     uint8_t paths = 1;                       // tunnels with this peer (active-active)
     std::optional<Endpoint> contact;         // its member-list contact: path i's endpoint is port + i
+    // Its allowed prefixes on path i >= 1 (device and table): `allowed`
+    // without the more specific prefixes of peers that run one path
+    // (prefix_subtract.hpp). A group-wide fact kept per peer, so a change
+    // elsewhere re-emits it in the incremental planner.
+    std::vector<Prefix> path_allowed;
     bool operator==(const PeerInput&) const = default;
 };
 

@@ -10,6 +10,7 @@
 #include "orchestrator/plan/group_plan.hpp"
 #include "orchestrator/plan/ipsec_plan.hpp"
 #include "orchestrator/plan/normalize.hpp"
+#include "orchestrator/plan/prefix_subtract.hpp"
 #include "orchestrator/plan/routing.hpp"
 #include "orchestrator/plan/shortcut_watch.hpp"
 #include "orchestrator/plan/site_pieces.hpp"
@@ -170,6 +171,18 @@ GroupPieces pieces_of(const Intent& intent, const PlanInputs& inputs, GroupWork&
         }
         out.peers.push_back(std::move(p));
     }
+    // A path table holds only what the group's table routes to its peers:
+    // a multi-path peer's prefix that holds another peer's (a hub's tunnel
+    // subnet, a default route) leaves a hole for it, or flows on path 1
+    // would reach that peer's addresses through the wrong one.
+    if (out.constants.paths > 1) {
+        std::vector<Prefix> single;
+        for (const PeerInput& p : out.peers)
+            if (p.paths <= 1) single.insert(single.end(), p.allowed.begin(), p.allowed.end());
+        std::sort(single.begin(), single.end());
+        for (PeerInput& p : out.peers)
+            if (p.paths > 1) p.path_allowed = subtract_prefixes(p.allowed, single);
+    }
     return out;
 }
 
@@ -264,7 +277,7 @@ std::vector<fw::PathSpread> path_spreads(const std::vector<GroupPieces>& groups)
         for (size_t i = 1; i < g.constants.paths; ++i) spread.devices.push_back(g.constants.path_device(i));
         std::vector<Prefix> all;
         for (const PeerInput& p : g.peers)
-            if (p.paths > 1) all.insert(all.end(), p.allowed.begin(), p.allowed.end());
+            if (p.paths > 1) all.insert(all.end(), p.path_allowed.begin(), p.path_allowed.end());
         std::sort(all.begin(), all.end());
         all.erase(std::unique(all.begin(), all.end()), all.end());
         // Sorted by address, then length: a prefix that holds another comes

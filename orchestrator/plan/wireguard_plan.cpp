@@ -83,7 +83,7 @@ void plan_path_devices(const Intent& intent, const GroupModel& model, const Grou
 void plan_path_peer(const GroupConstants& c, const PeerInput& in, size_t path, DesiredState& state) {
     const std::string device = c.path_device(path);
     const uint32_t table = c.path_table_first + uint32_t(path);
-    for (const Prefix& p : in.allowed) state.routes.push_back(nl::Route{table, p, device, {}, {}, 0});
+    for (const Prefix& p : in.path_allowed) state.routes.push_back(nl::Route{table, p, device, {}, {}, 0});
     for (nl::WgDevice& d : state.wireguard) {
         if (d.ifname != device) continue;
         nl::WgPeer peer;
@@ -93,7 +93,7 @@ void plan_path_peer(const GroupConstants& c, const PeerInput& in, size_t path, D
         // hashed onto a path finds a session; the other end learns where
         // each path is from its packets.
         peer.keepalive_seconds = peer.endpoint ? c.keepalive_seconds : 0;
-        peer.allowed_ips = in.allowed;
+        peer.allowed_ips = in.path_allowed;
         peer.site = in.name;
         d.peers.push_back(std::move(peer));
         return;

@@ -27,8 +27,9 @@ nl::WgPeer wireguard_peer(const GroupConstants& c, const PeerInput& peer);
 void plan_path_devices(const Intent& intent, const GroupModel& model, const GroupConstants& c,
                        const std::vector<uint32_t>& path_marks, DesiredState& state);
 
-// The peer on path i's device and its routes in path i's table: the same
-// allowed IPs (each device's source check is its own). At the spreading
+// The peer on path i's device and its routes in path i's table: its
+// path_allowed, its allowed IPs without other peers' more specific ones
+// (each device's source check is its own). At the spreading
 // end: at the member list's contact with port + i, kept alive; at the other:
 // where its packets come from.
 void plan_path_peer(const GroupConstants& c, const PeerInput& peer, size_t path, DesiredState& state);

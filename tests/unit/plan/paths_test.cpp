@@ -6,6 +6,7 @@
 
 #include "helpers.hpp"
 #include "orchestrator/plan/firewall_json.hpp"
+#include "orchestrator/plan/prefix_subtract.hpp"
 #include "orchestrator/plan/routing.hpp"
 
 using namespace avpn;
@@ -139,4 +140,54 @@ TEST_CASE("paths under avpnd: each path's device leaves by its own uplink, a dea
                        "meta nfproto ipv6 meta iifname \"wan1\" meta l4proto udp udp dport 51820 drop",
                        "meta nfproto ipv4 meta iifname \"wan0\" meta l4proto udp udp dport 51821 drop",
                        "meta nfproto ipv6 meta iifname \"wan0\" meta l4proto udp udp dport 51821 drop"});
+}
+
+TEST_CASE("subtract_prefixes: a prefix without the holes inside it, as the fewest prefixes") {
+    using planner::subtract_prefixes;
+    // /10 minus one /32: the 22 halves beside the path down to it.
+    auto cut = subtract_prefixes({P("100.64.0.0/10")}, {P("100.64.0.5/32")});
+    CHECK(cut.size() == 22);
+    for (const Prefix& p : cut) CHECK_FALSE(p.contains(A("100.64.0.5")));
+    uint64_t covered = 0;
+    for (const Prefix& p : cut) covered += uint64_t(1) << (32 - p.len);
+    CHECK(covered == (uint64_t(1) << 22) - 1);  // every other address of the /10
+    // A hole equal to the prefix takes it all; one holding it, or outside it, nothing.
+    CHECK(subtract_prefixes({P("10.1.0.0/24")}, {P("10.1.0.0/24")}).empty());
+    CHECK(subtract_prefixes({P("10.1.0.0/24")}, {P("10.0.0.0/8")}) == std::vector<Prefix>{P("10.1.0.0/24")});
+    CHECK(subtract_prefixes({P("10.1.0.0/24")}, {P("10.2.0.0/24")}) == std::vector<Prefix>{P("10.1.0.0/24")});
+    // Two holes, IPv6 beside IPv4.
+    CHECK(subtract_prefixes({P("0.0.0.0/0"), P("2001:db8::/32")}, {P("10.0.0.0/8"), P("128.0.0.0/1"), P("2001:db8::/33")}) ==
+          std::vector<Prefix>{P("0.0.0.0/5"), P("8.0.0.0/7"), P("11.0.0.0/8"), P("12.0.0.0/6"), P("16.0.0.0/4"),
+                              P("32.0.0.0/3"), P("64.0.0.0/2"), P("2001:db8:8000::/33")});
+}
+
+TEST_CASE("paths: a path table leaves out what the group's table routes to a single-path peer") {
+    // london spreads; its hub sanjose (contact) carries the tunnel subnet and
+    // paris's exports; hub sf (registry contact: one path) has a /32 inside
+    // sanjose's tunnel subnet.
+    World w;
+    w.hub("sanjose", {P("10.1.0.0/16")}).contact = E("192.0.2.50:51820");
+    SiteSpec& sf = w.hub("sf", {P("10.2.0.0/16")});
+    sf.contact = E("192.0.2.60:51820");
+    sf.live_contact = true;
+    SiteSpec& london = w.spoke("london", {"sanjose", "sf"}, {P("10.10.1.0/24")});
+    london.paths = 2;
+    PlanOutcome o = w.plan_for("london");
+    REQUIRE(o.ok());
+    const nl::WgDevice* p1 = device(o, "avpn-corp.p1");
+    REQUIRE(p1);
+    REQUIRE(p1->peers.size() == 1);  // sanjose only: sf's contact is learned
+    const PeerPlan* sfp = peer(o, "sf");
+    REQUIRE(sfp);
+    // On path 0, sanjose's prefixes hold one of sf's (the tunnel subnet holds
+    // sf's tunnel address): the case that needs a hole.
+    bool held = false;
+    for (const Prefix& a : peer(o, "sanjose")->allowed)
+        for (const Prefix& b : sfp->allowed) held = held || (a.contains(b) && !(a == b));
+    REQUIRE(held);
+    for (const Prefix& sf_prefix : sfp->allowed) {
+        for (const Prefix& p : p1->peers[0].allowed_ips) CHECK_FALSE(p.overlaps(sf_prefix));
+        for (const nl::Route& r : o.state.routes)
+            if (r.table == 7301) CHECK_FALSE(r.dst.overlaps(sf_prefix));
+    }
 }

@@ -43,6 +43,7 @@ bool is_dead(const World& w, const std::string& site) {
 struct GroupCheck {
     size_t paths = 0, leak_checks = 0, exit_reached = 0, policy_ties = 0, plan_errors = 0;
     size_t shortcut_paths = 0;                      // between the ends of an up shortcut
+    size_t path1_walks = 0;                         // on path 1 of a spreading source (active-active)
     size_t failed = 0;                              // wrong walks and plans with errors
     std::map<std::string, size_t> failed_by_step;   // "delivered": at the wrong site
     std::string failures;                           // plan errors, the first two wrong walks
@@ -65,6 +66,7 @@ GroupCheck check_group(const World& w) {
     }
     const PacketWalker walker(w.group.name, std::move(sites));
     const Promise promise{w};
+    const bool spreading = std::any_of(w.sites.begin(), w.sites.end(), [](const SiteSpec& s) { return s.paths > 1; });
     auto record = [&](const Walk& k) {
         ++c.failed_by_step[k.delivered ? "delivered" : k.step];
         if (++c.failed <= 2) c.failures += "\n  " + k.str();
@@ -80,6 +82,16 @@ GroupCheck check_group(const World& w) {
                     if (!k.delivered || k.delivered_at() != b.name) {
                         record(k);
                         continue;
+                    }
+                    // Where the source spreads this connection over paths
+                    // (active-active), path 1 must arrive too.
+                    if (spreading) {
+                        Walk k1 = walker.walk(a.name, src, dst, 1);
+                        const bool not_spread = !k1.delivered && k1.step == "start";
+                        if (!not_spread) {
+                            ++c.path1_walks;
+                            if (!k1.delivered || k1.delivered_at() != b.name) record(k1);
+                        }
                     }
                     // An up shortcut carries its ends' traffic directly.
                     auto sc = w.shortcuts.find(std::minmax(a.name, b.name));
@@ -175,6 +187,7 @@ Totals check_groups(const char* title, size_t count, Rng& r, Make&& make) {
         t.all.policy_ties += c.policy_ties;
         t.all.plan_errors += c.plan_errors;
         t.all.shortcut_paths += c.shortcut_paths;
+        t.all.path1_walks += c.path1_walks;
         t.all.failed += c.failed;
         for (const auto& [step, n] : c.failed_by_step) t.all.failed_by_step[step] += n;
         if (!c.failed) continue;
@@ -244,6 +257,25 @@ std::optional<World> with_shortcuts(Rng& r) {
     return w;
 }
 
+// A WireGuard group where some members spread over two uplinks
+// (active-active, docs/uplinks.md): paths = 2 in their entries. A pair runs
+// path 1 where the other end has a static contact and one path itself.
+std::optional<World> with_paths(Rng& r) {
+    World w = random_group(r);
+    if (w.group.transport != Transport::wireguard) return std::nullopt;
+    bool any = false;
+    for (SiteSpec& s : w.sites)
+        if (s.role != Role::off && r.chance(40)) {
+            s.paths = 2;
+            any = true;
+        }
+    if (!any) return std::nullopt;
+    if (r.chance(30))
+        for (const SiteSpec& s : w.sites)
+            if (s.role == Role::hub && r.chance(40)) w.dead_hubs.push_back(s.name);
+    return w;
+}
+
 }  // namespace
 
 TEST_CASE("packet walk: in random groups every connected member reaches every other, and nothing more") {
@@ -287,6 +319,22 @@ TEST_CASE("packet walk: with shortcuts, every member reaches every other and sho
     std::printf("  %zu paths between the ends of an up shortcut\n", t.all.shortcut_paths);
     CHECK(t.groups > kGroups / 10);
     CHECK(t.all.shortcut_paths > t.groups);
+    INFO("first failing groups:" << t.shown);
+    CHECK(t.all.failed == 0);
+    CHECK(t.all.plan_errors == 0);
+}
+
+// docs/uplinks.md "Active-active": with members on two paths, every member
+// still reaches every other, on path 0 and, where the source spreads the
+// connection, on path 1 (each hop's source check on that path's device),
+// and hidden networks stay hidden.
+TEST_CASE("packet walk: with members on two paths, both paths reach every member") {
+    constexpr size_t kGroups = 2000;
+    Rng r{std::mt19937(20261208)};
+    Totals t = check_groups("walk property, paths", kGroups, r, with_paths);
+    std::printf("  %zu walks on path 1\n", t.all.path1_walks);
+    CHECK(t.groups > kGroups / 4);
+    CHECK(t.all.path1_walks > t.groups);
     INFO("first failing groups:" << t.shown);
     CHECK(t.all.failed == 0);
     CHECK(t.all.plan_errors == 0);
