@@ -203,6 +203,34 @@ void check_paths(GroupView& v) {
                          "\" needs active_active = true in " + site.loc.file + " (one tunnel per uplink)");
     }
     if (most <= 1) return;
+    // Pairs that fall back to one path (planner.cpp, pair_paths): said here,
+    // so a spreading site that does not spread towards a peer is no surprise.
+    if (g.transport == Transport::wireguard && g.self_paths > 1 && self) {
+        std::vector<std::string> no_contact;
+        for (size_t i = 0; i < g.members.size(); ++i) {
+            const Member& m = g.members[i];
+            const bool my_hub = std::any_of(g.hubs.begin(), g.hubs.end(), [&](const HubRef& h) { return h.name == m.name; });
+            const bool my_spoke = site.role == Role::hub && m.role == Role::spoke &&
+                                  std::any_of(m.hubs.begin(), m.hubs.end(), [&](const HubRef& h) { return h.name == site.name; });
+            if (!my_hub && !my_spoke && !(site.role == Role::hub && m.role == Role::hub)) continue;
+            const Where& mw = v.st.members.where[i];
+            if (m.paths > 1)
+                l.diag.warning(mw.loc("paths"), mw.field("paths"),
+                               "\"" + site.name + "\" and \"" + m.name + "\" both spread over their uplinks: they run one "
+                               "path between them (a contact per uplink is not built yet)");
+            else if (!m.contact)
+                no_contact.push_back(m.name);
+        }
+        if (!no_contact.empty()) {
+            std::string names;
+            for (size_t i = 0; i < no_contact.size() && i < 3; ++i) names += (i ? ", \"" : "\"") + no_contact[i] + "\"";
+            if (no_contact.size() > 3) names += " and " + std::to_string(no_contact.size() - 3) + " more";
+            l.diag.warning(self->loc("paths"), self->field("paths"),
+                           "\"" + site.name + "\" runs one path with " + names +
+                               ": no contact in the member list (the spreading end starts each path at the other's "
+                               "contact + i)");
+        }
+    }
     if (g.transport == Transport::xfrm) {
         for (size_t m = 0; m < g.members.size(); ++m)
             if (g.members[m].paths > 1)

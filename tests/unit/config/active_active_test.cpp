@@ -96,3 +96,20 @@ TEST_CASE("a peer's paths need room: interface names and ports") {
     CHECK_FALSE(r.ok());
     CHECK(all_diagnostics(r).find("listen port \"51821\" is already used") != std::string::npos);
 }
+
+TEST_CASE("active_active: the pairs that run one path are named in warnings") {
+    // hq without a contact: the spreading end has nowhere to start path 1.
+    std::string s = kTokyo + "[autovpn]\ngroup = \"corp\"\npermitted_vlans = [\"Corp\"]\nhubs = [\"hq\"]\n" +
+                    member("hq", "hub", 1, "[\"10.1.0.0/16\"]") +
+                    "[[autovpn.member]]\nname = \"tokyo\"\nrole = \"spoke\"\npublic_key = \"" + std::string(kSitePub) +
+                    "\"\nexports = [\"10.50.20.0/24\"]\nhubs = [\"hq\"]\npaths = 2\n";
+    auto r = load(s);
+    expect_ok(r);
+    expect_warning(r, "autovpn.member[1].paths", "26:9", {"runs one path with \"hq\"", "no contact"});
+    // hq spreads too: both named.
+    std::string spread = kTokyo + group("", "paths = 2\n");
+    spread.replace(spread.find("contact = \"203.0.113.1:51820\"\n"), 0, "paths = 2\n");
+    auto r2 = load(spread);
+    expect_ok(r2);
+    expect_warning(r2, "autovpn.member[0].paths", "20:9", {"both spread", "one path"});
+}
