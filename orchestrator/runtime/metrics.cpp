@@ -102,25 +102,24 @@ std::string render_metrics(const MetricsSnapshot& s) {
         if (r.tx_bytes) e.sample("avpn_peer_transmit_bytes_total", {"group", r.group, "site", r.site}, num(*r.tx_bytes));
     // Active-active (docs/uplinks.md): each further path's tunnel on its own
     // device; the avpn_peer_* series above are path 0's.
-    e.family("avpn_peer_path_handshake_age_seconds", "gauge",
-             "Seconds since the last handshake on one of the peer's further paths (active-active), by device.");
-    for (const PeerRow& r : s.peers)
-        for (const PeerRow::Path& p : r.paths)
-            if (p.last_handshake && *p.last_handshake > 0)
-                e.sample("avpn_peer_path_handshake_age_seconds", {"group", r.group, "site", r.site, "device", p.device},
-                         num(std::max<int64_t>(0, s.now - *p.last_handshake)));
-    e.family("avpn_peer_path_receive_bytes_total", "counter", "Bytes received from the peer on one of its further paths.");
-    for (const PeerRow& r : s.peers)
-        for (const PeerRow::Path& p : r.paths)
-            if (p.rx_bytes)
-                e.sample("avpn_peer_path_receive_bytes_total", {"group", r.group, "site", r.site, "device", p.device},
-                         num(*p.rx_bytes));
-    e.family("avpn_peer_path_transmit_bytes_total", "counter", "Bytes sent to the peer on one of its further paths.");
-    for (const PeerRow& r : s.peers)
-        for (const PeerRow::Path& p : r.paths)
-            if (p.tx_bytes)
-                e.sample("avpn_peer_path_transmit_bytes_total", {"group", r.group, "site", r.site, "device", p.device},
-                         num(*p.tx_bytes));
+    // One family over every further path: its value, or nullopt for no sample.
+    auto path_family = [&](const char* name, const char* type, const char* help, auto&& value) {
+        e.family(name, type, help);
+        for (const PeerRow& r : s.peers)
+            for (const PeerRow::Path& p : r.paths)
+                if (std::optional<std::string> v = value(p))
+                    e.sample(name, {"group", r.group, "site", r.site, "device", p.device}, *v);
+    };
+    path_family("avpn_peer_path_handshake_age_seconds", "gauge",
+                "Seconds since the last handshake on one of the peer's further paths (active-active), by device.",
+                [&](const PeerRow::Path& p) -> std::optional<std::string> {
+                    if (!p.last_handshake || *p.last_handshake <= 0) return std::nullopt;
+                    return num(std::max<int64_t>(0, s.now - *p.last_handshake));
+                });
+    path_family("avpn_peer_path_receive_bytes_total", "counter", "Bytes received from the peer on one of its further paths.",
+                [](const PeerRow::Path& p) { return p.rx_bytes ? std::optional(num(*p.rx_bytes)) : std::nullopt; });
+    path_family("avpn_peer_path_transmit_bytes_total", "counter", "Bytes sent to the peer on one of its further paths.",
+                [](const PeerRow::Path& p) { return p.tx_bytes ? std::optional(num(*p.tx_bytes)) : std::nullopt; });
     e.family("avpn_peer_up", "gauge", "Whether the XFRM key exchange holds a session with the peer.");
     for (const PeerRow& r : s.peers)
         if (r.up) e.sample("avpn_peer_up", {"group", r.group, "site", r.site}, *r.up ? "1" : "0");
