@@ -4,6 +4,12 @@
 
 namespace avpn::planner {
 
+nl::WgImpl wg_impl_of(const Group& g) {
+    return g.wg_backend == WgBackend::kernel      ? nl::WgImpl::kernel
+           : g.wg_backend == WgBackend::userspace ? nl::WgImpl::userspace
+                                                  : nl::WgImpl::any;
+}
+
 void add_tunnel_interface(const GroupModel& model, nl::LinkKind kind, uint32_t xfrm_if_id,
                           DesiredState& state) {
     const Group& g = *model.group;
@@ -11,10 +17,7 @@ void add_tunnel_interface(const GroupModel& model, nl::LinkKind kind, uint32_t x
     link.name = g.interface;
     link.kind = kind;
     link.xfrm_if_id = xfrm_if_id;
-    if (kind == nl::LinkKind::wireguard)
-        link.wg_impl = g.wg_backend == WgBackend::kernel      ? nl::WgImpl::kernel
-                       : g.wg_backend == WgBackend::userspace ? nl::WgImpl::userspace
-                                                              : nl::WgImpl::any;
+    if (kind == nl::LinkKind::wireguard) link.wg_impl = wg_impl_of(g);
     state.links.push_back(link);
     state.addresses.push_back({g.interface, model.me().tunnel_address, g.tunnel_subnet.len});
 }

@@ -11,6 +11,9 @@
 
 namespace avpn::planner {
 
+// The WireGuard implementation the group's wireguard_backend asks for.
+nl::WgImpl wg_impl_of(const Group& g);
+
 // Link (kind, name = Group.interface, xfrm_if_id) and the tunnel address with
 // the tunnel subnet's prefix length.
 void add_tunnel_interface(const GroupModel& model, nl::LinkKind kind, uint32_t xfrm_if_id,

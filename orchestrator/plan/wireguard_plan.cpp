@@ -66,9 +66,7 @@ void plan_path_devices(const Intent& intent, const GroupModel& model, const Grou
         nl::Link link;
         link.name = c.path_device(i);
         link.kind = nl::LinkKind::wireguard;
-        link.wg_impl = g.wg_backend == WgBackend::kernel      ? nl::WgImpl::kernel
-                       : g.wg_backend == WgBackend::userspace ? nl::WgImpl::userspace
-                                                              : nl::WgImpl::any;
+        link.wg_impl = wg_impl_of(g);
         state.links.push_back(link);
         nl::WgDevice dev;
         dev.ifname = link.name;
