@@ -29,14 +29,9 @@ BACKEND=${AVPN_WG_BACKEND:-userspace}
 TRANSPORT=wireguard
 LIMIT_MS=${AVPN_FAILOVER_LIMIT_MS:-1000}
 FLOWS=16
-topo_require jq wg python3 nft
-if [ "$BACKEND" = kernel ]; then
-  why=$(topo_wireguard_missing)
-  [ -z "$why" ] || topo_skip "$why"
-else
-  topo_require wireguard-go
-fi
-[ -x "$AVPND" ] || { echo "FAIL: $AVPND not built"; exit 1; }
+# shellcheck source=lib/two_uplinks.sh
+. "$SRC/tests/netns/lib/two_uplinks.sh"
+two_uplinks_require kernel-uplink-active-active
 topo_init
 LOG=$TOPO_WORK/avpnd.log
 fail() {
@@ -47,8 +42,6 @@ step() { echo "== $*"; }
 log_has() { grep -q "$1" "$LOG"; }
 FLOWS_PY=$SRC/tests/netns/lib/udp_flows.py
 
-# shellcheck source=lib/two_uplinks.sh
-. "$SRC/tests/netns/lib/two_uplinks.sh"
 two_uplinks_make
 sed -i 's|^uplinks = \["wan0", "wan1"\]|&\nactive_active = true|' "$DEMO/sites/branch1.toml"
 sed -i 's|^contact = "203.0.113.2:51820"|&\npaths = 2|' "$DEMO/members.toml"

@@ -37,17 +37,9 @@ BACKEND=${AVPN_WG_BACKEND:-userspace}
 TRANSPORT=${AVPN_TRANSPORT:-wireguard}
 LIMIT_MS=${AVPN_FAILOVER_LIMIT_MS:-1000}
 SILENT_LIMIT_MS=${AVPN_SILENT_LIMIT_MS:-4000}
-topo_require jq ping wg python3 nft
-if [ "$TRANSPORT" = xfrm ]; then
-  why=$(topo_xfrm_missing)
-  [ -z "$why" ] || topo_skip "$why; the VM tier runs it (kernel-uplink-failover-xfrm)"
-elif [ "$BACKEND" = kernel ]; then
-  why=$(topo_wireguard_missing)
-  [ -z "$why" ] || topo_skip "$why; the VM tier runs it (kernel-uplink-failover-wireguard)"
-else
-  topo_require wireguard-go
-fi
-[ -x "$AVPND" ] || { echo "FAIL: $AVPND not built"; exit 1; }
+# shellcheck source=lib/two_uplinks.sh
+. "$SRC/tests/netns/lib/two_uplinks.sh"
+two_uplinks_require kernel-uplink-failover
 topo_init
 LOG=$TOPO_WORK/avpnd.log
 fail() {
@@ -74,8 +66,6 @@ ms_now() { echo $(($(date +%s%N) / 1000000)); }
 log_has() { grep -q "$1" "$LOG"; }
 log_count() { grep -c "$1" "$LOG" || true; }
 
-# shellcheck source=lib/two_uplinks.sh
-. "$SRC/tests/netns/lib/two_uplinks.sh"
 two_uplinks_make
 two_uplinks_start
 

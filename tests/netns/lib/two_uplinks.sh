@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # Two uplinks through two routers to one hub: the topology of
-# tests/netns/uplink_failover.sh and bench/failover.sh. Source it after
-# topology.sh and topo_init, with SRC, AVPND, BACKEND (userspace or kernel)
-# and LOG set, and fail (printing LOG), step and log_has defined.
+# tests/netns/uplink_failover.sh, uplink_active_active.sh and
+# bench/failover.sh. Source it after topology.sh, with SRC, AVPND and
+# BACKEND (userspace or kernel) set; two_uplinks_require may run before
+# topo_init, the rest after it, with LOG set and fail (printing LOG), step
+# and log_has defined.
 # TRANSPORT (wireguard, the default, or xfrm) is the group's; with XFRM hq
 # runs avpnd too (its key exchange), logging to $TOPO_WORK/hq.log.
 # docs/uplinks.md, "Measured".
@@ -16,6 +18,23 @@
 # tunnel's packets take. branch1's metrics are served on $METRICS.
 
 ns() { topo_ns "$1"; }
+
+# two_uplinks_require VM_TEST: the tools, and the data plane TRANSPORT and
+# BACKEND ask for, or a skip naming the VM test that runs the case here.
+two_uplinks_require() {
+  local why
+  topo_require jq ping wg python3 nft
+  if [ "${TRANSPORT:-wireguard}" = xfrm ]; then
+    why=$(topo_xfrm_missing)
+    [ -z "$why" ] || topo_skip "$why; the VM tier runs it (${1}-xfrm)"
+  elif [ "$BACKEND" = kernel ]; then
+    why=$(topo_wireguard_missing)
+    [ -z "$why" ] || topo_skip "$why; the VM tier runs it (${1}-wireguard)"
+  else
+    topo_require wireguard-go
+  fi
+  [ -x "$AVPND" ] || { echo "FAIL: $AVPND not built"; exit 1; }
+}
 scrape() {
   topo_exec branch1 python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
     "http://$METRICS/metrics"
