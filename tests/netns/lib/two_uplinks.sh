@@ -129,8 +129,15 @@ two_uplinks_start() {
 # PING_GAP_MS, the longest time between two consecutive replies (by their
 # receive timestamps, -D): the interruption, whatever pace ping kept (a busy
 # machine stretches its 10 ms, so lost x 10 ms would understate it).
+# -S: a normal send buffer (wmem_default's). ping sets its own to one
+# packet's worth, which the kernel raises to its minimum (~4.6 KB), and sends
+# nothing while it is full. The kernel's WireGuard encrypts in place, so a
+# packet waiting in the dead uplink's neighbour queue is still charged to
+# ping's socket: a few of them stalled ping ~3 s, until the entry failed,
+# long after the tunnel had moved. A packet forwarded from a LAN port
+# carries no socket (docs/uplinks.md, "Measured (netns)").
 ping_start() {
-  topo_spawn branch1 ping -n -D -i 0.01 -W 1 -I 10.1.1.1 10.0.1.1 >"$TOPO_WORK/ping-$1" 2>&1
+  topo_spawn branch1 ping -n -D -i 0.01 -W 1 -S 212992 -I 10.1.1.1 10.0.1.1 >"$TOPO_WORK/ping-$1" 2>&1
   PING_PID=$TOPO_SPAWNED
 }
 ping_stop() {
