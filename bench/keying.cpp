@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     size_t applies = 0;
     for (size_t i = 0; i < n; ++i) {
         now += 6700us;
-        auto w = hub.receive("bench", at[i], initiations[i], now);
+        auto w = hub.receive("bench", 0, at[i], initiations[i], now);
         applies += w.apply;
         if (w.sends.size() == 1) responses[i] = std::move(w.sends[0].bytes);
     }
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
     const double finish_cpu = finish.cpu();
 
     Timer confirm;
-    for (size_t i = 0; i < n; ++i) applies += hub.receive("bench", at[i], confirms[i], now).apply;
+    for (size_t i = 0; i < n; ++i) applies += hub.receive("bench", 0, at[i], confirms[i], now).apply;
     const double confirm_cpu = confirm.cpu();
 
     PlanInputs in;

@@ -42,12 +42,19 @@ inline constexpr uint32_t path_table(size_t group_index, size_t path) {
 inline constexpr uint32_t kTableBase = 7100;
 
 // XFRM: every SA and policy avpn installs has a reqid in this range and an
-// if_id equal to its group's (or interop tunnel's) XFRM interface id, which is
-// also allocated from this range.
+// if_id equal to its group's (or interop tunnel's, or active-active path's)
+// XFRM interface id, which is also allocated from this range: groups from
+// kIfIdFirst up, interop tunnels from kIfIdFirst + 128 (ipsec_plan.hpp),
+// paths from kPathIfIdFirst.
 inline constexpr uint32_t kReqidFirst = 0x41560000;  // "AV\0\0"
 inline constexpr uint32_t kReqidLast = 0x4156ffff;
 inline constexpr uint32_t kIfIdFirst = 0x41560001;
-inline constexpr uint32_t kIfIdLast = 0x415600ff;
+inline constexpr uint32_t kPathIfIdFirst = 0x41560100;
+inline constexpr uint32_t kIfIdLast = 0x415601ff;
+// Path i >= 1 of the n-th XFRM group (n < 64) has its own XFRM interface.
+inline constexpr uint32_t path_if_id(size_t group_index, size_t path) {
+    return kPathIfIdFirst + kPathsPerGroup * uint32_t(group_index) + uint32_t(path);
+}
 
 // Priorities of avpn's XFRM policies: allow above the group's default drop,
 // so a non-atomic SA swap never leaks plaintext. An allow policy's priority is

@@ -188,9 +188,6 @@ void check_paths(GroupView& v) {
                          "\"" + site.name + "\" needs paths = " + std::to_string(uplinks) + " (" + in_site +
                              "), so that its peers run a tunnel per uplink; the entry says " +
                              std::to_string(g.self_paths));
-        if (g.transport == Transport::xfrm)
-            l.diag.error(v.w.loc("transport"), v.w.field("transport"),
-                         "active_active is built for WireGuard groups only; XFRM's per-path SAs are not built yet");
         bool full = !g.exit_hubs.empty();
         for (const HubRef& h : g.hubs) full = full || h.default_route;
         if (full)
@@ -205,7 +202,7 @@ void check_paths(GroupView& v) {
     if (most <= 1) return;
     // Pairs that fall back to one path (planner.cpp, pair_paths): said here,
     // so a spreading site that does not spread towards a peer is no surprise.
-    if (g.transport == Transport::wireguard && g.self_paths > 1 && self) {
+    if (g.self_paths > 1 && self) {
         std::vector<std::string> no_contact;
         for (size_t i = 0; i < g.members.size(); ++i) {
             const Member& m = g.members[i];
@@ -230,13 +227,6 @@ void check_paths(GroupView& v) {
                                ": no contact in the member list (the spreading end starts each path at the other's "
                                "contact + i)");
         }
-    }
-    if (g.transport == Transport::xfrm) {
-        for (size_t m = 0; m < g.members.size(); ++m)
-            if (g.members[m].paths > 1)
-                l.diag.error(v.st.members.where[m].loc("paths"), v.st.members.where[m].field("paths"),
-                             "paths > 1 is built for WireGuard groups only; group \"" + g.name + "\" uses XFRM");
-        return;
     }
     const std::string suffix = ".p" + std::to_string(most - 1);
     if (g.interface.size() + suffix.size() > 15)

@@ -106,11 +106,12 @@ void read_type(Fields& f, IpsecTunnel& t) {
 void read_route_based(Fields& f, IpsecTunnel& t) {
     bool route = t.type == IpsecTunnelType::route;
     if (auto v = f.integer("if_id", 0, 0xffffffffLL)) {
-        if (*v == 0 || own::owns_if_id(uint32_t(*v)))
+        // Paths' if_ids are the planner's alone (ownership.hpp).
+        if (*v == 0 || (*v >= own::kIfIdFirst && *v < own::kPathIfIdFirst))
             t.if_id = uint32_t(*v);
         else
             f.error("if_id", std::to_string(*v) + " is outside avpn's XFRM interface ids " + hex32(own::kIfIdFirst) +
-                                 ".." + hex32(own::kIfIdLast) + " (0: derived)");
+                                 ".." + hex32(own::kPathIfIdFirst - 1) + " (0: derived)");
     }
     if (auto v = f.ifname("interface")) t.interface = *v;
     for (std::string_view key : {"if_id", "interface"})

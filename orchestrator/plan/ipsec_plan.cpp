@@ -131,8 +131,8 @@ vici::Connection connection_of(const Intent& intent, const PlanInputs& inputs, c
 // upper half of avpn's if_id range, around the configured ones.
 std::vector<uint32_t> allocate_if_ids(const std::vector<const IpsecTunnel*>& tunnels,
                                       const InteropRouting& routing, Errors& errors) {
-    const uint64_t space = uint64_t(own::kIfIdLast) - kInteropIfIdFirst + 1;
-    auto in_range = [](uint32_t id) { return id >= kInteropIfIdFirst && id <= own::kIfIdLast; };
+    const uint64_t space = uint64_t(kInteropIfIdLast) - kInteropIfIdFirst + 1;
+    auto in_range = [](uint32_t id) { return id >= kInteropIfIdFirst && id <= kInteropIfIdLast; };
     std::vector<SlotRequest> req;
     std::vector<size_t> which;
     for (size_t i = 0; i < tunnels.size(); ++i) {

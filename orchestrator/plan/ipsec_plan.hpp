@@ -25,6 +25,11 @@ inline constexpr uint32_t kInteropRulePriority = own::kRulePriorityFirst;
 // Route-based tunnels take if_ids from the upper half of avpn's range; the
 // lower half is kIfIdFirst + group index.
 inline constexpr uint32_t kInteropIfIdFirst = own::kIfIdFirst + 128;
+inline constexpr uint32_t kInteropIfIdLast = own::kPathIfIdFirst - 1;
+// An XFRM group's own interface: a group's or one of its paths'.
+inline constexpr bool group_if_id(uint32_t id) {
+    return (id >= own::kIfIdFirst && id < kInteropIfIdFirst) || (id >= own::kPathIfIdFirst && id <= own::kIfIdLast);
+}
 
 struct InteropRouting {
     uint32_t table = kInteropTable;

@@ -47,6 +47,7 @@ PeerPlan emit_peer(const GroupConstants& c, const PeerInput& in, nl::WgDevice* d
     } else {
         p.pending = xfrm_pending(c, in);
         if (p.pending.empty()) plan_xfrm_peer(c, in, state);
+        for (size_t i = 1; i < in.paths && i <= in.xfrm_paths.size(); ++i) plan_xfrm_path_peer(c, in, i, state);
     }
     return p;
 }

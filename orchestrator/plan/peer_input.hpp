@@ -47,7 +47,25 @@ struct GroupConstants {
     uint8_t paths = 1;
     uint32_t path_table_first = 0;
     std::string path_device(size_t i) const { return interface + ".p" + std::to_string(i); }
+    // XFRM path i >= 1: its interface's if_id, and the local addresses its
+    // SAs may leave from, preferred first (path i's own uplink while it
+    // carries, at a site with active_active); index 0 is path 0's `uplinks`.
+    uint32_t path_if_id_first = 0;
+    uint32_t path_if_id(size_t i) const { return path_if_id_first + uint32_t(i); }
+    std::vector<std::vector<IpAddr>> path_uplinks;
     bool operator==(const GroupConstants&) const = default;
+};
+
+// XFRM path i >= 1 with one peer (docs/uplinks.md "Active-active"): an
+// independent key exchange on port listen_port + i, like path 0's.
+struct XfrmPath {
+    // Where it reaches the peer: the source of the peer's authenticated
+    // messages on this path (PlanInputs::path_roamed), else its contact +
+    // i at the end that initiates. None: the path waits, and its flows stay
+    // on path 0 (no route in its table).
+    std::optional<Endpoint> endpoint;
+    std::optional<XfrmSessionSas> sessions;  // avpnd: the SAs its handshakes made
+    bool operator==(const XfrmPath&) const = default;
 };
 
 // Everything one peer's objects are built from besides the constants.
@@ -70,6 +88,7 @@ struct PeerInput {
     // (prefix_subtract.hpp). A group-wide fact kept per peer, so a change
     // elsewhere re-emits it in the incremental planner.
     std::vector<Prefix> path_allowed;
+    std::vector<XfrmPath> xfrm_paths;  // XFRM: path i >= 1 at index i - 1
     bool operator==(const PeerInput&) const = default;
 };
 

@@ -48,6 +48,12 @@ std::vector<GroupWork> decide_groups(const Intent& intent, const PlanInputs& inp
             errors.push_back({"allocate if_ids", intent.groups[i].loc.str(), "too many groups"});
             continue;
         }
+        if (intent.groups[i].transport == Transport::xfrm && most_paths(intent.groups[i]) > 1 &&
+            own::path_if_id(i, own::kPathsPerGroup - 1) > own::kIfIdLast) {
+            errors.push_back({"allocate if_ids", intent.groups[i].loc.str(),
+                              "XFRM groups with paths must be among a site's first 64 groups"});
+            continue;
+        }
         w.topology = choose_peers(*w.model, errors);
         work.push_back(std::move(w));
     }
@@ -82,18 +88,28 @@ std::shared_ptr<const ReqidAllocation> assign_reqids(std::vector<GroupWork>& wor
     return allocation;
 }
 
-// Two XFRM groups of one site must not share an SPI tag: their SAs could
-// then meet in the kernel's (destination, SPI) table.
+// Two XFRM groups of one site, or two paths of them, must not share an SPI
+// tag: their SAs could then meet in the kernel's (destination, SPI) table.
 void check_spi_tags(const std::vector<GroupWork>& work, Errors& errors) {
-    for (size_t i = 0; i < work.size(); ++i)
+    struct Tagged {
+        const Group* group;
+        size_t path;
+        uint32_t tag;
+    };
+    std::vector<Tagged> tags;
+    for (const GroupWork& w : work)
+        if (w.group().transport == Transport::xfrm)
+            for (size_t i = 0; i < most_paths(w.group()); ++i)
+                tags.push_back({&w.group(), i, spi_tag(w.group().name, i)});
+    auto name = [](const Tagged& t) {
+        return t.path ? t.group->name + "'s path " + std::to_string(t.path) : t.group->name;
+    };
+    for (size_t i = 0; i < tags.size(); ++i)
         for (size_t j = 0; j < i; ++j) {
-            const Group& a = work[j].group();
-            const Group& b = work[i].group();
-            if (a.transport != Transport::xfrm || b.transport != Transport::xfrm) continue;
-            if (spi_tag(a.name) != spi_tag(b.name)) continue;
-            errors.push_back({"derive SPIs", b.loc.str(),
-                              "XFRM groups " + a.name + " and " + b.name +
-                                  " hash to the same SPI tag; rename one of them"});
+            if (tags[i].tag != tags[j].tag) continue;
+            errors.push_back({"derive SPIs", tags[i].group->loc.str(),
+                              "XFRM group " + name(tags[j]) + " and group " + name(tags[i]) +
+                                  " hash to the same SPI tag; rename a group"});
         }
 }
 
@@ -114,7 +130,8 @@ GroupConstants constants_of(const Intent& intent, const GroupWork& w, const std:
         c.key_file = intent.site.key_file;
         c.listen_port = g.listen_port;
         c.if_id = w.if_id();
-        c.spi_tag = spi_tag(g.name);
+        c.spi_tag = spi_tag(g.name, 0);
+        c.path_if_id_first = own::path_if_id(w.model->group_index, 0);
         c.my_slot = slots[w.model->self];
         c.uplinks = uplinks;
         c.rekey_bytes = g.rekey_bytes.value_or(kSaSoftBytes);
@@ -128,14 +145,30 @@ GroupConstants constants_of(const Intent& intent, const GroupWork& w, const std:
 // end that spreads over its uplinks initiates every path, at the other
 // end's member-list contact with port + i (the registries learn only path
 // 0's port), so the other end must have one and run a single path itself:
-// otherwise, as for XFRM and a shortcut, the pair runs one path.
+// otherwise, as for a shortcut, the pair runs one path.
 uint8_t pair_paths(const GroupModel& model, const MemberView& peer) {
     const MemberView& me = model.me();
-    if (model.group->transport != Transport::wireguard || peer.shortcut) return 1;
+    if (peer.shortcut) return 1;
     if (me.paths > 1 && peer.paths > 1) return 1;  // both spread: per-uplink contacts are not built
     const MemberView& fixed = me.paths > 1 ? peer : me;
     const bool reachable = fixed.contact && *fixed.contact;
     return reachable ? std::max(me.paths, peer.paths) : uint8_t(1);
+}
+
+// XFRM path i of a pair: where its handshakes came from, else where this
+// end starts them; its SAs in avpnd.
+XfrmPath xfrm_path_of(const PlanInputs& inputs, const std::string& group, const PeerInput& p, uint8_t path) {
+    XfrmPath x;
+    const PlanInputs::PathKey key{group, p.name, path};
+    if (auto r = inputs.path_roamed.find(key); r != inputs.path_roamed.end())
+        x.endpoint = r->second;
+    else if (p.contact)
+        x.endpoint = Endpoint{p.contact->addr, uint16_t(p.contact->port + path)};
+    if (inputs.xfrm_handshake) {
+        auto s = inputs.xfrm_path_sessions.find(key);
+        x.sessions = s != inputs.xfrm_path_sessions.end() ? s->second : XfrmSessionSas{};
+    }
+    return x;
 }
 
 GroupPieces pieces_of(const Intent& intent, const PlanInputs& inputs, GroupWork& w,
@@ -168,9 +201,13 @@ GroupPieces pieces_of(const Intent& intent, const PlanInputs& inputs, GroupWork&
                 auto s = inputs.xfrm_sessions.find({w.group().name, p.name});
                 p.sessions = s != inputs.xfrm_sessions.end() ? s->second : XfrmSessionSas{};
             }
+            for (uint8_t i = 1; i < p.paths; ++i) p.xfrm_paths.push_back(xfrm_path_of(inputs, w.group().name, p, i));
         }
         out.peers.push_back(std::move(p));
     }
+    if (xfrm)
+        for (size_t i = 0; i < out.constants.paths; ++i)
+            out.constants.path_uplinks.push_back(path_uplink_addresses(intent, inputs, uplinks, i));
     // A path table holds only what the group's table routes to its peers:
     // a multi-path peer's prefix that holds another peer's (a hub's tunnel
     // subnet, a default route) leaves a hole for it, or flows on path 1
@@ -207,6 +244,10 @@ void emit_shared(const Intent& intent, const GroupWork& w, const GroupPieces& pi
         }
     } else {
         plan_xfrm_group(model, pieces.constants, a, state);
+        if (pieces.constants.paths > 1) {
+            plan_xfrm_path_interfaces(pieces.constants, a, state);
+            plan_path_rules(w.group(), a, pieces.constants.paths, pieces.constants.path_table_first, state);
+        }
     }
 }
 

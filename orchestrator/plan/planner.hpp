@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -86,6 +87,13 @@ struct PlanInputs {
     // moved to its backup uplink. The peer's SAs go there; it overrides the
     // member list's and the registry's contact in that group only.
     std::map<std::pair<std::string, std::string>, Endpoint> roamed;
+    // Path i >= 1 of an active-active XFRM pair (docs/uplinks.md), keyed
+    // (group, peer site, i): the SAs its own handshakes made, and where the
+    // peer's authenticated messages on it come from, as xfrm_sessions and
+    // roamed for path 0. A path's silence kills nothing: path 0 decides.
+    using PathKey = std::tuple<std::string, std::string, uint8_t>;
+    std::map<PathKey, XfrmSessionSas> xfrm_path_sessions;
+    std::map<PathKey, Endpoint> path_roamed;
     // avpnd only: (group, other spoke) -> its shortcut. Acts only where the
     // group has shortcuts on, this site and the other are spokes and the
     // other has a contact; both ends keep theirs alike (docs/shortcuts.md).

@@ -1,5 +1,7 @@
 #include "orchestrator/plan/routing.hpp"
 
+#include <algorithm>
+
 #include "orchestrator/ownership.hpp"
 
 namespace avpn::planner {
@@ -20,6 +22,22 @@ std::vector<IpAddr> known_uplink_addresses(const Intent& intent, const PlanInput
         if (it != inputs.uplink_addresses.end()) out.push_back(it->second);
         if (!intent.site.failover) break;
     }
+    return out;
+}
+
+std::vector<IpAddr> path_uplink_addresses(const Intent& intent, const PlanInputs& inputs,
+                                          const std::vector<IpAddr>& uplinks, size_t path) {
+    const std::vector<Uplink>& all = intent.site.uplinks;
+    if (!intent.site.active_active || path >= all.size()) return uplinks;
+    const std::string& name = all[path].interface;
+    if (inputs.active_uplinks &&
+        std::find(inputs.active_uplinks->begin(), inputs.active_uplinks->end(), name) == inputs.active_uplinks->end())
+        return uplinks;
+    auto own = inputs.uplink_addresses.find(name);
+    if (own == inputs.uplink_addresses.end()) return uplinks;
+    std::vector<IpAddr> out{own->second};
+    for (const IpAddr& a : uplinks)
+        if (!(a == own->second)) out.push_back(a);
     return out;
 }
 

@@ -61,6 +61,12 @@ std::optional<UplinkSteering> uplink_steering(const Intent& intent, const PlanIn
 // The uplink tables' routes and the steering rules (7100-7102), site-wide.
 void plan_uplink_steering(const Intent& intent, const PlanInputs& inputs, DesiredState& state);
 
+// XFRM path i's local addresses, preferred first: at a site with
+// active_active, uplink i's while it carries (the path leaves by it), then
+// `uplinks` (path 0's) as a dead uplink's path moves to the first active one.
+std::vector<IpAddr> path_uplink_addresses(const Intent& intent, const PlanInputs& inputs,
+                                          const std::vector<IpAddr>& uplinks, size_t path);
+
 // The preferred uplink address of a family (XFRM outer source address).
 std::optional<IpAddr> preferred_uplink_address(const std::vector<IpAddr>& uplinks, Family family);
 

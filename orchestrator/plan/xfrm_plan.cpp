@@ -12,8 +12,11 @@ namespace avpn::planner {
 // past the defaults: the rekey needs the quarter before the hard limit.
 static_assert(kRekeyBytesMax == kSaSoftBytes && kRekeyPacketsMax == kSaSoftPackets);
 
-uint32_t spi_tag(std::string_view group) {
-    return uint32_t(stable_hash("spi-tag:" + std::string(group))) & kSpiTagMask;
+uint32_t spi_tag(std::string_view group, size_t path) {
+    // '/' is in no group name, so no group's tag is another's path's.
+    std::string what = "spi-tag:" + std::string(group);
+    if (path) what += "/" + std::to_string(path);
+    return uint32_t(stable_hash(what)) & kSpiTagMask;
 }
 
 uint32_t derive_spi(uint32_t tag, uint32_t epoch, uint32_t sender_slot, uint32_t receiver_slot) {
@@ -176,17 +179,91 @@ std::vector<KeyingGroupView> keying_views(const SitePieces& pieces) {
     for (const GroupPieces& g : pieces.groups) {
         const GroupConstants& c = g.constants;
         if (c.transport != Transport::xfrm) continue;
-        KeyingGroupView& v = out.emplace_back();
-        v.group = c.group;
-        v.key_file = c.key_file;
-        v.listen_port = c.listen_port;
-        v.if_id = c.if_id;
-        for (const PeerInput& p : g.peers)
-            v.peers.push_back({p.name, p.public_key, p.endpoint,
-                               {derive_spi(c.spi_tag, 0, p.slot, c.my_slot), derive_spi(c.spi_tag, 1, p.slot, c.my_slot)},
-                               p.reqid});
+        for (size_t path = 0; path < c.paths; ++path) {
+            KeyingGroupView& v = out.emplace_back();
+            v.group = c.group;
+            v.key_file = c.key_file;
+            v.path = uint8_t(path);
+            v.listen_port = uint16_t(c.listen_port + path);
+            v.if_id = path ? c.path_if_id(path) : c.if_id;
+            const uint32_t tag = path ? spi_tag(c.group, path) : c.spi_tag;
+            for (const PeerInput& p : g.peers) {
+                if (path >= p.paths) continue;
+                // Path i's initiator starts at the contact; the other end
+                // answers and learns where the path is (path_roamed).
+                std::optional<Endpoint> at = p.endpoint;
+                if (path) {
+                    at.reset();
+                    if (p.contact) at = Endpoint{p.contact->addr, uint16_t(p.contact->port + path)};
+                }
+                v.peers.push_back({p.name, p.public_key, at,
+                                   {derive_spi(tag, 0, p.slot, c.my_slot), derive_spi(tag, 1, p.slot, c.my_slot)},
+                                   p.reqid});
+            }
+        }
     }
     return out;
+}
+
+void plan_xfrm_path_peer(const GroupConstants& c, const PeerInput& peer, size_t path, DesiredState& state) {
+    const XfrmPath& x = peer.xfrm_paths[path - 1];
+    if (!x.endpoint || path >= c.path_uplinks.size()) return;
+    const std::optional<IpAddr> found = preferred_uplink_address(c.path_uplinks[path], x.endpoint->addr.family);
+    if (!found) return;
+    const IpAddr& local = *found;
+    const Endpoint& remote = *x.endpoint;
+    const uint32_t if_id = c.path_if_id(path);
+    const uint16_t port = uint16_t(c.listen_port + path);
+    auto on_path = [&](nl::XfrmSa sa) {
+        sa.if_id = if_id;
+        state.xfrm_states.push_back(std::move(sa));
+    };
+    bool out_ready = true;
+    if (x.sessions) {
+        auto with_session_key = [](nl::XfrmSa sa, uint64_t id) {
+            sa.key = nl::KeyRef{};
+            sa.key.session_key = id;
+            return sa;
+        };
+        if (const auto& out = x.sessions->outbound)
+            on_path(with_session_key(make_sa(local, remote.addr, out->spi, port, remote.port, peer.reqid, c, {}, {}),
+                                     out->key_id));
+        for (const SessionSa& in : x.sessions->inbound)
+            on_path(with_session_key(make_sa(remote.addr, local, in.spi, remote.port, port, peer.reqid, c, {}, {}),
+                                     in.key_id));
+        out_ready = x.sessions->outbound.has_value();
+    } else {
+        const uint32_t tag = spi_tag(c.group, path);
+        const std::string suffix = ".p" + std::to_string(path);
+        on_path(make_sa(local, remote.addr, derive_spi(tag, 0, c.my_slot, peer.slot), port, remote.port, peer.reqid,
+                        c, peer.public_key, c.site + "->" + peer.name + suffix));
+        on_path(make_sa(remote.addr, local, derive_spi(tag, 0, peer.slot, c.my_slot), remote.port, port, peer.reqid,
+                        c, peer.public_key, peer.name + "->" + c.site + suffix));
+    }
+    const std::string device = c.path_device(path);
+    const uint32_t table = c.path_table_first + uint32_t(path);
+    for (const Prefix& p : peer.path_allowed) {
+        Prefix any = any_of(p.family());
+        state.xfrm_policies.push_back(make_policy(p, any, nl::XfrmDir::in, if_id, remote.addr, local, peer.reqid));
+        state.xfrm_policies.push_back(make_policy(p, any, nl::XfrmDir::fwd, if_id, remote.addr, local, peer.reqid));
+        if (!out_ready) continue;
+        state.xfrm_policies.push_back(make_policy(any, p, nl::XfrmDir::out, if_id, local, remote.addr, peer.reqid));
+        state.routes.push_back(nl::Route{table, p, device, {}, {}, 0});
+    }
+}
+
+void plan_xfrm_path_interfaces(const GroupConstants& c, const GroupAggregates& a, DesiredState& state) {
+    for (size_t i = 1; i < c.paths; ++i) {
+        nl::Link link;
+        link.name = c.path_device(i);
+        link.kind = nl::LinkKind::xfrm;
+        link.xfrm_if_id = c.path_if_id(i);
+        state.links.push_back(link);
+        // Full tunnels do not spread (check refuses active_active with
+        // one): path i's default-drop policies stand alone.
+        const bool none[2] = {false, false};
+        add_block_policies(a.routed, none, c.path_if_id(i), state);
+    }
 }
 
 void plan_xfrm_group(const GroupModel& model, const GroupConstants& c, const GroupAggregates& a,

@@ -63,7 +63,10 @@ inline constexpr uint64_t kSaSoftBytes = kSaHardBytes / 4 * 3;
 inline constexpr uint64_t kSaHardPackets = uint64_t(1) << 32;
 inline constexpr uint64_t kSaSoftPackets = kSaHardPackets / 4 * 3;
 
-uint32_t spi_tag(std::string_view group);
+// Path i >= 1 of a group (active-active) has a tag of its own: its SAs
+// share the destination address with path 0's at the end that runs one
+// uplink.
+uint32_t spi_tag(std::string_view group, size_t path);
 uint32_t derive_spi(uint32_t tag, uint32_t epoch, uint32_t sender_slot, uint32_t receiver_slot);
 
 // SPI slot of every member (indexed like GroupModel::members).
@@ -78,6 +81,17 @@ std::string xfrm_pending(const GroupConstants& c, const PeerInput& peer);
 
 // Appends a ready peer's two SAs and its allow policies.
 void plan_xfrm_peer(const GroupConstants& c, const PeerInput& peer, DesiredState& state);
+
+// Path i >= 1 with a peer (docs/uplinks.md "Active-active"): once its
+// endpoint is known, its SAs (port listen_port + i, if_id path_if_id(i),
+// from path_uplinks[i]) and inbound policies; once it has an outbound SA,
+// its outbound policies and its routes in path i's table. Until then the
+// flows hashed onto it fall through to path 0.
+void plan_xfrm_path_peer(const GroupConstants& c, const PeerInput& peer, size_t path, DesiredState& state);
+
+// Path i's XFRM interface (`<interface>.p<i>`, no address) and its
+// default-drop policies, for i in 1..paths-1.
+void plan_xfrm_path_interfaces(const GroupConstants& c, const GroupAggregates& a, DesiredState& state);
 
 // What avpnd's key exchange needs of an XFRM group the plan has: this
 // site's key and port, and per peer who it is, where to reach it and the
@@ -96,8 +110,11 @@ struct KeyingGroupView {
     uint16_t listen_port = 0;
     std::vector<KeyingPeerView> peers;  // in member order
     uint32_t if_id = 0;
+    uint8_t path = 0;  // active-active: path i >= 1 is a key exchange of its own
     bool operator==(const KeyingGroupView&) const = default;
 };
+// One per XFRM group and path the plan runs, path i with the peers that
+// run it: at the end that initiates it, each at its contact + i.
 std::vector<KeyingGroupView> keying_views(const SitePieces& pieces);
 
 // Appends the interface, its address and the default-drop policies.

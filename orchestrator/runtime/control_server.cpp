@@ -138,7 +138,8 @@ DaemonFacts ControlServer::facts(const Site& site) const {
         f.confirm = DaemonFacts::Pending{p->deadline, p->config, p->previous ? p->previous->path : ""};
     f.last_rollback = last_rollback_;
     for (const XfrmKeying::PeerStatus& s : site.keying_status())
-        f.xfrm.push_back({s.group, s.peer, s.up, s.epoch, s.handshake_age_s, s.next_rekey_in_s,
+        if (s.path == 0)  // a peer's further paths are in its peer row (site_view.cpp)
+            f.xfrm.push_back({s.group, s.peer, s.up, s.epoch, s.handshake_age_s, s.next_rekey_in_s,
                           s.initiations_unanswered, s.problem});
     f.uplinks = site_uplinks(site);
     site_registries(site, f);

@@ -43,9 +43,9 @@ bool concerns_avpn(const nl::KernelEvent& e, const WatchScope& s) {
             return e.protocol == own::kRouteProtocol && own::owns_rule_priority(e.priority);
         case EventKind::xfrm_policy:
         case EventKind::xfrm_sa:
-            // AutoVPN groups' if_ids only: interop tunnels' SAs are charon's,
-            // and charon rekeys them all the time.
-            return e.if_id >= own::kIfIdFirst && e.if_id < planner::kInteropIfIdFirst;
+            // AutoVPN groups' (and their paths') if_ids only: interop
+            // tunnels' SAs are charon's, and charon rekeys them all the time.
+            return planner::group_if_id(e.if_id);
         default: return false;
     }
 }

@@ -12,8 +12,11 @@ std::vector<EspSocketWant> esp_sockets_of(const Intent& intent) {
         if (g.transport != Transport::xfrm) continue;
         bool v6 = g.self_contact && g.self_contact->addr.family == Family::v6;
         for (const Member& m : g.members) v6 = v6 || (m.contact && m.contact->addr.family == Family::v6);
-        out.push_back({g.name, g.listen_port, Family::v4, g.loc.str()});
-        if (v6) out.push_back({g.name, g.listen_port, Family::v6, g.loc.str()});
+        for (uint32_t path = 0; path < most_paths(g) && g.listen_port + path <= 65535; ++path) {
+            const uint16_t port = uint16_t(g.listen_port + path);
+            out.push_back({g.name, port, Family::v4, g.loc.str(), uint8_t(path)});
+            if (v6) out.push_back({g.name, port, Family::v6, g.loc.str(), uint8_t(path)});
+        }
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -21,7 +24,7 @@ std::vector<EspSocketWant> esp_sockets_of(const Intent& intent) {
 
 std::string describe(const EspSocketWant& s) {
     return "UDP port " + std::to_string(s.port) + " (" + keying::family_name(s.family) + ") of group \"" + s.group +
-           "\"";
+           "\"" + (s.path ? " (path " + std::to_string(s.path) + ")" : "");
 }
 
 Status EspSockets::open(const std::vector<EspSocketWant>& want) {

@@ -28,13 +28,16 @@ struct EspSocketWant {
     uint16_t port = 0;
     Family family = Family::v4;
     std::string where;  // the group's file:line:col, for errors
+    uint8_t path = 0;   // active-active: path i listens on listen_port + i
     auto key() const { return std::tie(group, port, family); }
     bool operator<(const EspSocketWant& o) const { return key() < o.key(); }
 };
 
 // One IPv4 socket per XFRM group, and an IPv6 one too when a member's
 // contact (this site's own included) is IPv6: peers send from the family
-// of the contact they use.
+// of the contact they use. With active_active, as many per group as the
+// most paths a member runs (listen_port + i for path i): each path is a key
+// exchange and an ESP-in-UDP port of its own.
 std::vector<EspSocketWant> esp_sockets_of(const Intent& intent);
 
 class EspSockets {

@@ -22,6 +22,7 @@ struct Planned {
     std::optional<Endpoint> endpoint;
     std::optional<ShortcutState> shortcut;
     uint8_t paths = 1;
+    const std::vector<planner::XfrmPath>* xfrm_paths = nullptr;  // XFRM: where each path i >= 1 is
 };
 
 // The hub whose allowed prefixes hold `m`'s first export.
@@ -68,7 +69,10 @@ std::vector<PeerRow> rows_of(const Intent& in, const std::vector<Planned>& plann
             r.shortcut = *p.shortcut == ShortcutState::up ? "up" : "trying";
             if (*p.shortcut != ShortcutState::up && m) r.via = carrier_of(planned, r.group, *m);
         }
-        for (size_t i = 1; i < p.paths; ++i) r.paths.push_back({*p.interface + ".p" + std::to_string(i), {}, {}, {}, {}});
+        for (size_t i = 1; i < p.paths; ++i) {
+            r.paths.push_back({*p.interface + ".p" + std::to_string(i), {}, {}, {}, {}});
+            if (p.xfrm_paths && i <= p.xfrm_paths->size()) r.paths.back().endpoint = (*p.xfrm_paths)[i - 1].endpoint;
+        }
         by_group[r.group].push_back(rows.size());
         rows.push_back(std::move(r));
     }
@@ -115,7 +119,7 @@ std::vector<PeerRow> peer_rows(const Intent& in, const planner::SitePieces& piec
         for (const planner::PeerInput& p : g.peers)
             planned.push_back(Planned{&g.constants.group, &g.constants.interface, g.constants.transport, &p.name,
                                       std::string(to_string(p.role)), &p.public_key, p.tunnel_address, &p.allowed,
-                                      p.endpoint, p.shortcut, p.paths});
+                                      p.endpoint, p.shortcut, p.paths, &p.xfrm_paths});
     return rows_of(in, planned, pieces.allocations);
 }
 

@@ -340,7 +340,7 @@ bool Site::keying_readable() {
                 registry_.receive(want.group, (*d)->from, (*d)->bytes, now, registry_sends);
                 continue;
             }
-            work.merge(keying_->receive(want.group, (*d)->from, (*d)->bytes, now));
+            work.merge(keying_->receive(want.group, want.path, (*d)->from, (*d)->bytes, now));
         }
         keying_backlog_ |= n == kKeyingReadBatch;
     }
@@ -387,13 +387,16 @@ void Site::send_keying(const std::vector<XfrmKeying::Send>& sends) {
     for (const XfrmKeying::Send& s : sends) {
         keying::EspSocket* socket = nullptr;
         for (auto& [want, sock] : esp_.sockets())
-            if (want.group == s.group && want.family == s.to.addr.family) socket = &sock;
+            if (want.group == s.group && want.path == s.path && want.family == s.to.addr.family) socket = &sock;
         if (!socket) {
-            log_("xfrm: " + s.group + ": no " + keying::family_name(s.to.addr.family) + " socket to reach " + s.to.str());
+            log_("xfrm: " + s.group + ": no " + keying::family_name(s.to.addr.family) + " socket" +
+                 (s.path ? " for path " + std::to_string(s.path) : "") + " to reach " + s.to.str());
             continue;
         }
-        if (Status st = socket->send(s.to, s.bytes, source[s.to.addr.family == Family::v6]); !st)
-            log_("xfrm: " + st.error().str());
+        // Path i >= 1 leaves as its SAs do: from its own uplink.
+        const std::optional<IpAddr> from =
+            s.path ? keying_source(s.group, s.path, s.to.addr.family) : source[s.to.addr.family == Family::v6];
+        if (Status st = socket->send(s.to, s.bytes, from); !st) log_("xfrm: " + st.error().str());
     }
 }
 

@@ -283,6 +283,9 @@ private:
     // where its SAs go and does not roam its SAs elsewhere (a hub whose
     // route out is another interface than its contact's). nullopt: none.
     std::optional<IpAddr> keying_source(Family family) const;
+    // Path i >= 1 of an active-active XFRM group sends from the address its
+    // SAs use (the committed plan's path_uplinks); path 0 as keying_source.
+    std::optional<IpAddr> keying_source(const std::string& group, uint8_t path, Family family) const;
     void open_probes();
     void configure_registry(bool full);
     void mark_shared_ports();

@@ -142,7 +142,9 @@ void Site::send_registry(std::vector<RegistryClients::Send>&& sends) {
             sent = port->second.send(s.to, s.bytes);
         } else {
             auto socket = std::find_if(esp_.sockets().begin(), esp_.sockets().end(),
-                                       [&](auto& e) { return e.first.group == s.group && e.first.family == family; });
+                                       [&](auto& e) {
+                                           return e.first.group == s.group && e.first.path == 0 && e.first.family == family;
+                                       });
             if (socket == esp_.sockets().end()) continue;  // no socket of that family: the status shows it unreachable
             const int f = family == Family::v4 ? 0 : 1;
             if (!sourced[f]) source[f] = keying_source(family), sourced[f] = true;

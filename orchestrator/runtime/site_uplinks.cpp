@@ -9,6 +9,7 @@
 #include <ctime>
 #include <utility>
 
+#include "orchestrator/plan/routing.hpp"
 #include "orchestrator/runtime/conntrack_sweep.hpp"
 #include "orchestrator/runtime/site.hpp"
 
@@ -259,6 +260,15 @@ std::optional<IpAddr> Site::keying_source(Family family) const {
                                                 f->second.address->family == family)
             return f->second.address;
     return std::nullopt;
+}
+
+std::optional<IpAddr> Site::keying_source(const std::string& group, uint8_t path, Family family) const {
+    if (path == 0) return keying_source(family);
+    if (const planner::SitePieces* pieces = planner_.committed())
+        for (const planner::GroupPieces& g : pieces->groups)
+            if (g.constants.group == group && path < g.constants.path_uplinks.size())
+                return planner::preferred_uplink_address(g.constants.path_uplinks[path], family);
+    return keying_source(family);
 }
 
 std::optional<std::chrono::steady_clock::time_point> Site::uplink_check_at() const {

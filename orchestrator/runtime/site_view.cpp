@@ -1,6 +1,8 @@
 #include "orchestrator/runtime/site_view.hpp"
 
 #include <algorithm>
+#include <ctime>
+#include <tuple>
 
 namespace avpn::runtime {
 
@@ -48,14 +50,23 @@ std::vector<PeerRow> site_peer_rows(const Site& site, const std::map<std::string
     std::vector<PeerRow> rows = peer_rows(site.intent(), *pieces);
     add_wireguard(rows, devices);
     if (site.has_xfrm()) {
-        std::map<std::pair<std::string, std::string>, XfrmKeying::PeerStatus> keyed;
-        for (XfrmKeying::PeerStatus& s : site.keying_status()) keyed.emplace(std::pair(s.group, s.peer), std::move(s));
+        std::map<std::tuple<std::string, std::string, uint8_t>, XfrmKeying::PeerStatus> keyed;
+        for (XfrmKeying::PeerStatus& s : site.keying_status())
+            keyed.emplace(std::tuple(s.group, s.peer, s.path), std::move(s));
+        const int64_t now = int64_t(std::time(nullptr));
         for (PeerRow& r : rows) {
             if (!r.direct || r.transport != "xfrm") continue;
-            auto it = keyed.find({r.group, r.site});
+            auto it = keyed.find({r.group, r.site, 0});
             if (it == keyed.end()) continue;
             r.up = it->second.up;
             r.handshake_age = it->second.handshake_age_s;
+            // Active-active: each further path's own key exchange.
+            for (size_t i = 0; i < r.paths.size(); ++i) {
+                auto path = keyed.find({r.group, r.site, uint8_t(i + 1)});
+                if (path == keyed.end()) continue;
+                const auto& age = path->second.handshake_age_s;
+                r.paths[i].last_handshake = age ? now - *age : 0;
+            }
         }
     }
     add_probes(site, rows);

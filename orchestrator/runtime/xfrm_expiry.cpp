@@ -23,7 +23,7 @@ bool at_soft_limit(const nl::XfrmSa& sa) {
 }  // namespace
 
 bool expire_is_avpns(const nl::XfrmExpire& e) {
-    return own::owns_reqid(e.reqid) && own::owns_if_id(e.if_id) && e.if_id < planner::kInteropIfIdFirst;
+    return own::owns_reqid(e.reqid) && planner::group_if_id(e.if_id);
 }
 
 std::vector<nl::XfrmExpire> expiries_in_dump(const std::vector<XfrmKeying::HeldSa>& held,

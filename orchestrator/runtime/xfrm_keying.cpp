@@ -29,11 +29,24 @@ void XfrmKeying::Work::merge(Work&& o) {
     for (auto& e : o.events) events.push_back(std::move(e));
 }
 
-XfrmKeying::Group* XfrmKeying::group_named(const std::string& name) {
+XfrmKeying::Group* XfrmKeying::group_named(const std::string& name, uint8_t path) {
     for (Group& g : groups_)
-        if (g.name == name) return &g;
+        if (g.name == name && g.path == path) return &g;
     return nullptr;
 }
+
+std::string XfrmKeying::who(const Group& g, const std::string& peer) {
+    return g.name + "/" + peer + (g.path ? " (path " + std::to_string(g.path) + ")" : "");
+}
+
+namespace {
+// The handshake's group binding (its prologue, docs/xfrm-keying.md): path i
+// >= 1 binds "<group>/<i>" ('/' is in no group name), so a handshake made
+// for one path does not complete on another and replace its session.
+std::string bound_group(const planner::KeyingGroupView& v) {
+    return v.path ? v.group + "/" + std::to_string(v.path) : v.group;
+}
+}  // namespace
 
 XfrmKeying::Peer* XfrmKeying::peer_of(Group& g, const Key32& key) {
     auto it = g.by_key.find(key);
@@ -64,10 +77,11 @@ Errors XfrmKeying::configure(const std::vector<planner::KeyingGroupView>& views)
             errors.push_back(Error{"XFRM key exchange", v.group, own.error().str()});
             continue;
         }
-        Group* old = group_named(v.group);
+        Group* old = group_named(v.group, v.path);
         const bool same_key = old && old->static_public == own->public_key;
         Group g;
         g.name = v.group;
+        g.path = v.path;
         g.key_file = v.key_file;
         g.if_id = v.if_id;
         g.static_public = own->public_key;
@@ -76,9 +90,11 @@ Errors XfrmKeying::configure(const std::vector<planner::KeyingGroupView>& views)
         } else {
             ResponderConfig rc;
             rc.static_private = own->private_key.get();
-            rc.group = v.group;
+            rc.group = bound_group(v);
             const std::string name = v.group;
-            auto r = Responder::create(std::move(rc), [this, name](const Key32& peer) { return choose(name, peer); });
+            const uint8_t path = v.path;
+            auto r = Responder::create(std::move(rc),
+                                       [this, name, path](const Key32& peer) { return choose(name, path, peer); });
             if (!r) {
                 errors.push_back(Error{"XFRM key exchange", v.group, r.error().str()});
                 continue;
@@ -101,7 +117,7 @@ Errors XfrmKeying::configure(const std::vector<planner::KeyingGroupView>& views)
             InitiatorConfig ic;
             ic.static_private = own->private_key.get();
             ic.responder_public = *pub;
-            ic.group = v.group;
+            ic.group = bound_group(v);
             auto init = Initiator::create(std::move(ic));
             if (!init) {
                 errors.push_back(Error{"XFRM key exchange", v.group + "/" + pv.name, init.error().str()});
@@ -117,7 +133,7 @@ Errors XfrmKeying::configure(const std::vector<planner::KeyingGroupView>& views)
     groups_ = std::move(next);
     // Sessions of peers that are gone (or re-keyed from scratch) go with them.
     for (auto it = live_.begin(); it != live_.end();) {
-        Group* g = group_named(it->second.group);
+        Group* g = group_named(it->second.group, it->second.path);
         Peer* p = g ? peer_of(*g, it->second.session.peer_static) : nullptr;
         bool held = false;
         if (p)
@@ -140,6 +156,12 @@ void XfrmKeying::add_inputs(PlanInputs& inputs) const {
             XfrmSessionSas s;
             for (const SaHalf& in : p.session.sas().inbound) s.inbound.push_back({in.spi, in.key_id});
             if (const auto& out = p.session.sas().outbound) s.outbound = SessionSa{out->spi, out->key_id};
+            if (g.path) {  // a path's silence kills nothing (planner.hpp)
+                const PlanInputs::PathKey key{g.name, p.view.name, g.path};
+                inputs.xfrm_path_sessions[key] = std::move(s);
+                if (p.roamed) inputs.path_roamed[key] = *p.roamed;
+                continue;
+            }
             inputs.xfrm_sessions[{g.name, p.view.name}] = std::move(s);
             if (p.dead) inputs.dead_peers.insert({g.name, p.view.name});
             if (p.roamed) inputs.roamed[{g.name, p.view.name}] = *p.roamed;
@@ -165,12 +187,15 @@ Result<std::vector<uint8_t>> XfrmKeying::key(uint64_t id, uint32_t key_bits, boo
     return std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 
-Result<LocalChoice> XfrmKeying::choose(const std::string& group, const Key32& peer) {
-    Group* g = group_named(group);
+Result<LocalChoice> XfrmKeying::choose(const std::string& group, uint8_t path, const Key32& peer) {
+    Group* g = group_named(group, path);
     Peer* p = g ? peer_of(*g, peer) : nullptr;
-    if (!p) return Error{"initiation", group, "the key is not one of this site's peers in the group"};
+    if (!p)
+        return Error{"initiation", group + (path ? " path " + std::to_string(path) : ""),
+                     "the key is not one of this site's peers in the group" +
+                         std::string(path ? " on this path" : "")};
     if (!p->session.accepts_initiation())
-        return Error{"initiation", group + "/" + p->view.name, "this site's own handshake with it leads"};
+        return Error{"initiation", who(*g, p->view.name), "this site's own handshake with it leads"};
     return LocalChoice{new_index(), p->session.inbound_spi_for_response(), p->session.epoch() + 1};
 }
 
@@ -179,7 +204,7 @@ NewSession XfrmKeying::hold(Group& g, Peer& p, Session&& s) {
     keys_[key_id(index, false)] = s.esp_inbound_key;
     keys_[key_id(index, true)] = s.esp_outbound_key;
     NewSession ns{index, {s.inbound_spi, key_id(index, false)}, {s.outbound_spi, key_id(index, true)}};
-    live_[index] = Live{g.name, p.view.name, std::move(s)};
+    live_[index] = Live{g.name, g.path, p.view.name, std::move(s)};
     return ns;
 }
 
@@ -208,19 +233,19 @@ void XfrmKeying::note_liveness(const Group& g, Peer& p, Time now, Work& out) {
     p.dead = dead;
     out.apply = true;
     if (dead && p.session.epoch() == 0)  // peer_down reported the others
-        out.events.push_back(g.name + "/" + p.view.name + ": down (never answered since avpnd started)");
+        out.events.push_back(who(g, p.view.name) + ": down (never answered since avpnd started)");
 }
 
 void XfrmKeying::carry_out(Group& g, Peer& p, const std::vector<Action>& actions, Time now,
                            const std::optional<Send>& response, Work& out) {
-    const std::string who = g.name + "/" + p.view.name;
+    const std::string who = XfrmKeying::who(g, p.view.name);
     auto send_to_peer = [&](Bytes bytes, const char* what) {
         const std::optional<Endpoint>& to = p.roamed ? p.roamed : p.view.endpoint;
         if (!to) {
             p.problem = std::string("no contact to send the ") + what + " to";
             return;
         }
-        out.sends.push_back({g.name, *to, std::move(bytes)});
+        out.sends.push_back({g.name, *to, std::move(bytes), g.path});
     };
     for (const Action& a : actions) {
         switch (a.kind) {
@@ -262,8 +287,9 @@ void XfrmKeying::carry_out(Group& g, Peer& p, const std::vector<Action>& actions
     note_liveness(g, p, now, out);
 }
 
-XfrmKeying::Work XfrmKeying::receive(const std::string& group, const Endpoint& from, ByteView d, Time now) {
-    Group* g = group_named(group);
+XfrmKeying::Work XfrmKeying::receive(const std::string& group, uint8_t path, const Endpoint& from, ByteView d,
+                                     Time now) {
+    Group* g = group_named(group, path);
     auto type = peek_type(d);
     if (!g || !type) {
         ++rejected_;
@@ -286,7 +312,7 @@ XfrmKeying::Work XfrmKeying::on_initiation(Group& g, const Endpoint& from, ByteV
         reject(g, from, r.error());
         return out;
     }
-    Send reply{g.name, from, std::move(r->reply)};
+    Send reply{g.name, from, std::move(r->reply), g.path};
     if (!r->session) {  // a cookie reply: no state, nothing to apply
         out.sends.push_back(std::move(reply));
         return out;
@@ -307,7 +333,7 @@ XfrmKeying::Work XfrmKeying::on_initiation(Group& g, const Endpoint& from, ByteV
 void XfrmKeying::note_source(const Group& g, Peer& p, const Endpoint& from, Work& out) {
     const std::optional<Endpoint>& at = p.roamed ? p.roamed : p.view.endpoint;
     if (at == from) return;
-    out.events.push_back(g.name + "/" + p.view.name + ": roamed from " + (at ? at->str() : std::string("no contact")) +
+    out.events.push_back(who(g, p.view.name) + ": roamed from " + (at ? at->str() : std::string("no contact")) +
                          " to " + from.str());
     p.roamed = from;
     out.apply = true;  // its SAs' outer destination
@@ -320,7 +346,8 @@ void XfrmKeying::note_source(const Group& g, Peer& p, const Endpoint& from, Work
 void XfrmKeying::reject(Group& g, const Endpoint& from, const Error& why) {
     ++rejected_;
     const std::string reason = why.why.empty() ? why.str() : why.why;
-    last_rejected_ = g.name + ": initiation from " + from.str() + ": " + reason;
+    last_rejected_ = g.name + (g.path ? " path " + std::to_string(g.path) : "") + ": initiation from " + from.str() +
+                     ": " + reason;
     for (Peer& p : g.peers)
         if (p.view.endpoint == from && !p.session.up()) p.problem = "its initiation was rejected: " + reason;
 }
@@ -339,7 +366,7 @@ XfrmKeying::Work XfrmKeying::on_response(Group& g, const Endpoint& from, ByteVie
     auto s = p->initiator->finish(d);
     if (!s) {
         p->problem = "response rejected: " + s.error().str();
-        last_rejected_ = g.name + "/" + p->view.name + ": response rejected: " + s.error().str();
+        last_rejected_ = who(g, p->view.name) + ": response rejected: " + s.error().str();
         ++rejected_;
         return out;
     }
@@ -369,7 +396,7 @@ XfrmKeying::Work XfrmKeying::on_confirm(Group& g, const Endpoint& from, ByteView
     Work out;
     auto parsed = parse_key_confirm(d);
     auto it = parsed ? live_.find(parsed->receiver) : live_.end();
-    if (it == live_.end() || it->second.group != g.name) {
+    if (it == live_.end() || it->second.group != g.name || it->second.path != g.path) {
         ++rejected_;
         return out;
     }
@@ -377,7 +404,7 @@ XfrmKeying::Work XfrmKeying::on_confirm(Group& g, const Endpoint& from, ByteView
     // Each counter once (check_confirm keeps the highest): a replayed
     // confirm or keepalive proves nothing.
     if (!check_confirm(l.session, d)) {
-        last_rejected_ = g.name + "/" + l.peer + ": a key confirm or keepalive replayed or not authentic";
+        last_rejected_ = who(g, l.peer) + ": a key confirm or keepalive replayed or not authentic";
         ++rejected_;
         return out;
     }
@@ -424,6 +451,12 @@ XfrmKeying::Work XfrmKeying::tick(Time now, bool answering_first) {
             const size_t k = (tick_from_ + i) % peers.size();
             const keying::PeerSession& s = peers[k].second->session;
             if (s.up() != live || !s.initiation_due(now)) continue;
+            // Nowhere to send it (a spoke known only by what it sends: no
+            // contact, not heard yet; path i >= 1 at the end that answers):
+            // an initiation that never leaves would count as in flight,
+            // and a leader's would turn the peer's own away.
+            const Peer& peer = *peers[k].second;
+            if (!peer.roamed && !peer.view.endpoint) continue;
             may[k] = !answering_first && planned < initiation_budget_ && initiations_.allow(IpAddr{}, now);
             if (may[k]) planned += cost_each_;
             if (!may[k] && !first_waiting) first_waiting = k;
@@ -444,6 +477,7 @@ std::vector<XfrmKeying::PeerStatus> XfrmKeying::status(Time now) const {
             PeerStatus s;
             s.group = g.name;
             s.peer = p.view.name;
+            s.path = g.path;
             s.up = p.session.up();
             s.epoch = p.session.epoch();
             if (auto t = p.session.last_handshake())

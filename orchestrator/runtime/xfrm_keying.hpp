@@ -29,6 +29,7 @@ public:
         std::string group;
         Endpoint to;
         keying::Bytes bytes;
+        uint8_t path = 0;  // active-active: the path's own socket (listen_port + path)
     };
     // What the caller does next: apply the plan when `apply` (the SAs
     // changed), then send `sends` (only if the apply succeeded: a response
@@ -42,6 +43,7 @@ public:
     };
     struct PeerStatus {
         std::string group, peer;
+        uint8_t path = 0;
         bool up = false;
         uint32_t epoch = 0;
         std::optional<int64_t> handshake_age_s, next_rekey_in_s;
@@ -73,7 +75,11 @@ public:
     // if the kernel had hard-expired its SA, and a new handshake follows.
     Result<std::vector<uint8_t>> key(uint64_t id, uint32_t key_bits, bool new_sa = false);
 
-    Work receive(const std::string& group, const Endpoint& from, keying::ByteView datagram, keying::Time now);
+    // `path`: which of the group's sockets it came in on (0, or i >= 1 at
+    // listen_port + i with active_active); each path is a key exchange of
+    // its own (docs/uplinks.md "Active-active").
+    Work receive(const std::string& group, uint8_t path, const Endpoint& from, keying::ByteView datagram,
+                 keying::Time now);
     // The peers' timers. Initiations (first handshakes, retries, rotations)
     // are paced site-wide (kInitiationPace): a hub that restarts with
     // 10,000 peers would otherwise send 10,000 every 5 s, each a Noise
@@ -143,7 +149,8 @@ private:
     };
     struct Group {
         std::string name, key_file;
-        uint32_t if_id = 0;  // on every SA of the group
+        uint8_t path = 0;
+        uint32_t if_id = 0;  // on every SA of the group (of the path)
         keying::Key32 static_public{};
         std::optional<keying::Responder> responder;
         std::map<keying::Key32, size_t> by_key;
@@ -151,14 +158,17 @@ private:
     };
     struct Live {  // a handshake's session, by its local index
         std::string group;
+        uint8_t path = 0;
         std::string peer;
         keying::Session session;
     };
 
-    Group* group_named(const std::string& name);
+    Group* group_named(const std::string& name, uint8_t path = 0);
+    // "corp/hq", "corp/hq (path 1)": who an event or problem is about.
+    static std::string who(const Group& g, const std::string& peer);
     Peer* peer_of(Group& g, const keying::Key32& key);
     uint32_t new_index();
-    Result<keying::LocalChoice> choose(const std::string& group, const keying::Key32& peer);
+    Result<keying::LocalChoice> choose(const std::string& group, uint8_t path, const keying::Key32& peer);
     keying::NewSession hold(Group& g, Peer& p, keying::Session&& s);
     void drop(uint64_t session_id);
     Work drop_reused(keying::Time now);

@@ -40,7 +40,7 @@ std::optional<XfrmKeying::Work> XfrmKeying::expire(const nl::XfrmExpire& e, Time
             if (p.view.reqid != e.reqid || !holds(p.session.sas(), e.spi, inbound)) continue;
             Work out;
             const auto actions = p.session.on_expire(e.spi, e.hard, now);
-            std::string line = g.name + "/" + p.view.name + ": " + (e.hard ? "hard" : "soft") + " expire of SA " +
+            std::string line = who(g, p.view.name) + ": " + (e.hard ? "hard" : "soft") + " expire of SA " +
                                hex32(e.spi) + (inbound ? " (in, " : " (out, ") + std::to_string(e.bytes) + " bytes, " +
                                std::to_string(e.packets) + " packets): ";
             if (e.hard)
@@ -76,7 +76,7 @@ XfrmKeying::Work XfrmKeying::drop_reused(Time now) {
                     if (in.key_id == id) spi = in.spi;
                 if (sas.outbound && sas.outbound->key_id == id) spi = sas.outbound->spi;
                 if (!spi) continue;
-                out.events.push_back(g.name + "/" + p.view.name + ": SA " + hex32(*spi) +
+                out.events.push_back(who(g, p.view.name) + ": SA " + hex32(*spi) +
                                      " is gone and its key may not go into another: the session is dropped");
                 carry_out(g, p, p.session.on_expire(*spi, true, now), now, std::nullopt, out);
             }

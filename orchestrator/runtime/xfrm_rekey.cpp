@@ -15,7 +15,7 @@ Result<std::vector<XfrmKeying::Rekeyed>> XfrmKeying::rekey(const std::string& gr
         for (Peer& p : g.peers) {
             if (!peer.empty() && p.view.name != peer) continue;
             p.session.rekey_now();
-            out.push_back({g.name, p.view.name, p.session.epoch()});
+            if (g.path == 0) out.push_back({g.name, p.view.name, p.session.epoch()});  // its paths rotate with it
         }
     }
     if (!peer.empty() && out.empty()) return Error{"rekey", group + "/" + peer, "no peer of that name in the group"};

@@ -17,7 +17,10 @@
 #     flows stay on their devices; the flows on path 1 are not disturbed;
 #   - wan0 back: path 0 returns to wan0 as soon as its probes answer (no
 #     hold: no flow changes device), and every flow still answers.
-# AVPN_WG_BACKEND (userspace, the default, or kernel) picks the backend.
+# AVPN_WG_BACKEND (userspace, the default, or kernel) picks the backend;
+# AVPN_TRANSPORT=xfrm runs the group over XFRM instead (the VM tier: ESP),
+# where path i is an XFRM interface with SAs and a key exchange of its own
+# on port 51820 + i, and "leaves by" is its outbound SA's source address.
 set -euo pipefail
 SRC=${AVPN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${AVPN_BIN:-$SRC/build/bin}
@@ -26,7 +29,7 @@ AVPND=$BIN/avpnd
 # shellcheck source=lib/topology.sh
 . "$SRC/tests/netns/lib/topology.sh"
 BACKEND=${AVPN_WG_BACKEND:-userspace}
-TRANSPORT=wireguard
+TRANSPORT=${AVPN_TRANSPORT:-wireguard}
 LIMIT_MS=${AVPN_FAILOVER_LIMIT_MS:-1000}
 FLOWS=16
 # shellcheck source=lib/two_uplinks.sh
@@ -77,15 +80,52 @@ table inet seen {
 NFT
 arrivals() { ip netns exec "$(ns hq)" nft -j list set inet seen flows | jq -c '[.. | .concat? // empty]'; }
 
+# The outbound SAs of SITE as "src dst if_id dport" lines (XFRM).
+sas_out() {
+  ip -n "$(ns "$1")" xfrm state | awk '/^src / {src = $2; dst = $4} /encap type/ {dport = $7}
+    /if_id/ {print src, dst, $2, dport}'
+}
+if_id_of() { [ "$1" = avpn-demo ] && echo 0x41560001 || echo 0x41560101; }
+# leaves_by DEVICE: the uplink branch1's path on DEVICE leaves by: its
+# WireGuard fwmark (uplink table 7200 + n), or its SA's source address.
+leaves_by() {
+  if [ "$TRANSPORT" = xfrm ]; then
+    case "$(sas_out branch1 | awk -v id="$(if_id_of "$1")" '$2 == "192.0.2.1" && $3 == id {print $1}')" in
+      203.0.113.2) echo wan0 ;; 198.51.100.2) echo wan1 ;; *) echo none ;;
+    esac
+  else
+    case "$(topo_exec branch1 wg show "$1" fwmark)" in
+      0x1c20) echo wan0 ;; 0x1c21) echo wan1 ;; *) echo none ;;
+    esac
+  fi
+}
+# hq_sees DEVICE ADDR:PORT: hq sends to branch1's path on DEVICE there.
+hq_sees() {
+  local e
+  if [ "$TRANSPORT" = xfrm ]; then
+    e=$(sas_out hq) && grep -q "^192.0.2.1 ${2%:*} $(if_id_of "$1") ${2#*:}$" <<<"$e"
+  else
+    e=$(topo_exec hq wg show "$1" endpoints) && grep -q "[[:space:]]$2$" <<<"$e"
+  fi
+}
+hq_view() { if [ "$TRANSPORT" = xfrm ]; then sas_out hq | tr '\n' ';'; else topo_exec hq wg show all endpoints | tr '\n' ';'; fi; }
+
 two_uplinks_start
 
 step "the plan: a device per path, each on its own uplink"
-for want in "avpn-demo 0x1c20" "avpn-demo.p1 0x1c21"; do
+ip -n "$(ns branch1)" link show avpn-demo.p1 >/dev/null || fail "branch1 has no device avpn-demo.p1"
+if [ "$TRANSPORT" = xfrm ]; then  # path 1's handshake is its own: wait for its SAs
+  topo_wait_for "branch1's path-1 SA" 15 bash -c "ip -n '$(ns branch1)' xfrm state | grep -q 'if_id 0x41560101'"
+  listening=$(ip netns exec "$(ns branch1)" ss -Huln 'sport = :51821')
+  [ -n "$listening" ] || fail "nothing listens on 51821 in branch1"
+else
+  [ "$(topo_exec branch1 wg show avpn-demo.p1 listen-port)" = 51821 ] || fail "avpn-demo.p1 does not listen on 51821"
+fi
+for want in "avpn-demo wan0" "avpn-demo.p1 wan1"; do
   set -- $want
-  got=$(topo_exec branch1 wg show "$1" fwmark) || fail "branch1 has no device $1"
-  [ "$got" = "$2" ] || fail "$1 leaves by fwmark $got, not $2"
+  got=$(leaves_by "$1")
+  [ "$got" = "$2" ] || fail "$1 leaves by $got, not $2"
 done
-[ "$(topo_exec branch1 wg show avpn-demo.p1 listen-port)" = 51821 ] || fail "avpn-demo.p1 does not listen on 51821"
 rules=$(ip -n "$(ns branch1)" rule show)
 grep -q "^7001:.*fwmark 0x1c85 lookup 7301" <<<"$rules" || fail "no path rule 7001 in: $rules"
 # Listings are read whole before grep: with pipefail, grep -q leaving early
@@ -95,9 +135,8 @@ grep -q "^10.0.1.0/24 dev avpn-demo.p1 proto 147" <<<"$table7301" ||
   fail "table 7301: $(ip -n "$(ns branch1)" route show table 7301)"
 chain=$(ip netns exec "$(ns branch1)" nft list chain inet avpn paths) || fail "no paths chain in branch1"
 grep -q "jhash" <<<"$chain" || fail "no jhash in branch1's paths chain: $chain"
-hq_sees() { local e; e=$(topo_exec hq wg show "$1" endpoints) && grep -q "[[:space:]]$2$" <<<"$e"; }
 topo_wait_for "hq to see path 1 from wan1" 10 hq_sees avpn-demo.p1 198.51.100.2:51821
-hq_sees avpn-demo 203.0.113.2:51820 || fail "hq sees path 0 at $(topo_exec hq wg show avpn-demo endpoints)"
+hq_sees avpn-demo 203.0.113.2:51820 || fail "hq sees path 0 elsewhere: $(hq_view)"
 echo "   branch1: avpn-demo on wan0, avpn-demo.p1 on wan1; hq sees both"
 
 topo_spawn hq python3 "$FLOWS_PY" serve 10.0.1.1 7000
@@ -137,7 +176,7 @@ flows 6 "$TOPO_WORK/flows-cut.json" &
 FLOWS_PID=$!
 sleep 2
 ip -n "$(ns r0)" link set s0 down
-moved() { [ "$(topo_exec branch1 wg show avpn-demo fwmark)" = 0x1c21 ]; }
+moved() { [ "$(leaves_by avpn-demo)" = wan1 ]; }
 topo_wait_for "path 0 to move to wan1" 5 moved
 wait "$FLOWS_PID" || fail "the flows' sender failed"
 # The cut run's longest gap per flow, by the device hq saw it arrive on.
@@ -150,17 +189,17 @@ every_flow_answered "$TOPO_WORK/flows-cut.json" "wan0 down"
 # (jq 1.6 -e passes on no input at all: every check here guards against an empty one.)
 [ -n "$gaps" ] && jq -e '.["avpn-demo.p1"] | length > 0 and all(.[]; . < 500)' <<<"$gaps" >/dev/null ||
   fail "the flows on path 1 were disturbed: $gaps"
-[ "$(topo_exec branch1 wg show avpn-demo.p1 fwmark)" = 0x1c21 ] || fail "path 1 left wan1"
-hq_sees avpn-demo 198.51.100.2:51820 || fail "hq does not see path 0 at wan1: $(topo_exec hq wg show avpn-demo endpoints)"
+[ "$(leaves_by avpn-demo.p1)" = wan1 ] || fail "path 1 left wan1"
+topo_wait_for "hq to follow path 0 to wan1" 3 hq_sees avpn-demo 198.51.100.2:51820
 one_device_each
 
 step "wan0 back: path 0 returns at once"
 ip -n "$(ns r0)" link set s0 up
-back() { [ "$(topo_exec branch1 wg show avpn-demo fwmark)" = 0x1c20 ]; }
+back() { [ "$(leaves_by avpn-demo)" = wan0 ]; }
 topo_wait_for "path 0 back on wan0" 10 back
 flows 2 "$TOPO_WORK/flows-back.json"
 every_flow_answered "$TOPO_WORK/flows-back.json" "wan0 back"
-hq_sees avpn-demo 203.0.113.2:51820 || fail "hq does not see path 0 back at wan0: $(topo_exec hq wg show avpn-demo endpoints)"
+hq_sees avpn-demo 203.0.113.2:51820 || fail "hq does not see path 0 back at wan0: $(hq_view)"
 one_device_each
 status=$(topo_avpn branch1 status --json)
 echo "   status: uplinks $(jq -c '[.avpnd.uplinks[] | {name, healthy, active}]' <<<"$status")"
@@ -168,12 +207,19 @@ jq -e '[.avpnd.uplinks[] | select(.active)] | length == 2' <<<"$status" >/dev/nu
   fail "status does not show both uplinks active: $(jq -c .avpnd.uplinks <<<"$status")"
 hq_path=$(jq -c '.peers[] | select(.site == "hq") | .paths' <<<"$status")
 echo "   status: peer hq's path 1: $hq_path"
-[ -n "$hq_path" ] && jq -e 'length == 1 and .[0].device == "avpn-demo.p1" and .[0].endpoint == "192.0.2.1:51821" and .[0].last_handshake > 0
-  and .[0].rx_bytes > 0' <<<"$hq_path" >/dev/null || fail "status shows no path 1 to hq: $hq_path"
+[ -n "$hq_path" ] && jq -e 'length == 1 and .[0].device == "avpn-demo.p1" and .[0].endpoint == "192.0.2.1:51821" and .[0].last_handshake > 0' \
+  <<<"$hq_path" >/dev/null || fail "status shows no path 1 to hq: $hq_path"
 topo_avpn branch1 status | grep -A3 "^ *hq" | sed 's/^/   status| /'
-metric=$(scrape | grep '^avpn_peer_path_receive_bytes_total{group="demo",site="hq",device="avpn-demo.p1"} ' || true)
-echo "   metrics: $metric"
-[ -n "$metric" ] && [ "${metric##* }" -gt 0 ] || fail "no path-1 bytes in the metrics: '$metric'"
+if [ "$TRANSPORT" = xfrm ]; then  # bytes are the SAs' (the peer's counters); path 1's handshake age
+  metric=$(scrape | grep '^avpn_peer_path_handshake_age_seconds{group="demo",site="hq",device="avpn-demo.p1"} ' || true)
+  echo "   metrics: $metric"
+  [ -n "$metric" ] || fail "no path-1 handshake age in the metrics"
+else
+  [ -n "$hq_path" ] && jq -e '.[0].rx_bytes > 0' <<<"$hq_path" >/dev/null || fail "status shows no path-1 bytes: $hq_path"
+  metric=$(scrape | grep '^avpn_peer_path_receive_bytes_total{group="demo",site="hq",device="avpn-demo.p1"} ' || true)
+  echo "   metrics: $metric"
+  [ -n "$metric" ] && [ "${metric##* }" -gt 0 ] || fail "no path-1 bytes in the metrics: '$metric'"
+fi
 grep -E "paths|uplink" "$LOG" | grep -v probe | sed 's/^/   avpnd| /' | tail -6
 
 step "down: no path device, rule, route or chain left on either site"

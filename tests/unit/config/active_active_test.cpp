@@ -1,7 +1,7 @@
 // active_active and the member list's `paths` (docs/uplinks.md "Active-
 // active"): a site spreading flows over its uplinks runs a tunnel per uplink
 // to every peer, and the peers learn that from its entry, so the two files
-// must agree; what is not built yet (XFRM, a full tunnel) is refused by name.
+// must agree; what is not built yet (a full tunnel) is refused by name.
 #include "fixture.hpp"
 
 using namespace avpn;
@@ -60,14 +60,17 @@ TEST_CASE("active_active needs two uplinks and failover") {
     expect_error(load(nofail + group("", "paths = 2\n")), "site.active_active", "6:17", {"needs failover = true"});
 }
 
-TEST_CASE("active_active refuses what is not built: XFRM groups, a full tunnel") {
-    expect_error(load(kTokyo + group("transport = \"xfrm\"\n", "paths = 2\n")), "autovpn.transport", "15:13",
-                 {"WireGuard groups only", "not built yet"});
+TEST_CASE("active_active: XFRM groups load and act; a full tunnel is refused as not built") {
+    auto xfrm = load(kTokyo + group("transport = \"xfrm\"\n", "paths = 2\n"));
+    expect_ok(xfrm);
+    CHECK(xfrm.not_acted_on.empty());
+    CHECK(xfrm.intent->groups[0].transport == Transport::xfrm);
+    CHECK(xfrm.intent->groups[0].self_paths == 2);
     expect_error(load(kTokyo + group("", "paths = 2\n", "[{ name = \"hq\", default_route = true }]")), "autovpn.hubs",
                  "14:8", {"full tunnel", "not built yet"});
 }
 
-TEST_CASE("paths > 1 without active_active, or out of range, or on an XFRM peer, is refused") {
+TEST_CASE("paths > 1 without active_active, or out of range, is refused; an XFRM hub's spreading spoke is not") {
     std::string plain = kTokyo;
     plain.replace(plain.find("active_active = true\n"), 21, "");
     expect_error(load(plain + group("", "paths = 2\n")), "autovpn.member[1].paths", "/cfg/site.toml:26:9",
@@ -75,11 +78,13 @@ TEST_CASE("paths > 1 without active_active, or out of range, or on an XFRM peer,
     expect_error(load(kTokyo + group("", "paths = 5\n")), "autovpn.member[1].paths", "/cfg/site.toml:27:9", {"4"});
     expect_error(load(kTokyo + group("", "paths = 3\n")), "autovpn.member[1].paths", "/cfg/site.toml:27:9",
                  {"paths = 3 is not built yet", "at most 2"});
-    // A hub whose spoke runs two paths, in an XFRM group: named at the spoke's entry.
-    std::string hub = "[site]\nname = \"hq\"\nrole = \"hub\"\nuplinks = [\"wan0\"]\nkey_file = \"hq.key\"\n"
+    // A hub whose spoke runs two paths, in an XFRM group: it answers both.
+    std::string hub = "[site]\nname = \"hq\"\nrole = \"hub\"\nuplinks = [\"wan0\"]\nkey_file = \"london.key\"\n"
                       "[autovpn]\ngroup = \"corp\"\ntransport = \"xfrm\"\n" +
                       member("tokyo", "spoke", 2, "[\"10.50.20.0/24\"]", "[\"hq\"]") + "paths = 2\n";
-    expect_error(load(hub), "autovpn.member[0].paths", "/cfg/site.toml:15:9", {"WireGuard groups only"});
+    auto r = load(hub);
+    expect_ok(r);
+    CHECK(most_paths(r.intent->groups[0]) == 2);
 }
 
 TEST_CASE("a peer's paths need room: interface names and ports") {

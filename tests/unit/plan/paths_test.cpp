@@ -91,7 +91,7 @@ TEST_CASE("paths: both ends run path 1 as a device of its own; the spreading end
     CHECK(fw::render_firewall_json(*hub.state.firewall).find("\"jhash\"") != std::string::npos);
 }
 
-TEST_CASE("paths: a pair runs one path without a static contact at the fixed end, when both spread, or over XFRM") {
+TEST_CASE("paths: a pair runs one path without a static contact at the fixed end, or when both spread") {
     World no_contact = spreading_spoke();
     no_contact.site("sanjose").live_contact = true;  // the registries give it: path 1's port is unknown
     CHECK(peer(no_contact.plan_for("london"), "sanjose")->paths == 1);
@@ -103,10 +103,6 @@ TEST_CASE("paths: a pair runs one path without a static contact at the fixed end
     CHECK(peer(both.plan_for("london"), "sanjose")->paths == 1);
     CHECK(peer(both.plan_for("sanjose"), "london")->paths == 1);
     CHECK_FALSE(both.plan_for("london").state.firewall->paths.size());
-
-    World xfrm = spreading_spoke();
-    xfrm.group.transport = Transport::xfrm;
-    CHECK(peer(xfrm.plan_for("sanjose"), "london")->paths == 1);
 
     // A peer of the hub that runs one path has no route in path 1's table.
     World mixed = spreading_spoke();

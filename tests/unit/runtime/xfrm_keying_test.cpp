@@ -81,7 +81,7 @@ struct Pair {
         wire.clear();
         for (auto& s : flight) {
             const int to = s.to == at[0] ? 0 : 1;
-            if (!stopped[to]) run(to, site[to]->receive("demo", at[1 - to], s.bytes, now));
+            if (!stopped[to]) run(to, site[to]->receive("demo", 0, at[1 - to], s.bytes, now));
         }
     }
     void advance(std::chrono::milliseconds d) {
@@ -179,12 +179,12 @@ TEST_CASE("a replayed initiation and a replayed keepalive are rejected") {
     // Deliver each once (accepted), then again (rejected).
     for (const auto& s : captured) {
         const int to = s.to == p.at[0] ? 0 : 1;
-        (void)p.site[to]->receive("demo", p.at[1 - to], s.bytes, p.now + 10s);
+        (void)p.site[to]->receive("demo", 0, p.at[1 - to], s.bytes, p.now + 10s);
     }
     const size_t rejected = p.site[0]->rejected() + p.site[1]->rejected();
     for (const auto& s : captured) {
         const int to = s.to == p.at[0] ? 0 : 1;
-        auto w = p.site[to]->receive("demo", p.at[1 - to], s.bytes, p.now + 10s);
+        auto w = p.site[to]->receive("demo", 0, p.at[1 - to], s.bytes, p.now + 10s);
         CHECK_FALSE(w.apply);
         CHECK(w.sends.empty());
     }
@@ -302,7 +302,7 @@ TEST_CASE("a forced rekey raises the epoch on both sides, SAs mirrored, from eit
         // The captured initiation again: rejected as a replay, no new session.
         const int to = 1 - i;
         const size_t rejected = p.site[to]->rejected();
-        auto again = p.site[to]->receive("demo", p.at[i], initiation.bytes, p.now);
+        auto again = p.site[to]->receive("demo", 0, p.at[i], initiation.bytes, p.now);
         CHECK_FALSE(again.apply);
         CHECK(again.sends.empty());
         CHECK(p.site[to]->rejected() == rejected + 1);
@@ -652,8 +652,8 @@ TEST_CASE("a live peer's rotation goes before dead peers' retries when the pace 
             wire.clear();
             for (auto& x : flight) {
                 XfrmKeying::Work w;
-                if (x.to == live_at) w = s.receive("demo", hub_at, x.bytes, now);
-                else if (x.to == hub_at) w = h.receive("demo", live_at, x.bytes, now);
+                if (x.to == live_at) w = s.receive("demo", 0, hub_at, x.bytes, now);
+                else if (x.to == hub_at) w = h.receive("demo", 0, live_at, x.bytes, now);
                 for (auto& y : w.sends) wire.push_back(std::move(y));
             }
         }
@@ -706,7 +706,7 @@ TEST_CASE("roaming: an authenticated keepalive from a new address moves the peer
     XfrmKeying::Work hello = p.site[1]->announce(p.now);
     REQUIRE(hello.sends.size() == 1);
     const keying::Bytes captured = hello.sends[0].bytes;
-    XfrmKeying::Work w = p.site[0]->receive("demo", backup, captured, p.now);
+    XfrmKeying::Work w = p.site[0]->receive("demo", 0, backup, captured, p.now);
     CHECK(w.apply);  // the SAs' outer destination changed
     REQUIRE(w.events.size() == 1);
     CHECK(w.events[0] == "demo/branch1: roamed from 198.51.100.7:51820 to 198.51.100.8:51820");
@@ -723,7 +723,7 @@ TEST_CASE("roaming: an authenticated keepalive from a new address moves the peer
     for (const auto& s : rekey.sends) CHECK(s.to == backup);
     // The same keepalive again, from elsewhere: a replay, rejected; no roam.
     const size_t rejected = p.site[0]->rejected();
-    XfrmKeying::Work replay = p.site[0]->receive("demo", Endpoint{IpAddr::v4(0xcb007105), 51820}, captured, p.now);
+    XfrmKeying::Work replay = p.site[0]->receive("demo", 0, Endpoint{IpAddr::v4(0xcb007105), 51820}, captured, p.now);
     CHECK_FALSE(replay.apply);
     CHECK(replay.events.empty());
     CHECK(p.site[0]->rejected() == rejected + 1);
@@ -794,4 +794,85 @@ TEST_CASE("a peer found dead inside a tick initiates only when the pace grants i
             initiation |= s.bytes.size() == keying::kInitiationLen;
         CHECK(initiation);
     }
+}
+
+// Active-active (docs/uplinks.md): path 1 of a pair is a key exchange of its
+// own on port 51821, bound to its path, so a handshake of one path never
+// completes on the other and replaces its session.
+TEST_CASE("paths: each path handshakes on its own; a path-1 initiation does not complete on path 0") {
+    char tmpl[] = "/tmp/avpn-keying-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl));
+    const std::string dir = tmpl;
+    KeyFile key[2] = {make_key(dir, "hq"), make_key(dir, "branch1")};
+    const char* name[2] = {"hq", "branch1"};
+    const IpAddr addr[2] = {IpAddr::v4(0xc0000201), IpAddr::v4(0xc6336407)};
+    keying::Time now{};
+    std::unique_ptr<XfrmKeying> site[2];
+    for (int i = 0; i < 2; ++i) {
+        site[i] = std::make_unique<XfrmKeying>(keying::SessionTimers{}, [&now] {
+            auto s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+            return keying::tai64n_from_unix(1'800'000'000 + uint64_t(s), 0);
+        });
+        std::vector<planner::KeyingGroupView> views;
+        for (uint8_t path = 0; path < 2; ++path) {
+            planner::KeyingGroupView v{"demo", key[i].path, uint16_t(51820 + path), {}, 0x41560001u + 0x100u * path, path};
+            // hq (0) answers path 1 only; branch1 starts it at hq's port + 1.
+            std::optional<Endpoint> at = Endpoint{addr[1 - i], uint16_t(51820 + path)};
+            if (path == 1 && i == 0) at.reset();
+            const uint32_t base = 0x40000000u + 0x1000u * path + uint32_t(i + 1);
+            v.peers.push_back({name[1 - i], key[1 - i].public_b64, at, {base, base | 0x20000000u}});
+            views.push_back(v);
+        }
+        Errors e = site[i]->configure(views);
+        REQUIRE_MESSAGE(e.empty(), (e.empty() ? "" : e[0].str()));
+    }
+    // branch1's first tick: its initiations, one per path.
+    XfrmKeying::Work first = site[1]->tick(now);
+    std::optional<XfrmKeying::Send> path1;
+    for (const XfrmKeying::Send& s : first.sends)
+        if (s.path == 1) path1 = s;
+    REQUIRE(path1);
+    CHECK(path1->to == (Endpoint{addr[0], 51821}));
+    // Delivered to path 0's socket: not a handshake of that path.
+    const size_t rejected = site[0]->rejected();
+    XfrmKeying::Work wrong = site[0]->receive("demo", 0, Endpoint{addr[1], 51821}, path1->bytes, now);
+    CHECK(wrong.sends.empty());
+    CHECK(site[0]->rejected() == rejected + 1);
+
+    // Both paths come up, each with its own keys; hq learns path 1's source.
+    std::vector<XfrmKeying::Send> wire = first.sends;
+    for (int step = 0; step < 20; ++step) {
+        now += 100ms;
+        for (int i = 0; i < 2; ++i)
+            for (auto& s : site[i]->tick(now).sends) wire.push_back(std::move(s));
+        auto flight = std::move(wire);
+        wire.clear();
+        for (auto& s : flight) {
+            const int to = s.to.addr == addr[0] ? 0 : 1;
+            CHECK(s.to.port == 51820 + s.path);
+            auto w = site[to]->receive("demo", s.path, Endpoint{addr[1 - to], uint16_t(51820 + s.path)}, s.bytes, now);
+            for (auto& r : w.sends) wire.push_back(std::move(r));
+        }
+    }
+    PlanInputs hq, branch;
+    site[0]->add_inputs(hq);
+    site[1]->add_inputs(branch);
+    const PlanInputs::PathKey hq_key{"demo", "branch1", 1}, branch_key{"demo", "hq", 1};
+    REQUIRE(hq.xfrm_path_sessions.count(hq_key));
+    REQUIRE(branch.xfrm_path_sessions.count(branch_key));
+    REQUIRE(hq.xfrm_path_sessions[hq_key].outbound);
+    REQUIRE(branch.xfrm_path_sessions[branch_key].outbound);
+    REQUIRE(hq.xfrm_sessions[{"demo", "branch1"}].outbound);
+    CHECK(hq.path_roamed[hq_key] == (Endpoint{addr[1], 51821}));
+    CHECK(hq.dead_peers.empty());
+    // Path 1's SPIs are path 1's own, and its keys are not path 0's.
+    const SessionSa p0 = *hq.xfrm_sessions[{"demo", "branch1"}].outbound;
+    const SessionSa p1 = *hq.xfrm_path_sessions[hq_key].outbound;
+    CHECK((p1.spi & 0xf000u) == 0x1000u);
+    CHECK(*site[0]->key(p1.key_id, 160) != *site[0]->key(p0.key_id, 160));
+    // Status: a row per path, path 1 up.
+    size_t up_on_path1 = 0;
+    for (const auto& s : site[1]->status(now)) up_on_path1 += s.path == 1 && s.up;
+    CHECK(up_on_path1 == 1);
+    (void)std::system(("rm -rf " + dir).c_str());
 }
