@@ -50,6 +50,9 @@ for i in $(seq "$REPS"); do
   if [ $((i % 2)) = 1 ]; then router=r0 side=s0 dead=wan0; else router=r1 side=s1 dead=wan1; fi
   before=$(moves)
   ping_start "$i"
+  # From its first reply on: under the VM's emulated CPU ping may take longer
+  # to start than a fixed wait, and a ping started after the cut sees no gap.
+  topo_wait_for "ping $i's first reply" 10 grep -q ' bytes from ' "$TOPO_WORK/ping-$i"
   sleep 0.5
   ip -n "$(ns $router)" link set "$side" down
   topo_wait_for "failover $i" 5 moved_past "$before"
