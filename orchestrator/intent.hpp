@@ -90,9 +90,6 @@ struct Member {
 // Most paths a member may run: one per uplink, and the per-group mark and
 // table range (ownership.hpp, kPathTableBase) has room for this many.
 inline constexpr uint8_t kMaxPaths = 4;
-// What is built today: two paths a pair (the path tables' holes are
-// computed for path 1; docs/uplinks.md "Active-active"). More is refused.
-inline constexpr uint8_t kBuiltPaths = 2;
 
 // A registry of the group (docs/registry.md): where it listens (port
 // default 9350) and its public key, pinned here (IK's pre-message).

@@ -55,13 +55,7 @@ void parse_member(Loader& l, MemberList& list, Group& g, Seen& seen, const Value
         if (!m.contact) f.mark_bad("contact");
     }
     m.tunnel_address = f.address("tunnel_address");
-    if (auto v = f.integer("paths", 1, kMaxPaths)) {
-        m.paths = uint8_t(*v);
-        if (m.paths > kBuiltPaths)
-            f.error("paths", "paths = " + std::to_string(m.paths) + " is not built yet: a pair runs at most " +
-                                 std::to_string(kBuiltPaths) + " paths today (two uplinks with active_active)");
-        if (m.paths > kBuiltPaths) f.mark_bad("paths");
-    }
+    if (auto v = f.integer("paths", 1, kMaxPaths)) m.paths = uint8_t(*v);
     f.finish();
 
     Where w = Where::of(f);

@@ -88,6 +88,10 @@ void parse_site(Loader& l, const Node& table) {
                                      std::to_string(site.uplinks.size()));
     else if (site.active_active && !site.failover)
         f.error("active_active", "active_active needs failover = true: a dead uplink's flows move to the others");
+    else if (site.active_active && site.uplinks.size() > kMaxPaths)
+        f.error("active_active", "active_active spreads flows over at most " + std::to_string(kMaxPaths) +
+                                     " uplinks (a path each); [site] uplinks names " +
+                                     std::to_string(site.uplinks.size()));
     read_nat(f, site);
     // Only a process that stays can answer scrapes: avpnd serves them, the
     // one-shot apply refuses the setting rather than ignore it.

@@ -210,15 +210,26 @@ GroupPieces pieces_of(const Intent& intent, const PlanInputs& inputs, GroupWork&
             out.constants.path_uplinks.push_back(path_uplink_addresses(intent, inputs, uplinks, i));
     // A path table holds only what the group's table routes to its peers:
     // a multi-path peer's prefix that holds another peer's (a hub's tunnel
-    // subnet, a default route) leaves a hole for it, or flows on path 1
-    // would reach that peer's addresses through the wrong one.
+    // subnet, a default route) leaves a hole for every peer that runs fewer
+    // paths, or flows on a path that peer lacks would reach its addresses
+    // through the wrong one. Where both run path i, the other's own, more
+    // specific route in table i wins; where it does not, the hole falls
+    // through to path 0.
     if (out.constants.paths > 1) {
-        std::vector<Prefix> single;
-        for (const PeerInput& p : out.peers)
-            if (p.paths <= 1) single.insert(single.end(), p.allowed.begin(), p.allowed.end());
-        std::sort(single.begin(), single.end());
+        std::map<uint8_t, std::vector<Prefix>> by_paths;  // peers' prefixes by how many paths they run
+        for (const PeerInput& p : out.peers) {
+            std::vector<Prefix>& to = by_paths[p.paths];
+            to.insert(to.end(), p.allowed.begin(), p.allowed.end());
+        }
+        std::map<uint8_t, std::vector<Prefix>> fewer;  // n -> prefixes of peers with fewer than n paths
+        std::vector<Prefix> below;
+        for (auto& [n, prefixes] : by_paths) {
+            std::sort(below.begin(), below.end());
+            fewer[n] = below;
+            below.insert(below.end(), prefixes.begin(), prefixes.end());
+        }
         for (PeerInput& p : out.peers)
-            if (p.paths > 1) p.path_allowed = subtract_prefixes(p.allowed, single);
+            if (p.paths > 1) p.path_allowed = subtract_prefixes(p.allowed, fewer[p.paths]);
     }
     return out;
 }

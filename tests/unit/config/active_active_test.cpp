@@ -77,7 +77,7 @@ TEST_CASE("paths > 1 without active_active, or out of range, is refused; an XFRM
                  {"needs active_active = true"});
     expect_error(load(kTokyo + group("", "paths = 5\n")), "autovpn.member[1].paths", "/cfg/site.toml:27:9", {"4"});
     expect_error(load(kTokyo + group("", "paths = 3\n")), "autovpn.member[1].paths", "/cfg/site.toml:27:9",
-                 {"paths = 3 is not built yet", "at most 2"});
+                 {"\"tokyo\" needs paths = 2", "the entry says 3"});
     // A hub whose spoke runs two paths, in an XFRM group: it answers both.
     std::string hub = "[site]\nname = \"hq\"\nrole = \"hub\"\nuplinks = [\"wan0\"]\nkey_file = \"london.key\"\n"
                       "[autovpn]\ngroup = \"corp\"\ntransport = \"xfrm\"\n" +
@@ -85,6 +85,23 @@ TEST_CASE("paths > 1 without active_active, or out of range, is refused; an XFRM
     auto r = load(hub);
     expect_ok(r);
     CHECK(most_paths(r.intent->groups[0]) == 2);
+}
+
+TEST_CASE("active_active over three or four uplinks: a path each; more are refused") {
+    for (const std::string& uplinks : {std::string("\"wan0\", \"wan1\", \"wan2\""),
+                                       std::string("\"wan0\", \"wan1\", \"wan2\", \"wan3\"")}) {
+        std::string site = kTokyo;
+        site.replace(site.find("\"wan0\", \"wan1\""), 14, uplinks);
+        const size_t n = uplinks.size() / 8 + 1;
+        auto r = load(site + group("", "paths = " + std::to_string(n) + "\n"));
+        expect_ok(r);
+        CHECK(r.intent->groups[0].self_paths == n);
+    }
+    std::string five = kTokyo;
+    five.replace(five.find("\"wan0\", \"wan1\""), 14, "\"wan0\", \"wan1\", \"wan2\", \"wan3\", \"wan4\"");
+    auto r = load(five + group("", "paths = 4\n"));
+    CHECK_FALSE(r.ok());
+    CHECK(all_diagnostics(r).find("at most 4 uplinks") != std::string::npos);
 }
 
 TEST_CASE("a peer's paths need room: interface names and ports") {

@@ -187,3 +187,42 @@ TEST_CASE("paths: a path table leaves out what the group's table routes to a sin
             if (r.table == 7301) CHECK_FALSE(r.dst.overlaps(sf_prefix));
     }
 }
+
+TEST_CASE("paths: three uplinks, three paths; a hub carries spokes of two and three paths at once") {
+    World w = spreading_spoke();
+    w.site("london").paths = 3;
+    w.spoke("paris", {"sanjose"}, {P("10.20.1.0/24")}).paths = 2;
+    PlanOutcome hub = w.plan_for("sanjose");
+    REQUIRE_MESSAGE(hub.ok(), errors_text(hub));
+    REQUIRE(device(hub, "avpn-corp.p2"));
+    CHECK(device(hub, "avpn-corp.p2")->listen_port == 51822);
+    CHECK(device(hub, "avpn-corp.p2")->peers.size() == 1);  // london only
+    CHECK(device(hub, "avpn-corp.p1")->peers.size() == 2);
+    auto routed = [&](uint32_t table, const Prefix& p) {
+        for (const nl::Route& r : hub.state.routes)
+            if (r.table == table && r.dst == p) return true;
+        return false;
+    };
+    CHECK(routed(7302, P("10.10.1.0/24")));
+    CHECK_FALSE(routed(7302, P("10.20.1.0/24")));  // paris runs two: its flows on path 2 fall through to path 0
+    CHECK(routed(7301, P("10.20.1.0/24")));
+    REQUIRE(hub.state.firewall);
+    REQUIRE(hub.state.firewall->paths.size() == 1);
+    CHECK(hub.state.firewall->paths[0].devices.size() == 3);
+    // london: its path 2 leaves by wan2, under avpnd with all three up.
+    Intent in = w.intent_for("london");
+    PlanInputs inputs = w.inputs_for("london");
+    for (int i = 0; i < 3; ++i) {
+        const std::string n = "wan" + std::to_string(i);
+        inputs.uplink_addresses[n] = IpAddr::v4(0xc6336400u + uint32_t(i + 1));
+        inputs.uplink_default_routes[n] = {nl::Route{planner::kMainTable, P("0.0.0.0/0"), n, IpAddr::v4(0xc6336464u + uint32_t(i)), {}, uint32_t(100 * (i + 1))}};
+    }
+    inputs.active_uplinks = std::vector<std::string>{"wan0", "wan1", "wan2"};
+    PlanOutcome london = plan(in, inputs);
+    REQUIRE_MESSAGE(london.ok(), errors_text(london));
+    CHECK(device(london, "avpn-corp.p2")->fwmark == 7202);
+    REQUIRE(device(london, "avpn-corp.p2")->peers.size() == 1);
+    CHECK(device(london, "avpn-corp.p2")->peers[0].endpoint == E("192.0.2.50:51822"));
+    inputs.active_uplinks = std::vector<std::string>{"wan0", "wan1"};
+    CHECK(device(plan(in, inputs), "avpn-corp.p2")->fwmark == 7200);  // wan2 dead: its path on the first active
+}

@@ -15,6 +15,8 @@
 //   route meets its connected networks as internet traffic would (counted).
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -43,7 +45,8 @@ bool is_dead(const World& w, const std::string& site) {
 struct GroupCheck {
     size_t paths = 0, leak_checks = 0, exit_reached = 0, policy_ties = 0, plan_errors = 0;
     size_t shortcut_paths = 0;                      // between the ends of an up shortcut
-    size_t path1_walks = 0;                         // on path 1 of a spreading source (active-active)
+    size_t path1_walks = 0;                         // on further paths of a spreading source (active-active)
+    std::array<size_t, kMaxPaths> walks_on_path{};  // ... by path
     size_t failed = 0;                              // wrong walks and plans with errors
     std::map<std::string, size_t> failed_by_step;   // "delivered": at the wrong site
     std::string failures;                           // plan errors, the first two wrong walks
@@ -84,14 +87,14 @@ GroupCheck check_group(const World& w) {
                         continue;
                     }
                     // Where the source spreads this connection over paths
-                    // (active-active), path 1 must arrive too.
-                    if (spreading) {
-                        Walk k1 = walker.walk(a.name, src, dst, 1);
+                    // (active-active), every further path must arrive too.
+                    for (size_t path = 1; spreading && path < kMaxPaths; ++path) {
+                        Walk k1 = walker.walk(a.name, src, dst, path);
                         const bool not_spread = !k1.delivered && k1.step == "start";
-                        if (!not_spread) {
-                            ++c.path1_walks;
-                            if (!k1.delivered || k1.delivered_at() != b.name) record(k1);
-                        }
+                        if (not_spread) break;
+                        ++c.path1_walks;
+                        ++c.walks_on_path[path];
+                        if (!k1.delivered || k1.delivered_at() != b.name) record(k1);
                     }
                     // An up shortcut carries its ends' traffic directly.
                     auto sc = w.shortcuts.find(std::minmax(a.name, b.name));
@@ -188,6 +191,7 @@ Totals check_groups(const char* title, size_t count, Rng& r, Make&& make) {
         t.all.plan_errors += c.plan_errors;
         t.all.shortcut_paths += c.shortcut_paths;
         t.all.path1_walks += c.path1_walks;
+        for (size_t i = 0; i < kMaxPaths; ++i) t.all.walks_on_path[i] += c.walks_on_path[i];
         t.all.failed += c.failed;
         for (const auto& [step, n] : c.failed_by_step) t.all.failed_by_step[step] += n;
         if (!c.failed) continue;
@@ -257,16 +261,17 @@ std::optional<World> with_shortcuts(Rng& r) {
     return w;
 }
 
-// A WireGuard group where some members spread over two uplinks
-// (active-active, docs/uplinks.md): paths = 2 in their entries. A pair runs
-// path 1 where the other end has a static contact and one path itself.
+// A WireGuard group where some members spread over two or three uplinks
+// (active-active, docs/uplinks.md): paths = 2 or 3 in their entries. A pair
+// runs them where the other end has a static contact and one path itself,
+// so a hub may carry spokes of two and of three paths at once.
 std::optional<World> with_paths(Rng& r) {
     World w = random_group(r);
     if (w.group.transport != Transport::wireguard) return std::nullopt;
     bool any = false;
     for (SiteSpec& s : w.sites)
         if (s.role != Role::off && r.chance(40)) {
-            s.paths = 2;
+            s.paths = r.chance(50) ? 2 : 3;
             any = true;
         }
     if (!any) return std::nullopt;
@@ -324,17 +329,19 @@ TEST_CASE("packet walk: with shortcuts, every member reaches every other and sho
     CHECK(t.all.plan_errors == 0);
 }
 
-// docs/uplinks.md "Active-active": with members on two paths, every member
-// still reaches every other, on path 0 and, where the source spreads the
-// connection, on path 1 (each hop's source check on that path's device),
-// and hidden networks stay hidden.
-TEST_CASE("packet walk: with members on two paths, both paths reach every member") {
+// docs/uplinks.md "Active-active": with members on two or three paths,
+// every member still reaches every other, on path 0 and, where the source
+// spreads the connection, on every further path (each hop's source check on
+// that path's device), and hidden networks stay hidden.
+TEST_CASE("packet walk: with members on two or three paths, every path reaches every member") {
     constexpr size_t kGroups = 2000;
     Rng r{std::mt19937(20261208)};
     Totals t = check_groups("walk property, paths", kGroups, r, with_paths);
-    std::printf("  %zu walks on path 1\n", t.all.path1_walks);
+    std::printf("  %zu walks on path 1, %zu on path 2\n", t.all.walks_on_path[1], t.all.walks_on_path[2]);
     CHECK(t.groups > kGroups / 4);
-    CHECK(t.all.path1_walks > t.groups);
+    CHECK(t.all.walks_on_path[1] > t.groups);
+    CHECK(t.all.walks_on_path[2] > t.groups / 2);
+    CHECK(t.all.walks_on_path[3] == 0);  // nobody runs four
     INFO("first failing groups:" << t.shown);
     CHECK(t.all.failed == 0);
     CHECK(t.all.plan_errors == 0);
