@@ -17,7 +17,9 @@
 #     flows stay on their devices; the flows on path 1 are not disturbed;
 #   - wan0 back: path 0 returns to wan0 as soon as its probes answer (no
 #     hold: no flow changes device), and every flow still answers.
-# AVPN_WG_BACKEND (userspace, the default, or kernel) picks the backend;
+# AVPN_UPLINKS=3 gives branch1 a third uplink (wan2 through r2) and paths
+# = 3: path i leaves by wan i, and the cut moves path 0 to wan1 while paths
+# 1 and 2 stay. AVPN_WG_BACKEND (userspace, the default, or kernel) picks the backend;
 # AVPN_TRANSPORT=xfrm runs the group over XFRM instead (the VM tier: ESP),
 # where path i is an XFRM interface with SAs and a key exchange of its own
 # on port 51820 + i, and "leaves by" is its outbound SA's source address.
@@ -30,6 +32,9 @@ AVPND=$BIN/avpnd
 . "$SRC/tests/netns/lib/topology.sh"
 BACKEND=${AVPN_WG_BACKEND:-userspace}
 TRANSPORT=${AVPN_TRANSPORT:-wireguard}
+UPLINKS=${AVPN_UPLINKS:-2}
+PATHS=$(seq 0 $((UPLINKS - 1)))
+FURTHER=$(seq 1 $((UPLINKS - 1)))
 LIMIT_MS=${AVPN_FAILOVER_LIMIT_MS:-1000}
 FLOWS=16
 # shellcheck source=lib/two_uplinks.sh
@@ -46,25 +51,26 @@ log_has() { grep -q "$1" "$LOG"; }
 FLOWS_PY=$SRC/tests/netns/lib/udp_flows.py
 
 two_uplinks_make
-sed -i 's|^uplinks = \["wan0", "wan1"\]|&\nactive_active = true|' "$DEMO/sites/branch1.toml"
-sed -i 's|^contact = "203.0.113.2:51820"|&\npaths = 2|' "$DEMO/members.toml"
+sed -i 's|^uplinks = \[.*\]$|&\nactive_active = true|' "$DEMO/sites/branch1.toml"
+sed -i "s|^contact = \"203.0.113.2:51820\"|&\npaths = $UPLINKS|" "$DEMO/members.toml"
 grep -q '^active_active = true' "$DEMO/sites/branch1.toml" || fail "branch1.toml: active_active not set"
-grep -q '^paths = 2' "$DEMO/members.toml" || fail "members.toml: paths not set"
+grep -q "^paths = $UPLINKS" "$DEMO/members.toml" || fail "members.toml: paths not set"
+# Path i: its device, its uplink's router and address, its port.
+dev_of() { [ "$1" = 0 ] && echo avpn-demo || echo "avpn-demo.p$1"; }
+wan_addr() { case "$1" in 0) echo 203.0.113.2 ;; 1) echo 198.51.100.2 ;; 2) echo 198.18.0.2 ;; esac; }
 
 # Tunnel datagrams to hq per port, counted where each uplink's router
 # forwards them.
-for r in r0 r1; do
-  ip netns exec "$(ns $r)" nft -f - <<'NFT'
-table inet count {
-  counter to51820 {}
-  counter to51821 {}
-  chain through {
-    type filter hook forward priority 0; policy accept;
-    ip daddr 192.0.2.1 udp dport 51820 counter name "to51820"
-    ip daddr 192.0.2.1 udp dport 51821 counter name "to51821"
-  }
-}
-NFT
+for i in $PATHS; do
+  {
+    echo "table inet count {"
+    for j in $PATHS; do echo "  counter to5182$j {}"; done
+    echo "  chain through {"
+    echo "    type filter hook forward priority 0; policy accept;"
+    for j in $PATHS; do echo "    ip daddr 192.0.2.1 udp dport 5182$j counter name \"to5182$j\""; done
+    echo "  }"
+    echo "}"
+  } | ip netns exec "$(ns "r$i")" nft -f -
 done
 # counted ROUTER PORT: datagrams ROUTER forwarded to hq's PORT so far.
 counted() { ip netns exec "$(ns "$1")" nft -j list counter inet count "to$2" | jq '.nftables[1].counter.packets'; }
@@ -85,17 +91,17 @@ sas_out() {
   ip -n "$(ns "$1")" xfrm state | awk '/^src / {src = $2; dst = $4} /encap type/ {dport = $7}
     /if_id/ {print src, dst, $2, dport}'
 }
-if_id_of() { [ "$1" = avpn-demo ] && echo 0x41560001 || echo 0x41560101; }
+if_id_of() { [ "$1" = avpn-demo ] && echo 0x41560001 || printf '0x%x\n' $((0x41560100 + ${1##*.p})); }
 # leaves_by DEVICE: the uplink branch1's path on DEVICE leaves by: its
 # WireGuard fwmark (uplink table 7200 + n), or its SA's source address.
 leaves_by() {
   if [ "$TRANSPORT" = xfrm ]; then
     case "$(sas_out branch1 | awk -v id="$(if_id_of "$1")" '$2 == "192.0.2.1" && $3 == id {print $1}')" in
-      203.0.113.2) echo wan0 ;; 198.51.100.2) echo wan1 ;; *) echo none ;;
+      203.0.113.2) echo wan0 ;; 198.51.100.2) echo wan1 ;; 198.18.0.2) echo wan2 ;; *) echo none ;;
     esac
   else
     case "$(topo_exec branch1 wg show "$1" fwmark)" in
-      0x1c20) echo wan0 ;; 0x1c21) echo wan1 ;; *) echo none ;;
+      0x1c20) echo wan0 ;; 0x1c21) echo wan1 ;; 0x1c22) echo wan2 ;; *) echo none ;;
     esac
   fi
 }
@@ -113,31 +119,35 @@ hq_view() { if [ "$TRANSPORT" = xfrm ]; then sas_out hq | tr '\n' ';'; else topo
 two_uplinks_start
 
 step "the plan: a device per path, each on its own uplink"
-ip -n "$(ns branch1)" link show avpn-demo.p1 >/dev/null || fail "branch1 has no device avpn-demo.p1"
-if [ "$TRANSPORT" = xfrm ]; then  # path 1's handshake is its own: wait for its SAs
-  topo_wait_for "branch1's path-1 SA" 15 bash -c "ip -n '$(ns branch1)' xfrm state | grep -q 'if_id 0x41560101'"
-  listening=$(ip netns exec "$(ns branch1)" ss -Huln 'sport = :51821')
-  [ -n "$listening" ] || fail "nothing listens on 51821 in branch1"
-else
-  [ "$(topo_exec branch1 wg show avpn-demo.p1 listen-port)" = 51821 ] || fail "avpn-demo.p1 does not listen on 51821"
-fi
-for want in "avpn-demo wan0" "avpn-demo.p1 wan1"; do
-  set -- $want
-  got=$(leaves_by "$1")
-  [ "$got" = "$2" ] || fail "$1 leaves by $got, not $2"
-done
 rules=$(ip -n "$(ns branch1)" rule show)
-grep -q "^7001:.*fwmark 0x1c85 lookup 7301" <<<"$rules" || fail "no path rule 7001 in: $rules"
-# Listings are read whole before grep: with pipefail, grep -q leaving early
-# fails the lister with SIGPIPE (seen once on the nft listing).
-table7301=$(ip -n "$(ns branch1)" route show table 7301)
-grep -q "^10.0.1.0/24 dev avpn-demo.p1 proto 147" <<<"$table7301" ||
-  fail "table 7301: $(ip -n "$(ns branch1)" route show table 7301)"
+for i in $FURTHER; do
+  dev=$(dev_of "$i")
+  ip -n "$(ns branch1)" link show "$dev" >/dev/null || fail "branch1 has no device $dev"
+  if [ "$TRANSPORT" = xfrm ]; then  # path i's handshake is its own: wait for its SAs
+    topo_wait_for "branch1's path-$i SA" 15 bash -c "ip -n '$(ns branch1)' xfrm state | grep -q 'if_id $(if_id_of "$dev")'"
+    listening=$(ip netns exec "$(ns branch1)" ss -Huln "sport = :5182$i")
+    [ -n "$listening" ] || fail "nothing listens on 5182$i in branch1"
+  else
+    [ "$(topo_exec branch1 wg show "$dev" listen-port)" = "5182$i" ] || fail "$dev does not listen on 5182$i"
+  fi
+  mark=$(printf '0x%x' $((7300 + i)))
+  grep -q "^7001:.*fwmark $mark lookup 730$i" <<<"$rules" || fail "no path rule 7001 for $mark in: $rules"
+  # Listings are read whole before grep: with pipefail, grep -q leaving
+  # early fails the lister with SIGPIPE (seen once on the nft listing).
+  table=$(ip -n "$(ns branch1)" route show table "730$i")
+  grep -q "^10.0.1.0/24 dev $dev proto 147" <<<"$table" || fail "table 730$i: $table"
+done
+for i in $PATHS; do
+  got=$(leaves_by "$(dev_of "$i")")
+  [ "$got" = "wan$i" ] || fail "$(dev_of "$i") leaves by $got, not wan$i"
+done
 chain=$(ip netns exec "$(ns branch1)" nft list chain inet avpn paths) || fail "no paths chain in branch1"
 grep -q "jhash" <<<"$chain" || fail "no jhash in branch1's paths chain: $chain"
-topo_wait_for "hq to see path 1 from wan1" 10 hq_sees avpn-demo.p1 198.51.100.2:51821
+for i in $FURTHER; do
+  topo_wait_for "hq to see path $i from wan$i" 10 hq_sees "$(dev_of "$i")" "$(wan_addr "$i"):5182$i"
+done
 hq_sees avpn-demo 203.0.113.2:51820 || fail "hq sees path 0 elsewhere: $(hq_view)"
-echo "   branch1: avpn-demo on wan0, avpn-demo.p1 on wan1; hq sees both"
+echo "   branch1: path i on device $(dev_of 0)[.p<i>] leaves by wan<i>, for i in" $PATHS"; hq sees each"
 
 topo_spawn hq python3 "$FLOWS_PY" serve 10.0.1.1 7000
 serving() { [ -n "$(ip netns exec "$(ns hq)" ss -Huln 'sport = :7000')" ]; }
@@ -153,14 +163,19 @@ every_flow_answered() {
 ct_marks() { ip netns exec "$(ns branch1)" grep 'dport=7000' /proc/net/nf_conntrack | grep -o 'mark=[0-9]*' | sort | uniq -c | tr '\n' ' '; }
 
 step "$FLOWS flows over both uplinks"
-before0=$(counted r0 51820); before1=$(counted r1 51821)
+before=()
+for i in $PATHS; do before[$i]=$(counted "r$i" "5182$i"); done
 flows 3 "$TOPO_WORK/flows-both.json"
-every_flow_answered "$TOPO_WORK/flows-both.json" "both uplinks up"
-on0=$(($(counted r0 51820) - before0)); on1=$(($(counted r1 51821) - before1))
-echo "   tunnel datagrams: $on0 by wan0 (path 0), $on1 by wan1 (path 1); conntrack: $(ct_marks)"
-[ "$on0" -gt 20 ] && [ "$on1" -gt 20 ] || fail "flows did not use both uplinks: $on0 by wan0, $on1 by wan1"
+every_flow_answered "$TOPO_WORK/flows-both.json" "every uplink up"
+carried=""
+for i in $PATHS; do
+  on=$(($(counted "r$i" "5182$i") - before[$i]))
+  carried+="$on by wan$i (path $i); "
+  [ "$on" -gt 20 ] || fail "flows did not use every uplink: $carried"
+done
 marks=$(ct_marks)
-[[ "$marks" == *mark=7300* && "$marks" == *mark=7301* ]] || fail "flows not on both paths: $marks"
+echo "   tunnel datagrams: ${carried}conntrack: $marks"
+for i in $PATHS; do [[ "$marks" == *mark=730$i* ]] || fail "no flow on path $i: $marks"; done
 [ "$(counted r1 51820)" -lt 5 ] || fail "path 0 also left by wan1: $(counted r1 51820) datagrams"
 one_device_each() {
   local seen
@@ -184,12 +199,15 @@ gaps=$(jq -c --argjson seen "$(arrivals)" 'to_entries | map(.key as $p | {device
   | group_by(.device) | map({(.[0].device): map(.gap_ms)}) | add' "$TOPO_WORK/flows-cut.json")
 echo "   longest gap per flow (ms), by path: $gaps"
 every_flow_answered "$TOPO_WORK/flows-cut.json" "wan0 down"
-# Path 1 stayed on wan1 throughout: its flows saw no failover (a loose bound
-# for a busy machine; 26 ms here against 125 ms on path 0).
+# The further paths stayed on their uplinks throughout: their flows saw no
+# failover (a loose bound for a busy machine; 26 ms here against 125 ms on
+# path 0).
 # (jq 1.6 -e passes on no input at all: every check here guards against an empty one.)
-[ -n "$gaps" ] && jq -e '.["avpn-demo.p1"] | length > 0 and all(.[]; . < 500)' <<<"$gaps" >/dev/null ||
-  fail "the flows on path 1 were disturbed: $gaps"
-[ "$(leaves_by avpn-demo.p1)" = wan1 ] || fail "path 1 left wan1"
+for i in $FURTHER; do
+  [ -n "$gaps" ] && jq -e --arg d "$(dev_of "$i")" '.[$d] | length > 0 and all(.[]; . < 500)' <<<"$gaps" >/dev/null ||
+    fail "the flows on path $i were disturbed: $gaps"
+  [ "$(leaves_by "$(dev_of "$i")")" = "wan$i" ] || fail "path $i left wan$i"
+done
 topo_wait_for "hq to follow path 0 to wan1" 3 hq_sees avpn-demo 198.51.100.2:51820
 one_device_each
 
@@ -203,12 +221,13 @@ hq_sees avpn-demo 203.0.113.2:51820 || fail "hq does not see path 0 back at wan0
 one_device_each
 status=$(topo_avpn branch1 status --json)
 echo "   status: uplinks $(jq -c '[.avpnd.uplinks[] | {name, healthy, active}]' <<<"$status")"
-jq -e '[.avpnd.uplinks[] | select(.active)] | length == 2' <<<"$status" >/dev/null ||
-  fail "status does not show both uplinks active: $(jq -c .avpnd.uplinks <<<"$status")"
+jq -e --argjson n "$UPLINKS" '[.avpnd.uplinks[] | select(.active)] | length == $n' <<<"$status" >/dev/null ||
+  fail "status does not show every uplink active: $(jq -c .avpnd.uplinks <<<"$status")"
 hq_path=$(jq -c '.peers[] | select(.site == "hq") | .paths' <<<"$status")
 echo "   status: peer hq's path 1: $hq_path"
-[ -n "$hq_path" ] && jq -e 'length == 1 and .[0].device == "avpn-demo.p1" and .[0].endpoint == "192.0.2.1:51821" and .[0].last_handshake > 0' \
-  <<<"$hq_path" >/dev/null || fail "status shows no path 1 to hq: $hq_path"
+[ -n "$hq_path" ] && jq -e --argjson n "$UPLINKS" 'length == $n - 1 and all(to_entries[];
+    .value.device == "avpn-demo.p\(.key + 1)" and .value.endpoint == "192.0.2.1:\(51821 + .key)" and .value.last_handshake > 0)' \
+  <<<"$hq_path" >/dev/null || fail "status does not show hq's further paths: $hq_path"
 topo_avpn branch1 status | grep -A3 "^ *hq" | sed 's/^/   status| /'
 if [ "$TRANSPORT" = xfrm ]; then  # bytes are the SAs' (the peer's counters); path 1's handshake age
   metric=$(scrape | grep '^avpn_peer_path_handshake_age_seconds{group="demo",site="hq",device="avpn-demo.p1"} ' || true)

@@ -16,6 +16,8 @@
 # Both uplinks have a default route in branch1's main table (wan0 metric
 # 100, wan1 metric 200); nothing but avpnd's steering decides which one the
 # tunnel's packets take. branch1's metrics are served on $METRICS.
+# UPLINKS=3 (active-active over three) adds wan2 198.18.0.2 through r2
+# (10.255.2.0/30), default route metric 300.
 
 ns() { topo_ns "$1"; }
 
@@ -62,7 +64,9 @@ two_uplinks_make() {
   DEMO=$TOPO_WORK/demo
   cp -r "$SRC/examples/netns-demo" "$DEMO"
   chmod 600 "$DEMO"/keys/*.key
-  sed -i 's|^uplinks = \["wan0"\]|uplinks = ["wan0", "wan1"]|' "$DEMO/sites/branch1.toml"
+  local uplinks='"wan0", "wan1"'
+  [ "${UPLINKS:-2}" = 3 ] && uplinks='"wan0", "wan1", "wan2"'
+  sed -i "s|^uplinks = \\[\"wan0\"\\]|uplinks = [$uplinks]|" "$DEMO/sites/branch1.toml"
   if [ "${TRANSPORT:-wireguard}" = xfrm ]; then  # no WireGuard setting with XFRM: check refuses it
     sed -i "/^wireguard_backend = /d" "$DEMO/sites/branch1.toml" "$DEMO/sites/hq.toml"
   else
@@ -73,10 +77,12 @@ two_uplinks_make() {
   grep -q "^transport = \"${TRANSPORT:-wireguard}\"" "$DEMO/members.toml" || fail "members.toml: transport not set"
   METRICS=127.0.0.1:9586
   sed -i "s|^key_file = \"../keys/branch1.key\"|&\nmetrics = \"$METRICS\"|" "$DEMO/sites/branch1.toml"
-  grep -q '^uplinks = \["wan0", "wan1"\]' "$DEMO/sites/branch1.toml" || fail "branch1.toml: uplinks not rewritten"
+  grep -q "^uplinks = \\[$uplinks\\]" "$DEMO/sites/branch1.toml" || fail "branch1.toml: uplinks not rewritten"
   grep -q "^metrics = " "$DEMO/sites/branch1.toml" || fail "branch1.toml: metrics not set"
 
-  for n in hq branch1 r0 r1; do
+  local routers="r0 r1"
+  [ "${UPLINKS:-2}" = 3 ] && routers="r0 r1 r2"
+  for n in hq branch1 $routers; do
     ip netns add "$(ns $n)"
     ip -n "$(ns $n)" link set lo up
     ip netns exec "$(ns $n)" sysctl -qw net.ipv4.ip_forward=1
@@ -96,6 +102,13 @@ two_uplinks_make() {
   ip -n "$(ns r1)" route add 192.0.2.1/32 via 10.255.1.2
   ip -n "$(ns branch1)" route add default via 203.0.113.1 dev wan0 metric 100
   ip -n "$(ns branch1)" route add default via 198.51.100.1 dev wan1 metric 200
+  if [ "${UPLINKS:-2}" = 3 ]; then
+    veth_between branch1 wan2 r2 s2 198.18.0.2/24 198.18.0.1/24
+    veth_between r2 h2 hq up2 10.255.2.1/30 10.255.2.2/30
+    ip -n "$(ns hq)" route add 198.18.0.0/24 via 10.255.2.1
+    ip -n "$(ns r2)" route add 192.0.2.1/32 via 10.255.2.2
+    ip -n "$(ns branch1)" route add default via 198.18.0.1 dev wan2 metric 300
+  fi
   lan_with_carrier hq lan0 10.0.1.1/24; lan_with_carrier hq lan1 10.0.9.1/24
   lan_with_carrier branch1 lan0 10.1.1.1/24; lan_with_carrier branch1 lan1 10.1.2.1/24
 }
