@@ -103,9 +103,11 @@ void text_firewall(std::ostringstream& o, const fw::FirewallTable& t) {
         o << "  chain " << fw::kPathsChain << " (filter hook prerouting priority " << fw::kPathsPriority
           << ", policy accept): group " << p.group << ", path i = " << join(p.devices) << " with ct mark and mark "
           << p.first_mark << " + i; a new connection to (" << p.remote.size() << ") " << join(p.remote)
-          << " takes jhash(five-tuple) mod " << p.devices.size() << ", one arriving on path i's device takes i\n"
+          << " (not to this router) takes jhash(five-tuple) mod " << p.devices.size()
+          << ", one arriving on path i's device takes i\n"
           << "  chain " << fw::kPathsOutChain << " (route hook output priority " << fw::kPathsPriority
-          << ", policy accept): the same for what this router sends itself\n";
+          << ", policy accept): the same for what this router sends itself into " << join(p.devices)
+          << " unmarked\n";
     }
     o << "  chain " << fw::kRulesChain << "\n";
     for (const fw::Rule& r : t.rules)

@@ -190,10 +190,11 @@ void check_paths(GroupView& v) {
                              std::to_string(g.self_paths));
         bool full = !g.exit_hubs.empty();
         for (const HubRef& h : g.hubs) full = full || h.default_route;
-        if (full)
+        if (full && g.transport == Transport::xfrm)
             l.diag.error(v.w.loc("hubs"), v.w.field("hubs"),
-                         "active_active with a full tunnel (a default-route hub) is not built yet: its rules would "
-                         "send the other paths' own packets into the tunnel");
+                         "active_active with a full tunnel (a default-route hub) is built for WireGuard groups only: "
+                         "an XFRM path's outer packets would be routed by its flows' path mark into the path's own "
+                         "default route (its SAs would need an output mark)");
     } else if (self && g.self_paths > 1) {
         l.diag.error(self->loc("paths"), self->field("paths"),
                      "paths = " + std::to_string(g.self_paths) + " for \"" + site.name +

@@ -192,6 +192,11 @@ void paths_rule(JsonWriter& w, const char* chain, auto&& exprs) {
 // `paths-out` (output, a route chain, so a changed mark routes again) what
 // the router itself sends. Both pick a path for a connection this end opens
 // and put its path on every packet; only arrivals say the far end chose.
+// A connection to the router itself never takes a path, nor one the router
+// opens that is not routed into the group's devices or already carries a
+// mark: with a full tunnel the remote set holds the default route, and the
+// tunnels' own datagrams (the device's fwmark), the probes, the registry
+// client and charon (routed out of an uplink) must keep their way out.
 void paths_rules(JsonWriter& w, const std::vector<PathSpread>& paths, const char* chain) {
     const bool arrivals = std::string_view(chain) == kPathsChain;
     for (const PathSpread& p : paths) {
@@ -208,6 +213,20 @@ void paths_rules(JsonWriter& w, const std::vector<PathSpread>& paths, const char
                 match(w, "in", [&] { ct(w, "state"); }, [&] { w.value("new"); });
                 match(w, "==", [&] { ct(w, "mark"); }, [&] { w.value(0u); });
                 match(w, "==", [&] { payload(w, ip_proto(f), "daddr"); }, [&] { w.value("@" + paths_set(p, f)); });
+                if (arrivals) {
+                    match(w, "!=", [&] {
+                        w.begin_object().key("fib").begin_object().field("result", "type");
+                        w.key("flags").begin_array().value("daddr").end_array();
+                        w.end_object().end_object();
+                    }, [&] { w.value("local"); });
+                } else {
+                    match(w, "==", [&] { meta(w, "mark"); }, [&] { w.value(0u); });
+                    match(w, "==", [&] { meta(w, "oifname"); }, [&] {
+                        w.begin_object().key("set").begin_array();
+                        for (const std::string& d : p.devices) w.value(d);
+                        w.end_array().end_object();
+                    });
+                }
                 mangle(w, [&] { ct(w, "mark"); }, [&] {
                     w.begin_object().key("jhash").begin_object();
                     w.field("mod", unsigned(p.devices.size())).field("offset", unsigned(p.first_mark));

@@ -204,6 +204,13 @@ void add_full_tunnel_rules(const Group& g, Family family, const std::vector<IpAd
         tunnel.fwmark = steering ? steering->mark : g.table;
         tunnel.fwmask = 0xffffffff;
         tunnel.invert = true;
+        // Active-active: path i's device sends with uplink i's mark, so
+        // none of the uplink tables' marks (7200-7203) may enter the tunnel.
+        if (steering && !steering->path_marks.empty()) {
+            static_assert(own::kUplinkTableBase % kMaxPaths == 0 && (kMaxPaths & (kMaxPaths - 1)) == 0);
+            tunnel.fwmark = own::kUplinkTableBase;
+            tunnel.fwmask = ~uint32_t(kMaxPaths - 1);
+        }
     }
     state.rules.push_back(tunnel);
 }

@@ -17,6 +17,10 @@
 #     flows stay on their devices; the flows on path 1 are not disturbed;
 #   - wan0 back: path 0 returns to wan0 as soon as its probes answer (no
 #     hold: no flow changes device), and every flow still answers.
+# AVPN_FULL_TUNNEL=1 makes hq branch1's default-route hub and sends the flows
+# to 198.19.5.1, an address of hq's that only the default route reaches:
+# the default route spreads over the paths while each path's own datagrams
+# keep leaving by their uplinks.
 # AVPN_UPLINKS=3 gives branch1 a third uplink (wan2 through r2) and paths
 # = 3: path i leaves by wan i, and the cut moves path 0 to wan1 while paths
 # 1 and 2 stay. AVPN_WG_BACKEND (userspace, the default, or kernel) picks the backend;
@@ -33,6 +37,9 @@ AVPND=$BIN/avpnd
 BACKEND=${AVPN_WG_BACKEND:-userspace}
 TRANSPORT=${AVPN_TRANSPORT:-wireguard}
 UPLINKS=${AVPN_UPLINKS:-2}
+FULL_TUNNEL=${AVPN_FULL_TUNNEL:-0}
+FLOW_DST=10.0.1.1
+[ "$FULL_TUNNEL" = 1 ] && FLOW_DST=198.19.5.1
 PATHS=$(seq 0 $((UPLINKS - 1)))
 FURTHER=$(seq 1 $((UPLINKS - 1)))
 LIMIT_MS=${AVPN_FAILOVER_LIMIT_MS:-1000}
@@ -55,6 +62,14 @@ sed -i 's|^uplinks = \[.*\]$|&\nactive_active = true|' "$DEMO/sites/branch1.toml
 sed -i "s|^contact = \"203.0.113.2:51820\"|&\npaths = $UPLINKS|" "$DEMO/members.toml"
 grep -q '^active_active = true' "$DEMO/sites/branch1.toml" || fail "branch1.toml: active_active not set"
 grep -q "^paths = $UPLINKS" "$DEMO/members.toml" || fail "members.toml: paths not set"
+if [ "$FULL_TUNNEL" = 1 ]; then
+  exit_hub='hubs = [{ name = "hq", default_route = true }]'
+  sed -i "s|^hubs = \\[\"hq\"\\]|$exit_hub|" "$DEMO/sites/branch1.toml"
+  sed -i "/^name = \"branch1\"/,/^\\[\\[member\\]\\]/ s|^hubs = \\[\"hq\"\\]|$exit_hub|" "$DEMO/members.toml"
+  [ "$(grep -c "default_route = true" "$DEMO/sites/branch1.toml" "$DEMO/members.toml" | grep -c ':1$')" = 2 ] ||
+    fail "hq is not branch1's default-route hub in both files"
+  ip -n "$(ns hq)" addr add 198.19.5.1/32 dev lo
+fi
 # Path i: its device, its uplink's router and address, its port.
 dev_of() { [ "$1" = 0 ] && echo avpn-demo || echo "avpn-demo.p$1"; }
 wan_addr() { case "$1" in 0) echo 203.0.113.2 ;; 1) echo 198.51.100.2 ;; 2) echo 198.18.0.2 ;; esac; }
@@ -75,12 +90,12 @@ done
 # counted ROUTER PORT: datagrams ROUTER forwarded to hq's PORT so far.
 counted() { ip netns exec "$(ns "$1")" nft -j list counter inet count "to$2" | jq '.nftables[1].counter.packets'; }
 # In hq: every (arrival device, flow's source port) pair seen.
-ip netns exec "$(ns hq)" nft -f - <<'NFT'
+ip netns exec "$(ns hq)" nft -f - <<NFT
 table inet seen {
   set flows { type ifname . inet_service; flags dynamic; size 1024; }
   chain pre {
     type filter hook prerouting priority 0; policy accept;
-    ip daddr 10.0.1.1 udp dport 7000 add @flows { iifname . udp sport }
+    ip daddr $FLOW_DST udp dport 7000 add @flows { iifname . udp sport }
   }
 }
 NFT
@@ -136,6 +151,7 @@ for i in $FURTHER; do
   # early fails the lister with SIGPIPE (seen once on the nft listing).
   table=$(ip -n "$(ns branch1)" route show table "730$i")
   grep -q "^10.0.1.0/24 dev $dev proto 147" <<<"$table" || fail "table 730$i: $table"
+  [ "$FULL_TUNNEL" != 1 ] || grep -q "^default dev $dev proto 147" <<<"$table" || fail "no default route in table 730$i: $table"
 done
 for i in $PATHS; do
   got=$(leaves_by "$(dev_of "$i")")
@@ -149,11 +165,11 @@ done
 hq_sees avpn-demo 203.0.113.2:51820 || fail "hq sees path 0 elsewhere: $(hq_view)"
 echo "   branch1: path i on device $(dev_of 0)[.p<i>] leaves by wan<i>, for i in" $PATHS"; hq sees each"
 
-topo_spawn hq python3 "$FLOWS_PY" serve 10.0.1.1 7000
+topo_spawn hq python3 "$FLOWS_PY" serve "$FLOW_DST" 7000
 serving() { [ -n "$(ip netns exec "$(ns hq)" ss -Huln 'sport = :7000')" ]; }
 topo_wait_for "hq's echo server" 5 serving
 # flows SECONDS OUT: the flows from branch1's Corp to hq's for SECONDS.
-flows() { topo_exec branch1 python3 "$FLOWS_PY" send 10.1.1.1 10.0.1.1 7000 "$FLOWS" "$1" "$2"; }
+flows() { topo_exec branch1 python3 "$FLOWS_PY" send 10.1.1.1 "$FLOW_DST" 7000 "$FLOWS" "$1" "$2"; }
 # every_flow_answered OUT WHY: each flow got answers, the longest gap under LIMIT_MS.
 every_flow_answered() {
   jq -e --argjson n "$FLOWS" --argjson limit "$LIMIT_MS" \

@@ -1,7 +1,7 @@
 // active_active and the member list's `paths` (docs/uplinks.md "Active-
 // active"): a site spreading flows over its uplinks runs a tunnel per uplink
 // to every peer, and the peers learn that from its entry, so the two files
-// must agree; what is not built yet (a full tunnel) is refused by name.
+// must agree; what is not built yet (an XFRM full tunnel) is refused by name.
 #include "fixture.hpp"
 
 using namespace avpn;
@@ -60,14 +60,18 @@ TEST_CASE("active_active needs two uplinks and failover") {
     expect_error(load(nofail + group("", "paths = 2\n")), "site.active_active", "6:17", {"needs failover = true"});
 }
 
-TEST_CASE("active_active: XFRM groups load and act; a full tunnel is refused as not built") {
+TEST_CASE("active_active: XFRM groups and WireGuard full tunnels load and act; an XFRM full tunnel is refused") {
     auto xfrm = load(kTokyo + group("transport = \"xfrm\"\n", "paths = 2\n"));
     expect_ok(xfrm);
     CHECK(xfrm.not_acted_on.empty());
     CHECK(xfrm.intent->groups[0].transport == Transport::xfrm);
     CHECK(xfrm.intent->groups[0].self_paths == 2);
-    expect_error(load(kTokyo + group("", "paths = 2\n", "[{ name = \"hq\", default_route = true }]")), "autovpn.hubs",
-                 "14:8", {"full tunnel", "not built yet"});
+    const std::string exit = "[{ name = \"hq\", default_route = true }]";
+    auto full = load(kTokyo + group("", "paths = 2\n", exit));
+    expect_ok(full);
+    CHECK(full.not_acted_on.empty());
+    expect_error(load(kTokyo + group("transport = \"xfrm\"\n", "paths = 2\n", exit)), "autovpn.hubs", "14:8",
+                 {"full tunnel", "WireGuard groups only", "output mark"});
 }
 
 TEST_CASE("paths > 1 without active_active, or out of range, is refused; an XFRM hub's spreading spoke is not") {

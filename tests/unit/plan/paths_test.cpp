@@ -226,3 +226,38 @@ TEST_CASE("paths: three uplinks, three paths; a hub carries spokes of two and th
     inputs.active_uplinks = std::vector<std::string>{"wan0", "wan1"};
     CHECK(device(plan(in, inputs), "avpn-corp.p2")->fwmark == 7200);  // wan2 dead: its path on the first active
 }
+
+TEST_CASE("paths with a full tunnel: the default route spreads, and no uplink's mark enters the tunnel") {
+    World w = spreading_spoke();
+    w.site("london").hubs[0].default_route = true;
+    PlanOutcome both = london_steered(w, {"wan0", "wan1"});
+    REQUIRE_MESSAGE(both.ok(), errors_text(both));
+    // P+2 skips every uplink table's mark (7200-7203): path 1's device
+    // sends with wan1's, which is not the active one.
+    bool masked = false;
+    for (const nl::Rule& r : both.state.rules)
+        if (r.table == 7100 && r.invert) masked = r.fwmark == 7200 && r.fwmask == 0xfffffffc;
+    CHECK(masked);
+    // Path 1's table carries the exit hub's default route.
+    bool default_on_path1 = false;
+    for (const nl::Route& r : both.state.routes)
+        default_on_path1 |= r.table == 7301 && r.dst == P("0.0.0.0/0") && r.ifname == "avpn-corp.p1";
+    CHECK(default_on_path1);
+    REQUIRE(both.state.firewall);
+    REQUIRE(both.state.firewall->paths.size() == 1);
+    const std::string json = fw::render_firewall_json(*both.state.firewall);
+    CHECK(json.find("\"fib\"") != std::string::npos);      // nothing to the router itself takes a path
+    CHECK(json.find("\"oifname\"") != std::string::npos);  // nor what it sends out of an uplink
+    // Without active_active the rule skips the active mark alone.
+    World single = spreading_spoke();
+    single.site("london").paths = 1;
+    single.site("london").hubs[0].default_route = true;
+    PlanOutcome one = london_steered(single, {"wan0", "wan1"});
+    size_t tunnel_rules = 0;
+    for (const nl::Rule& r : one.state.rules)
+        if (r.table == 7100 && r.invert) {
+            ++tunnel_rules;
+            CHECK(r.fwmask == 0xffffffff);
+        }
+    CHECK(tunnel_rules == 1);
+}
