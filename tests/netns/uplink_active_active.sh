@@ -201,6 +201,13 @@ one_device_each() {
 }
 one_device_each
 echo "   hq: $(arrivals | jq 'length') (device, flow) pairs, one device per flow"
+if [ "$FULL_TUNNEL" = 1 ]; then
+  # A connection to the router itself (management on its WAN address) takes
+  # no path: its replies leave by the uplink, not into the tunnel.
+  topo_exec hq ping -n -c 3 -i 0.2 -W 1 203.0.113.2 >/dev/null ||
+    fail "hq's ping to branch1's wan0 address got no reply (its replies took a path into the tunnel?)"
+  echo "   hq's ping to branch1's wan0 address answered"
+fi
 
 step "wan0's carrier lost while the flows run"
 flows 6 "$TOPO_WORK/flows-cut.json" &
