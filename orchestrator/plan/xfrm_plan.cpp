@@ -138,26 +138,28 @@ std::string xfrm_pending(const GroupConstants& c, const PeerInput& peer) {
 
 // The SAs of a peer whose keys come from the handshake: the SPIs and key
 // ids its key life cycle holds (PlanInputs::xfrm_sessions).
-void plan_session_sas(const GroupConstants& c, const PeerInput& peer, const IpAddr& local, const Endpoint& remote,
-                      DesiredState& state) {
-    auto with_session_key = [](nl::XfrmSa sa, uint64_t id) {
+// Path i >= 1 (active-active) passes its own sessions, port and if_id.
+void plan_session_sas(const GroupConstants& c, const XfrmSessionSas& sessions, uint32_t reqid, const IpAddr& local,
+                      uint16_t local_port, const Endpoint& remote, uint32_t if_id, DesiredState& state) {
+    auto with_session_key = [&](nl::XfrmSa sa, uint64_t id) {
         sa.key = nl::KeyRef{};
         sa.key.session_key = id;
+        sa.if_id = if_id;
         return sa;
     };
-    if (const auto& out = peer.sessions->outbound)
+    if (const auto& out = sessions.outbound)
         state.xfrm_states.push_back(with_session_key(
-            make_sa(local, remote.addr, out->spi, c.listen_port, remote.port, peer.reqid, c, {}, {}), out->key_id));
-    for (const SessionSa& in : peer.sessions->inbound)
+            make_sa(local, remote.addr, out->spi, local_port, remote.port, reqid, c, {}, {}), out->key_id));
+    for (const SessionSa& in : sessions.inbound)
         state.xfrm_states.push_back(with_session_key(
-            make_sa(remote.addr, local, in.spi, remote.port, c.listen_port, peer.reqid, c, {}, {}), in.key_id));
+            make_sa(remote.addr, local, in.spi, remote.port, local_port, reqid, c, {}, {}), in.key_id));
 }
 
 void plan_xfrm_peer(const GroupConstants& c, const PeerInput& peer, DesiredState& state) {
     const IpAddr local = *preferred_uplink_address(c.uplinks, peer.endpoint->addr.family);
     const Endpoint& remote = *peer.endpoint;
     if (peer.sessions) {
-        plan_session_sas(c, peer, local, remote, state);
+        plan_session_sas(c, *peer.sessions, peer.reqid, local, c.listen_port, remote, c.if_id, state);
     } else {
         const uint32_t spi_out = derive_spi(c.spi_tag, 0, c.my_slot, peer.slot);
         const uint32_t spi_in = derive_spi(c.spi_tag, 0, peer.slot, c.my_slot);
@@ -220,17 +222,7 @@ void plan_xfrm_path_peer(const GroupConstants& c, const PeerInput& peer, size_t 
     };
     bool out_ready = true;
     if (x.sessions) {
-        auto with_session_key = [](nl::XfrmSa sa, uint64_t id) {
-            sa.key = nl::KeyRef{};
-            sa.key.session_key = id;
-            return sa;
-        };
-        if (const auto& out = x.sessions->outbound)
-            on_path(with_session_key(make_sa(local, remote.addr, out->spi, port, remote.port, peer.reqid, c, {}, {}),
-                                     out->key_id));
-        for (const SessionSa& in : x.sessions->inbound)
-            on_path(with_session_key(make_sa(remote.addr, local, in.spi, remote.port, port, peer.reqid, c, {}, {}),
-                                     in.key_id));
+        plan_session_sas(c, *x.sessions, peer.reqid, local, port, remote, if_id, state);
         out_ready = x.sessions->outbound.has_value();
     } else {
         const uint32_t tag = spi_tag(c.group, path);
