@@ -13,6 +13,7 @@
 // touched (exit 7, naming the group and where its transport is set): the
 // group's ESP-in-UDP socket must outlive the apply, and only avpnd holds it.
 #include <filesystem>
+#include <memory>
 
 #include "orchestrator/cli/command.hpp"
 #include "orchestrator/cli/control_client.hpp"
@@ -113,21 +114,18 @@ int run_apply(const ApplyArgs& a) {
 
 }  // namespace
 
-Handler setup_apply(CLI::App& sub) {
+Handler setup_apply(Options& sub) {
     auto a = std::make_shared<ApplyArgs>();
-    sub.add_option("FILE", a->file, "site configuration (site.toml)")->required();
-    auto* dry = sub.add_flag("--dry-run", a->dry_run, "show the ops, change nothing");
-    sub.add_flag("--json", a->json, "machine-readable output (schema avpn.apply/1, docs/cli.md)");
-    sub.add_option("--confirm", a->confirm,
-                   "apply through avpnd on trial: rolled back after DURATION (10s..1h) unless `avpnctl confirm`")
-        ->excludes(dry);
-    sub.add_option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)")->capture_default_str();
-    sub.add_option("--vici-socket", a->vici_socket, "charon's vici socket (only used with [[ipsec]] tunnels)")
-        ->capture_default_str();
-    sub.add_option("--settle", a->settle, "seconds to wait for new IPsec initiators to come up or fail")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 120));
-    sub.add_option("--control-socket", a->control_socket, "avpnd's control socket")->capture_default_str();
+    sub.positional("FILE", a->file, "site configuration (site.toml)", true);
+    sub.flag("--dry-run", a->dry_run, "show the ops, change nothing");
+    sub.flag("--json", a->json, "machine-readable output (schema avpn.apply/1, docs/cli.md)");
+    sub.option("--confirm", a->confirm,
+               "apply through avpnd on trial: rolled back after DURATION (10s..1h) unless `avpnctl confirm`", false);
+    sub.excludes("--confirm", "--dry-run");
+    sub.option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)", true);
+    sub.option("--vici-socket", a->vici_socket, "charon's vici socket (only used with [[ipsec]] tunnels)", true);
+    sub.option("--settle", a->settle, "seconds to wait for new IPsec initiators to come up or fail", 0, 120);
+    sub.option("--control-socket", a->control_socket, "avpnd's control socket", true);
     return [a] { return run_apply(*a); };
 }
 

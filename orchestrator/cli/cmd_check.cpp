@@ -1,5 +1,6 @@
 // avpnctl check FILE: load, validate and plan; exit 0 only when all is well.
 #include <iostream>
+#include <memory>
 
 #include "common/json.hpp"
 #include "orchestrator/cli/command.hpp"
@@ -7,11 +8,11 @@
 
 namespace avpn::cli {
 
-Handler setup_check(CLI::App& sub) {
+Handler setup_check(Options& sub) {
     auto file = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
-    sub.add_option("FILE", *file, "site configuration (site.toml)")->required();
-    sub.add_flag("--json", *json, "report as JSON on stdout");
+    sub.positional("FILE", *file, "site configuration (site.toml)", true);
+    sub.flag("--json", *json, "report as JSON on stdout");
     return [file, json] {
         Loaded l = load_site_file(*file, runtime::LoadFor::check, *json);
         if (l.exit_code != kOk) return l.exit_code;

@@ -9,6 +9,8 @@
 //     peers named (all of GROUP, or of every XFRM group) rotate their keys
 //     now; prints the rotations started.
 // Without avpnd all three exit 7.
+#include <memory>
+
 #include "orchestrator/cli/command.hpp"
 #include "orchestrator/cli/control_client.hpp"
 #include "orchestrator/cli/report.hpp"
@@ -37,32 +39,32 @@ int ask(const std::string& socket, control::Command c, bool json, std::string_vi
 
 }  // namespace
 
-Handler setup_reload(CLI::App& sub) {
+Handler setup_reload(Options& sub) {
     auto socket = std::make_shared<std::string>(control::kDefaultSocket);
     auto json = std::make_shared<bool>(false);
-    sub.add_flag("--json", *json, "machine-readable output (schema avpn.apply/1)");
-    sub.add_option("--control-socket", *socket, "avpnd's control socket")->capture_default_str();
+    sub.flag("--json", *json, "machine-readable output (schema avpn.apply/1)");
+    sub.option("--control-socket", *socket, "avpnd's control socket", true);
     return [socket, json] {
         return ask(*socket, control::Command::reload, *json, "reload (a running avpnd re-reads its configuration)");
     };
 }
 
-Handler setup_confirm(CLI::App& sub) {
+Handler setup_confirm(Options& sub) {
     auto socket = std::make_shared<std::string>(control::kDefaultSocket);
-    sub.add_option("--control-socket", *socket, "avpnd's control socket")->capture_default_str();
+    sub.option("--control-socket", *socket, "avpnd's control socket", true);
     return [socket] {
         return ask(*socket, control::Command::confirm, false, "confirm (of an apply --confirm that avpnd holds)");
     };
 }
 
-Handler setup_rekey(CLI::App& sub) {
+Handler setup_rekey(Options& sub) {
     auto socket = std::make_shared<std::string>(control::kDefaultSocket);
     auto r = std::make_shared<control::Request>();
     r->command = control::Command::rekey;
-    sub.add_option("GROUP", r->group, "the XFRM group (default: every XFRM group)");
-    sub.add_option("PEER", r->peer, "the peer in GROUP (default: every peer of it)");
-    sub.add_flag("--json", r->json, "machine-readable output (schema avpn.rekey/1)");
-    sub.add_option("--control-socket", *socket, "avpnd's control socket")->capture_default_str();
+    sub.positional("GROUP", r->group, "the XFRM group (default: every XFRM group)", false);
+    sub.positional("PEER", r->peer, "the peer in GROUP (default: every peer of it)", false);
+    sub.flag("--json", r->json, "machine-readable output (schema avpn.rekey/1)");
+    sub.option("--control-socket", *socket, "avpnd's control socket", true);
     return [socket, r] { return ask(*socket, *r, "rekey (avpnd runs the key exchange)"); };
 }
 

@@ -8,6 +8,8 @@
 // apply or down names it): the kernel's markers alone say what goes, and the
 // record goes too. Always one-shot: the avpnd whose record is damaged cannot
 // apply either, and holds the writer lock until it is stopped (exit 4 names it).
+#include <memory>
+
 #include "orchestrator/cli/command.hpp"
 #include "orchestrator/cli/control_client.hpp"
 #include "orchestrator/cli/report.hpp"
@@ -58,15 +60,14 @@ int run_down(const DownArgs& a) {
 
 }  // namespace
 
-Handler setup_down(CLI::App& sub) {
+Handler setup_down(Options& sub) {
     auto a = std::make_shared<DownArgs>();
-    sub.add_flag("--json", a->json, "machine-readable output (schema avpn.apply/1)");
-    sub.add_flag("--force-scan", a->force_scan,
-                 "ignore a damaged state record: remove what the kernel marks as avpn's, then the record (one-shot)");
-    sub.add_option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)")->capture_default_str();
-    sub.add_option("--vici-socket", a->vici_socket, "charon's vici socket (only used if avpn loaded connections)")
-        ->capture_default_str();
-    sub.add_option("--control-socket", a->control_socket, "avpnd's control socket")->capture_default_str();
+    sub.flag("--json", a->json, "machine-readable output (schema avpn.apply/1)");
+    sub.flag("--force-scan", a->force_scan,
+             "ignore a damaged state record: remove what the kernel marks as avpn's, then the record (one-shot)");
+    sub.option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)", true);
+    sub.option("--vici-socket", a->vici_socket, "charon's vici socket (only used if avpn loaded connections)", true);
+    sub.option("--control-socket", a->control_socket, "avpnd's control socket", true);
     return [a] { return run_down(*a); };
 }
 

@@ -9,7 +9,7 @@
 
 namespace avpn::cli {
 
-Handler setup_genkey(CLI::App& sub) {
+Handler setup_genkey(Options& sub) {
     sub.footer("Store it with mode 0600, e.g.: (umask 077; avpnctl genkey > /etc/avpn/site.key)");
     return [] {
         auto key = crypto::generate_private_key();
@@ -23,7 +23,7 @@ Handler setup_genkey(CLI::App& sub) {
     };
 }
 
-Handler setup_pubkey(CLI::App&) {
+Handler setup_pubkey(Options&) {
     return [] {
         std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
         auto key = crypto::base64_decode_key(text);

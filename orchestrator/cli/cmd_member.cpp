@@ -2,6 +2,7 @@
 // list, so the list is assembled from each site's own file, never hand-typed.
 #include <algorithm>
 #include <iostream>
+#include <memory>
 
 #include "common/json.hpp"
 #include "orchestrator/cli/command.hpp"
@@ -53,11 +54,11 @@ void print_member(std::ostream& o, const Intent& in, const Group& g) {
 
 }  // namespace
 
-Handler setup_member(CLI::App& sub) {
+Handler setup_member(Options& sub) {
     auto file = std::make_shared<std::string>();
     auto group = std::make_shared<std::string>();
-    sub.add_option("FILE", *file, "site configuration (site.toml)")->required();
-    sub.add_option("--group", *group, "only this group (default: every group of the site)");
+    sub.positional("FILE", *file, "site configuration (site.toml)", true);
+    sub.option("--group", *group, "only this group (default: every group of the site)", false);
     return [file, group] {
         Loaded l = load_site_file(*file, runtime::LoadFor::member, false);
         if (l.exit_code != kOk) return l.exit_code;

@@ -1,5 +1,6 @@
 // avpnctl plan FILE [--json]: the complete desired state of a site.
 #include <iostream>
+#include <memory>
 
 #include "orchestrator/cli/command.hpp"
 #include "orchestrator/cli/load.hpp"
@@ -10,11 +11,11 @@
 
 namespace avpn::cli {
 
-Handler setup_plan(CLI::App& sub) {
+Handler setup_plan(Options& sub) {
     auto file = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
-    sub.add_option("FILE", *file, "site configuration (site.toml)")->required();
-    sub.add_flag("--json", *json, "machine-readable output (schema: docs/plan-json.md)");
+    sub.positional("FILE", *file, "site configuration (site.toml)", true);
+    sub.flag("--json", *json, "machine-readable output (schema: docs/plan-json.md)");
     return [file, json] {
         Loaded l = load_site_file(*file, runtime::LoadFor::check, *json);
         if (l.exit_code != kOk) return l.exit_code;

@@ -11,6 +11,8 @@
 // from avpnd's state directory and charon socket, plus avpnd's own facts
 // (its config, last converge, a pending confirm, the last rollback). avpnd
 // serves one request at a time, so --listen is at most 10 s there.
+#include <memory>
+
 #include "orchestrator/cli/command.hpp"
 #include "orchestrator/cli/control_client.hpp"
 #include "orchestrator/cli/report.hpp"
@@ -59,15 +61,14 @@ int run_status(const StatusArgs& a) {
 
 }  // namespace
 
-Handler setup_status(CLI::App& sub) {
+Handler setup_status(Options& sub) {
     auto a = std::make_shared<StatusArgs>();
-    sub.add_flag("--json", a->json, "machine-readable output (schema avpn.status/1, docs/cli.md)");
-    sub.add_option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)")->capture_default_str();
-    sub.add_option("--vici-socket", a->vici_socket, "charon's vici socket")->capture_default_str();
-    sub.add_option("--listen", a->listen, "watch charon's log this many seconds for failures first (avpnd: at most 10)")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 600));
-    sub.add_option("--control-socket", a->control_socket, "avpnd's control socket")->capture_default_str();
+    sub.flag("--json", a->json, "machine-readable output (schema avpn.status/1, docs/cli.md)");
+    sub.option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)", true);
+    sub.option("--vici-socket", a->vici_socket, "charon's vici socket", true);
+    sub.option("--listen", a->listen, "watch charon's log this many seconds for failures first (avpnd: at most 10)", 0,
+               600);
+    sub.option("--control-socket", a->control_socket, "avpnd's control socket", true);
     return [a] { return run_status(*a); };
 }
 

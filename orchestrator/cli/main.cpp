@@ -1,8 +1,42 @@
-// avpnctl: the operator's front end. Parsing lives here; every command is in
-// its own cmd_*.cpp and listed in command.hpp's table.
+// avpnctl: the operator's front end. Parsing lives here, the only file that
+// includes CLI11; every command is in its own cmd_*.cpp, listed in
+// command.hpp's table, and declares its arguments on an Options.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
 
 #include "orchestrator/cli/command.hpp"
+
+namespace {
+
+using avpn::cli::Options;
+
+class CliOptions final : public Options {
+public:
+    explicit CliOptions(CLI::App& sub) : sub_(sub) {}
+
+    void positional(const char* name, std::string& into, const char* help, bool required) override {
+        CLI::Option* o = sub_.add_option(name, into, help);
+        if (required) o->required();
+    }
+    void flag(const char* name, bool& into, const char* help) override { sub_.add_flag(name, into, help); }
+    void option(const char* name, std::string& into, const char* help, bool show_default) override {
+        CLI::Option* o = sub_.add_option(name, into, help);
+        if (show_default) o->capture_default_str();
+    }
+    void option(const char* name, int& into, const char* help, int min, int max) override {
+        sub_.add_option(name, into, help)->capture_default_str()->check(CLI::Range(min, max));
+    }
+    void excludes(const char* name, const char* other) override {
+        sub_.get_option(name)->excludes(sub_.get_option(other));
+    }
+    void footer(const char* text) override { sub_.footer(text); }
+
+private:
+    CLI::App& sub_;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
     using namespace avpn::cli;
@@ -15,7 +49,8 @@ int main(int argc, char** argv) {
     for (const Command& c : command_table()) {
         CLI::App* sub = app.add_subcommand(c.name, c.summary);
         sub->set_version_flag("--version", std::string("avpnctl ") + AVPN_VERSION);
-        Handler h = c.setup(*sub);
+        CliOptions options(*sub);
+        Handler h = c.setup(options);
         sub->callback([&chosen, h] { chosen = h; });
     }
 
