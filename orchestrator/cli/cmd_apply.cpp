@@ -116,16 +116,18 @@ int run_apply(const ApplyArgs& a) {
 
 Handler setup_apply(Options& sub) {
     auto a = std::make_shared<ApplyArgs>();
-    sub.positional("FILE", a->file, "site configuration (site.toml)", true);
+    sub.positional("FILE", a->file, "site configuration (site.toml)", Need::required);
     sub.flag("--dry-run", a->dry_run, "show the ops, change nothing");
     sub.flag("--json", a->json, "machine-readable output (schema avpn.apply/1, docs/cli.md)");
     sub.option("--confirm", a->confirm,
-               "apply through avpnd on trial: rolled back after DURATION (10s..1h) unless `avpnctl confirm`", false);
+               "apply through avpnd on trial: rolled back after DURATION (10s..1h) unless `avpnctl confirm`",
+               Default::hidden);
     sub.excludes("--confirm", "--dry-run");
-    sub.option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)", true);
-    sub.option("--vici-socket", a->vici_socket, "charon's vici socket (only used with [[ipsec]] tunnels)", true);
+    sub.option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)", Default::shown);
+    sub.option("--vici-socket", a->vici_socket, "charon's vici socket (only used with [[ipsec]] tunnels)",
+               Default::shown);
     sub.option("--settle", a->settle, "seconds to wait for new IPsec initiators to come up or fail", 0, 120);
-    sub.option("--control-socket", a->control_socket, "avpnd's control socket", true);
+    sub.option("--control-socket", a->control_socket, "avpnd's control socket", Default::shown);
     return [a] { return run_apply(*a); };
 }
 

@@ -11,7 +11,7 @@ namespace avpn::cli {
 Handler setup_check(Options& sub) {
     auto file = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
-    sub.positional("FILE", *file, "site configuration (site.toml)", true);
+    sub.positional("FILE", *file, "site configuration (site.toml)", Need::required);
     sub.flag("--json", *json, "report as JSON on stdout");
     return [file, json] {
         Loaded l = load_site_file(*file, runtime::LoadFor::check, *json);

@@ -43,7 +43,7 @@ Handler setup_reload(Options& sub) {
     auto socket = std::make_shared<std::string>(control::kDefaultSocket);
     auto json = std::make_shared<bool>(false);
     sub.flag("--json", *json, "machine-readable output (schema avpn.apply/1)");
-    sub.option("--control-socket", *socket, "avpnd's control socket", true);
+    sub.option("--control-socket", *socket, "avpnd's control socket", Default::shown);
     return [socket, json] {
         return ask(*socket, control::Command::reload, *json, "reload (a running avpnd re-reads its configuration)");
     };
@@ -51,7 +51,7 @@ Handler setup_reload(Options& sub) {
 
 Handler setup_confirm(Options& sub) {
     auto socket = std::make_shared<std::string>(control::kDefaultSocket);
-    sub.option("--control-socket", *socket, "avpnd's control socket", true);
+    sub.option("--control-socket", *socket, "avpnd's control socket", Default::shown);
     return [socket] {
         return ask(*socket, control::Command::confirm, false, "confirm (of an apply --confirm that avpnd holds)");
     };
@@ -61,10 +61,10 @@ Handler setup_rekey(Options& sub) {
     auto socket = std::make_shared<std::string>(control::kDefaultSocket);
     auto r = std::make_shared<control::Request>();
     r->command = control::Command::rekey;
-    sub.positional("GROUP", r->group, "the XFRM group (default: every XFRM group)", false);
-    sub.positional("PEER", r->peer, "the peer in GROUP (default: every peer of it)", false);
+    sub.positional("GROUP", r->group, "the XFRM group (default: every XFRM group)", Need::optional);
+    sub.positional("PEER", r->peer, "the peer in GROUP (default: every peer of it)", Need::optional);
     sub.flag("--json", r->json, "machine-readable output (schema avpn.rekey/1)");
-    sub.option("--control-socket", *socket, "avpnd's control socket", true);
+    sub.option("--control-socket", *socket, "avpnd's control socket", Default::shown);
     return [socket, r] { return ask(*socket, *r, "rekey (avpnd runs the key exchange)"); };
 }
 

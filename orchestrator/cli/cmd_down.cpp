@@ -65,9 +65,10 @@ Handler setup_down(Options& sub) {
     sub.flag("--json", a->json, "machine-readable output (schema avpn.apply/1)");
     sub.flag("--force-scan", a->force_scan,
              "ignore a damaged state record: remove what the kernel marks as avpn's, then the record (one-shot)");
-    sub.option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)", true);
-    sub.option("--vici-socket", a->vici_socket, "charon's vici socket (only used if avpn loaded connections)", true);
-    sub.option("--control-socket", a->control_socket, "avpnd's control socket", true);
+    sub.option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)", Default::shown);
+    sub.option("--vici-socket", a->vici_socket, "charon's vici socket (only used if avpn loaded connections)",
+               Default::shown);
+    sub.option("--control-socket", a->control_socket, "avpnd's control socket", Default::shown);
     return [a] { return run_down(*a); };
 }
 

@@ -57,8 +57,8 @@ void print_member(std::ostream& o, const Intent& in, const Group& g) {
 Handler setup_member(Options& sub) {
     auto file = std::make_shared<std::string>();
     auto group = std::make_shared<std::string>();
-    sub.positional("FILE", *file, "site configuration (site.toml)", true);
-    sub.option("--group", *group, "only this group (default: every group of the site)", false);
+    sub.positional("FILE", *file, "site configuration (site.toml)", Need::required);
+    sub.option("--group", *group, "only this group (default: every group of the site)", Default::hidden);
     return [file, group] {
         Loaded l = load_site_file(*file, runtime::LoadFor::member, false);
         if (l.exit_code != kOk) return l.exit_code;

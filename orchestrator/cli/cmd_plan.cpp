@@ -14,7 +14,7 @@ namespace avpn::cli {
 Handler setup_plan(Options& sub) {
     auto file = std::make_shared<std::string>();
     auto json = std::make_shared<bool>(false);
-    sub.positional("FILE", *file, "site configuration (site.toml)", true);
+    sub.positional("FILE", *file, "site configuration (site.toml)", Need::required);
     sub.flag("--json", *json, "machine-readable output (schema: docs/plan-json.md)");
     return [file, json] {
         Loaded l = load_site_file(*file, runtime::LoadFor::check, *json);

@@ -64,11 +64,11 @@ int run_status(const StatusArgs& a) {
 Handler setup_status(Options& sub) {
     auto a = std::make_shared<StatusArgs>();
     sub.flag("--json", a->json, "machine-readable output (schema avpn.status/1, docs/cli.md)");
-    sub.option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)", true);
-    sub.option("--vici-socket", a->vici_socket, "charon's vici socket", true);
+    sub.option("--state-dir", a->state_dir, "state directory (one-shot; avpnd uses its own)", Default::shown);
+    sub.option("--vici-socket", a->vici_socket, "charon's vici socket", Default::shown);
     sub.option("--listen", a->listen, "watch charon's log this many seconds for failures first (avpnd: at most 10)", 0,
                600);
-    sub.option("--control-socket", a->control_socket, "avpnd's control socket", true);
+    sub.option("--control-socket", a->control_socket, "avpnd's control socket", Default::shown);
     return [a] { return run_status(*a); };
 }
 

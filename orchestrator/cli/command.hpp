@@ -20,13 +20,16 @@ using Handler = std::function<int()>;
 // one implementation, with CLI11: its headers cost ~9 s of compile in every
 // file that includes them (17.8 s of cmd_down.cpp's 21.7 s, measured), so
 // only main.cpp does. Each `into` outlives the parse (the handler owns it).
+enum class Need { optional, required };
+enum class Default { hidden, shown };  // whether --help prints into's value
+
 class Options {
 public:
     virtual ~Options() = default;
-    virtual void positional(const char* name, std::string& into, const char* help, bool required) = 0;
+    virtual void positional(const char* name, std::string& into, const char* help, Need need) = 0;
     virtual void flag(const char* name, bool& into, const char* help) = 0;
-    // --name VALUE; show_default: --help prints into's value as the default.
-    virtual void option(const char* name, std::string& into, const char* help, bool show_default) = 0;
+    // --name VALUE.
+    virtual void option(const char* name, std::string& into, const char* help, Default shown) = 0;
     // --name N with min <= N <= max; --help prints the default.
     virtual void option(const char* name, int& into, const char* help, int min, int max) = 0;
     // Two options already declared that may not be given together.

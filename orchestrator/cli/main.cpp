@@ -9,20 +9,22 @@
 
 namespace {
 
+using avpn::cli::Default;
+using avpn::cli::Need;
 using avpn::cli::Options;
 
 class CliOptions final : public Options {
 public:
     explicit CliOptions(CLI::App& sub) : sub_(sub) {}
 
-    void positional(const char* name, std::string& into, const char* help, bool required) override {
+    void positional(const char* name, std::string& into, const char* help, Need need) override {
         CLI::Option* o = sub_.add_option(name, into, help);
-        if (required) o->required();
+        if (need == Need::required) o->required();
     }
     void flag(const char* name, bool& into, const char* help) override { sub_.add_flag(name, into, help); }
-    void option(const char* name, std::string& into, const char* help, bool show_default) override {
+    void option(const char* name, std::string& into, const char* help, Default shown) override {
         CLI::Option* o = sub_.add_option(name, into, help);
-        if (show_default) o->capture_default_str();
+        if (shown == Default::shown) o->capture_default_str();
     }
     void option(const char* name, int& into, const char* help, int min, int max) override {
         sub_.add_option(name, into, help)->capture_default_str()->check(CLI::Range(min, max));
