@@ -65,7 +65,8 @@ Result<Bytes> Client::start_handshake(Time now, const Tai64n& wall, std::optiona
 }
 
 Result<Bytes> Client::registration(Time now) {
-    auto msg = current_->seal(encode(Register{local_}));
+    filtering_changed_ = false;
+    auto msg = current_->seal(encode(Register{local_, filtering_}));
     if (msg && !awaiting_since_) awaiting_since_ = now;
     return msg;
 }
@@ -114,12 +115,16 @@ Result<std::vector<Bytes>> Client::tick(Time now, const Tai64n& wall, std::optio
         if (!msg) return msg.error();
         out.push_back(std::move(*msg));
     }
-    if (current_ && now >= next_keepalive_) {
+    conclude_filtering(now);
+    if (current_ && (now >= next_keepalive_ || filtering_changed_)) {
         auto msg = registration(now);
         if (!msg) return msg.error();
         out.push_back(std::move(*msg));
         next_keepalive_ = next_keepalive_after(now);
     }
+    auto test = filter_test_due(now);
+    if (!test) return test.error();
+    if (*test) out.push_back(std::move(**test));
     if (current_ && !unasked_.empty()) {
         auto q = queries(unasked_);
         if (!q) return q.error();
@@ -160,6 +165,7 @@ Result<std::vector<Bytes>> Client::on_response(ByteView d, Time now) {
     out.push_back(std::move(*reg));
     next_keepalive_ = next_keepalive_after(now);
     unasked_.clear();
+    filter_due_ = true, filter_tries_ = 0;  // a new session may be a restarted registry: ask again
     auto q = queries(wanted_);
     if (!q) return q.error();
     for (auto& m : *q) out.push_back(std::move(m));
@@ -194,19 +200,90 @@ Result<std::vector<Bytes>> Client::on_datagram(ByteView d, Time now) {
             if (!r) return r.error();
             observed_ = r->observed;
             awaiting_since_.reset();
+            filter_after_registered_ = false;
+        } else if (*kind == BodyKind::filter_answer) {
+            auto a = decode_filter_answer(*body);
+            if (!a) return a.error();
+            alternate_ = a->alternate;
+            if (filter_sent_ && !filter_answered_) filter_answered_ = now;
+        } else if (*kind == BodyKind::filter_probe) {
+            // From the registry's own address: its alternate is that one
+            // (misconfigured), which says nothing about filtering.
+            return refused("registry transport", "a filtering probe from the registry's own address");
         } else if (*kind == BodyKind::contacts) {
             auto c = decode_contacts(*body);
             if (!c) return c.error();
             for (const ContactEntry& e : c->entries)
                 if (std::binary_search(wanted_.begin(), wanted_.end(), e.member)) contacts_[e.member] = e;
         } else {
-            return refused("registry transport", "a registry sends registered and contacts only");
+            return refused("registry transport", "a registry sends registered, contacts and filtering answers only");
         }
         last_answer_ = now;
         return std::vector<Bytes>{};
     }();
     if (!result) ++rejected_;
     return result;
+}
+
+void Client::retest_filtering() {
+    filter_due_ = true, filter_tries_ = 0;
+    filter_after_registered_ = true;
+    filter_sent_.reset(), filter_answered_.reset();
+    probe_seen_ = false;
+    filtering_ = Filtering::unknown;  // the old verdict was another NAT's
+}
+
+void Client::set_filtering(Filtering f) {
+    if (f == filtering_) return;
+    filtering_ = f;
+    filtering_changed_ = true;
+}
+
+// A test once registered (the registry must hold the observed contact the
+// probe goes to); an unanswered one again after filter_retry, at most 3
+// times a session (a registry too old to know the test never answers).
+Result<std::optional<Bytes>> Client::filter_test_due(Time now) {
+    if (!current_ || !observed_ || filter_after_registered_) return std::optional<Bytes>{};
+    if (filter_sent_ && !filter_answered_ && now - *filter_sent_ >= timing_.filter_retry && filter_tries_ < 3)
+        filter_due_ = true;
+    if (!filter_due_) return std::optional<Bytes>{};
+    auto msg = current_->seal(encode_filter_test());
+    if (!msg) return msg.error();
+    filter_due_ = false;
+    ++filter_tries_;
+    filter_sent_ = now, filter_answered_.reset();
+    probe_seen_ = false;
+    return std::optional<Bytes>{std::move(*msg)};
+}
+
+// Strict once the registry said it probed from its alternate and nothing
+// came for probe_wait; a registry without an alternate leaves it unknown.
+void Client::conclude_filtering(Time now) {
+    if (!filter_answered_ || probe_seen_) return;
+    if (!alternate_) {
+        set_filtering(Filtering::unknown);
+        return;
+    }
+    if (now - *filter_answered_ >= timing_.probe_wait) set_filtering(Filtering::strict);
+}
+
+bool Client::try_probe(ByteView d) {
+    if (!current_ || !awaiting_probe()) return false;
+    auto t = parse_transport(d);
+    if (!t || t->receiver != current_->local_index) return false;
+    auto body = current_->open(d, *t);
+    if (!body) return false;
+    auto probe = decode_filter_probe(*body);
+    if (!probe) {
+        ++rejected_;  // sealed by the registry, yet no probe: count it as the registry's own would be
+        return true;
+    }
+    // Sent to the contact the registry observed: the probe passed the NAT's
+    // mapping of the tunnel port, not some other way in.
+    if (observed_ && probe->to != *observed_) return true;
+    probe_seen_ = true;
+    set_filtering(Filtering::permissive);
+    return true;
 }
 
 }  // namespace avpn::registry

@@ -9,6 +9,14 @@
 //   handshake (the registry may have restarted and forgotten the session);
 //   a session 600 s old is replaced make-before-break. Unreachable after
 //   60 s without an authenticated answer (6 keepalives).
+//
+//   Filtering (docs/registry.md, "Filtering"): once registered on a new
+//   session, and again after retest_filtering(), the client asks the
+//   registry for a probe from its alternate address. The probe arrived:
+//   "permissive"; the registry said it sent one and none came within 2 s:
+//   "strict"; it has no alternate (or never answers): "unknown". A new
+//   verdict goes to the registry at once, in a registration: the registry
+//   hands it to the site's peers with its contact.
 #pragma once
 
 #include <map>
@@ -35,6 +43,8 @@ struct ClientTiming {
     std::chrono::milliseconds answer_timeout{2000};
     std::chrono::seconds rekey_after{600};
     std::chrono::seconds unreachable_after{60};
+    std::chrono::milliseconds probe_wait{2000};  // after the registry's answer, before "strict"
+    std::chrono::milliseconds filter_retry{5000};  // a test unanswered: asked again, 3 times a session
 };
 
 class Client {
@@ -66,6 +76,22 @@ public:
     const std::optional<Endpoint>& observed() const { return observed_; }
     const std::map<Key32, ContactEntry>& contacts() const { return contacts_; }
     uint64_t rejected() const { return rejected_; }
+
+    // This registry's filtering verdict for the site's NAT (see above).
+    Filtering filtering() const { return filtering_; }
+    // The NAT may have changed (another uplink or address): the verdict is
+    // unknown until a new test concludes, which starts once a registration
+    // from the new mapping is answered (the probe goes to that one).
+    void retest_filtering();
+    // Whether a filtering test is waiting for its probe: a datagram from an
+    // address that is no registry's may be it (try_probe).
+    bool awaiting_probe() const { return filter_sent_.has_value() && !probe_seen_; }
+    // A datagram from `from`, which is not the registry's own address: true
+    // when it is this client's filtering probe (sealed in its session and
+    // addressed to its observed contact). Not counted as rejected when not.
+    bool try_probe(ByteView datagram);
+    // The alternate address the registry named in its last answer.
+    const std::optional<Endpoint>& alternate() const { return alternate_; }
     uint64_t handshakes() const { return handshakes_; }
 
 private:
@@ -75,6 +101,9 @@ private:
     Result<Bytes> registration(Time now);
     Result<std::vector<Bytes>> queries(const std::vector<Key32>& keys);
     Time next_keepalive_after(Time now);
+    Result<std::optional<Bytes>> filter_test_due(Time now);
+    void conclude_filtering(Time now);
+    void set_filtering(Filtering f);
 
     keying::StaticKey static_;
     Key32 registry_public_{};
@@ -103,6 +132,16 @@ private:
     std::vector<Key32> unasked_;  // wanted, not yet queried on the current session
     std::map<Key32, ContactEntry> contacts_;
     uint64_t rejected_ = 0, handshakes_ = 0;
+    // The filtering test: due on a new session or a retest; sent at, tries
+    // this session, the registry's answer (when), whether the probe came.
+    bool filter_due_ = false;
+    bool filter_after_registered_ = false;  // a retest waits for the new mapping's registration
+    std::optional<Time> filter_sent_, filter_answered_;
+    int filter_tries_ = 0;
+    bool probe_seen_ = false;
+    std::optional<Endpoint> alternate_;
+    Filtering filtering_ = Filtering::unknown;
+    bool filtering_changed_ = false;  // registered again at the next tick
 };
 
 }  // namespace avpn::registry

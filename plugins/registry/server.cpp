@@ -49,7 +49,8 @@ Result<std::vector<Outgoing>> Server::on_transport(ByteView d, const Endpoint& f
     if (!kind) return reject(counters_.bad_body, "registry transport", kind.error().why);
     if (*kind == BodyKind::register_contact) return on_register(id, *body, from, now);
     if (*kind == BodyKind::query) return on_query(id, *body, from);
-    return reject(counters_.bad_body, "registry transport", "a registry takes registrations and queries only");
+    if (*kind == BodyKind::filter_test) return on_filter_test(id, *body, from);
+    return reject(counters_.bad_body, "registry transport", "a registry takes registrations, queries and filtering tests only");
 }
 
 Result<std::vector<Outgoing>> Server::on_register(uint32_t id, ByteView body, const Endpoint& from, Time now) {
@@ -58,10 +59,12 @@ Result<std::vector<Outgoing>> Server::on_register(uint32_t id, ByteView body, co
     Live& live = *members_[id].live;
     // The contact is where the datagram came from: the key that sealed it
     // is the only one it can be registered for.
-    const bool changed = !live.observed || *live.observed != from || live.local != r->local;
+    const bool changed = !live.observed || *live.observed != from || live.local != r->local ||
+                         live.filtering != r->filtering;
     if (!live.observed) ++registered_;
     live.observed = from;
     live.local = std::move(r->local);
+    live.filtering = r->filtering;
     live.last_register = now;
     ++counters_.registrations;
     std::vector<Outgoing> out;
@@ -79,6 +82,7 @@ ContactEntry Server::entry_of(uint32_t id) const {
     e.state = ContactState::not_registered;
     if (m.live && m.live->observed) {
         e.state = ContactState::registered;
+        e.filtering = m.live->filtering;
         e.observed = m.live->observed;
         if (!m.live->local.empty()) e.local = m.live->local.front();
     }
@@ -109,6 +113,30 @@ Result<std::vector<Outgoing>> Server::on_query(uint32_t id, ByteView body, const
     auto reply = asker.live->current->seal(encode(answer));
     if (!reply) return reply.error();
     return std::vector<Outgoing>{{from, std::move(*reply)}};
+}
+
+// The answer goes back where the test came from; the probe, from the
+// alternate address, to the same place: the site's NAT mapping, which
+// never sent anything to the alternate. Both are sealed in the site's
+// session, so only that site can read them (and a probe cannot be forged
+// to make a strict NAT look permissive).
+Result<std::vector<Outgoing>> Server::on_filter_test(uint32_t id, ByteView body, const Endpoint& from) {
+    if (body.size() != 1) return reject(counters_.bad_body, "filtering test", "a filtering test is its kind byte alone");
+    ++counters_.filter_tests;
+    TransportSession& s = *members_[id].live->current;
+    std::vector<Outgoing> out;
+    // An alternate of the other family cannot reach this site: "cannot test".
+    std::optional<Endpoint> alternate;
+    if (alternate_ && alternate_->addr.family == from.addr.family) alternate = alternate_;
+    auto answer = s.seal(encode(FilterAnswer{alternate}));
+    if (!answer) return answer.error();
+    out.push_back({from, std::move(*answer)});
+    if (alternate) {
+        auto probe = s.seal(encode(FilterProbe{from}));
+        if (!probe) return probe.error();
+        out.push_back({from, std::move(*probe), true});
+    }
+    return out;
 }
 
 void Server::push_change(uint32_t id, std::vector<Outgoing>& out) {
@@ -161,6 +189,7 @@ std::string Server::stats_line() const {
     add("handshakes", c.handshakes);
     add("registrations", c.registrations);
     add("queries", c.queries);
+    add("filter_tests", c.filter_tests);
     add("pushes", c.pushes);
     add("expired", c.expired);
     add("malformed", c.malformed);

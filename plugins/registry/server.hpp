@@ -40,12 +40,17 @@ struct ServerConfig {
     size_t max_interests = 1024;             // members one site may watch
     std::chrono::seconds hold{60};           // a contact without keepalive: 6 missed 10 s keepalives
     std::chrono::seconds session_lifetime{720};  // the site rekeys at 600 s
+    // The second address filtering tests' probes come from (RFC 5780's
+    // alternate; another address of this host, or another port): none, and
+    // the registry answers a test with "cannot test".
+    std::optional<Endpoint> alternate;
     ~ServerConfig() { crypto::wipe(static_private.data(), 32); }
 };
 
 struct Outgoing {
     Endpoint to;
     Bytes datagram;
+    bool from_alternate = false;  // a filtering probe: send it from ServerConfig::alternate
 };
 
 struct ServerCounters {
@@ -64,6 +69,7 @@ struct ServerCounters {
     uint64_t bad_body = 0;
     uint64_t registrations = 0;
     uint64_t queries = 0;
+    uint64_t filter_tests = 0;
     uint64_t pushes = 0;
     uint64_t expired = 0;             // contacts dropped after `hold` without keepalive
 };
@@ -103,6 +109,7 @@ private:
         std::optional<TransportSession> current, next;  // next: not yet confirmed by a transport message
         std::optional<Endpoint> observed;                // set while registered
         std::vector<Endpoint> local;
+        Filtering filtering = Filtering::unknown;  // as the site last reported it
         Time last_register{};
         std::vector<uint32_t> interests;
         double tokens = 0;
@@ -123,6 +130,7 @@ private:
     Result<std::vector<Outgoing>> on_transport(ByteView d, const Endpoint& from, Time now);
     Result<std::vector<Outgoing>> on_register(uint32_t id, ByteView body, const Endpoint& from, Time now);
     Result<std::vector<Outgoing>> on_query(uint32_t id, ByteView body, const Endpoint& from);
+    Result<std::vector<Outgoing>> on_filter_test(uint32_t id, ByteView body, const Endpoint& from);
     ContactEntry entry_of(uint32_t id) const;
     void push_change(uint32_t id, std::vector<Outgoing>& out);
     void drop_session(std::optional<TransportSession>& s);
@@ -143,6 +151,7 @@ private:
     double transport_rate_ = 10, transport_burst_ = 20;
     size_t max_interests_ = 1024;
     std::chrono::seconds hold_{60}, lifetime_{720};
+    std::optional<Endpoint> alternate_;
     size_t registered_ = 0;
     ServerCounters counters_;
 };

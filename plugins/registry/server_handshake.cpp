@@ -56,6 +56,7 @@ Result<Server> Server::create(ServerConfig config) {
     s.max_interests_ = config.max_interests;
     s.hold_ = config.hold;
     s.lifetime_ = config.session_lifetime;
+    s.alternate_ = config.alternate;
     return s;
 }
 

@@ -129,6 +129,7 @@ Bytes encode(const Register& r) {
     const size_t n = std::min(r.local.size(), kMaxLocal);
     b.push_back(uint8_t(n));
     for (size_t i = 0; i < n; ++i) put_endpoint(b, r.local[i]);
+    b.push_back(uint8_t(r.filtering));
     return b;
 }
 
@@ -155,33 +156,66 @@ Bytes encode(const Contacts& c) {
         const ContactEntry& e = c.entries[i];
         b.insert(b.end(), e.member.begin(), e.member.end());
         b.push_back(uint8_t(e.state));
+        b.push_back(uint8_t(e.filtering));
         put_endpoint(b, e.observed);
         put_endpoint(b, e.local);
     }
     return b;
 }
 
+Bytes encode_filter_test() { return Bytes{uint8_t(BodyKind::filter_test)}; }
+
+Bytes encode(const FilterAnswer& a) {
+    Bytes b{uint8_t(BodyKind::filter_answer)};
+    put_endpoint(b, a.alternate);
+    return b;
+}
+
+Bytes encode(const FilterProbe& p) {
+    Bytes b{uint8_t(BodyKind::filter_probe)};
+    put_endpoint(b, p.to);
+    return b;
+}
+
+const char* name(Filtering f) {
+    switch (f) {
+        case Filtering::strict: return "strict";
+        case Filtering::permissive: return "permissive";
+        case Filtering::unknown: break;
+    }
+    return "unknown";
+}
+
 Result<BodyKind> peek_kind(ByteView b) {
     if (b.empty()) return malformed("registry body", "empty");
-    if (b[0] < 1 || b[0] > 4) return malformed("registry body", "unknown kind " + std::to_string(b[0]));
+    if (b[0] < 1 || b[0] > 7) return malformed("registry body", "unknown kind " + std::to_string(b[0]));
     return BodyKind(b[0]);
 }
 
 namespace {
-// Kind byte, count byte (<= max) and exact length count * item + fixed.
-Result<size_t> counted(ByteView b, BodyKind kind, size_t max, size_t item, const char* what) {
+// Kind byte, count byte (<= max), count items and `tail` bytes after them:
+// the length must be exactly that.
+Result<size_t> counted(ByteView b, BodyKind kind, size_t max, size_t item, const char* what, size_t tail = 0) {
     if (b.size() < 2 || b[0] != uint8_t(kind)) return malformed(what, "wrong kind or too short");
     const size_t n = b[1];
     if (n > max) return malformed(what, "too many items");
-    if (b.size() != 2 + n * item) return malformed(what, "length does not match its count");
+    if (b.size() != 2 + n * item + tail) return malformed(what, "length does not match its count");
     return n;
+}
+
+Result<Filtering> get_filtering(uint8_t v, const char* what) {
+    if (v > uint8_t(Filtering::permissive)) return malformed(what, "unknown filtering " + std::to_string(v));
+    return Filtering(v);
 }
 }  // namespace
 
 Result<Register> decode_register(ByteView b) {
-    auto n = counted(b, BodyKind::register_contact, kMaxLocal, kEndpointLen, "register");
+    auto n = counted(b, BodyKind::register_contact, kMaxLocal, kEndpointLen, "register", 1);
     if (!n) return n.error();
     Register r;
+    auto f = get_filtering(b.back(), "register");
+    if (!f) return f.error();
+    r.filtering = *f;
     for (size_t i = 0; i < *n; ++i) {
         auto e = get_endpoint(b, 2 + i * kEndpointLen);
         if (!e) return e.error();
@@ -219,17 +253,39 @@ Result<Contacts> decode_contacts(ByteView b) {
         std::copy_n(b.begin() + at, 32, e.member.begin());
         if (b[at + 32] > 2) return malformed("contacts", "unknown state");
         e.state = ContactState(b[at + 32]);
-        auto o = get_endpoint(b, at + 33);
-        auto l = get_endpoint(b, at + 33 + kEndpointLen);
+        auto f = get_filtering(b[at + 33], "contacts");
+        if (!f) return f.error();
+        e.filtering = *f;
+        auto o = get_endpoint(b, at + 34);
+        auto l = get_endpoint(b, at + 34 + kEndpointLen);
         if (!o) return o.error();
         if (!l) return l.error();
         e.observed = *o;
         e.local = *l;
         if ((e.state == ContactState::registered) != e.observed.has_value())
             return malformed("contacts", "a registered entry needs an observed contact, others none");
+        if (e.state != ContactState::registered && e.filtering != Filtering::unknown)
+            return malformed("contacts", "only a registered entry has a filtering");
         c.entries.push_back(e);
     }
     return c;
+}
+
+Result<FilterAnswer> decode_filter_answer(ByteView b) {
+    if (b.size() != 1 + kEndpointLen || b[0] != uint8_t(BodyKind::filter_answer))
+        return malformed("filter answer", "wrong kind or length");
+    auto e = get_endpoint(b, 1);
+    if (!e) return e.error();
+    return FilterAnswer{*e};
+}
+
+Result<FilterProbe> decode_filter_probe(ByteView b) {
+    if (b.size() != 1 + kEndpointLen || b[0] != uint8_t(BodyKind::filter_probe))
+        return malformed("filter probe", "wrong kind or length");
+    auto e = get_endpoint(b, 1);
+    if (!e) return e.error();
+    if (!*e) return malformed("filter probe", "no endpoint");
+    return FilterProbe{**e};
 }
 
 }  // namespace avpn::registry

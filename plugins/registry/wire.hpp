@@ -97,15 +97,34 @@ enum class BodyKind : uint8_t {
     registered = 0x02,        // registry -> site: the contact it observed
     query = 0x03,             // site -> registry: contacts of these members, and push their changes
     contacts = 0x04,          // registry -> site: an answer, or a push
+    // RFC 5780's filtering test (docs/registry.md, "Filtering"): the site
+    // asks; the registry answers from where the site sends (filter_answer,
+    // naming its alternate address) and sends filter_probe from its
+    // alternate, which the site never sent to. The probe gets through only a
+    // NAT that lets in datagrams from endpoints the site did not send to.
+    filter_test = 0x05,    // site -> registry
+    filter_answer = 0x06,  // registry -> site, from its own address
+    filter_probe = 0x07,   // registry -> site, from its alternate address
 };
+
+// What a site's NAT does with a datagram from an endpoint the site never
+// sent to, as its own filtering test found (the site reports it with its
+// registration; the registry hands it on with the site's contact).
+enum class Filtering : uint8_t {
+    unknown = 0,     // not tested: no registry with an alternate address, or no verdict yet
+    strict = 1,      // the probe did not arrive: address- and port-dependent filtering
+    permissive = 2,  // the probe arrived: the NAT filters by address or not at all
+};
+const char* name(Filtering f);
 
 inline constexpr size_t kEndpointLen = 19;   // family (4|6), 16 address bytes, port
 inline constexpr size_t kMaxLocal = 4;        // LAN contacts per registration
 inline constexpr size_t kMaxQueryKeys = 16;   // per query and per contacts message
-inline constexpr size_t kContactEntryLen = 32 + 1 + kEndpointLen + kEndpointLen;  // 71
+inline constexpr size_t kContactEntryLen = 32 + 1 + 1 + kEndpointLen + kEndpointLen;  // 72
 
 struct Register {
     std::vector<Endpoint> local;  // the site's own LAN addresses + tunnel port (hairpin), at most 4
+    Filtering filtering = Filtering::unknown;  // its NAT's, by its own test
 };
 struct Registered {
     Endpoint observed;      // the UDP source the registry saw: the NAT's mapping
@@ -124,19 +143,31 @@ struct ContactEntry {
     ContactState state = ContactState::unknown;
     std::optional<Endpoint> observed;
     std::optional<Endpoint> local;  // its first LAN contact
+    Filtering filtering = Filtering::unknown;  // as the member reported it; unknown unless registered
 };
 struct Contacts {
     std::vector<ContactEntry> entries;  // at most 16
+};
+struct FilterAnswer {
+    std::optional<Endpoint> alternate;  // where the probe comes from; none: this registry cannot test
+};
+struct FilterProbe {
+    Endpoint to;  // the contact it was sent to (the site's observed one)
 };
 
 Bytes encode(const Register& b);
 Bytes encode(const Registered& b);
 Bytes encode(const Query& b);
 Bytes encode(const Contacts& b);
+Bytes encode_filter_test();
+Bytes encode(const FilterAnswer& b);
+Bytes encode(const FilterProbe& b);
 Result<BodyKind> peek_kind(ByteView body);
 Result<Register> decode_register(ByteView body);
 Result<Registered> decode_registered(ByteView body);
 Result<Query> decode_query(ByteView body);
 Result<Contacts> decode_contacts(ByteView body);
+Result<FilterAnswer> decode_filter_answer(ByteView body);
+Result<FilterProbe> decode_filter_probe(ByteView body);
 
 }  // namespace avpn::registry

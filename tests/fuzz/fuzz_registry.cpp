@@ -35,6 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)decode_registered(d);
         (void)decode_query(d);
         (void)decode_contacts(d);
+        (void)decode_filter_answer(d);
+        (void)decode_filter_probe(d);
         (void)decode_initiation_payload(d);
     }
     if ((mode & 1) && (d.size() == kInitiationLen || d.size() == kResponseLen))

@@ -22,6 +22,9 @@ inline Endpoint ep(const char* text) { return *Endpoint::parse(text); }
 struct Site {
     Client client;
     Endpoint from;  // the address the registry sees (the NAT's mapping)
+    // Whether the site's NAT lets in a datagram from an endpoint the site
+    // never sent to: the registry's filtering probe (from its alternate).
+    bool nat_permissive = false;
 };
 
 struct Harness {
@@ -81,7 +84,9 @@ struct Harness {
     void route(std::vector<Site*> sites, const std::vector<Outgoing>& replies, std::vector<std::pair<Site*, Bytes>>& queue) {
         for (const Outgoing& o : replies)
             for (Site* t : sites)
-                if (t->from == o.to) {
+                if (t->from == o.to && o.from_alternate) {
+                    if (t->nat_permissive) t->client.try_probe(o.datagram);
+                } else if (t->from == o.to) {
                     auto back = t->client.on_datagram(o.datagram, now);
                     if (back)
                         for (auto& b : *back) queue.emplace_back(t, std::move(b));

@@ -82,6 +82,26 @@ TEST_CASE("bodies round-trip") {
     CHECK(c2->entries[0].local == c.entries[0].local);
     CHECK(c2->entries[1].state == ContactState::not_registered);
     CHECK_FALSE(c2->entries[2].observed);
+    // Filtering rides with a registration and a registered entry.
+    Register rf{{}, Filtering::permissive};
+    auto rf2 = decode_register(encode(rf));
+    REQUIRE(rf2);
+    CHECK(rf2->filtering == Filtering::permissive);
+    ContactEntry strict = c.entries[0];
+    strict.filtering = Filtering::strict;
+    auto cf = decode_contacts(encode(Contacts{{strict}}));
+    REQUIRE(cf);
+    CHECK(cf->entries[0].filtering == Filtering::strict);
+    auto fa = decode_filter_answer(encode(FilterAnswer{ep("192.0.2.10:9351")}));
+    REQUIRE(fa);
+    CHECK(fa->alternate == ep("192.0.2.10:9351"));
+    auto none = decode_filter_answer(encode(FilterAnswer{}));
+    REQUIRE(none);
+    CHECK_FALSE(none->alternate);
+    auto fp = decode_filter_probe(encode(FilterProbe{ep("203.0.113.7:40000")}));
+    REQUIRE(fp);
+    CHECK(fp->to == ep("203.0.113.7:40000"));
+    CHECK(peek_kind(encode_filter_test()).value() == BodyKind::filter_test);
     // The largest contacts message fits the body limit.
     Contacts full;
     full.entries.assign(kMaxQueryKeys, c.entries[0]);
@@ -92,7 +112,8 @@ TEST_CASE("every truncation and extension of a body is refused") {
     const std::vector<Bytes> bodies = {
         encode(Register{{ep("192.168.1.10:51820")}}), encode(Registered{ep("203.0.113.7:40000"), 60}),
         encode(Query{{filled(1)}}),
-        encode(Contacts{{ContactEntry{filled(3), ContactState::registered, ep("198.51.100.1:1"), std::nullopt}}})};
+        encode(Contacts{{ContactEntry{filled(3), ContactState::registered, ep("198.51.100.1:1"), std::nullopt}}}),
+        encode(FilterAnswer{ep("192.0.2.10:9351")}), encode(FilterProbe{ep("203.0.113.7:40000")})};
     for (const Bytes& b : bodies) {
         for (size_t n = 0; n < b.size(); ++n) {
             ByteView cut(b.data(), n);
@@ -100,6 +121,8 @@ TEST_CASE("every truncation and extension of a body is refused") {
             CHECK_FALSE(decode_registered(cut));
             CHECK_FALSE(decode_query(cut));
             CHECK_FALSE(decode_contacts(cut));
+            CHECK_FALSE(decode_filter_answer(cut));
+            CHECK_FALSE(decode_filter_probe(cut));
         }
         Bytes longer = b;
         longer.push_back(0);
@@ -107,6 +130,8 @@ TEST_CASE("every truncation and extension of a body is refused") {
         CHECK_FALSE(decode_registered(longer));
         CHECK_FALSE(decode_query(longer));
         CHECK_FALSE(decode_contacts(longer));
+        CHECK_FALSE(decode_filter_answer(longer));
+        CHECK_FALSE(decode_filter_probe(longer));
     }
 }
 
@@ -127,6 +152,16 @@ TEST_CASE("endpoint fields refuse port 0, unknown families and IPv4 with trailin
     CHECK_FALSE(decode_contacts(c));
     c[2 + 32] = 3;
     CHECK_FALSE(decode_contacts(c));
+    // Filtering: known values only, and only for a registered entry.
+    c[2 + 32] = uint8_t(ContactState::registered);
+    c[2 + 33] = 3;
+    CHECK_FALSE(decode_contacts(c));
+    Bytes nr = encode(Contacts{{ContactEntry{filled(4), ContactState::not_registered, std::nullopt, std::nullopt}}});
+    nr[2 + 33] = uint8_t(Filtering::permissive);
+    CHECK_FALSE(decode_contacts(nr));
+    Bytes r = encode(Register{{}, Filtering::strict});
+    r.back() = 3;
+    CHECK_FALSE(decode_register(r));
 }
 
 TEST_CASE("a transport message opens once; a replay, an old counter and a flipped byte do not") {
