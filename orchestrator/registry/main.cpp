@@ -1,6 +1,7 @@
-// avpn-registry --key FILE --members FILE [--listen ADDR:PORT] [--group-key GROUP=FILE]:
-// serves the registry protocol (plugins/registry, docs/registry.md) on one
-// UDP socket. This file is the I/O shell only: the socket, signals and a
+// avpn-registry --key FILE --members FILE [--listen ADDR:PORT] [--alternate ADDR:PORT]
+// [--group-key GROUP=FILE]: serves the registry protocol (plugins/registry,
+// docs/registry.md) on one UDP socket, and sends filtering probes from a
+// second one with --alternate. This file is the I/O shell only: the socket, signals and a
 // one-second tick around registry::Server. Logs to stderr.
 #include <poll.h>
 #include <signal.h>
@@ -28,17 +29,20 @@ void print_error(const Error& e) {
 }
 constexpr int kBatch = 256;  // datagrams per wakeup before timers and signals get a turn
 
-int serve(Server& server, UdpSocket& socket, int sigfd) {
+int serve(Server& server, UdpSocket& socket, UdpSocket* alternate, int sigfd) {
     Time next_tick = Clock::now() + std::chrono::seconds(1);
     uint64_t send_failures = 0;
     auto send_all = [&](const std::vector<Outgoing>& out) {
-        for (const Outgoing& o : out)
-            if (!socket.send(o.to, o.datagram)) ++send_failures;
+        for (const Outgoing& o : out) {
+            UdpSocket* from = o.from_alternate ? alternate : &socket;
+            if (!from || !from->send(o.to, o.datagram)) ++send_failures;
+        }
     };
     for (;;) {
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - Clock::now()).count();
-        pollfd fds[2] = {{socket.fd(), POLLIN, 0}, {sigfd, POLLIN, 0}};
-        if (poll(fds, 2, int(std::max<int64_t>(0, wait))) < 0 && errno != EINTR) {
+        // The alternate only sends; what reaches it is read and dropped.
+        pollfd fds[3] = {{socket.fd(), POLLIN, 0}, {sigfd, POLLIN, 0}, {alternate ? alternate->fd() : -1, POLLIN, 0}};
+        if (poll(fds, 3, int(std::max<int64_t>(0, wait))) < 0 && errno != EINTR) {
             std::perror("avpn-registry: poll");
             return 1;
         }
@@ -55,6 +59,11 @@ int serve(Server& server, UdpSocket& socket, int sigfd) {
                 }
             }
         }
+        if (fds[2].revents & POLLIN)
+            for (int i = 0; i < kBatch; ++i) {
+                auto d = alternate->receive();
+                if (!d || !*d) break;
+            }
         if (fds[0].revents & POLLIN) {
             for (int i = 0; i < kBatch; ++i) {
                 auto d = socket.receive();
@@ -117,6 +126,18 @@ int main(int argc, char** argv) {
     for (const GroupMembers& g : config->groups)
         groups += (groups.empty() ? "" : ", ") + g.name + " (" + std::to_string(g.members.size()) + " members" +
                   (g.psk == Key32{} ? ", no group key" : ", group key") + ")";
+    // Bound before the server exists: with port 0 the server must name the
+    // port the kernel chose in its answers.
+    std::optional<UdpSocket> alternate;
+    if (o->alternate) {
+        auto a = UdpSocket::bind(*o->alternate);
+        if (!a) {
+            std::fprintf(stderr, "avpn-registry: --alternate: %s\n", a.error().str().c_str());
+            return 1;
+        }
+        alternate.emplace(std::move(*a));
+        config->alternate = alternate->local();
+    }
     auto server = Server::create(std::move(*config));
     if (!server) {
         std::fprintf(stderr, "avpn-registry: %s\n", server.error().str().c_str());
@@ -141,7 +162,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "avpn-registry: %s\n", socket.error().str().c_str());
         return 1;
     }
-    std::fprintf(stderr, "avpn-registry: listening on %s, public key %s, groups %s\n", socket->local().str().c_str(),
-                 crypto::base64_encode(server->static_public().data(), 32).c_str(), groups.c_str());
-    return serve(*server, *socket, sigfd);
+    std::fprintf(stderr, "avpn-registry: listening on %s, public key %s, groups %s%s\n", socket->local().str().c_str(),
+                 crypto::base64_encode(server->static_public().data(), 32).c_str(), groups.c_str(),
+                 alternate ? (", filtering probes from " + alternate->local().str()).c_str() : "");
+    return serve(*server, *socket, alternate ? &*alternate : nullptr, sigfd);
 }

@@ -14,6 +14,9 @@ const char* const kUsage =
     "contact it observes for them and learn the contacts of their group's members.\n\n"
     "  --listen ADDR[:PORT]      UDP address to serve on [0.0.0.0:9350]; [v6]:PORT for IPv6;\n"
     "                            port 0: any free port (it is logged)\n"
+    "  --alternate ADDR:PORT     a second address (another of this host's, or another port) that\n"
+    "                            sites' NAT filtering tests are probed from (docs/registry.md,\n"
+    "                            \"Filtering\"); without it this registry cannot test filtering\n"
     "  --key FILE                the registry's X25519 private key (avpnctl genkey; mode 0600)\n"
     "  --members FILE            a group's member list (with its [group] name), repeatable\n"
     "  --group-key GROUP=FILE    the group key of GROUP (its sites' group_key_file), repeatable;\n"
@@ -32,6 +35,13 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
     Options o;
     o.listen = *Endpoint::parse("0.0.0.0:9350");
     bool listen_set = false;
+    // ADDR[:PORT] with port 0 allowed (the kernel chooses: the tests').
+    auto endpoint = [](const std::string& value) {
+        const bool any_port = value.size() > 2 && value.ends_with(":0");
+        auto e = Endpoint::parse(any_port ? value.substr(0, value.size() - 2) : value, kDefaultPort);
+        if (e && any_port) e->port = 0;
+        return e;
+    };
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--help" || a == "-h") {
@@ -49,7 +59,7 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
         std::string name = a, value;
         if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos && a.rfind("--group-key", 0) != 0) {
             name = a.substr(0, eq), value = a.substr(eq + 1);
-        } else if (a == "--listen" || a == "--key" || a == "--members" || a == "--group-key") {
+        } else if (a == "--listen" || a == "--alternate" || a == "--key" || a == "--members" || a == "--group-key") {
             if (i + 1 >= args.size()) return bad(a, "needs a value");
             value = args[++i];
         } else if (a.rfind("--group-key=", 0) == 0) {
@@ -59,13 +69,16 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
         }
         if (name == "--listen") {
             if (listen_set) return bad(name, "given twice");
-            // Port 0 lets the kernel choose (the tests' registries).
-            const bool any_port = value.size() > 2 && value.ends_with(":0");
-            auto e = Endpoint::parse(any_port ? value.substr(0, value.size() - 2) : value, kDefaultPort);
-            if (e && any_port) e->port = 0;
+            auto e = endpoint(value);
             if (!e) return bad(name, "'" + value + "' is not ADDR[:PORT] (IPv6: [ADDR]:PORT)");
             o.listen = *e;
             listen_set = true;
+        } else if (name == "--alternate") {
+            if (o.alternate) return bad(name, "given twice");
+            auto e = endpoint(value);
+            if (!e || value.find(':') == std::string::npos)
+                return bad(name, "'" + value + "' is not ADDR:PORT (IPv6: [ADDR]:PORT)");
+            o.alternate = *e;
         } else if (name == "--key") {
             if (!o.key_file.empty()) return bad(name, "given twice");
             o.key_file = value;
@@ -81,6 +94,13 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
         }
     }
     if (o.help || o.version) return o;
+    if (o.alternate) {
+        if (o.alternate->addr.family != o.listen.addr.family)
+            return bad("--alternate", "must be of --listen's address family");
+        if (*o.alternate == o.listen && o.listen.port != 0)
+            return bad("--alternate", "must differ from --listen: the probe must come from an address the site "
+                                      "never sent to");
+    }
     if (o.credentials) {
         if (!o.key_file.empty() || !o.member_files.empty() || !o.group_keys.empty())
             return bad("--credentials", "takes the key, member lists and group keys from the credentials: give no "

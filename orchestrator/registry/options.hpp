@@ -13,6 +13,7 @@ namespace avpn::registry {
 
 struct Options {
     Endpoint listen;  // default 0.0.0.0:9350
+    std::optional<Endpoint> alternate;  // the filtering test's second address, off by default
     std::string key_file;
     std::vector<std::string> member_files;
     std::vector<std::pair<std::string, std::string>> group_keys;  // group name, file

@@ -25,6 +25,12 @@ TEST_CASE("avpn-registry's arguments: defaults, forms and refusals") {
     CHECK(l->listen.port == 0);
     CHECK(l->group_keys[0].second == "x=y");
 
+    auto a = parse_options({"--listen", "192.0.2.1", "--alternate", "192.0.2.2:9350", "--key", "k", "--members", "m"});
+    REQUIRE_MESSAGE(a, a.error().str());
+    REQUIRE(a->alternate);
+    CHECK(*a->alternate == *Endpoint::parse("192.0.2.2:9350"));
+    CHECK_FALSE(l->alternate);  // off unless given
+
     struct Bad {
         std::vector<std::string> args;
         const char* says;
@@ -36,7 +42,13 @@ TEST_CASE("avpn-registry's arguments: defaults, forms and refusals") {
                          Bad{{"--key", "k", "--members", "m", "--group-key", "corp"}, "GROUP=FILE"},
                          Bad{{"--key", "k", "--members", "m", "--group-key", "=f"}, "GROUP=FILE"},
                          Bad{{"--key", "k", "--members"}, "needs a value"},
-                         Bad{{"--key", "k", "--members", "m", "extra"}, "unknown argument"}}) {
+                         Bad{{"--key", "k", "--members", "m", "extra"}, "unknown argument"},
+                         Bad{{"--key", "k", "--members", "m", "--alternate", "192.0.2.2"}, "not ADDR:PORT"},
+                         Bad{{"--key", "k", "--members", "m", "--alternate", "[2001:db8::2]:9351"}, "address family"},
+                         Bad{{"--key", "k", "--members", "m", "--listen", "192.0.2.1:9350", "--alternate", "192.0.2.1:9350"},
+                             "must differ"},
+                         Bad{{"--key", "k", "--members", "m", "--alternate", "192.0.2.2:1", "--alternate", "192.0.2.2:2"},
+                             "twice"}}) {
         auto r = parse_options(b.args);
         REQUIRE_FALSE(r);
         CHECK_MESSAGE(r.error().str().find(b.says) != std::string::npos, r.error().str());

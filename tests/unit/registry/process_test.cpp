@@ -168,6 +168,10 @@ struct RealSite {
             poll(&f, 1, 20);
             while (auto got = socket.receive()) {
                 if (!*got) break;
+                if ((*got)->from != registry) {  // the filtering probe, from the registry's alternate
+                    client.try_probe((*got)->bytes);
+                    continue;
+                }
                 auto back = client.on_datagram((*got)->bytes, Clock::now());
                 if (back) send(*back);
             }
@@ -239,6 +243,28 @@ TEST_CASE("avpn-registry serves registrations, contacts and pushes over UDP, and
     CHECK(t["bad_tag"] == 1);
     CHECK(t["registered"] == 2);
     CHECK(*spoke.client.observed() == spoke.socket.local());  // the replay did not move it
+    CHECK(reg.stop() == 0);
+}
+
+TEST_CASE("avpn-registry --alternate probes a site's contact from its second socket") {
+    Fixture f;
+    std::vector<std::string> args = f.args;
+    args.insert(args.end(), {"--alternate", "127.0.0.1:0"});
+    Registry reg = Registry::start(args);
+    auto l = reg.line();
+    REQUIRE(l);
+    std::smatch m;
+    REQUIRE_MESSAGE(std::regex_search(*l, m, std::regex("listening on ([0-9.]+:[0-9]+).*filtering probes from ([0-9.]+:[0-9]+)")), *l);
+    const Endpoint at = *Endpoint::parse(m[1].str()), alternate = *Endpoint::parse(m[2].str());
+    CHECK(alternate != at);
+    RealSite site = RealSite::make(f, 1, at);
+    site.run(400ms);
+    REQUIRE(site.client.has_session());
+    // Loopback filters nothing: the probe from the other port gets in.
+    CHECK(site.client.filtering() == Filtering::permissive);
+    REQUIRE(site.client.alternate());
+    CHECK(*site.client.alternate() == alternate);
+    CHECK(reg.stats()["filter_tests"] == 1);
     CHECK(reg.stop() == 0);
 }
 
