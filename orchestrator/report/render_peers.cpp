@@ -234,7 +234,8 @@ std::string registries_text(const runtime::DaemonFacts& d, int64_t) {
     for (const auto& n : d.nat) {
         o << "  NAT type of group " << n.group << "'s port";
         if (!n.uplink.empty()) o << " on " << n.uplink;
-        o << ": " << n.type << (n.active || n.uplink.empty() ? "" : " (last tested; not in use)") << "\n";
+        o << ": " << n.type << ", filtering " << n.filtering
+          << (n.active || n.uplink.empty() ? "" : " (last tested; not in use)") << "\n";
     }
     return o.str();
 }
@@ -256,6 +257,7 @@ void registries_json(JsonWriter& w, const runtime::DaemonFacts& d) {
             .field("uplink", n.uplink)
             .field("type", n.type)
             .field("active", n.active)
+            .field("filtering", n.filtering)
             .end_object();
     w.end_array();
 }

@@ -154,6 +154,13 @@ bool RegistryClients::receive(const std::string& group, const Endpoint& from, By
         update(now);
         return true;
     }
+    // A filtering probe comes from a registry's alternate address, which
+    // the site never sent to: the client whose session opens it takes it.
+    for (Entry& e : clients_)
+        if (e.group == group && e.client->awaiting_probe() && e.client->try_probe(bytes)) {
+            update(now);
+            return true;
+        }
     ++strangers_;
     return false;
 }
@@ -172,6 +179,7 @@ std::vector<RegistryClients::Send> RegistryClients::follow_uplink(const std::str
     uplink_ = uplink;
     uplink_address_ = address;
     uplink_since_ = now;
+    for (Entry& e : clients_) e.client->retest_filtering();
     return register_now(now);
 }
 
@@ -213,7 +221,7 @@ void RegistryClients::update(Time now) {
     }
     for (const RegistryGroupView& v : views_) {
         nat[v.group] = nat_type(v.group, now);
-        if (nat[v.group] != "unknown") tested_[{v.group, uplink_}] = nat[v.group];
+        if (nat[v.group] != "unknown") tested_[{v.group, uplink_}] = {nat[v.group], filtering(v.group, now)};
     }
     for (auto it = tested_.begin(); it != tested_.end();)
         it = view(it->first.first) ? std::next(it) : tested_.erase(it);
@@ -250,6 +258,15 @@ void RegistryClients::update(Time now) {
             events_.push_back("registry: NAT type of group " + group + "'s port" +
                               (uplink_.empty() ? "" : " on " + uplink_) + ": " + type);
         type = now_seen;
+    }
+    // Filtering: its verdicts, not the "unknown" of a test under way.
+    for (const RegistryGroupView& v : views_) {
+        const std::string f = filtering(v.group, now);
+        std::string& logged = filtering_logged_[v.group];
+        if (f == "unknown" || logged == uplink_ + "/" + f) continue;
+        logged = uplink_ + "/" + f;
+        events_.push_back("registry: filtering of group " + v.group + "'s NAT" + (uplink_.empty() ? "" : " on " + uplink_) +
+                          ": " + f);
     }
     if (next != contacts_) changed_ = true;
     contacts_ = std::move(next);
@@ -313,11 +330,47 @@ std::string RegistryClients::peer_nat_type(const std::string& group, const std::
 std::vector<RegistryClients::NatType> RegistryClients::nat_types(Time now) const {
     std::vector<NatType> out;
     for (const RegistryGroupView& v : views_) {
-        out.push_back(NatType{v.group, uplink_, nat_type(v.group, now), true});
+        out.push_back(NatType{v.group, uplink_, nat_type(v.group, now), true, filtering(v.group, now)});
         for (const auto& [key, type] : tested_)
-            if (key.first == v.group && key.second != uplink_) out.push_back(NatType{v.group, key.second, type, false});
+            if (key.first == v.group && key.second != uplink_)
+                out.push_back(NatType{v.group, key.second, type.first, false, type.second});
     }
     return out;
+}
+
+namespace {
+std::string strongest(bool permissive, bool strict) {
+    return permissive ? "permissive" : strict ? "strict" : "unknown";
+}
+}  // namespace
+
+// Reachable registries' verdicts only: each client's is from answers on the
+// uplink in use (follow_uplink restarts its test).
+std::string RegistryClients::filtering(const std::string& group, Time now) const {
+    bool permissive = false, strict = false;
+    for (const Entry& e : clients_) {
+        if (e.group != group || !e.client->reachable(now)) continue;
+        permissive |= e.client->filtering() == registry::Filtering::permissive;
+        strict |= e.client->filtering() == registry::Filtering::strict;
+    }
+    return strongest(permissive, strict);
+}
+
+std::string RegistryClients::peer_filtering(const std::string& group, const std::string& site, Time now) const {
+    auto w = wanted_.find(group);
+    if (w == wanted_.end()) return "unknown";
+    auto member = std::find_if(w->second.members.begin(), w->second.members.end(),
+                               [&](const auto& m) { return m.first == site; });
+    if (member == w->second.members.end()) return "unknown";
+    bool permissive = false, strict = false;
+    for (const Entry& e : clients_) {
+        if (e.group != group || !e.client->reachable(now)) continue;
+        auto c = e.client->contacts().find(member->second);
+        if (c == e.client->contacts().end() || c->second.state != registry::ContactState::registered) continue;
+        permissive |= c->second.filtering == registry::Filtering::permissive;
+        strict |= c->second.filtering == registry::Filtering::strict;
+    }
+    return strongest(permissive, strict);
 }
 
 }  // namespace avpn::runtime

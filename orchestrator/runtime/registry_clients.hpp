@@ -24,6 +24,13 @@
 // "unknown". Another uplink, or a new address of it, is another NAT: the
 // test starts over (follow_uplink), and the uplinks left keep their last
 // verdict.
+//
+// Filtering, per group and uplink likewise: each client runs RFC 5780's
+// test with its registry (client.hpp) and reports its own verdict with its
+// registrations. This site's is "permissive" when a registry's probe from
+// its alternate address got through, else "strict" when one registry with
+// an alternate saw none arrive, else "unknown"; a peer's is what any of
+// this site's reachable registries says it reported, "permissive" first.
 #pragma once
 
 #include <chrono>
@@ -125,6 +132,7 @@ public:
     struct NatType {
         std::string group, uplink, type;
         bool active = false;
+        std::string filtering;  // "permissive", "strict" or "unknown" (see above)
         bool operator==(const NatType&) const = default;
     };
     std::vector<NatType> nat_types(Time now) const;
@@ -134,6 +142,9 @@ public:
     // when two or more report the same observed contact for it,
     // "unfriendly" when they differ, else "unknown" (shortcuts read it).
     std::string peer_nat_type(const std::string& group, const std::string& site, Time now) const;
+    // Filtering (see above): this site's on the active uplink, and a peer's.
+    std::string filtering(const std::string& group, Time now) const;
+    std::string peer_filtering(const std::string& group, const std::string& site, Time now) const;
     // Whether a member's contact is its LAN contact (it sits behind the same
     // public address as this site): no NAT lies between the two.
     bool lan_contact(const std::string& group, const std::string& site) const {
@@ -171,12 +182,13 @@ private:
     std::map<ContactKey, Learned> learned_;
     std::map<ContactKey, Endpoint> contacts_;
     std::map<std::string, std::string> nat_;  // group -> "uplink/type" as last logged
+    std::map<std::string, std::string> filtering_logged_;  // group -> "uplink/filtering" as last logged
     // The uplink being tested, since when, and the verdicts other than
     // "unknown" per (group, uplink).
     std::string uplink_;
     std::optional<IpAddr> uplink_address_;
     Time uplink_since_{};
-    std::map<std::pair<std::string, std::string>, std::string> tested_;
+    std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> tested_;  // type, filtering
     bool changed_ = false;
     std::vector<std::string> events_;
     uint64_t strangers_ = 0;

@@ -31,34 +31,50 @@ const Member* member_named(const Group& g, const std::string& name) {
 // what the other end reads about this one (peer_class): both must agree on
 // who initiates. A port forward without a listed contact registers like
 // any site, and its registries see it as friendly.
+//
+// "friendly, permissive": a friendly NAT (the contact the registries saw is
+// the one every peer reaches) that lets in datagrams from endpoints the
+// site never sent to, or from other ports of addresses it sent to (the
+// filtering test, docs/registry.md): for a peer that sends first, it is as
+// good as open. The opener this site sends to the peer's address lets an
+// address-dependent filter pass the peer's new port.
+std::string classify(bool listed, const std::string& type, const std::string& filtering) {
+    if (listed) return "open";
+    if (type == "friendly" && filtering == "permissive") return "friendly, permissive";
+    return type;
+}
+
 std::string own_class(const Group& g, const RegistryClients& reg, RegistryClients::Time now) {
-    if (g.self_contact) return "open";
-    return reg.nat_type(g.name, now);
+    return classify(g.self_contact.has_value(), reg.nat_type(g.name, now), reg.filtering(g.name, now));
 }
 
 std::string peer_class(const Group& g, const Member& m, const RegistryClients& reg, RegistryClients::Time now) {
-    if (m.contact) return "open";
-    return reg.peer_nat_type(g.name, m.name, now);
+    return classify(m.contact.has_value(), reg.peer_nat_type(g.name, m.name, now), reg.peer_filtering(g.name, m.name, now));
 }
 
+// Takes the other end's first datagram from wherever it comes.
+bool answers_anyone(const std::string& c) { return c == "open" || c == "friendly, permissive"; }
+bool friendly(const std::string& c) { return c == "friendly" || c == "friendly, permissive"; }
+
 // Both friendly NATs punch (each send opens its mapping for the other's);
-// an open end lets the other send first and answers where it came from
-// (WireGuard replies to an initiation's source). Anything else would need
-// port guessing, which avpn does not do: the pair stays on the hub.
+// an end that answers anyone lets the other send first and answers where
+// it came from (WireGuard replies to an initiation's source), whatever the
+// other's NAT. Anything else would need port guessing, which avpn does not
+// do: the pair stays on the hub.
 std::string why_not(const std::string& own, const std::string& peer, const std::string& name) {
-    if (own == "open" || peer == "open" || (own == "friendly" && peer == "friendly")) return "";
-    if (own != "friendly" && own != "open") return "this site's NAT type is " + own;
+    if (answers_anyone(own) || answers_anyone(peer) || (friendly(own) && friendly(peer))) return "";
+    if (!friendly(own)) return "this site's NAT type is " + own;
     return name + "'s NAT type is " + peer;
 }
 
 // Which end of a trying pair sends the initiation (the other only answers:
 // initiations that cross can leave both ends without a session): the end
-// behind a NAT when the other is open (its NAT may map the open end's way
-// to another port than the registries saw, and the open end answers where
-// the initiation came from), else the smaller name. Both ends compute it
-// alike from what they both read from the registries.
+// that would not answer anyone when the other would (its NAT may map the
+// way to the other end to another port than the registries saw, and the
+// other answers where the initiation came from), else the smaller name.
+// Both ends compute it alike from what they both read from the registries.
 bool initiates(const std::string& own, const std::string& other, const std::string& self, const std::string& name) {
-    if ((own == "open") != (other == "open")) return other == "open";
+    if (answers_anyone(own) != answers_anyone(other)) return answers_anyone(other);
     return self < name;
 }
 

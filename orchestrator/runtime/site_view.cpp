@@ -121,7 +121,7 @@ void site_registries(const Site& site, DaemonFacts& facts) {
         facts.registries.push_back(std::move(r));
     }
     for (const RegistryClients::NatType& n : site.registry().nat_types(now))
-        facts.nat.push_back(DaemonFacts::Nat{n.group, n.uplink, n.type, n.active});
+        facts.nat.push_back(DaemonFacts::Nat{n.group, n.uplink, n.type, n.active, n.filtering});
 }
 
 }  // namespace avpn::runtime

@@ -135,10 +135,12 @@ struct DaemonFacts {
     std::vector<Registry> registries;
     // Per group with registries and uplink: "friendly", "unfriendly" or
     // "unknown"; `active`: the uplink the tunnels use now, the others with
-    // their last verdict (registry_clients.hpp).
+    // their last verdict (registry_clients.hpp); `filtering`: "permissive",
+    // "strict" or "unknown", by the registries' filtering test.
     struct Nat {
         std::string group, uplink, type;
         bool active = false;
+        std::string filtering = "unknown";
     };
     std::vector<Nat> nat;
     std::vector<SiteEvent> events;  // oldest first (events.hpp)
