@@ -4,7 +4,9 @@
 # instances (lib/registry_group.sh), every site under avpnd with
 # wireguard-go. Hub hq is public; spokes branch1, branch2 and branch3 each
 # sit behind their own NAT (lib/nat_topology.sh): nat1 and nat2 friendly
-# (masquerade, port-preserving), nat3 `masquerade random` (unfriendly); a
+# (masquerade, port-preserving; nat2 also forwards the tunnel port from
+# anywhere, nat_forward_port: endpoint-independent filtering), nat3
+# `masquerade random` (unfriendly); a
 # fourth spoke, branch4, shares nat1 with branch1 (nat_shared, nat_join: a
 # bridge inside, no hairpin), so the registries give each the other's LAN
 # contact (docs/registry.md). Each spoke has a host on its LAN
@@ -34,7 +36,9 @@
 # start together either could be first toward one registry and second
 # toward the other: unfriendly, registry_hairpin.sh).
 #   1. baseline: the tunnels come up from the registries alone; NAT types
-#      friendly, friendly, unfriendly, friendly; LAN-to-LAN pings between
+#      friendly, friendly, unfriendly, friendly; filtering (the registries'
+#      probes from their port 9351) strict, permissive, strict, strict, and
+#      hq (no NAT) permissive; LAN-to-LAN pings between
 #      the spokes' own LAN addresses (their own packets, which the watch
 #      does not count) branch1 <-> branch2, branch1 <-> branch3 and
 #      branch1 <-> branch4 pass through hq (nothing between the NATs,
@@ -65,6 +69,11 @@
 #      shortcut up; prints the lost pings x 50 ms; the drop is removed. The
 #      shortcut branch1 <-> branch4 is still up, and every reply host1 ->
 #      host4 since 3. came direct.
+#   6. host2 -> host3 (nat2 permissive, nat3 random): branch3 sends first
+#      and nat2 lets it in, so the shortcut comes up at both within 15 s
+#      and carries the pings direct between nat2 and nat3 (as 2.); branch2's
+#      WireGuard has branch3 at the port nat3 mapped toward nat2, which no
+#      registry saw. (4.'s pair, behind strict nat1, stayed on hq.)
 # Each avpnd logs "shortcut to <site>" for its peer (checked at the end).
 # AVPN_SHORTCUTS=false: the same with shortcuts off (the mutation check:
 # 2. must fail; 3. too, when 2. is skipped).
@@ -219,8 +228,10 @@ window() {
     END {printf "%d %d %d %d\n", n, h, d, o}'
 }
 
-step "topology: an internet, reg1, reg2 and hq on it; branch1, branch2 behind friendly NATs, branch3 behind a random one, branch4 behind branch1's; a host on each spoke's LAN"
+step "topology: an internet, reg1, reg2 and hq on it; branch1, branch2 behind friendly NATs (nat2 permissive), branch3 behind a random one, branch4 behind branch1's; a host on each spoke's LAN"
 registry_group_topology
+nat_forward_port nat2 192.168.2.2 "$PORT"
+echo "   nat2 forwards UDP to its port $PORT from anywhere to branch2 (endpoint-independent filtering)"
 for s in "${SPOKES[@]}"; do
   nat_lan_host "$s" "${HOST[$s]}" "${HOST_ADDR[$s]}/24" "${LAN[$s]}"
   echo "   ${HOST[$s]} ${HOST_ADDR[$s]} on $s's LAN"
@@ -288,6 +299,14 @@ for s in "${SITES[@]}"; do
   topo_wait_for "$s's NAT type ${WANT_NAT[$s]} (it says $(nat_type "$s"))" 15 nat_is "$s"
 done
 echo "   NAT types: $(for s in "${SITES[@]}"; do printf '%s %s, ' "$s" "$(nat_type "$s")"; done | sed 's/, $//')"
+# filtering SITE: SITE's NAT filtering in group corp (status --json).
+filtering() { reg_status "$1" | jq -r '[.nat[]? | select(.group == "corp")][0].filtering // "none"'; }
+declare -A WANT_FILTER=([hq]=permissive [branch1]=strict [branch2]=permissive [branch3]=strict [branch4]=strict)
+for s in "${SITES[@]}"; do
+  filter_is() { [ "$(filtering "$1")" = "${WANT_FILTER[$1]}" ]; }
+  topo_wait_for "$s's filtering ${WANT_FILTER[$s]} (it says $(filtering "$s"))" 15 filter_is "$s"
+done
+echo "   filtering: $(for s in "${SITES[@]}"; do printf '%s %s, ' "$s" "$(filtering "$s")"; done | sed 's/, $//')"
 before=$(wan_counters_line)
 lan_before=$(nat1_packets lan)
 for pair in "branch1 branch2" "branch2 branch1" "branch1 branch3" "branch3 branch1" "branch1 branch4" "branch4 branch1"; do
@@ -560,8 +579,45 @@ kill -INT "$PING12_PID" 2>/dev/null || true # its summary line
 wait "$PING12_PID" 2>/dev/null || true
 echo "   host1 -> host2 in all: $(grep 'packets transmitted' "$PING12" || echo "?")"
 
+step "6. host2 -> host3: nat2 lets branch3 in from the port nat3 maps toward it, so the pair behind the random NAT gets a shortcut"
+PING23=$TOPO_WORK/ping-host2-host3
+first23=$EPOCHREALTIME
+topo_spawn host2 ping -n -D -i "$INTERVAL" -W 1 "${HOST_ADDR[branch3]}" >"$PING23" 2>&1
+PING23_PID=$TOPO_SPAWNED
+UP_MS=() SEEN=()
+until both_up branch2 branch3 "$first23" || [ "$(ms_since "$first23")" -gt 15000 ]; do sleep 0.2; done
+for s in branch2 branch3; do echo "   $s: states seen:${SEEN[$s]:-}; up ${UP_MS[$s]:-never} ms after the first ping"; done
+[ -n "${UP_MS[branch2]:-}" ] && [ -n "${UP_MS[branch3]:-}" ] ||
+  fail "6. the shortcut branch2 <-> branch3 (nat2 permissive, nat3 random) is not up at both within 15 s of the first ping (branch2:${SEEN[branch2]:-}, branch3:${SEEN[branch3]:-})"
+sleep 1 # the other side's converge after its own look
+w0=$EPOCHREALTIME
+for p in "${WAN_PAIRS[@]}"; do W0[$p]=$(wan_packets "$p"); done
+for s in branch2 branch3; do H0[$s]=$(hub_bytes "$s"); done
+sleep 2
+w1=$EPOCHREALTIME
+for p in "${WAN_PAIRS[@]}"; do DW[$p]=$(($(wan_packets "$p") - W0[$p])); done
+for s in branch2 branch3; do DH[$s]=$(($(hub_bytes "$s") - H0[$s])); done
+read -r n ttl61 ttl62 other <<<"$(window "$PING23" "$w0" "$w1")"
+sent=$(awk -v a="$w0" -v b="$w1" -v i="$INTERVAL" 'BEGIN {printf "%d", (b - a) / i}')
+ep23=$(topo_exec branch2 wg show "$IFACE" endpoints | awk -v k="$(pub branch3)" '$1 == k {print $2}')
+echo "   over 2 s (~$sent pings): $n replies, $ttl62 direct (ttl 62), $ttl61 through hq, $other other;" \
+  "internet UDP nat2-nat3 +${DW[nat2-nat3]}, nat2-hq +${DW[nat2-hq]}, nat3-hq +${DW[nat3-hq]}; hq's WireGuard branch2 +${DH[branch2]} B, branch3 +${DH[branch3]} B"
+echo "   branch2's WireGuard has branch3 at ${ep23:-nothing}; its registries' contact for branch3: $(own_observed branch3)"
+[ "$n" -ge $((sent * 8 / 10)) ] || fail "6. only $n of ~$sent pings answered over the shortcut"
+[ "$ttl61" = 0 ] && [ "$other" = 0 ] || fail "6. replies not direct with the shortcut up at both: $ttl61 through hq, $other other"
+[ "${DW[nat2-nat3]}" -ge "$n" ] || fail "6. the internet carried ${DW[nat2-nat3]} UDP packets between nat2 and nat3 for $n pings"
+[ $((DW[nat2-hq] + DW[nat3-hq])) -lt 10 ] || fail "6. the NAT-hq flows grew by $((DW[nat2-hq] + DW[nat3-hq])) packets for $n pings that went direct"
+[ $((DH[branch2] + DH[branch3])) -lt 2048 ] || fail "6. hq's WireGuard grew by $((DH[branch2] + DH[branch3])) bytes for $n pings that went direct"
+[ "${ep23%:*}" = "$(addr_of nat3)" ] || fail "6. branch2's WireGuard has branch3 at ${ep23:-nothing}, not at nat3's $(addr_of nat3)"
+for o in $(own_observed branch3); do
+  [ "$ep23" != "$o" ] || fail "6. branch2 reaches branch3 at $o, a port a registry saw: nat3 is random, so the way to nat2 should have its own"
+done
+echo "   the pings go direct between nat2 and nat3; branch2 answers branch3 at the port nat3 gave the way to nat2"
+kill -INT "$PING23_PID" 2>/dev/null || true
+wait "$PING23_PID" 2>/dev/null || true
+
 step "the logs"
-for pair in "branch1 branch2" "branch2 branch1" "branch1 branch4" "branch4 branch1"; do
+for pair in "branch1 branch2" "branch2 branch1" "branch1 branch4" "branch4 branch1" "branch2 branch3" "branch3 branch2"; do
   read -r a b <<<"$pair"
   lines=$(grep -E "shortcut to (corp/)?$b\b" "$TOPO_WORK/avpnd-$a.log" || true)
   [ -n "$lines" ] || fail "$a's avpnd logged nothing with \"shortcut to corp/$b\""
@@ -574,4 +630,4 @@ done
 
 echo
 echo "time: $(elapsed) s"
-echo "PASS: a shortcut between the spokes behind friendly NATs carried their traffic direct, one between the two spokes behind one NAT carried theirs on its LAN, none behind the random NAT, and a cut shortcut gave its traffic back to hq within seconds"
+echo "PASS: a shortcut between the spokes behind friendly NATs carried their traffic direct, one between the two spokes behind one NAT carried theirs on its LAN, one from behind the random NAT to the permissive one, none from it to a strict one, and a cut shortcut gave its traffic back to hq within seconds"

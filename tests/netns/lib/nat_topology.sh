@@ -109,6 +109,25 @@ table ip avpn_test_nat {
 NFT
 }
 
+# nat_forward_port NAT INSIDE PORT: NAT also lets in UDP to PORT on its
+# public address from anywhere, to INSIDE:PORT. Linux's conntrack filters
+# by address and port (what a NAT let out is the only way back in); this
+# port forward stands in for a NAT whose filtering is endpoint-independent
+# ("full cone", RFC 4787's EIF) on the mapping of a port-preserving
+# masquerade: its mapping keeps PORT, so the forward and the mapping agree.
+nat_forward_port() {
+  local nat=$1 inside=$2 port=$3
+  ip netns exec "$(nat_ns "$nat")" nft -f - <<NFT
+table ip avpn_test_nat {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname "pub" udp dport $port dnat to $inside:$port
+  }
+}
+NFT
+  ip netns exec "$(nat_ns "$nat")" nft insert rule ip avpn_test_nat forward iifname pub ct status dnat accept
+}
+
 # nat_shared NAT N MODE: NAT namespace NAT as nat_behind makes it (public
 # 203.0.113.(4N-2)/30 on `pub`, MODE's masquerade), its private side a
 # bridge `in` with 192.168.N.1/24 that several sites join (nat_join).

@@ -230,12 +230,14 @@ EOF
 }
 
 # start_registry REG: avpn-registry in REG's namespace, logging (appended)
-# to $TOPO_WORK/REG.log; waits for its start line.
+# to $TOPO_WORK/REG.log; waits for its start line. Its filtering probes
+# come from port 9351 of its address (--alternate).
 start_registry() {
   local r=$1 log=$TOPO_WORK/$1.log n
   n=$(grep -c "listening on" "$log" 2>/dev/null || true)
   topo_spawn "$r" "$REGISTRY" --key "$CORP/keys/$r.key" --members "$CORP/corp-members.toml" \
-    --group-key "corp=$CORP/keys/corp-group.key" --listen "${REG_ADDR[$r]}:9350" 2>>"$log" >/dev/null
+    --group-key "corp=$CORP/keys/corp-group.key" --listen "${REG_ADDR[$r]}:9350" \
+    --alternate "${REG_ADDR[$r]}:9351" 2>>"$log" >/dev/null
   REG_PID[$r]=$TOPO_SPAWNED
   reg_up() { [ "$(grep -c "listening on" "$log" 2>/dev/null || true)" -gt "${n:-0}" ]; }
   topo_wait_for "$r's start line" 10 reg_up
