@@ -18,22 +18,19 @@ std::vector<size_t> listed_hubs(const GroupModel& model, size_t i) {
     return out;
 }
 
-bool share_one(const std::vector<size_t>& a, const std::vector<size_t>& b) {
-    for (size_t x : a)
-        if (std::binary_search(b.begin(), b.end(), x)) return true;
-    return false;
-}
 
-// Shared hubs are read from the member lists alone, not from which hubs are
-// reachable now: a hub going dead must not re-render the table, which
-// would zero every counter avpnd is watching.
+// Every spoke that lists an active hub, as this one does: its traffic
+// reaches this site through one hub they share, or through two (the hubs
+// are a full mesh). Hub lists are read from the member lists alone, not
+// from which hubs are reachable now: a hub going dead must not re-render
+// the table, which would zero every counter avpnd is watching.
 void watch_group(const GroupModel& model, std::vector<fw::ShortcutWatch>& out) {
     const Group& g = *model.group;
     if (!g.shortcuts || g.transport != Transport::wireguard || model.me().role != Role::spoke) return;
-    const std::vector<size_t> mine = listed_hubs(model, model.self);
+    if (listed_hubs(model, model.self).empty()) return;
     for (size_t i = 0; i < model.members.size(); ++i) {
         const MemberView& m = model.members[i];
-        if (i == model.self || m.role != Role::spoke || !share_one(mine, listed_hubs(model, i))) continue;
+        if (i == model.self || m.role != Role::spoke || listed_hubs(model, i).empty()) continue;
         fw::ShortcutWatch w;
         // '/' is in no group or site name (config: letters, digits, '.',
         // '_', '-'), so no two (group, site) pairs share a counter, as

@@ -1,8 +1,9 @@
 // Who a spoke watches for direct shortcuts (issue 14, docs/firewall.md "The
 // shortcut watch"): in each WireGuard group with shortcuts on where this
-// site is a spoke, every other active spoke that shares a hub with it. Its
-// traffic to such a spoke goes through that hub, so the two are candidates
-// for a direct tunnel once they exchange enough. Pure, like the planner.
+// site is a spoke, every other active spoke that lists an active hub. Its
+// traffic to such a spoke goes through a hub they share, or through its own
+// hub and the other's (hubs are a full mesh), so the two are candidates for
+// a direct tunnel once they exchange enough. Pure, like the planner.
 #pragma once
 
 #include <vector>

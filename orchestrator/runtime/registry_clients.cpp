@@ -15,19 +15,15 @@ bool names_hub(const Member& m, const std::string& hub) {
     return std::any_of(m.hubs.begin(), m.hubs.end(), [&](const HubRef& h) { return h.name == hub; });
 }
 
-bool shares_hub(const Group& g, const Member& m) {
-    return std::any_of(g.hubs.begin(), g.hubs.end(), [&](const HubRef& h) { return names_hub(m, h.name); });
-}
 
 // Whose contacts a site asks for: the members it peers with (the planner's
 // topology: a spoke its hubs, a hub every hub and the spokes that chose it),
-// and with shortcuts (docs/shortcuts.md) a spoke also the spokes it shares a
-// hub with.
+// and with shortcuts (docs/shortcuts.md) a spoke also every other spoke (the
+// shortcut watch's candidates).
 bool peers_with(const Intent& intent, const Group& g, const Member& m) {
     if (m.role == Role::off) return false;
     if (intent.site.role == Role::spoke) {
-        if (g.shortcuts && g.transport == Transport::wireguard && m.role == Role::spoke && shares_hub(g, m))
-            return true;
+        if (g.shortcuts && g.transport == Transport::wireguard && m.role == Role::spoke) return true;
         return std::any_of(g.hubs.begin(), g.hubs.end(), [&](const HubRef& h) { return h.name == m.name; });
     }
     return m.role == Role::hub || names_hub(m, intent.site.name);

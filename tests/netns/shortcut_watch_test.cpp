@@ -97,18 +97,20 @@ void ping(const char* ns, const char* dst, int count, const char* src = nullptr)
     REQUIRE_MESSAGE(out.find(all) != std::string::npos, cmd, ": ", out);
 }
 
-// Hubs h1, h2; spoke a [h1] exports 10.1.0.0/24 and 2001:db8:1::/64 (this
-// namespace); b [h1] and f [h1] share h1 with it, c [h2] shares nothing.
+// Hubs h1, h2 and h9 (off); spoke a [h1] exports 10.1.0.0/24 and
+// 2001:db8:1::/64 (this namespace); b [h1] and f [h1] share h1 with it, c
+// [h9] reaches no active hub, so no traffic of a's can reach it.
 // a's rules let its VLAN and the group talk, so pings are answered.
 test::World spokes() {
     test::World w;
     w.group.shortcuts = true;
     w.hub("h1", {P("10.101.0.0/16")});
     w.hub("h2", {P("10.102.0.0/16")});
+    w.hub("h9", {P("10.109.0.0/16")}).role = Role::off;
     w.spoke("a", {"h1"}, {P("10.1.0.0/24"), P("2001:db8:1::/64")});
     w.spoke("b", {"h1"}, {P("10.2.0.0/24"), P("2001:db8:2::/64")}).pinned = A("100.64.0.20");
     w.spoke("f", {"h1"}, {P("10.6.0.0/24")});
-    w.spoke("c", {"h2"}, {P("10.3.0.0/24")});
+    w.spoke("c", {"h9"}, {P("10.3.0.0/24")});
     return w;
 }
 
@@ -152,7 +154,7 @@ TEST_CASE("forwarded packets to and from a watched spoke count on its counter, a
     auto table = open_table();
     Topology topology;
     const fw::FirewallTable want = planned(spokes());
-    REQUIRE(want.shortcut_watch.size() == 2);  // b and f; c shares no hub with a
+    REQUIRE(want.shortcut_watch.size() == 2);  // b and f; c reaches no hub
     runtime::FirewallOutcome first = runtime::install_firewall(*table, want, "", false);
     REQUIRE_MESSAGE(!first.failure, first.failure->str());
     REQUIRE(first.replaced);

@@ -27,7 +27,7 @@ World spokes_world() {
     w.hub("h9", {P("10.109.0.0/16")}).role = Role::off;
     w.spoke("a", {"h1", "h9"}, {P("10.1.0.0/24")});
     w.spoke("b", {"h2", "h1"}, {P("10.2.0.0/24"), P("2001:db8:2::/48"), P("10.2.1.0/24")}).pinned = A("100.64.0.20");
-    w.spoke("c", {"h2"}, {P("10.3.0.0/24")});
+    w.spoke("c", {"h2"}, {P("10.3.0.0/24")}).pinned = A("100.64.0.30");
     w.spoke("d", {"h1"}, {P("10.4.0.0/24")}).role = Role::off;
     w.spoke("e", {"h9"}, {P("10.5.0.0/24")});
     w.spoke("f", {"h1"}, {P("10.6.0.0/24")}).pinned = A("100.64.0.60");
@@ -55,24 +55,28 @@ bool has(const std::string& text, const std::string& part) { return text.find(pa
 
 }  // namespace
 
-TEST_CASE("a spoke watches the active spokes it shares a hub with, each its exports and tunnel address") {
+TEST_CASE("a spoke watches the active spokes that reach a hub, each its exports and tunnel address") {
     const World w = spokes_world();
     auto watch = watch_at(w, "a");
-    // c shares no hub with a; d is off; e shares only h9, which is off.
-    CHECK(counters(watch) == std::vector<std::string>{"shortcut-corp/b", "shortcut-corp/f"});
-    REQUIRE(watch.size() == 2);
+    // c shares no hub with a, but h1 and h2 meet; d is off; e lists only
+    // h9, which is off: no hub carries its traffic.
+    CHECK(counters(watch) == std::vector<std::string>{"shortcut-corp/b", "shortcut-corp/c", "shortcut-corp/f"});
+    REQUIRE(watch.size() == 3);
     CHECK(watch[0].group == "corp");
     CHECK(watch[0].site == "b");
     // Sorted: by family, then address.
     CHECK(watch[0].prefixes ==
           std::vector<Prefix>{P("10.2.0.0/24"), P("10.2.1.0/24"), P("100.64.0.20/32"), P("2001:db8:2::/48")});
-    CHECK(watch[1].site == "f");
-    CHECK(watch[1].prefixes == std::vector<Prefix>{P("10.6.0.0/24"), P("100.64.0.60/32")});
-    // Both ends watch each other: b lists h1 too.
+    CHECK(watch[1].site == "c");
+    CHECK(watch[2].site == "f");
+    CHECK(watch[2].prefixes == std::vector<Prefix>{P("10.6.0.0/24"), P("100.64.0.60/32")});
+    // Both ends watch each other.
     CHECK(counters(watch_at(w, "b")) ==
           std::vector<std::string>{"shortcut-corp/a", "shortcut-corp/c", "shortcut-corp/f"});
-    // c shares h2 with b only.
-    CHECK(counters(watch_at(w, "c")) == std::vector<std::string>{"shortcut-corp/b"});
+    CHECK(counters(watch_at(w, "c")) ==
+          std::vector<std::string>{"shortcut-corp/a", "shortcut-corp/b", "shortcut-corp/f"});
+    // e reaches no hub: it watches nobody.
+    CHECK(watch_at(w, "e").empty());
 }
 
 TEST_CASE("nothing is watched by a hub, in a group without shortcuts, or in an XFRM group") {
@@ -110,24 +114,24 @@ TEST_CASE("a site in two shortcut groups: one counter per group, and every prefi
         if (m.name == "b") m.exports = {P("10.2.0.0/16")};
     in.groups.push_back(lab);
     auto watch = watch_of(in, w.inputs_for("a"));
-    REQUIRE(counters(watch) == std::vector<std::string>{"shortcut-corp/b", "shortcut-corp/f", "shortcut-lab/b",
-                                                          "shortcut-lab/f"});
+    REQUIRE(counters(watch) == std::vector<std::string>{"shortcut-corp/b", "shortcut-corp/c", "shortcut-corp/f",
+                                                          "shortcut-lab/b", "shortcut-lab/c", "shortcut-lab/f"});
     // The covering prefix keeps it; the equal one (f's /24 in both) goes to
     // the first counter by name.
     CHECK(watch[0].prefixes == std::vector<Prefix>{P("100.64.0.20/32"), P("2001:db8:2::/48")});
-    CHECK(watch[1].prefixes == std::vector<Prefix>{P("10.6.0.0/24"), P("100.64.0.60/32")});
-    REQUIRE(watch[2].prefixes.size() == 2);
-    CHECK(watch[2].prefixes[0] == P("10.2.0.0/16"));
-    CHECK(P("100.96.0.0/16").contains(watch[2].prefixes[1]));  // b's lab tunnel address
-    REQUIRE(watch[3].prefixes.size() == 1);
-    CHECK(P("100.96.0.0/16").contains(watch[3].prefixes[0]));
+    CHECK(watch[2].prefixes == std::vector<Prefix>{P("10.6.0.0/24"), P("100.64.0.60/32")});
+    REQUIRE(watch[3].prefixes.size() == 2);
+    CHECK(watch[3].prefixes[0] == P("10.2.0.0/16"));
+    CHECK(P("100.96.0.0/16").contains(watch[3].prefixes[1]));  // b's lab tunnel address
+    REQUIRE(watch[5].prefixes.size() == 1);
+    CHECK(P("100.96.0.0/16").contains(watch[5].prefixes[0]));
 }
 
 TEST_CASE("the watch follows hub lists the reused firewall table does not read") {
     World w = spokes_world();
     IncrementalPlanner planner;
     planner.commit(planner.update(w.intent_for("a"), w.inputs_for("a")));
-    w.site("c").hubs.push_back({"h1", false, {}});  // c now shares h1 with a
+    w.site("e").hubs.push_back({"h1", false, {}});  // e now reaches an active hub
     auto u = planner.update(w.intent_for("a"), w.inputs_for("a"));
     REQUIRE(u.pieces.shared.firewall);
     REQUIRE(planner.committed());
@@ -135,7 +139,7 @@ TEST_CASE("the watch follows hub lists the reused firewall table does not read")
     // changed), yet the watch grew: Site::apply_change compares it itself.
     CHECK(u.pieces.allocations.firewall == planner.committed()->allocations.firewall);
     CHECK(counters(u.pieces.shared.firewall->shortcut_watch) ==
-          std::vector<std::string>{"shortcut-corp/b", "shortcut-corp/c", "shortcut-corp/f"});
+          std::vector<std::string>{"shortcut-corp/b", "shortcut-corp/c", "shortcut-corp/e", "shortcut-corp/f"});
 }
 
 TEST_CASE("rendered: counters, one interval map per family, two counting rules first in forward") {
@@ -144,13 +148,16 @@ TEST_CASE("rendered: counters, one interval map per family, two counting rules f
     REQUIRE(out.ok());
     const std::string json = fw::render_firewall_json(*out.state.firewall);
     CHECK(has(json, R"({"add":{"counter":{"family":"inet","table":"avpn","name":"shortcut-corp/b"}}})"));
+    CHECK(has(json, R"({"add":{"counter":{"family":"inet","table":"avpn","name":"shortcut-corp/c"}}})"));
     CHECK(has(json, R"({"add":{"counter":{"family":"inet","table":"avpn","name":"shortcut-corp/f"}}})"));
     CHECK(has(json, R"({"add":{"map":{"family":"inet","table":"avpn","name":"shortcut-v4","type":"ipv4_addr",)"
                     R"("map":"counter","flags":["interval"],"elem":[)"
                     R"([{"prefix":{"addr":"10.2.0.0","len":24}},"shortcut-corp/b"],)"
                     R"([{"prefix":{"addr":"10.2.1.0","len":24}},"shortcut-corp/b"],)"
+                    R"([{"prefix":{"addr":"10.3.0.0","len":24}},"shortcut-corp/c"],)"
                     R"([{"prefix":{"addr":"10.6.0.0","len":24}},"shortcut-corp/f"],)"
-                    R"(["100.64.0.20","shortcut-corp/b"],["100.64.0.60","shortcut-corp/f"]]}}})"));
+                    R"(["100.64.0.20","shortcut-corp/b"],["100.64.0.30","shortcut-corp/c"],)"
+                    R"(["100.64.0.60","shortcut-corp/f"]]}}})"));
     CHECK(has(json, R"({"add":{"map":{"family":"inet","table":"avpn","name":"shortcut-v6","type":"ipv6_addr",)"
                     R"("map":"counter","flags":["interval"],"elem":[)"
                     R"([{"prefix":{"addr":"2001:db8:2::","len":48}},"shortcut-corp/b"]]}}})"));

@@ -30,6 +30,13 @@ using namespace avpn::test;
 
 namespace {
 
+bool shares_hub(const SiteSpec& a, const SiteSpec& b) {
+    for (const HubRef& x : a.hubs)
+        for (const HubRef& y : b.hubs)
+            if (x.name == y.name) return true;
+    return false;
+}
+
 std::vector<IpAddr> addresses_of(const SiteSpec& s, const PacketWalker& walker) {
     std::vector<IpAddr> out;
     for (const Prefix& p : s.exports) out.push_back(host_in(p));
@@ -45,6 +52,7 @@ bool is_dead(const World& w, const std::string& site) {
 struct GroupCheck {
     size_t paths = 0, leak_checks = 0, exit_reached = 0, policy_ties = 0, plan_errors = 0;
     size_t shortcut_paths = 0;                      // between the ends of an up shortcut
+    size_t shortcut_paths_two_hubs = 0;             // of those, between ends that share no hub
     size_t path1_walks = 0;                         // on further paths of a spreading source (active-active)
     std::array<size_t, kMaxPaths> walks_on_path{};  // ... by path
     size_t failed = 0;                              // wrong walks and plans with errors
@@ -100,6 +108,7 @@ GroupCheck check_group(const World& w) {
                     auto sc = w.shortcuts.find(std::minmax(a.name, b.name));
                     if (sc == w.shortcuts.end() || sc->second != ShortcutState::up) continue;
                     ++c.shortcut_paths;
+                    if (!shares_hub(a, b)) ++c.shortcut_paths_two_hubs;
                     if (k.hops.size() != 2) {
                         k.why = "delivered, but not over the shortcut";
                         record(k);
@@ -190,6 +199,7 @@ Totals check_groups(const char* title, size_t count, Rng& r, Make&& make) {
         t.all.policy_ties += c.policy_ties;
         t.all.plan_errors += c.plan_errors;
         t.all.shortcut_paths += c.shortcut_paths;
+        t.all.shortcut_paths_two_hubs += c.shortcut_paths_two_hubs;
         t.all.path1_walks += c.path1_walks;
         for (size_t i = 0; i < kMaxPaths; ++i) t.all.walks_on_path[i] += c.walks_on_path[i];
         t.all.failed += c.failed;
@@ -227,8 +237,8 @@ std::optional<World> with_dead_hubs(Rng& r) {
 }
 
 // A WireGuard group with shortcuts on, some pairs of spokes with contacts
-// that share a hub in a shortcut, up or trying (both ends alike), and
-// sometimes dead hubs as above.
+// in a shortcut, up or trying (both ends alike), whether they share a hub
+// or meet through two, and sometimes dead hubs as above.
 std::optional<World> with_shortcuts(Rng& r) {
     World w = random_group(r);
     if (w.group.transport != Transport::wireguard) return std::nullopt;
@@ -240,16 +250,10 @@ std::optional<World> with_shortcuts(Rng& r) {
             s.contact = Endpoint{IpAddr::v4(next++), 51820};
             s.live_contact = true;
         }
-    auto shares_hub = [](const SiteSpec& a, const SiteSpec& b) {
-        for (const HubRef& x : a.hubs)
-            for (const HubRef& y : b.hubs)
-                if (x.name == y.name) return true;
-        return false;
-    };
     for (const SiteSpec& a : w.sites)
         for (const SiteSpec& b : w.sites) {
             if (a.name >= b.name || a.role != Role::spoke || b.role != Role::spoke || !a.contact || !b.contact ||
-                !shares_hub(a, b) || r.chance(30))
+                r.chance(30))
                 continue;
             w.shortcuts[{a.name, b.name}] = r.chance(75) ? ShortcutState::up
                                             : r.chance(50) ? ShortcutState::trying : ShortcutState::answering;
@@ -321,9 +325,11 @@ TEST_CASE("packet walk: with shortcuts, every member reaches every other and sho
     constexpr size_t kGroups = 3000;
     Rng r{std::mt19937(20261207)};
     Totals t = check_groups("walk property, shortcuts", kGroups, r, with_shortcuts);
-    std::printf("  %zu paths between the ends of an up shortcut\n", t.all.shortcut_paths);
+    std::printf("  %zu paths between the ends of an up shortcut, %zu of them between spokes that share no hub\n",
+                t.all.shortcut_paths, t.all.shortcut_paths_two_hubs);
     CHECK(t.groups > kGroups / 10);
     CHECK(t.all.shortcut_paths > t.groups);
+    CHECK(t.all.shortcut_paths_two_hubs > t.groups / 10);  // the generator pairs those too
     INFO("first failing groups:" << t.shown);
     CHECK(t.all.failed == 0);
     CHECK(t.all.plan_errors == 0);
