@@ -47,6 +47,10 @@ struct Net {
     std::unique_ptr<RegistryClients> site[2];
     int registries = 2;
     std::vector<Endpoint> local[2];  // each site's LAN contacts
+    // A registry's filtering-test alternate (restart_registry reads it), and
+    // whether each site's NAT lets in its probe.
+    std::optional<Endpoint> alternate[2];
+    bool permissive[2] = {false, false};
 
     explicit Net(int n = 2) : registries(n) {
         char tmpl[] = "/tmp/avpn-registry-clients-XXXXXX";
@@ -80,6 +84,7 @@ struct Net {
         std::ifstream gin(group_key.path);
         gin >> text;
         c.groups = {{"corp", *crypto::base64_decode_key(text), {key[0].public_key, key[1].public_key}}};
+        c.alternate = alternate[r];
         auto s = registry::Server::create(std::move(c));
         REQUIRE(s.ok());
         reg[r].emplace(std::move(*s));
@@ -114,7 +119,11 @@ struct Net {
     void route(int r, const std::vector<registry::Outgoing>& out) {
         for (const registry::Outgoing& o : out)
             for (int j = 0; j < 2; ++j)
-                if (mapping[j][r] == o.to) {
+                if (mapping[j][r] == o.to && o.from_alternate) {
+                    std::vector<RegistryClients::Send> back;
+                    if (permissive[j]) CHECK(site[j]->receive("corp", *alternate[r], o.datagram, now, back));
+                    CHECK(back.empty());
+                } else if (mapping[j][r] == o.to) {
                     std::vector<RegistryClients::Send> back;
                     CHECK(site[j]->receive("corp", reg_at[r], o.datagram, now, back));
                     deliver(j, std::move(back));
@@ -166,6 +175,42 @@ TEST_CASE("registry clients: different mappings at two registries are unfriendly
     one.run(3s);
     CHECK(one.site[0]->nat_type("corp", one.now) == "unknown");
     CHECK(one.site[0]->contacts().count({"corp", "b"}) == 1);
+}
+
+TEST_CASE("registry clients: filtering from the registries' probes, this site's and its peer's, per uplink") {
+    Net net;
+    net.alternate[0] = ep("198.51.100.10:9351");  // reg 1 has none: it says "cannot test"
+    net.restart_registry(0);
+    net.permissive[0] = true;  // a's NAT lets the probe in, b's does not
+    net.run(5s);
+    CHECK(net.site[0]->filtering("corp", net.now) == "permissive");
+    CHECK(net.site[1]->filtering("corp", net.now) == "strict");
+    // Each learns the other's from the registry, with its contact.
+    CHECK(net.site[1]->peer_filtering("corp", "a", net.now) == "permissive");
+    CHECK(net.site[0]->peer_filtering("corp", "b", net.now) == "strict");
+    CHECK(net.site[0]->peer_filtering("corp", "nobody", net.now) == "unknown");
+    REQUIRE(net.site[0]->nat_types(net.now).size() == 1);
+    CHECK(net.site[0]->nat_types(net.now)[0].filtering == "permissive");
+    bool logged = false;
+    for (const std::string& e : net.site[0]->take_events())
+        logged |= e == "registry: filtering of group corp's NAT: permissive";
+    CHECK(logged);
+    CHECK(net.site[0]->strangers() == 0);  // the probes were taken, not counted as strangers'
+    // a's tunnels move to an uplink behind a strict NAT: unknown until the
+    // new test concludes, then strict, and b hears of it.
+    net.permissive[0] = false;
+    net.mapping[0][0] = net.mapping[0][1] = ep("192.0.2.9:40000");
+    net.deliver(0, net.site[0]->follow_uplink("wan1", ep("192.0.2.9:1").addr, net.now));
+    CHECK(net.site[0]->filtering("corp", net.now) == "unknown");
+    net.run(5s);
+    CHECK(net.site[0]->filtering("corp", net.now) == "strict");
+    CHECK(net.site[1]->peer_filtering("corp", "a", net.now) == "strict");
+    // Without any alternate, nobody can tell.
+    Net none;
+    none.permissive[0] = none.permissive[1] = true;
+    none.run(5s);
+    CHECK(none.site[0]->filtering("corp", none.now) == "unknown");
+    CHECK(none.site[1]->peer_filtering("corp", "a", none.now) == "unknown");
 }
 
 TEST_CASE("registry clients: the NAT type is per uplink, tested anew when the tunnels move, the old uplink's kept") {
