@@ -74,6 +74,7 @@
 #include "orchestrator/runtime/xfrm_keying.hpp"
 #include "plugins/firewall/nft_table.hpp"
 #include "plugins/probe/icmp_echo.hpp"
+#include "plugins/probe/hop_probe.hpp"
 #include "plugins/registry/shared_port.hpp"
 #include "plugins/vici/retry.hpp"
 #include "plugins/wireguard/supervisor.hpp"
@@ -300,10 +301,14 @@ private:
     std::map<ShortcutKeeper::Key, ShortcutSeen> look_at_shortcuts();
     void send_shortcut_probes();
     void send_shortcut_openers();
-    // The openers' TTL: past a NAT one hop out (this router's upstream, as
-    // a site router behind a modem), dead at the next router, short of the
-    // other end's NAT (docs/shortcuts.md, "The punch").
+    // site_nat_hops.cpp: the openers' TTL per group, from a one-round
+    // traceroute (probe::HopProbe) through the uplink in use. Until it is
+    // known, or when no router answers: past a NAT one hop out (this
+    // router's upstream, as a site router behind a modem), dead at the next
+    // router, short of the other end's NAT (docs/shortcuts.md, "The punch").
     static constexpr int kOpenerHops = 2;
+    void probe_nat_hops();
+    int opener_hops(const std::string& group) const;
 
     SiteOptions options_;
     Log log_;
@@ -373,6 +378,13 @@ private:
     std::map<ShortcutKeeper::Key, uint16_t> shortcut_probe_sent_;   // the round in flight: its sequence
     uint16_t shortcut_seq_ = 0;
     std::string shortcut_error_;  // the last one logged
+    struct NatHops {
+        std::string uplink;  // "uplink/address" it was measured through
+        std::optional<probe::HopProbe> running;
+        Clock::time_point started{};
+        std::optional<int> ttl;  // the openers' TTL found; nullopt: kOpenerHops
+    };
+    std::map<std::string, NatHops> nat_hops_;  // by group
 };
 
 }  // namespace avpn::runtime

@@ -195,7 +195,8 @@ void Site::send_shortcut_probes() {
 
 // The punch's first half (docs/shortcuts.md, "The punch"): a datagram from
 // the tunnel port to the other end's contact that opens this site's NAT
-// mapping toward it and dies two hops out, before the other end's NAT. Were
+// mappings toward it and dies at the first public router past them
+// (site_nat_hops.cpp), before the other end's NAT. Were
 // it to arrive there before that NAT had a mapping of its own toward us, a
 // NAT that takes it in (no firewall on its own address) would keep a
 // conntrack entry for it, and the other end's initiation would then get
@@ -211,12 +212,13 @@ void Site::send_shortcut_openers() {
         if (!to) continue;
         auto port = shared_ports_.find({key.first, to->addr.family});
         if (port == shared_ports_.end()) continue;  // no registry of that family: nothing shares the port
-        if (Status s = port->second.send(*to, opener, kOpenerHops); !s && s.error().str() != shortcut_error_)
+        if (Status s = port->second.send(*to, opener, opener_hops(key.first)); !s && s.error().str() != shortcut_error_)
             log_("shortcuts: opener: " + (shortcut_error_ = s.error().str()));
     }
 }
 
 bool Site::shortcut_tick() {
+    probe_nat_hops();
     auto seen = look_at_shortcuts();
     for (const std::string& line : shortcuts_.update(seen, Clock::now())) log_(line);
     send_shortcut_openers();
