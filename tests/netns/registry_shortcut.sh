@@ -381,7 +381,7 @@ for pair in "branch1 branch2" "branch2 branch1"; do
   grep -q "^shortcut up" <<<"$line" || fail "2. $a's text status has no \"shortcut up\" under peer $b"
 done
 sleep 1 # the other side's converge after its own look
-first_direct=$(replies "$PING12" | awk '$3 == 62 {print $1; exit}')
+first_direct=$(replies "$PING12" | awk '!f && $3 == 62 {print $1; f = 1}') # reads on: an early exit can SIGPIPE the writer (pipefail)
 echo "   time from the first ping to the shortcut up at both: $(( UP_MS[branch1] > UP_MS[branch2] ? UP_MS[branch1] : UP_MS[branch2] )) ms;" \
   "first reply direct (ttl 62): $([ -n "$first_direct" ] && awk -v a="$first" -v b="$first_direct" 'BEGIN {printf "%d ms", (b - a) * 1000}' || echo never)"
 w0=$EPOCHREALTIME
@@ -434,7 +434,7 @@ for pair in "branch1 branch4" "branch4 branch1"; do
   [ "$line" = "shortcut up to $want" ] || fail "3. $a's text status under peer $b: \"$line\", not \"shortcut up to $want\""
 done
 sleep 1 # the other side's converge after its own look
-first_direct=$(replies "$PING14" | awk '$3 == 62 {print $1; exit}')
+first_direct=$(replies "$PING14" | awk '!f && $3 == 62 {print $1; f = 1}')
 echo "   time from the first ping to the shortcut up at both: $(( UP_MS[branch1] > UP_MS[branch4] ? UP_MS[branch1] : UP_MS[branch4] )) ms;" \
   "first reply direct (ttl 62): $([ -n "$first_direct" ] && awk -v a="$first14" -v b="$first_direct" 'BEGIN {printf "%d ms", (b - a) * 1000}' || echo never)"
 w14=$EPOCHREALTIME
