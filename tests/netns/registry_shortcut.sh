@@ -96,6 +96,8 @@ REGISTRY=$BIN/avpn-registry
 . "$SRC/tests/netns/lib/nat_topology.sh"
 # shellcheck source=lib/registry_group.sh
 . "$SRC/tests/netns/lib/registry_group.sh"
+# shellcheck source=lib/shortcut_checks.sh
+. "$SRC/tests/netns/lib/shortcut_checks.sh"
 NAT_MODE=friendly
 BASELINE=0
 TRANSPORT=wireguard
@@ -137,7 +139,6 @@ INTERVAL=0.05 # the continuous pings' interval (s)
 elapsed() { awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}'; }
 step() { echo; echo "== [$(elapsed) s] $*"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%d", (b - a) * 1000}'; }
 # fail: the avpnd and registry logs, each site's status, then the shortcut
 # states and the internet's counters.
 fail() {
@@ -153,11 +154,6 @@ fail() {
   registry_group_fail "$@"
 }
 
-# shortcut_of SITE PEER: PEER's "shortcut" in SITE's status --json, or
-# "none" when its row has none ("?" when status fails).
-shortcut_of() {
-  topo_avpn "$1" status --json 2>/dev/null | jq -r --arg p "$2" '[.peers[]? | select(.site == $p) | .shortcut // empty][0] // "none"' 2>/dev/null || echo "?"
-}
 # hub_bytes SPOKE: rx + tx of SPOKE's peer in hq's WireGuard.
 hub_bytes() { topo_exec hq wg show "$IFACE" transfer | awk -v k="$(pub "$1")" '$1 == k {print $2 + $3}'; }
 
@@ -217,16 +213,6 @@ nat1_packets() {
   ip netns exec "$(nat_ns nat1)" nft list counter $t "$1" | awk '/packets/ {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}'
 }
 
-# Replies in a ping -D output file: "TIME SEQ TTL" per line.
-replies() { awk '/ bytes from / {t = $1; gsub(/[][]/, "", t); s = ""; l = ""
-  for (i = 2; i <= NF; i++) { if ($i ~ /^icmp_seq=/) s = substr($i, 10); if ($i ~ /^ttl=/) l = substr($i, 5) }
-  print t, s, l}' "$1"; }
-# window FILE FROM TO: "ANSWERED TTL61 TTL62 OTHER" of the replies received
-# in [FROM, TO] (epoch seconds).
-window() {
-  replies "$1" | awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b {n++; if ($3 == 61) h++; else if ($3 == 62) d++; else o++}
-    END {printf "%d %d %d %d\n", n, h, d, o}'
-}
 
 step "topology: an internet, reg1, reg2 and hq on it; branch1, branch2 behind friendly NATs (nat2 permissive), branch3 behind a random one, branch4 behind branch1's; a host on each spoke's LAN"
 registry_group_topology
@@ -349,20 +335,6 @@ first=$EPOCHREALTIME
 topo_spawn host1 ping -n -D -i "$INTERVAL" -W 1 "${HOST_ADDR[branch2]}" >"$PING12" 2>&1
 PING12_PID=$TOPO_SPAWNED
 declare -A UP_MS=() SEEN=()
-# both_up A B FROM: A has B "up" and B has A (recording in UP_MS when each
-# first was, in ms since FROM, and in SEEN every state each showed on the
-# way; both keyed by the end, A or B).
-both_up() {
-  local a b st all=0
-  for pair in "$1 $2" "$2 $1"; do
-    read -r a b <<<"$pair"
-    [ -n "${UP_MS[$a]:-}" ] && continue
-    st=$(shortcut_of "$a" "$b")
-    [[ " ${SEEN[$a]:-} " == *" $st "* ]] || SEEN[$a]+=" $st"
-    if [ "$st" = up ]; then UP_MS[$a]=$(ms_since "$3"); else all=1; fi
-  done
-  return $all
-}
 # shortcut_line A B: the line with "shortcut" in B's block of A's text
 # status (under "peers": B's line "  B (spoke, corp) ...", then lines
 # indented deeper).

@@ -38,6 +38,8 @@ REGISTRY=$BIN/avpn-registry
 . "$SRC/tests/netns/lib/nat_topology.sh"
 # shellcheck source=lib/registry_group.sh
 . "$SRC/tests/netns/lib/registry_group.sh"
+# shellcheck source=lib/shortcut_checks.sh
+. "$SRC/tests/netns/lib/shortcut_checks.sh"
 NAT_MODE=friendly
 BASELINE=0
 TRANSPORT=wireguard
@@ -58,7 +60,6 @@ CGN=$(nat_public_addr 2)
 
 elapsed() { awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}'; }
 step() { echo; echo "== [$(elapsed) s] $*"; }
-ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%d", (b - a) * 1000}'; }
 fail() {
   local s
   for s in branch1 branch2; do
@@ -69,9 +70,6 @@ fail() {
   ip netns exec "$(nat_ns cgn)" cat /proc/net/nf_conntrack 2>/dev/null | awk '$3 == "udp"' | sed "s/^/   cgn conntrack| /" >&2 || true
   [ -f "$TOPO_WORK/ping" ] && tail -5 "$TOPO_WORK/ping" | sed 's/^/   ping| /' >&2
   registry_group_fail "$@"
-}
-shortcut_of() {
-  topo_avpn "$1" status --json 2>/dev/null | jq -r --arg p "$2" '[.peers[]? | select(.site == $p) | .shortcut // empty][0] // "none"' 2>/dev/null || echo "?"
 }
 hub_bytes() { topo_exec hq wg show "$IFACE" transfer | awk -v a="$(pub branch1)" -v b="$(pub branch2)" '$1 == a || $1 == b {n += $2 + $3} END {print n + 0}'; }
 wan_table() {
@@ -88,13 +86,6 @@ table ip avpn_test_wan {
 NFT
 }
 nats_packets() { ip netns exec "$TOPO-wan" nft list counter ip avpn_test_wan nats | awk '/packets/ {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}'; }
-replies() { awk '/ bytes from / {t = $1; gsub(/[][]/, "", t); s = ""; l = ""
-  for (i = 2; i <= NF; i++) { if ($i ~ /^icmp_seq=/) s = substr($i, 10); if ($i ~ /^ttl=/) l = substr($i, 5) }
-  print t, s, l}' "$1"; }
-window() {
-  replies "$1" | awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b {n++; if ($3 == 61) h++; else if ($3 == 62) d++; else o++}
-    END {printf "%d %d %d %d\n", n, h, d, o}'
-}
 
 step "topology: an internet, reg1, reg2 and hq on it; branch1 behind nat1; branch2 behind nat2 behind cgn"
 SPOKES=(branch1) SITES=(hq branch1) # the lib draws branch1; branch2's two NATs are drawn here
@@ -146,18 +137,7 @@ first=$EPOCHREALTIME
 topo_spawn host1 ping -n -D -i "$INTERVAL" -W 1 "${HOST_ADDR[branch2]}" >"$PING" 2>&1
 PING_PID=$TOPO_SPAWNED
 declare -A UP_MS=() SEEN=()
-both_up() {
-  local a b st all=0
-  for pair in "branch1 branch2" "branch2 branch1"; do
-    read -r a b <<<"$pair"
-    [ -n "${UP_MS[$a]:-}" ] && continue
-    st=$(shortcut_of "$a" "$b")
-    [[ " ${SEEN[$a]:-} " == *" $st "* ]] || SEEN[$a]+=" $st"
-    if [ "$st" = up ]; then UP_MS[$a]=$(ms_since "$first"); else all=1; fi
-  done
-  return $all
-}
-until both_up || [ "$(ms_since "$first")" -gt 15000 ]; do sleep 0.2; done
+until both_up branch1 branch2 "$first" || [ "$(ms_since "$first")" -gt 15000 ]; do sleep 0.2; done
 for s in branch1 branch2; do echo "   $s: states seen:${SEEN[$s]:-}; up ${UP_MS[$s]:-never} ms after the first ping"; done
 [ -n "${UP_MS[branch1]:-}" ] && [ -n "${UP_MS[branch2]:-}" ] ||
   fail "2. the shortcut branch1 <-> branch2 (behind two NATs) is not up at both within 15 s of the first ping (branch1:${SEEN[branch1]:-}, branch2:${SEEN[branch2]:-})"

@@ -39,6 +39,8 @@ REGISTRY=$BIN/avpn-registry
 . "$SRC/tests/netns/lib/nat_topology.sh"
 # shellcheck source=lib/registry_group.sh
 . "$SRC/tests/netns/lib/registry_group.sh"
+# shellcheck source=lib/shortcut_checks.sh
+. "$SRC/tests/netns/lib/shortcut_checks.sh"
 NAT_MODE=friendly
 BASELINE=0
 TRANSPORT=wireguard
@@ -66,7 +68,6 @@ INTERVAL=0.05
 
 elapsed() { awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}'; }
 step() { echo; echo "== [$(elapsed) s] $*"; }
-ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%d", (b - a) * 1000}'; }
 fail() {
   local s
   for s in branch1 branch2; do
@@ -76,9 +77,6 @@ fail() {
   for s in hq hq2; do echo "   $s wg transfer: $(topo_exec "$s" wg show "$IFACE" transfer 2>&1 | tr '\n' ' ')" >&2; done
   [ -f "$TOPO_WORK/ping" ] && tail -5 "$TOPO_WORK/ping" | sed 's/^/   ping| /' >&2
   registry_group_fail "$@"
-}
-shortcut_of() {
-  topo_avpn "$1" status --json 2>/dev/null | jq -r --arg p "$2" '[.peers[]? | select(.site == $p) | .shortcut // empty][0] // "none"' 2>/dev/null || echo "?"
 }
 # hubs_bytes: rx + tx of both spokes' peers in both hubs' WireGuard.
 hubs_bytes() {
@@ -103,15 +101,6 @@ table ip avpn_test_wan {
 NFT
 }
 nats_packets() { ip netns exec "$TOPO-wan" nft list counter ip avpn_test_wan nats | awk '/packets/ {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}'; }
-# Replies in ping -D output: "TIME SEQ TTL" per line; window FILE FROM TO:
-# "ANSWERED TTL60 TTL62 OTHER" received in [FROM, TO].
-replies() { awk '/ bytes from / {t = $1; gsub(/[][]/, "", t); s = ""; l = ""
-  for (i = 2; i <= NF; i++) { if ($i ~ /^icmp_seq=/) s = substr($i, 10); if ($i ~ /^ttl=/) l = substr($i, 5) }
-  print t, s, l}' "$1"; }
-window() {
-  replies "$1" | awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b {n++; if ($3 == 60) h++; else if ($3 == 62) d++; else o++}
-    END {printf "%d %d %d %d\n", n, h, d, o}'
-}
 
 step "topology: an internet, reg1, reg2, hq and hq2 on it; branch1 behind nat1 (hub hq), branch2 behind nat2 (hub hq2)"
 nat_public hq2 "${PUBLIC[hq2]}" "${LAN[hq2]}/24"
@@ -154,18 +143,7 @@ first=$EPOCHREALTIME
 topo_spawn host1 ping -n -D -i "$INTERVAL" -W 1 "${HOST_ADDR[branch2]}" >"$PING" 2>&1
 PING_PID=$TOPO_SPAWNED
 declare -A UP_MS=() SEEN=()
-both_up() {
-  local a b st all=0
-  for pair in "branch1 branch2" "branch2 branch1"; do
-    read -r a b <<<"$pair"
-    [ -n "${UP_MS[$a]:-}" ] && continue
-    st=$(shortcut_of "$a" "$b")
-    [[ " ${SEEN[$a]:-} " == *" $st "* ]] || SEEN[$a]+=" $st"
-    if [ "$st" = up ]; then UP_MS[$a]=$(ms_since "$first"); else all=1; fi
-  done
-  return $all
-}
-until both_up || [ "$(ms_since "$first")" -gt 15000 ]; do sleep 0.2; done
+until both_up branch1 branch2 "$first" || [ "$(ms_since "$first")" -gt 15000 ]; do sleep 0.2; done
 for s in branch1 branch2; do echo "   $s: states seen:${SEEN[$s]:-}; up ${UP_MS[$s]:-never} ms after the first ping"; done
 [ -n "${UP_MS[branch1]:-}" ] && [ -n "${UP_MS[branch2]:-}" ] ||
   fail "2. the shortcut branch1 <-> branch2 (no hub shared) is not up at both within 15 s of the first ping (branch1:${SEEN[branch1]:-}, branch2:${SEEN[branch2]:-})"
@@ -173,7 +151,7 @@ sleep 1 # the other side's converge after its own look
 w0=$EPOCHREALTIME N0=$(nats_packets) B0=$(hubs_bytes)
 sleep 2
 w1=$EPOCHREALTIME DN=$(($(nats_packets) - N0)) DB=$(($(hubs_bytes) - B0))
-read -r n ttl60 ttl62 other <<<"$(window "$PING" "$w0" "$w1")"
+read -r n ttl60 ttl62 other <<<"$(window "$PING" "$w0" "$w1" 60)"
 sent=$(awk -v a="$w0" -v b="$w1" -v i="$INTERVAL" 'BEGIN {printf "%d", (b - a) / i}')
 echo "   over 2 s (~$sent pings): $n replies, $ttl62 direct (ttl 62), $ttl60 through the hubs (ttl 60), $other other;" \
   "internet UDP nat1-nat2 +$DN packets; the hubs' WireGuard for the two spokes +$DB B"
@@ -198,7 +176,7 @@ read -r gap_ms lost <<<"$(replies "$PING" | awk -v a="$cut_at" '
   $1 <= a {pt = $1; ps = $2; next}
   { if (pt != "" && ($1 - pt) * 1000 > gap) { gap = ($1 - pt) * 1000; lost = $2 - ps - 1 } pt = $1; ps = $2 }
   END {printf "%d %d\n", gap, lost}')"
-read -r n ttl60 ttl62 other <<<"$(window "$PING" "$w0" "$w2")"
+read -r n ttl60 ttl62 other <<<"$(window "$PING" "$w0" "$w2" 60)"
 sent=$(awk -v a="$w0" -v b="$w2" -v i="$INTERVAL" 'BEGIN {printf "%d", (b - a) / i}')
 echo "   outage: $lost pings lost x $INTERVAL s = $(awk -v l="$lost" -v i="$INTERVAL" 'BEGIN {printf "%.2f", l * i}') s (longest gap ${gap_ms} ms);" \
   "afterwards over 3 s (~$sent pings): $n replies, $ttl60 through the hubs, $ttl62 direct, $other other"
