@@ -342,10 +342,7 @@ shortcut_line() {
   topo_avpn "$1" status | awk -v b="$2" '/^peers/ {p = 1; next} p && /^[^ ]/ {p = 0}
     p && /^  [^ ]/ {in_b = ($1 == b)} p && in_b && /shortcut/' | sed 's/^ *//'
 }
-until both_up branch1 branch2 "$first" || [ "$(ms_since "$first")" -gt 15000 ]; do sleep 0.2; done
-for s in branch1 branch2; do echo "   $s: states seen:${SEEN[$s]:-}; up ${UP_MS[$s]:-never} ms after the first ping"; done
-[ -n "${UP_MS[branch1]:-}" ] && [ -n "${UP_MS[branch2]:-}" ] ||
-  fail "2. the shortcut branch1 <-> branch2 is not up at both within 15 s of the first ping (branch1:${SEEN[branch1]:-}, branch2:${SEEN[branch2]:-})"
+await_shortcut branch1 branch2 "$first" "2. the shortcut branch1 <-> branch2"
 for pair in "branch1 branch2" "branch2 branch1"; do
   read -r a b <<<"$pair"
   line=$(shortcut_line "$a" "$b")
@@ -388,10 +385,7 @@ first14=$EPOCHREALTIME
 topo_spawn host1 ping -n -D -i "$INTERVAL" -W 1 "${HOST_ADDR[branch4]}" >"$PING14" 2>&1
 PING14_PID=$TOPO_SPAWNED
 UP_MS=() SEEN=()
-until both_up branch1 branch4 "$first14" || [ "$(ms_since "$first14")" -gt 15000 ]; do sleep 0.2; done
-for s in branch1 branch4; do echo "   $s: states seen:${SEEN[$s]:-}; up ${UP_MS[$s]:-never} ms after the first ping"; done
-[ -n "${UP_MS[branch1]:-}" ] && [ -n "${UP_MS[branch4]:-}" ] ||
-  fail "3. the shortcut branch1 <-> branch4 (both behind nat1) is not up at both within 15 s of the first ping (branch1:${SEEN[branch1]:-}, branch4:${SEEN[branch4]:-})"
+await_shortcut branch1 branch4 "$first14" "3. the shortcut branch1 <-> branch4 (both behind nat1)"
 # Each end reaches the other at its LAN contact, the address on nat1's
 # bridge: nat1 drops what is sent to its own public address.
 for pair in "branch1 branch4" "branch4 branch1"; do
@@ -557,10 +551,7 @@ first23=$EPOCHREALTIME
 topo_spawn host2 ping -n -D -i "$INTERVAL" -W 1 "${HOST_ADDR[branch3]}" >"$PING23" 2>&1
 PING23_PID=$TOPO_SPAWNED
 UP_MS=() SEEN=()
-until both_up branch2 branch3 "$first23" || [ "$(ms_since "$first23")" -gt 15000 ]; do sleep 0.2; done
-for s in branch2 branch3; do echo "   $s: states seen:${SEEN[$s]:-}; up ${UP_MS[$s]:-never} ms after the first ping"; done
-[ -n "${UP_MS[branch2]:-}" ] && [ -n "${UP_MS[branch3]:-}" ] ||
-  fail "6. the shortcut branch2 <-> branch3 (nat2 permissive, nat3 random) is not up at both within 15 s of the first ping (branch2:${SEEN[branch2]:-}, branch3:${SEEN[branch3]:-})"
+await_shortcut branch2 branch3 "$first23" "6. the shortcut branch2 <-> branch3 (nat2 permissive, nat3 random)"
 sleep 1 # the other side's converge after its own look
 w0=$EPOCHREALTIME
 for p in "${WAN_PAIRS[@]}"; do W0[$p]=$(wan_packets "$p"); done

@@ -40,3 +40,14 @@ window() {
   replies "$1" | awk -v a="$2" -v b="$3" -v hub="${4:-61}" '$1 >= a && $1 <= b {n++; if ($3 == hub) h++; else if ($3 == 62) d++; else o++}
     END {printf "%d %d %d %d\n", n, h, d, o}'
 }
+
+# await_shortcut A B FROM WHAT: both_up every 0.2 s until 15 s after FROM
+# (an $EPOCHREALTIME: the first ping); prints each end's states and when it
+# came up, and fails (the caller's fail) with WHAT when it is not up at both.
+await_shortcut() {
+  local s
+  until both_up "$1" "$2" "$3" || [ "$(ms_since "$3")" -gt 15000 ]; do sleep 0.2; done
+  for s in "$1" "$2"; do echo "   $s: states seen:${SEEN[$s]:-}; up ${UP_MS[$s]:-never} ms after the first ping"; done
+  [ -n "${UP_MS[$1]:-}" ] && [ -n "${UP_MS[$2]:-}" ] ||
+    fail "$4 is not up at both within 15 s of the first ping ($1:${SEEN[$1]:-}, $2:${SEEN[$2]:-})"
+}
